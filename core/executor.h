@@ -1,0 +1,66 @@
+// The float executor: runs a Model on batches of inputs with the op kernels of core/ops.
+// Deterministic at any thread count (see thread_pool.h). Activation buffers are recycled as soon
+// as their last reader has run, so peak memory is a few live tensors, not the whole graph.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "core/op_registry.h"
+#include "core/thread_pool.h"
+
+namespace mc {
+
+struct ExecutorOptions {
+  int threads = 0;                // <= 0: all cores
+  bool fuse_activations = true;   // run Relu/Clip inside the producing Conv
+};
+
+class Executor {
+ public:
+  // The model must outlive the executor. Fails (unsupported) on ops without kernels.
+  explicit Executor(const Model& model, ExecutorOptions options = {});
+
+  // Inputs in graph-input order; outputs in graph-output order. Fails with an input error naming
+  // the input if a shape or type does not match the model's declaration.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  // Called after every executed node with its inputs and outputs (for calibration statistics).
+  // Setting an observer disables activation fusion so every declared value is seen.
+  using Observer = std::function<void(const Node&, const std::vector<const Tensor*>& inputs,
+                                      const std::vector<const Tensor*>& outputs)>;
+  void set_observer(Observer observer);
+
+  ThreadPool& pool() { return pool_; }
+  const Model& model() const { return model_; }
+
+ private:
+  struct Step {
+    const Node* node;
+    const OpKernel* kernel;
+    std::vector<int> inputs;   // value ids, -1 for omitted
+    std::vector<int> outputs;  // value ids, -1 for omitted
+    std::optional<FusedClip> fused_clip;
+    bool skipped = false;      // an activation fused into its producer
+  };
+  void plan();
+  Tensor take_buffer(size_t bytes);
+
+  const Model& model_;
+  ExecutorOptions options_;
+  ThreadPool pool_;
+  Observer observer_;
+  std::vector<Step> steps_;
+  std::vector<const Tensor*> constant_;  // per value id: initializer, or nullptr
+  std::vector<int> input_ids_, output_ids_;
+  std::vector<int> last_use_;             // per value id: last step reading it (or INT_MAX)
+  std::vector<std::string> value_names_;
+  std::vector<Tensor> values_;
+  std::vector<Tensor> free_buffers_;
+};
+
+}  // namespace mc

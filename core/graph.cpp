@@ -1,0 +1,169 @@
+#include "core/graph.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace mc {
+
+int64_t Node::attr_int(const std::string& attr, int64_t fallback) const {
+  auto it = attrs.find(attr);
+  if (it == attrs.end()) return fallback;
+  if (it->second.type != AttrType::integer)
+    fail_input(describe() + ": attribute '" + attr + "' should be an integer");
+  return it->second.i;
+}
+
+float Node::attr_float(const std::string& attr, float fallback) const {
+  auto it = attrs.find(attr);
+  if (it == attrs.end()) return fallback;
+  if (it->second.type == AttrType::integer) return static_cast<float>(it->second.i);
+  if (it->second.type != AttrType::floating)
+    fail_input(describe() + ": attribute '" + attr + "' should be a float");
+  return it->second.f;
+}
+
+std::string Node::attr_string(const std::string& attr, const std::string& fallback) const {
+  auto it = attrs.find(attr);
+  if (it == attrs.end()) return fallback;
+  if (it->second.type != AttrType::string)
+    fail_input(describe() + ": attribute '" + attr + "' should be a string");
+  return it->second.s;
+}
+
+std::vector<int64_t> Node::attr_ints(const std::string& attr, std::vector<int64_t> fallback) const {
+  auto it = attrs.find(attr);
+  if (it == attrs.end()) return fallback;
+  if (it->second.type != AttrType::integers)
+    fail_input(describe() + ": attribute '" + attr + "' should be a list of integers");
+  return it->second.ints;
+}
+
+size_t Node::input_count() const {
+  size_t n = inputs.size();
+  while (n > 0 && inputs[n - 1].empty()) --n;
+  return n;
+}
+
+std::string Node::describe() const { return "node '" + name + "' (" + op + ")"; }
+
+const Tensor* Graph::initializer(const std::string& value) const {
+  auto it = initializers.find(value);
+  return it == initializers.end() ? nullptr : &it->second;
+}
+
+int Graph::producer(const std::string& value) const {
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& o : nodes[i].outputs)
+      if (o == value) return static_cast<int>(i);
+  return -1;
+}
+
+std::vector<int> Graph::consumers(const std::string& value) const {
+  std::vector<int> out;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& in : nodes[i].inputs)
+      if (in == value) {
+        out.push_back(static_cast<int>(i));
+        break;
+      }
+  return out;
+}
+
+bool Graph::is_graph_output(const std::string& value) const {
+  for (const auto& o : outputs)
+    if (o.name == value) return true;
+  return false;
+}
+
+void Graph::sort() {
+  std::unordered_map<std::string, int> produced_by;
+  std::unordered_set<std::string> available;
+  for (const auto& in : inputs) available.insert(in.name);
+  for (const auto& [init_name, t] : initializers) available.insert(init_name);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].name.empty()) nodes[i].name = nodes[i].op + "_" + std::to_string(i);
+    for (const auto& o : nodes[i].outputs) {
+      if (o.empty()) continue;
+      if (available.count(o) || produced_by.count(o))
+        fail_input(nodes[i].describe() + ": output '" + o + "' is already defined elsewhere in the graph");
+      produced_by[o] = static_cast<int>(i);
+    }
+  }
+  // Kahn's algorithm; among ready nodes the earliest in file order goes first, so an already
+  // sorted graph keeps its order.
+  std::vector<int> missing(nodes.size(), 0);
+  std::vector<std::vector<int>> users(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::set<int> deps;
+    for (const auto& in : nodes[i].inputs) {
+      if (in.empty() || available.count(in)) continue;
+      auto it = produced_by.find(in);
+      if (it == produced_by.end())
+        fail_input(nodes[i].describe() + ": input '" + in +
+                   "' is not produced by any node, initializer or graph input");
+      deps.insert(it->second);
+    }
+    missing[i] = static_cast<int>(deps.size());
+    for (int d : deps) users[static_cast<size_t>(d)].push_back(static_cast<int>(i));
+  }
+  std::set<int> ready;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (missing[i] == 0) ready.insert(static_cast<int>(i));
+  std::vector<int> order;
+  while (!ready.empty()) {
+    int n = *ready.begin();
+    ready.erase(ready.begin());
+    order.push_back(n);
+    for (int u : users[static_cast<size_t>(n)])
+      if (--missing[static_cast<size_t>(u)] == 0) ready.insert(u);
+  }
+  if (order.size() != nodes.size()) {
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (missing[i] > 0) fail_input("graph has a cycle through " + nodes[i].describe());
+  }
+  std::vector<Node> sorted;
+  sorted.reserve(nodes.size());
+  for (int i : order) sorted.push_back(std::move(nodes[static_cast<size_t>(i)]));
+  nodes = std::move(sorted);
+  for (const auto& o : outputs)
+    if (!available.count(o.name) && !produced_by.count(o.name))
+      fail_input("graph output '" + o.name + "' is not produced by any node");
+}
+
+void Graph::remove_dead() {
+  std::unordered_set<std::string> live;
+  for (const auto& o : outputs) live.insert(o.name);
+  std::vector<bool> keep(nodes.size(), false);
+  for (size_t k = nodes.size(); k-- > 0;) {
+    bool used = false;
+    for (const auto& o : nodes[k].outputs) used = used || live.count(o);
+    if (!used) continue;
+    keep[k] = true;
+    for (const auto& in : nodes[k].inputs) live.insert(in);
+  }
+  std::vector<Node> kept;
+  for (size_t k = 0; k < nodes.size(); ++k)
+    if (keep[k]) kept.push_back(std::move(nodes[k]));
+  nodes = std::move(kept);
+  for (auto it = initializers.begin(); it != initializers.end();) {
+    if (!live.count(it->first)) it = initializers.erase(it);
+    else ++it;
+  }
+}
+
+std::string Graph::fresh_name(const std::string& base) const {
+  std::unordered_set<std::string> used;
+  for (const auto& in : inputs) used.insert(in.name);
+  for (const auto& [n, t] : initializers) used.insert(n);
+  for (const auto& node : nodes)
+    for (const auto& o : node.outputs) used.insert(o);
+  if (!used.count(base)) return base;
+  for (int k = 1;; ++k) {
+    std::string candidate = base + "_" + std::to_string(k);
+    if (!used.count(candidate)) return candidate;
+  }
+}
+
+}  // namespace mc

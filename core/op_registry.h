@@ -1,0 +1,68 @@
+// Operator kernels. Each op has two functions: `infer` (output element types and shapes from the
+// inputs' types, shapes and, where known, values) and `run` (compute into outputs the executor has
+// already shaped from `infer`). Shape logic therefore lives in exactly one place per op.
+// The list of ops is core/ops/op_list.def; adding an op is one line there plus its file.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "core/thread_pool.h"
+
+namespace mc {
+
+struct TensorType {
+  DType dtype = DType::undefined;
+  Shape shape;
+};
+
+struct InferContext {
+  const Node& node;
+  int64_t opset;
+  std::vector<TensorType> in;          // one per node input; dtype undefined where omitted
+  std::vector<const Tensor*> value;    // the input's value when known (constants), else nullptr
+  std::vector<TensorType> out;         // filled by infer, one per node output
+
+  // Helpers that fail with a message naming the node.
+  const TensorType& input(size_t i) const;
+  const Tensor& constant_input(size_t i, const char* what) const;  // input i must be a known value
+  bool has_input(size_t i) const { return node.has_input(i); }
+  [[noreturn]] void fail(const std::string& what) const;            // invalid model (exit 3)
+  [[noreturn]] void unsupported(const std::string& what) const;     // unsupported feature (exit 4)
+};
+
+// An activation the executor fused into the op that produces its input (Conv -> Relu/Clip).
+struct FusedClip {
+  float lo;
+  float hi;
+};
+
+struct RunContext {
+  const Node& node;
+  int64_t opset;
+  std::vector<const Tensor*> in;   // nullptr where omitted
+  std::vector<Tensor*> out;        // already reset to the inferred types and shapes
+  ThreadPool& pool;
+  std::optional<FusedClip> fused_clip;
+};
+
+struct OpKernel {
+  const char* op;
+  void (*infer)(InferContext&);
+  void (*run)(RunContext&);
+  bool can_fuse_clip;  // applies RunContext::fused_clip
+};
+
+const OpKernel* find_kernel(const std::string& op);
+// If `node` is a Relu, or a Clip whose bounds are constants, the clip it applies.
+std::optional<FusedClip> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph);
+std::vector<std::string> supported_ops();
+
+// Oldest and newest default-domain opset the importer accepts. Older opsets are read where the
+// ops' old attribute forms are handled (Clip, Squeeze/Unsqueeze, Split, Slice, Pad, Softmax).
+inline constexpr int64_t min_opset = 6;
+inline constexpr int64_t max_opset = 17;
+
+}  // namespace mc

@@ -1,0 +1,199 @@
+// Element-wise operators: the broadcasting binary arithmetic ops and the unary activations.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/ops/kernel_util.h"
+
+namespace mc {
+
+namespace {
+
+void infer_binary(InferContext& ctx) {
+  const auto& a = ctx.input(0);
+  const auto& b = ctx.input(1);
+  if (a.dtype != b.dtype)
+    ctx.fail(std::string("input types differ: ") + dtype_name(a.dtype) + " and " + dtype_name(b.dtype));
+  if (a.dtype != DType::f32 && a.dtype != DType::i64 && a.dtype != DType::i32)
+    ctx.unsupported(std::string("element type ") + dtype_name(a.dtype) + " is not supported");
+  ctx.out = {TensorType{a.dtype, broadcast_shapes(ctx, a.shape, b.shape)}};
+}
+
+struct AddOp { template <class T> T operator()(T x, T y) const { return x + y; } };
+struct SubOp { template <class T> T operator()(T x, T y) const { return x - y; } };
+struct MulOp { template <class T> T operator()(T x, T y) const { return x * y; } };
+struct DivOp {
+  template <class T> T operator()(T x, T y) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (y == 0) fail_input("integer division by zero");
+    }
+    return x / y;
+  }
+};
+
+// General broadcasting: walk the output in row-major order with per-input strides (0 on
+// broadcast dims). The innermost dimension is a tight loop.
+template <class T, class Op> void broadcast_apply(const Tensor& a, const Tensor& b, Tensor& out, ThreadPool& pool) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* po = out.data<T>();
+  Op op;
+  const int64_t n = out.numel();
+  if (a.shape() == b.shape()) {
+    constexpr int64_t block = 1 << 16;
+    pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
+      int64_t end = std::min(n, (t + 1) * block);
+      for (int64_t i = t * block; i < end; ++i) po[i] = op(pa[i], pb[i]);
+    });
+    return;
+  }
+  if (b.numel() == 1) {
+    T y = pb[0];
+    for (int64_t i = 0; i < n; ++i) po[i] = op(pa[i], y);
+    return;
+  }
+  const Shape& os = out.shape();
+  size_t rank = os.size();
+  if (rank == 0) {
+    po[0] = op(pa[0], pb[0]);
+    return;
+  }
+  auto strides_for = [&](const Shape& s) {
+    std::vector<int64_t> st(rank, 0);
+    auto rm = row_major_strides(s);
+    for (size_t i = 0; i < s.size(); ++i) {
+      size_t o = i + (rank - s.size());
+      st[o] = s[i] == 1 ? 0 : rm[i];
+    }
+    return st;
+  };
+  auto sa = strides_for(a.shape());
+  auto sb = strides_for(b.shape());
+  int64_t inner = os[rank - 1];
+  int64_t ia = sa[rank - 1], ib = sb[rank - 1];
+  int64_t outer = inner == 0 ? 0 : n / inner;
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t r = 0; r < outer; ++r) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d + 1 < rank; ++d) {
+      oa += idx[d] * sa[d];
+      ob += idx[d] * sb[d];
+    }
+    T* dst = po + r * inner;
+    for (int64_t i = 0; i < inner; ++i) dst[i] = op(pa[oa + i * ia], pb[ob + i * ib]);
+    for (size_t d = rank - 1; d-- > 0;) {
+      if (++idx[d] < os[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+template <class Op> void run_binary(RunContext& ctx) {
+  const Tensor& a = *ctx.in[0];
+  const Tensor& b = *ctx.in[1];
+  Tensor& out = *ctx.out[0];
+  switch (a.dtype()) {
+    case DType::f32: broadcast_apply<float, Op>(a, b, out, ctx.pool); break;
+    case DType::i64: broadcast_apply<int64_t, Op>(a, b, out, ctx.pool); break;
+    case DType::i32: broadcast_apply<int32_t, Op>(a, b, out, ctx.pool); break;
+    default: fail_internal(ctx.node.describe() + ": unexpected type");
+  }
+}
+
+void infer_same_as_input(InferContext& ctx) {
+  ctx.out.assign(ctx.node.outputs.size(), ctx.input(0));
+}
+
+void infer_float_unary(InferContext& ctx) {
+  if (ctx.input(0).dtype != DType::f32)
+    ctx.unsupported(std::string("element type ") + dtype_name(ctx.input(0).dtype) + " is not supported");
+  infer_same_as_input(ctx);
+}
+
+void clip_into(const Tensor& x, Tensor& y, float lo, float hi, ThreadPool& pool) {
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  const int64_t n = x.numel();
+  constexpr int64_t block = 1 << 16;
+  pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
+    int64_t end = std::min(n, (t + 1) * block);
+    for (int64_t i = t * block; i < end; ++i) py[i] = std::min(std::max(px[i], lo), hi);
+  });
+}
+
+}  // namespace
+
+void infer_Add(InferContext& ctx) { infer_binary(ctx); }
+void infer_Sub(InferContext& ctx) { infer_binary(ctx); }
+void infer_Mul(InferContext& ctx) { infer_binary(ctx); }
+void infer_Div(InferContext& ctx) { infer_binary(ctx); }
+void run_Add(RunContext& ctx) { run_binary<AddOp>(ctx); }
+void run_Sub(RunContext& ctx) { run_binary<SubOp>(ctx); }
+void run_Mul(RunContext& ctx) { run_binary<MulOp>(ctx); }
+void run_Div(RunContext& ctx) { run_binary<DivOp>(ctx); }
+
+void infer_Relu(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Relu(RunContext& ctx) {
+  clip_into(*ctx.in[0], *ctx.out[0], 0.0f, std::numeric_limits<float>::infinity(), ctx.pool);
+}
+
+// Clip bounds: attributes before opset 11, optional scalar inputs from 11 on.
+static std::pair<float, float> clip_bounds(const Node& node, int64_t opset, const Tensor* lo, const Tensor* hi) {
+  float min_v = -std::numeric_limits<float>::infinity();
+  float max_v = std::numeric_limits<float>::infinity();
+  if (opset < 11) {
+    min_v = node.attr_float("min", min_v);
+    max_v = node.attr_float("max", max_v);
+  } else {
+    if (lo) min_v = lo->to_float_vector().at(0);
+    if (hi) max_v = hi->to_float_vector().at(0);
+  }
+  return {min_v, max_v};
+}
+
+std::optional<FusedClip> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph) {
+  if (node.op == "Relu") return FusedClip{0.0f, std::numeric_limits<float>::infinity()};
+  if (node.op != "Clip") return std::nullopt;
+  const Tensor* lo = node.has_input(1) ? graph.initializer(node.inputs[1]) : nullptr;
+  const Tensor* hi = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
+  if ((node.has_input(1) && !lo) || (node.has_input(2) && !hi)) return std::nullopt;
+  if ((lo && lo->numel() != 1) || (hi && hi->numel() != 1)) return std::nullopt;
+  auto [a, b] = clip_bounds(node, opset, lo, hi);
+  return FusedClip{a, b};
+}
+
+void infer_Clip(InferContext& ctx) {
+  infer_float_unary(ctx);
+  for (size_t i = 1; i <= 2; ++i)
+    if (ctx.has_input(i) && shape_numel(ctx.in[i].shape) != 1) ctx.fail("min and max must be scalars");
+}
+void run_Clip(RunContext& ctx) {
+  auto [lo, hi] = clip_bounds(ctx.node, ctx.opset, ctx.node.has_input(1) ? ctx.in[1] : nullptr,
+                              ctx.node.has_input(2) ? ctx.in[2] : nullptr);
+  clip_into(*ctx.in[0], *ctx.out[0], lo, hi, ctx.pool);
+}
+
+void infer_Identity(InferContext& ctx) { infer_same_as_input(ctx); }
+void run_Identity(RunContext& ctx) {
+  copy_elements(ctx.out[0]->raw(), ctx.in[0]->raw(), ctx.in[0]->numel(), dtype_size(ctx.in[0]->dtype()));
+}
+
+// Dropout in inference: identity; the optional mask output is all true.
+void infer_Dropout(InferContext& ctx) {
+  if (ctx.node.attr_int("training_mode", 0) != 0) ctx.unsupported("training_mode=1 is not supported");
+  if (ctx.has_input(2)) {
+    const Tensor* training = ctx.value[2];
+    if (!training) ctx.unsupported("a non-constant training_mode input is not supported");
+    if (training->to_int64_vector().at(0) != 0) ctx.unsupported("training_mode=true is not supported");
+  }
+  ctx.out.clear();
+  ctx.out.push_back(ctx.input(0));
+  if (ctx.node.outputs.size() > 1) ctx.out.push_back(TensorType{DType::boolean, ctx.input(0).shape});
+}
+void run_Dropout(RunContext& ctx) {
+  copy_elements(ctx.out[0]->raw(), ctx.in[0]->raw(), ctx.in[0]->numel(), dtype_size(ctx.in[0]->dtype()));
+  if (ctx.out.size() > 1 && ctx.out[1]) std::memset(ctx.out[1]->raw(), 1, ctx.out[1]->byte_size());
+}
+
+}  // namespace mc

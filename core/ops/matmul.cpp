@@ -1,0 +1,127 @@
+// Gemm and MatMul via Eigen. Tasks are fixed row blocks (and batch entries), so results do not
+// depend on the thread count.
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "core/ops/kernel_util.h"
+
+namespace mc {
+
+namespace {
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMat = Eigen::Map<const RowMajor>;
+using Mat = Eigen::Map<RowMajor>;
+constexpr int64_t rows_per_task = 64;
+
+void check_float(const InferContext& ctx, size_t i) {
+  if (ctx.input(i).dtype != DType::f32)
+    ctx.unsupported(std::string("element type ") + dtype_name(ctx.input(i).dtype) + " is not supported");
+}
+
+}  // namespace
+
+void infer_Gemm(InferContext& ctx) {
+  check_float(ctx, 0);
+  check_float(ctx, 1);
+  const auto& a = ctx.input(0).shape;
+  const auto& b = ctx.input(1).shape;
+  if (a.size() != 2 || b.size() != 2) ctx.fail("A and B must be 2-D, got " + shape_str(a) + " and " + shape_str(b));
+  bool ta = ctx.node.attr_int("transA", 0) != 0, tb = ctx.node.attr_int("transB", 0) != 0;
+  int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1];
+  int64_t kb = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (k != kb) ctx.fail("inner dimensions differ: " + shape_str(a) + " x " + shape_str(b));
+  if (ctx.has_input(2)) {
+    check_float(ctx, 2);
+    Shape bc = broadcast_shapes(ctx, {m, n}, ctx.in[2].shape);
+    if (bc != Shape{m, n}) ctx.fail("C of shape " + shape_str(ctx.in[2].shape) + " does not broadcast to [M,N]");
+  }
+  ctx.out = {TensorType{DType::f32, {m, n}}};
+}
+
+void run_Gemm(RunContext& ctx) {
+  const Tensor& a = *ctx.in[0];
+  const Tensor& b = *ctx.in[1];
+  bool ta = ctx.node.attr_int("transA", 0) != 0, tb = ctx.node.attr_int("transB", 0) != 0;
+  float alpha = ctx.node.attr_float("alpha", 1.0f), beta = ctx.node.attr_float("beta", 1.0f);
+  int64_t m = ctx.out[0]->dim(0), n = ctx.out[0]->dim(1);
+  int64_t k = ta ? a.dim(0) : a.dim(1);
+  ConstMat am(a.data<float>(), a.dim(0), a.dim(1));
+  ConstMat bm(b.data<float>(), b.dim(0), b.dim(1));
+  float* py = ctx.out[0]->data<float>();
+  const Tensor* c = ctx.node.has_input(2) ? ctx.in[2] : nullptr;
+  int64_t blocks = (m + rows_per_task - 1) / rows_per_task;
+  ctx.pool.parallel_for(blocks, [&](int64_t blk) {
+    int64_t r0 = blk * rows_per_task, rows = std::min(rows_per_task, m - r0);
+    Mat y(py + r0 * n, rows, n);
+    if (ta && tb) y.noalias() = am.middleCols(r0, rows).transpose() * bm.transpose();
+    else if (ta) y.noalias() = am.middleCols(r0, rows).transpose() * bm;
+    else if (tb) y.noalias() = am.middleRows(r0, rows) * bm.transpose();
+    else y.noalias() = am.middleRows(r0, rows) * bm;
+    if (alpha != 1.0f) y *= alpha;
+    if (c) {
+      const float* pc = c->data<float>();
+      Shape cs = c->shape();
+      while (cs.size() < 2) cs.insert(cs.begin(), 1);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          int64_t ci = cs[0] == 1 ? 0 : r0 + i, cj = cs[1] == 1 ? 0 : j;
+          y(i, j) += beta * pc[ci * cs[1] + cj];
+        }
+    }
+  });
+  (void)k;
+}
+
+// MatMul with numpy semantics: 1-D operands are promoted and the added dim removed again;
+// leading (batch) dims broadcast.
+void infer_MatMul(InferContext& ctx) {
+  check_float(ctx, 0);
+  check_float(ctx, 1);
+  Shape a = ctx.input(0).shape, b = ctx.input(1).shape;
+  if (a.empty() || b.empty()) ctx.fail("MatMul inputs must have rank 1 or more");
+  bool a_vec = a.size() == 1, b_vec = b.size() == 1;
+  if (a_vec) a.insert(a.begin(), 1);
+  if (b_vec) b.push_back(1);
+  if (a.back() != b[b.size() - 2]) ctx.fail("inner dimensions differ: " + shape_str(ctx.in[0].shape) + " x " + shape_str(ctx.in[1].shape));
+  Shape batch = broadcast_shapes(ctx, Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
+  Shape out = batch;
+  if (!a_vec) out.push_back(a[a.size() - 2]);
+  if (!b_vec) out.push_back(b.back());
+  ctx.out = {TensorType{DType::f32, out}};
+}
+
+void run_MatMul(RunContext& ctx) {
+  Shape a = ctx.in[0]->shape(), b = ctx.in[1]->shape();
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  const int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
+  Shape batch_a(a.begin(), a.end() - 2), batch_b(b.begin(), b.end() - 2);
+  size_t rank = std::max(batch_a.size(), batch_b.size());
+  while (batch_a.size() < rank) batch_a.insert(batch_a.begin(), 1);
+  while (batch_b.size() < rank) batch_b.insert(batch_b.begin(), 1);
+  Shape batch(rank);
+  for (size_t i = 0; i < rank; ++i) batch[i] = std::max(batch_a[i], batch_b[i]);
+  const int64_t batches = shape_numel(batch);
+  auto sa = row_major_strides(batch_a), sb = row_major_strides(batch_b), so = row_major_strides(batch);
+  const float* pa = ctx.in[0]->data<float>();
+  const float* pb = ctx.in[1]->data<float>();
+  float* py = ctx.out[0]->data<float>();
+  const int64_t row_blocks = (m + rows_per_task - 1) / rows_per_task;
+  ctx.pool.parallel_for(batches * row_blocks, [&](int64_t t) {
+    int64_t bi = t / row_blocks, r0 = (t % row_blocks) * rows_per_task, rows = std::min(rows_per_task, m - r0);
+    int64_t oa = 0, ob = 0, rem = bi;
+    for (size_t d = 0; d < rank; ++d) {
+      int64_t idx = so[d] ? rem / so[d] : 0;
+      rem = so[d] ? rem % so[d] : rem;
+      oa += (batch_a[d] == 1 ? 0 : idx) * sa[d];
+      ob += (batch_b[d] == 1 ? 0 : idx) * sb[d];
+    }
+    ConstMat am(pa + oa * m * k + r0 * k, rows, k);
+    ConstMat bm(pb + ob * k * n, k, n);
+    Mat y(py + bi * m * n + r0 * n, rows, n);
+    y.noalias() = am * bm;
+  });
+}
+
+}  // namespace mc

@@ -1,0 +1,164 @@
+// Pooling and mean reduction: MaxPool, AveragePool (1-D/2-D windows), GlobalAveragePool, ReduceMean.
+#include <algorithm>
+#include <limits>
+
+#include "core/ops/kernel_util.h"
+
+namespace mc {
+
+namespace {
+
+void infer_window_pool(InferContext& ctx) {
+  const auto& x = ctx.input(0);
+  if (x.dtype != DType::f32) ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
+  if (!ctx.node.has("kernel_shape")) ctx.fail("kernel_shape attribute is required");
+  if (ctx.node.attr_int("storage_order", 0) != 0) ctx.unsupported("storage_order=1 is not supported");
+  if (ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty())
+    ctx.unsupported("the Indices output is not supported");
+  Window2d w = window_geometry(ctx, x.shape, ctx.node.attr_ints("kernel_shape"), true);
+  Shape out = {x.shape[0], x.shape[1]};
+  if (x.shape.size() == 4) out.push_back(w.out_h);
+  out.push_back(w.out_w);
+  ctx.out.assign(1, TensorType{DType::f32, out});
+  if (ctx.node.outputs.size() > 1) ctx.out.push_back(TensorType{DType::i64, out});
+}
+
+template <bool is_max> void run_window_pool(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  Window2d w = window_geometry(ctx.node, ctx.opset, x.shape(), ctx.node.attr_ints("kernel_shape"), true);
+  const bool count_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  const int64_t planes = x.dim(0) * x.dim(1);
+  const float* px = x.data<float>();
+  float* py = ctx.out[0]->data<float>();
+  ctx.pool.parallel_for(planes, [&](int64_t p) {
+    const float* in = px + p * w.in_h * w.in_w;
+    float* out = py + p * w.out_h * w.out_w;
+    for (int64_t oy = 0; oy < w.out_h; ++oy) {
+      for (int64_t ox = 0; ox < w.out_w; ++ox) {
+        float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
+        int64_t count = 0;
+        for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
+          int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+          for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+            int64_t ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
+            bool inside = iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w;
+            if (inside) {
+              float v = in[iy * w.in_w + ix];
+              acc = is_max ? std::max(acc, v) : acc + v;
+              ++count;
+            } else if (!is_max && count_pad) {
+              // Padding counts only inside the padded extent, not beyond it (ceil_mode overhang).
+              bool in_padded = iy >= -w.pad_top && iy < w.in_h + w.pad_bottom && ix >= -w.pad_left &&
+                               ix < w.in_w + w.pad_right;
+              if (in_padded) ++count;
+            }
+          }
+        }
+        if (!is_max) acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+        out[oy * w.out_w + ox] = acc;
+      }
+    }
+  });
+}
+
+// Mean over the trailing `inner` elements of each of `outer` rows, in a fixed order.
+void mean_rows(const float* x, float* y, int64_t outer, int64_t inner, ThreadPool& pool) {
+  pool.parallel_for(outer, [&](int64_t r) {
+    const float* row = x + r * inner;
+    double acc = 0;
+    for (int64_t i = 0; i < inner; ++i) acc += row[i];
+    y[r] = inner > 0 ? static_cast<float>(acc / static_cast<double>(inner)) : 0.0f;
+  });
+}
+
+std::vector<int64_t> reduce_axes(const InferContext& ctx, int64_t rank) {
+  std::vector<int64_t> axes;
+  if (ctx.opset >= 18 && ctx.has_input(1)) axes = ctx.constant_input(1, "axes").to_int64_vector();
+  else axes = ctx.node.attr_ints("axes");
+  if (axes.empty())
+    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+  for (auto& a : axes) a = normalize_axis(ctx, a, rank);
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) ctx.fail("repeated axis");
+  return axes;
+}
+
+}  // namespace
+
+void infer_MaxPool(InferContext& ctx) { infer_window_pool(ctx); }
+void run_MaxPool(RunContext& ctx) { run_window_pool<true>(ctx); }
+void infer_AveragePool(InferContext& ctx) { infer_window_pool(ctx); }
+void run_AveragePool(RunContext& ctx) { run_window_pool<false>(ctx); }
+
+void infer_GlobalAveragePool(InferContext& ctx) {
+  const auto& x = ctx.input(0);
+  if (x.dtype != DType::f32) ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
+  if (x.shape.size() < 3) ctx.fail("input must have rank 3 or more, got " + shape_str(x.shape));
+  Shape out = x.shape;
+  for (size_t i = 2; i < out.size(); ++i) out[i] = 1;
+  ctx.out = {TensorType{DType::f32, out}};
+}
+
+void run_GlobalAveragePool(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  int64_t outer = x.dim(0) * x.dim(1);
+  mean_rows(x.data<float>(), ctx.out[0]->data<float>(), outer, outer ? x.numel() / outer : 0, ctx.pool);
+}
+
+void infer_ReduceMean(InferContext& ctx) {
+  const auto& x = ctx.input(0);
+  if (x.dtype != DType::f32) ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
+  auto axes = reduce_axes(ctx, static_cast<int64_t>(x.shape.size()));
+  bool keep = ctx.node.attr_int("keepdims", 1) != 0;
+  Shape out;
+  for (int64_t i = 0; i < static_cast<int64_t>(x.shape.size()); ++i) {
+    bool reduced = std::binary_search(axes.begin(), axes.end(), i);
+    if (!reduced) out.push_back(x.shape[static_cast<size_t>(i)]);
+    else if (keep) out.push_back(1);
+  }
+  ctx.out = {TensorType{DType::f32, out}};
+}
+
+void run_ReduceMean(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  const int64_t rank = static_cast<int64_t>(x.rank());
+  std::vector<int64_t> axes = ctx.node.attr_ints("axes");
+  if (ctx.opset >= 18 && ctx.node.has_input(1)) axes = ctx.in[1]->to_int64_vector();
+  if (axes.empty())
+    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+  std::vector<bool> reduced(static_cast<size_t>(rank), false);
+  for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(ctx.node, a, rank))] = true;
+  // Fast path: the reduced axes are the trailing ones.
+  int64_t first = rank;
+  while (first > 0 && reduced[static_cast<size_t>(first - 1)]) --first;
+  bool trailing = true;
+  for (int64_t i = 0; i < first; ++i) trailing = trailing && !reduced[static_cast<size_t>(i)];
+  if (trailing) {
+    int64_t outer = dims_product(x.shape(), 0, static_cast<size_t>(first));
+    mean_rows(x.data<float>(), ctx.out[0]->data<float>(), outer, outer ? x.numel() / outer : 0, ctx.pool);
+    return;
+  }
+  // General path: accumulate each input element into its output slot, in input order.
+  const Shape& s = x.shape();
+  auto in_strides = row_major_strides(s);
+  Shape kept_shape;
+  for (int64_t i = 0; i < rank; ++i) kept_shape.push_back(reduced[static_cast<size_t>(i)] ? 1 : s[static_cast<size_t>(i)]);
+  auto out_strides = row_major_strides(kept_shape);
+  int64_t out_n = shape_numel(kept_shape);
+  std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
+  const float* px = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    int64_t rem = i, o = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t idx = rem / in_strides[static_cast<size_t>(d)];
+      rem %= in_strides[static_cast<size_t>(d)];
+      if (!reduced[static_cast<size_t>(d)]) o += idx * out_strides[static_cast<size_t>(d)];
+    }
+    acc[static_cast<size_t>(o)] += px[i];
+  }
+  double count = out_n ? static_cast<double>(x.numel() / out_n) : 1.0;
+  float* py = ctx.out[0]->data<float>();
+  for (int64_t i = 0; i < out_n; ++i) py[i] = static_cast<float>(acc[static_cast<size_t>(i)] / count);
+}
+
+}  // namespace mc

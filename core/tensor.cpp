@@ -1,0 +1,107 @@
+#include "core/tensor.h"
+
+#include <sstream>
+
+namespace mc {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::f32: return 4;
+    case DType::i32: return 4;
+    case DType::i64: return 8;
+    case DType::i8: return 1;
+    case DType::u8: return 1;
+    case DType::boolean: return 1;
+    case DType::undefined: return 0;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::f32: return "float32";
+    case DType::i32: return "int32";
+    case DType::i64: return "int64";
+    case DType::i8: return "int8";
+    case DType::u8: return "uint8";
+    case DType::boolean: return "bool";
+    case DType::undefined: return "undefined";
+  }
+  return "unknown";
+}
+
+bool dtype_supported(int32_t onnx_type) {
+  switch (onnx_type) {
+    case 1: case 2: case 3: case 6: case 7: case 9: return true;
+    default: return false;
+  }
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) fail_input("negative dimension in shape " + shape_str(shape));
+    if (d != 0 && n > max_tensor_elements / d)
+      fail_input("shape " + shape_str(shape) + " has more than 2^31 elements");
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::ostringstream os;
+  os << '[';
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? "," : "") << shape[i];
+  os << ']';
+  return os.str();
+}
+
+void Tensor::reset(DType dtype, Shape shape) {
+  int64_t n = shape_numel(shape);
+  dtype_ = dtype;
+  shape_ = std::move(shape);
+  numel_ = n;
+  size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
+  if (bytes_.size() < bytes || bytes_.size() > 2 * bytes + 4096) bytes_.resize(bytes);
+}
+
+void Tensor::reshape(Shape shape) {
+  int64_t n = shape_numel(shape);
+  if (n != numel_)
+    fail_internal("reshape " + shape_str(shape_) + " to " + shape_str(shape) + " changes the element count");
+  shape_ = std::move(shape);
+}
+
+std::vector<int64_t> Tensor::to_int64_vector() const {
+  std::vector<int64_t> out(static_cast<size_t>(numel_));
+  for (size_t i = 0; i < out.size(); ++i) {
+    switch (dtype_) {
+      case DType::i64: out[i] = data<int64_t>()[i]; break;
+      case DType::i32: out[i] = data<int32_t>()[i]; break;
+      case DType::i8: out[i] = data<int8_t>()[i]; break;
+      case DType::u8: out[i] = data<uint8_t>()[i]; break;
+      case DType::boolean: out[i] = reinterpret_cast<const uint8_t*>(raw())[i]; break;
+      case DType::f32: out[i] = static_cast<int64_t>(data<float>()[i]); break;
+      case DType::undefined: fail_internal("to_int64_vector on an empty tensor");
+    }
+  }
+  return out;
+}
+
+std::vector<float> Tensor::to_float_vector() const {
+  std::vector<float> out(static_cast<size_t>(numel_));
+  for (size_t i = 0; i < out.size(); ++i) {
+    switch (dtype_) {
+      case DType::f32: out[i] = data<float>()[i]; break;
+      case DType::i64: out[i] = static_cast<float>(data<int64_t>()[i]); break;
+      case DType::i32: out[i] = static_cast<float>(data<int32_t>()[i]); break;
+      case DType::i8: out[i] = data<int8_t>()[i]; break;
+      case DType::u8: out[i] = data<uint8_t>()[i]; break;
+      case DType::boolean: out[i] = reinterpret_cast<const uint8_t*>(raw())[i]; break;
+      case DType::undefined: fail_internal("to_float_vector on an empty tensor");
+    }
+  }
+  return out;
+}
+
+}  // namespace mc

@@ -1,0 +1,27 @@
+// ONNX <-> IR. Only formats/onnx_model.cpp sees protobuf types.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "core/graph.h"
+
+namespace mc {
+
+// Parses and validates an ONNX model (opset range, supported ops, topological order, tensors).
+// `name` is used in error messages (usually the file path).
+Model parse_onnx(std::span<const std::byte> bytes, const std::string& name);
+// Reads a file ("-" is stdin) and parses it.
+Model load_onnx(const std::string& path);
+
+// A serialized onnx.TensorProto (the .pb files of ONNX's conformance cases).
+Tensor parse_onnx_tensor(std::span<const std::byte> bytes, const std::string& name);
+
+// Serializes the IR as an ONNX model (initializers as raw little-endian data).
+std::string serialize_onnx(const Model& model);
+
+// True if the bytes start like an ONNX ModelProto rather than an .mcz container.
+bool looks_like_onnx(std::span<const std::byte> head);
+
+}  // namespace mc

@@ -1,0 +1,79 @@
+// The float executor against ONNX Runtime: ../shared/reference holds ORT 1.30 outputs of every
+// shared model on 8 fixed preprocessed images. Tolerance: 1e-4 x max|output| (issue #3).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "core/executor.h"
+#include "formats/npy.h"
+#include "formats/onnx_model.h"
+#include "tests/test_util.h"
+
+using namespace mc;
+
+namespace {
+
+struct Reference {
+  const char* model;
+  const char* input;
+};
+
+const Reference references[] = {
+    {"mobilenet_v1_0.25_224", "input_keras.npy"},
+    {"mobilenet_v1_0.75_224", "input_keras.npy"},
+    {"mobilenet_v1_0.5_224_quant_dequant", "input_keras.npy"},
+    {"mobilenet_v2_1_0", "input_torch.npy"},
+    {"shufflenet_v2_x1_0", "input_torch.npy"},
+};
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
+  return m;
+}
+
+void check_model(const Reference& ref, int threads) {
+  auto dir = test::shared_dir();
+  Model model = load_onnx((dir / "models" / (std::string(ref.model) + ".onnx")).string());
+  Tensor input = read_npy((dir / "reference" / ref.input).string());
+  Tensor expected = read_npy((dir / "reference" / (std::string(ref.model) + ".output.npy")).string());
+  Executor exec(model, ExecutorOptions{threads, true});
+  auto outputs = exec.run({input});
+  REQUIRE(outputs.size() == 1);
+  REQUIRE(outputs[0].shape() == expected.shape());
+  auto got = outputs[0].to_float_vector();
+  auto want = expected.to_float_vector();
+  double tolerance = 1e-4 * max_abs(want);
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]));
+  INFO(ref.model << ": max abs diff " << worst << ", tolerance " << tolerance);
+  CHECK(worst <= tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("test_executor_reference: every shared model matches ONNX Runtime") {
+  if (!test::have_shared()) {
+    MESSAGE("../shared not present; skipped");
+    return;
+  }
+  for (const auto& ref : references) {
+    SUBCASE(ref.model) { check_model(ref, 0); }
+  }
+}
+
+TEST_CASE("test_executor_reference: outputs are bit-identical at 1, 2 and 3 threads") {
+  if (!test::have_shared()) return;
+  auto dir = test::shared_dir();
+  for (const char* name : {"mobilenet_v2_1_0", "shufflenet_v2_x1_0"}) {
+    Model model = load_onnx((dir / "models" / (std::string(name) + ".onnx")).string());
+    Tensor input = read_npy((dir / "reference" / "input_torch.npy").string());
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
+      Executor exec(model, ExecutorOptions{threads, true});
+      auto out = exec.run({input})[0].to_float_vector();
+      if (first.empty()) first = out;
+      else CHECK(std::memcmp(first.data(), out.data(), out.size() * sizeof(float)) == 0);
+    }
+  }
+}
