@@ -1,5 +1,6 @@
 #include "formats/npy.h"
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cstdint>
@@ -22,11 +23,14 @@ constexpr char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 // avoid slow literal_eval. Our tiny parser has no such problem, but a megabyte of header is still corrupt.
 constexpr size_t max_header_bytes = size_t{1} << 20;
 
+// The header text at a parse error, for the message: up to 24 characters, without the padding.
 std::string quote_excerpt(std::string_view text) {
+  std::string_view head = text.substr(0, std::min(text.find('\n'), size_t{24}));
+  while (!head.empty() && head.back() == ' ') head.remove_suffix(1);
+  if (head.empty()) return "the end of the header";
   std::string out;
-  for (char c : text.substr(0, 40)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  if (text.size() > 40) out += "...";
-  return "'" + out + "'";
+  for (char c : head) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  return "'" + out + (head.size() < text.size() && text[head.size()] != ' ' && text[head.size()] != '\n' ? "...'" : "'");
 }
 
 // Recursive-descent parser for the subset of Python literals numpy writes in a header:
@@ -173,7 +177,8 @@ NpyHeader parse_header(std::string_view text, const std::string& name) {
       if (shape) p.error("duplicate key 'shape'");
       shape = p.parse_shape();
     } else {
-      p.error("unexpected key " + quote_excerpt(key) + " (expected 'descr', 'fortran_order', 'shape')");
+      fail_input(name + ": bad npy header: unexpected key '" + key.substr(0, 40) +
+                 "' (expected 'descr', 'fortran_order', 'shape')");
     }
     if (!p.accept(',')) {
       p.expect('}', "',' or '}' in the header dictionary");
@@ -238,7 +243,8 @@ Tensor read_npy_bytes(std::span<const std::byte> bytes, const std::string& name)
   // Versions 1 and 2 are latin-1 and 3 is UTF-8; the fields we accept are ASCII either way, so any
   // other byte (NUL included) means corruption.
   for (char c : header_text)
-    if (static_cast<unsigned char>(c) >= 0x80 || (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r'))
+    if (static_cast<unsigned char>(c) >= 0x80 ||
+        (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r'))
       fail_input(name + ": bad npy header: non-ASCII or control byte in the header");
   NpyHeader h = parse_header(header_text, name);
 

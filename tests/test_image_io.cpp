@@ -103,7 +103,8 @@ TEST_CASE("test_image_io: npy round trip for every supported dtype") {
                                                             {DType::i8, "|i1"},  {DType::i32, "<i4"},
                                                             {DType::i64, "<i8"}, {DType::boolean, "|b1"}};
   const std::vector<Shape> shapes = {{2, 3, 5}, {7}, {}, {0, 4}, {1, 1, 1, 1}};
-  for (const auto& [dtype, descr] : types) {
+  for (const auto& [dtype, descr_literal] : types) {
+    const std::string descr = descr_literal;  // structured bindings cannot be captured (clang)
     for (const Shape& shape : shapes) {
       CAPTURE(descr);
       CAPTURE(mc::shape_str(shape));
@@ -117,24 +118,26 @@ TEST_CASE("test_image_io: npy round trip for every supported dtype") {
       const size_t header_len = static_cast<size_t>(bytes[8]) | static_cast<size_t>(bytes[9]) << 8;
       CHECK((10 + header_len) % 64 == 0);
       std::string header(reinterpret_cast<const char*>(bytes.data()) + 10, header_len);
-      CHECK(header.starts_with(std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': ("));
+      CHECK(header.starts_with("{'descr': '" + descr + "', 'fortran_order': False, 'shape': ("));
       CHECK(header.back() == '\n');
 
       Tensor back = mc::read_npy_bytes(bytes, "mem.npy");
       CHECK(back.dtype() == dtype);
       CHECK(back.shape() == shape);
       REQUIRE(back.byte_size() == t.byte_size());
-      CHECK(std::memcmp(back.raw(), t.raw(), t.byte_size()) == 0);
+      if (t.byte_size() > 0) CHECK(std::memcmp(back.raw(), t.raw(), t.byte_size()) == 0);
 
       const std::string path = (tmp.path / "t.npy").string();
       mc::write_npy(path, t);
       Tensor from_file = mc::read_npy(path);
       CHECK(from_file.shape() == shape);
-      CHECK(std::memcmp(from_file.raw(), t.raw(), t.byte_size()) == 0);
+      REQUIRE(from_file.byte_size() == t.byte_size());
+      if (t.byte_size() > 0) CHECK(std::memcmp(from_file.raw(), t.raw(), t.byte_size()) == 0);
     }
   }
-  CHECK(std::string(reinterpret_cast<const char*>(mc::write_npy_bytes(Tensor(DType::f32, {5})).data()) + 10, 46) ==
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }");
+  const std::string one_dim = "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }";
+  const std::vector<std::byte> one_dim_bytes = mc::write_npy_bytes(Tensor(DType::f32, {5}));
+  CHECK(std::string(reinterpret_cast<const char*>(one_dim_bytes.data()) + 10, one_dim.size()) == one_dim);
 }
 
 TEST_CASE("test_image_io: npy format versions 2.0 and 3.0 and header variants are read") {
@@ -203,8 +206,8 @@ TEST_CASE("test_image_io: corrupt npy files are rejected with the right error ki
   expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} junk", 24)), ErrorKind::input,
                "unexpected text after");
   expect_error(read(make_npy("garbage", 24)), ErrorKind::input, "x.npy: bad npy header");
-  expect_error(read(make_npy(std::string("{'descr': '<f4\0', 'fortran_order': False, 'shape': (2, 3)}", 60), 24)),
-               ErrorKind::input, "control byte");
+  const char with_nul[] = "{'descr': '<f4\0', 'fortran_order': False, 'shape': (2, 3)}";
+  expect_error(read(make_npy(std::string(with_nul, sizeof with_nul - 1), 24)), ErrorKind::input, "control byte");
 }
 
 TEST_CASE("test_image_io: npy files on disk: missing, directory, output errors") {
@@ -441,14 +444,15 @@ TEST_CASE("test_image_io: center_crop rounds offsets half to even like Python") 
   };
   // (341 - 224) / 2 = 58.5 -> 58; (343 - 224) / 2 = 59.5 -> 60; (300 - 224) / 2 = 38; (256-224)/2 = 16.
   const std::vector<std::pair<int, int>> cases = {{341, 58}, {343, 60}, {300, 38}, {256, 16}, {224, 0}, {225, 0}, {227, 2}};
-  for (const auto& [w, x0] : cases) {
+  for (const auto& test_case : cases) {
+    const int w = test_case.first, x0 = test_case.second;
     CAPTURE(w);
     ImageU8 crop = mc::center_crop(column_image(w, 256), 224, 224);
     CHECK(crop.width == 224);
     CHECK(crop.height == 224);
     CHECK(crop.rgb[0] == x0);
     CHECK(crop.rgb[1] == 16);
-    CHECK(crop.rgb[crop.rgb.size() - 3] == x0 + 223);
+    CHECK(crop.rgb[crop.rgb.size() - 3] == (x0 + 223) % 256);  // pixel values hold x mod 256
   }
   expect_error([&] { mc::center_crop(column_image(200, 256), 224, 224); }, ErrorKind::usage, "does not fit");
 }
@@ -509,7 +513,9 @@ TEST_CASE("test_image_io: labels.tsv parsing") {
       {"a.jpg\t1\n\n\n", ":2: expected"},
       {"a.jpg\t1\nb.jpg\t2\na.jpg\t3\n", ":3: duplicate filename 'a.jpg' (first on line 1)"},
   };
-  for (const auto& [text, message] : bad) {
+  for (const auto& bad_case : bad) {
+    const std::string& text = bad_case.first;
+    const std::string& message = bad_case.second;
     CAPTURE(text);
     write_text(path, text);
     expect_error([&] { mc::read_labels_tsv(path); }, ErrorKind::input, path + message);

@@ -1,2 +1,111 @@
 #!/usr/bin/env bash
-echo "0 passed, 0 failed"
+# CLI contract tests: exit codes and one-line error messages of ../shared/docs/CLI.md, stdin/stdout
+# handling, and that failures leave no output behind. Usage: run_cli_tests.sh PATH/TO/mcompress
+# Runs from the repository root (ctest sets the working directory).
+set -u
+bin="${1:?usage: run_cli_tests.sh MCOMPRESS_BINARY}"
+model=examples/mobilenet_v1_0.25_224.onnx
+images=examples/images
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# expect CODE PATTERN -- ARGS...: runs mcompress, checks the exit code, that stderr is exactly one
+# line starting with "mcompress: error:" (for non-zero codes) and that it matches PATTERN (grep -E).
+expect() {
+  local code="$1" pattern="$2"
+  shift 3
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  local got=$?
+  local ok=1
+  [ "$got" -eq "$code" ] || ok=0
+  if [ "$code" -ne 0 ]; then
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || ok=0
+    grep -q '^mcompress: error: ' "$tmp/err" || ok=0
+  fi
+  if [ -n "$pattern" ]; then grep -Eq -- "$pattern" "$tmp/err" "$tmp/out" || ok=0; fi
+  if [ "$ok" -eq 1 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: mcompress $* -> exit $got (want $code, /$pattern/)"
+    sed 's/^/  stderr: /' "$tmp/err" | head -5
+  fi
+}
+
+check() {  # check DESCRIPTION COMMAND...: a plain assertion
+  local what="$1"
+  shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
+}
+
+# --- usage errors (2)
+expect 2 "" -- 
+expect 2 "frobnicate" -- frobnicate
+expect 2 "--bogus" -- info "$model" --bogus
+expect 2 "threads" -- info "$model" --threads 0
+expect 2 "threads" -- eval "$model" --images "$images" --threads -3
+expect 2 "threads" -- eval "$model" --images "$images" --threads many
+expect 2 "limit" -- eval "$model" --images "$images" --limit 0
+expect 2 "preprocess" -- eval "$model" --images "$images" --preprocess caffe
+expect 2 "images" -- eval "$model"
+expect 2 "crop" -- eval "$model" --images "$images" --crop 300 --resize 256
+expect 0 "Usage" -- --help
+expect 0 "Usage" -- info --help
+expect 0 "keras" -- eval --help
+expect 0 "mcompress [0-9]" -- --version
+
+# --- invalid input (3)
+expect 3 "no-such.onnx: no such file" -- info "$tmp/no-such.onnx"
+expect 3 "is a directory" -- info "$tmp"
+expect 3 "empty.onnx: empty file" -- info tests/data/bad/empty.onnx
+expect 3 "truncated or corrupt" -- info tests/data/bad/truncated.onnx
+expect 3 "not an ONNX model" -- info tests/data/bad/not_a_model.onnx
+expect 3 "cycle" -- info tests/data/bad/cycle.onnx
+expect 3 "'nowhere' is not produced" -- info tests/data/bad/dangling_input.onnx
+expect 3 "empty file" -- info - 
+head -c 100000 "$model" >"$tmp/cut.onnx"
+expect 3 "cut.onnx" -- info "$tmp/cut.onnx"
+
+# --- unsupported (4)
+expect 4 "unsupported op 'LSTM' in node 'relu' \(opset 13\)" -- info tests/data/bad/unsupported_op.onnx
+expect 4 "opset 99" -- info tests/data/bad/opset_99.onnx
+expect 4 "LSTM" -- eval tests/data/bad/unsupported_op.onnx --images "$images"
+
+# --- image folders: a corrupt labelled image is an error (3), never silently skipped
+mkdir -p "$tmp/imgs"
+cp "$images"/n01440764_tench.JPEG "$tmp/imgs/"
+printf 'not a jpeg at all' >"$tmp/imgs/broken.JPEG"
+head -c 5000 "$images"/n01818515_macaw.JPEG >"$tmp/imgs/cut.JPEG"
+printf 'n01440764_tench.JPEG\t0\nbroken.JPEG\t1\n' >"$tmp/imgs/labels.tsv"
+expect 3 "broken.JPEG" -- eval "$model" --images "$tmp/imgs"
+printf 'n01440764_tench.JPEG\t0\ncut.JPEG\t1\n' >"$tmp/imgs/labels.tsv"
+expect 3 "cut.JPEG" -- eval "$model" --images "$tmp/imgs"
+printf 'n01440764_tench.JPEG\t0\nmissing.JPEG\t1\n' >"$tmp/imgs/labels.tsv"
+expect 3 "missing.JPEG" -- eval "$model" --images "$tmp/imgs"
+printf 'n01440764_tench.JPEG 0\n' >"$tmp/imgs/labels.tsv"
+expect 3 "labels.tsv:1" -- eval "$model" --images "$tmp/imgs"
+printf 'n01440764_tench.JPEG\tzero\n' >"$tmp/imgs/labels.tsv"
+expect 3 "labels.tsv:1" -- eval "$model" --images "$tmp/imgs"
+printf 'n01440764_tench.JPEG\t5000\n' >"$tmp/imgs/labels.tsv"
+expect 3 "beyond the model" -- eval "$model" --images "$tmp/imgs"
+expect 3 "no such" -- eval "$model" --images "$tmp/nowhere"
+
+# --- success paths
+expect 0 "top-1" -- eval "$model" --images "$images" --limit 4 --threads 1
+"$bin" info "$model" --json >"$tmp/info.json"
+check "info --json has the contract keys" grep -q '"macs": 41030272' "$tmp/info.json"
+check "info --json params" grep -q '"params": 475544' "$tmp/info.json"
+"$bin" info - --json <"$model" >"$tmp/stdin.json"
+check "info reads stdin" grep -q '"macs": 41030272' "$tmp/stdin.json"
+"$bin" eval "$model" --images "$images" --json --quiet >"$tmp/eval.json" 2>"$tmp/eval.err"
+check "eval --json prints top1" grep -q '"top1":' "$tmp/eval.json"
+check "eval --json prints images" grep -q '"images": 12' "$tmp/eval.json"
+check "--quiet eval prints nothing on stderr" test ! -s "$tmp/eval.err"
+sha_before="$(sha256sum "$model")"
+"$bin" info "$model" >/dev/null
+check "the input is never modified" test "$sha_before" = "$(sha256sum "$model")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

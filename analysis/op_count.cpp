@@ -1,0 +1,83 @@
+#include "analysis/op_count.h"
+
+#include <set>
+
+#include "core/ops/kernel_util.h"
+
+namespace mc {
+
+namespace {
+
+const Shape& shape_of(const InferredGraph& shapes, const std::string& value) {
+  static const Shape none;
+  auto it = shapes.types.find(value);
+  return it == shapes.types.end() ? none : it->second.shape;
+}
+
+// Learned parameters: float initializers, except a Clip's bounds (hyperparameters, not weights).
+bool is_parameter_input(const Graph& g, const Node& node, size_t i) {
+  const Tensor* t = g.initializer(node.inputs[i]);
+  if (!t || t->dtype() != DType::f32) return false;
+  return !(node.op == "Clip" && i >= 1);
+}
+
+}  // namespace
+
+int64_t node_macs(const Node& node, const InferredGraph& shapes) {
+  if (node.op == "Conv") {
+    const Shape& w = shape_of(shapes, node.inputs.at(1));
+    const Shape& y = shape_of(shapes, node.outputs.at(0));
+    if (w.size() < 3 || y.size() < 3) return 0;
+    // Per output element: (Cin / groups) * K... multiply-accumulates = the weight's per-filter size.
+    int64_t per_output = dims_product(w, 1, w.size());
+    int64_t outputs = dims_product(y, 1, y.size());  // Cout * spatial, per image
+    return per_output * outputs;
+  }
+  if (node.op == "Gemm") {
+    const Shape& a = shape_of(shapes, node.inputs.at(0));
+    const Shape& y = shape_of(shapes, node.outputs.at(0));
+    if (a.size() != 2 || y.size() != 2) return 0;
+    int64_t k = node.attr_int("transA", 0) ? a[0] : a[1];
+    return y[0] * y[1] * k;
+  }
+  if (node.op == "MatMul") {
+    const Shape& a = shape_of(shapes, node.inputs.at(0));
+    const Shape& y = shape_of(shapes, node.outputs.at(0));
+    if (a.empty()) return 0;
+    return shape_numel(y) * a.back();
+  }
+  return 0;
+}
+
+OpCount count_ops(const Model& model) { return count_ops(model, infer_shapes(model, 1)); }
+
+OpCount count_ops(const Model& model, const InferredGraph& shapes) {
+  const Graph& g = model.graph;
+  OpCount total;
+  std::set<std::string> parameters;
+  for (const auto& node : g.nodes)
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      if (is_parameter_input(g, node, i)) parameters.insert(node.inputs[i]);
+  for (const auto& name : parameters) total.params += g.initializer(name)->numel();
+  for (const auto& node : g.nodes) {
+    LayerCount layer;
+    layer.name = node.name;
+    layer.op = node.op;
+    std::set<std::string> seen;
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      if (is_parameter_input(g, node, i) && seen.insert(node.inputs[i]).second) layer.params += g.initializer(node.inputs[i])->numel();
+    layer.macs = node_macs(node, shapes);
+    if (layer.params == 0 && layer.macs == 0) continue;
+    for (const auto& in : node.inputs)
+      if (!in.empty() && !g.initializer(in)) {
+        layer.input_shape = shape_of(shapes, in);
+        break;
+      }
+    if (!node.outputs.empty()) layer.output_shape = shape_of(shapes, node.outputs[0]);
+    total.macs += layer.macs;
+    total.layers.push_back(std::move(layer));
+  }
+  return total;
+}
+
+}  // namespace mc

@@ -1,0 +1,65 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+namespace mc::cli {
+
+void add_common_options(CLI::App* cmd, CommonOptions& options, bool with_json) {
+  cmd->add_option("--threads", options.threads, "Worker threads (default: all cores); results do not depend on it")
+      ->check(CLI::Range(1, 1024))
+      ->type_name("N");
+  cmd->add_flag("-q,--quiet", options.quiet, "No progress or informational output on stderr");
+  if (with_json) cmd->add_flag("--json", options.json, "Print machine-readable JSON on stdout instead of a table");
+}
+
+Progress::Progress(std::string label, bool quiet)
+    : label_(std::move(label)), enabled_(!quiet && isatty(STDERR_FILENO)), start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+Progress::~Progress() { finish(); }
+
+void Progress::update(int64_t done, int64_t total) {
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+  last_ = now;
+  const int width = 30;
+  int filled = total > 0 ? static_cast<int>(width * done / total) : width;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  std::fprintf(stderr, "\r%s [%s%s] %lld/%lld  %.1fs ", label_.c_str(), std::string(static_cast<size_t>(filled), '#').c_str(),
+               std::string(static_cast<size_t>(width - filled), '.').c_str(), static_cast<long long>(done),
+               static_cast<long long>(total), secs);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::finish() {
+  if (enabled_ && drawn_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+  drawn_ = false;
+}
+
+std::string with_commas(int64_t v) {
+  std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+std::string short_count(double v) {
+  char buf[32];
+  if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
+  else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.1fM", v / 1e6);
+  else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fK", v / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
+}
+
+}  // namespace mc::cli

@@ -1,0 +1,49 @@
+// Pieces every subcommand shares: the common flags, terminal progress, number formatting.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace mc::cli {
+
+struct CommonOptions {
+  int threads = 0;  // 0: all cores
+  bool quiet = false;
+  bool json = false;
+};
+
+// --threads N, --quiet, and (if with_json) --json.
+void add_common_options(CLI::App* cmd, CommonOptions& options, bool with_json = true);
+
+// A subcommand: its CLI11 app and what to run once it has parsed. Returns the exit code.
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command add_info_command(CLI::App& root);
+Command add_eval_command(CLI::App& root);
+
+// A one-line progress bar on stderr, shown only when stderr is a terminal and not --quiet.
+class Progress {
+ public:
+  Progress(std::string label, bool quiet);
+  ~Progress();
+  void update(int64_t done, int64_t total);
+  void finish();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+// 3,487,818 -> "3,487,818"
+std::string with_commas(int64_t v);
+// 569000000 -> "569.0M"
+std::string short_count(double v);
+
+}  // namespace mc::cli

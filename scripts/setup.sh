@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package mcompress needs to build and test, if missing. Idempotent; needs root
+# (or sudo) only when something is missing. Usage: scripts/setup.sh [--with-ort] [--with-fuzz]
+#   --with-ort   also Node.js + npm, for ../shared/tools/ort-eval cross-checks and bench/
+#   --with-fuzz  also clang and its runtime, for the libFuzzer targets
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libonnx-dev libonnx-testdata          # ONNX protobuf schema + CMake package; operator conformance cases
+  libprotobuf-dev protobuf-compiler
+  libeigen3-dev libcli11-dev libzstd-dev doctest-dev
+  libturbojpeg0-dev                     # JPEG decoding for eval / calibration
+  nlohmann-json3-dev                    # --json output and JSON data files
+)
+for arg in "$@"; do
+  case "$arg" in
+    --with-ort) packages+=(nodejs npm) ;;
+    --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  # npm may come from nodesource's nodejs package rather than Debian's npm: accept either.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup.sh: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

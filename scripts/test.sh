@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# README command 2 (and CI): install what is missing, build, run every test; then the same suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+scripts/build.sh build -DCMAKE_BUILD_TYPE=Release
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+# Sanitizer build: separate tree, no -march=native, debug info for readable reports.
+scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCOMPRESS_SANITIZE=ON
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"

@@ -1,0 +1,14 @@
+// Small models built in code for unit tests, and the golden must-fail model files derived from them.
+#pragma once
+
+#include <string>
+
+#include "core/graph.h"
+
+namespace mc::test {
+
+// input [N,3,8,8] -> Conv(4 filters 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> [N,4],
+// with deterministic pseudo-random weights.
+Model tiny_conv_model();
+
+}  // namespace mc::test

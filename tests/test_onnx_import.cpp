@@ -1,0 +1,157 @@
+// ONNX import/export: round trips, and every kind of invalid model rejected with the right error
+// kind and a message naming the problem. The golden must-fail files in tests/data/bad are made by
+// `MCOMPRESS_REGENERATE_GOLDEN=1 mcompress_tests --test-case='test_onnx_import: golden*'`.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "core/executor.h"
+#include "core/shape_inference.h"
+#include "formats/file_io.h"
+#include "formats/onnx_model.h"
+#include "tests/model_builder.h"
+#include "tests/test_util.h"
+
+using namespace mc;
+
+namespace {
+
+std::span<const std::byte> as_bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+// Returns the error a parse raises (kind and message), or fails the test if none.
+Error parse_error(const std::string& bytes, const std::string& name = "m.onnx") {
+  try {
+    parse_onnx(as_bytes(bytes), name);
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("no error for " << name);
+  return Error(ErrorKind::internal, "");
+}
+
+Model with_op(const std::string& op) {
+  Model m = test::tiny_conv_model();
+  m.graph.nodes[1].op = op;
+  return m;
+}
+
+Model with_cycle() {
+  Model m = test::tiny_conv_model();
+  m.graph.nodes[0].inputs[0] = "r";  // conv reads relu's output, relu reads conv's
+  m.graph.inputs.clear();
+  return m;
+}
+
+Model with_dangling_input() {
+  Model m = test::tiny_conv_model();
+  m.graph.nodes[2].inputs[0] = "nowhere";
+  return m;
+}
+
+struct Golden {
+  const char* file;
+  std::string (*make)();
+  ErrorKind kind;
+  const char* message_part;
+};
+
+const Golden goldens[] = {
+    {"unsupported_op.onnx", [] { return serialize_onnx(with_op("LSTM")); }, ErrorKind::unsupported, "unsupported op 'LSTM' in node 'relu' (opset 13)"},
+    {"cycle.onnx", [] { return serialize_onnx(with_cycle()); }, ErrorKind::input, "cycle"},
+    {"dangling_input.onnx", [] { return serialize_onnx(with_dangling_input()); }, ErrorKind::input, "input 'nowhere' is not produced"},
+    {"truncated.onnx", [] { auto s = serialize_onnx(test::tiny_conv_model()); return s.substr(0, s.size() / 2); }, ErrorKind::input, "truncated or corrupt"},
+    {"empty.onnx", [] { return std::string(); }, ErrorKind::input, "empty file"},
+    {"not_a_model.onnx", [] { return std::string("\x0a\x03\x66\x6f\x6f\x12\x02\x08\x01", 9); }, ErrorKind::input, "not an ONNX model"},
+    {"opset_99.onnx", [] { auto m = test::tiny_conv_model(); m.opset = 99; return serialize_onnx(m); }, ErrorKind::unsupported, "opset 99 is not supported"},
+};
+
+}  // namespace
+
+TEST_CASE("test_onnx_import: export then import gives the same graph and outputs") {
+  Model m = test::tiny_conv_model();
+  std::string bytes = serialize_onnx(m);
+  Model back = parse_onnx(as_bytes(bytes), "tiny");
+  CHECK(back.graph.nodes.size() == m.graph.nodes.size());
+  CHECK(back.opset == 13);
+  CHECK(back.graph.initializers.size() == 2);
+  CHECK(serialize_onnx(back) == bytes);
+  Tensor x(DType::f32, {2, 3, 8, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i % 17) * 0.1f - 0.8f;
+  Executor a(m), b(back);
+  auto ya = a.run({x})[0].to_float_vector();
+  auto yb = b.run({x})[0].to_float_vector();
+  CHECK(ya == yb);
+}
+
+TEST_CASE("test_onnx_import: shared models round-trip with bit-identical initializers") {
+  if (!test::have_shared()) return;
+  for (const char* name : {"mobilenet_v1_0.25_224", "mobilenet_v2_1_0", "shufflenet_v2_x1_0"}) {
+    Model m = load_onnx((test::shared_dir() / "models" / (std::string(name) + ".onnx")).string());
+    Model back = parse_onnx(as_bytes(serialize_onnx(m)), name);
+    REQUIRE(back.graph.initializers.size() == m.graph.initializers.size());
+    for (const auto& [n, t] : m.graph.initializers) {
+      const Tensor& u = back.graph.initializers.at(n);
+      CHECK(u.shape() == t.shape());
+      CHECK(std::memcmp(u.raw(), t.raw(), t.byte_size()) == 0);
+    }
+    CHECK(back.graph.nodes.size() == m.graph.nodes.size());
+  }
+}
+
+TEST_CASE("test_onnx_import: invalid models fail with the right kind and message") {
+  for (const auto& g : goldens) {
+    CAPTURE(g.file);
+    Error e = parse_error(g.make(), g.file);
+    CHECK(e.kind() == g.kind);
+    CHECK(std::string(e.what()).find(g.message_part) != std::string::npos);
+    CHECK(std::string(e.what()).find(g.file) != std::string::npos);
+  }
+}
+
+TEST_CASE("test_onnx_import: golden must-fail files are current and fail as documented") {
+  auto dir = test::source_dir() / "tests" / "data" / "bad";
+  bool regenerate = std::getenv("MCOMPRESS_REGENERATE_GOLDEN") != nullptr;
+  for (const auto& g : goldens) {
+    CAPTURE(g.file);
+    std::string path = (dir / g.file).string();
+    if (regenerate) {
+      std::ofstream(path, std::ios::binary) << g.make();
+    }
+    auto bytes = read_binary_file(path);
+    std::string on_disk(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    CHECK(on_disk == g.make());
+    Error e = parse_error(on_disk, path);
+    CHECK(e.kind() == g.kind);
+  }
+}
+
+TEST_CASE("test_onnx_import: every truncation of a model is rejected cleanly") {
+  std::string bytes = serialize_onnx(test::tiny_conv_model());
+  int rejected = 0;
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    try {
+      Model m = parse_onnx(as_bytes(bytes.substr(0, cut)), "cut");
+      infer_shapes(m, 1);  // a prefix that parses must still be consistent or fail cleanly
+    } catch (const Error& e) {
+      CHECK((e.kind() == ErrorKind::input || e.kind() == ErrorKind::unsupported));
+      ++rejected;
+    }
+  }
+  CHECK(rejected == static_cast<int>(bytes.size()));
+}
+
+TEST_CASE("test_onnx_import: absurd shapes are rejected before allocation") {
+  Model m = test::tiny_conv_model();
+  m.graph.inputs[0].shape = {1, 3, int64_t{1} << 20, int64_t{1} << 20};
+  Model back = parse_onnx(as_bytes(serialize_onnx(m)), "huge");
+  try {
+    infer_shapes(back, 1);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::input);
+    CHECK(std::string(e.what()).find("2^31") != std::string::npos);
+  }
+}
