@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <cstring>
 #include <numeric>
 
 #include "formats/labels.h"
@@ -19,6 +20,19 @@ std::vector<int64_t> top_k(const float* scores, int64_t count, int64_t k) {
   idx.resize(static_cast<size_t>(k));
   return idx;
 }
+
+namespace {
+// Copies `batch` into rows [first, first + batch) of `all`, allocated as [total, ...] on first use.
+void store_rows(Tensor& all, const Tensor& batch, int64_t first, int64_t total) {
+  if (all.empty()) {
+    Shape s = batch.shape();
+    s[0] = total;
+    all.reset(batch.dtype(), s);
+  }
+  size_t row_bytes = batch.byte_size() / static_cast<size_t>(batch.dim(0));
+  std::memcpy(static_cast<std::byte*>(all.raw()) + static_cast<size_t>(first) * row_bytes, batch.raw(), batch.byte_size());
+}
+}  // namespace
 
 EvalResult evaluate(Executor& executor, const std::string& image_dir, const EvalOptions& options,
                     const std::function<void(int64_t, int64_t)>& progress) {
@@ -57,6 +71,8 @@ EvalResult evaluate(Executor& executor, const std::string& image_dir, const Eval
       if (best[0] == li.class_index) ++result.top1_correct;
       if (std::find(best.begin(), best.end(), li.class_index) != best.end()) ++result.top5_correct;
     }
+    if (options.keep_inputs) store_rows(result.inputs, input, first, total);
+    if (options.keep_scores) store_rows(result.scores, scores, first, total);
     result.images += count;
     if (progress) progress(result.images, total);
   }

@@ -16,6 +16,8 @@ struct EvalOptions {
   std::string labels_path;  // default: <dir>/labels.tsv
   int64_t limit = 0;        // 0: all labelled images
   int64_t batch = 16;
+  bool keep_inputs = false;  // collect the preprocessed inputs in EvalResult::inputs
+  bool keep_scores = false;  // collect the model outputs in EvalResult::scores
 };
 
 struct EvalResult {
@@ -26,6 +28,8 @@ struct EvalResult {
   double top5 = 0;  // percent
   double seconds = 0;            // whole loop: decoding, preprocessing and inference
   double inference_seconds = 0;  // executor only
+  Tensor inputs;  // [N,3,H,W] when EvalOptions::keep_inputs
+  Tensor scores;  // [N,classes] when EvalOptions::keep_scores
   double images_per_second() const { return seconds > 0 ? static_cast<double>(images) / seconds : 0; }
 };
 

@@ -6,6 +6,7 @@
 
 #include "analysis/eval.h"
 #include "cli/common.h"
+#include "formats/npy.h"
 #include "formats/onnx_model.h"
 
 namespace mc::cli {
@@ -21,6 +22,8 @@ struct EvalCliOptions {
   int batch = 16;
   int resize = 256;
   int crop = 224;
+  std::string save_inputs, save_scores;
+  bool force = false;
   CommonOptions common;
 };
 
@@ -33,11 +36,17 @@ int run_eval(const EvalCliOptions& o) {
   options.labels_path = o.labels;
   options.limit = o.limit;
   options.batch = o.batch;
+  options.keep_inputs = !o.save_inputs.empty();
+  options.keep_scores = !o.save_scores.empty();
+  for (const auto* path : {&o.save_inputs, &o.save_scores})
+    if (!path->empty()) check_output_path(*path, o.force);
   Model model = load_onnx(o.file);
   Executor executor(model, ExecutorOptions{o.common.threads, true});
   Progress progress("eval", o.common.quiet);
   EvalResult r = evaluate(executor, o.images, options, [&](int64_t done, int64_t total) { progress.update(done, total); });
   progress.finish();
+  if (options.keep_inputs) write_npy(o.save_inputs, r.inputs);
+  if (options.keep_scores) write_npy(o.save_scores, r.scores);
   if (o.common.json) {
     nlohmann::ordered_json j;
     j["model"] = o.file;
@@ -82,6 +91,11 @@ Command add_eval_command(CLI::App& root) {
   cmd->add_option("--batch", o->batch, "Images per executor run")->check(CLI::Range(1, 4096))->default_val(16);
   cmd->add_option("--resize", o->resize, "Short side after resizing")->check(CLI::Range(1, 8192))->default_val(256);
   cmd->add_option("--crop", o->crop, "Center crop size")->check(CLI::Range(1, 8192))->default_val(224);
+  cmd->add_option("--save-inputs", o->save_inputs,
+                  "Write the preprocessed input batch as float32 .npy [N,3,H,W] (to run other runtimes on identical inputs)")
+      ->type_name("FILE.npy");
+  cmd->add_option("--save-scores", o->save_scores, "Write the model outputs as float32 .npy [N,classes]")->type_name("FILE.npy");
+  cmd->add_flag("-f,--force", o->force, "Overwrite existing output files");
   add_common_options(cmd, o->common);
   return {cmd, [o] { return run_eval(*o); }};
 }

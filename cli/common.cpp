@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
 #include <sstream>
 
 namespace mc::cli {
@@ -41,6 +44,18 @@ void Progress::finish() {
     std::fflush(stderr);
   }
   drawn_ = false;
+}
+
+void check_output_path(const std::string& path, bool force) {
+  namespace fs = std::filesystem;
+  if (path == "-") return;
+  fs::path p(path);
+  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(ErrorKind::output, path + ": cannot write: directory " + dir.string() + " does not exist");
+  if (fs::is_directory(p, ec)) throw Error(ErrorKind::output, path + ": cannot write: is a directory");
+  if (fs::exists(p, ec) && !force) throw Error(ErrorKind::output, path + ": already exists (use --force to overwrite)");
+  if (access(dir.c_str(), W_OK) != 0) throw Error(ErrorKind::output, path + ": cannot write: directory " + dir.string() + " is not writable");
 }
 
 std::string with_commas(int64_t v) {

@@ -25,6 +25,7 @@ struct Command {
 
 Command add_info_command(CLI::App& root);
 Command add_eval_command(CLI::App& root);
+Command add_export_command(CLI::App& root);
 
 // A one-line progress bar on stderr, shown only when stderr is a terminal and not --quiet.
 class Progress {
@@ -40,6 +41,10 @@ class Progress {
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_;
 };
+
+// Fails before any work is done if PATH ("-" is stdout) cannot be written: its directory is missing
+// or PATH exists and `force` is not set (output error, exit 5).
+void check_output_path(const std::string& path, bool force);
 
 // 3,487,818 -> "3,487,818"
 std::string with_commas(int64_t v);

@@ -14,12 +14,14 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  mcompress info model.onnx                     per-layer parameters and MACs\n"
       "  mcompress eval model.onnx --images DIR --preprocess keras\n"
-      "                                                top-1 / top-5 on a labelled image folder\n\n"
+      "                                                top-1 / top-5 on a labelled image folder\n"
+      "  mcompress export model.onnx -o out.onnx       write the model back as ONNX\n\n"
       "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 unsupported input, 5 cannot write output.",
       "mcompress"};
   root.set_version_flag("--version", std::string("mcompress ") + MCOMPRESS_VERSION);
   root.require_subcommand(1);
-  std::vector<mc::cli::Command> commands = {mc::cli::add_info_command(root), mc::cli::add_eval_command(root)};
+  std::vector<mc::cli::Command> commands = {mc::cli::add_info_command(root), mc::cli::add_eval_command(root),
+                                            mc::cli::add_export_command(root)};
   try {
     bool known_command = false;
     for (auto& c : commands) known_command = known_command || (argc > 1 && c.app->check_name(argv[1]));

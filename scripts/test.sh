@@ -3,7 +3,7 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --with-ort
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release

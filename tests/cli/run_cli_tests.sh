@@ -107,5 +107,22 @@ sha_before="$(sha256sum "$model")"
 "$bin" info "$model" >/dev/null
 check "the input is never modified" test "$sha_before" = "$(sha256sum "$model")"
 
+# --- export: atomic, never overwrites without --force, pipes
+expect 0 "" -- export "$model" -o "$tmp/copy.onnx" --quiet
+check "export writes the model" test -s "$tmp/copy.onnx"
+expect 5 "already exists" -- export "$model" -o "$tmp/copy.onnx"
+expect 0 "" -- export "$model" -o "$tmp/copy.onnx" --force --quiet
+expect 5 "does not exist" -- export "$model" -o "$tmp/no/such/dir/out.onnx"
+expect 4 "LSTM" -- export tests/data/bad/unsupported_op.onnx -o "$tmp/bad.onnx"
+check "a failed export leaves no file" test ! -e "$tmp/bad.onnx"
+expect 3 "truncated" -- export tests/data/bad/truncated.onnx -o "$tmp/bad.onnx"
+check "a failed export leaves no file (corrupt input)" test ! -e "$tmp/bad.onnx"
+check "no temporary files are left behind" test -z "$(ls -A "$tmp" | grep -v -E '^(out|err|copy.onnx|imgs|info.json|stdin.json|eval.json|eval.err|cut.onnx)$')"
+"$bin" export - -o - <"$model" 2>/dev/null | "$bin" info - --json >"$tmp/pipe.json"
+check "export - -o - | info - works in a pipe" grep -q '"macs": 41030272' "$tmp/pipe.json"
+chmod 500 "$tmp/imgs"
+if [ "$(id -u)" -ne 0 ]; then expect 5 "not writable" -- export "$model" -o "$tmp/imgs/x.onnx"; fi
+chmod 700 "$tmp/imgs"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

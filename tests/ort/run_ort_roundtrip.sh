@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# ONNX Runtime confirms the import -> export round trip: every shared model exported by mcompress
+# gives ORT outputs byte-identical to ../shared/reference (ORT 1.30, 1 thread, same inputs).
+# Usage: run_ort_roundtrip.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
+set -u
+bin="${1:?usage: run_ort_roundtrip.sh MCOMPRESS_BINARY}"
+shared="$(pwd)/../shared"
+if [ ! -d "$shared/reference" ]; then echo "../shared not present: skipped"; echo "0 passed, 0 failed"; exit 0; fi
+command -v node >/dev/null || { echo "node is required (scripts/setup.sh --with-ort)"; exit 1; }
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+for m in mobilenet_v1_0.25_224 mobilenet_v1_0.5_224_quant_dequant mobilenet_v1_0.75_224 mobilenet_v2_1_0 shufflenet_v2_x1_0; do
+  case "$m" in mobilenet_v1*) input=input_keras.npy ;; *) input=input_torch.npy ;; esac
+  if "$bin" export "$shared/models/$m.onnx" -o "$tmp/$m.onnx" --quiet &&
+     "$shared/tools/ort-eval/run" ort-npy "$tmp/$m.onnx" "$shared/reference/$input" "$tmp/$m.out.npy" --threads 1 >/dev/null &&
+     cmp -s "$tmp/$m.out.npy" "$shared/reference/$m.output.npy"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $m: exported model's ORT output differs from the reference (or export/ORT failed)"
+  fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
