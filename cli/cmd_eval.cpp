@@ -7,6 +7,8 @@
 #include "analysis/eval.h"
 #include "cli/common.h"
 #include "formats/npy.h"
+#include "formats/file_io.h"
+#include "formats/mcz.h"
 #include "formats/onnx_model.h"
 
 namespace mc::cli {
@@ -17,7 +19,7 @@ struct EvalCliOptions {
   std::string file;
   std::string images;
   std::string labels;
-  std::string preprocess = "keras";
+  std::string preprocess;
   int64_t limit = 0;
   int batch = 16;
   int resize = 256;
@@ -28,8 +30,21 @@ struct EvalCliOptions {
 };
 
 int run_eval(const EvalCliOptions& o) {
+  auto bytes = read_binary_file(o.file);
+  const std::string name = o.file == "-" ? "<stdin>" : o.file;
+  Model model;
+  std::string preprocess = o.preprocess;
+  if (looks_like_mcz(bytes)) {
+    McFile f = read_mcz(bytes, name);
+    if (preprocess.empty()) preprocess = f.metadata.value("preprocess", std::string());
+    model = decode_mcz(f, name);
+  } else {
+    model = parse_onnx(bytes, name);
+  }
+  if (preprocess.empty())
+    fail_usage("--preprocess is required (keras or torch; ../shared/models/README.md says which each model uses) unless the .mcz file stores it");
   EvalOptions options;
-  options.image.preprocess = parse_preprocess(o.preprocess);
+  options.image.preprocess = parse_preprocess(preprocess);
   options.image.resize_short = o.resize;
   options.image.crop = o.crop;
   if (o.crop > o.resize) fail_usage("--crop " + std::to_string(o.crop) + " is larger than --resize " + std::to_string(o.resize));
@@ -40,7 +55,6 @@ int run_eval(const EvalCliOptions& o) {
   options.keep_scores = !o.save_scores.empty();
   for (const auto* path : {&o.save_inputs, &o.save_scores})
     if (!path->empty()) check_output_path(*path, o.force);
-  Model model = load_onnx(o.file);
   Executor executor(model, ExecutorOptions{o.common.threads, true});
   Progress progress("eval", o.common.quiet);
   EvalResult r = evaluate(executor, o.images, options, [&](int64_t done, int64_t total) { progress.update(done, total); });
@@ -58,7 +72,7 @@ int run_eval(const EvalCliOptions& o) {
     j["images_per_second"] = r.images_per_second();
     j["inference_images_per_second"] = r.inference_seconds > 0 ? static_cast<double>(r.images) / r.inference_seconds : 0.0;
     j["threads"] = executor.pool().size();
-    j["preprocess"] = o.preprocess;
+    j["preprocess"] = preprocess;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -82,11 +96,11 @@ Command add_eval_command(CLI::App& root) {
       "computed over a silently smaller set.\n\n"
       "Examples:\n  mcompress eval mobilenet_v1_0.25_224.onnx --images ../shared/imagenet-dev --preprocess keras\n"
       "  mcompress eval mobilenet_v2_1_0.onnx --images DIR --preprocess torch --limit 100 --json");
-  cmd->add_option("file", o->file, "ONNX model")->required();
+  cmd->add_option("file", o->file, "ONNX model or .mcz file ('-' reads stdin)")->required();
   cmd->add_option("--images", o->images, "Folder of labelled images")->required()->type_name("DIR");
   cmd->add_option("--labels", o->labels, "Labels file (default: DIR/labels.tsv)")->type_name("FILE");
-  cmd->add_option("--preprocess", o->preprocess, "Input normalization: keras or torch")
-      ->check(CLI::IsMember({"keras", "torch"}))->default_val("keras");
+  cmd->add_option("--preprocess", o->preprocess, "Input normalization: keras or torch (default: what the .mcz stores)")
+      ->check(CLI::IsMember({"keras", "torch"}));
   cmd->add_option("--limit", o->limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 40))->type_name("N");
   cmd->add_option("--batch", o->batch, "Images per executor run")->check(CLI::Range(1, 4096))->default_val(16);
   cmd->add_option("--resize", o->resize, "Short side after resizing")->check(CLI::Range(1, 8192))->default_val(256);

@@ -139,6 +139,12 @@ void attribute_to_proto(const std::string& name, const Attribute& a, onnx::Attri
 }  // namespace
 
 Model parse_onnx(std::span<const std::byte> bytes, const std::string& name) {
+  Model model = parse_onnx_unchecked(bytes, name);
+  check_imported(model, name);
+  return model;
+}
+
+Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& name) {
   if (bytes.empty()) fail_input(name + ": empty file, not an ONNX model");
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
     fail_unsupported(name + ": models over 2 GiB are not supported");
@@ -190,6 +196,11 @@ Model parse_onnx(std::span<const std::byte> bytes, const std::string& name) {
     }
     g.nodes.push_back(std::move(node));
   }
+  return model;
+}
+
+void check_imported(Model& model, const std::string& name) {
+  Graph& g = model.graph;
   for (const auto& node : g.nodes)
     if (!find_kernel(node.op))
       fail_unsupported(name + ": unsupported op '" + node.op + "' in node '" + (node.name.empty() ? "(unnamed)" : node.name) +
@@ -199,7 +210,6 @@ Model parse_onnx(std::span<const std::byte> bytes, const std::string& name) {
   } catch (const Error& e) {
     throw Error(e.kind(), name + ": " + e.what());
   }
-  return model;
 }
 
 Model load_onnx(const std::string& path) {

@@ -45,12 +45,13 @@ expect 2 "" --
 expect 2 "frobnicate" -- frobnicate
 expect 2 "--bogus" -- info "$model" --bogus
 expect 2 "threads" -- info "$model" --threads 0
-expect 2 "threads" -- eval "$model" --images "$images" --threads -3
-expect 2 "threads" -- eval "$model" --images "$images" --threads many
-expect 2 "limit" -- eval "$model" --images "$images" --limit 0
+expect 2 "threads" -- eval "$model" --images "$images" --preprocess keras --threads -3
+expect 2 "threads" -- eval "$model" --images "$images" --preprocess keras --threads many
+expect 2 "limit" -- eval "$model" --images "$images" --preprocess keras --limit 0
 expect 2 "preprocess" -- eval "$model" --images "$images" --preprocess caffe
+expect 2 "--preprocess is required" -- eval "$model" --images "$images"
 expect 2 "images" -- eval "$model"
-expect 2 "crop" -- eval "$model" --images "$images" --crop 300 --resize 256
+expect 2 "crop" -- eval "$model" --images "$images" --preprocess keras --crop 300 --resize 256
 expect 0 "Usage" -- --help
 expect 0 "Usage" -- info --help
 expect 0 "keras" -- eval --help
@@ -71,7 +72,7 @@ expect 3 "cut.onnx" -- info "$tmp/cut.onnx"
 # --- unsupported (4)
 expect 4 "unsupported op 'LSTM' in node 'relu' \(opset 13\)" -- info tests/data/bad/unsupported_op.onnx
 expect 4 "opset 99" -- info tests/data/bad/opset_99.onnx
-expect 4 "LSTM" -- eval tests/data/bad/unsupported_op.onnx --images "$images"
+expect 4 "LSTM" -- eval tests/data/bad/unsupported_op.onnx --images "$images" --preprocess keras
 
 # --- image folders: a corrupt labelled image is an error (3), never silently skipped
 mkdir -p "$tmp/imgs"
@@ -79,27 +80,27 @@ cp "$images"/n01440764_tench.JPEG "$tmp/imgs/"
 printf 'not a jpeg at all' >"$tmp/imgs/broken.JPEG"
 head -c 5000 "$images"/n01818515_macaw.JPEG >"$tmp/imgs/cut.JPEG"
 printf 'n01440764_tench.JPEG\t0\nbroken.JPEG\t1\n' >"$tmp/imgs/labels.tsv"
-expect 3 "broken.JPEG" -- eval "$model" --images "$tmp/imgs"
+expect 3 "broken.JPEG" -- eval "$model" --images "$tmp/imgs" --preprocess keras
 printf 'n01440764_tench.JPEG\t0\ncut.JPEG\t1\n' >"$tmp/imgs/labels.tsv"
-expect 3 "cut.JPEG" -- eval "$model" --images "$tmp/imgs"
+expect 3 "cut.JPEG" -- eval "$model" --images "$tmp/imgs" --preprocess keras
 printf 'n01440764_tench.JPEG\t0\nmissing.JPEG\t1\n' >"$tmp/imgs/labels.tsv"
-expect 3 "missing.JPEG" -- eval "$model" --images "$tmp/imgs"
+expect 3 "missing.JPEG" -- eval "$model" --images "$tmp/imgs" --preprocess keras
 printf 'n01440764_tench.JPEG 0\n' >"$tmp/imgs/labels.tsv"
-expect 3 "labels.tsv:1" -- eval "$model" --images "$tmp/imgs"
+expect 3 "labels.tsv:1" -- eval "$model" --images "$tmp/imgs" --preprocess keras
 printf 'n01440764_tench.JPEG\tzero\n' >"$tmp/imgs/labels.tsv"
-expect 3 "labels.tsv:1" -- eval "$model" --images "$tmp/imgs"
+expect 3 "labels.tsv:1" -- eval "$model" --images "$tmp/imgs" --preprocess keras
 printf 'n01440764_tench.JPEG\t5000\n' >"$tmp/imgs/labels.tsv"
-expect 3 "beyond the model" -- eval "$model" --images "$tmp/imgs"
-expect 3 "no such" -- eval "$model" --images "$tmp/nowhere"
+expect 3 "beyond the model" -- eval "$model" --images "$tmp/imgs" --preprocess keras
+expect 3 "no such" -- eval "$model" --images "$tmp/nowhere" --preprocess keras
 
 # --- success paths
-expect 0 "top-1" -- eval "$model" --images "$images" --limit 4 --threads 1
+expect 0 "top-1" -- eval "$model" --images "$images" --preprocess keras --limit 4 --threads 1
 "$bin" info "$model" --json >"$tmp/info.json"
 check "info --json has the contract keys" grep -q '"macs": 41030272' "$tmp/info.json"
 check "info --json params" grep -q '"params": 475544' "$tmp/info.json"
 "$bin" info - --json <"$model" >"$tmp/stdin.json"
 check "info reads stdin" grep -q '"macs": 41030272' "$tmp/stdin.json"
-"$bin" eval "$model" --images "$images" --json --quiet >"$tmp/eval.json" 2>"$tmp/eval.err"
+"$bin" eval "$model" --images "$images" --preprocess keras --json --quiet >"$tmp/eval.json" 2>"$tmp/eval.err"
 check "eval --json prints top1" grep -q '"top1":' "$tmp/eval.json"
 check "eval --json prints images" grep -q '"images": 12' "$tmp/eval.json"
 check "--quiet eval prints nothing on stderr" test ! -s "$tmp/eval.err"

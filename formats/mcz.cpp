@@ -1,0 +1,464 @@
+#include "formats/mcz.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "formats/byte_io.h"
+#include "formats/checksum.h"
+#include "formats/onnx_model.h"
+#include "formats/rans.h"
+
+namespace mc {
+
+namespace {
+
+constexpr std::byte magic[8] = {std::byte{0x89}, std::byte{'M'}, std::byte{'C'}, std::byte{'Z'},
+                                std::byte{'\r'}, std::byte{'\n'}, std::byte{0x1a}, std::byte{'\n'}};
+constexpr std::byte trailer_magic[4] = {std::byte{'M'}, std::byte{'C'}, std::byte{'Z'}, std::byte{'.'}};
+constexpr size_t header_bytes = 32;
+constexpr size_t section_entry_bytes = 32;
+constexpr size_t trailer_bytes = 8;
+constexpr uint32_t max_sections = 64;
+constexpr uint32_t required_flag = 1;
+constexpr uint64_t max_tensors = 1 << 20;
+constexpr uint64_t max_rank = 8;
+constexpr uint64_t max_streams_per_part = 5;
+
+const char* section_name(uint32_t kind) {
+  switch (kind) {
+    case 1: return "graph";
+    case 2: return "tensors";
+    case 3: return "payload";
+    case 4: return "metadata";
+    default: return "unknown";
+  }
+}
+
+std::span<const std::byte> as_span(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+// --- symbol stream coders -------------------------------------------------------------------
+
+std::vector<std::byte> pack_symbols(const std::vector<uint8_t>& symbols, uint8_t bits) {
+  std::vector<std::byte> out((symbols.size() * bits + 7) / 8, std::byte{0});
+  size_t bit = 0;
+  for (uint8_t s : symbols) {
+    out[bit / 8] |= static_cast<std::byte>((s & ((1u << bits) - 1)) << (bit % 8));
+    bit += bits;
+  }
+  return out;
+}
+
+std::vector<uint8_t> unpack_symbols(std::span<const std::byte> in, uint64_t count, uint8_t bits) {
+  std::vector<uint8_t> out(static_cast<size_t>(count));
+  size_t bit = 0;
+  const uint8_t mask = static_cast<uint8_t>((1u << bits) - 1);
+  for (auto& s : out) {
+    s = static_cast<uint8_t>((static_cast<uint8_t>(in[bit / 8]) >> (bit % 8)) & mask);
+    bit += bits;
+  }
+  return out;
+}
+
+std::vector<std::byte> zstd_compress(const std::vector<uint8_t>& symbols) {
+  std::vector<std::byte> out(ZSTD_compressBound(symbols.size()));
+  size_t n = ZSTD_compress(out.data(), out.size(), symbols.data(), symbols.size(), 19);
+  if (ZSTD_isError(n)) fail_internal(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+  return out;
+}
+
+double entropy_bits_of(const std::vector<uint8_t>& symbols) {
+  return order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size()));
+}
+
+// Codes one stream with every coder and keeps the smallest (ties: packed, then rANS, then zstd,
+// the fastest to decode first).
+std::pair<McStream, std::vector<std::byte>> code_stream(const std::vector<uint8_t>& symbols, uint8_t bits) {
+  McStream s;
+  s.symbol_bits = bits;
+  s.symbols = symbols.size();
+  s.entropy_bits = static_cast<uint64_t>(std::ceil(entropy_bits_of(symbols) - 1e-9));
+  std::vector<std::byte> best = pack_symbols(symbols, bits);
+  s.coder = StreamCoder::packed;
+  if (!symbols.empty()) {
+    auto rans = rans_encode(std::span<const uint8_t>(symbols.data(), symbols.size()));
+    if (rans.size() < best.size()) {
+      best = std::move(rans);
+      s.coder = StreamCoder::rans;
+    }
+    auto z = zstd_compress(symbols);
+    if (z.size() < best.size()) {
+      best = std::move(z);
+      s.coder = StreamCoder::zstd;
+    }
+  }
+  s.length = best.size();
+  return {s, std::move(best)};
+}
+
+std::vector<uint8_t> decode_stream(const McStream& s, std::span<const std::byte> bytes, const std::string& context) {
+  switch (s.coder) {
+    case StreamCoder::packed:
+      return unpack_symbols(bytes, s.symbols, s.symbol_bits);
+    case StreamCoder::rans: {
+      auto out = rans_decode(bytes, s.symbols);
+      if (out.size() != s.symbols) fail_input(context + ": rANS stream holds " + std::to_string(out.size()) + " symbols, expected " + std::to_string(s.symbols));
+      return out;
+    }
+    case StreamCoder::zstd: {
+      unsigned long long size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
+      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != s.symbols)
+        fail_input(context + ": zstd frame does not hold the expected " + std::to_string(s.symbols) + " symbols");
+      std::vector<uint8_t> out(static_cast<size_t>(s.symbols));
+      size_t n = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
+      if (ZSTD_isError(n) || n != out.size()) fail_input(context + ": corrupt zstd frame");
+      return out;
+    }
+  }
+  fail_input(context + ": unknown stream coder");
+}
+
+// --- tensor table ---------------------------------------------------------------------------
+
+void write_tensor_record(ByteWriter& w, const std::string& name, const EncodedTensor& e, const std::vector<std::vector<McStream>>& streams) {
+  w.string(name);
+  w.u8(static_cast<uint8_t>(e.dtype));
+  w.varint(e.shape.size());
+  for (int64_t d : e.shape) w.varint(static_cast<uint64_t>(d));
+  w.varint(e.permutation.size());
+  for (uint32_t p : e.permutation) w.varint(p);
+  w.varint(e.parts.size());
+  for (size_t pi = 0; pi < e.parts.size(); ++pi) {
+    const EncodedPart& p = e.parts[pi];
+    w.u8(static_cast<uint8_t>(p.encoding));
+    w.u8(p.sparse ? 1 : 0);
+    w.varint(static_cast<uint64_t>(p.channel_begin));
+    w.varint(static_cast<uint64_t>(p.channel_end));
+    w.u8(p.terms);
+    w.varint(p.scales.size());
+    for (float s : p.scales) w.f32(s);
+    w.varint(p.zero_points.size());
+    for (int32_t z : p.zero_points) w.svarint(z);
+    w.varint(streams[pi].size());
+    for (const McStream& s : streams[pi]) {
+      w.u8(static_cast<uint8_t>(s.coder));
+      w.u8(s.symbol_bits);
+      w.varint(s.symbols);
+      w.varint(s.offset);
+      w.varint(s.length);
+      w.varint(s.entropy_bits);
+    }
+  }
+}
+
+McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
+  McTensor t;
+  t.name = r.string("tensor name");
+  if (t.name.empty()) r.fail("a tensor has an empty name");
+  uint8_t dtype = r.u8("tensor element type");
+  if (!dtype_supported(dtype)) r.fail("tensor '" + t.name + "' has unknown element type " + std::to_string(dtype));
+  EncodedTensor& e = t.encoded;
+  e.dtype = static_cast<DType>(dtype);
+  uint64_t rank = r.count("tensor rank", max_rank);
+  for (uint64_t i = 0; i < rank; ++i) e.shape.push_back(static_cast<int64_t>(r.count("tensor dimension", static_cast<uint64_t>(max_tensor_elements))));
+  const int64_t numel = shape_numel(e.shape);
+  const uint64_t channels = static_cast<uint64_t>(e.channels());
+  uint64_t perm = r.count("permutation length", channels);
+  if (perm != 0 && perm != channels) r.fail("tensor '" + t.name + "': permutation length differs from the channel count");
+  std::vector<bool> seen(static_cast<size_t>(perm), false);
+  for (uint64_t i = 0; i < perm; ++i) {
+    uint64_t p = r.count("permutation entry", channels - 1);
+    if (seen[static_cast<size_t>(p)]) r.fail("tensor '" + t.name + "': permutation repeats channel " + std::to_string(p));
+    seen[static_cast<size_t>(p)] = true;
+    e.permutation.push_back(static_cast<uint32_t>(p));
+  }
+  uint64_t parts = r.count("part count", std::max<uint64_t>(channels, 1));
+  if (parts == 0) r.fail("tensor '" + t.name + "' has no parts");
+  for (uint64_t pi = 0; pi < parts; ++pi) {
+    EncodedPart p;
+    uint8_t enc = r.u8("encoding");
+    if (!encoding_known(enc)) fail_unsupported(std::string("tensor '") + t.name + "' uses encoding " + std::to_string(enc) + ", unknown to this reader");
+    p.encoding = static_cast<Encoding>(enc);
+    uint8_t flags = r.u8("part flags");
+    if (flags & ~1u) r.fail("tensor '" + t.name + "': reserved part flags are set");
+    p.sparse = flags & 1u;
+    p.channel_begin = static_cast<int64_t>(r.count("part first channel", channels));
+    p.channel_end = static_cast<int64_t>(r.count("part end channel", channels));
+    p.terms = r.u8("ternary terms");
+    uint64_t part_channels = static_cast<uint64_t>(std::max<int64_t>(0, p.channel_end - p.channel_begin));
+    uint64_t scales = r.count("scale count", part_channels * 3);
+    for (uint64_t i = 0; i < scales; ++i) p.scales.push_back(r.f32("scale"));
+    uint64_t zps = r.count("zero point count", part_channels);
+    for (uint64_t i = 0; i < zps; ++i) {
+      int64_t z = r.svarint("zero point");
+      if (z < -128 || z > 255) r.fail("tensor '" + t.name + "': zero point " + std::to_string(z) + " out of range");
+      p.zero_points.push_back(static_cast<int32_t>(z));
+    }
+    uint64_t nstreams = r.count("stream count", max_streams_per_part);
+    std::vector<McStream> streams;
+    for (uint64_t si = 0; si < nstreams; ++si) {
+      McStream s;
+      uint8_t coder = r.u8("stream coder");
+      if (coder > 2) fail_unsupported("tensor '" + t.name + "' uses stream coder " + std::to_string(coder) + ", unknown to this reader");
+      s.coder = static_cast<StreamCoder>(coder);
+      s.symbol_bits = r.u8("symbol bits");
+      if (s.symbol_bits != 1 && s.symbol_bits != 2 && s.symbol_bits != 4 && s.symbol_bits != 8)
+        r.fail("tensor '" + t.name + "': symbol bits must be 1, 2, 4 or 8");
+      // A raw stream holds the bytes of its elements; every other stream one symbol per weight.
+      s.symbols = r.count("symbol count", static_cast<uint64_t>(numel) * 8);
+      s.offset = r.count("stream offset", payload_bytes);
+      s.length = r.count("stream length", payload_bytes - s.offset);
+      s.entropy_bits = r.varint("entropy bound");
+      if (s.coder == StreamCoder::packed && s.length != (s.symbols * s.symbol_bits + 7) / 8)
+        r.fail("tensor '" + t.name + "': packed stream length does not match its symbol count");
+      streams.push_back(s);
+    }
+    p.streams.resize(streams.size());
+    for (const auto& s : streams) p.symbol_bits.push_back(s.symbol_bits);
+    e.parts.push_back(std::move(p));
+    t.streams.push_back(std::move(streams));
+  }
+  return t;
+}
+
+}  // namespace
+
+const char* coder_name(StreamCoder c) {
+  switch (c) {
+    case StreamCoder::packed: return "packed";
+    case StreamCoder::rans: return "rans";
+    case StreamCoder::zstd: return "zstd";
+  }
+  return "unknown";
+}
+
+uint64_t McTensor::stored_bytes() const {
+  uint64_t n = 0;
+  for (const auto& part : streams)
+    for (const auto& s : part) n += s.length;
+  return n;
+}
+
+uint64_t McTensor::entropy_bits() const {
+  uint64_t n = 0;
+  for (const auto& part : streams)
+    for (const auto& s : part) n += s.entropy_bits;
+  return n;
+}
+
+uint64_t McTensor::weights() const { return static_cast<uint64_t>(shape_numel(encoded.shape)); }
+
+bool looks_like_mcz(std::span<const std::byte> head) {
+  return head.size() >= 4 && std::equal(magic, magic + 4, head.begin());
+}
+
+std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
+                                 const nlohmann::ordered_json& metadata) {
+  // Graph: the model's structure as ONNX, weights left out (they are the tensor table's).
+  Model structure = model;
+  structure.graph.initializers.clear();
+  std::string graph_bytes = serialize_onnx(structure);
+
+  ByteWriter payload, table;
+  table.varint(model.graph.initializers.size());
+  for (const auto& [name, tensor] : model.graph.initializers) {
+    auto it = encoded.find(name);
+    if (it == encoded.end()) fail_internal("write_mcz: no encoding for tensor '" + name + "'");
+    const EncodedTensor& e = it->second;
+    validate_encoded(e, name);
+    if (e.shape != tensor.shape() || e.dtype != tensor.dtype()) fail_internal("write_mcz: encoding of '" + name + "' has another shape or type");
+    std::vector<std::vector<McStream>> streams;
+    for (const auto& part : e.parts) {
+      streams.emplace_back();
+      for (size_t s = 0; s < part.streams.size(); ++s) {
+        auto [info, bytes] = code_stream(part.streams[s], part.symbol_bits[s]);
+        info.offset = payload.size();
+        payload.append(bytes);
+        streams.back().push_back(info);
+      }
+    }
+    write_tensor_record(table, name, e, streams);
+  }
+  std::string meta = metadata.dump();
+
+  struct Pending {
+    SectionKind kind;
+    std::span<const std::byte> bytes;
+    bool required;
+    size_t alignment;
+  };
+  std::vector<Pending> sections = {
+      {SectionKind::graph, as_span(graph_bytes), true, 8},
+      {SectionKind::tensors, table.bytes(), true, 8},
+      {SectionKind::metadata, as_span(meta), false, 8},
+      {SectionKind::payload, payload.bytes(), true, 64},
+  };
+  ByteWriter out;
+  out.append(magic);
+  out.u16(mcz_major_version);
+  out.u16(mcz_minor_version);
+  out.u32(0);  // flags
+  out.u64(0);  // file size, patched below
+  out.u32(static_cast<uint32_t>(sections.size()));
+  out.u32(0);  // header + table checksum, patched below
+  const size_t table_at = out.size();
+  for (size_t i = 0; i < sections.size(); ++i)
+    for (int k = 0; k < 4; ++k) out.u64(0);
+  std::vector<McSection> entries;
+  for (const auto& s : sections) {
+    out.pad_to(s.alignment);
+    McSection e;
+    e.kind = static_cast<uint32_t>(s.kind);
+    e.flags = s.required ? required_flag : 0;
+    e.offset = out.size();
+    e.length = s.bytes.size();
+    e.crc = crc32c(s.bytes);
+    out.append(s.bytes);
+    entries.push_back(e);
+  }
+  out.pad_to(8);
+  const size_t file_size = out.size() + trailer_bytes;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    size_t at = table_at + i * section_entry_bytes;
+    out.patch_u32(at, entries[i].kind);
+    out.patch_u32(at + 4, entries[i].flags);
+    out.patch_u64(at + 8, entries[i].offset);
+    out.patch_u64(at + 16, entries[i].length);
+    out.patch_u32(at + 24, entries[i].crc);
+    out.patch_u32(at + 28, 0);
+  }
+  out.patch_u64(16, file_size);
+  // Header checksum covers the header's first 28 bytes and the whole section table.
+  uint32_t head_crc = crc32c(std::span<const std::byte>(out.bytes().data(), 28));
+  head_crc = crc32c(std::span<const std::byte>(out.bytes().data() + table_at, entries.size() * section_entry_bytes), head_crc);
+  out.patch_u32(28, head_crc);
+  out.u32(crc32c(out.bytes()));
+  out.append(trailer_magic);
+  return std::move(out.bytes());
+}
+
+McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
+  McFile f;
+  ByteReader r(bytes, name);
+  if (bytes.size() < 8 || !std::equal(magic, magic + 8, bytes.begin())) fail_input(name + ": not an .mcz file (bad magic)");
+  r.bytes(8, "magic");
+  f.major = r.u16("major version");
+  f.minor = r.u16("minor version");
+  if (f.major != mcz_major_version)
+    fail_unsupported(name + ": .mcz version " + std::to_string(f.major) + "." + std::to_string(f.minor) +
+                     ", this reader supports version " + std::to_string(mcz_major_version) + ".x");
+  uint32_t flags = r.u32("header flags");
+  uint64_t declared_size = r.u64("file size");
+  uint32_t count = r.u32("section count");
+  uint32_t head_crc = r.u32("header checksum");
+  if (declared_size != bytes.size())
+    fail_input(name + ": file is " + std::to_string(bytes.size()) + " bytes, its header says " + std::to_string(declared_size) + " (truncated or extended)");
+  if (count == 0 || count > max_sections) fail_input(name + ": section count " + std::to_string(count) + " is out of range");
+  auto table = r.bytes(static_cast<size_t>(count) * section_entry_bytes, "section table");
+  uint32_t crc = crc32c(bytes.subspan(0, 28));
+  crc = crc32c(table, crc);
+  if (crc != head_crc) fail_input(name + ": header checksum mismatch (corrupt header or section table)");
+  if (flags != 0) fail_input(name + ": reserved header flags are set");
+  f.file_bytes = bytes.size();
+  // Trailer and whole-file checksum.
+  if (bytes.size() < header_bytes + trailer_bytes) fail_input(name + ": too short for an .mcz file");
+  auto trailer = bytes.subspan(bytes.size() - trailer_bytes);
+  if (!std::equal(trailer_magic, trailer_magic + 4, trailer.begin() + 4)) fail_input(name + ": bad trailer (truncated?)");
+  uint32_t file_crc;
+  std::memcpy(&file_crc, trailer.data(), 4);
+  if (crc32c(bytes.subspan(0, bytes.size() - trailer_bytes)) != file_crc) fail_input(name + ": whole-file checksum mismatch (the file is corrupt)");
+
+  ByteReader tr(table, name + ": section table");
+  const uint64_t body_begin = header_bytes + static_cast<uint64_t>(count) * section_entry_bytes;
+  const uint64_t body_end = bytes.size() - trailer_bytes;
+  std::map<uint32_t, std::span<const std::byte>> found;
+  for (uint32_t i = 0; i < count; ++i) {
+    McSection s;
+    s.kind = tr.u32("section kind");
+    s.flags = tr.u32("section flags");
+    s.offset = tr.u64("section offset");
+    s.length = tr.u64("section length");
+    s.crc = tr.u32("section checksum");
+    if (tr.u32("section reserved") != 0) fail_input(name + ": reserved section field is set");
+    const std::string label = std::string("section '") + section_name(s.kind) + "'";
+    if (s.offset < body_begin || s.offset > body_end || s.length > body_end - s.offset)
+      fail_input(name + ": " + label + " points outside the file (offset " + std::to_string(s.offset) + ", length " + std::to_string(s.length) + ")");
+    auto data = bytes.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.length));
+    if (crc32c(data) != s.crc) fail_input(name + ": checksum mismatch in " + label);
+    bool known = s.kind >= 1 && s.kind <= 4;
+    if (!known && (s.flags & required_flag))
+      fail_unsupported(name + ": required section kind " + std::to_string(s.kind) + " is unknown to this reader (written by a newer mcompress?)");
+    if (known) {
+      if (found.count(s.kind)) fail_input(name + ": " + label + " appears twice");
+      found[s.kind] = data;
+    }
+    f.sections.push_back(s);
+  }
+  for (uint32_t k : {1u, 2u, 3u})
+    if (!found.count(k)) fail_input(name + ": section '" + section_name(k) + "' is missing");
+  f.payload = found[3];
+  f.graph = parse_onnx_unchecked(found[1], name + ": graph section");
+  if (!f.graph.graph.initializers.empty()) fail_input(name + ": graph section carries weights");
+  ByteReader tt(found[2], name + ": tensor table");
+  uint64_t n = tt.count("tensor count", max_tensors);
+  std::set<std::string> names;
+  for (uint64_t i = 0; i < n; ++i) {
+    McTensor t = read_tensor_record(tt, f.payload.size());
+    if (!names.insert(t.name).second) tt.fail("tensor '" + t.name + "' appears twice");
+    f.tensors.push_back(std::move(t));
+  }
+  if (tt.remaining() != 0) tt.fail("trailing bytes after the last tensor");
+  if (found.count(4)) {
+    auto m = found[4];
+    f.metadata = nlohmann::ordered_json::parse(std::string(reinterpret_cast<const char*>(m.data()), m.size()), nullptr, false);
+    if (f.metadata.is_discarded() || !f.metadata.is_object()) fail_input(name + ": metadata section is not a JSON object");
+  }
+  return f;
+}
+
+EncodedTensor decode_streams(const McFile& file, const McTensor& tensor) {
+  EncodedTensor e = tensor.encoded;
+  for (size_t pi = 0; pi < e.parts.size(); ++pi) {
+    for (size_t si = 0; si < tensor.streams[pi].size(); ++si) {
+      const McStream& s = tensor.streams[pi][si];
+      auto bytes = file.payload.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.length));
+      e.parts[pi].streams[si] = decode_stream(s, bytes, "tensor '" + tensor.name + "'");
+    }
+  }
+  validate_encoded(e, tensor.name);
+  return e;
+}
+
+Model decode_mcz(const McFile& file, const std::string& name) {
+  Model model = file.graph;
+  for (const auto& t : file.tensors) {
+    try {
+      model.graph.initializers[t.name] = decode_tensor(decode_streams(file, t), t.name);
+    } catch (const Error& e) {
+      throw Error(e.kind(), name + ": " + e.what());
+    }
+  }
+  check_imported(model, name);
+  return model;
+}
+
+Model structure_of_mcz(const McFile& file, const std::string& name) {
+  Model model = file.graph;
+  for (const auto& t : file.tensors) {
+    try {
+      if (t.encoded.dtype == DType::f32) model.graph.initializers[t.name] = Tensor(t.encoded.dtype, t.encoded.shape);
+      else model.graph.initializers[t.name] = decode_tensor(decode_streams(file, t), t.name);
+    } catch (const Error& e) {
+      throw Error(e.kind(), name + ": " + e.what());
+    }
+  }
+  check_imported(model, name);
+  return model;
+}
+
+}  // namespace mc
