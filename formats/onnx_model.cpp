@@ -162,7 +162,14 @@ Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& 
   model.opset = -1;
   for (const auto& op : proto.opset_import())
     if (default_domain(op.domain())) model.opset = op.version();
-  if (model.opset < 0) fail_input(name + ": the model imports no default-domain opset");
+  if (model.opset < 0) {
+    // Valid, but not ours: a graph of custom-domain ops only (ai.onnx.preview.training, ...) need
+    // not import the default domain.
+    for (const auto& np : proto.graph().node())
+      if (!default_domain(np.domain()))
+        fail_unsupported(name + ": unsupported op '" + np.domain() + "." + np.op_type() + "' in node '" + np.name() + "'");
+    fail_input(name + ": the model imports no default-domain opset");
+  }
   if (model.opset < min_opset || model.opset > max_opset)
     fail_unsupported(name + ": opset " + std::to_string(model.opset) + " is not supported (supported: " +
                      std::to_string(min_opset) + " to " + std::to_string(max_opset) + ")");

@@ -52,18 +52,25 @@ SliceSpec slice_spec(const Node& node, int64_t opset, const Shape& x, std::vecto
     seen[static_cast<size_t>(ax)] = true;
     int64_t dim = x[static_cast<size_t>(ax)], step = steps[i];
     if (step == 0) fail_input(node.describe() + ": step must not be 0");
+    // ONNX Slice-13: negative starts/ends count from the end; then starts clamp to [0, dim] for
+    // positive steps and [0, dim-1] for negative ones, ends to [0, dim] and [-1, dim-1]. Ends are
+    // often INT64_MAX/MIN, so counts are formed without overflowing.
     int64_t b = starts[i], e = ends[i];
     if (b < 0) b += dim;
     if (e < 0) e += dim;
-    int64_t count;
+    int64_t count = 0;
     if (step > 0) {
       b = std::clamp(b, int64_t{0}, dim);
       e = std::clamp(e, int64_t{0}, dim);
-      count = e > b ? (e - b + step - 1) / step : 0;
-    } else {
-      b = std::clamp(b, int64_t{-1}, dim - 1);
+      if (e > b) count = (e - b - 1) / step + 1;
+    } else if (dim > 0) {
+      b = std::clamp(b, int64_t{0}, dim - 1);
       e = std::clamp(e, int64_t{-1}, dim - 1);
-      count = b > e ? (b - e + (-step) - 1) / (-step) : 0;
+      // |step| as unsigned: -INT64_MIN does not fit an int64_t.
+      const uint64_t stride = 0 - static_cast<uint64_t>(step);
+      if (b > e) count = static_cast<int64_t>(static_cast<uint64_t>(b - e - 1) / stride) + 1;
+    } else {
+      b = 0;
     }
     s.start[static_cast<size_t>(ax)] = b;
     s.step[static_cast<size_t>(ax)] = step;
@@ -312,40 +319,53 @@ namespace {
 struct PadSpec {
   std::vector<int64_t> pads;  // begins then ends, one per axis
   std::string mode;
-  float value = 0;
 };
 
-template <class Get> PadSpec pad_spec(const Node& node, int64_t opset, size_t rank, Get get_pads, const Tensor* value) {
+template <class Get> PadSpec pad_spec(const Node& node, int64_t opset, size_t rank, Get get_pads) {
   PadSpec p;
   p.mode = node.attr_string("mode", "constant");
-  if (opset < 11) {
-    p.pads = node.attr_ints(opset < 2 ? "paddings" : "pads");
-    p.value = node.attr_float("value", 0.0f);
-  } else {
-    p.pads = get_pads();
-    if (value && value->numel() > 0) p.value = value->to_float_vector()[0];
-  }
+  p.pads = opset < 11 ? node.attr_ints("pads") : get_pads();
   if (p.pads.size() != 2 * rank)
     fail_input(node.describe() + ": pads has " + std::to_string(p.pads.size()) + " entries for rank " + std::to_string(rank));
   if (p.mode != "constant" && p.mode != "reflect" && p.mode != "edge")
     fail_unsupported(node.describe() + ": pad mode '" + p.mode + "' is not supported");
   return p;
 }
+
+// The bytes of one padding element for `constant` mode: the `value` attribute before opset 11
+// (Pad-2 takes float data only), the optional scalar constant_value input of the data's type
+// from 11 on; 0 by default.
+std::vector<std::byte> pad_fill(const Node& node, int64_t opset, DType dtype, const Tensor* value) {
+  std::vector<std::byte> fill(dtype_size(dtype), std::byte{0});
+  if (opset < 11) {
+    float v = node.attr_float("value", 0.0f);
+    if (dtype == DType::f32) std::memcpy(fill.data(), &v, sizeof v);
+  } else if (value && value->numel() > 0) {
+    std::memcpy(fill.data(), value->raw(), fill.size());
+  }
+  return fill;
+}
 }  // namespace
 
 void infer_Pad(InferContext& ctx) {
   const auto& x = ctx.input(0);
   if (ctx.opset >= 18 && ctx.has_input(3)) ctx.unsupported("the axes input is not supported");
-  PadSpec p = pad_spec(ctx.node, ctx.opset, x.shape.size(), [&] { return ctx.constant_input(1, "pads").to_int64_vector(); },
-                       ctx.has_input(2) ? ctx.value[2] : nullptr);
-  if (x.dtype != DType::f32 && p.mode == "constant" && p.value != 0) ctx.unsupported("non-zero pad value for non-float data");
+  PadSpec p = pad_spec(ctx.node, ctx.opset, x.shape.size(), [&] { return ctx.constant_input(1, "pads").to_int64_vector(); });
+  if (ctx.opset < 11 && x.dtype != DType::f32 && p.mode == "constant" && ctx.node.attr_float("value", 0.0f) != 0)
+    ctx.fail("Pad before opset 11 takes float data only");
+  if (ctx.opset >= 11 && ctx.has_input(2)) {
+    if (ctx.in[2].dtype != x.dtype)
+      ctx.fail(std::string("constant_value is ") + dtype_name(ctx.in[2].dtype) + ", data is " + dtype_name(x.dtype));
+    if (shape_numel(ctx.in[2].shape) > 1) ctx.fail("constant_value must be a scalar");
+  }
   Shape out = x.shape;
   for (size_t d = 0; d < out.size(); ++d) {
     out[d] += p.pads[d] + p.pads[d + out.size()];
     if (out[d] < 0) ctx.fail("pads make dimension " + std::to_string(d) + " negative");
-    if (p.mode == "reflect" && (p.pads[d] >= x.shape[d] || p.pads[d + out.size()] >= x.shape[d]) && (p.pads[d] > 0 || p.pads[d + out.size()] > 0))
-      ctx.fail("reflect padding must be smaller than the dimension");
-    if (p.mode == "edge" && x.shape[d] == 0 && out[d] > 0) ctx.fail("edge padding of an empty dimension");
+    // Reflect and edge padding read the border of the dimension, so it cannot be empty. Reflect
+    // pads wider than the dimension reflect again (numpy's np.pad, ONNX's reference).
+    if (p.mode != "constant" && x.shape[d] == 0 && out[d] > 0)
+      ctx.fail(p.mode + " padding of an empty dimension");
   }
   ctx.out = {TensorType{x.dtype, out}};
 }
@@ -354,8 +374,8 @@ void run_Pad(RunContext& ctx) {
   const Tensor& x = *ctx.in[0];
   Tensor& y = *ctx.out[0];
   const size_t rank = x.rank();
-  PadSpec p = pad_spec(ctx.node, ctx.opset, rank, [&] { return ctx.in[1]->to_int64_vector(); },
-                       ctx.node.has_input(2) ? ctx.in[2] : nullptr);
+  PadSpec p = pad_spec(ctx.node, ctx.opset, rank, [&] { return ctx.in[1]->to_int64_vector(); });
+  const auto fill = pad_fill(ctx.node, ctx.opset, x.dtype(), ctx.node.has_input(2) ? ctx.in[2] : nullptr);
   const size_t elem = dtype_size(x.dtype());
   auto in_strides = row_major_strides(x.shape());
   const auto* src = static_cast<const std::byte*>(x.raw());
@@ -384,8 +404,7 @@ void run_Pad(RunContext& ctx) {
       off += i * in_strides[d];
     }
     if (outside) {
-      if (x.dtype() == DType::f32) reinterpret_cast<float*>(dst)[o] = p.value;
-      else std::memset(dst + static_cast<size_t>(o) * elem, 0, elem);
+      std::memcpy(dst + static_cast<size_t>(o) * elem, fill.data(), elem);
     } else {
       std::memcpy(dst + static_cast<size_t>(o) * elem, src + static_cast<size_t>(off) * elem, elem);
     }

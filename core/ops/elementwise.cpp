@@ -10,6 +10,34 @@ namespace mc {
 
 namespace {
 
+// Before opset 7 the binary ops broadcast only with broadcast=1, and only B to A: B is a scalar or
+// matches a contiguous run of A's dims starting at `axis` (suffix matching when `axis` is absent).
+// The shape B has in numpy terms: its dims placed at `axis`, padded with 1s on both sides.
+Shape legacy_broadcast_shape(const Node& node, const Shape& a, const Shape& b) {
+  if (shape_numel(b) == 1) return b;
+  const int64_t rank_a = static_cast<int64_t>(a.size()), rank_b = static_cast<int64_t>(b.size());
+  int64_t axis = node.attr_int("axis", rank_a - rank_b);
+  if (axis < 0) axis += rank_a;
+  if (axis < 0 || axis + rank_b > rank_a || !std::equal(b.begin(), b.end(), a.begin() + axis))
+    fail_input(node.describe() + ": B of shape " + shape_str(b) + " does not match A of shape " + shape_str(a) +
+               " at axis " + std::to_string(axis) + " (legacy broadcast)");
+  Shape out(static_cast<size_t>(rank_a), 1);
+  std::copy(b.begin(), b.end(), out.begin() + axis);
+  return out;
+}
+
+// B's shape as the broadcasting kernel should see it.
+Shape effective_b_shape(const Node& node, int64_t opset, const Shape& a, const Shape& b) {
+  if (opset >= 7) return b;
+  if (node.attr_int("broadcast", 0) == 0) {
+    if (a != b)
+      fail_input(node.describe() + ": shapes " + shape_str(a) + " and " + shape_str(b) +
+                 " differ and broadcast is not set (opset " + std::to_string(opset) + ")");
+    return b;
+  }
+  return legacy_broadcast_shape(node, a, b);
+}
+
 void infer_binary(InferContext& ctx) {
   const auto& a = ctx.input(0);
   const auto& b = ctx.input(1);
@@ -17,7 +45,8 @@ void infer_binary(InferContext& ctx) {
     ctx.fail(std::string("input types differ: ") + dtype_name(a.dtype) + " and " + dtype_name(b.dtype));
   if (a.dtype != DType::f32 && a.dtype != DType::i64 && a.dtype != DType::i32)
     ctx.unsupported(std::string("element type ") + dtype_name(a.dtype) + " is not supported");
-  ctx.out = {TensorType{a.dtype, broadcast_shapes(ctx, a.shape, b.shape)}};
+  Shape b_shape = effective_b_shape(ctx.node, ctx.opset, a.shape, b.shape);
+  ctx.out = {TensorType{a.dtype, broadcast_shapes(ctx, a.shape, b_shape)}};
 }
 
 struct AddOp { template <class T> T operator()(T x, T y) const { return x + y; } };
@@ -34,13 +63,14 @@ struct DivOp {
 
 // General broadcasting: walk the output in row-major order with per-input strides (0 on
 // broadcast dims). The innermost dimension is a tight loop.
-template <class T, class Op> void broadcast_apply(const Tensor& a, const Tensor& b, Tensor& out, ThreadPool& pool) {
+template <class T, class Op>
+void broadcast_apply(const Tensor& a, const Tensor& b, const Shape& b_shape, Tensor& out, ThreadPool& pool) {
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
   T* po = out.data<T>();
   Op op;
   const int64_t n = out.numel();
-  if (a.shape() == b.shape()) {
+  if (a.shape() == b_shape) {
     constexpr int64_t block = 1 << 16;
     pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
       int64_t end = std::min(n, (t + 1) * block);
@@ -69,7 +99,7 @@ template <class T, class Op> void broadcast_apply(const Tensor& a, const Tensor&
     return st;
   };
   auto sa = strides_for(a.shape());
-  auto sb = strides_for(b.shape());
+  auto sb = strides_for(b_shape);
   int64_t inner = os[rank - 1];
   int64_t ia = sa[rank - 1], ib = sb[rank - 1];
   int64_t outer = inner == 0 ? 0 : n / inner;
@@ -93,10 +123,11 @@ template <class Op> void run_binary(RunContext& ctx) {
   const Tensor& a = *ctx.in[0];
   const Tensor& b = *ctx.in[1];
   Tensor& out = *ctx.out[0];
+  const Shape b_shape = effective_b_shape(ctx.node, ctx.opset, a.shape(), b.shape());
   switch (a.dtype()) {
-    case DType::f32: broadcast_apply<float, Op>(a, b, out, ctx.pool); break;
-    case DType::i64: broadcast_apply<int64_t, Op>(a, b, out, ctx.pool); break;
-    case DType::i32: broadcast_apply<int32_t, Op>(a, b, out, ctx.pool); break;
+    case DType::f32: broadcast_apply<float, Op>(a, b, b_shape, out, ctx.pool); break;
+    case DType::i64: broadcast_apply<int64_t, Op>(a, b, b_shape, out, ctx.pool); break;
+    case DType::i32: broadcast_apply<int32_t, Op>(a, b, b_shape, out, ctx.pool); break;
     default: fail_internal(ctx.node.describe() + ": unexpected type");
   }
 }
@@ -143,8 +174,9 @@ static std::pair<float, float> clip_bounds(const Node& node, int64_t opset, cons
   float min_v = -std::numeric_limits<float>::infinity();
   float max_v = std::numeric_limits<float>::infinity();
   if (opset < 11) {
-    min_v = node.attr_float("min", min_v);
-    max_v = node.attr_float("max", max_v);
+    // Clip-6's defaults are the float range, not infinities: clip(+-inf) is +-FLT_MAX there.
+    min_v = node.attr_float("min", std::numeric_limits<float>::lowest());
+    max_v = node.attr_float("max", std::numeric_limits<float>::max());
   } else {
     if (lo) min_v = lo->to_float_vector().at(0);
     if (hi) max_v = hi->to_float_vector().at(0);
@@ -179,7 +211,8 @@ void run_Identity(RunContext& ctx) {
   copy_elements(ctx.out[0]->raw(), ctx.in[0]->raw(), ctx.in[0]->numel(), dtype_size(ctx.in[0]->dtype()));
 }
 
-// Dropout in inference: identity; the optional mask output is all true.
+// Dropout in inference: identity; the optional mask output is all true (all kept). The mask is
+// bool from opset 10 on; Dropout-7 types it like the data, so there it is all ones.
 void infer_Dropout(InferContext& ctx) {
   if (ctx.node.attr_int("training_mode", 0) != 0) ctx.unsupported("training_mode=1 is not supported");
   if (ctx.has_input(2)) {
@@ -189,11 +222,19 @@ void infer_Dropout(InferContext& ctx) {
   }
   ctx.out.clear();
   ctx.out.push_back(ctx.input(0));
-  if (ctx.node.outputs.size() > 1) ctx.out.push_back(TensorType{DType::boolean, ctx.input(0).shape});
+  if (ctx.node.outputs.size() > 1) {
+    DType mask = ctx.opset >= 10 ? DType::boolean : ctx.input(0).dtype;
+    if (mask != DType::boolean && mask != DType::f32)
+      ctx.unsupported(std::string("a mask of element type ") + dtype_name(mask) + " is not supported");
+    ctx.out.push_back(TensorType{mask, ctx.input(0).shape});
+  }
 }
 void run_Dropout(RunContext& ctx) {
   copy_elements(ctx.out[0]->raw(), ctx.in[0]->raw(), ctx.in[0]->numel(), dtype_size(ctx.in[0]->dtype()));
-  if (ctx.out.size() > 1 && ctx.out[1]) std::memset(ctx.out[1]->raw(), 1, ctx.out[1]->byte_size());
+  if (ctx.out.size() < 2 || !ctx.out[1]) return;
+  Tensor& mask = *ctx.out[1];
+  if (mask.dtype() == DType::f32) std::fill_n(mask.data<float>(), mask.numel(), 1.0f);
+  else std::memset(mask.raw(), 1, mask.byte_size());
 }
 
 }  // namespace mc

@@ -6,9 +6,9 @@ namespace mc {
 
 int64_t normalize_axis(const InferContext& ctx, int64_t axis, int64_t rank, bool inclusive_end) {
   int64_t hi = inclusive_end ? rank + 1 : rank;
-  if (axis < -hi || axis >= hi)
+  if (axis < -rank || axis >= hi)
     ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + hi : axis;
+  return axis < 0 ? axis + rank : axis;
 }
 
 int64_t normalize_axis(const Node& node, int64_t axis, int64_t rank) {

@@ -9,8 +9,9 @@
 
 namespace mc {
 
-// Normalizes a possibly negative axis against `rank` (accepting [-rank, rank) or, with
-// `inclusive_end`, [-rank-1, rank] as Unsqueeze needs); fails naming the node otherwise.
+// Normalizes a possibly negative axis against `rank`: an axis in [-rank, rank), or, with
+// `inclusive_end`, a boundary between dims in [-rank, rank] (Flatten's axis); negative values count
+// from the end (+rank). Fails naming the node otherwise.
 int64_t normalize_axis(const InferContext& ctx, int64_t axis, int64_t rank, bool inclusive_end = false);
 int64_t normalize_axis(const Node& node, int64_t axis, int64_t rank);
 

@@ -11,7 +11,8 @@ void infer_BatchNormalization(InferContext& ctx) {
   if (x.dtype != DType::f32) ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
   if (ctx.node.attr_int("training_mode", 0) != 0) ctx.unsupported("training_mode=1 is not supported");
   if (ctx.opset < 9 && ctx.node.attr_int("spatial", 1) != 1) ctx.unsupported("spatial=0 is not supported");
-  if (ctx.node.outputs.size() > 1) ctx.unsupported("training outputs (mean, var) are not supported");
+  for (size_t i = 1; i < ctx.node.outputs.size(); ++i)
+    if (!ctx.node.outputs[i].empty()) ctx.unsupported("training outputs (mean, var) are not supported");
   if (x.shape.size() < 2) ctx.fail("input must have rank 2 or more");
   for (size_t i = 1; i <= 4; ++i) {
     const auto& p = ctx.input(i);
@@ -19,7 +20,9 @@ void infer_BatchNormalization(InferContext& ctx) {
       ctx.fail("parameter " + std::to_string(i) + " has shape " + shape_str(p.shape) + ", expected [" +
                std::to_string(x.shape[1]) + "]");
   }
-  ctx.out = {x};
+  // Omitted optional outputs ("") still get a type; nothing is written to them.
+  ctx.out.assign(ctx.node.outputs.size(), TensorType{DType::f32, {x.shape[1]}});
+  ctx.out[0] = x;
 }
 
 void run_BatchNormalization(RunContext& ctx) {

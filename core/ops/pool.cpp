@@ -12,7 +12,7 @@ void infer_window_pool(InferContext& ctx) {
   const auto& x = ctx.input(0);
   if (x.dtype != DType::f32) ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
   if (!ctx.node.has("kernel_shape")) ctx.fail("kernel_shape attribute is required");
-  if (ctx.node.attr_int("storage_order", 0) != 0) ctx.unsupported("storage_order=1 is not supported");
+  // storage_order only changes how Indices are numbered, so it matters only with that output.
   if (ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty())
     ctx.unsupported("the Indices output is not supported");
   Window2d w = window_geometry(ctx, x.shape, ctx.node.attr_ints("kernel_shape"), true);
