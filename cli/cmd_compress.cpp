@@ -48,7 +48,7 @@ int run_compress(const CompressOptions& o) {
                     {"params", count.params},
                     {"macs", count.macs}};
   if (!o.preprocess.empty()) meta["preprocess"] = o.preprocess;
-  auto bytes = write_mcz(compressed.model, compressed.encoded, meta);
+  auto bytes = write_mcz(compressed.model, compressed.encoded, meta, o.common.threads);
   write_binary_file(o.output, bytes);
 
   double ratio = static_cast<double>(source.size()) / static_cast<double>(bytes.size());

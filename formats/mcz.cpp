@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <tuple>
 
+#include "core/thread_pool.h"
 #include "formats/byte_io.h"
 #include "formats/checksum.h"
 #include "formats/onnx_model.h"
@@ -258,28 +260,48 @@ bool looks_like_mcz(std::span<const std::byte> head) {
 }
 
 std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
-                                 const nlohmann::ordered_json& metadata) {
+                                 const nlohmann::ordered_json& metadata, int threads) {
   // Graph: the model's structure as ONNX, weights left out (they are the tensor table's).
   Model structure = model;
   structure.graph.initializers.clear();
   std::string graph_bytes = serialize_onnx(structure);
 
-  ByteWriter payload, table;
-  table.varint(model.graph.initializers.size());
+  // Code every stream (in parallel: each is independent, so the bytes do not depend on the
+  // thread count), then lay them out in tensor-table order.
+  struct Job {
+    const std::vector<uint8_t>* symbols;
+    uint8_t bits;
+    McStream info;
+    std::vector<std::byte> bytes;
+  };
+  std::vector<Job> jobs;
   for (const auto& [name, tensor] : model.graph.initializers) {
     auto it = encoded.find(name);
     if (it == encoded.end()) fail_internal("write_mcz: no encoding for tensor '" + name + "'");
     const EncodedTensor& e = it->second;
     validate_encoded(e, name);
     if (e.shape != tensor.shape() || e.dtype != tensor.dtype()) fail_internal("write_mcz: encoding of '" + name + "' has another shape or type");
+    for (const auto& part : e.parts)
+      for (size_t s = 0; s < part.streams.size(); ++s) jobs.push_back(Job{&part.streams[s], part.symbol_bits[s], {}, {}});
+  }
+  ThreadPool pool(threads);
+  pool.parallel_for(static_cast<int64_t>(jobs.size()), [&](int64_t i) {
+    Job& j = jobs[static_cast<size_t>(i)];
+    std::tie(j.info, j.bytes) = code_stream(*j.symbols, j.bits);
+  });
+  ByteWriter payload, table;
+  table.varint(model.graph.initializers.size());
+  size_t next_job = 0;
+  for (const auto& [name, tensor] : model.graph.initializers) {
+    const EncodedTensor& e = encoded.at(name);
     std::vector<std::vector<McStream>> streams;
     for (const auto& part : e.parts) {
       streams.emplace_back();
       for (size_t s = 0; s < part.streams.size(); ++s) {
-        auto [info, bytes] = code_stream(part.streams[s], part.symbol_bits[s]);
-        info.offset = payload.size();
-        payload.append(bytes);
-        streams.back().push_back(info);
+        Job& j = jobs[next_job++];
+        j.info.offset = payload.size();
+        payload.append(j.bytes);
+        streams.back().push_back(j.info);
       }
     }
     write_tensor_record(table, name, e, streams);

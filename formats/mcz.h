@@ -63,9 +63,10 @@ struct McFile {
 };
 
 // Writes a container. Every initializer of `model` must have an entry in `encoded`; each symbol
-// stream is stored with whichever coder (packed, rANS, zstd) gives the fewest bytes.
+// stream is stored with whichever coder (packed, rANS, zstd) gives the fewest bytes. Streams are
+// coded on `threads` threads (<= 0: all cores); the bytes do not depend on it.
 std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
-                                 const nlohmann::ordered_json& metadata);
+                                 const nlohmann::ordered_json& metadata, int threads = 0);
 
 // Parses and verifies a container (magic, versions, every checksum, every offset, length and
 // count) without decoding payloads. `bytes` must outlive the result. Errors name `name`.
