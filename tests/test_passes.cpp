@@ -1,0 +1,101 @@
+// Canonicalizing passes leave the network's function unchanged (within 1e-4 of the output
+// range, issue #5) and do what they say; pipeline text parses, prints back, and rejects bad tokens.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "core/executor.h"
+#include "formats/npy.h"
+#include "formats/onnx_model.h"
+#include "passes/pass.h"
+#include "tests/model_builder.h"
+#include "tests/test_util.h"
+
+using namespace mc;
+
+namespace {
+
+int count_op(const Model& m, const std::string& op) {
+  int n = 0;
+  for (const auto& node : m.graph.nodes) n += node.op == op;
+  return n;
+}
+
+// Max |a - b| / max |a| of the model outputs on the reference inputs.
+double relative_change(const Model& before, const Model& after, const Tensor& input) {
+  auto a = Executor(before).run({input})[0].to_float_vector();
+  auto b = Executor(after).run({input})[0].to_float_vector();
+  REQUIRE(a.size() == b.size());
+  double diff = 0, range = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
+    range = std::max(range, static_cast<double>(std::fabs(a[i])));
+  }
+  return diff / range;
+}
+
+Tensor first_images(const std::string& file, int64_t n) {
+  Tensor all = read_npy((test::shared_dir() / "reference" / file).string());
+  Shape s = all.shape();
+  s[0] = n;
+  Tensor t(DType::f32, s);
+  std::memcpy(t.raw(), all.raw(), t.byte_size());
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("test_passes: pipelines parse, print back, and reject bad tokens") {
+  auto p = parse_pipeline("fold-constants,fold-bn");
+  REQUIRE(p.size() == 2);
+  CHECK(pipeline_string(p) == "fold-constants,fold-bn");
+  CHECK(pipeline_string(parse_pipeline(pipeline_string(p))) == pipeline_string(p));
+  auto expect_usage = [](const std::string& text, const std::string& part) {
+    try {
+      parse_pipeline(text);
+      FAIL("no error for " << text);
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::usage);
+      CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
+    }
+  };
+  expect_usage("fold-bn,frobnicate", "unknown pass 'frobnicate'");
+  expect_usage("", "no passes");
+  expect_usage("fold-bn,", "trailing ','");
+  expect_usage("fold-bn<x=1>", "unknown option 'x' for pass 'fold-bn'");
+  expect_usage("fold-bn<", "missing '>'");
+}
+
+TEST_CASE("test_passes: fold-bn and fold-constants keep every shared model's outputs") {
+  if (!test::have_shared()) return;
+  struct Case {
+    const char* model;
+    const char* input;
+  };
+  for (const Case c : {Case{"mobilenet_v1_0.25_224", "input_keras.npy"}, Case{"mobilenet_v1_0.75_224", "input_keras.npy"},
+                       Case{"mobilenet_v2_1_0", "input_torch.npy"}, Case{"shufflenet_v2_x1_0", "input_torch.npy"}}) {
+    CAPTURE(c.model);
+    Model m = load_onnx((test::shared_dir() / "models" / (std::string(c.model) + ".onnx")).string());
+    Model folded = m;
+    PassContext ctx;
+    run_pipeline(folded, parse_pipeline("fold-constants,fold-bn"), ctx);
+    CHECK(count_op(folded, "BatchNormalization") == 0);
+    CHECK(folded.graph.nodes.size() <= m.graph.nodes.size());
+    Tensor x = first_images(c.input, 2);
+    CHECK(relative_change(m, folded, x) <= 1e-4);
+  }
+}
+
+TEST_CASE("test_passes: fold-constants folds batch-independent shape arithmetic only") {
+  if (!test::have_shared()) return;
+  // MobileNetV2 flattens with Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])): the batch
+  // entry depends on the input and must stay; Unsqueeze of the constant axes must fold.
+  Model m = load_onnx((test::shared_dir() / "models" / "mobilenet_v2_1_0.onnx").string());
+  Model folded = m;
+  PassContext ctx;
+  run_pipeline(folded, parse_pipeline("fold-constants"), ctx);
+  CHECK(count_op(folded, "Shape") == 1);
+  CHECK(count_op(folded, "Reshape") == 1);
+  Tensor x = first_images("input_torch.npy", 3);  // a batch size neither inference run used
+  CHECK(relative_change(m, folded, x) == 0.0);
+}
