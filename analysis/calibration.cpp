@@ -1,0 +1,65 @@
+#include "analysis/calibration.h"
+
+#include <random>
+
+#include "formats/labels.h"
+
+namespace mc {
+
+std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+  std::mt19937_64 rng(seed);
+  for (int64_t i = n - 1; i > 0; --i) {
+    // Unbiased draw in [0, i] by rejection.
+    uint64_t bound = static_cast<uint64_t>(i) + 1;
+    uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % bound;
+    uint64_t r;
+    do r = rng();
+    while (r >= limit);
+    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(r % bound)]);
+  }
+  return p;
+}
+
+CalibrationSet calibration_set(const std::string& dir, int64_t count, uint64_t seed, ImageConfig image, const Model& model,
+                               const std::function<void(const std::string&)>& warn) {
+  if (count <= 0) fail_usage("--calib-count must be at least 1");
+  auto files = list_images(dir);
+  if (files.empty()) fail_input(dir + ": no calibration images (.jpg, .jpeg or .npy files)");
+  if (static_cast<int64_t>(files.size()) < count && warn)
+    warn(dir + " has " + std::to_string(files.size()) + " images, fewer than the " + std::to_string(count) + " asked for: using all of them");
+  auto order = seeded_permutation(static_cast<int64_t>(files.size()), seed);
+  CalibrationSet set;
+  for (int64_t i = 0; i < std::min<int64_t>(count, static_cast<int64_t>(files.size())); ++i) set.files.push_back(files[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+  if (model.graph.inputs.size() == 1) {
+    const Shape& s = model.graph.inputs[0].shape;
+    if (s.size() == 4 && s[2] > 0 && s[2] == s[3]) {
+      image.crop = static_cast<int>(s[2]);
+      if (image.resize_short < image.crop) image.resize_short = image.crop;
+    }
+  }
+  set.image = image;
+  return set;
+}
+
+std::pair<CalibrationSet, CalibrationSet> split_held_out(const CalibrationSet& set, int64_t held_out) {
+  const int64_t n = static_cast<int64_t>(set.files.size());
+  if (held_out < 1 || held_out >= n)
+    fail_usage("cannot hold out " + std::to_string(held_out) + " of " + std::to_string(n) + " calibration images (need at least one on each side)");
+  CalibrationSet fit = set, check = set;
+  fit.files.assign(set.files.begin(), set.files.end() - held_out);
+  check.files.assign(set.files.end() - held_out, set.files.end());
+  return {fit, check};
+}
+
+void for_each_calibration_batch(const CalibrationSet& set, const std::function<void(const Tensor&, int64_t)>& visit) {
+  const int64_t n = static_cast<int64_t>(set.files.size());
+  for (int64_t first = 0; first < n; first += set.batch) {
+    int64_t count = std::min(set.batch, n - first);
+    std::vector<std::string> paths(set.files.begin() + first, set.files.begin() + first + count);
+    visit(load_image_batch(paths, set.image), first);
+  }
+}
+
+}  // namespace mc

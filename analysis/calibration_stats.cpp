@@ -1,0 +1,278 @@
+#include "analysis/calibration_stats.h"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+
+#include "core/executor.h"
+#include "core/ops/kernel_util.h"
+
+namespace mc {
+
+namespace {
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
+constexpr int64_t gram_row_block = 64;
+
+// Patches of one group of one image as a K x P matrix (im2col), or a view when the Conv is 1x1,
+// stride 1 and unpadded.
+struct Patches {
+  std::vector<float> buffer;
+  const float* data = nullptr;
+  int64_t rows = 0, cols = 0, stride = 0;
+};
+
+void conv_patches(const float* x, int64_t channels, const Window2d& w, Patches& p) {
+  const int64_t positions = w.out_h * w.out_w;
+  p.rows = channels * w.kernel_h * w.kernel_w;
+  p.cols = positions;
+  const bool direct = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
+                      w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+  if (direct) {
+    p.data = x;
+    p.stride = w.in_h * w.in_w;
+    return;
+  }
+  p.buffer.resize(static_cast<size_t>(p.rows * positions));
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t ky = 0; ky < w.kernel_h; ++ky)
+      for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+        float* dst = p.buffer.data() + ((c * w.kernel_h + ky) * w.kernel_w + kx) * positions;
+        const float* plane = x + c * w.in_h * w.in_w;
+        for (int64_t oy = 0; oy < w.out_h; ++oy) {
+          int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+          for (int64_t ox = 0; ox < w.out_w; ++ox) {
+            int64_t ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
+            dst[oy * w.out_w + ox] = (iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w) ? plane[iy * w.in_w + ix] : 0.0f;
+          }
+        }
+      }
+  p.data = p.buffer.data();
+  p.stride = positions;
+}
+
+// gram += P P^T and sum += row sums of P, rows [r0, r1) of the gram only (one task's share).
+void accumulate_rows(const Patches& p, int64_t r0, int64_t r1, double* gram, double* sum) {
+  ConstMap all(p.data, p.rows, p.cols, Eigen::OuterStride<>(p.stride));
+  RowMajor block = all.middleRows(r0, r1 - r0) * all.transpose();
+  for (int64_t r = r0; r < r1; ++r) {
+    double* row = gram + r * p.rows;
+    for (int64_t c = 0; c < p.rows; ++c) row[c] += block(r - r0, c);
+    double s = 0;
+    const float* line = p.data + r * p.stride;
+    for (int64_t j = 0; j < p.cols; ++j) s += line[j];
+    sum[r] += s;
+  }
+}
+
+LayerGram make_layer(const Model& model, const Node& node) {
+  LayerGram l;
+  l.node = node.name;
+  l.op = node.op;
+  l.weight = node.inputs.at(1);
+  const Tensor& w = *model.graph.initializer(l.weight);
+  if (node.op == "Conv") {
+    l.groups = node.attr_int("group", 1);
+    l.rows = w.numel() / w.dim(0);
+    l.filters_per_group = w.dim(0) / l.groups;
+  } else if (node.op == "Gemm") {
+    bool tb = node.attr_int("transB", 0) != 0;
+    l.rows = tb ? w.dim(1) : w.dim(0);
+    l.filters_per_group = tb ? w.dim(0) : w.dim(1);
+    l.filter_columns = !tb;
+  } else {  // MatMul with a 2-D constant right operand
+    l.rows = w.dim(0);
+    l.filters_per_group = w.dim(1);
+    l.filter_columns = true;
+  }
+  l.gram.assign(static_cast<size_t>(l.groups * l.rows * l.rows), 0.0);
+  l.sum.assign(static_cast<size_t>(l.groups * l.rows), 0.0);
+  return l;
+}
+
+bool is_weighted_layer(const Model& model, const Node& node) {
+  if (node.inputs.size() < 2 || !model.graph.initializer(node.inputs[1])) return false;
+  const Tensor& w = *model.graph.initializer(node.inputs[1]);
+  if (w.dtype() != DType::f32) return false;
+  if (node.op == "Conv") return true;
+  if (node.op == "Gemm") return w.rank() == 2 && node.attr_int("transA", 0) == 0;
+  if (node.op == "MatMul") return w.rank() == 2;
+  return false;
+}
+
+void accumulate_layer(LayerGram& l, const Node& node, int64_t opset, const Tensor& x, const Tensor& w, ThreadPool& pool) {
+  const int64_t k = l.rows;
+  if (node.op == "Conv") {
+    Window2d win = window_geometry(node, opset, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()), false);
+    const int64_t cin_g = x.dim(1) / l.groups;
+    const int64_t plane = dims_product(x.shape(), 2, x.rank());
+    const int64_t row_blocks = (k + gram_row_block - 1) / gram_row_block;
+    for (int64_t n = 0; n < x.dim(0); ++n) {
+      if (l.groups > 1) {
+        // One task per group (depthwise: per channel); each owns its group's matrix.
+        pool.parallel_for(l.groups, [&](int64_t g) {
+          Patches p;
+          conv_patches(x.data<float>() + (n * x.dim(1) + g * cin_g) * plane, cin_g, win, p);
+          accumulate_rows(p, 0, k, l.gram.data() + g * k * k, l.sum.data() + g * k);
+        });
+      } else {
+        Patches p;
+        conv_patches(x.data<float>() + n * x.dim(1) * plane, cin_g, win, p);
+        pool.parallel_for(row_blocks, [&](int64_t b) {
+          int64_t r0 = b * gram_row_block, r1 = std::min(k, r0 + gram_row_block);
+          accumulate_rows(p, r0, r1, l.gram.data(), l.sum.data());
+        });
+      }
+      l.samples += win.out_h * win.out_w;
+    }
+    return;
+  }
+  // Gemm / MatMul: rows of x (all leading dims) are the samples; transpose to K x M patches.
+  const int64_t m = x.numel() / k;
+  Patches p;
+  p.buffer.resize(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < k; ++j) p.buffer[static_cast<size_t>(j * m + i)] = x.data<float>()[i * k + j];
+  p.data = p.buffer.data();
+  p.rows = k;
+  p.cols = m;
+  p.stride = m;
+  const int64_t row_blocks = (k + gram_row_block - 1) / gram_row_block;
+  pool.parallel_for(row_blocks, [&](int64_t b) {
+    int64_t r0 = b * gram_row_block, r1 = std::min(k, r0 + gram_row_block);
+    accumulate_rows(p, r0, r1, l.gram.data(), l.sum.data());
+  });
+  l.samples += m;
+}
+
+}  // namespace
+
+std::vector<double> LayerGram::mean(int64_t group) const {
+  std::vector<double> m(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) m[static_cast<size_t>(i)] = samples ? sum[static_cast<size_t>(group * rows + i)] / static_cast<double>(samples) : 0.0;
+  return m;
+}
+
+std::vector<double> LayerGram::moment(int64_t group, bool centered) const {
+  std::vector<double> h(static_cast<size_t>(rows * rows));
+  const double n = samples ? static_cast<double>(samples) : 1.0;
+  const double* g = gram.data() + group * rows * rows;
+  for (int64_t i = 0; i < rows * rows; ++i) h[static_cast<size_t>(i)] = g[i] / n;
+  if (centered) {
+    auto mu = mean(group);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < rows; ++j) h[static_cast<size_t>(i * rows + j)] -= mu[static_cast<size_t>(i)] * mu[static_cast<size_t>(j)];
+  }
+  return h;
+}
+
+void TensorRange::add(const float* x, int64_t n) {
+  if (n <= 0) return;
+  float lo = x[0], hi = x[0];
+  for (int64_t i = 0; i < n; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  if (!std::isfinite(lo) || !std::isfinite(hi)) fail_input("calibration produced a non-finite activation (NaN or Inf weights or inputs?)");
+  if (count == 0) {
+    min = lo;
+    max = hi;
+  } else {
+    min = std::min(min, lo);
+    max = std::max(max, hi);
+  }
+  double need = std::max(std::fabs(static_cast<double>(lo)), std::fabs(static_cast<double>(hi)));
+  if (limit == 0) limit = need > 0 ? std::exp2(std::ceil(std::log2(need))) : 1.0;
+  while (need > limit) {
+    // Double the range: bins pair up towards the center.
+    std::vector<int64_t> merged(bins, 0);
+    for (int b = 0; b < bins; ++b) merged[static_cast<size_t>(bins / 4 + (b >> 1))] += histogram[static_cast<size_t>(b)];
+    histogram.swap(merged);
+    limit *= 2;
+  }
+  const double scale = bins / (2 * limit);
+  for (int64_t i = 0; i < n; ++i) {
+    int b = static_cast<int>((x[i] + limit) * scale);
+    histogram[static_cast<size_t>(std::clamp(b, 0, bins - 1))]++;
+  }
+  count += n;
+}
+
+double TensorRange::percentile(double p) const {
+  if (count == 0) return 0;
+  const double target = p / 100.0 * static_cast<double>(count);
+  double seen = 0;
+  const double width = 2 * limit / bins;
+  for (int b = 0; b < bins; ++b) {
+    double c = static_cast<double>(histogram[static_cast<size_t>(b)]);
+    if (seen + c >= target && c > 0) {
+      double frac = (target - seen) / c;
+      return std::clamp(-limit + width * (b + frac), static_cast<double>(min), static_cast<double>(max));
+    }
+    seen += c;
+  }
+  return max;
+}
+
+std::pair<double, double> TensorRange::mse_int8_range() const {
+  if (count == 0) return {0, 0};
+  const bool non_negative = min >= 0;
+  const double width = 2 * limit / bins;
+  const double top = non_negative ? max : std::max(std::fabs(static_cast<double>(min)), static_cast<double>(max));
+  double best_t = top, best_err = -1;
+  // Candidate clipping points from top/128 to top, 128 of them.
+  for (int c = 1; c <= 128; ++c) {
+    double t = top * c / 128.0;
+    double lo = non_negative ? 0.0 : -t;
+    double step = (t - lo) / 255.0;
+    double err = 0;
+    for (int b = 0; b < bins; ++b) {
+      int64_t n = histogram[static_cast<size_t>(b)];
+      if (!n) continue;
+      double v = -limit + width * (b + 0.5);
+      double e;
+      if (v > t) e = (v - t) * (v - t);
+      else if (v < lo) e = (lo - v) * (lo - v);
+      else e = step * step / 12.0;
+      err += static_cast<double>(n) * e;
+    }
+    if (best_err < 0 || err < best_err) {
+      best_err = err;
+      best_t = t;
+    }
+  }
+  return {non_negative ? 0.0 : -best_t, best_t};
+}
+
+CalibrationStats collect_calibration_stats(const Model& model, const CalibrationSet& set, const StatsOptions& options,
+                                           const std::function<void(int64_t, int64_t)>& progress) {
+  CalibrationStats stats;
+  std::map<std::string, const Node*> weighted;
+  for (const auto& node : model.graph.nodes)
+    if (options.gram && is_weighted_layer(model, node)) {
+      stats.layers.emplace(node.name, make_layer(model, node));
+      weighted[node.name] = &node;
+    }
+  Executor exec(model, ExecutorOptions{options.threads, false});
+  ThreadPool& pool = exec.pool();
+  exec.set_observer([&](const Node& node, const std::vector<const Tensor*>& inputs, const std::vector<const Tensor*>& outputs) {
+    auto it = stats.layers.find(node.name);
+    if (it != stats.layers.end() && inputs[0] && inputs[0]->dtype() == DType::f32)
+      accumulate_layer(it->second, node, model.opset, *inputs[0], *inputs[1], pool);
+    if (!options.ranges) return;
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (outputs[i] && outputs[i]->dtype() == DType::f32 && i < node.outputs.size() && !node.outputs[i].empty())
+        stats.ranges[node.outputs[i]].add(outputs[i]->data<float>(), outputs[i]->numel());
+  });
+  const int64_t total = static_cast<int64_t>(set.files.size());
+  for_each_calibration_batch(set, [&](const Tensor& batch, int64_t first) {
+    if (options.ranges && !model.graph.inputs.empty()) stats.ranges[model.graph.inputs[0].name].add(batch.data<float>(), batch.numel());
+    exec.run({batch});
+    stats.images += batch.dim(0);
+    if (progress) progress(first + batch.dim(0), total);
+  });
+  return stats;
+}
+
+}  // namespace mc

@@ -1,0 +1,73 @@
+// Calibration statistics gathered in one streaming pass of the float model over the calibration
+// images: for every Conv / Gemm / MatMul with constant weights, the second-moment matrix of its
+// input patches (H = sum x x^T, the matrix of OBQ/GPTQ and of the per-filter sensitivity proxy)
+// and their sum (for the mean, bias correction and the centered covariance); for every float
+// tensor, its range and a histogram (percentiles, MSE-optimal int8 range).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "analysis/calibration.h"
+#include "core/graph.h"
+
+namespace mc {
+
+// Input statistics of one layer. A filter of group g sees input patches of length K = rows:
+// (Cin/groups) * kh * kw for a Conv (one group per channel for a depthwise Conv), the input
+// features for Gemm / MatMul.
+struct LayerGram {
+  std::string node;
+  std::string op;
+  std::string weight;        // initializer name
+  int64_t groups = 1;
+  int64_t rows = 0;          // K
+  int64_t filters_per_group = 0;
+  bool filter_columns = false;  // weight is [K, N] (MatMul, Gemm without transB): filter n is column n
+  int64_t samples = 0;       // patches accumulated per group
+  std::vector<double> gram;  // groups x K x K, row-major: sum of x x^T
+  std::vector<double> sum;   // groups x K: sum of x
+
+  std::vector<double> mean(int64_t group) const;
+  // Second moment H / n (uncentered) or covariance H / n - mean mean^T (centered).
+  std::vector<double> moment(int64_t group, bool centered) const;
+  // Which group output filter f belongs to.
+  int64_t group_of(int64_t filter) const { return filters_per_group ? filter / filters_per_group : 0; }
+};
+
+// A histogram over [-limit, limit] whose limit doubles (merging bin pairs) as larger values arrive.
+struct TensorRange {
+  static constexpr int bins = 2048;
+  float min = 0, max = 0;
+  double limit = 0;
+  int64_t count = 0;
+  std::vector<int64_t> histogram = std::vector<int64_t>(bins, 0);
+
+  void add(const float* x, int64_t n);
+  double percentile(double p) const;  // p in [0, 100], of the signed values
+  // The clipping range [lo, hi] minimizing the expected squared error of 8-bit uniform
+  // quantization (256 levels) over this histogram: [0, hi] for non-negative tensors, [-t, t] else.
+  std::pair<double, double> mse_int8_range() const;
+};
+
+struct CalibrationStats {
+  std::map<std::string, LayerGram> layers;     // by node name
+  std::map<std::string, TensorRange> ranges;   // by value name (graph input and node outputs)
+  int64_t images = 0;
+};
+
+struct StatsOptions {
+  int threads = 0;
+  bool gram = true;    // collect layer matrices
+  bool ranges = true;  // collect activation ranges
+};
+
+// Runs the model over `set` (batch by batch; memory stays bounded by one batch's activations and
+// the matrices). `progress(done, total)` after each batch.
+CalibrationStats collect_calibration_stats(const Model& model, const CalibrationSet& set, const StatsOptions& options,
+                                           const std::function<void(int64_t, int64_t)>& progress = {});
+
+}  // namespace mc
