@@ -248,6 +248,10 @@ std::pair<double, double> TensorRange::mse_int8_range() const {
 CalibrationStats collect_calibration_stats(const Model& model, const CalibrationSet& set, const StatsOptions& options,
                                            const std::function<void(int64_t, int64_t)>& progress) {
   CalibrationStats stats;
+  for (const auto& [name, t] : model.graph.initializers)
+    if (t.dtype() == DType::f32)
+      for (float v : t.span<float>())
+        if (!std::isfinite(v)) fail_input("tensor '" + name + "' holds NaN or Inf: the model's weights are corrupt");
   std::map<std::string, const Node*> weighted;
   for (const auto& node : model.graph.nodes)
     if (options.gram && is_weighted_layer(model, node)) {

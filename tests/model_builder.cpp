@@ -38,4 +38,14 @@ Model tiny_conv_model() {
   return m;
 }
 
+Model relu_only_model() {
+  Model m;
+  m.opset = 13;
+  m.graph.name = "relu";
+  m.graph.inputs.push_back(ValueInfo{"x", DType::f32, {-1, 3, 8, 8}, {"N", "", "", ""}, true});
+  m.graph.outputs.push_back(ValueInfo{"y", DType::f32, {-1, 3, 8, 8}, {"N", "", "", ""}, true});
+  m.graph.nodes.push_back(Node{"relu", "Relu", {"x"}, {"y"}, {}});
+  return m;
+}
+
 }  // namespace mc::test

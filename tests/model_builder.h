@@ -11,4 +11,7 @@ namespace mc::test {
 // with deterministic pseudo-random weights.
 Model tiny_conv_model();
 
+// input [N,3,8,8] -> Relu -> output: no layer with weights.
+Model relu_only_model();
+
 }  // namespace mc::test

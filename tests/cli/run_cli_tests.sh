@@ -125,5 +125,20 @@ chmod 500 "$tmp/imgs"
 if [ "$(id -u)" -ne 0 ]; then expect 5 "not writable" -- export "$model" -o "$tmp/imgs/x.onnx"; fi
 chmod 700 "$tmp/imgs"
 
+# --- profile: calibration folder problems, models it cannot profile, outputs
+mkdir -p "$tmp/empty"
+expect 3 "no calibration images" -- profile "$model" --calib "$tmp/empty" --preprocess keras --e2e-images 0
+expect 3 "no such directory" -- profile "$model" --calib "$tmp/nowhere" --preprocess keras
+expect 4 "no Conv, Gemm or MatMul" -- profile tests/data/models/relu_only.onnx --calib "$images" --preprocess keras --quiet
+expect 2 "calib-count" -- profile "$model" --calib "$images" --preprocess keras --calib-count 0
+expect 2 "e2e-formats" -- profile "$model" --calib "$images" --preprocess keras --e2e-formats ternary9
+expect 2 "--calib" -- profile "$model" --preprocess keras
+"$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 100 --e2e-images 4 -o "$tmp/p.csv" >/dev/null 2>"$tmp/p.err"
+check "profile warns when the folder has fewer images than --calib-count" grep -q "fewer than the 100" "$tmp/p.err"
+check "profile writes per-filter CSV" test "$(wc -l <"$tmp/p.csv")" -eq "$((1 + 8+8+16+16+32+32+32+32+64+64+64+64+128+128+128+128+128+128+128+128+128+128+128+128+256+256+256+1000))"
+"$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 6 --e2e-images 4 --json --quiet >"$tmp/p.json"
+check "profile --json has layers[].filters[].sensitivity" grep -q '"sensitivity"' "$tmp/p.json"
+check "profile --json has end-to-end KL" grep -q '"kl"' "$tmp/p.json"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

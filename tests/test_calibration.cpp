@@ -1,0 +1,189 @@
+// Calibration: seeded sampling, streamed statistics checked against a brute-force computation,
+// activation ranges, the quantizers, and the bad inputs of issue #5.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "analysis/calibration_stats.h"
+#include "analysis/sensitivity.h"
+#include "core/quantizers.h"
+#include "formats/npy.h"
+#include "formats/onnx_model.h"
+#include "tests/model_builder.h"
+#include "tests/test_util.h"
+
+using namespace mc;
+
+namespace {
+
+// A folder of `n` preprocessed [3,8,8] .npy inputs with deterministic contents.
+std::vector<Tensor> write_inputs(const std::filesystem::path& dir, int n) {
+  std::vector<Tensor> inputs;
+  for (int i = 0; i < n; ++i) {
+    Tensor t(DType::f32, {3, 8, 8});
+    for (int64_t j = 0; j < t.numel(); ++j) t.data<float>()[j] = std::sin(0.37f * static_cast<float>(j) + static_cast<float>(i)) + 0.2f;
+    write_npy((dir / ("img" + std::to_string(i) + ".npy")).string(), t);
+    inputs.push_back(t);
+  }
+  return inputs;
+}
+
+ImageConfig config8() {
+  ImageConfig c;
+  c.crop = 8;
+  c.resize_short = 8;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("test_calibration: seeded permutations are deterministic and complete") {
+  auto a = seeded_permutation(100, 7), b = seeded_permutation(100, 7), c = seeded_permutation(100, 8);
+  CHECK(a == b);
+  CHECK(a != c);
+  auto sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 100; ++i) CHECK(sorted[static_cast<size_t>(i)] == i);
+}
+
+TEST_CASE("test_calibration: layer statistics equal a brute-force im2col computation") {
+  test::TempDir dir;
+  auto inputs = write_inputs(dir.path, 5);
+  Model m = test::tiny_conv_model();  // 3x3 conv, pad 1, 3 -> 4 channels
+  CalibrationSet set = calibration_set(dir.path.string(), 5, 0, config8(), m);
+  set.batch = 2;  // several batches, the last one partial
+  CalibrationStats stats = collect_calibration_stats(m, set, StatsOptions{2, true, true});
+  REQUIRE(stats.layers.count("conv"));
+  const LayerGram& l = stats.layers.at("conv");
+  CHECK(l.rows == 27);
+  CHECK(l.samples == 5 * 64);
+  // Brute force: every output position's 27-element patch, zero outside the image.
+  std::vector<double> gram(27 * 27, 0.0), sum(27, 0.0);
+  for (const auto& x : inputs)
+    for (int oy = 0; oy < 8; ++oy)
+      for (int ox = 0; ox < 8; ++ox) {
+        double patch[27];
+        for (int c = 0; c < 3; ++c)
+          for (int ky = 0; ky < 3; ++ky)
+            for (int kx = 0; kx < 3; ++kx) {
+              int iy = oy - 1 + ky, ix = ox - 1 + kx;
+              patch[(c * 3 + ky) * 3 + kx] = (iy >= 0 && iy < 8 && ix >= 0 && ix < 8) ? x.data<float>()[(c * 8 + iy) * 8 + ix] : 0.0;
+            }
+        for (int i = 0; i < 27; ++i) {
+          sum[static_cast<size_t>(i)] += patch[i];
+          for (int j = 0; j < 27; ++j) gram[static_cast<size_t>(i * 27 + j)] += patch[i] * patch[j];
+        }
+      }
+  double worst = 0;
+  for (size_t i = 0; i < gram.size(); ++i) worst = std::max(worst, std::fabs(gram[i] - l.gram[i]) / (1 + std::fabs(gram[i])));
+  CHECK(worst < 1e-5);
+  for (size_t i = 0; i < sum.size(); ++i) CHECK(l.sum[i] == doctest::Approx(sum[i]).epsilon(1e-5));
+  // Ranges: the input tensor's min/max are exact.
+  float lo = 1e9f, hi = -1e9f;
+  for (const auto& x : inputs)
+    for (float v : x.span<float>()) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  CHECK(stats.ranges.at("x").min == lo);
+  CHECK(stats.ranges.at("x").max == hi);
+  CHECK(stats.ranges.at("r").min >= 0.0f);  // after Relu
+  auto [rlo, rhi] = stats.ranges.at("r").mse_int8_range();
+  CHECK(rlo == 0.0);
+  CHECK(rhi > 0.0);
+  CHECK(rhi <= stats.ranges.at("r").max * 1.0001);
+}
+
+TEST_CASE("test_calibration: statistics do not depend on thread count or batch size") {
+  test::TempDir dir;
+  write_inputs(dir.path, 6);
+  Model m = test::tiny_conv_model();
+  CalibrationSet set = calibration_set(dir.path.string(), 6, 3, config8(), m);
+  set.batch = 4;
+  auto a = collect_calibration_stats(m, set, StatsOptions{1, true, false});
+  set.batch = 6;
+  auto b = collect_calibration_stats(m, set, StatsOptions{3, true, false});
+  CHECK(a.layers.at("conv").gram == b.layers.at("conv").gram);
+}
+
+TEST_CASE("test_calibration: quantizers minimize the weighted error they claim to") {
+  std::vector<double> w = {0.9, -0.05, 0.4, -0.8, 0.02, 0.3, -0.35, 0.6};
+  // Identity metric: the ternary fit equals the best over all thresholds by brute force.
+  TernaryTerm t = fit_ternary(w, Metric{});
+  auto q = ternary_values({t}, w.size());
+  double err = 0;
+  for (size_t i = 0; i < w.size(); ++i) err += (w[i] - q[i]) * (w[i] - q[i]);
+  for (double threshold = 0; threshold < 1; threshold += 0.01) {
+    double s = 0, n = 0;
+    for (double v : w)
+      if (std::fabs(v) > threshold) s += std::fabs(v), n += 1;
+    if (n == 0) continue;
+    double a = s / n, e = 0;
+    for (double v : w) {
+      double r = std::fabs(v) > threshold ? v - (v > 0 ? a : -a) : v;
+      e += r * r;
+    }
+    CHECK(err <= e + 1e-6);  // float32 scale rounding only
+  }
+  // More residual terms never hurt, and int8 beats int4.
+  double e1 = relative_error(w, ternary_values(fit_residual_ternary(w, 1, Metric{}), w.size()), Metric{});
+  double e2 = relative_error(w, ternary_values(fit_residual_ternary(w, 2, Metric{}), w.size()), Metric{});
+  double e3 = relative_error(w, ternary_values(fit_residual_ternary(w, 3, Metric{}), w.size()), Metric{});
+  CHECK(e2 <= e1);
+  CHECK(e3 <= e2);
+  double i4 = relative_error(w, uniform_values(fit_uniform(w, 4, Metric{})), Metric{});
+  double i8 = relative_error(w, uniform_values(fit_uniform(w, 8, Metric{})), Metric{});
+  CHECK(i8 < i4);
+  CHECK(i8 < 1e-4);
+}
+
+TEST_CASE("test_calibration: profile bad inputs fail clearly") {
+  test::TempDir dir;
+  Model m = test::tiny_conv_model();
+  auto expect_error = [&](auto&& f, ErrorKind kind, const std::string& part) {
+    try {
+      f();
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == kind);
+      CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
+    }
+  };
+  SUBCASE("empty folder") {
+    expect_error([&] { calibration_set(dir.path.string(), 4, 0, config8(), m); }, ErrorKind::input, "no calibration images");
+  }
+  SUBCASE("fewer images than asked: a warning, and all are used") {
+    write_inputs(dir.path, 3);
+    std::string warned;
+    auto set = calibration_set(dir.path.string(), 10, 0, config8(), m, [&](const std::string& w) { warned = w; });
+    CHECK(set.files.size() == 3);
+    CHECK(warned.find("fewer than the 10") != std::string::npos);
+  }
+  SUBCASE("an input of the wrong size") {
+    Tensor t(DType::f32, {3, 5, 5});
+    std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.5f);
+    write_npy((dir.path / "small.npy").string(), t);
+    auto set = calibration_set(dir.path.string(), 1, 0, config8(), m);
+    expect_error([&] { collect_calibration_stats(m, set, StatsOptions{}); }, ErrorKind::input, "small.npy");
+  }
+  SUBCASE("an input with the wrong channel count") {
+    Tensor t(DType::f32, {1, 8, 8});
+    std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.5f);
+    write_npy((dir.path / "gray.npy").string(), t);
+    auto set = calibration_set(dir.path.string(), 1, 0, config8(), m);
+    expect_error([&] { collect_calibration_stats(m, set, StatsOptions{}); }, ErrorKind::input, "gray.npy");
+  }
+  SUBCASE("NaN weights") {
+    write_inputs(dir.path, 2);
+    m.graph.initializers["w"].data<float>()[5] = std::nanf("");
+    auto set = calibration_set(dir.path.string(), 2, 0, config8(), m);
+    expect_error([&] { collect_calibration_stats(m, set, StatsOptions{}); }, ErrorKind::input, "'w'");
+  }
+  SUBCASE("a model without weighted layers has nothing to profile") {
+    write_inputs(dir.path, 2);
+    Model r = test::relu_only_model();
+    auto set = calibration_set(dir.path.string(), 2, 0, config8(), r);
+    CHECK(collect_calibration_stats(r, set, StatsOptions{}).layers.empty());
+  }
+}
