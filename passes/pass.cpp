@@ -142,6 +142,16 @@ std::string pipeline_string(const std::vector<PassInvocation>& pipeline) {
   return s;
 }
 
+const CalibrationStats& PassContext::statistics(const Model& model) {
+  if (!has_calibration()) fail_usage("this pass needs calibration images (--calib DIR)");
+  if (!stats_valid_) {
+    if (log) log("calibration statistics on " + std::to_string(calibration.files.size()) + " images");
+    stats_ = collect_calibration_stats(model, calibration, StatsOptions{threads, true, true}, progress);
+    stats_valid_ = true;
+  }
+  return stats_;
+}
+
 void run_pipeline(Model& model, const std::vector<PassInvocation>& pipeline, PassContext& context) {
   for (const auto& inv : pipeline) {
     const PassInfo* info = find_pass(inv.name);

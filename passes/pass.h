@@ -10,7 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "analysis/calibration.h"
+#include "analysis/calibration_stats.h"
 #include "core/graph.h"
+#include "formats/encodings.h"
 
 namespace mc {
 
@@ -25,11 +28,32 @@ class PassOptions {
   bool flag(const std::string& key, bool fallback) const;
 };
 
-// What passes share during one pipeline run; analyses (calibration statistics, sensitivity)
-// will be cached here and invalidated by passes that change weights.
+// What passes share during one pipeline run: the weight encodings decided so far (what the .mcz
+// writer will store), the calibration images, and the calibration statistics, an analysis computed
+// on demand and cached until a pass changes what it depends on.
 struct PassContext {
   int threads = 0;
   std::function<void(const std::string&)> log;  // progress / info lines; may be empty
+  std::function<void(int64_t, int64_t)> progress;  // (done, total) of long steps; may be empty
+
+  // Initializer name -> encoding. A pass that quantizes a weight stores its encoding here and
+  // replaces the initializer by the decoded values, so the model always computes what the file
+  // will decode to.
+  std::map<std::string, EncodedTensor> encoded;
+
+  // Calibration images (fit set) and held-out images for decisions; empty when none were given.
+  CalibrationSet calibration;
+  CalibrationSet held_out;
+  bool has_calibration() const { return !calibration.files.empty(); }
+
+  // Statistics of the current model on the calibration set (computed at first use). Passes that
+  // change weights or activations call invalidate_statistics().
+  const CalibrationStats& statistics(const Model& model);
+  void invalidate_statistics() { stats_valid_ = false; }
+
+ private:
+  CalibrationStats stats_;
+  bool stats_valid_ = false;
 };
 
 struct PassInvocation {
