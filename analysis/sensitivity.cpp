@@ -18,16 +18,6 @@ const Node& node_named(const Model& model, const std::string& name) {
   fail_internal("no node named '" + name + "'");
 }
 
-std::string layer_kind(const Model& model, const Node& node) {
-  if (node.op != "Conv") return "fc";
-  const Tensor& w = *model.graph.initializer(node.inputs[1]);
-  int64_t groups = node.attr_int("group", 1);
-  bool one_by_one = w.rank() == 4 && w.dim(2) == 1 && w.dim(3) == 1;
-  if (groups > 1 && w.dim(1) == 1) return "depthwise";
-  if (groups == 1 && one_by_one) return "pointwise";
-  return "conv";
-}
-
 // Quantized values of one filter in `format`, fitted under metric h.
 std::vector<double> quantized_filter(std::span<const double> w, const std::string& format, const Metric& h) {
   if (format == "ternary") return ternary_values(fit_residual_ternary(w, 1, h), w.size());
@@ -69,6 +59,16 @@ std::vector<std::vector<double>> run_probabilities(const Model& model, const Cal
 }
 
 }  // namespace
+
+std::string layer_kind(const Model& model, const Node& node) {
+  if (node.op != "Conv") return "fc";
+  const Tensor& w = *model.graph.initializer(node.inputs[1]);
+  int64_t groups = node.attr_int("group", 1);
+  bool one_by_one = w.rank() == 4 && w.dim(2) == 1 && w.dim(3) == 1;
+  if (groups > 1 && w.dim(1) == 1) return "depthwise";
+  if (groups == 1 && one_by_one) return "pointwise";
+  return "conv";
+}
 
 const std::vector<std::string>& candidate_formats() {
   static const std::vector<std::string> formats = {"ternary", "ternary2", "int4", "int8"};

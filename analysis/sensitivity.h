@@ -43,6 +43,9 @@ struct LayerSensitivity {
   std::map<std::string, EndToEnd> end_to_end;  // by format, when measured
 };
 
+// "pointwise" (1x1, one group), "depthwise", "conv" (any other Conv) or "fc" (Gemm / MatMul).
+std::string layer_kind(const Model& model, const Node& node);
+
 // Filter rows of a layer's weight as doubles: filter f's K inputs (handles Gemm/MatMul layouts).
 std::vector<double> filter_weights(const Tensor& weight, const LayerGram& layer, int64_t filter);
 int64_t filter_count(const Tensor& weight, const LayerGram& layer);

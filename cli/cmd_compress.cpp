@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <tuple>
 
 #include "analysis/op_count.h"
 #include "cli/common.h"
@@ -12,6 +14,8 @@
 #include "formats/image.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
+#include "analysis/eval.h"
+#include "core/executor.h"
 #include "passes/recipe.h"
 
 namespace mc::cli {
@@ -23,31 +27,84 @@ struct CompressOptions {
   std::string output;
   std::string recipe;
   std::string preprocess;
+  std::string calib, passes, eval_images, report;
+  int64_t calib_count = 256, held_out = 0, eval_limit = 0;
+  uint64_t seed = 0;
+  std::optional<double> max_drop, ternary_fraction;
   bool force = false;
   CommonOptions common;
 };
 
+// Top-1 / top-5 of `model` on the labelled folder, for the report's before/after figures.
+EvalResult accuracy_of(const Model& model, const CompressOptions& o, const ImageConfig& image, const std::string& label) {
+  Executor exec(model, ExecutorOptions{o.common.threads, true});
+  EvalOptions eo;
+  eo.image = image;
+  eo.limit = o.eval_limit;
+  Progress progress(label, o.common.quiet);
+  return evaluate(exec, o.eval_images, eo, [&](int64_t d, int64_t t) { progress.update(d, t); });
+}
+
 int run_compress(const CompressOptions& o) {
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
   check_output_path(o.output, o.force);
-  if (!o.preprocess.empty()) parse_preprocess(o.preprocess);
+  if (!o.report.empty()) check_output_path(o.report, o.force);
+  RecipeOptions ro;
+  ro.max_drop = o.max_drop;
+  ro.ternary_fraction = o.ternary_fraction;
+  ro.passes = o.passes;
+  ro.threads = o.common.threads;
+  recipe_pipeline(o.recipe, ro);  // unknown recipe or conflicting flags: fail before any work
+  const bool needs_calib = recipe_needs_calibration(o.recipe, ro);
+  if (needs_calib && o.calib.empty()) fail_usage("recipe '" + o.recipe + "' needs calibration images: give --calib DIR");
+  if ((needs_calib || !o.eval_images.empty()) && o.preprocess.empty())
+    fail_usage("--preprocess is required with --calib or --eval-images (keras or torch)");
   auto source = read_binary_file(o.file);
   const std::string name = o.file == "-" ? "<stdin>" : o.file;
   Model model = parse_onnx(source, name);
   OpCount count = count_ops(model);
-  CompressedModel compressed = run_recipe(o.recipe, model);
+  ImageConfig image;
+  if (!o.preprocess.empty()) image.preprocess = parse_preprocess(o.preprocess);
+  auto log = [&](const std::string& m) {
+    if (!o.common.quiet) std::fprintf(stderr, "%s\n", m.c_str());
+  };
+  if (needs_calib) {
+    CalibrationSet all = calibration_set(o.calib, o.calib_count, o.seed, image, model, [&](const std::string& m) {
+      if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
+    });
+    // Held out for budget decisions: a quarter of the sample (at most 128 images) unless given.
+    int64_t held = o.held_out > 0 ? o.held_out : std::min<int64_t>(128, static_cast<int64_t>(all.files.size()) / 4);
+    if (held >= 1 && held < static_cast<int64_t>(all.files.size())) std::tie(ro.calibration, ro.held_out) = split_held_out(all, held);
+    else ro.calibration = all;
+  }
+  ro.log = log;
+  Progress progress("calibration", o.common.quiet);
+  ro.progress = [&](int64_t d, int64_t t) { progress.update(d, t); };
+  CompressedModel compressed = run_recipe(o.recipe, model, ro);
+  progress.finish();
+  nlohmann::ordered_json accuracy;
+  if (!o.eval_images.empty()) {
+    EvalResult before = accuracy_of(model, o, image, "eval (float)");
+    EvalResult after = accuracy_of(compressed.model, o, image, "eval (compressed)");
+    accuracy = {{"images", before.images}, {"top1_before", before.top1}, {"top1_after", after.top1},
+                {"top5_before", before.top5}, {"top5_after", after.top5}};
+  }
 
   nlohmann::ordered_json meta;
   meta["tool"] = "mcompress";
   meta["version"] = MCOMPRESS_VERSION;
   meta["recipe"] = compressed.recipe;
-  meta["passes"] = compressed.passes;
+  meta["passes"] = compressed.pipeline;
+  if (needs_calib)
+    meta["calibration"] = {{"dir", std::filesystem::path(o.calib).filename().string()}, {"images", ro.calibration.files.size()},
+                           {"held_out", ro.held_out.files.size()}, {"seed", o.seed}};
   meta["source"] = {{"file", o.file == "-" ? std::string("-") : std::filesystem::path(o.file).filename().string()},
                     {"bytes", source.size()},
                     {"sha256", sha256_hex(source)},
                     {"params", count.params},
                     {"macs", count.macs}};
   if (!o.preprocess.empty()) meta["preprocess"] = o.preprocess;
+  if (!accuracy.is_null()) meta["report"]["accuracy"] = accuracy;
   auto bytes = write_mcz(compressed.model, compressed.encoded, meta, o.common.threads);
   write_binary_file(o.output, bytes);
 
@@ -59,11 +116,16 @@ int run_compress(const CompressOptions& o) {
     j["bytes"] = bytes.size();
     j["source_bytes"] = source.size();
     j["compression_ratio"] = ratio;
+    if (!accuracy.is_null()) j["accuracy"] = accuracy;
     std::cout << j.dump(2) << "\n";
   } else if (!o.common.quiet) {
     std::fprintf(stderr, "%s: %s -> %s bytes (%.3fx smaller than the %s-byte source), recipe %s\n", o.output.c_str(), name.c_str(),
                  with_commas(static_cast<int64_t>(bytes.size())).c_str(), ratio, with_commas(static_cast<int64_t>(source.size())).c_str(),
                  compressed.recipe.c_str());
+    if (!accuracy.is_null())
+      std::fprintf(stderr, "top-1 %.2f%% -> %.2f%%, top-5 %.2f%% -> %.2f%% on %lld images of %s\n", accuracy["top1_before"].get<double>(),
+                   accuracy["top1_after"].get<double>(), accuracy["top5_before"].get<double>(), accuracy["top5_after"].get<double>(),
+                   static_cast<long long>(accuracy["images"].get<int64_t>()), o.eval_images.c_str());
   }
   return 0;
 }
@@ -83,8 +145,22 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("file", o->file, "ONNX model ('-' reads stdin)")->required();
   cmd->add_option("-o,--output", o->output, "Output .mcz file ('-' writes stdout)")->required()->type_name("OUT.mcz");
   cmd->add_option("--recipe", o->recipe, "Compression recipe (see below)")->required()->type_name("NAME");
-  cmd->add_option("--preprocess", o->preprocess, "Store the model's input normalization (keras or torch) in the file")
+  cmd->add_option("--preprocess", o->preprocess, "The model's input normalization (keras or torch); stored in the file")
       ->check(CLI::IsMember({"keras", "torch"}));
+  cmd->add_option("--calib", o->calib, "Calibration images (JPEG or .npy; no labels needed)")->type_name("DIR");
+  cmd->add_option("--calib-count", o->calib_count, "Calibration images to sample")->check(CLI::Range(int64_t{2}, int64_t{1} << 30))->default_val(256);
+  cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: a quarter, at most 128)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
+  cmd->add_option("--max-drop", o->max_drop, "hybrid: largest drop of held-out top-1 agreement with the float model, in points (default 1)")
+      ->type_name("P");
+  cmd->add_option("--ternary-fraction", o->ternary_fraction, "hybrid: share of all MACs to make ternary, 0..1 (instead of --max-drop)")
+      ->type_name("F");
+  cmd->add_option("--passes", o->passes, "Run this pass pipeline instead of the recipe's, e.g. fold-bn,quantize-int8<method=rtn>")
+      ->type_name("PIPELINE");
+  cmd->add_option("--eval-images", o->eval_images, "Labelled folder: measure top-1 before and after, stored in the report")->type_name("DIR");
+  cmd->add_option("--eval-limit", o->eval_limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--report", o->report, "Also write the size / operations / energy report as JSON")->type_name("FILE.json");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
   add_common_options(cmd, o->common);
   return {cmd, [o] { return run_compress(*o); }};

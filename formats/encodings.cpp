@@ -148,7 +148,14 @@ void validate_encoded(const EncodedTensor& e, const std::string& name) {
   shape_numel(e.shape);
   const int64_t channels = e.channels();
   if (e.parts.empty()) bad("has no parts");
-  if (!e.permutation.empty() && static_cast<int64_t>(e.permutation.size()) != channels) bad("permutation length differs from the channel count");
+  if (!e.permutation.empty()) {
+    if (static_cast<int64_t>(e.permutation.size()) != channels) bad("permutation length differs from the channel count");
+    std::vector<bool> seen(static_cast<size_t>(channels), false);
+    for (uint32_t p : e.permutation) {
+      if (p >= static_cast<uint64_t>(channels) || seen[p]) bad("permutation is not a permutation of the channels");
+      seen[p] = true;
+    }
+  }
   int64_t next = 0;
   for (const auto& p : e.parts) {
     if (p.channel_begin != next || p.channel_end <= p.channel_begin || p.channel_end > channels)
@@ -267,7 +274,13 @@ Tensor decode_tensor(const EncodedTensor& e, const std::string& name) {
       ++k;
     }
   }
-  return t;
+  if (e.permutation.empty()) return t;
+  // Parts tile the stored channel order; stored channel i is channel permutation[i] of the tensor.
+  Tensor ordered(e.dtype, e.shape);
+  const size_t row_bytes = static_cast<size_t>(inner) * dtype_size(e.dtype);
+  for (size_t i = 0; i < e.permutation.size(); ++i)
+    std::memcpy(static_cast<uint8_t*>(ordered.raw()) + e.permutation[i] * row_bytes, static_cast<const uint8_t*>(t.raw()) + i * row_bytes, row_bytes);
+  return ordered;
 }
 
 }  // namespace mc

@@ -40,7 +40,7 @@ struct EncodedPart {
 struct EncodedTensor {
   DType dtype = DType::f32;  // type of the decoded tensor
   Shape shape;
-  std::vector<uint32_t> permutation;  // hybrid layers: source channel of each stored channel (informational)
+  std::vector<uint32_t> permutation;  // empty, or: stored channel i is channel permutation[i] (hybrid banks)
   std::vector<EncodedPart> parts;
 
   int64_t channels() const { return shape.empty() ? 1 : shape[0]; }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
 
@@ -13,13 +14,16 @@ namespace mc {
 
 namespace {
 
-// State interval [lower_bound, lower_bound << word_bits) = [2^16, 2^32): 32-bit states, 16-bit words.
-// Since the precision is at most 16 bits, one decoding step takes a state to at least 1 and one word
-// read brings it back above 2^16: at most one word per symbol and lane, so renormalization is a
-// branch-free conditional read (Giesen 2014, section 3).
+// State interval [lower_bound, lower_bound << word_bits) = [2^16, 2^32): 32-bit states, 16-bit words
+// (the word-wise renormalization of Giesen 2014). Since the precision is at most 16 bits, a decoding
+// step takes a state in the interval to at least 1 and one word brings it back above 2^16: at most one
+// word per symbol and lane, so renormalization is a single conditional read.
 constexpr uint32_t word_bits = 16;
 constexpr uint32_t lower_bound = uint32_t{1} << 16;
 constexpr unsigned max_precision = 16;
+// The encoder stays at or below 14 bits: beyond, the coder's approximation loss (below) outweighs the
+// finer quantization, and the decode table (5 bytes per slot) outgrows the first-level cache.
+constexpr unsigned max_encoder_precision = 14;
 constexpr unsigned max_lanes_log2 = 3;
 constexpr size_t alphabet_size = 256;
 constexpr size_t bitmap_bytes = alphabet_size / 8;
@@ -88,6 +92,39 @@ class HeaderReader {
     }
   }
 
+  // Bit fields, packed least significant bit first from the current byte on; end_bits() moves on to the
+  // next whole byte and checks that the padding bits are zero.
+  unsigned bit(const char* what) {
+    if (pos_ >= bytes_.size()) truncated(what);
+    const unsigned b = (std::to_integer<unsigned>(bytes_[pos_]) >> bit_pos_) & 1;
+    if (++bit_pos_ == 8) {
+      bit_pos_ = 0;
+      ++pos_;
+    }
+    return b;
+  }
+
+  // An Exp-Golomb code of order K (see BitWriter::put_exp_golomb) with at most MAX_ZEROS leading zeros.
+  uint64_t exp_golomb(unsigned k, unsigned max_zeros, const char* what) {
+    unsigned zeros = 0;
+    while (bit(what) == 0)
+      if (++zeros > max_zeros)
+        corrupt(std::string(what) + ": code with more than " + std::to_string(max_zeros) + " leading zeros at offset " +
+                std::to_string(pos_));
+    const unsigned width = zeros + k + 1;
+    uint64_t u = uint64_t{1} << (width - 1);
+    for (unsigned i = 0; i + 1 < width; ++i) u |= uint64_t{bit(what)} << i;
+    return u - (uint64_t{1} << k);
+  }
+
+  void end_bits(const char* what) {
+    if (bit_pos_ == 0) return;
+    if ((std::to_integer<unsigned>(bytes_[pos_]) >> bit_pos_) != 0)
+      corrupt(std::string(what) + ": nonzero padding bits at offset " + std::to_string(pos_));
+    bit_pos_ = 0;
+    ++pos_;
+  }
+
  private:
   [[noreturn]] void truncated(const char* what) const {
     corrupt(std::string("truncated in ") + what + " at offset " + std::to_string(pos_) + " (stream has " +
@@ -96,6 +133,7 @@ class HeaderReader {
 
   std::span<const std::byte> bytes_;
   size_t pos_ = 0;
+  unsigned bit_pos_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -115,8 +153,8 @@ Freqs quantize_frequencies(const Counts& counts, const std::vector<int>& used, u
   Freqs freqs{};
   uint64_t sum = 0;
   for (int s : used) {
-    // round(count * 2^P / n), computed exactly: count < 2^64 / 2^17 holds for any realistic stream,
-    // and the long double fallback keeps it exact enough beyond that.
+    // round(count * 2^P / n), exact in integers while 2 * count * 2^P < 2^64; beyond (streams of
+    // 2^46+ symbols) long double is close enough, since the moves below repair any rounding.
     uint64_t f;
     if (counts[s] < (uint64_t{1} << 46))
       f = (2 * counts[s] * target + total) / (2 * total);
@@ -174,26 +212,113 @@ Freqs quantize_frequencies(const Counts& counts, const std::vector<int>& used, u
   return freqs;
 }
 
+// The encoding step rounds x / freq down, so rANS codes slightly worse than the ideal -log2(freq / 2^P)
+// per symbol, more so the closer 2^P gets to the state's lower bound 2^16. Measured here on ternary and
+// Laplacian streams of 4M symbols, the excess is about 0.004 * (2^P / 2^16)^2 bits per symbol
+// (quadrupling with each precision bit: 6e-5 at P = 13, 2.5e-4 at P = 14, 4e-3 at P = 16).
+double approximation_loss_bits(uint64_t symbol_count, unsigned precision) {
+  return static_cast<double>(symbol_count) * 0.004 * std::ldexp(1.0, 2 * (static_cast<int>(precision) - 16));
+}
+
 double coded_bits(const Counts& counts, const std::vector<int>& used, const Freqs& freqs, unsigned precision) {
   double bits = 0;
   for (int s : used) bits += static_cast<double>(counts[s]) * (precision - std::log2(static_cast<double>(freqs[s])));
   return bits;
 }
 
-size_t plain_table_bytes(const std::vector<int>& used, const Freqs& freqs) {
-  size_t bytes = 0;
-  for (int s : used) bytes += varint_size(freqs[s]);
-  return bytes;
+// ---------------------------------------------------------------------------------------------
+// Frequency table: each frequency is predicted by the previous used symbol's (the first by the
+// uniform share 2^P / used symbols), and the zigzag-coded difference is written as an Exp-Golomb code
+// whose order k follows the size of the prediction: k = max(0, bit_width(prediction) - shift). The
+// neighbours of a smooth distribution differ by a fraction of their size, so the order scales with
+// them; the encoder picks the shift (0..15) that gives the shortest table.
+
+constexpr unsigned max_table_shift = 15;
+
+uint32_t first_prediction(unsigned precision, size_t used_count) {
+  return static_cast<uint32_t>((uint64_t{1} << precision) / used_count);
 }
 
-size_t delta_table_bytes(const std::vector<int>& used, const Freqs& freqs) {
-  size_t bytes = 0;
-  int64_t previous = 0;
+unsigned golomb_order(uint32_t prediction, unsigned shift) {
+  const unsigned width = static_cast<unsigned>(std::bit_width(prediction));
+  return width > shift ? width - shift : 0;
+}
+
+// Length of the Exp-Golomb code of order k of v: with u = v + 2^k, (bit_width(u) - k - 1) zeros, a one
+// and the low bit_width(u) - 1 bits of u.
+unsigned exp_golomb_bits(uint64_t v, unsigned k) {
+  const unsigned width = static_cast<unsigned>(std::bit_width(v + (uint64_t{1} << k)));
+  return 2 * width - k - 1;
+}
+
+size_t table_bits(const std::vector<int>& used, const Freqs& freqs, unsigned precision, unsigned shift) {
+  size_t bits = 0;
+  uint32_t prediction = first_prediction(precision, used.size());
   for (int s : used) {
-    bytes += varint_size(zigzag(static_cast<int64_t>(freqs[s]) - previous));
-    previous = freqs[s];
+    bits += exp_golomb_bits(zigzag(static_cast<int64_t>(freqs[s]) - prediction), golomb_order(prediction, shift));
+    prediction = freqs[s];
   }
-  return bytes;
+  return bits;
+}
+
+// The shift giving the shortest table, and that table's length in bytes (the shift byte included).
+std::pair<unsigned, size_t> best_table(const std::vector<int>& used, const Freqs& freqs, unsigned precision) {
+  unsigned best_shift = 0;
+  size_t best_bits = SIZE_MAX;
+  for (unsigned shift = 0; shift <= max_table_shift; ++shift) {
+    const size_t bits = table_bits(used, freqs, precision, shift);
+    if (bits < best_bits) {
+      best_bits = bits;
+      best_shift = shift;
+    }
+  }
+  return {best_shift, 1 + (best_bits + 7) / 8};
+}
+
+// Bits are packed into bytes least significant bit first; fields are written least significant bit first.
+class BitWriter {
+ public:
+  explicit BitWriter(std::vector<std::byte>& out) : out_(out) {}
+  void put(uint64_t value, unsigned count) {
+    for (unsigned i = 0; i < count; ++i) {
+      if (used_ == 8) flush_byte();
+      current_ = static_cast<uint8_t>(current_ | (((value >> i) & 1) << used_));
+      ++used_;
+    }
+  }
+  void put_exp_golomb(uint64_t v, unsigned k) {
+    const uint64_t u = v + (uint64_t{1} << k);
+    const unsigned width = static_cast<unsigned>(std::bit_width(u));
+    put(0, width - k - 1);
+    put(1, 1);
+    put(u, width - 1);
+  }
+  // Pads the last byte with zero bits.
+  void finish() {
+    if (used_ != 0) flush_byte();
+  }
+
+ private:
+  void flush_byte() {
+    out_.push_back(static_cast<std::byte>(current_));
+    current_ = 0;
+    used_ = 0;
+  }
+  std::vector<std::byte>& out_;
+  uint8_t current_ = 0;
+  unsigned used_ = 0;
+};
+
+void put_frequency_table(std::vector<std::byte>& out, const std::vector<int>& used, const Freqs& freqs,
+                         unsigned precision, unsigned shift) {
+  out.push_back(static_cast<std::byte>(shift));
+  BitWriter bits(out);
+  uint32_t prediction = first_prediction(precision, used.size());
+  for (int s : used) {
+    bits.put_exp_golomb(zigzag(static_cast<int64_t>(freqs[s]) - prediction), golomb_order(prediction, shift));
+    prediction = freqs[s];
+  }
+  bits.finish();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,12 +370,11 @@ void put_symbol_set(std::vector<std::byte>& out, const std::vector<int>& used) {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Decoding.
 
 // Decode table indexed by the slot x mod 2^P: entry = (freq << 16) | (slot - cum) and the symbol, so one
-// step is x' = freq * (x >> P) + (slot - cum) (Duda 2013, eq. for rANS decoding).
+// step is x' = freq * (x >> P) + (slot - cum) (the rANS decoding function of Duda 2013).
 struct DecodeTable {
   std::unique_ptr<uint32_t[]> entry;
   std::unique_ptr<uint8_t[]> symbol;
@@ -281,52 +405,111 @@ inline uint8_t decode_checked(uint32_t& x, const DecodeTable& table, unsigned pr
   return s;
 }
 
+// GCC's SLP vectorizer packs the lane states of the kernel below into one vector register and extracts
+// each for its table lookup, which more than halves the decoding speed: the lanes must stay scalar.
+#if defined(__GNUC__) && !defined(__clang__)
+#define MC_RANS_SCALAR_KERNEL __attribute__((optimize("no-tree-vectorize")))
+#else
+#define MC_RANS_SCALAR_KERNEL
+#endif
+
+// One unchecked decoding step of one lane: at least 2 bytes of words must be left.
+template <unsigned precision>
+inline void decode_step(uint32_t& x, const uint32_t* entry, const uint8_t* symbol, const std::byte*& ptr, uint8_t* out) {
+  constexpr uint32_t mask = (uint32_t{1} << precision) - 1;
+  const uint32_t slot = x & mask;
+  const uint32_t e = entry[slot];
+  *out = symbol[slot];
+  const uint32_t y = (e >> 16) * (x >> precision) + (e & 0xffff);
+  // Refill without a branch: whether a lane needs a word is data-dependent and unpredictable. The
+  // next word is loaded unconditionally (the caller guarantees it exists) and selected or not.
+#if defined(__x86_64__) && defined(__GNUC__)
+  // Two conditional moves; GCC compiles every C++ form of this selection to a branch (~2x slower on
+  // int8 weights, where about half the steps refill).
+  uint32_t next = y;
+  const uint32_t refilled = (y << word_bits) | load_word(ptr);
+  const std::byte* advanced = ptr + 2;
+  asm("cmpl %[bound], %[next]\n\t"
+      "cmovbl %[refilled], %[next]\n\t"
+      "cmovbq %[advanced], %[ptr]"
+      : [next] "+r"(next), [ptr] "+r"(ptr)
+      : [refilled] "r"(refilled), [advanced] "r"(advanced), [bound] "i"(lower_bound)
+      : "cc");
+  x = next;
+#else
+  // y >= 1, so y < 2^16 exactly when it has at least 16 leading zeros: then the word is appended,
+  // else the 16 appended bits are shifted back out.
+  const uint32_t leading_zeros = static_cast<uint32_t>(std::countl_zero(y));
+  const uint64_t appended = (uint64_t{y} << word_bits) | load_word(ptr);
+  x = static_cast<uint32_t>(appended >> (~leading_zeros & 16));
+  ptr += (leading_zeros >> 3) & 2;
+#endif
+}
+
+// The unchecked inner loop: GROUPS groups of one symbol per lane, with at least 2 * LANES bytes of
+// words left before each group (each lane reads at most one word per group). The precision is a
+// template parameter so the shift and mask are immediates, and the lanes are separate variables so
+// they stay in registers.
+template <int lanes, unsigned precision>
+MC_RANS_SCALAR_KERNEL const std::byte* decode_groups(uint32_t* state, const uint32_t* entry, const uint8_t* symbol,
+                                                     const std::byte* ptr, uint8_t* out, uint64_t groups) {
+  static_assert(lanes == 1 || lanes == 2 || lanes == 4 || lanes == 8);
+  uint32_t x0 = state[0], x1 = 0, x2 = 0, x3 = 0, x4 = 0, x5 = 0, x6 = 0, x7 = 0;
+  if constexpr (lanes >= 2) x1 = state[1];
+  if constexpr (lanes >= 4) x2 = state[2], x3 = state[3];
+  if constexpr (lanes >= 8) x4 = state[4], x5 = state[5], x6 = state[6], x7 = state[7];
+  for (uint8_t* end = out + groups * lanes; out != end; out += lanes) {
+    decode_step<precision>(x0, entry, symbol, ptr, out + 0);
+    if constexpr (lanes >= 2) decode_step<precision>(x1, entry, symbol, ptr, out + 1);
+    if constexpr (lanes >= 4) {
+      decode_step<precision>(x2, entry, symbol, ptr, out + 2);
+      decode_step<precision>(x3, entry, symbol, ptr, out + 3);
+    }
+    if constexpr (lanes >= 8) {
+      decode_step<precision>(x4, entry, symbol, ptr, out + 4);
+      decode_step<precision>(x5, entry, symbol, ptr, out + 5);
+      decode_step<precision>(x6, entry, symbol, ptr, out + 6);
+      decode_step<precision>(x7, entry, symbol, ptr, out + 7);
+    }
+  }
+  state[0] = x0;
+  if constexpr (lanes >= 2) state[1] = x1;
+  if constexpr (lanes >= 4) state[2] = x2, state[3] = x3;
+  if constexpr (lanes >= 8) state[4] = x4, state[5] = x5, state[6] = x6, state[7] = x7;
+  return ptr;
+}
+
+using GroupDecoder = const std::byte* (*)(uint32_t*, const uint32_t*, const uint8_t*, const std::byte*, uint8_t*,
+                                          uint64_t);
+
+template <int lanes, size_t... p>
+constexpr std::array<GroupDecoder, sizeof...(p)> group_decoders(std::index_sequence<p...>) {
+  return {&decode_groups<lanes, static_cast<unsigned>(p + 1)>...};
+}
+
 template <int lanes>
-void decode_lanes(uint32_t* state_in, const DecodeTable& table, unsigned precision, WordCursor& words, uint8_t* out,
+void decode_lanes(uint32_t* x, const DecodeTable& table, unsigned precision, WordCursor& words, uint8_t* out,
                   uint64_t count) {
+  static constexpr auto decoders = group_decoders<lanes>(std::make_index_sequence<max_precision>());
+  const GroupDecoder fast = decoders[precision - 1];
   const uint32_t mask = (uint32_t{1} << precision) - 1;
-  const uint32_t* entry = table.entry.get();
-  const uint8_t* symbol = table.symbol.get();
-  uint32_t x[lanes];
-  for (int l = 0; l < lanes; ++l) x[l] = state_in[l];
   const uint64_t groups = count / lanes;
   uint64_t g = 0;
-  const std::byte* ptr = words.ptr;
   while (g < groups) {
-    // Each group reads at most one word per lane, so this many groups cannot run past the end.
-    const uint64_t safe = std::min<uint64_t>(groups - g, static_cast<uint64_t>(words.end - ptr) / (2 * lanes));
+    const uint64_t safe = std::min<uint64_t>(groups - g, static_cast<uint64_t>(words.end - words.ptr) / (2 * lanes));
     if (safe == 0) {
-      words.ptr = ptr;
       for (int l = 0; l < lanes; ++l)
         out[g * lanes + l] = decode_checked(x[l], table, precision, mask, words, g * lanes + l);
-      ptr = words.ptr;
       ++g;
       continue;
     }
-    uint8_t* o = out + g * lanes;
-    for (uint64_t k = 0; k < safe; ++k, o += lanes) {
-#pragma GCC unroll 8
-      for (int l = 0; l < lanes; ++l) {
-        const uint32_t slot = x[l] & mask;
-        const uint32_t e = entry[slot];
-        o[l] = symbol[slot];
-        const uint32_t y = (e >> 16) * (x[l] >> precision) + (e & 0xffff);
-        // Branch-free refill (whether a lane needs a word is unpredictable): the state with the next
-        // word appended, shifted back by 16 bits unless the state is below 2^16.
-        const uint64_t appended = (uint64_t{y} << word_bits) | load_word(ptr);
-        const uint32_t keep = y >= lower_bound ? 1 : 0;
-        x[l] = static_cast<uint32_t>(appended >> (keep * word_bits));
-        ptr += 2 - 2 * keep;
-      }
-    }
+    words.ptr = fast(x, table.entry.get(), table.symbol.get(), words.ptr, out + g * lanes, safe);
     g += safe;
   }
-  words.ptr = ptr;
   for (uint64_t i = groups * lanes; i < count; ++i) {
     const int l = static_cast<int>(i % lanes);
     out[i] = decode_checked(x[l], table, precision, mask, words, i);
   }
-  for (int l = 0; l < lanes; ++l) state_in[l] = x[l];
 }
 
 }  // namespace
@@ -360,26 +543,26 @@ std::vector<std::byte> rans_encode(std::span<const uint8_t> symbols) {
     return out;
   }
 
-  // Precision: every candidate from the least that gives each used symbol a slot up to 16 bits (or a
-  // little above log2(n): finer steps than 1/n cannot follow the empirical distribution any better),
-  // scored by the coded size of the data plus the frequency table.
+  // Precision: every candidate from the least that gives each used symbol a slot up to 14 bits (or a
+  // little above log2(n): steps finer than 1/n cannot follow the empirical distribution any better),
+  // scored by the ideal coded size of the data, the frequency table and the coder's approximation loss.
   const unsigned min_precision = std::max(1u, static_cast<unsigned>(std::bit_width(used.size() - 1)));
   const unsigned max_precision_here =
-      std::clamp(static_cast<unsigned>(std::bit_width(n)) + 1, min_precision, max_precision);
+      std::clamp(static_cast<unsigned>(std::bit_width(n)) + 1, min_precision, max_encoder_precision);
   unsigned precision = 0;
   Freqs freqs{};
-  bool delta_coded = false;
+  unsigned table_shift = 0;
   double best_bits = HUGE_VAL;
   for (unsigned p = min_precision; p <= max_precision_here; ++p) {
     const Freqs f = quantize_frequencies(counts, used, n, p);
-    const size_t plain = plain_table_bytes(used, f);
-    const size_t delta = delta_table_bytes(used, f);
-    const double bits = coded_bits(counts, used, f, p) + 8.0 * static_cast<double>(std::min(plain, delta));
+    const auto [shift, table_bytes] = best_table(used, f, p);
+    const double bits =
+        coded_bits(counts, used, f, p) + 8.0 * static_cast<double>(table_bytes) + approximation_loss_bits(n, p);
     if (bits < best_bits) {
       best_bits = bits;
       precision = p;
       freqs = f;
-      delta_coded = delta < plain;
+      table_shift = shift;
     }
   }
 
@@ -392,13 +575,9 @@ std::vector<std::byte> rans_encode(std::span<const uint8_t> symbols) {
     ++lanes_log2;
   const int lanes = 1 << lanes_log2;
 
-  out.push_back(static_cast<std::byte>(precision | (lanes_log2 << 5) | (delta_coded ? 0x80u : 0u)));
+  out.push_back(static_cast<std::byte>(precision | (lanes_log2 << 5)));
   put_symbol_set(out, used);
-  int64_t previous = 0;
-  for (int s : used) {
-    put_varint(out, delta_coded ? zigzag(static_cast<int64_t>(freqs[s]) - previous) : freqs[s]);
-    previous = freqs[s];
-  }
+  put_frequency_table(out, used, freqs, precision, table_shift);
 
   // Encoder tables: cumulative frequency and the state bound above which a word must be emitted first
   // so the encoded state stays below 2^32 (x_max = freq * 2^(32 - P)).
@@ -418,7 +597,7 @@ std::vector<std::byte> rans_encode(std::span<const uint8_t> symbols) {
   words.reserve(static_cast<size_t>(coded_bytes / 2) + 16);
   for (uint64_t i = n; i-- > 0;) {
     const uint8_t s = symbols[i];
-    uint32_t& x = state[i % lanes];
+    uint32_t& x = state[i & (lanes - 1)];
     if (x >= x_max[s]) {
       words.push_back(static_cast<uint16_t>(x & 0xffff));
       x >>= word_bits;
@@ -452,7 +631,6 @@ std::vector<uint8_t> rans_decode(std::span<const std::byte> encoded, uint64_t ma
   const uint8_t params = in.u8("the parameter byte");
   const unsigned precision = params & 0x1f;
   const unsigned lanes_log2 = (params >> 5) & 3;
-  const bool delta_coded = (params & 0x80) != 0;
   if (precision == 0) {
     if ((params & 0xe0) != 0)
       corrupt("parameter byte " + std::to_string(params) + " has precision 0 (one distinct symbol) but bits 5-7 set");
@@ -460,6 +638,7 @@ std::vector<uint8_t> rans_decode(std::span<const std::byte> encoded, uint64_t ma
     expect_end("a single-symbol stream");
     return std::vector<uint8_t>(n, symbol);
   }
+  if ((params & 0x80) != 0) corrupt("parameter byte " + std::to_string(params) + " has the reserved bit 7 set");
   if (precision > max_precision)
     corrupt("precision " + std::to_string(precision) + " bits outside the supported 1.." +
             std::to_string(max_precision));
@@ -497,28 +676,29 @@ std::vector<uint8_t> rans_decode(std::span<const std::byte> encoded, uint64_t ma
     corrupt(std::to_string(used.size()) + " used symbols do not fit in 2^" + std::to_string(precision) + " slots");
 
   // Frequencies.
+  const uint8_t shift = in.u8("the frequency table's shift");
+  if (shift > max_table_shift)
+    corrupt("frequency table shift " + std::to_string(shift) + " above " + std::to_string(max_table_shift));
   Freqs freqs{};
   uint64_t sum = 0;
-  int64_t previous = 0;
+  uint32_t prediction = first_prediction(precision, used.size());
   for (int s : used) {
-    const uint64_t v = in.varint("the frequency table");
-    int64_t f;
-    if (delta_coded) {
-      if (v > 4 * uint64_t{total}) corrupt("frequency delta for symbol " + std::to_string(s) + " out of range");
-      f = previous + unzigzag(v);
-    } else {
-      if (v > total) corrupt("frequency " + std::to_string(v) + " of symbol " + std::to_string(s) + " exceeds 2^" +
-                             std::to_string(precision));
-      f = static_cast<int64_t>(v);
-    }
+    // |frequency - prediction| < 2^16, so the zigzag value is below 2^17 and its code has at most 17
+    // leading zeros; a few more are tolerated and caught by the range checks below.
+    const uint64_t v = in.exp_golomb(golomb_order(prediction, shift), 24, "the frequency table");
+    if (v > 4 * uint64_t{total})
+      corrupt("frequency of symbol " + std::to_string(s) + " differs from its prediction by more than 2^" +
+              std::to_string(precision + 1));
+    const int64_t f = static_cast<int64_t>(prediction) + unzigzag(v);
     if (f <= 0) corrupt("zero or negative frequency " + std::to_string(f) + " for used symbol " + std::to_string(s));
     if (f > static_cast<int64_t>(total))
       corrupt("frequency " + std::to_string(f) + " of symbol " + std::to_string(s) + " exceeds 2^" +
               std::to_string(precision));
     freqs[s] = static_cast<uint32_t>(f);
     sum += static_cast<uint64_t>(f);
-    previous = f;
+    prediction = freqs[s];
   }
+  in.end_bits("the frequency table");
   if (sum != total)
     corrupt("frequencies sum to " + std::to_string(sum) + ", expected 2^" + std::to_string(precision) + " = " +
             std::to_string(total));

@@ -8,26 +8,39 @@
 // Stream format (all multi-byte integers little-endian; "varint" is unsigned LEB128, at most 10 bytes):
 //
 //   varint  symbol_count n
-//   -- n == 0: the stream ends here (1 byte in total).
-//   u8      params: bits 0-4 precision P, bits 5-6 log2(lane count K), bit 7 frequency coding
-//           (0 plain, 1 delta). P == 0 means "one distinct symbol": bits 5-7 must be 0, one u8 with the
-//           symbol follows and the stream ends (3+ bytes in total, no coded data).
-//           Otherwise 1 <= P <= 16 and the frequencies below sum to exactly 2^P.
-//   varint  run_count R: R == 0: a 32-byte bitmap of the used symbols follows (bit s%8 of byte s/8);
-//           R >= 1: R runs of consecutive used symbols follow, each as varint gap, varint length-1,
-//           where the first run's gap is its first symbol and a later run's gap is
-//           (first symbol - previous run's end - 1). At least two symbols must be used.
-//   varint  frequency of each used symbol in increasing symbol order: plain, the frequency itself;
-//           delta, the zigzag-coded difference to the previous used symbol's frequency (the first
-//           symbol's difference is taken from 0). Every frequency is >= 1.
-//   u32     K final encoder states (the decoder's initial states), lane 0 first; each in [2^16, 2^32).
-//   u16     renormalization words, in the order the decoder consumes them, up to the end of the span.
+//           n == 0: the stream ends here (1 byte in total).
+//   u8      params: bits 0-4 precision P, bits 5-6 log2(lane count K), bit 7 reserved (must be 0).
+//           P == 0 means one distinct symbol: bits 5-7 must be 0, one u8 with the symbol follows and the
+//           stream ends there (no coded data). Otherwise 1 <= P <= 16 (rans_encode writes at most 14;
+//           17..31 are invalid) and at least two symbols are used.
+//   varint  run_count R. R == 0: a 32-byte bitmap of the used symbols follows (symbol s is bit s % 8
+//           of byte s / 8). R >= 1 (at most 128): R runs of consecutive used symbols follow, each as
+//           varint gap, varint length-1; the first run starts at symbol gap, a later run at
+//           (previous run's last symbol + 2 + gap). No run may go past symbol 255.
+//   u8      shift, 0..15 (used by the frequency codes below).
+//   bits    the frequency f of each used symbol in increasing symbol order, as a bit stream packed
+//           least significant bit first into bytes and padded with zero bits to a byte boundary.
+//           Each f is coded relative to a prediction p: the previous used symbol's frequency, for the
+//           first used symbol floor(2^P / number of used symbols). The value z = zigzag(f - p)
+//           (2(f - p) if f >= p, else 2(p - f) - 1) is written as an Exp-Golomb code of order
+//           k = max(0, bit_width(p) - shift): with u = z + 2^k and w = bit_width(u), w - k - 1 zero
+//           bits, a one bit, then the low w - 1 bits of u, least significant first. Every f must be
+//           >= 1 and the frequencies must sum to exactly 2^P. Symbol s owns the slots
+//           [c_s, c_s + f_s) of [0, 2^P), c_s being the sum of the frequencies of the used symbols below s.
+//   u32     K lane states (the encoder's final states, the decoder's initial ones), lane 0 first;
+//           each in [2^16, 2^32).
+//   u16     renormalization words, in the order the decoder consumes them, up to the end of the stream
+//           (the stream's length is known from its container; no count is stored).
 //
-// Decoding: symbol i is decoded by lane i mod K. A lane with state x decodes the symbol s whose
-// cumulative range [c_s, c_s + f_s) holds x mod 2^P, sets x = f_s * (x >> P) + (x mod 2^P) - c_s and,
-// if x < 2^16, reads the next word w and sets x = (x << 16) | w. The encoder starts every lane at 2^16,
-// so after the last symbol every lane must be back at 2^16 and every word must have been consumed:
-// both are checked and catch almost any corruption.
+// Encoding (writers): every lane starts at x = 2^16. Symbols are coded from the last to the first,
+// symbol i by lane i mod K: if x >= f_s * 2^(32 - P), the word x mod 2^16 is emitted and x >>= 16;
+// then x = floor(x / f_s) * 2^P + (x mod f_s) + c_s. The words are stored in reverse order of emission.
+// Decoding mirrors it from the first symbol to the last: lane i mod K with state x decodes the symbol s
+// whose slots hold x mod 2^P, sets x = f_s * (x >> P) + (x mod 2^P) - c_s and, if now x < 2^16, reads
+// the next word w and sets x = (x << 16) | w. After the last symbol every lane must be back at 2^16 and
+// every word consumed: both are checked and catch nearly all corruption, but not all (a corrupted word
+// can yield a wrong symbol and then the right state again), so integrity belongs to the container's
+// checksum.
 #pragma once
 
 #include <cstddef>

@@ -152,7 +152,20 @@ const CalibrationStats& PassContext::statistics(const Model& model) {
   return stats_;
 }
 
+bool PassContext::has_float_model() const { return has_float_model_; }
+
+const ReferenceOutputs& PassContext::float_reference() {
+  if (held_out.files.empty()) fail_usage("a budgeted pass needs held-out calibration images (--calib with enough images)");
+  if (!has_float_model_) fail_internal("float_reference: no float model recorded");
+  if (!reference_valid_) {
+    reference_ = reference_outputs(float_model_, held_out, threads);
+    reference_valid_ = true;
+  }
+  return reference_;
+}
+
 void run_pipeline(Model& model, const std::vector<PassInvocation>& pipeline, PassContext& context) {
+  if (!context.has_float_model()) context.set_float_model(model);
   for (const auto& inv : pipeline) {
     const PassInfo* info = find_pass(inv.name);
     if (!info) fail_usage("unknown pass '" + inv.name + "'");

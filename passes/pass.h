@@ -12,6 +12,7 @@
 
 #include "analysis/calibration.h"
 #include "analysis/calibration_stats.h"
+#include "analysis/sensitivity.h"
 #include "core/graph.h"
 #include "formats/encodings.h"
 
@@ -46,14 +47,26 @@ struct PassContext {
   CalibrationSet held_out;
   bool has_calibration() const { return !calibration.files.empty(); }
 
-  // Statistics of the current model on the calibration set (computed at first use). Passes that
-  // change weights or activations call invalidate_statistics().
+  // The float model as the pipeline received it, and its output distributions on the held-out
+  // images: what budgeted passes (split-hybrid<max-drop=P>) compare candidates with.
+  void set_float_model(const Model& model) { float_model_ = model; has_float_model_ = true; reference_valid_ = false; }
+  const ReferenceOutputs& float_reference();
+  bool has_float_model() const;
+
+  // Statistics on the calibration set of the model as it is when first asked for (computed once).
+  // Weight-quantization passes fit every layer to these statistics of the float model rather than
+  // re-running calibration after each layer; passes that change what the statistics describe
+  // (the graph's structure) call invalidate_statistics().
   const CalibrationStats& statistics(const Model& model);
   void invalidate_statistics() { stats_valid_ = false; }
 
  private:
   CalibrationStats stats_;
   bool stats_valid_ = false;
+  Model float_model_;
+  bool has_float_model_ = false;
+  ReferenceOutputs reference_;
+  bool reference_valid_ = false;
 };
 
 struct PassInvocation {

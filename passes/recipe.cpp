@@ -1,5 +1,7 @@
 #include "passes/recipe.h"
 
+#include "passes/pass.h"
+
 namespace mc {
 
 namespace {
@@ -12,11 +14,18 @@ struct RecipeInfo {
 const RecipeInfo recipes[] = {
     {"lossless", "every weight bit-exact: float32 split into byte planes, each entropy-coded"},
     {"fp16", "float weights rounded to IEEE float16 (nearest even), byte planes entropy-coded"},
+    {"int8", "int8 per-channel weights (GPTQ + bias correction), int8 activations (calibrated ranges)"},
+    {"prom", "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations"},
+    {"hybrid", "hybrid filter banks in the pointwise convs (ternary share from --max-drop or --ternary-fraction), other layers int8"},
 };
 
-// Integer initializers (shapes, indices) are always stored as they are.
-EncodedTensor encode_lossless(const Tensor& t) {
-  return t.dtype() == DType::f32 ? encode_fp32_planes(t) : encode_raw(t);
+const char* canonical = "fold-constants,fold-bn,fc-to-gemm";
+
+std::string number(double v) {
+  std::string s = std::to_string(v);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
 }
 
 }  // namespace
@@ -33,30 +42,61 @@ std::string recipe_description(const std::string& name) {
   return "";
 }
 
-CompressedModel run_recipe(const std::string& recipe, const Model& model) {
-  CompressedModel out;
-  out.model = model;
-  out.recipe = recipe;
-  if (recipe == "lossless") {
-    out.passes = {"encode-lossless"};
-    for (const auto& [name, t] : model.graph.initializers) out.encoded[name] = encode_lossless(t);
-    return out;
-  }
-  if (recipe == "fp16") {
-    out.passes = {"encode-fp16"};
-    for (auto& [name, t] : out.model.graph.initializers) {
-      if (t.dtype() != DType::f32) {
-        out.encoded[name] = encode_raw(t);
-        continue;
-      }
-      out.encoded[name] = encode_fp16(t);
-      t = decode_tensor(out.encoded[name], name);  // the model now computes with the fp16 values
-    }
-    return out;
+std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
+  if (!o.passes.empty()) return o.passes;
+  if (recipe == "lossless" || recipe == "fp16") return "";
+  if (recipe == "int8") return std::string(canonical) + ",quantize-int8,quantize-activations";
+  if (recipe == "prom") return std::string(canonical) + ",ternarize<terms=1>,quantize-int8,quantize-activations";
+  if (recipe == "hybrid") {
+    if (o.max_drop && o.ternary_fraction) fail_usage("give either --max-drop or --ternary-fraction, not both");
+    std::string budget = o.ternary_fraction ? "fraction=" + number(*o.ternary_fraction) : "max-drop=" + number(o.max_drop.value_or(1.0));
+    return std::string(canonical) + ",quantize-int8<layers=depthwise+conv+fc>,split-hybrid<" + budget + ">,quantize-int8";
   }
   std::string valid;
   for (const auto& n : recipe_names()) valid += (valid.empty() ? "" : ", ") + n;
   fail_usage("unknown recipe '" + recipe + "' (valid: " + valid + ")");
+}
+
+bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& o) {
+  std::string p = recipe_pipeline(recipe, o);
+  for (const char* pass : {"quantize-int8", "ternarize", "split-hybrid", "quantize-activations"})
+    if (p.find(pass) != std::string::npos) return true;
+  return false;
+}
+
+CompressedModel run_recipe(const std::string& recipe, const Model& model, const RecipeOptions& o) {
+  if (o.max_drop && !(*o.max_drop >= 0 && *o.max_drop <= 100))
+    fail_usage("--max-drop must be between 0 and 100 points, got " + number(*o.max_drop));
+  if (o.ternary_fraction && !(*o.ternary_fraction >= 0 && *o.ternary_fraction <= 1))
+    fail_usage("--ternary-fraction must be between 0 and 1, got " + number(*o.ternary_fraction));
+  if ((o.max_drop || o.ternary_fraction) && recipe != "hybrid" && o.passes.empty())
+    fail_usage("--max-drop and --ternary-fraction apply to the hybrid recipe only");
+  CompressedModel out;
+  out.model = model;
+  out.recipe = recipe;
+  out.pipeline = recipe_pipeline(recipe, o);
+  if (recipe_needs_calibration(recipe, o) && o.calibration.files.empty())
+    fail_usage("recipe '" + recipe + "' needs calibration images: give --calib DIR");
+  PassContext ctx;
+  ctx.threads = o.threads;
+  ctx.log = o.log;
+  ctx.progress = o.progress;
+  ctx.calibration = o.calibration;
+  ctx.held_out = o.held_out;
+  if (!out.pipeline.empty()) run_pipeline(out.model, parse_pipeline(out.pipeline), ctx);
+  out.encoded = std::move(ctx.encoded);
+  // Whatever no pass encoded is stored losslessly (integer tensors raw), or as fp16 in that recipe.
+  for (auto& [name, t] : out.model.graph.initializers) {
+    if (out.encoded.count(name)) continue;
+    if (t.dtype() != DType::f32) out.encoded[name] = encode_raw(t);
+    else if (recipe == "fp16") {
+      out.encoded[name] = encode_fp16(t);
+      t = decode_tensor(out.encoded[name], name);  // the model now computes with the fp16 values
+    } else {
+      out.encoded[name] = encode_fp32_planes(t);
+    }
+  }
+  return out;
 }
 
 }  // namespace mc

@@ -1,29 +1,49 @@
 // Recipes: named compression pipelines. A recipe turns a float model into (a) the model with its
 // weights replaced by what the file will decode to, so evaluating it measures the compressed
-// model, and (b) the encoding of every initializer, which the .mcz writer stores.
+// model, and (b) the encoding of every initializer, which the .mcz writer stores. Recipes are text
+// pipelines of passes (passes/pass_list.def); `--passes` runs any pipeline instead.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "analysis/calibration.h"
 #include "core/graph.h"
 #include "formats/encodings.h"
 
 namespace mc {
 
+struct RecipeOptions {
+  std::optional<double> max_drop;           // hybrid: points of held-out top-1 agreement
+  std::optional<double> ternary_fraction;   // hybrid: share of all MACs made ternary
+  std::string passes;                       // explicit pipeline (overrides the recipe's)
+  CalibrationSet calibration;               // fit images (empty: none given)
+  CalibrationSet held_out;                  // decision images
+  int threads = 0;
+  std::function<void(const std::string&)> log;
+  std::function<void(int64_t, int64_t)> progress;
+};
+
 struct CompressedModel {
   Model model;
   std::map<std::string, EncodedTensor> encoded;
   std::string recipe;
-  std::vector<std::string> passes;  // the pipeline that ran, in order
+  std::string pipeline;  // the pipeline that ran, as text (parses back to itself)
 };
 
 // The recipe names, in the order `--help` lists them.
 std::vector<std::string> recipe_names();
 std::string recipe_description(const std::string& name);
+// The recipe's pipeline text for these options (what `--passes` would have to say to do the same).
+std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& options);
+bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& options);
 
-// Fails (usage error) for an unknown recipe, listing the valid ones.
-CompressedModel run_recipe(const std::string& recipe, const Model& model);
+// Fails (usage error) for an unknown recipe, listing the valid ones, and for recipes that need
+// calibration images when none are given. Weights no pass encoded are stored losslessly (fp16
+// for the fp16 recipe).
+CompressedModel run_recipe(const std::string& recipe, const Model& model, const RecipeOptions& options = {});
 
 }  // namespace mc

@@ -1,0 +1,183 @@
+// split-hybrid: per-layer hybrid filter banks (Gope et al., "Ternary MobileNets via Per-Layer Hybrid
+// Filter Banks"), post-training. In each selected layer (default: pointwise convolutions, not the
+// classifier) the least sensitive filters become residual ternary (additions only) and the rest
+// stay in a multiplying bank (int8 by default, or float). The file stores each layer's banks
+// contiguously (bank filters, then ternary filters) with a channel permutation, so the graph and
+// the network's function are unchanged but for quantization error.
+//
+// Which filters: every candidate filter f of every layer gets its ternary fit; its cost is its
+// relative output error e_f (core of the sensitivity profile) and its benefit the multiplications
+// it removes, (K - terms) x output positions. Filters are taken in increasing e_f per MUL removed,
+// across layers, until either `fraction` of all the network's MACs are removed or, with
+// max-drop=P, as many as keep top-1 agreement with the float model on the held-out images at
+// 100 - P percent or more (a bisection over the ranked list, each probe a forward pass of the
+// held-out images).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "analysis/op_count.h"
+#include "core/shape_inference.h"
+#include "passes/pass.h"
+#include "passes/weight_fit.h"
+
+namespace mc {
+
+namespace {
+
+struct Candidate {
+  size_t layer;
+  int64_t filter;
+  double cost;     // relative ternary error
+  double benefit;  // MULs removed
+};
+
+struct HybridLayer {
+  std::string node, weight;
+  int64_t filters = 0;
+  std::vector<FilterFit> ternary;  // per filter
+  std::vector<FilterFit> bank;     // per filter (int8 bank), empty for a float bank
+};
+
+// Applies the choice (the first `n` ranked candidates are ternary) to a copy of the model;
+// fills `encoded` when given.
+Model build(const Model& base, const CalibrationStats& stats, const std::vector<HybridLayer>& layers, const std::vector<Candidate>& ranked,
+            size_t n, const FitOptions& ternary_options, const FitOptions& bank_options, bool int8_bank,
+            std::map<std::string, EncodedTensor>* encoded) {
+  Model m = base;
+  std::vector<std::vector<bool>> is_ternary(layers.size());
+  for (size_t l = 0; l < layers.size(); ++l) is_ternary[l].assign(static_cast<size_t>(layers[l].filters), false);
+  for (size_t i = 0; i < n; ++i) is_ternary[ranked[i].layer][static_cast<size_t>(ranked[i].filter)] = true;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const HybridLayer& hl = layers[l];
+    const LayerGram& gram = stats.layers.at(hl.node);
+    std::vector<int64_t> bank_filters, ternary_filters;
+    std::vector<FilterFit> bank_fits, ternary_fits;
+    for (int64_t f = 0; f < hl.filters; ++f) {
+      if (is_ternary[l][static_cast<size_t>(f)]) {
+        ternary_filters.push_back(f);
+        ternary_fits.push_back(hl.ternary[static_cast<size_t>(f)]);
+      } else {
+        bank_filters.push_back(f);
+        if (int8_bank) bank_fits.push_back(hl.bank[static_cast<size_t>(f)]);
+      }
+    }
+    if (!int8_bank && ternary_filters.empty()) continue;  // a float layer, untouched
+    Tensor* bias = bias_for(m, hl.node);
+    Tensor& w = m.graph.initializers.at(hl.weight);
+    const Tensor original = w;
+    apply_fits(w, bias, gram, ternary_filters, ternary_fits);
+    if (int8_bank) apply_fits(w, bias, gram, bank_filters, bank_fits);
+    if (!encoded) continue;
+    EncodedTensor e;
+    e.dtype = DType::f32;
+    e.shape = w.shape();
+    const int64_t nb = static_cast<int64_t>(bank_filters.size());
+    if (nb > 0) {
+      if (int8_bank) {
+        e.parts.push_back(make_part(bank_fits, bank_options, 0, nb));
+      } else {
+        // Float bank: the original weights of those filters, byte planes (lossless).
+        Tensor rows(DType::f32, {nb, gram.rows});
+        for (int64_t i = 0; i < nb; ++i)
+          std::memcpy(rows.data<float>() + i * gram.rows, original.data<float>() + bank_filters[static_cast<size_t>(i)] * gram.rows,
+                      static_cast<size_t>(gram.rows) * sizeof(float));
+        EncodedPart p = encode_fp32_planes(rows).parts[0];
+        p.channel_begin = 0;
+        p.channel_end = nb;
+        e.parts.push_back(std::move(p));
+      }
+    }
+    if (!ternary_filters.empty()) e.parts.push_back(make_part(ternary_fits, ternary_options, nb, hl.filters));
+    if (!ternary_filters.empty() && nb > 0) {
+      for (int64_t f : bank_filters) e.permutation.push_back(static_cast<uint32_t>(f));
+      for (int64_t f : ternary_filters) e.permutation.push_back(static_cast<uint32_t>(f));
+    }
+    (*encoded)[hl.weight] = std::move(e);
+  }
+  return m;
+}
+
+}  // namespace
+
+void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx) {
+  FitOptions ternary = fit_options(WeightFormat::ternary, options);
+  FitOptions bank = fit_options(WeightFormat::int8, options);
+  const std::string bank_kind = options.text("bank", "int8");
+  if (bank_kind != "int8" && bank_kind != "float") fail_usage("split-hybrid: bank=" + bank_kind + ": expected int8 or float");
+  const bool int8_bank = bank_kind == "int8";
+  const bool has_fraction = options.values.count("fraction") != 0;
+  const bool has_drop = options.values.count("max-drop") != 0;
+  if (has_fraction == has_drop) fail_usage("split-hybrid needs exactly one of fraction=F (share of all MACs made ternary) or max-drop=P");
+  const double fraction = options.number("fraction", 0.0);
+  const double max_drop = options.number("max-drop", 0.0);
+  if (has_fraction && !(fraction >= 0 && fraction <= 1)) fail_usage("--ternary-fraction must be between 0 and 1, got " + std::to_string(fraction));
+  if (has_drop && !(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points, got " + std::to_string(max_drop));
+
+  const CalibrationStats& stats = ctx.statistics(model);
+  auto selected = select_layers(model, options.text("layers", "pointwise"), ctx.encoded, options.flag("skip-classifier", true));
+  if (selected.empty()) fail_unsupported("split-hybrid: the model has no " + options.text("layers", "pointwise") + " layers to split");
+  InferredGraph shapes = infer_shapes(model, 1);
+  const double total_macs = static_cast<double>(count_ops(model, shapes).macs);
+
+  std::vector<HybridLayer> layers;
+  std::vector<Candidate> candidates;
+  for (const Node* node : selected) {
+    const LayerGram& gram = stats.layers.at(node->name);
+    HybridLayer hl;
+    hl.node = node->name;
+    hl.weight = node->inputs[1];
+    const Tensor& w = *model.graph.initializer(hl.weight);
+    hl.filters = filter_count(w, gram);
+    std::vector<int64_t> all(static_cast<size_t>(hl.filters));
+    for (int64_t f = 0; f < hl.filters; ++f) all[static_cast<size_t>(f)] = f;
+    hl.ternary = fit_filters(w, gram, all, ternary);
+    if (int8_bank) hl.bank = fit_filters(w, gram, all, bank);
+    const double macs_per_filter = static_cast<double>(node_macs(*node, shapes)) / static_cast<double>(hl.filters);
+    const double positions = macs_per_filter / static_cast<double>(gram.rows);
+    const double benefit = macs_per_filter - positions * ternary.terms;
+    for (int64_t f = 0; f < hl.filters; ++f)
+      if (benefit > 0) candidates.push_back(Candidate{layers.size(), f, hl.ternary[static_cast<size_t>(f)].error, benefit});
+    layers.push_back(std::move(hl));
+    if (ctx.log) ctx.log("split-hybrid: fitted " + node->name);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.cost / a.benefit < b.cost / b.benefit;
+  });
+  std::vector<double> removed(candidates.size() + 1, 0.0);
+  for (size_t i = 0; i < candidates.size(); ++i) removed[i + 1] = removed[i] + candidates[i].benefit;
+
+  size_t chosen = 0;
+  if (has_fraction) {
+    while (chosen < candidates.size() && removed[chosen] < fraction * total_macs) ++chosen;
+  } else {
+    // Largest prefix whose held-out top-1 agreement with the float model is >= 100 - max_drop.
+    const ReferenceOutputs& reference = ctx.float_reference();
+    auto acceptable = [&](size_t n) {
+      Model probe = build(model, stats, layers, candidates, n, ternary, bank, int8_bank, nullptr);
+      EndToEnd e = compare_outputs(probe, ctx.held_out, reference, ctx.threads);
+      if (ctx.log)
+        ctx.log("split-hybrid: " + std::to_string(n) + " ternary filters (" + std::to_string(100.0 * removed[n] / total_macs) +
+                "% of MACs): held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, KL " + std::to_string(e.kl));
+      return e.top1_agreement >= 100.0 - max_drop;
+    };
+    size_t lo = 0, hi = candidates.size();
+    if (acceptable(hi)) lo = hi;
+    // Invariant: lo acceptable (0 is taken as acceptable: the bank alone), hi not. Stop when the
+    // interval is below 0.5% of the network's MACs.
+    while (hi > lo + 1 && removed[hi] - removed[lo] > 0.005 * total_macs) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (acceptable(mid)) lo = mid;
+      else hi = mid;
+    }
+    chosen = lo;
+  }
+  if (ctx.log)
+    ctx.log("split-hybrid: " + std::to_string(chosen) + " of " + std::to_string(candidates.size()) + " filters ternary, " +
+            std::to_string(100.0 * removed[chosen] / total_macs) + "% of all MACs");
+  model = build(model, stats, layers, candidates, chosen, ternary, bank, int8_bank, &ctx.encoded);
+
+}
+
+}  // namespace mc

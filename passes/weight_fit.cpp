@@ -1,0 +1,336 @@
+#include "passes/weight_fit.h"
+
+#include <Eigen/Core>
+#include <Eigen/LU>
+#include <cmath>
+#include <map>
+
+#include "analysis/sensitivity.h"
+#include "core/gptq.h"
+#include "core/quantizers.h"
+#include "passes/pass.h"
+
+namespace mc {
+
+namespace {
+
+// Symbol of residual-ternary term t in level code c (base-3 digits: 0 -> 0, 1 -> +1, 2 -> -1).
+uint8_t term_symbol(int32_t code, int t) {
+  for (int i = 0; i < t; ++i) code /= 3;
+  return static_cast<uint8_t>(code % 3);
+}
+
+// Every value sum_t s_t a_t, summed in float32 in term order as the decoder does, with its code.
+LevelSet ternary_levels(const std::vector<float>& scales) {
+  const int k = static_cast<int>(scales.size());
+  int32_t combos = 1;
+  for (int t = 0; t < k; ++t) combos *= 3;
+  std::vector<std::pair<double, int32_t>> v;
+  for (int32_t c = 0; c < combos; ++c) {
+    float acc = 0.0f;
+    for (int t = 0; t < k; ++t) {
+      uint8_t s = term_symbol(c, t);
+      acc += s == 1 ? scales[static_cast<size_t>(t)] : (s == 2 ? -scales[static_cast<size_t>(t)] : 0.0f);
+    }
+    v.emplace_back(acc, c);
+  }
+  std::sort(v.begin(), v.end());
+  LevelSet ls;
+  for (const auto& [value, code] : v) {
+    ls.levels.push_back(value);
+    ls.codes.push_back(code);
+  }
+  return ls;
+}
+
+LevelSet uniform_levels(float scale, int bits) {
+  const int32_t qmax = (1 << (bits - 1)) - 1;
+  LevelSet ls;
+  for (int32_t q = -qmax; q <= qmax; ++q) {
+    ls.levels.push_back(static_cast<double>(static_cast<float>(q) * scale));
+    ls.codes.push_back(q);
+  }
+  return ls;
+}
+
+// Fills a FilterFit from level codes (the plain or GPTQ result) for the given level parameters.
+FilterFit from_codes(const std::vector<int32_t>& codes, const FitOptions& o, float scale, const std::vector<float>& term_scales) {
+  FilterFit fit;
+  const size_t k = codes.size();
+  fit.values.resize(k);
+  if (o.format == WeightFormat::ternary) {
+    fit.term_scales = term_scales;
+    fit.term_symbols.assign(term_scales.size(), std::vector<uint8_t>(k));
+    for (size_t i = 0; i < k; ++i) {
+      float acc = 0.0f;
+      for (size_t t = 0; t < term_scales.size(); ++t) {
+        uint8_t s = term_symbol(codes[i], static_cast<int>(t));
+        fit.term_symbols[t][i] = s;
+        acc += s == 1 ? term_scales[t] : (s == 2 ? -term_scales[t] : 0.0f);
+      }
+      fit.values[i] = acc;
+    }
+  } else {
+    fit.scale = scale;
+    fit.q = codes;
+    for (size_t i = 0; i < k; ++i) fit.values[i] = static_cast<float>(codes[i]) * scale;
+  }
+  return fit;
+}
+
+// Least-squares scales for fixed level patterns under C: ternary terms' scales jointly, or the
+// single uniform scale. Returns false if the system is singular.
+bool refit_scales(FilterFit& fit, std::span<const double> w, const std::vector<double>& c, const FitOptions& o) {
+  const Eigen::Index k = static_cast<Eigen::Index>(w.size());
+  Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> cm(c.data(), k, k);
+  Eigen::Map<const Eigen::VectorXd> wv(w.data(), k);
+  const Eigen::Index terms = o.format == WeightFormat::ternary ? static_cast<Eigen::Index>(fit.term_scales.size()) : 1;
+  Eigen::MatrixXd basis(k, terms);
+  for (Eigen::Index i = 0; i < k; ++i)
+    for (Eigen::Index t = 0; t < terms; ++t) {
+      if (o.format == WeightFormat::ternary) {
+        uint8_t s = fit.term_symbols[static_cast<size_t>(t)][static_cast<size_t>(i)];
+        basis(i, t) = s == 1 ? 1.0 : (s == 2 ? -1.0 : 0.0);
+      } else {
+        basis(i, t) = fit.q[static_cast<size_t>(i)];
+      }
+    }
+  Eigen::MatrixXd normal = basis.transpose() * cm * basis;
+  Eigen::VectorXd rhs = basis.transpose() * cm * wv;
+  Eigen::FullPivLU<Eigen::MatrixXd> lu(normal);
+  if (lu.rank() < terms) return false;
+  Eigen::VectorXd a = lu.solve(rhs);
+  for (Eigen::Index t = 0; t < terms; ++t)
+    if (!std::isfinite(a(t))) return false;
+  if (o.format == WeightFormat::ternary) {
+    std::vector<float> scales(static_cast<size_t>(terms));
+    std::vector<int32_t> codes(static_cast<size_t>(k), 0);
+    for (Eigen::Index t = 0; t < terms; ++t) scales[static_cast<size_t>(t)] = static_cast<float>(a(t));
+    // Rebuild codes from the symbols (term t is base-3 digit t).
+    for (Eigen::Index i = 0; i < k; ++i) {
+      int32_t code = 0, mul = 1;
+      for (Eigen::Index t = 0; t < terms; ++t) {
+        code += fit.term_symbols[static_cast<size_t>(t)][static_cast<size_t>(i)] * mul;
+        mul *= 3;
+      }
+      codes[static_cast<size_t>(i)] = code;
+    }
+    fit = from_codes(codes, o, 0, scales);
+  } else {
+    if (!(a(0) > 0)) return false;
+    fit = from_codes(fit.q, o, static_cast<float>(a(0)), {});
+  }
+  return true;
+}
+
+void score(FilterFit& fit, std::span<const double> w, const std::vector<double>& c, const std::vector<double>& mu) {
+  Metric h{c.data(), static_cast<int64_t>(w.size())};
+  std::vector<double> diff(w.size());
+  double shift = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    diff[i] = w[i] - fit.values[i];
+    shift += diff[i] * mu[i];
+  }
+  fit.abs_error = quadratic_form(h, diff);
+  double energy = quadratic_form(h, w);
+  fit.error = energy > 0 ? fit.abs_error / energy : 0.0;
+  fit.bias_shift = shift;
+}
+
+}  // namespace
+
+std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer, const std::vector<int64_t>& filters,
+                                   const FitOptions& o) {
+  std::vector<FilterFit> out(filters.size());
+  std::map<int64_t, std::vector<size_t>> by_group;
+  for (size_t i = 0; i < filters.size(); ++i) by_group[layer.group_of(filters[i])].push_back(i);
+  const int64_t k = layer.rows;
+  for (const auto& [g, members] : by_group) {
+    const std::vector<double> c = layer.moment(g, true);
+    const std::vector<double> mu = layer.mean(g);
+    Metric h{c.data(), k};
+    std::vector<double> w_all;
+    std::vector<LevelSet> level_sets;
+    std::vector<FilterFit> plain;
+    for (size_t m : members) {
+      auto w = filter_weights(weight, layer, filters[m]);
+      w_all.insert(w_all.end(), w.begin(), w.end());
+      FilterFit fit;
+      if (o.format == WeightFormat::ternary) {
+        auto terms = fit_residual_ternary(w, o.terms, h);
+        std::vector<float> scales;
+        for (const auto& t : terms) scales.push_back(t.scale);
+        LevelSet ls = ternary_levels(scales);
+        // The plain fit's own codes: each term's signs as fitted.
+        std::vector<int32_t> codes(static_cast<size_t>(k), 0);
+        for (size_t i = 0; i < static_cast<size_t>(k); ++i) {
+          int32_t code = 0, mul = 1;
+          for (const auto& t : terms) {
+            code += (t.signs[i] == 1 ? 1 : (t.signs[i] == -1 ? 2 : 0)) * mul;
+            mul *= 3;
+          }
+          codes[i] = code;
+        }
+        fit = from_codes(codes, o, 0, scales);
+        level_sets.push_back(std::move(ls));
+      } else {
+        int bits = o.format == WeightFormat::int8 ? 8 : 4;
+        UniformFit u = fit_uniform(w, bits, h);
+        fit = from_codes(u.q, o, u.scale, {});
+        level_sets.push_back(uniform_levels(u.scale, bits));
+      }
+      score(fit, w, c, mu);
+      plain.push_back(std::move(fit));
+    }
+    GptqResult gq;
+    if (o.gptq) gq = gptq_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, o.damping);
+    for (size_t r = 0; r < members.size(); ++r) {
+      std::span<const double> w(w_all.data() + r * static_cast<size_t>(k), static_cast<size_t>(k));
+      FilterFit best = std::move(plain[r]);
+      if (o.gptq) {
+        std::vector<int32_t> codes(gq.codes.begin() + static_cast<std::ptrdiff_t>(r * static_cast<size_t>(k)),
+                                   gq.codes.begin() + static_cast<std::ptrdiff_t>((r + 1) * static_cast<size_t>(k)));
+        FilterFit compensated =
+            o.format == WeightFormat::ternary ? from_codes(codes, o, 0, best.term_scales) : from_codes(codes, o, best.scale, {});
+        FilterFit refit = compensated;
+        score(compensated, w, c, mu);
+        if (refit_scales(refit, w, c, o)) {
+          score(refit, w, c, mu);
+          if (refit.abs_error < compensated.abs_error) compensated = std::move(refit);
+        }
+        if (compensated.abs_error < best.abs_error) best = std::move(compensated);
+      }
+      out[members[r]] = std::move(best);
+    }
+  }
+  return out;
+}
+
+void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
+                const std::vector<FilterFit>& fits) {
+  float* p = weight.data<float>();
+  for (size_t i = 0; i < filters.size(); ++i) {
+    const int64_t f = filters[i];
+    for (int64_t k = 0; k < layer.rows; ++k) {
+      float v = static_cast<float>(fits[i].values[static_cast<size_t>(k)]);
+      if (layer.filter_columns) p[k * layer.filters_per_group + f] = v;
+      else p[f * layer.rows + k] = v;
+    }
+    if (bias && bias->numel() > f) bias->data<float>()[f] += static_cast<float>(fits[i].bias_shift);
+  }
+}
+
+EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, int64_t begin, int64_t end) {
+  EncodedPart p;
+  p.channel_begin = begin;
+  p.channel_end = end;
+  if (o.format == WeightFormat::ternary) {
+    p.encoding = Encoding::ternary;
+    p.terms = static_cast<uint8_t>(o.terms);
+    p.streams.assign(static_cast<size_t>(o.terms), {});
+    p.symbol_bits.assign(static_cast<size_t>(o.terms), 2);
+    for (const auto& f : fits) {
+      for (int t = 0; t < o.terms; ++t) {
+        p.scales.push_back(f.term_scales[static_cast<size_t>(t)]);
+        auto& s = p.streams[static_cast<size_t>(t)];
+        s.insert(s.end(), f.term_symbols[static_cast<size_t>(t)].begin(), f.term_symbols[static_cast<size_t>(t)].end());
+      }
+    }
+    return p;
+  }
+  const bool int8 = o.format == WeightFormat::int8;
+  p.encoding = int8 ? Encoding::int8 : Encoding::int4;
+  p.streams.assign(1, {});
+  p.symbol_bits.assign(1, int8 ? 8 : 4);
+  for (const auto& f : fits) {
+    p.scales.push_back(f.scale);
+    for (int32_t q : f.q) p.streams[0].push_back(static_cast<uint8_t>(q + (int8 ? 128 : 8)));
+  }
+  return p;
+}
+
+std::vector<const Node*> select_layers(const Model& model, const std::string& selection,
+                                       const std::map<std::string, EncodedTensor>& encoded, bool skip_last) {
+  std::vector<const Node*> all;
+  for (const auto& node : model.graph.nodes) {
+    if (node.op != "Conv" && node.op != "Gemm" && node.op != "MatMul") continue;
+    if (node.inputs.size() < 2) continue;
+    const Tensor* w = model.graph.initializer(node.inputs[1]);
+    if (!w || w->dtype() != DType::f32) continue;
+    if (node.op == "MatMul" || (node.op == "Gemm" && (node.attr_int("transB", 0) == 0 || node.attr_int("transA", 0) != 0))) continue;
+    all.push_back(&node);
+  }
+  if (skip_last && !all.empty()) all.pop_back();
+  std::vector<const Node*> out;
+  for (const Node* n : all) {
+    if (encoded.count(n->inputs[1])) continue;
+    std::string kind = layer_kind(model, *n);
+    bool wanted = selection == "all";
+    size_t pos = 0;
+    while (!wanted && pos <= selection.size()) {
+      size_t plus = selection.find('+', pos);
+      std::string item = selection.substr(pos, plus == std::string::npos ? std::string::npos : plus - pos);
+      wanted = item == kind;
+      if (plus == std::string::npos) break;
+      pos = plus + 1;
+    }
+    if (wanted) out.push_back(n);
+  }
+  return out;
+}
+
+FitOptions fit_options(WeightFormat format, const PassOptions& options) {
+  FitOptions o;
+  o.format = format;
+  std::string method = options.text("method", "gptq");
+  if (method != "gptq" && method != "rtn") fail_usage("method=" + method + ": expected gptq or rtn");
+  o.gptq = method == "gptq";
+  o.damping = options.number("damping", 0.1);
+  if (!(o.damping >= 0 && o.damping <= 10)) fail_usage("damping must be between 0 and 10");
+  o.terms = static_cast<int>(options.integer("terms", format == WeightFormat::ternary ? 2 : 1));
+  if (format == WeightFormat::ternary && (o.terms < 1 || o.terms > 3)) fail_usage("terms must be 1, 2 or 3");
+  return o;
+}
+
+void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options,
+                     std::map<std::string, EncodedTensor>& encoded) {
+  // Names first: bias_for may add initializers and inputs, invalidating node pointers' contents.
+  std::vector<std::pair<std::string, std::string>> todo;
+  for (const Node* n : layers) todo.emplace_back(n->name, n->inputs[1]);
+  for (const auto& [node_name, weight_name] : todo) {
+    const LayerGram& layer = stats.layers.at(node_name);
+    Tensor& weight = model.graph.initializers.at(weight_name);
+    const int64_t count = filter_count(weight, layer);
+    std::vector<int64_t> filters(static_cast<size_t>(count));
+    for (int64_t f = 0; f < count; ++f) filters[static_cast<size_t>(f)] = f;
+    auto fits = fit_filters(weight, layer, filters, options);
+    Tensor* bias = bias_for(model, node_name);
+    Tensor& w = model.graph.initializers.at(weight_name);
+    apply_fits(w, bias, layer, filters, fits);
+    EncodedTensor e;
+    e.dtype = DType::f32;
+    e.shape = w.shape();
+    e.parts.push_back(make_part(fits, options, 0, count));
+    encoded[weight_name] = std::move(e);
+  }
+}
+
+Tensor* bias_for(Model& model, const std::string& node_name) {
+  for (auto& node : model.graph.nodes) {
+    if (node.name != node_name) continue;
+    if (node.op != "Conv" && node.op != "Gemm") return nullptr;
+    if (node.has_input(2)) return &model.graph.initializers.at(node.inputs[2]);
+    const Tensor& w = *model.graph.initializer(node.inputs.at(1));
+    int64_t outputs = node.op == "Conv" ? w.dim(0) : (node.attr_int("transB", 0) ? w.dim(0) : w.dim(1));
+    std::string name = model.graph.fresh_name(node.name + "_bias");
+    Tensor b(DType::f32, {outputs});
+    std::fill(b.data<float>(), b.data<float>() + outputs, 0.0f);
+    model.graph.initializers[name] = std::move(b);
+    node.inputs.resize(3);
+    node.inputs[2] = name;
+    return &model.graph.initializers.at(name);
+  }
+  return nullptr;
+}
+
+}  // namespace mc

@@ -1,0 +1,73 @@
+// Fitting quantized filters for the quantization passes (quantize-int8, ternarize, split-hybrid).
+// Every fit minimizes the filter's output error on the calibration data, (w - q)^T C (w - q) with C
+// the layer's centered input covariance, and is followed by bias correction b += (w - q)^T mu,
+// which removes the mean shift the centered metric ignores (../shared/docs/RESEARCH.md,
+// "Measured here"). With method gptq, rounding errors are compensated (core/gptq.h) and the
+// scales refitted; the plain fit is kept instead whenever its error is lower.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "analysis/calibration_stats.h"
+#include "core/graph.h"
+#include "formats/encodings.h"
+
+namespace mc {
+
+enum class WeightFormat { int8, int4, ternary };
+
+struct FitOptions {
+  WeightFormat format = WeightFormat::int8;
+  int terms = 1;            // ternary residual terms
+  bool gptq = true;
+  double damping = 0.1;     // fraction of the mean diagonal added before inverting C
+};
+
+// One filter, quantized.
+struct FilterFit {
+  std::vector<double> values;            // K dequantized weights (float32-exact)
+  float scale = 0;                       // int8 / int4
+  std::vector<int32_t> q;                // int8 / int4: K integer levels
+  std::vector<float> term_scales;        // ternary: one per term
+  std::vector<std::vector<uint8_t>> term_symbols;  // ternary: per term, K symbols (0: 0, 1: +1, 2: -1)
+  double error = 0;                      // relative output error e = (w-q)'C(w-q) / (w'Cw)
+  double abs_error = 0;                  // (w-q)'C(w-q)
+  double bias_shift = 0;                 // (w - q)' mu, added to the bias
+};
+
+// Fits `filters` of a layer (indices into its filters) with `options`. Filters of one group share
+// one factorization. Results are in the order of `filters`.
+std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer, const std::vector<int64_t>& filters,
+                                   const FitOptions& options);
+
+// Writes fitted values into `weight` (and bias shifts into `bias`, if given) for `filters`.
+void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
+                const std::vector<FilterFit>& fits);
+
+// The layers a quantization pass works on: weighted Conv / Gemm / MatMul nodes (constant float
+// weights, filters as rows) whose kind (analysis/sensitivity.h layer_kind) matches `selection`:
+// "all", or a '+'-separated list of kinds ("pointwise", "depthwise", "conv", "fc"). Layers whose
+// weight is already encoded in `encoded` are skipped; `skip_last` leaves out the final weighted
+// layer (the classifier).
+std::vector<const Node*> select_layers(const Model& model, const std::string& selection,
+                                       const std::map<std::string, EncodedTensor>& encoded, bool skip_last = false);
+
+// An encoding part covering stored channels [begin, end) from fits given in stored order.
+EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& options, int64_t begin, int64_t end);
+
+// Quantizes every filter of the selected layers (one encoding part per layer), applies bias
+// correction, records the encodings in `encoded` and replaces the weights by their decoded values.
+// `stats` must describe the model as it is (the float layers' inputs).
+void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options,
+                     std::map<std::string, EncodedTensor>& encoded);
+
+// FitOptions from pass options: method=gptq|rtn, damping=D, terms=K (ternary).
+FitOptions fit_options(WeightFormat format, const class PassOptions& options);
+
+// The bias initializer of a Conv / Gemm layer, creating a zero bias input if it has none (so bias
+// correction has somewhere to go). Returns nullptr for layers that cannot take a bias (MatMul).
+Tensor* bias_for(Model& model, const std::string& node_name);
+
+}  // namespace mc
