@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <unordered_map>
 
 #include "core/shape_inference.h"
@@ -46,23 +47,35 @@ void Executor::plan() {
   output_ids_.clear();
   for (const auto& out : g.outputs) output_ids_.push_back(id_of(out.name));
 
-  std::vector<int> readers(value_names_.size(), 0);
-  for (const auto& s : steps_)
-    for (int v : s.inputs)
-      if (v >= 0) ++readers[static_cast<size_t>(v)];
+  folded_.clear();
   if (options_.fuse_activations) {
-    // Conv -> Relu/Clip: when the activation is the conv output's only reader and the conv output
-    // is not a graph output, the conv writes the activation's output directly.
-    std::unordered_map<int, size_t> reader_step;
-    for (size_t i = 0; i < steps_.size(); ++i)
-      for (int v : steps_[i].inputs)
-        if (v >= 0) reader_step[v] = i;
+    // Readers of each value among the steps still to run, and the last of them.
+    std::vector<int> readers;
+    std::vector<size_t> reader_step;
+    auto count_readers = [&] {
+      readers.assign(value_names_.size(), 0);
+      reader_step.assign(value_names_.size(), 0);
+      for (size_t i = 0; i < steps_.size(); ++i) {
+        if (steps_[i].skipped) continue;
+        for (int v : steps_[i].inputs) {
+          if (v < 0) continue;
+          ++readers[static_cast<size_t>(v)];
+          reader_step[static_cast<size_t>(v)] = i;
+        }
+      }
+    };
+    count_readers();
+    fold_batchnorms(readers, reader_step);
+    count_readers();
+    // Conv -> Relu/Clip (also after a folded BatchNormalization): when the activation is the conv
+    // output's only reader and the conv output is not a graph output, the conv writes the
+    // activation's output directly.
     for (auto& s : steps_) {
-      if (!s.kernel->can_fuse_clip || s.outputs.size() != 1 || s.outputs[0] < 0) continue;
-      int v = s.outputs[0];
-      if (readers[static_cast<size_t>(v)] != 1 || g.is_graph_output(value_names_[static_cast<size_t>(v)])) continue;
+      if (s.skipped || !s.kernel->can_fuse_clip || s.outputs.size() != 1 || s.outputs[0] < 0) continue;
+      const auto v = static_cast<size_t>(s.outputs[0]);
+      if (readers[v] != 1 || g.is_graph_output(value_names_[v])) continue;
       Step& act = steps_[reader_step[v]];
-      if (act.inputs.empty() || act.inputs[0] != v || act.outputs.size() != 1) continue;
+      if (act.inputs.empty() || act.inputs[0] != s.outputs[0] || act.outputs.size() != 1) continue;
       auto clip = clip_as_fusable(*act.node, model_.opset, g);
       if (!clip) continue;
       s.fused_clip = clip;
@@ -78,6 +91,82 @@ void Executor::plan() {
   }
   for (int v : output_ids_) last_use_[static_cast<size_t>(v)] = INT_MAX;
   values_.assign(value_names_.size(), Tensor());
+}
+
+int Executor::add_constant(const std::string& name, const Tensor* value) {
+  value_names_.push_back(name);
+  constant_.push_back(value);
+  return static_cast<int>(value_names_.size() - 1);
+}
+
+// Conv -> BatchNormalization (inference form, constant parameters) becomes one Conv with
+// W' = W * a and b' = (b - mean) * a + B per output channel, a = scale / sqrt(var + eps), computed
+// in double and rounded once (as the fold-bn pass does). Only when the BatchNormalization is the
+// conv output's single reader and that output is not a graph output; anything unusual (non-f32
+// or non-constant parameters, wrong shapes, training outputs) is left to the kernels to run or
+// reject as usual.
+void Executor::fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step) {
+  const Graph& g = model_.graph;
+  // The constant f32 value `v`, of shape [channels] when channels >= 0; nullptr otherwise.
+  auto f32_constant = [&](int v, int64_t channels) -> const Tensor* {
+    if (v < 0) return nullptr;
+    const Tensor* t = constant_[static_cast<size_t>(v)];
+    if (!t || t->dtype() != DType::f32 || (channels >= 0 && t->shape() != Shape{channels})) return nullptr;
+    return t;
+  };
+  for (auto& conv : steps_) {
+    if (conv.skipped || conv.node->op != "Conv" || conv.inputs.size() < 2 || conv.outputs.size() != 1 ||
+        conv.outputs[0] < 0)
+      continue;
+    const auto v = static_cast<size_t>(conv.outputs[0]);
+    if (readers[v] != 1 || g.is_graph_output(value_names_[v])) continue;
+    Step& bn = steps_[reader_step[v]];
+    const Node& bn_node = *bn.node;
+    if (bn_node.op != "BatchNormalization" || bn.inputs.size() < 5 || bn.inputs[0] != conv.outputs[0] ||
+        bn.outputs.empty() || bn.outputs[0] < 0)
+      continue;
+    if (std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](int o) { return o >= 0; })) continue;
+    if (bn_node.attr_int("training_mode", 0) != 0 || (model_.opset < 9 && bn_node.attr_int("spatial", 1) != 1))
+      continue;
+    const Tensor* w = f32_constant(conv.inputs[1], -1);
+    if (!w || w->rank() < 3 || w->dim(0) <= 0) continue;
+    const int64_t channels = w->dim(0);
+    const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] >= 0;
+    const Tensor* bias = has_bias ? f32_constant(conv.inputs[2], channels) : nullptr;
+    if (has_bias && !bias) continue;
+    const Tensor* scale = f32_constant(bn.inputs[1], channels);
+    const Tensor* shift = f32_constant(bn.inputs[2], channels);
+    const Tensor* mean = f32_constant(bn.inputs[3], channels);
+    const Tensor* var = f32_constant(bn.inputs[4], channels);
+    if (!scale || !shift || !mean || !var) continue;
+
+    FoldedConv& f = folded_.emplace_back();
+    f.weight = Tensor(DType::f32, w->shape());
+    f.bias = Tensor(DType::f32, {channels});
+    const double eps = bn_node.attr_float("epsilon", 1e-5f);
+    const int64_t per_channel = w->numel() / channels;
+    const float* pw = w->data<float>();
+    float* fw = f.weight.data<float>();
+    for (int64_t c = 0; c < channels; ++c) {
+      const double a = static_cast<double>(scale->data<float>()[c]) /
+                       std::sqrt(static_cast<double>(var->data<float>()[c]) + eps);
+      for (int64_t k = c * per_channel; k < (c + 1) * per_channel; ++k) fw[k] = static_cast<float>(pw[k] * a);
+      const double b = bias ? bias->data<float>()[c] : 0.0;
+      f.bias.data<float>()[c] =
+          static_cast<float>((b - mean->data<float>()[c]) * a + shift->data<float>()[c]);
+    }
+    f.node = *conv.node;
+    f.node.inputs.resize(3);
+    f.node.inputs[1] = f.node.name + ":weight_with_" + bn_node.name;
+    f.node.inputs[2] = f.node.name + ":bias_with_" + bn_node.name;
+    f.node.outputs = {bn_node.outputs[0]};
+    conv.node = &f.node;
+    conv.inputs.resize(3);
+    conv.inputs[1] = add_constant(f.node.inputs[1], &f.weight);
+    conv.inputs[2] = add_constant(f.node.inputs[2], &f.bias);
+    conv.outputs[0] = bn.outputs[0];
+    bn.skipped = true;
+  }
 }
 
 Tensor Executor::take_buffer(size_t bytes) {

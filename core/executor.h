@@ -3,6 +3,7 @@
 // as their last reader has run, so peak memory is a few live tensors, not the whole graph.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -17,7 +18,10 @@ namespace mc {
 
 struct ExecutorOptions {
   int threads = 0;                // <= 0: all cores
-  bool fuse_activations = true;   // run Relu/Clip inside the producing Conv
+  // Plan-time fusion: a BatchNormalization with constant parameters is folded into the Conv before
+  // it (the executor keeps its own folded weights; the model is not changed), and Relu/Clip run
+  // inside the producing Conv.
+  bool fuse_activations = true;
 };
 
 class Executor {
@@ -30,7 +34,7 @@ class Executor {
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
 
   // Called after every executed node with its inputs and outputs (for calibration statistics).
-  // Setting an observer disables activation fusion so every declared value is seen.
+  // Setting an observer disables all fusion so every declared value is seen.
   using Observer = std::function<void(const Node&, const std::vector<const Tensor*>& inputs,
                                       const std::vector<const Tensor*>& outputs)>;
   void set_observer(Observer observer);
@@ -47,7 +51,17 @@ class Executor {
     std::optional<FusedClip> fused_clip;
     bool skipped = false;      // an activation fused into its producer
   };
+  // A Conv with a following BatchNormalization folded in: the node the step runs (the Conv with
+  // its weight and bias inputs renamed, writing the BatchNormalization's output) and the folded
+  // constants it reads.
+  struct FoldedConv {
+    Node node;
+    Tensor weight;
+    Tensor bias;
+  };
   void plan();
+  void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
+  int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
 
   const Model& model_;
@@ -61,6 +75,7 @@ class Executor {
   std::vector<std::string> value_names_;
   std::vector<Tensor> values_;
   std::vector<Tensor> free_buffers_;
+  std::deque<FoldedConv> folded_;  // deque: steps and constant_ point into it
 };
 
 }  // namespace mc

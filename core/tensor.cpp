@@ -62,7 +62,12 @@ void Tensor::reset(DType dtype, Shape shape) {
   shape_ = std::move(shape);
   numel_ = n;
   size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
-  if (bytes_.size() < bytes || bytes_.size() > 2 * bytes + 4096) bytes_.resize(bytes);
+  if (bytes_.size() < bytes) {
+    // The old contents need not survive, so a reallocation starts from an empty buffer rather
+    // than copying them over.
+    if (bytes_.capacity() < bytes) decltype(bytes_)().swap(bytes_);
+    bytes_.resize(bytes);
+  }
 }
 
 void Tensor::reshape(Shape shape) {

@@ -6,8 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -39,6 +42,19 @@ std::string shape_str(const Shape& shape);
 // 2^31 elements (8 GiB of fp32): far beyond any MobileNet-class tensor, well inside memory limits.
 inline constexpr int64_t max_tensor_elements = int64_t{1} << 31;
 
+// A std::allocator whose value-less construct() default-initializes: growing a byte buffer with
+// resize() then leaves the new bytes as they are instead of zero-filling them.
+template <typename T> struct uninitialized_allocator : std::allocator<T> {
+  template <typename U> struct rebind {
+    using other = uninitialized_allocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <typename U> void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+  template <typename U, typename... Args> void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 template <typename T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::f32; }
 template <> constexpr DType dtype_of<int64_t>() { return DType::i64; }
@@ -49,7 +65,24 @@ template <> constexpr DType dtype_of<uint8_t>() { return DType::u8; }
 class Tensor {
  public:
   Tensor() = default;
-  Tensor(DType dtype, Shape shape) { reset(dtype, std::move(shape)); }
+  // A zero-filled tensor.
+  Tensor(DType dtype, Shape shape) {
+    reset(dtype, std::move(shape));
+    if (!bytes_.empty()) std::memset(bytes_.data(), 0, bytes_.size());
+  }
+  // Copies hold only the elements, not a larger recycled buffer behind them.
+  Tensor(const Tensor& other)
+      : dtype_(other.dtype_), shape_(other.shape_), numel_(other.numel_),
+        bytes_(other.bytes_.begin(), other.bytes_.begin() + static_cast<std::ptrdiff_t>(other.byte_size())) {}
+  Tensor& operator=(const Tensor& other) {
+    if (this != &other) {
+      Tensor copy(other);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  Tensor(Tensor&&) noexcept = default;
+  Tensor& operator=(Tensor&&) noexcept = default;
 
   static Tensor scalar_f32(float v) {
     Tensor t(DType::f32, {});
@@ -63,7 +96,8 @@ class Tensor {
     return t;
   }
 
-  // Reallocates only when the byte size grows; contents are unspecified afterwards.
+  // Reallocates only when the byte size grows past the capacity and never shrinks the buffer, so
+  // a recycled tensor keeps its capacity; contents are unspecified afterwards (not zeroed).
   void reset(DType dtype, Shape shape);
   // Changes the shape keeping the contents; the element count must stay the same.
   void reshape(Shape shape);
@@ -75,6 +109,7 @@ class Tensor {
   int64_t numel() const { return numel_; }
   size_t byte_size() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
   bool empty() const { return dtype_ == DType::undefined; }
+  // Bytes usable without reallocating: the largest size this tensor has been reset to.
   size_t capacity_bytes() const { return bytes_.size(); }
 
   void* raw() { return bytes_.data(); }
@@ -109,7 +144,9 @@ class Tensor {
   int64_t numel_ = 0;
   // std::vector<std::byte> storage comes from operator new, 16-byte aligned, enough for Eigen's
   // unaligned maps and for SSE loads.
-  std::vector<std::byte> bytes_;
+  // Its size is the capacity (the high-water mark of byte_size()); only the first byte_size()
+  // bytes are the tensor's.
+  std::vector<std::byte, uninitialized_allocator<std::byte>> bytes_;
 };
 
 }  // namespace mc

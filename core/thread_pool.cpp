@@ -1,6 +1,21 @@
 #include "core/thread_pool.h"
 
+#include <algorithm>
+#include <chrono>
+
 namespace mc {
+
+namespace {
+
+// Set while the thread runs a task, so a nested parallel_for runs inline instead of re-entering
+// the pool (which would wait on itself).
+thread_local bool inside_task = false;
+
+// How long an idle worker polls for the next loop before sleeping: an executor issues one loop
+// per layer, and waking a sleeping thread costs tens of microseconds.
+constexpr auto idle_spin = std::chrono::microseconds(50);
+
+}  // namespace
 
 int ThreadPool::default_threads() {
   unsigned n = std::thread::hardware_concurrency();
@@ -16,78 +31,93 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::run_tasks() {
+void ThreadPool::run_tasks(const std::function<void(int64_t)>& task, int64_t count, int64_t chunk) {
+  const bool was_inside = inside_task;
+  inside_task = true;
   for (;;) {
-    int64_t i;
-    const std::function<void(int64_t)>* task;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (next_ >= count_) return;
-      i = next_++;
-      task = task_;
+    const int64_t begin = next_.fetch_add(chunk, std::memory_order_relaxed);
+    if (begin >= count) break;
+    const int64_t end = std::min(count, begin + chunk);
+    for (int64_t i = begin; i < end; ++i) {
+      try {
+        task(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
     }
-    try {
-      (*task)(i);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = std::current_exception();
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (++finished_ == count_) done_.notify_all();
   }
+  inside_task = was_inside;
 }
 
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
+    const auto spin_until = std::chrono::steady_clock::now() + idle_spin;
+    while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until)
+      std::this_thread::yield();
+    const std::function<void(int64_t)>* task;
+    int64_t count, chunk;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
+      // A loop that already finished (its caller cleared task_) or none at all: nothing to join.
+      if (!task_) continue;
+      task = task_;
+      count = count_;
+      chunk = chunk_;
       ++busy_;
     }
-    run_tasks();
+    run_tasks(*task, count, chunk);
+    bool last;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      --busy_;
+      last = --busy_ == 0;
     }
-    done_.notify_all();
+    if (last) done_.notify_all();
   }
 }
 
 void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t)>& task) {
   if (count <= 0) return;
-  if (workers_.empty() || count == 1) {
+  if (workers_.empty() || count == 1 || inside_task) {
     for (int64_t i = 0; i < count; ++i) task(i);
     return;
   }
+  // Claiming several indices at once keeps the shared counter cold on long loops of small tasks;
+  // it changes only which thread runs a task, never what a task computes.
+  const int64_t chunk = std::max<int64_t>(1, count / (static_cast<int64_t>(size()) * 16));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     task_ = &task;
     count_ = count;
-    next_ = 0;
-    finished_ = 0;
+    chunk_ = chunk;
+    next_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  run_tasks();
-  std::unique_lock<std::mutex> lock(mutex_);
-  // Wait for all tasks and for every worker to leave run_tasks() before `task` goes out of scope.
-  done_.wait(lock, [&] { return finished_ == count_ && busy_ == 0; });
-  task_ = nullptr;
-  count_ = 0;
-  if (error_) {
-    auto e = error_;
+  run_tasks(task, count, chunk);
+  std::exception_ptr error;
+  {
+    // Every index is claimed; wait for the workers still running theirs, then retire the loop so
+    // a late-waking worker does not touch `task` after it goes out of scope.
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return busy_ == 0; });
+    task_ = nullptr;
+    count_ = 0;
+    error = error_;
     error_ = nullptr;
-    std::rethrow_exception(e);
   }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace mc

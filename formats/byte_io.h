@@ -96,6 +96,8 @@ class ByteReader {
   size_t remaining() const { return bytes_.size() - pos_; }
   size_t position() const { return pos_; }
   [[noreturn]] void fail(const std::string& what) const { fail_input(context_ + ": " + what); }
+  // Valid but newer than this reader (unknown encoding, coder, ...): exit code 4, same context.
+  [[noreturn]] void unsupported(const std::string& what) const { fail_unsupported(context_ + ": " + what); }
 
  private:
   void need(size_t n, const char* what) const {

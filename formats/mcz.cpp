@@ -103,22 +103,38 @@ std::pair<McStream, std::vector<std::byte>> code_stream(const std::vector<uint8_
   return {s, std::move(best)};
 }
 
+// FORMAT.md, Stream: every symbol is < 2^B (packed streams cannot break this; the other coders can).
+void check_symbol_bits(const std::vector<uint8_t>& symbols, uint8_t bits, const std::string& context) {
+  if (bits >= 8) return;
+  for (uint8_t v : symbols)
+    if (v >> bits) fail_input(context + ": symbol " + std::to_string(v) + " does not fit in the stream's " + std::to_string(bits) + " symbol bits");
+}
+
 std::vector<uint8_t> decode_stream(const McStream& s, std::span<const std::byte> bytes, const std::string& context) {
   switch (s.coder) {
     case StreamCoder::packed:
       return unpack_symbols(bytes, s.symbols, s.symbol_bits);
     case StreamCoder::rans: {
-      auto out = rans_decode(bytes, s.symbols);
+      std::vector<uint8_t> out;
+      try {
+        out = rans_decode(bytes, s.symbols);
+      } catch (const Error& e) {
+        throw Error(e.kind(), context + ": " + e.what());
+      }
       if (out.size() != s.symbols) fail_input(context + ": rANS stream holds " + std::to_string(out.size()) + " symbols, expected " + std::to_string(s.symbols));
+      check_symbol_bits(out, s.symbol_bits, context);
       return out;
     }
     case StreamCoder::zstd: {
       unsigned long long size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
       if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size != s.symbols)
         fail_input(context + ": zstd frame does not hold the expected " + std::to_string(s.symbols) + " symbols");
+      if (ZSTD_findFrameCompressedSize(bytes.data(), bytes.size()) != bytes.size())
+        fail_input(context + ": zstd stream is not exactly one frame");
       std::vector<uint8_t> out(static_cast<size_t>(s.symbols));
       size_t n = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
       if (ZSTD_isError(n) || n != out.size()) fail_input(context + ": corrupt zstd frame");
+      check_symbol_bits(out, s.symbol_bits, context);
       return out;
     }
   }
@@ -168,10 +184,19 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
   e.dtype = static_cast<DType>(dtype);
   uint64_t rank = r.count("tensor rank", max_rank);
   for (uint64_t i = 0; i < rank; ++i) e.shape.push_back(static_cast<int64_t>(r.count("tensor dimension", static_cast<uint64_t>(max_tensor_elements))));
-  const int64_t numel = shape_numel(e.shape);
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(e.shape);
+  } catch (const Error& err) {
+    r.fail("tensor '" + t.name + "': " + err.what());
+  }
   const uint64_t channels = static_cast<uint64_t>(e.channels());
+  const uint64_t channel_size = static_cast<uint64_t>(e.channel_size());
   uint64_t perm = r.count("permutation length", channels);
   if (perm != 0 && perm != channels) r.fail("tensor '" + t.name + "': permutation length differs from the channel count");
+  // Each entry takes at least a byte: refuse a length the table cannot hold before sizing `seen`.
+  if (perm > r.remaining())
+    r.fail("tensor '" + t.name + "': permutation of " + std::to_string(perm) + " entries, only " + std::to_string(r.remaining()) + " bytes left");
   std::vector<bool> seen(static_cast<size_t>(perm), false);
   for (uint64_t i = 0; i < perm; ++i) {
     uint64_t p = r.count("permutation entry", channels - 1);
@@ -181,18 +206,27 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
   }
   uint64_t parts = r.count("part count", std::max<uint64_t>(channels, 1));
   if (parts == 0) r.fail("tensor '" + t.name + "' has no parts");
+  int64_t next_channel = 0;
   for (uint64_t pi = 0; pi < parts; ++pi) {
     EncodedPart p;
     uint8_t enc = r.u8("encoding");
-    if (!encoding_known(enc)) fail_unsupported(std::string("tensor '") + t.name + "' uses encoding " + std::to_string(enc) + ", unknown to this reader");
+    if (!encoding_known(enc)) r.unsupported("tensor '" + t.name + "' uses encoding " + std::to_string(enc) + ", unknown to this reader");
     p.encoding = static_cast<Encoding>(enc);
     uint8_t flags = r.u8("part flags");
     if (flags & ~1u) r.fail("tensor '" + t.name + "': reserved part flags are set");
     p.sparse = flags & 1u;
     p.channel_begin = static_cast<int64_t>(r.count("part first channel", channels));
     p.channel_end = static_cast<int64_t>(r.count("part end channel", channels));
+    if (p.channel_begin != next_channel || p.channel_end <= p.channel_begin)
+      r.fail("tensor '" + t.name + "': parts do not tile the channels in order");
+    next_channel = p.channel_end;
     p.terms = r.u8("ternary terms");
-    uint64_t part_channels = static_cast<uint64_t>(std::max<int64_t>(0, p.channel_end - p.channel_begin));
+    const uint64_t part_channels = static_cast<uint64_t>(p.channel_end - p.channel_begin);
+    // The symbol count every stream of the part must declare (FORMAT.md, Encodings), checked before
+    // any stream is decoded so that a small file cannot make the decoder allocate for symbols its
+    // tensor has no room for. Value streams of sparse parts hold at most one symbol per weight.
+    const uint64_t part_weights = part_channels * channel_size;
+    const uint64_t stream_symbols = p.encoding == Encoding::raw ? part_weights * dtype_size(e.dtype) : part_weights;
     uint64_t scales = r.count("scale count", part_channels * 3);
     for (uint64_t i = 0; i < scales; ++i) p.scales.push_back(r.f32("scale"));
     uint64_t zps = r.count("zero point count", part_channels);
@@ -206,13 +240,17 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
     for (uint64_t si = 0; si < nstreams; ++si) {
       McStream s;
       uint8_t coder = r.u8("stream coder");
-      if (coder > 2) fail_unsupported("tensor '" + t.name + "' uses stream coder " + std::to_string(coder) + ", unknown to this reader");
+      if (coder > 2) r.unsupported("tensor '" + t.name + "' uses stream coder " + std::to_string(coder) + ", unknown to this reader");
       s.coder = static_cast<StreamCoder>(coder);
       s.symbol_bits = r.u8("symbol bits");
       if (s.symbol_bits != 1 && s.symbol_bits != 2 && s.symbol_bits != 4 && s.symbol_bits != 8)
         r.fail("tensor '" + t.name + "': symbol bits must be 1, 2, 4 or 8");
       // A raw stream holds the bytes of its elements; every other stream one symbol per weight.
       s.symbols = r.count("symbol count", static_cast<uint64_t>(numel) * 8);
+      const bool sparse_values = p.sparse && si > 0;
+      if (sparse_values ? s.symbols > stream_symbols : s.symbols != stream_symbols)
+        r.fail("tensor '" + t.name + "': stream " + std::to_string(si) + " declares " + std::to_string(s.symbols) + " symbols, " +
+               encoding_name(p.encoding) + (sparse_values ? " allows at most " : " needs ") + std::to_string(stream_symbols));
       s.offset = r.count("stream offset", payload_bytes);
       s.length = r.count("stream length", payload_bytes - s.offset);
       s.entropy_bits = r.varint("entropy bound");
@@ -225,6 +263,7 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
     e.parts.push_back(std::move(p));
     t.streams.push_back(std::move(streams));
   }
+  if (next_channel != e.channels()) r.fail("tensor '" + t.name + "': parts do not cover every channel");
   return t;
 }
 
@@ -306,7 +345,9 @@ std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string,
     }
     write_tensor_record(table, name, e, streams);
   }
-  std::string meta = metadata.dump();
+  // The metadata section is a JSON object (a default-constructed json is null: written as {}).
+  if (!metadata.is_null() && !metadata.is_object()) fail_internal("write_mcz: metadata must be a JSON object");
+  std::string meta = metadata.is_null() ? "{}" : metadata.dump();
 
   struct Pending {
     SectionKind kind;
@@ -367,8 +408,10 @@ std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string,
 McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
   McFile f;
   ByteReader r(bytes, name);
-  if (bytes.size() < 8 || !std::equal(magic, magic + 8, bytes.begin())) fail_input(name + ": not an .mcz file (bad magic)");
-  r.bytes(8, "magic");
+  if (bytes.empty()) fail_input(name + ": empty file, not an .mcz file");
+  if (!std::equal(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(bytes.size(), 8)), magic))
+    fail_input(name + ": not an .mcz file (bad magic)");
+  r.bytes(8, "magic");  // a prefix of the magic: truncated
   f.major = r.u16("major version");
   f.minor = r.u16("minor version");
   if (f.major != mcz_major_version)
@@ -378,14 +421,16 @@ McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
   uint64_t declared_size = r.u64("file size");
   uint32_t count = r.u32("section count");
   uint32_t head_crc = r.u32("header checksum");
-  if (declared_size != bytes.size())
-    fail_input(name + ": file is " + std::to_string(bytes.size()) + " bytes, its header says " + std::to_string(declared_size) + " (truncated or extended)");
+  // FORMAT.md's order: the header checksum before the fields it covers (a flipped bit in the size
+  // field is a corrupt header, not a truncation), then flags and size.
   if (count == 0 || count > max_sections) fail_input(name + ": section count " + std::to_string(count) + " is out of range");
   auto table = r.bytes(static_cast<size_t>(count) * section_entry_bytes, "section table");
   uint32_t crc = crc32c(bytes.subspan(0, 28));
   crc = crc32c(table, crc);
   if (crc != head_crc) fail_input(name + ": header checksum mismatch (corrupt header or section table)");
   if (flags != 0) fail_input(name + ": reserved header flags are set");
+  if (declared_size != bytes.size())
+    fail_input(name + ": file is " + std::to_string(bytes.size()) + " bytes, its header says " + std::to_string(declared_size) + " (truncated or extended)");
   f.file_bytes = bytes.size();
   // Trailer and whole-file checksum.
   if (bytes.size() < header_bytes + trailer_bytes) fail_input(name + ": too short for an .mcz file");
@@ -412,6 +457,7 @@ McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
       fail_input(name + ": " + label + " points outside the file (offset " + std::to_string(s.offset) + ", length " + std::to_string(s.length) + ")");
     auto data = bytes.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.length));
     if (crc32c(data) != s.crc) fail_input(name + ": checksum mismatch in " + label);
+    if (s.flags & ~required_flag) fail_input(name + ": " + label + " has reserved flags set");
     bool known = s.kind >= 1 && s.kind <= 4;
     if (!known && (s.flags & required_flag))
       fail_unsupported(name + ": required section kind " + std::to_string(s.kind) + " is unknown to this reader (written by a newer mcompress?)");
@@ -421,6 +467,13 @@ McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
     }
     f.sections.push_back(s);
   }
+  std::vector<McSection> by_offset = f.sections;
+  std::sort(by_offset.begin(), by_offset.end(), [](const McSection& a, const McSection& b) {
+    return a.offset != b.offset ? a.offset < b.offset : a.length < b.length;
+  });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i - 1].offset + by_offset[i - 1].length > by_offset[i].offset)
+      fail_input(name + ": sections '" + section_name(by_offset[i - 1].kind) + "' and '" + section_name(by_offset[i].kind) + "' overlap");
   for (uint32_t k : {1u, 2u, 3u})
     if (!found.count(k)) fail_input(name + ": section '" + section_name(k) + "' is missing");
   f.payload = found[3];
@@ -449,7 +502,7 @@ EncodedTensor decode_streams(const McFile& file, const McTensor& tensor) {
     for (size_t si = 0; si < tensor.streams[pi].size(); ++si) {
       const McStream& s = tensor.streams[pi][si];
       auto bytes = file.payload.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.length));
-      e.parts[pi].streams[si] = decode_stream(s, bytes, "tensor '" + tensor.name + "'");
+      e.parts[pi].streams[si] = decode_stream(s, bytes, "tensor '" + tensor.name + "': stream " + std::to_string(si));
     }
   }
   validate_encoded(e, tensor.name);

@@ -26,29 +26,44 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context)
   Shape shape(p.dims().begin(), p.dims().end());
   for (int64_t d : shape)
     if (d < 0) fail_input(label + " has a negative dimension");
-  Tensor t(static_cast<DType>(p.data_type()), shape);
-  const size_t n = static_cast<size_t>(t.numel());
+  // The data must be in the file: check its size against the shape before allocating the tensor,
+  // so a few bytes declaring a 2^31-element tensor cannot make us allocate 8 GiB.
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    fail_input(label + ": " + e.what());
+  }
+  const DType dtype = static_cast<DType>(p.data_type());
+  const size_t n = static_cast<size_t>(numel);
   if (p.has_raw_data()) {
-    if (p.raw_data().size() != t.byte_size())
+    if (p.raw_data().size() != n * dtype_size(dtype))
       fail_input(label + ": raw data has " + std::to_string(p.raw_data().size()) + " bytes, shape " +
-                 shape_str(shape) + " needs " + std::to_string(t.byte_size()));
+                 shape_str(shape) + " needs " + std::to_string(n * dtype_size(dtype)));
+    Tensor t(dtype, shape);
     if (n) std::memcpy(t.raw(), p.raw_data().data(), t.byte_size());
     return t;
   }
   auto size_mismatch = [&](size_t got) {
     fail_input(label + " has " + std::to_string(got) + " values, shape " + shape_str(shape) + " needs " + std::to_string(n));
   };
+  size_t values = 0;
+  switch (dtype) {
+    case DType::f32: values = static_cast<size_t>(p.float_data_size()); break;
+    case DType::i64: values = static_cast<size_t>(p.int64_data_size()); break;
+    case DType::i32: case DType::i8: case DType::u8: case DType::boolean: values = static_cast<size_t>(p.int32_data_size()); break;
+    case DType::undefined: fail_internal("undefined dtype");
+  }
+  if (values != n) size_mismatch(values);
+  Tensor t(dtype, shape);
   switch (t.dtype()) {
     case DType::f32:
-      if (static_cast<size_t>(p.float_data_size()) != n) size_mismatch(static_cast<size_t>(p.float_data_size()));
       for (size_t i = 0; i < n; ++i) t.data<float>()[i] = p.float_data(static_cast<int>(i));
       break;
     case DType::i64:
-      if (static_cast<size_t>(p.int64_data_size()) != n) size_mismatch(static_cast<size_t>(p.int64_data_size()));
       for (size_t i = 0; i < n; ++i) t.data<int64_t>()[i] = p.int64_data(static_cast<int>(i));
       break;
     case DType::i32: case DType::i8: case DType::u8: case DType::boolean: {
-      if (static_cast<size_t>(p.int32_data_size()) != n) size_mismatch(static_cast<size_t>(p.int32_data_size()));
       for (size_t i = 0; i < n; ++i) {
         int32_t v = p.int32_data(static_cast<int>(i));
         if (t.dtype() == DType::i32) t.data<int32_t>()[i] = v;

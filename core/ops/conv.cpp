@@ -1,13 +1,16 @@
 // Conv: 1-D and 2-D, groups, strides, dilations, explicit or automatic padding.
-// Dense groups use im2col + Eigen GEMM (a 1x1 stride-1 unpadded conv reads the input directly);
-// depthwise convolutions (one input and one output channel per group) use a direct kernel.
-// Work is split into tasks of fixed size (image x group x column block x row block), independent
-// of the thread count, so results do not depend on --threads.
+// Dense groups use GEMM (Eigen): a 1x1 stride-1 unpadded conv reads the input in place, a 1x1 conv
+// on 1x1 inputs is one GEMM over the batch, anything else goes through im2col per column block.
+// Depthwise convolutions (one input channel per group) use a direct kernel (conv_depthwise.cpp).
+// The GEMM output is seeded with the bias and accumulated into, and a fused activation is applied
+// while the block is still in cache. Work is split into tasks of fixed size (image x group x
+// column block x row block), independent of the thread count, so results do not depend on --threads.
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
-#include "core/ops/kernel_util.h"
+#include "core/ops/conv_kernels.h"
 
 namespace mc {
 
@@ -22,160 +25,243 @@ constexpr int64_t row_block = 128;      // output channels per task
 
 std::vector<int64_t> kernel_dims(const Shape& w) { return Shape(w.begin() + 2, w.end()); }
 
-struct ConvShape {
-  int64_t batch, in_channels, out_channels, groups;
-  Window2d win;
-};
-
-ConvShape conv_shape(const Node& node, int64_t opset, const Shape& x, const Shape& w) {
-  ConvShape s;
-  s.batch = x[0];
-  s.in_channels = x[1];
-  s.out_channels = w[0];
-  s.groups = node.attr_int("group", 1);
-  s.win = window_geometry(node, opset, x, kernel_dims(w), false);
-  return s;
-}
-
 void apply_clip(float* p, int64_t n, const std::optional<FusedClip>& clip) {
   if (!clip) return;
   const float lo = clip->lo, hi = clip->hi;
   for (int64_t i = 0; i < n; ++i) p[i] = std::min(std::max(p[i], lo), hi);
 }
 
+// Output columns [lo, hi) whose input column for kernel column kx lies inside the image.
+struct ColumnRange {
+  int64_t lo, hi;
+};
+
+std::vector<ColumnRange> valid_columns(const Window2d& w) {
+  std::vector<ColumnRange> r(static_cast<size_t>(w.kernel_w));
+  for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+    const int64_t off = kx * w.dilation_w - w.pad_left;
+    int64_t lo = off >= 0 ? 0 : (-off + w.stride_w - 1) / w.stride_w;
+    int64_t hi = w.in_w - 1 - off >= 0 ? (w.in_w - 1 - off) / w.stride_w + 1 : 0;
+    lo = std::min(lo, w.out_w);
+    r[static_cast<size_t>(kx)] = {lo, std::max(std::min(hi, w.out_w), lo)};
+  }
+  return r;
+}
+
 // im2col for output positions [col0, col0+cols) of one group of one image:
 // col[(c*kh + ky)*kw + kx][j] = x[c][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw] (0 outside).
-void im2col_block(const float* x, int64_t channels, const Window2d& w, int64_t col0, int64_t cols, float* col) {
+// Walks the block one output row at a time, so each (row, output row) pair is a zero run, a copy
+// and a zero run, with no per-element index arithmetic or bounds checks.
+void im2col_block(const float* x, int64_t channels, const Window2d& w, const std::vector<ColumnRange>& columns,
+                  int64_t col0, int64_t cols, float* col) {
   for (int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * w.in_h * w.in_w;
     for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
       for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
         float* dst = col + ((c * w.kernel_h + ky) * w.kernel_w + kx) * cols;
-        for (int64_t j = 0; j < cols; ++j) {
-          int64_t p = col0 + j;
-          int64_t oy = p / w.out_w, ox = p % w.out_w;
-          int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
-          int64_t ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
-          dst[j] = (iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w) ? plane[iy * w.in_w + ix] : 0.0f;
+        const ColumnRange valid = columns[static_cast<size_t>(kx)];
+        const int64_t off = kx * w.dilation_w - w.pad_left;
+        int64_t p = col0, j = 0;
+        while (j < cols) {
+          const int64_t oy = p / w.out_w, ox0 = p % w.out_w;
+          const int64_t len = std::min(w.out_w - ox0, cols - j);
+          float* seg = dst + j;  // seg[ox - ox0] is the column of output (oy, ox)
+          const int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+          if (iy < 0 || iy >= w.in_h) {
+            std::fill(seg, seg + len, 0.0f);
+          } else {
+            const int64_t lo = std::clamp(valid.lo, ox0, ox0 + len), hi = std::clamp(valid.hi, lo, ox0 + len);
+            std::fill(seg, seg + (lo - ox0), 0.0f);
+            if (lo < hi) {
+              const float* src = plane + iy * w.in_w + lo * w.stride_w + off;  // input column of output lo
+              float* out = seg + (lo - ox0);
+              if (w.stride_w == 1) {
+                std::copy(src, src + (hi - lo), out);
+              } else {
+                for (int64_t i = 0; i < hi - lo; ++i) out[i] = src[i * w.stride_w];
+              }
+            }
+            std::fill(seg + (hi - ox0), seg + len, 0.0f);
+          }
+          j += len;
+          p += len;
         }
       }
     }
   }
 }
 
-void conv_gemm(RunContext& ctx, const ConvShape& s) {
-  const Tensor& x = *ctx.in[0];
-  const Tensor& wt = *ctx.in[1];
-  const float* bias = ctx.node.has_input(2) ? ctx.in[2]->data<float>() : nullptr;
-  Tensor& y = *ctx.out[0];
-  const Window2d& w = s.win;
+// c = clip(bias + a * b) for one block: rows of c start with their bias, the product is added in
+// place, and the clip runs over the block while it is in cache.
+void gemm_block(const ConstMat& a, const ConstMat& b, float* out, int64_t out_stride, const float* bias,
+                const std::optional<FusedClip>& clip) {
+  const int64_t rows = a.rows(), cols = b.cols();
+  for (int64_t r = 0; r < rows; ++r) {
+    float* line = out + r * out_stride;
+    std::fill(line, line + cols, bias ? bias[r] : 0.0f);
+  }
+  Mat c(out, rows, cols, Eigen::OuterStride<>(out_stride));
+  c.noalias() += a * b;
+  if (clip)
+    for (int64_t r = 0; r < rows; ++r) apply_clip(out + r * out_stride, cols, clip);
+}
+
+// Dense groups through GEMM: the input in place (`pointwise`) or im2col blocks.
+void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool pointwise) {
+  const Window2d& w = s.window;
   const int64_t cin_g = s.in_channels / s.groups;
   const int64_t cout_g = s.out_channels / s.groups;
   const int64_t k = cin_g * w.kernel_h * w.kernel_w;
   const int64_t positions = w.out_h * w.out_w;
   const int64_t in_plane = w.in_h * w.in_w;
-  const bool direct = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 &&
-                      w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
   const int64_t col_blocks = (positions + column_block - 1) / column_block;
-  const int64_t row_blocks = (cout_g + row_block - 1) / row_block;
-  const float* px = x.data<float>();
-  const float* pw = wt.data<float>();
-  float* py = y.data<float>();
-  const int64_t tasks = s.batch * s.groups * col_blocks * row_blocks;
-  ctx.pool.parallel_for(tasks, [&](int64_t t) {
-    int64_t rb = t % row_blocks;
-    int64_t cb = (t / row_blocks) % col_blocks;
-    int64_t g = (t / (row_blocks * col_blocks)) % s.groups;
-    int64_t n = t / (row_blocks * col_blocks * s.groups);
-    int64_t col0 = cb * column_block;
-    int64_t cols = std::min(column_block, positions - col0);
-    int64_t row0 = rb * row_block;
-    int64_t rows = std::min(row_block, cout_g - row0);
-    const float* xg = px + (n * s.in_channels + g * cin_g) * in_plane;
+  const std::vector<ColumnRange> columns = valid_columns(w);
+  if (pointwise) {
+    // Tasks: image x group x column block x row block.
+    const int64_t row_blocks = (cout_g + row_block - 1) / row_block;
+    pool.parallel_for(s.batch * s.groups * col_blocks * row_blocks, [&](int64_t t) {
+      const int64_t rb = t % row_blocks;
+      const int64_t cb = (t / row_blocks) % col_blocks;
+      const int64_t g = (t / (row_blocks * col_blocks)) % s.groups;
+      const int64_t n = t / (row_blocks * col_blocks * s.groups);
+      const int64_t col0 = cb * column_block, cols = std::min(column_block, positions - col0);
+      const int64_t row0 = g * cout_g + rb * row_block, rows = std::min(row_block, cout_g - rb * row_block);
+      ConstMat a(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
+      ConstMat b(d.input + (n * s.in_channels + g * cin_g) * in_plane + col0, k, cols, Eigen::OuterStride<>(in_plane));
+      gemm_block(a, b, d.output + (n * s.out_channels + row0) * positions + col0, positions,
+                 d.bias ? d.bias + row0 : nullptr, d.clip);
+    });
+    return;
+  }
+  // Tasks: image x group x column block; each builds its im2col block once for all its rows.
+  pool.parallel_for(s.batch * s.groups * col_blocks, [&](int64_t t) {
+    const int64_t cb = t % col_blocks;
+    const int64_t g = (t / col_blocks) % s.groups;
+    const int64_t n = t / (col_blocks * s.groups);
+    const int64_t col0 = cb * column_block, cols = std::min(column_block, positions - col0);
     thread_local std::vector<float> col_buffer;
-    const float* col;
-    int64_t col_stride;
-    if (direct) {
-      col = xg + col0;
-      col_stride = in_plane;
-    } else {
-      col_buffer.resize(static_cast<size_t>(k * cols));
-      im2col_block(xg, cin_g, w, col0, cols, col_buffer.data());
-      col = col_buffer.data();
-      col_stride = cols;
-    }
-    ConstMat a(pw + (g * cout_g + row0) * k, rows, k, Eigen::OuterStride<>(k));
-    ConstMat b(col, k, cols, Eigen::OuterStride<>(col_stride));
-    float* out0 = py + (n * s.out_channels + g * cout_g + row0) * positions + col0;
-    Mat c(out0, rows, cols, Eigen::OuterStride<>(positions));
-    c.noalias() = a * b;
-    for (int64_t r = 0; r < rows; ++r) {
-      float* line = out0 + r * positions;
-      if (bias) {
-        float bv = bias[g * cout_g + row0 + r];
-        for (int64_t j = 0; j < cols; ++j) line[j] += bv;
-      }
-      apply_clip(line, cols, ctx.fused_clip);
+    col_buffer.resize(static_cast<size_t>(k * cols));
+    im2col_block(d.input + (n * s.in_channels + g * cin_g) * in_plane, cin_g, w, columns, col0, cols,
+                 col_buffer.data());
+    ConstMat b(col_buffer.data(), k, cols, Eigen::OuterStride<>(cols));
+    for (int64_t r0 = 0; r0 < cout_g; r0 += row_block) {
+      const int64_t row0 = g * cout_g + r0, rows = std::min(row_block, cout_g - r0);
+      ConstMat a(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
+      gemm_block(a, b, d.output + (n * s.out_channels + row0) * positions + col0, positions,
+                 d.bias ? d.bias + row0 : nullptr, d.clip);
     }
   });
 }
 
-// Depthwise: each output plane is one input plane correlated with one small kernel. For every
-// kernel tap the valid output columns form a range, so the inner loop has no bounds checks.
-void conv_depthwise(RunContext& ctx, const ConvShape& s) {
-  const Tensor& x = *ctx.in[0];
-  const Tensor& wt = *ctx.in[1];
-  const float* bias = ctx.node.has_input(2) ? ctx.in[2]->data<float>() : nullptr;
-  Tensor& y = *ctx.out[0];
-  const Window2d& w = s.win;
-  const int64_t multiplier = s.out_channels / s.groups;
-  const float* px = x.data<float>();
-  const float* pw = wt.data<float>();
-  float* py = y.data<float>();
-  const int64_t taps = w.kernel_h * w.kernel_w;
-  // Output column range [lo, hi) whose input column for tap kx is inside the image.
-  std::vector<int64_t> ox_lo(static_cast<size_t>(w.kernel_w)), ox_hi(static_cast<size_t>(w.kernel_w));
-  for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
-    int64_t off = kx * w.dilation_w - w.pad_left;
-    int64_t lo = off >= 0 ? 0 : (-off + w.stride_w - 1) / w.stride_w;
-    int64_t hi = (w.in_w - 1 - off) >= 0 ? (w.in_w - 1 - off) / w.stride_w + 1 : 0;
-    ox_lo[static_cast<size_t>(kx)] = std::min(lo, w.out_w);
-    ox_hi[static_cast<size_t>(kx)] = std::max(std::min(hi, w.out_w), ox_lo[static_cast<size_t>(kx)]);
-  }
-  const int64_t planes = s.batch * s.out_channels;
-  ctx.pool.parallel_for(planes, [&](int64_t t) {
-    int64_t n = t / s.out_channels;
-    int64_t m = t % s.out_channels;
-    int64_t c = m / multiplier;
-    const float* in = px + (n * s.in_channels + c) * w.in_h * w.in_w;
-    const float* kern = pw + m * taps;
-    float* out = py + t * w.out_h * w.out_w;
-    float b = bias ? bias[m] : 0.0f;
-    for (int64_t oy = 0; oy < w.out_h; ++oy) {
-      float* orow = out + oy * w.out_w;
-      std::fill(orow, orow + w.out_w, b);
-      for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
-        int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
-        if (iy < 0 || iy >= w.in_h) continue;
-        const float* irow = in + iy * w.in_w;
-        for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
-          float wv = kern[ky * w.kernel_w + kx];
-          int64_t off = kx * w.dilation_w - w.pad_left;
-          int64_t lo = ox_lo[static_cast<size_t>(kx)], hi = ox_hi[static_cast<size_t>(kx)];
-          if (w.stride_w == 1) {
-            const float* src = irow + off;
-            for (int64_t ox = lo; ox < hi; ++ox) orow[ox] += wv * src[ox];
-          } else {
-            for (int64_t ox = lo; ox < hi; ++ox) orow[ox] += wv * irow[ox * w.stride_w + off];
-          }
-        }
-      }
-      apply_clip(orow, w.out_w, ctx.fused_clip);
-    }
+// A 1x1 conv on 1x1 inputs (a classifier written as Conv): y[n][m] = sum_c w[m][c] x[n][c], i.e.
+// Y = X W^T with X [batch, cin] and Y [batch, cout] row-major. One GEMM per block of output
+// channels covers the whole batch, so the weights are read once per batch, not once per image.
+void conv_single_position(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
+  const int64_t k = s.in_channels, m = s.out_channels;
+  const int64_t row_blocks = (m + row_block - 1) / row_block;
+  pool.parallel_for(row_blocks, [&](int64_t rb) {
+    const int64_t row0 = rb * row_block, rows = std::min(row_block, m - row0);
+    float* out = d.output + row0;
+    for (int64_t n = 0; n < s.batch; ++n)
+      for (int64_t r = 0; r < rows; ++r) out[n * m + r] = d.bias ? d.bias[row0 + r] : 0.0f;
+    ConstMat x(d.input, s.batch, k, Eigen::OuterStride<>(k));
+    ConstMat wt(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
+    Mat y(out, s.batch, rows, Eigen::OuterStride<>(m));
+    y.noalias() += x * wt.transpose();
+    if (d.clip)
+      for (int64_t n = 0; n < s.batch; ++n) apply_clip(out + n * m, rows, d.clip);
   });
+}
+
+bool is_pointwise(const Window2d& w) {
+  return w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.pad_top == 0 &&
+         w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
 }
 
 }  // namespace
+
+ConvGeometry conv_geometry(const Node& node, int64_t opset, const Shape& x, const Shape& w) {
+  ConvGeometry s;
+  s.batch = x[0];
+  s.in_channels = x[1];
+  s.out_channels = w[0];
+  s.groups = node.attr_int("group", 1);
+  s.window = window_geometry(node, opset, x, kernel_dims(w), false);
+  return s;
+}
+
+const char* conv_algorithm_name(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::reference: return "reference";
+    case ConvAlgorithm::depthwise: return "depthwise";
+    case ConvAlgorithm::pointwise: return "pointwise";
+    case ConvAlgorithm::single_position: return "single_position";
+    case ConvAlgorithm::im2col: return "im2col";
+  }
+  return "unknown";
+}
+
+bool conv_algorithm_applies(ConvAlgorithm algorithm, const ConvGeometry& s) {
+  const Window2d& w = s.window;
+  switch (algorithm) {
+    case ConvAlgorithm::reference:
+    case ConvAlgorithm::im2col: return true;
+    case ConvAlgorithm::depthwise: return s.groups == s.in_channels && s.groups > 1;
+    case ConvAlgorithm::pointwise: return is_pointwise(w);
+    case ConvAlgorithm::single_position:
+      return is_pointwise(w) && s.groups == 1 && w.in_h == 1 && w.in_w == 1 && w.out_h == 1 && w.out_w == 1;
+  }
+  return false;
+}
+
+ConvAlgorithm choose_conv_algorithm(const ConvGeometry& s) {
+  for (ConvAlgorithm a : {ConvAlgorithm::depthwise, ConvAlgorithm::single_position, ConvAlgorithm::pointwise})
+    if (conv_algorithm_applies(a, s)) return a;
+  return ConvAlgorithm::im2col;
+}
+
+void run_conv(ConvAlgorithm algorithm, const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
+  if (!conv_algorithm_applies(algorithm, s))
+    fail_internal(std::string("conv algorithm ") + conv_algorithm_name(algorithm) + " does not apply");
+  switch (algorithm) {
+    case ConvAlgorithm::reference: conv_reference(s, d); break;
+    case ConvAlgorithm::depthwise: conv_depthwise(s, d, pool); break;
+    case ConvAlgorithm::pointwise: conv_gemm(s, d, pool, true); break;
+    case ConvAlgorithm::single_position: conv_single_position(s, d, pool); break;
+    case ConvAlgorithm::im2col: conv_gemm(s, d, pool, false); break;
+  }
+}
+
+void conv_reference(const ConvGeometry& s, const ConvData& d) {
+  const Window2d& w = s.window;
+  const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups;
+  for (int64_t n = 0; n < s.batch; ++n) {
+    for (int64_t m = 0; m < s.out_channels; ++m) {
+      const int64_t g = m / cout_g;
+      for (int64_t oy = 0; oy < w.out_h; ++oy) {
+        for (int64_t ox = 0; ox < w.out_w; ++ox) {
+          double acc = d.bias ? d.bias[m] : 0.0;
+          for (int64_t c = 0; c < cin_g; ++c) {
+            for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
+              const int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+              if (iy < 0 || iy >= w.in_h) continue;
+              for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+                const int64_t ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
+                if (ix < 0 || ix >= w.in_w) continue;
+                const float xv = d.input[((n * s.in_channels + g * cin_g + c) * w.in_h + iy) * w.in_w + ix];
+                const float wv = d.weight[((m * cin_g + c) * w.kernel_h + ky) * w.kernel_w + kx];
+                acc += static_cast<double>(xv) * wv;
+              }
+            }
+          }
+          float v = static_cast<float>(acc);
+          if (d.clip) v = std::min(std::max(v, d.clip->lo), d.clip->hi);
+          d.output[((n * s.out_channels + m) * w.out_h + oy) * w.out_w + ox] = v;
+        }
+      }
+    }
+  }
+}
 
 void infer_Conv(InferContext& ctx) {
   const auto& x = ctx.input(0);
@@ -206,9 +292,14 @@ void infer_Conv(InferContext& ctx) {
 }
 
 void run_Conv(RunContext& ctx) {
-  ConvShape s = conv_shape(ctx.node, ctx.opset, ctx.in[0]->shape(), ctx.in[1]->shape());
-  if (s.groups == s.in_channels && s.groups > 1) conv_depthwise(ctx, s);
-  else conv_gemm(ctx, s);
+  const ConvGeometry s = conv_geometry(ctx.node, ctx.opset, ctx.in[0]->shape(), ctx.in[1]->shape());
+  ConvData d;
+  d.input = ctx.in[0]->data<float>();
+  d.weight = ctx.in[1]->data<float>();
+  d.bias = ctx.in.size() > 2 && ctx.in[2] ? ctx.in[2]->data<float>() : nullptr;
+  d.output = ctx.out[0]->data<float>();
+  d.clip = ctx.fused_clip;
+  run_conv(choose_conv_algorithm(s), s, d, ctx.pool);
 }
 
 }  // namespace mc

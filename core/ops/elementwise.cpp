@@ -1,4 +1,4 @@
-// Element-wise operators: the broadcasting binary arithmetic ops and the unary activations.
+// Element-wise operators: the broadcasting binary arithmetic ops, variadic Min/Max and the unary activations.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -52,6 +52,13 @@ void infer_binary(InferContext& ctx) {
 struct AddOp { template <class T> T operator()(T x, T y) const { return x + y; } };
 struct SubOp { template <class T> T operator()(T x, T y) const { return x - y; } };
 struct MulOp { template <class T> T operator()(T x, T y) const { return x * y; } };
+// Min and Max propagate NaN from either side, like numpy's minimum/maximum.
+struct MinOp {
+  template <class T> T operator()(T x, T y) const { return (y < x || y != y) ? y : x; }
+};
+struct MaxOp {
+  template <class T> T operator()(T x, T y) const { return (y > x || y != y) ? y : x; }
+};
 struct DivOp {
   template <class T> T operator()(T x, T y) const {
     if constexpr (std::is_integral_v<T>) {
@@ -132,6 +139,68 @@ template <class Op> void run_binary(RunContext& ctx) {
   }
 }
 
+// Min and Max are variadic (one or more inputs). Before opset 8 all inputs have the same shape;
+// from opset 8 on they broadcast multidirectionally, like Add.
+void infer_variadic(InferContext& ctx) {
+  if (ctx.node.input_count() == 0) ctx.fail("needs at least one input");
+  const TensorType& first = ctx.input(0);
+  if (first.dtype != DType::f32 && first.dtype != DType::i64 && first.dtype != DType::i32)
+    ctx.unsupported(std::string("element type ") + dtype_name(first.dtype) + " is not supported");
+  Shape shape = first.shape;
+  for (size_t i = 1; i < ctx.node.input_count(); ++i) {
+    const TensorType& t = ctx.input(i);
+    if (t.dtype != first.dtype)
+      ctx.fail(std::string("input types differ: ") + dtype_name(first.dtype) + " and " + dtype_name(t.dtype));
+    if (ctx.opset < 8 && t.shape != first.shape)
+      ctx.fail("shapes " + shape_str(first.shape) + " and " + shape_str(t.shape) + " differ (no broadcasting before opset 8)");
+    shape = broadcast_shapes(ctx, shape, t.shape);
+  }
+  ctx.out = {TensorType{first.dtype, shape}};
+}
+
+// Numpy broadcast of two shapes already validated by infer_variadic.
+Shape broadcast_valid(const Shape& a, const Shape& b) {
+  size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// Folds the inputs left to right: two inputs go straight into the output; more use a running
+// partial result shaped by the broadcast of the inputs seen so far.
+template <class T, class Op> void variadic_apply(RunContext& ctx) {
+  const size_t n = ctx.node.input_count();
+  Tensor& out = *ctx.out[0];
+  if (n == 1) {
+    copy_elements(out.raw(), ctx.in[0]->raw(), out.numel(), sizeof(T));
+    return;
+  }
+  Tensor partial = *ctx.in[0];
+  for (size_t i = 1; i < n; ++i) {
+    const Tensor& b = *ctx.in[i];
+    if (i + 1 == n) {
+      broadcast_apply<T, Op>(partial, b, b.shape(), out, ctx.pool);
+    } else {
+      Tensor next(partial.dtype(), broadcast_valid(partial.shape(), b.shape()));
+      broadcast_apply<T, Op>(partial, b, b.shape(), next, ctx.pool);
+      partial = std::move(next);
+    }
+  }
+}
+
+template <class Op> void run_variadic(RunContext& ctx) {
+  switch (ctx.in[0]->dtype()) {
+    case DType::f32: variadic_apply<float, Op>(ctx); break;
+    case DType::i64: variadic_apply<int64_t, Op>(ctx); break;
+    case DType::i32: variadic_apply<int32_t, Op>(ctx); break;
+    default: fail_internal(ctx.node.describe() + ": unexpected type");
+  }
+}
+
 void infer_same_as_input(InferContext& ctx) {
   ctx.out.assign(ctx.node.outputs.size(), ctx.input(0));
 }
@@ -163,6 +232,10 @@ void run_Add(RunContext& ctx) { run_binary<AddOp>(ctx); }
 void run_Sub(RunContext& ctx) { run_binary<SubOp>(ctx); }
 void run_Mul(RunContext& ctx) { run_binary<MulOp>(ctx); }
 void run_Div(RunContext& ctx) { run_binary<DivOp>(ctx); }
+void infer_Min(InferContext& ctx) { infer_variadic(ctx); }
+void infer_Max(InferContext& ctx) { infer_variadic(ctx); }
+void run_Min(RunContext& ctx) { run_variadic<MinOp>(ctx); }
+void run_Max(RunContext& ctx) { run_variadic<MaxOp>(ctx); }
 
 void infer_Relu(InferContext& ctx) { infer_float_unary(ctx); }
 void run_Relu(RunContext& ctx) {

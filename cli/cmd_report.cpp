@@ -1,0 +1,73 @@
+// mcompress report FILE.mcz: the size / operations / energy / accuracy report of a compressed model.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "analysis/report.h"
+#include "cli/common.h"
+#include "formats/file_io.h"
+#include "formats/mcz.h"
+
+namespace mc::cli {
+
+namespace {
+
+struct ReportOptions {
+  std::string file;
+  std::string energy_table;
+  std::string output;
+  bool force = false;
+  CommonOptions common;
+};
+
+int run_report(const ReportOptions& o) {
+  if (o.common.json && o.output == "-") fail_usage("--json and -o - both write the JSON report to stdout; choose one");
+  if (!o.output.empty()) check_output_path(o.output, o.force);
+  // The table first: a bad --energy-table fails before the model is read.
+  EnergyTable table = o.energy_table.empty() ? EnergyTable::builtin() : EnergyTable::load(o.energy_table);
+  auto bytes = read_binary_file(o.file);
+  const std::string name = o.file == "-" ? "<stdin>" : o.file;
+  if (!looks_like_mcz(bytes))
+    fail_input(name + ": not a .mcz file (report describes a compressed model: run 'mcompress compress' first; "
+                      "'mcompress info' describes an ONNX model)");
+  McFile file = read_mcz(bytes, name);
+  Model structure = structure_of_mcz(file, name);
+  Report report = build_report(file, structure, table, name);
+  nlohmann::ordered_json j = to_json(report);
+  if (!o.output.empty()) {
+    std::string text = j.dump(2) + "\n";
+    write_binary_file(o.output, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+  }
+  if (o.common.json) std::cout << j.dump(2) << "\n";
+  else if (o.output != "-" && !(o.common.quiet && !o.output.empty())) std::cout << to_text(report);
+  return 0;
+}
+
+}  // namespace
+
+Command add_report_command(CLI::App& root) {
+  auto o = std::make_shared<ReportOptions>();
+  CLI::App* cmd = root.add_subcommand("report", "Size, operations and energy of a compressed model, per layer and in total");
+  cmd->footer(
+      "Per weighted layer (Conv, Gemm, MatMul) and in total: parameters, stored bytes by encoding, bits per weight;\n"
+      "operations per image (batch 1) after compression: fp32 MACs, int8 MACs, ternary additions, scale\n"
+      "multiplications; compute energy from a per-operation table; and the same for the float model (fp32 and fp16).\n"
+      "Compression ratios are against the model at fp32 (4 bytes per float parameter), at fp16, and against the\n"
+      "source ONNX file. Energy is arithmetic only (no memory traffic); an estimate of reading the stored weights\n"
+      "from SRAM is given separately. docs/COUNTING.md has every rule and the source of every number.\n\n"
+      "The default energy table is Horowitz (ISSCC 2014, 45 nm), data/energy_45nm.json; --energy-table takes a JSON\n"
+      "file of the same form with your hardware's figures.\n\n"
+      "Examples:\n  mcompress report model.mcz\n  mcompress report model.mcz --json | jq .energy_pj\n"
+      "  mcompress report model.mcz -o report.json --force\n  mcompress report model.mcz --energy-table my_chip.json");
+  cmd->add_option("file", o->file, ".mcz file ('-' reads stdin)")->required();
+  cmd->add_option("--energy-table", o->energy_table, "JSON table of picojoules per operation (default: built-in 45 nm table)")
+      ->type_name("FILE.json");
+  cmd->add_option("-o,--output", o->output, "Also write the JSON report to this file ('-' writes stdout instead of the table)")
+      ->type_name("OUT.json");
+  cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
+  add_common_options(cmd, o->common);
+  return {cmd, [o] { return run_report(*o); }};
+}
+
+}  // namespace mc::cli

@@ -1,0 +1,204 @@
+// Depthwise convolution (one input channel per group, any channel multiplier), as a polyphase
+// direct kernel.
+//
+// In padded input coordinates, tap (ky, kx) of output (oy, ox) reads row oy*sh + ky*dh. Writing
+// ky*dh = qy*sh + py (0 <= py < sh) that is row (oy + qy)*sh + py: row oy + qy of the "phase plane"
+// py that keeps every sh-th padded row starting at py (likewise for columns). Each input plane is
+// therefore copied once into its zero-padded phase planes (one plane for stride 1; even/odd rows x
+// even/odd columns for stride 2), after which every tap is a unit-stride read at a fixed offset and
+// every output is `bias + sum_t w[t] * phase_t[q + offset_t]` with no bounds checks and no borders:
+// the 3x3 case keeps the sum in a register (9 multiply-adds, one store), other kernels accumulate
+// in a small block on the stack. A small output plane (narrow rows) is computed as one long row of
+// the phase planes' width and compacted afterwards, so short rows do not leave vector lanes idle.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/ops/conv_kernels.h"
+
+namespace mc {
+
+namespace {
+
+// Output elements per task (whole planes are grouped up to this size; a plane is never split).
+constexpr int64_t elements_per_task = 16384;
+// Output rows narrower than this are computed as one flattened row of the phase planes.
+constexpr int64_t flat_below_width = 48;
+
+struct PhasePlane {
+  int64_t row_phase, col_phase;  // py, px
+  int64_t col_lo, col_hi;        // columns [col_lo, col_hi) read the input, the rest is padding
+};
+
+// The phase decomposition of one window: which phase plane and which flat offset each tap reads.
+struct PolyphasePlan {
+  int64_t rows = 0, row_stride = 0;  // size of every phase plane
+  std::vector<PhasePlane> planes;
+  std::vector<int> tap_plane;
+  std::vector<int64_t> tap_offset;
+};
+
+PolyphasePlan plan_polyphase(const Window2d& w) {
+  PolyphasePlan p;
+  const int64_t max_qy = (w.kernel_h - 1) * w.dilation_h / w.stride_h;
+  const int64_t max_qx = (w.kernel_w - 1) * w.dilation_w / w.stride_w;
+  p.rows = w.out_h + max_qy;
+  p.row_stride = w.out_w + max_qx;
+  for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
+    for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+      const int64_t py = ky * w.dilation_h % w.stride_h, qy = ky * w.dilation_h / w.stride_h;
+      const int64_t px = kx * w.dilation_w % w.stride_w, qx = kx * w.dilation_w / w.stride_w;
+      size_t i = 0;
+      while (i < p.planes.size() && (p.planes[i].row_phase != py || p.planes[i].col_phase != px)) ++i;
+      if (i == p.planes.size()) {
+        // Column c of this phase reads input column c*sw + px - pad_left.
+        const int64_t first = px - w.pad_left;
+        int64_t lo = first >= 0 ? 0 : (-first + w.stride_w - 1) / w.stride_w;
+        int64_t hi = w.in_w - 1 - first >= 0 ? (w.in_w - 1 - first) / w.stride_w + 1 : 0;
+        lo = std::min(lo, p.row_stride);
+        hi = std::max(std::min(hi, p.row_stride), lo);
+        p.planes.push_back({py, px, lo, hi});
+      }
+      p.tap_plane.push_back(static_cast<int>(i));
+      p.tap_offset.push_back(qy * p.row_stride + qx);
+    }
+  }
+  return p;
+}
+
+// Copies one input plane into its zero-padded phase planes (consecutive in `dst`).
+void build_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& p, float* dst) {
+  const int64_t plane_size = p.rows * p.row_stride;
+  for (size_t i = 0; i < p.planes.size(); ++i) {
+    const PhasePlane& ph = p.planes[i];
+    float* out = dst + static_cast<int64_t>(i) * plane_size;
+    for (int64_t r = 0; r < p.rows; ++r) {
+      float* row = out + r * p.row_stride;
+      const int64_t iy = r * w.stride_h + ph.row_phase - w.pad_top;
+      if (iy < 0 || iy >= w.in_h) {
+        std::fill(row, row + p.row_stride, 0.0f);
+        continue;
+      }
+      std::fill(row, row + ph.col_lo, 0.0f);
+      if (ph.col_lo < ph.col_hi) {
+        const float* src = in + iy * w.in_w + (ph.col_lo * w.stride_w + ph.col_phase - w.pad_left);
+        if (w.stride_w == 1) {
+          std::copy(src, src + (ph.col_hi - ph.col_lo), row + ph.col_lo);
+        } else {
+          for (int64_t c = ph.col_lo; c < ph.col_hi; ++c) row[c] = src[(c - ph.col_lo) * w.stride_w];
+        }
+      }
+      std::fill(row + ph.col_hi, row + p.row_stride, 0.0f);
+    }
+  }
+}
+
+// dst[i] = clip(b + w[0]*s0[i] + ... + w[8]*s8[i]): the 3x3 case, summed in a register.
+void taps9(float* __restrict dst, int64_t n, const float* __restrict s0, const float* __restrict s1,
+           const float* __restrict s2, const float* __restrict s3, const float* __restrict s4,
+           const float* __restrict s5, const float* __restrict s6, const float* __restrict s7,
+           const float* __restrict s8, const float* wt, float b, float lo, float hi) {
+  const float w0 = wt[0], w1 = wt[1], w2 = wt[2], w3 = wt[3], w4 = wt[4], w5 = wt[5], w6 = wt[6], w7 = wt[7],
+              w8 = wt[8];
+  for (int64_t i = 0; i < n; ++i) {
+    float acc = b;
+    acc += w0 * s0[i];
+    acc += w1 * s1[i];
+    acc += w2 * s2[i];
+    acc += w3 * s3[i];
+    acc += w4 * s4[i];
+    acc += w5 * s5[i];
+    acc += w6 * s6[i];
+    acc += w7 * s7[i];
+    acc += w8 * s8[i];
+    dst[i] = std::min(std::max(acc, lo), hi);
+  }
+}
+
+// Any number of taps, in the same order (bias first, then tap 0, 1, ...), through a block of
+// partial sums on the stack.
+void taps_any(float* dst, int64_t n, const float* const* src, const float* wt, int64_t taps, float b, float lo,
+              float hi) {
+  constexpr int64_t block = 256;
+  float acc[block];
+  for (int64_t base = 0; base < n; base += block) {
+    const int64_t len = std::min(block, n - base);
+    std::fill(acc, acc + len, b);
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* s = src[t] + base;
+      const float wv = wt[t];
+      for (int64_t j = 0; j < len; ++j) acc[j] += wv * s[j];
+    }
+    for (int64_t j = 0; j < len; ++j) dst[base + j] = std::min(std::max(acc[j], lo), hi);
+  }
+}
+
+void run_taps(float* dst, int64_t n, const float* const* src, const float* wt, int64_t taps, float b, float lo,
+              float hi) {
+  if (taps == 9)
+    taps9(dst, n, src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7], src[8], wt, b, lo, hi);
+  else
+    taps_any(dst, n, src, wt, taps, b, lo, hi);
+}
+
+}  // namespace
+
+void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
+  const Window2d& w = s.window;
+  if (s.groups != s.in_channels || s.out_channels % s.groups != 0)
+    fail_internal("conv_depthwise: not a depthwise convolution");
+  const int64_t multiplier = s.out_channels / s.groups;
+  const int64_t taps = w.kernel_h * w.kernel_w;
+  const int64_t out_plane = w.out_h * w.out_w;
+  const int64_t in_plane = w.in_h * w.in_w;
+  const PolyphasePlan plan = plan_polyphase(w);
+  const int64_t phase_floats = static_cast<int64_t>(plan.planes.size()) * plan.rows * plan.row_stride;
+  const bool flat = w.out_h > 1 && w.out_w < flat_below_width;
+  // Flattened: output (oy, ox) is element oy*row_stride + ox of one long row; the last valid one
+  // is (out_h-1, out_w-1), whose furthest tap still lies inside the phase planes.
+  const int64_t flat_length = (w.out_h - 1) * plan.row_stride + w.out_w;
+  const float lo = d.clip ? d.clip->lo : -std::numeric_limits<float>::infinity();
+  const float hi = d.clip ? d.clip->hi : std::numeric_limits<float>::infinity();
+
+  const int64_t planes = s.batch * s.in_channels;  // input planes; each makes `multiplier` outputs
+  const int64_t planes_per_task = std::max<int64_t>(1, elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
+  const int64_t tasks = (planes + planes_per_task - 1) / planes_per_task;
+  pool.parallel_for(tasks, [&](int64_t t) {
+    thread_local std::vector<float> phase_buffer, flat_buffer;
+    phase_buffer.resize(static_cast<size_t>(phase_floats));
+    if (flat) flat_buffer.resize(static_cast<size_t>(flat_length));
+    std::vector<const float*> src(static_cast<size_t>(taps)), row_src(static_cast<size_t>(taps));
+    const int64_t first = t * planes_per_task, last = std::min(planes, first + planes_per_task);
+    for (int64_t plane = first; plane < last; ++plane) {
+      // plane = n * in_channels + c; its outputs are channels c*multiplier ... of image n.
+      build_phase_planes(d.input + plane * in_plane, w, plan, phase_buffer.data());
+      const int64_t c = plane % s.in_channels;
+      for (int64_t j = 0; j < multiplier; ++j) {
+        const int64_t m = c * multiplier + j;
+        const int64_t n = plane / s.in_channels;
+        const float* wt = d.weight + m * taps;
+        const float b = d.bias ? d.bias[m] : 0.0f;
+        float* out = d.output + (n * s.out_channels + m) * out_plane;
+        for (int64_t k = 0; k < taps; ++k)
+          src[static_cast<size_t>(k)] = phase_buffer.data() +
+                                        plan.tap_plane[static_cast<size_t>(k)] * plan.rows * plan.row_stride +
+                                        plan.tap_offset[static_cast<size_t>(k)];
+        if (flat) {
+          run_taps(flat_buffer.data(), flat_length, src.data(), wt, taps, b, lo, hi);
+          for (int64_t oy = 0; oy < w.out_h; ++oy)
+            std::memcpy(out + oy * w.out_w, flat_buffer.data() + oy * plan.row_stride,
+                        static_cast<size_t>(w.out_w) * sizeof(float));
+        } else {
+          for (int64_t oy = 0; oy < w.out_h; ++oy) {
+            for (int64_t k = 0; k < taps; ++k)
+              row_src[static_cast<size_t>(k)] = src[static_cast<size_t>(k)] + oy * plan.row_stride;
+            run_taps(out + oy * w.out_w, w.out_w, row_src.data(), wt, taps, b, lo, hi);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace mc

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Accuracy of a compressed model three ways on identical preprocessed inputs:
+#   1. mcompress eval FILE.mcz (mcompress's executor on the decoded model)
+#   2. ONNX Runtime on `mcompress export --qdq` (int8 tensors as int8 initializers + DequantizeLinear)
+#   3. ONNX Runtime on the plain export (every weight dequantized to float32)
+# and the largest difference between mcompress's outputs and each ORT run. Prints one markdown row
+# (with --header, the table header first).
+# With int8 activations (quantize-activations: QuantizeLinear/DequantizeLinear before each layer) the
+# outputs cannot match bit for bit: a value on a rounding tie may quantize one step apart after
+# ulp-level differences in the convolutions, and such flips cascade through the layers. ONNX Runtime
+# also changes such graphs at its default optimization level: it runs DequantizeLinear -> Conv ->
+# QuantizeLinear as QLinearConv (int32 bias), and where the weight is float (the plain export) it
+# quantizes that weight itself with its own scales, so the float-export column then measures a
+# different model. Without activation QDQ both exports should match mcompress to ~1e-5.
+# Usage: scripts/compressed_vs_ort.sh MODEL.mcz [IMAGES_DIR] [--preprocess keras|torch] [--limit N]
+#                                     [--build DIR] [--header]
+# Needs node + npm (scripts/setup.sh --with-ort). IMAGES_DIR defaults to ../shared/imagenet-dev.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+. "$repo/scripts/lib.sh"
+shared="$repo/../shared"
+ort="$shared/tools/ort-eval/run"
+build="$repo/build"
+usage() { echo "usage: compressed_vs_ort.sh MODEL.mcz [IMAGES_DIR] [--preprocess keras|torch] [--limit N] [--build DIR] [--header]" >&2; exit 2; }
+
+model="" images="" header=0
+eval_flags=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --preprocess|--limit) [ $# -ge 2 ] || usage; eval_flags+=("$1" "$2"); shift 2 ;;
+    --build) [ $# -ge 2 ] || usage; build="$2"; shift 2 ;;
+    --header) header=1; shift ;;
+    -h|--help) usage ;;
+    -*) echo "compressed_vs_ort: unknown option '$1'" >&2; usage ;;
+    *) if [ -z "$model" ]; then model="$1"; elif [ -z "$images" ]; then images="$1"; else usage; fi; shift ;;
+  esac
+done
+[ -n "$model" ] || usage
+[ -f "$model" ] || { echo "compressed_vs_ort: $model: no such file" >&2; exit 3; }
+images="${images:-$shared/imagenet-dev}"
+[ -f "$images/labels.tsv" ] || { echo "compressed_vs_ort: $images/labels.tsv not found" >&2; exit 3; }
+bin="$build/mcompress"
+[ -x "$bin" ] || { echo "compressed_vs_ort: $bin not built (run scripts/build.sh)" >&2; exit 2; }
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+"$bin" eval "$model" --images "$images" ${eval_flags[@]+"${eval_flags[@]}"} --json --quiet \
+  --save-inputs "$tmp/in.npy" --save-scores "$tmp/ours.npy" --force >"$tmp/ours.json"
+"$bin" export "$model" -o "$tmp/qdq.onnx" --qdq 2>"$tmp/qdq.log"
+"$bin" export "$model" -o "$tmp/float.onnx" --quiet
+for form in qdq float; do
+  "$ort" ort-npy "$tmp/$form.onnx" "$tmp/in.npy" "$tmp/ort_$form.npy" >/dev/null
+  node "$repo/scripts/npy_topk.js" "$tmp/ort_$form.npy" "$images/labels.tsv" >"$tmp/ort_$form.json"
+done
+int8_tensors=$(sed -n 's/.*; \([0-9]*\) int8 weight tensors.*/\1/p' "$tmp/qdq.log")
+
+if [ "$header" = 1 ]; then
+  echo "| model | mcompress top-1 / top-5 | ORT (QDQ export) top-1 / top-5 | ORT (float export) top-1 / top-5 | max abs output diff vs mcompress: QDQ; float (/ max abs output) |"
+  echo "|---|---|---|---|---|"
+fi
+printf '| %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %s; %s |\n' "$(basename "$model" .mcz) (${int8_tensors:-?} int8 tensors)" \
+  "$(json_field top1 <"$tmp/ours.json")" "$(json_field top5 <"$tmp/ours.json")" \
+  "$(json_field top1 <"$tmp/ort_qdq.json")" "$(json_field top5 <"$tmp/ort_qdq.json")" \
+  "$(json_field top1 <"$tmp/ort_float.json")" "$(json_field top5 <"$tmp/ort_float.json")" \
+  "$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort_qdq.npy")" "$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort_float.npy")"
