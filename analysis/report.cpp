@@ -370,12 +370,14 @@ nlohmann::ordered_json layer_json(const LayerReport& l) {
   j["compression_ratio"] = ratio(static_cast<double>(l.fp32_bytes), static_cast<double>(l.bytes));
   j["by_encoding"] = encodings_json(l.by_encoding);
   j["parts"] = nlohmann::ordered_json::array();
+  int64_t weight_elements = 0;
+  for (const auto& p : l.parts) weight_elements += p.weights;
   for (const auto& p : l.parts) {
     nlohmann::ordered_json pj;
     pj["encoding"] = p.encoding;
     pj["channels"] = {p.channel_begin, p.channel_end};
     pj["weights"] = p.weights;
-    pj["share"] = ratio(static_cast<double>(p.weights), static_cast<double>(l.params));
+    pj["share"] = ratio(static_cast<double>(p.weights), static_cast<double>(weight_elements));  // of the weight tensor
     pj["bytes"] = p.bytes;
     pj["bits_per_weight"] = ratio(8.0 * static_cast<double>(p.bytes), static_cast<double>(p.weights));
     if (p.code == Encoding::ternary) {
@@ -512,6 +514,9 @@ std::string to_text(const Report& r) {
   };
   for (const auto& l : r.layers) line(l, l.name, l.op, split_str(l), l.int8_activations ? "int8" : "fp32");
   line(r.totals, "total", "", "", "");
+  if (r.other_tensors)
+    append(out, "(not in any weighted layer, so in no row: %lld tensors, %s parameters, %s bytes: BatchNorm, Clip bounds, quantizer scales, shapes)\n",
+           static_cast<long long>(r.other_tensors), commas(r.other_params).c_str(), commas(static_cast<int64_t>(r.other_bytes)).c_str());
 
   append(out, "\nsize: %s bytes (weights %s, container %s); fp32 %s bytes -> %.2fx smaller", commas(static_cast<int64_t>(r.bytes)).c_str(),
          commas(static_cast<int64_t>(r.weight_bytes)).c_str(),
@@ -522,7 +527,7 @@ std::string to_text(const Report& r) {
   append(out, "\n      %s parameters, %.2f bits/weight stored:", commas(r.params).c_str(),
          ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)));
   for (const auto& e : r.by_encoding)
-    append(out, " %s %s weights %s bytes;", e.encoding.c_str(), commas(e.weights).c_str(), commas(static_cast<int64_t>(e.bytes)).c_str());
+    append(out, " %s %s elements %s bytes;", e.encoding.c_str(), commas(e.weights).c_str(), commas(static_cast<int64_t>(e.bytes)).c_str());
   if (!r.by_encoding.empty()) out.pop_back();
   const int64_t muls0 = r.macs_original, adds0 = r.macs_original;
   append(out, "\nops:  fp32 MACs %s, int8 MACs %s, ternary adds %s, scale muls %s\n", commas(r.ops.fp32_macs).c_str(),

@@ -14,7 +14,9 @@
 #include "formats/image.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
+#include "analysis/energy.h"
 #include "analysis/eval.h"
+#include "analysis/report.h"
 #include "core/executor.h"
 #include "passes/recipe.h"
 
@@ -72,8 +74,10 @@ int run_compress(const CompressOptions& o) {
     CalibrationSet all = calibration_set(o.calib, o.calib_count, o.seed, image, model, [&](const std::string& m) {
       if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
     });
-    // Held out for budget decisions: a quarter of the sample (at most 128 images) unless given.
-    int64_t held = o.held_out > 0 ? o.held_out : std::min<int64_t>(128, static_cast<int64_t>(all.files.size()) / 4);
+    // Held out for budget decisions: half of the sample (at most 128 images) unless given. Fitting
+    // needs few images (the statistics are averages over every spatial position); decisions on top-1
+    // agreement need as many as possible.
+    int64_t held = o.held_out > 0 ? o.held_out : std::min<int64_t>(128, static_cast<int64_t>(all.files.size()) / 2);
     if (held >= 1 && held < static_cast<int64_t>(all.files.size())) std::tie(ro.calibration, ro.held_out) = split_held_out(all, held);
     else ro.calibration = all;
   }
@@ -105,8 +109,27 @@ int run_compress(const CompressOptions& o) {
                     {"macs", count.macs}};
   if (!o.preprocess.empty()) meta["preprocess"] = o.preprocess;
   if (!accuracy.is_null()) meta["report"]["accuracy"] = accuracy;
-  auto bytes = write_mcz(compressed.model, compressed.encoded, meta, o.common.threads);
+  // The file carries its own report, which states the file's size: assemble, report, embed, and
+  // repeat until the size the report states is the size of the file (two or three rounds; only
+  // the cheap assembly repeats, the coded streams are reused).
+  CodedTensors coded = code_tensors(compressed.model, compressed.encoded, o.common.threads);
+  std::vector<std::byte> bytes = assemble_mcz(compressed.model, coded, meta);
+  nlohmann::ordered_json report;
+  for (int round = 0; round < 6; ++round) {
+    report = report_json_for(bytes, o.output, EnergyTable::builtin());
+    // Totals only: `mcompress report FILE` rebuilds the per-layer breakdown from the file itself.
+    report.erase("layers");
+    meta["report"] = report;
+    std::vector<std::byte> next = assemble_mcz(compressed.model, coded, meta);
+    bool stable = next.size() == bytes.size();
+    bytes = std::move(next);
+    if (stable) break;
+  }
   write_binary_file(o.output, bytes);
+  if (!o.report.empty()) {
+    std::string text = report_json_for(bytes, o.output, EnergyTable::builtin()).dump(2) + "\n";
+    write_binary_file(o.report, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+  }
 
   double ratio = static_cast<double>(source.size()) / static_cast<double>(bytes.size());
   if (o.common.json) {
@@ -149,7 +172,7 @@ Command add_compress_command(CLI::App& root) {
       ->check(CLI::IsMember({"keras", "torch"}));
   cmd->add_option("--calib", o->calib, "Calibration images (JPEG or .npy; no labels needed)")->type_name("DIR");
   cmd->add_option("--calib-count", o->calib_count, "Calibration images to sample")->check(CLI::Range(int64_t{2}, int64_t{1} << 30))->default_val(256);
-  cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: a quarter, at most 128)")
+  cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: half, at most 128)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
   cmd->add_option("--max-drop", o->max_drop, "hybrid: largest drop of held-out top-1 agreement with the float model, in points (default 1)")

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <list>
 #include <set>
 #include <tuple>
 
@@ -25,6 +26,8 @@ constexpr size_t section_entry_bytes = 32;
 constexpr size_t trailer_bytes = 8;
 constexpr uint32_t max_sections = 64;
 constexpr uint32_t required_flag = 1;
+constexpr uint32_t compressed_flag = 2;
+constexpr uint64_t max_section_content = uint64_t{1} << 30;  // decompressed structural section
 constexpr uint64_t max_tensors = 1 << 20;
 constexpr uint64_t max_rank = 8;
 constexpr uint64_t max_streams_per_part = 5;
@@ -298,13 +301,7 @@ bool looks_like_mcz(std::span<const std::byte> head) {
   return head.size() >= 4 && std::equal(magic, magic + 4, head.begin());
 }
 
-std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
-                                 const nlohmann::ordered_json& metadata, int threads) {
-  // Graph: the model's structure as ONNX, weights left out (they are the tensor table's).
-  Model structure = model;
-  structure.graph.initializers.clear();
-  std::string graph_bytes = serialize_onnx(structure);
-
+CodedTensors code_tensors(const Model& model, const std::map<std::string, EncodedTensor>& encoded, int threads) {
   // Code every stream (in parallel: each is independent, so the bytes do not depend on the
   // thread count), then lay them out in tensor-table order.
   struct Job {
@@ -345,6 +342,21 @@ std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string,
     }
     write_tensor_record(table, name, e, streams);
   }
+  return CodedTensors{std::move(table.bytes()), std::move(payload.bytes())};
+}
+
+std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
+                                 const nlohmann::ordered_json& metadata, int threads, bool compress_sections) {
+  return assemble_mcz(model, code_tensors(model, encoded, threads), metadata, compress_sections);
+}
+
+std::vector<std::byte> assemble_mcz(const Model& model, const CodedTensors& coded, const nlohmann::ordered_json& metadata,
+                                    bool compress_sections) {
+  // Graph: the model's structure as ONNX, weights left out (they are the tensor table's).
+  Model structure = model;
+  structure.graph.initializers.clear();
+  std::string graph_bytes = serialize_onnx(structure);
+
   // The metadata section is a JSON object (a default-constructed json is null: written as {}).
   if (!metadata.is_null() && !metadata.is_object()) fail_internal("write_mcz: metadata must be a JSON object");
   std::string meta = metadata.is_null() ? "{}" : metadata.dump();
@@ -354,12 +366,25 @@ std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string,
     std::span<const std::byte> bytes;
     bool required;
     size_t alignment;
+    bool compressed = false;
+  };
+  // The structural sections (graph, tensor table, metadata) are stored as one zstd frame when that
+  // is smaller (section flag bit 1); the payload is already coded stream by stream.
+  std::vector<std::byte> packed[3];
+  auto maybe_pack = [&](std::span<const std::byte> raw, int slot, Pending p) {
+    std::vector<uint8_t> plain(reinterpret_cast<const uint8_t*>(raw.data()), reinterpret_cast<const uint8_t*>(raw.data()) + raw.size());
+    packed[slot] = zstd_compress(plain);
+    if (compress_sections && packed[slot].size() < raw.size()) {
+      p.bytes = packed[slot];
+      p.compressed = true;
+    }
+    return p;
   };
   std::vector<Pending> sections = {
-      {SectionKind::graph, as_span(graph_bytes), true, 8},
-      {SectionKind::tensors, table.bytes(), true, 8},
-      {SectionKind::metadata, as_span(meta), false, 8},
-      {SectionKind::payload, payload.bytes(), true, 64},
+      maybe_pack(as_span(graph_bytes), 0, {SectionKind::graph, as_span(graph_bytes), true, 8}),
+      maybe_pack(coded.table, 1, {SectionKind::tensors, coded.table, true, 8}),
+      maybe_pack(as_span(meta), 2, {SectionKind::metadata, as_span(meta), false, 8}),
+      {SectionKind::payload, coded.payload, true, 64},
   };
   ByteWriter out;
   out.append(magic);
@@ -377,7 +402,7 @@ std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string,
     out.pad_to(s.alignment);
     McSection e;
     e.kind = static_cast<uint32_t>(s.kind);
-    e.flags = s.required ? required_flag : 0;
+    e.flags = (s.required ? required_flag : 0) | (s.compressed ? compressed_flag : 0);
     e.offset = out.size();
     e.length = s.bytes.size();
     e.crc = crc32c(s.bytes);
@@ -444,6 +469,7 @@ McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
   const uint64_t body_begin = header_bytes + static_cast<uint64_t>(count) * section_entry_bytes;
   const uint64_t body_end = bytes.size() - trailer_bytes;
   std::map<uint32_t, std::span<const std::byte>> found;
+  std::list<std::vector<std::byte>> unpacked;  // decompressed sections, alive while parsing
   for (uint32_t i = 0; i < count; ++i) {
     McSection s;
     s.kind = tr.u32("section kind");
@@ -457,8 +483,19 @@ McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
       fail_input(name + ": " + label + " points outside the file (offset " + std::to_string(s.offset) + ", length " + std::to_string(s.length) + ")");
     auto data = bytes.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.length));
     if (crc32c(data) != s.crc) fail_input(name + ": checksum mismatch in " + label);
-    if (s.flags & ~required_flag) fail_input(name + ": " + label + " has reserved flags set");
+    if (s.flags & ~(required_flag | compressed_flag)) fail_input(name + ": " + label + " has reserved flags set");
     bool known = s.kind >= 1 && s.kind <= 4;
+    if ((s.flags & compressed_flag) && known) {
+      if (s.kind == static_cast<uint32_t>(SectionKind::payload)) fail_input(name + ": the payload section must not be compressed");
+      unsigned long long size = ZSTD_getFrameContentSize(data.data(), data.size());
+      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_section_content)
+        fail_input(name + ": " + label + " is not a zstd frame with a content size of at most 1 GiB");
+      std::vector<std::byte> plain(static_cast<size_t>(size));
+      size_t got = ZSTD_decompress(plain.data(), plain.size(), data.data(), data.size());
+      if (ZSTD_isError(got) || got != plain.size()) fail_input(name + ": " + label + " holds a corrupt zstd frame");
+      unpacked.push_back(std::move(plain));
+      data = unpacked.back();
+    }
     if (!known && (s.flags & required_flag))
       fail_unsupported(name + ": required section kind " + std::to_string(s.kind) + " is unknown to this reader (written by a newer mcompress?)");
     if (known) {

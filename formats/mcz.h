@@ -62,11 +62,23 @@ struct McFile {
   std::span<const std::byte> payload;  // points into the bytes given to read_mcz
 };
 
+// The coded streams of every tensor: the expensive half of writing a container (coder choice).
+struct CodedTensors {
+  std::vector<std::byte> table;    // the tensor table section
+  std::vector<std::byte> payload;  // the payload section
+};
+CodedTensors code_tensors(const Model& model, const std::map<std::string, EncodedTensor>& encoded, int threads = 0);
+// The cheap half: the container around coded tensors, with this metadata.
+// `compress_sections`: store graph, tensor table and metadata as zstd frames when smaller (tests that
+// edit those sections byte by byte turn it off).
+std::vector<std::byte> assemble_mcz(const Model& model, const CodedTensors& coded, const nlohmann::ordered_json& metadata,
+                                    bool compress_sections = true);
+
 // Writes a container. Every initializer of `model` must have an entry in `encoded`; each symbol
 // stream is stored with whichever coder (packed, rANS, zstd) gives the fewest bytes. Streams are
 // coded on `threads` threads (<= 0: all cores); the bytes do not depend on it.
 std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
-                                 const nlohmann::ordered_json& metadata, int threads = 0);
+                                 const nlohmann::ordered_json& metadata, int threads = 0, bool compress_sections = true);
 
 // Parses and verifies a container (magic, versions, every checksum, every offset, length and
 // count) without decoding payloads. `bytes` must outlive the result. Errors name `name`.

@@ -6,8 +6,9 @@
 // the network's function are unchanged but for quantization error.
 //
 // Which filters: every candidate filter f of every layer gets its ternary fit; its cost is its
-// relative output error e_f (core of the sensitivity profile) and its benefit the multiplications
-// it removes, (K - terms) x output positions. Filters are taken in increasing e_f per MUL removed,
+// relative output error e_f (core of the sensitivity profile), scaled per layer by the measured
+// held-out KL that layer's ternary filters add (allocation=measured), and its benefit the
+// multiplications it removes, (K - terms) x output positions. Filters are taken in increasing e_f per MUL removed,
 // across layers, until either `fraction` of all the network's MACs are removed or, with
 // max-drop=P, as many as keep top-1 agreement with the float model on the held-out images at
 // 100 - P percent or more (a bisection over the ranked list, each probe a forward pass of the
@@ -141,6 +142,32 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
       if (benefit > 0) candidates.push_back(Candidate{layers.size(), f, hl.ternary[static_cast<size_t>(f)].error, benefit});
     layers.push_back(std::move(hl));
     if (ctx.log) ctx.log("split-hybrid: fitted " + node->name);
+  }
+  // Across layers the proxy is a poor guide (docs/SENSITIVITY.md: per-layer Spearman 0.2-0.6), so
+  // with held-out images each layer's proxy is scaled by a measured factor: the held-out KL added by
+  // making that layer's least sensitive half ternary, per unit of their summed proxy.
+  const std::string allocation = options.text("allocation", ctx.held_out.files.empty() ? "proxy" : "measured");
+  if (allocation != "measured" && allocation != "proxy") fail_usage("split-hybrid: allocation=" + allocation + ": expected measured or proxy");
+  if (allocation == "measured") {
+    const ReferenceOutputs& reference = ctx.float_reference();
+    const double base_kl = compare_outputs(model, ctx.held_out, reference, ctx.threads).kl;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      std::vector<Candidate> own;
+      for (const auto& c : candidates)
+        if (c.layer == l) own.push_back(c);
+      if (own.empty()) continue;
+      std::stable_sort(own.begin(), own.end(), [](const Candidate& a, const Candidate& b) { return a.cost < b.cost; });
+      own.resize((own.size() + 1) / 2);
+      double proxy_sum = 0;
+      for (const auto& c : own) proxy_sum += c.cost;
+      Model probe = build(model, stats, layers, own, own.size(), ternary, bank, int8_bank, nullptr);
+      double added = compare_outputs(probe, ctx.held_out, reference, ctx.threads).kl - base_kl;
+      // A floor keeps a layer whose half measured as free from looking infinitely cheap.
+      double weight = std::max(added, 1e-6) / std::max(proxy_sum, 1e-12);
+      for (auto& c : candidates)
+        if (c.layer == l) c.cost *= weight;
+      if (ctx.log) ctx.log("split-hybrid: " + layers[l].node + ": half ternary adds held-out KL " + std::to_string(added));
+    }
   }
   std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
     return a.cost / a.benefit < b.cost / b.benefit;

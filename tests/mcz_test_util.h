@@ -286,7 +286,7 @@ inline Model varied_model() {
 inline std::vector<std::byte> small_mcz(bool fp16 = false) {
   Model m = tiny_conv_model();
   nlohmann::ordered_json meta = {{"tool", "mcompress"}, {"recipe", fp16 ? "fp16" : "lossless"}};
-  return write_mcz(m, lossless_encodings(m, fp16), meta);
+  return write_mcz(m, lossless_encodings(m, fp16), meta, 0, false);
 }
 
 }  // namespace mc::test

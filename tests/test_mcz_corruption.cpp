@@ -301,7 +301,7 @@ std::vector<std::byte> quantized_mcz() {
   int4.symbol_bits = {4};
   b.parts = {int4};
   enc["b"] = b;
-  return write_mcz(m, enc, {{"tool", "mcompress"}, {"recipe", "test-quantized"}});
+  return write_mcz(m, enc, {{"tool", "mcompress"}, {"recipe", "test-quantized"}}, 0, false);
 }
 
 // tiny_conv_model plus an unused 64x64 float table whose byte planes suit every coder: plane 0
@@ -317,7 +317,7 @@ std::vector<std::byte> coded_mcz() {
   }
   m.graph.initializers["table"] = Tensor::from_vector<float>({64, 64}, table);
   m.graph.initializers["shape"] = Tensor::from_vector<int64_t>({2}, {1, -1});
-  return write_mcz(m, lossless_encodings(m), {{"tool", "mcompress"}, {"recipe", "test-coded"}});
+  return write_mcz(m, lossless_encodings(m), {{"tool", "mcompress"}, {"recipe", "test-coded"}}, 0, false);
 }
 
 // A serialized onnx.ModelProto fragment adding an initializer 'huge' of float32 [2^30] with no data;
@@ -692,8 +692,11 @@ TEST_CASE("test_mcz_corruption: unknown section kinds: required ones refused, op
   CHECK_FAILS(assemble_mcz(twice), ErrorKind::input, "section 'metadata' appears twice");
   // Reserved bits and fields.
   auto reserved_flag = sections;
-  reserved_flag[2].flags = 2;
+  reserved_flag[2].flags = 4;  // bit 1 (compressed) is defined; bit 2 is reserved
   CHECK_FAILS(assemble_mcz(reserved_flag), ErrorKind::input, "section 'metadata' has reserved flags set");
+  auto not_zstd = sections;
+  not_zstd[2].flags = 2;  // marked compressed, but holds plain JSON
+  CHECK_FAILS(assemble_mcz(not_zstd), ErrorKind::input, "section 'metadata' is not a zstd frame");
   auto reserved_field = file;
   store_u32(reserved_field, section_of(file, metadata_kind).entry_at + 28, 1);
   refresh_checksums(reserved_field);

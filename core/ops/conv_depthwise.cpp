@@ -35,6 +35,7 @@ struct PhasePlane {
 struct PolyphasePlan {
   int64_t rows = 0, row_stride = 0;  // size of every phase plane
   std::vector<PhasePlane> planes;
+  std::vector<int64_t> row_phases;  // the distinct row phases of `planes`
   std::vector<int> tap_plane;
   std::vector<int64_t> tap_offset;
 };
@@ -59,6 +60,7 @@ PolyphasePlan plan_polyphase(const Window2d& w) {
         lo = std::min(lo, p.row_stride);
         hi = std::max(std::min(hi, p.row_stride), lo);
         p.planes.push_back({py, px, lo, hi});
+        if (std::find(p.row_phases.begin(), p.row_phases.end(), py) == p.row_phases.end()) p.row_phases.push_back(py);
       }
       p.tap_plane.push_back(static_cast<int>(i));
       p.tap_offset.push_back(qy * p.row_stride + qx);
@@ -67,29 +69,65 @@ PolyphasePlan plan_polyphase(const Window2d& w) {
   return p;
 }
 
-// Copies one input plane into its zero-padded phase planes (consecutive in `dst`).
-void build_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& p, float* dst) {
+// even[c] = line[2c], odd[c] = line[2c + 1]: one pass, vectorized as loads and permutes.
+void deinterleave2(const float* __restrict line, float* __restrict even, float* __restrict odd, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    even[c] = line[2 * c];
+    odd[c] = line[2 * c + 1];
+  }
+}
+
+// Copies one input plane into its zero-padded phase planes (consecutive in `dst`). With column
+// stride > 1 each input row is first copied into a zero-padded line (`line`, at least
+// line_floats(w, p) long) and split from there, so the split itself has no bounds checks.
+int64_t line_floats(const Window2d& w, const PolyphasePlan& p) {
+  return w.stride_w == 1 ? 0 : p.row_stride * w.stride_w + w.stride_w;
+}
+
+void build_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& p, float* dst, float* line) {
   const int64_t plane_size = p.rows * p.row_stride;
-  for (size_t i = 0; i < p.planes.size(); ++i) {
-    const PhasePlane& ph = p.planes[i];
-    float* out = dst + static_cast<int64_t>(i) * plane_size;
+  const int64_t line_len = line_floats(w, p);
+  for (const int64_t py : p.row_phases) {
+    // The planes of this row phase; for stride-2 columns, the even/odd pair is split in one pass.
+    int64_t even = -1, odd = -1;
+    for (size_t j = 0; j < p.planes.size(); ++j) {
+      if (p.planes[j].row_phase != py) continue;
+      if (p.planes[j].col_phase == 0) even = static_cast<int64_t>(j);
+      if (p.planes[j].col_phase == 1) odd = static_cast<int64_t>(j);
+    }
+    const bool pair = w.stride_w == 2 && even >= 0 && odd >= 0;
     for (int64_t r = 0; r < p.rows; ++r) {
-      float* row = out + r * p.row_stride;
-      const int64_t iy = r * w.stride_h + ph.row_phase - w.pad_top;
-      if (iy < 0 || iy >= w.in_h) {
-        std::fill(row, row + p.row_stride, 0.0f);
-        continue;
+      const int64_t iy = r * w.stride_h + py - w.pad_top;
+      const bool inside = iy >= 0 && iy < w.in_h;
+      const float* src = inside ? in + iy * w.in_w : nullptr;
+      if (inside && w.stride_w > 1) {
+        // line[X] = padded input column X.
+        const int64_t first = std::min(w.pad_left, line_len), last = std::min(w.pad_left + w.in_w, line_len);
+        std::fill(line, line + first, 0.0f);
+        if (first < last) std::copy(src, src + (last - first), line + first);
+        std::fill(line + std::max(first, last), line + line_len, 0.0f);
       }
-      std::fill(row, row + ph.col_lo, 0.0f);
-      if (ph.col_lo < ph.col_hi) {
-        const float* src = in + iy * w.in_w + (ph.col_lo * w.stride_w + ph.col_phase - w.pad_left);
-        if (w.stride_w == 1) {
-          std::copy(src, src + (ph.col_hi - ph.col_lo), row + ph.col_lo);
-        } else {
-          for (int64_t c = ph.col_lo; c < ph.col_hi; ++c) row[c] = src[(c - ph.col_lo) * w.stride_w];
+      if (pair && inside) {
+        deinterleave2(line, dst + even * plane_size + r * p.row_stride, dst + odd * plane_size + r * p.row_stride,
+                      p.row_stride);
+      }
+      for (size_t j = 0; j < p.planes.size(); ++j) {
+        const PhasePlane& ph = p.planes[j];
+        if (ph.row_phase != py) continue;
+        float* row = dst + static_cast<int64_t>(j) * plane_size + r * p.row_stride;
+        if (!inside) {
+          std::fill(row, row + p.row_stride, 0.0f);
+        } else if (w.stride_w == 1) {
+          std::fill(row, row + ph.col_lo, 0.0f);
+          if (ph.col_lo < ph.col_hi) {
+            const float* from = src + (ph.col_lo + ph.col_phase - w.pad_left);
+            std::copy(from, from + (ph.col_hi - ph.col_lo), row + ph.col_lo);
+          }
+          std::fill(row + ph.col_hi, row + p.row_stride, 0.0f);
+        } else if (!(pair && (static_cast<int64_t>(j) == even || static_cast<int64_t>(j) == odd))) {
+          for (int64_t c = 0; c < p.row_stride; ++c) row[c] = line[c * w.stride_w + ph.col_phase];
         }
       }
-      std::fill(row + ph.col_hi, row + p.row_stride, 0.0f);
     }
   }
 }
@@ -165,14 +203,15 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
   const int64_t planes_per_task = std::max<int64_t>(1, elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
   const int64_t tasks = (planes + planes_per_task - 1) / planes_per_task;
   pool.parallel_for(tasks, [&](int64_t t) {
-    thread_local std::vector<float> phase_buffer, flat_buffer;
+    thread_local std::vector<float> phase_buffer, flat_buffer, line_buffer;
     phase_buffer.resize(static_cast<size_t>(phase_floats));
+    line_buffer.resize(static_cast<size_t>(line_floats(w, plan)));
     if (flat) flat_buffer.resize(static_cast<size_t>(flat_length));
     std::vector<const float*> src(static_cast<size_t>(taps)), row_src(static_cast<size_t>(taps));
     const int64_t first = t * planes_per_task, last = std::min(planes, first + planes_per_task);
     for (int64_t plane = first; plane < last; ++plane) {
       // plane = n * in_channels + c; its outputs are channels c*multiplier ... of image n.
-      build_phase_planes(d.input + plane * in_plane, w, plan, phase_buffer.data());
+      build_phase_planes(d.input + plane * in_plane, w, plan, phase_buffer.data(), line_buffer.data());
       const int64_t c = plane % s.in_channels;
       for (int64_t j = 0; j < multiplier; ++j) {
         const int64_t m = c * multiplier + j;
