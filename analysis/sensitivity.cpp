@@ -28,25 +28,6 @@ std::vector<double> quantized_filter(std::span<const double> w, const std::strin
   fail_usage("unknown quantization format '" + format + "'");
 }
 
-std::vector<double> to_probabilities(const float* row, int64_t n) {
-  std::vector<double> p(static_cast<size_t>(n));
-  double sum = 0;
-  bool non_negative = true;
-  for (int64_t i = 0; i < n; ++i) {
-    sum += row[i];
-    non_negative = non_negative && row[i] >= 0;
-  }
-  if (non_negative && std::fabs(sum - 1.0) < 1e-3) {
-    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = row[i] / sum;
-    return p;
-  }
-  double m = *std::max_element(row, row + n);
-  double z = 0;
-  for (int64_t i = 0; i < n; ++i) z += (p[static_cast<size_t>(i)] = std::exp(static_cast<double>(row[i]) - m));
-  for (auto& v : p) v /= z;
-  return p;
-}
-
 std::vector<std::vector<double>> run_probabilities(const Model& model, const CalibrationSet& images, int threads) {
   Executor exec(model, ExecutorOptions{threads, true});
   std::vector<std::vector<double>> out;
@@ -68,6 +49,25 @@ std::string layer_kind(const Model& model, const Node& node) {
   if (groups > 1 && w.dim(1) == 1) return "depthwise";
   if (groups == 1 && one_by_one) return "pointwise";
   return "conv";
+}
+
+std::vector<double> to_probabilities(const float* row, int64_t n) {
+  std::vector<double> p(static_cast<size_t>(n));
+  double sum = 0;
+  bool non_negative = true;
+  for (int64_t i = 0; i < n; ++i) {
+    sum += row[i];
+    non_negative = non_negative && row[i] >= 0;
+  }
+  if (non_negative && std::fabs(sum - 1.0) < 1e-3) {
+    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = row[i] / sum;
+    return p;
+  }
+  double m = *std::max_element(row, row + n);
+  double z = 0;
+  for (int64_t i = 0; i < n; ++i) z += (p[static_cast<size_t>(i)] = std::exp(static_cast<double>(row[i]) - m));
+  for (auto& v : p) v /= z;
+  return p;
 }
 
 const std::vector<std::string>& candidate_formats() {

@@ -58,6 +58,10 @@ Model quantize_one_layer(const Model& model, const LayerGram& layer, const std::
 // The same for a chosen subset of filters only.
 Model quantize_filters(const Model& model, const LayerGram& layer, const std::string& format, const std::vector<int64_t>& filters);
 
+// One output row as a distribution: the row itself when it already is one (non-negative, sums to 1),
+// else its softmax, in double.
+std::vector<double> to_probabilities(const float* row, int64_t n);
+
 // Output distributions (softmax of logits, or the output itself when it already sums to 1).
 struct ReferenceOutputs {
   std::vector<std::vector<double>> probabilities;  // per image

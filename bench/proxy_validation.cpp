@@ -160,26 +160,6 @@ uint64_t derive_seed(uint64_t seed, uint64_t layer, uint64_t purpose) {
 
 // ---- End-to-end measurement on a suffix of the network -------------------------------------------
 
-// The same conversion as analysis/sensitivity.cpp: a row that already sums to 1 is a distribution,
-// anything else is softmaxed (in double).
-std::vector<double> to_probabilities(const float* row, int64_t n) {
-  std::vector<double> p(static_cast<size_t>(n));
-  double sum = 0;
-  bool non_negative = true;
-  for (int64_t i = 0; i < n; ++i) {
-    sum += row[i];
-    non_negative = non_negative && row[i] >= 0;
-  }
-  if (non_negative && std::fabs(sum - 1.0) < 1e-3) {
-    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = row[i] / sum;
-    return p;
-  }
-  double m = *std::max_element(row, row + n);
-  double z = 0;
-  for (int64_t i = 0; i < n; ++i) z += (p[static_cast<size_t>(i)] = std::exp(static_cast<double>(row[i]) - m));
-  for (auto& v : p) v /= z;
-  return p;
-}
 
 using Distributions = std::vector<std::vector<double>>;
 
@@ -266,7 +246,7 @@ Distributions suffix_distributions(const mc::Model& suffix_model, const std::vec
   for (const auto& t : inputs) {
     mc::Tensor y = exec.run({t})[0];
     if (y.rank() != 2) mc::fail_unsupported("proxy validation needs a [N, classes] output, the model gives " + mc::shape_str(y.shape()));
-    for (int64_t i = 0; i < y.dim(0); ++i) out.push_back(to_probabilities(y.data<float>() + i * y.dim(1), y.dim(1)));
+    for (int64_t i = 0; i < y.dim(0); ++i) out.push_back(mc::to_probabilities(y.data<float>() + i * y.dim(1), y.dim(1)));
   }
   return out;
 }

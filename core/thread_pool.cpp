@@ -11,8 +11,9 @@ namespace {
 // the pool (which would wait on itself).
 thread_local bool inside_task = false;
 
-// How long an idle worker polls for the next loop before sleeping: an executor issues one loop
-// per layer, and waking a sleeping thread costs tens of microseconds.
+// How long an idle worker polls for the next loop, and the caller for the last worker to finish,
+// before sleeping: an executor issues one loop per layer, and waking a sleeping thread costs tens
+// of microseconds.
 constexpr auto idle_spin = std::chrono::microseconds(50);
 
 }  // namespace
@@ -74,13 +75,13 @@ void ThreadPool::worker_loop() {
       task = task_;
       count = count_;
       chunk = chunk_;
-      ++busy_;
+      busy_.fetch_add(1, std::memory_order_relaxed);
     }
     run_tasks(*task, count, chunk);
     bool last;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      last = --busy_ == 0;
+      last = busy_.fetch_sub(1, std::memory_order_release) == 1;
     }
     if (last) done_.notify_all();
   }
@@ -106,12 +107,15 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t)>&
   }
   wake_.notify_all();
   run_tasks(task, count, chunk);
+  const auto spin_until = std::chrono::steady_clock::now() + idle_spin;
+  while (busy_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < spin_until)
+    std::this_thread::yield();
   std::exception_ptr error;
   {
     // Every index is claimed; wait for the workers still running theirs, then retire the loop so
     // a late-waking worker does not touch `task` after it goes out of scope.
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return busy_ == 0; });
+    done_.wait(lock, [&] { return busy_.load(std::memory_order_relaxed) == 0; });
     task_ = nullptr;
     count_ = 0;
     error = error_;

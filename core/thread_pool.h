@@ -46,7 +46,7 @@ class ThreadPool {
   int64_t chunk_ = 1;
   std::atomic<int64_t> next_{0};
   std::atomic<uint64_t> generation_{0};  // bumped for every loop and at shutdown
-  int busy_ = 0;                          // workers inside run_tasks for the current loop
+  std::atomic<int> busy_{0};              // workers inside run_tasks (changed under mutex_)
   bool stop_ = false;
   std::exception_ptr error_;
 };

@@ -229,7 +229,9 @@ Tensor decode_tensor(const EncodedTensor& e, const std::string& name) {
     const int64_t first = p.channel_begin * inner;
     const int64_t count = (p.channel_end - p.channel_begin) * inner;
     if (p.encoding == Encoding::raw) {
-      std::memcpy(static_cast<uint8_t*>(t.raw()) + static_cast<size_t>(first) * dtype_size(e.dtype), p.streams[0].data(), p.streams[0].size());
+      // A tensor without elements has no buffer: memcpy must not see its null pointer.
+      if (!p.streams[0].empty())
+        std::memcpy(static_cast<uint8_t*>(t.raw()) + static_cast<size_t>(first) * dtype_size(e.dtype), p.streams[0].data(), p.streams[0].size());
       continue;
     }
     float* out = t.data<float>() + first;

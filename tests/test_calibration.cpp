@@ -11,30 +11,14 @@
 #include "formats/npy.h"
 #include "formats/onnx_model.h"
 #include "tests/model_builder.h"
+#include "tests/helpers.h"
 #include "tests/test_util.h"
 
 using namespace mc;
 
 namespace {
 
-// A folder of `n` preprocessed [3,8,8] .npy inputs with deterministic contents.
-std::vector<Tensor> write_inputs(const std::filesystem::path& dir, int n) {
-  std::vector<Tensor> inputs;
-  for (int i = 0; i < n; ++i) {
-    Tensor t(DType::f32, {3, 8, 8});
-    for (int64_t j = 0; j < t.numel(); ++j) t.data<float>()[j] = std::sin(0.37f * static_cast<float>(j) + static_cast<float>(i)) + 0.2f;
-    write_npy((dir / ("img" + std::to_string(i) + ".npy")).string(), t);
-    inputs.push_back(t);
-  }
-  return inputs;
-}
 
-ImageConfig config8() {
-  ImageConfig c;
-  c.crop = 8;
-  c.resize_short = 8;
-  return c;
-}
 
 }  // namespace
 
@@ -49,9 +33,9 @@ TEST_CASE("test_calibration: seeded permutations are deterministic and complete"
 
 TEST_CASE("test_calibration: layer statistics equal a brute-force im2col computation") {
   test::TempDir dir;
-  auto inputs = write_inputs(dir.path, 5);
+  auto inputs = test::write_small_inputs(dir.path, 5);
   Model m = test::tiny_conv_model();  // 3x3 conv, pad 1, 3 -> 4 channels
-  CalibrationSet set = calibration_set(dir.path.string(), 5, 0, config8(), m);
+  CalibrationSet set = calibration_set(dir.path.string(), 5, 0, test::small_image_config(), m);
   set.batch = 2;  // several batches, the last one partial
   CalibrationStats stats = collect_calibration_stats(m, set, StatsOptions{2, true, true});
   REQUIRE(stats.layers.count("conv"));
@@ -97,9 +81,9 @@ TEST_CASE("test_calibration: layer statistics equal a brute-force im2col computa
 
 TEST_CASE("test_calibration: statistics do not depend on thread count or batch size") {
   test::TempDir dir;
-  write_inputs(dir.path, 6);
+  test::write_small_inputs(dir.path, 6);
   Model m = test::tiny_conv_model();
-  CalibrationSet set = calibration_set(dir.path.string(), 6, 3, config8(), m);
+  CalibrationSet set = calibration_set(dir.path.string(), 6, 3, test::small_image_config(), m);
   set.batch = 4;
   auto a = collect_calibration_stats(m, set, StatsOptions{1, true, false});
   set.batch = 6;
@@ -151,12 +135,12 @@ TEST_CASE("test_calibration: profile bad inputs fail clearly") {
     }
   };
   SUBCASE("empty folder") {
-    expect_error([&] { calibration_set(dir.path.string(), 4, 0, config8(), m); }, ErrorKind::input, "no calibration images");
+    expect_error([&] { calibration_set(dir.path.string(), 4, 0, test::small_image_config(), m); }, ErrorKind::input, "no calibration images");
   }
   SUBCASE("fewer images than asked: a warning, and all are used") {
-    write_inputs(dir.path, 3);
+    test::write_small_inputs(dir.path, 3);
     std::string warned;
-    auto set = calibration_set(dir.path.string(), 10, 0, config8(), m, [&](const std::string& w) { warned = w; });
+    auto set = calibration_set(dir.path.string(), 10, 0, test::small_image_config(), m, [&](const std::string& w) { warned = w; });
     CHECK(set.files.size() == 3);
     CHECK(warned.find("fewer than the 10") != std::string::npos);
   }
@@ -164,26 +148,26 @@ TEST_CASE("test_calibration: profile bad inputs fail clearly") {
     Tensor t(DType::f32, {3, 5, 5});
     std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.5f);
     write_npy((dir.path / "small.npy").string(), t);
-    auto set = calibration_set(dir.path.string(), 1, 0, config8(), m);
+    auto set = calibration_set(dir.path.string(), 1, 0, test::small_image_config(), m);
     expect_error([&] { collect_calibration_stats(m, set, StatsOptions{}); }, ErrorKind::input, "small.npy");
   }
   SUBCASE("an input with the wrong channel count") {
     Tensor t(DType::f32, {1, 8, 8});
     std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.5f);
     write_npy((dir.path / "gray.npy").string(), t);
-    auto set = calibration_set(dir.path.string(), 1, 0, config8(), m);
+    auto set = calibration_set(dir.path.string(), 1, 0, test::small_image_config(), m);
     expect_error([&] { collect_calibration_stats(m, set, StatsOptions{}); }, ErrorKind::input, "gray.npy");
   }
   SUBCASE("NaN weights") {
-    write_inputs(dir.path, 2);
+    test::write_small_inputs(dir.path, 2);
     m.graph.initializers["w"].data<float>()[5] = std::nanf("");
-    auto set = calibration_set(dir.path.string(), 2, 0, config8(), m);
+    auto set = calibration_set(dir.path.string(), 2, 0, test::small_image_config(), m);
     expect_error([&] { collect_calibration_stats(m, set, StatsOptions{}); }, ErrorKind::input, "'w'");
   }
   SUBCASE("a model without weighted layers has nothing to profile") {
-    write_inputs(dir.path, 2);
+    test::write_small_inputs(dir.path, 2);
     Model r = test::relu_only_model();
-    auto set = calibration_set(dir.path.string(), 2, 0, config8(), r);
+    auto set = calibration_set(dir.path.string(), 2, 0, test::small_image_config(), r);
     CHECK(collect_calibration_stats(r, set, StatsOptions{}).layers.empty());
   }
 }

@@ -12,17 +12,13 @@
 #include "formats/npy.h"
 #include "formats/onnx_model.h"
 #include "passes/pass.h"
+#include "tests/helpers.h"
 #include "tests/test_util.h"
 
 using namespace mc;
 
 namespace {
 
-int count_op(const Model& m, const std::string& op) {
-  int n = 0;
-  for (const auto& node : m.graph.nodes) n += node.op == op;
-  return n;
-}
 
 const Node* find_node(const Model& m, const std::string& op, int nth = 0) {
   for (const auto& node : m.graph.nodes)
@@ -36,27 +32,7 @@ const Node* node_named(const Model& m, const std::string& name) {
   return nullptr;
 }
 
-// Max |a - b| / max |a| of the model outputs on `input`.
-double relative_change(const Model& before, const Model& after, const Tensor& input) {
-  auto a = Executor(before).run({input})[0].to_float_vector();
-  auto b = Executor(after).run({input})[0].to_float_vector();
-  REQUIRE(a.size() == b.size());
-  double diff = 0, range = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-    range = std::max(range, static_cast<double>(std::fabs(a[i])));
-  }
-  return diff / range;
-}
 
-Tensor first_images(const std::string& file, int64_t n) {
-  Tensor all = read_npy((test::shared_dir() / "reference" / file).string());
-  Shape s = all.shape();
-  s[0] = n;
-  Tensor t(DType::f32, s);
-  std::memcpy(t.raw(), all.raw(), t.byte_size());
-  return t;
-}
 
 std::vector<std::string> run_logged(Model& m, const std::string& pipeline) {
   std::vector<std::string> lines;
@@ -226,14 +202,14 @@ TEST_CASE("test_equalize: a pw -> ReLU6 -> dw -> ReLU6 -> pw chain stays exact a
   CHECK(pairs[1] == "dw -> Clip -> conv3");
 
   // ReLU6 became Relu + Min with a [C,1,1] constant; nothing else was added.
-  CHECK(count_op(eq, "Clip") == 0);
-  CHECK(count_op(eq, "Relu") == 2);
-  CHECK(count_op(eq, "Min") == 2);
-  CHECK(count_op(eq, "Conv") == 3);
+  CHECK(test::count_op(eq, "Clip") == 0);
+  CHECK(test::count_op(eq, "Relu") == 2);
+  CHECK(test::count_op(eq, "Min") == 2);
+  CHECK(test::count_op(eq, "Conv") == 3);
 
   // Exact up to float rounding, on inputs that saturate the clips.
   Tensor x = random_input({2, 3, 8, 8}, 99);
-  CHECK(relative_change(original, eq, x) <= 1e-5);
+  CHECK(test::relative_change(original, eq, x) <= 1e-5);
 
   // The scale s_i of a pair is read off layer 1's filter i (old range * its input scale / new
   // range); Min's constant must be 6 / s_i and the bias b_i / s_i.
@@ -287,9 +263,9 @@ TEST_CASE("test_equalize: a pw -> ReLU6 -> dw -> ReLU6 -> pw chain stays exact a
   // Running the pass again composes with the existing Min constants and changes nothing more.
   Model again = eq;
   run_logged(again, "equalize");
-  CHECK(count_op(again, "Min") == 2);
-  CHECK(count_op(again, "Relu") == 2);
-  CHECK(relative_change(original, again, x) <= 1e-5);
+  CHECK(test::count_op(again, "Min") == 2);
+  CHECK(test::count_op(again, "Relu") == 2);
+  CHECK(test::relative_change(original, again, x) <= 1e-5);
   const Tensor& c_before = *g1.initializer(find_node(eq, "Min")->inputs[1]);
   const Tensor& c_after = *again.graph.initializer(find_node(again, "Min")->inputs[1]);
   for (int64_t i = 0; i < 4; ++i)
@@ -329,7 +305,7 @@ TEST_CASE("test_equalize: Gemm -> Relu -> Gemm in both weight layouts") {
     const Node* min = find_node(eq, "Min");
     REQUIRE(min);
     CHECK(eq.graph.initializer(min->inputs[1])->shape() == Shape{4});
-    CHECK(relative_change(m, eq, random_input({5, 6}, 3)) <= 1e-5);
+    CHECK(test::relative_change(m, eq, random_input({5, 6}, 3)) <= 1e-5);
   }
 }
 
@@ -339,7 +315,7 @@ TEST_CASE("test_equalize: pairs it must not touch are left alone") {
     Model eq = m;
     auto pairs = pair_lines(run_logged(eq, "equalize"));
     CHECK(pairs.empty());
-    CHECK(count_op(eq, "Min") == 0);
+    CHECK(test::count_op(eq, "Min") == 0);
     for (const auto& [name, t] : m.graph.initializers) {
       CAPTURE(name);
       REQUIRE(eq.graph.initializer(name));
@@ -409,7 +385,7 @@ TEST_CASE("test_equalize: degenerate channels keep scale 1 and the output stays 
   CHECK(c.data<float>()[1] == 6.0f);
   for (int64_t i = 0; i < c.numel(); ++i) CHECK(std::isfinite(c.data<float>()[i]));
   Tensor x = random_input({2, 3, 8, 8}, 99);
-  CHECK(relative_change(m, eq, x) <= 1e-5);
+  CHECK(test::relative_change(m, eq, x) <= 1e-5);
 }
 
 TEST_CASE("test_equalize: iterations option parses and 0 sweeps changes nothing") {
@@ -418,8 +394,8 @@ TEST_CASE("test_equalize: iterations option parses and 0 sweeps changes nothing"
   Model m = relu6_chain_model();
   Model eq = m;
   run_logged(eq, "equalize<iterations=0>");
-  CHECK(count_op(eq, "Clip") == 2);
-  CHECK(count_op(eq, "Min") == 0);
+  CHECK(test::count_op(eq, "Clip") == 2);
+  CHECK(test::count_op(eq, "Min") == 0);
   try {
     parse_pipeline("equalize<steps=3>");
     FAIL("no error");
@@ -450,8 +426,8 @@ TEST_CASE("test_equalize: every shared model keeps its outputs") {
     MESSAGE(std::string(c.model) << ": depthwise max/median filter-range ratio, geometric mean over " << before.size()
                                  << " layers: " << geometric_mean(before) << " -> " << geometric_mean(after));
     CHECK(geometric_mean(after) < geometric_mean(before));
-    Tensor x = first_images(c.input, 2);
-    const double change = relative_change(m, eq, x);
+    Tensor x = test::first_reference_images(c.input, 2);
+    const double change = test::relative_change(m, eq, x);
     MESSAGE(std::string(c.model) << ": relative output change " << change);
     CHECK(change <= 1e-4);
   }
@@ -466,7 +442,7 @@ TEST_CASE("test_equalize: MobileNetV1 0.25 depthwise ranges become much more uni
   // 27 convs in a chain (conv0, then dw/pw x 13) joined by ReLU6: 26 pairs; the classifier
   // after global pooling is not paired.
   CHECK(pairs.size() == 26);
-  CHECK(count_op(eq, "Clip") == count_op(m, "Clip") - 26);
+  CHECK(test::count_op(eq, "Clip") == test::count_op(m, "Clip") - 26);
   auto before = depthwise_spreads(m), after = depthwise_spreads(eq);
   REQUIRE(before.size() == 13);
   REQUIRE(after.size() == 13);

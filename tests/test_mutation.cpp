@@ -220,7 +220,7 @@ TEST_CASE("test_mutation: mutated .mcz files are accepted or rejected cleanly") 
   std::mt19937_64 rng(seed);
   const auto original = small_mcz();
   const auto sections = extract_sections(original);
-  constexpr int per_way = 1500;
+  constexpr int per_way = 2000;
   Tally raw, refreshed, in_section;
   std::string what;
   for (int i = 0; i < per_way; ++i) {
@@ -258,7 +258,7 @@ TEST_CASE("test_mutation: mutated .mcz files are accepted or rejected cleanly") 
 
 TEST_CASE("test_mutation: mutated ONNX models are accepted or rejected cleanly, and run if accepted") {
   std::mt19937_64 rng(seed + 1);
-  constexpr int per_model = 1500;
+  constexpr int per_model = 2000;
   for (const auto& [name, model] : {std::pair<std::string, Model>{"tiny_conv", tiny_conv_model()},
                                     std::pair<std::string, Model>{"varied", varied_model()}}) {
     const auto original = to_bytes(serialize_onnx(model));

@@ -9,39 +9,15 @@
 #include "formats/onnx_model.h"
 #include "passes/pass.h"
 #include "tests/model_builder.h"
+#include "tests/helpers.h"
 #include "tests/test_util.h"
 
 using namespace mc;
 
 namespace {
 
-int count_op(const Model& m, const std::string& op) {
-  int n = 0;
-  for (const auto& node : m.graph.nodes) n += node.op == op;
-  return n;
-}
 
-// Max |a - b| / max |a| of the model outputs on the reference inputs.
-double relative_change(const Model& before, const Model& after, const Tensor& input) {
-  auto a = Executor(before).run({input})[0].to_float_vector();
-  auto b = Executor(after).run({input})[0].to_float_vector();
-  REQUIRE(a.size() == b.size());
-  double diff = 0, range = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-    range = std::max(range, static_cast<double>(std::fabs(a[i])));
-  }
-  return diff / range;
-}
 
-Tensor first_images(const std::string& file, int64_t n) {
-  Tensor all = read_npy((test::shared_dir() / "reference" / file).string());
-  Shape s = all.shape();
-  s[0] = n;
-  Tensor t(DType::f32, s);
-  std::memcpy(t.raw(), all.raw(), t.byte_size());
-  return t;
-}
 
 }  // namespace
 
@@ -79,10 +55,10 @@ TEST_CASE("test_passes: fold-bn and fold-constants keep every shared model's out
     Model folded = m;
     PassContext ctx;
     run_pipeline(folded, parse_pipeline("fold-constants,fold-bn"), ctx);
-    CHECK(count_op(folded, "BatchNormalization") == 0);
+    CHECK(test::count_op(folded, "BatchNormalization") == 0);
     CHECK(folded.graph.nodes.size() <= m.graph.nodes.size());
-    Tensor x = first_images(c.input, 2);
-    CHECK(relative_change(m, folded, x) <= 1e-4);
+    Tensor x = test::first_reference_images(c.input, 2);
+    CHECK(test::relative_change(m, folded, x) <= 1e-4);
   }
 }
 
@@ -94,8 +70,8 @@ TEST_CASE("test_passes: fold-constants folds batch-independent shape arithmetic 
   Model folded = m;
   PassContext ctx;
   run_pipeline(folded, parse_pipeline("fold-constants"), ctx);
-  CHECK(count_op(folded, "Shape") == 1);
-  CHECK(count_op(folded, "Reshape") == 1);
-  Tensor x = first_images("input_torch.npy", 3);  // a batch size neither inference run used
-  CHECK(relative_change(m, folded, x) == 0.0);
+  CHECK(test::count_op(folded, "Shape") == 1);
+  CHECK(test::count_op(folded, "Reshape") == 1);
+  Tensor x = test::first_reference_images("input_torch.npy", 3);  // a batch size neither inference run used
+  CHECK(test::relative_change(m, folded, x) == 0.0);
 }

@@ -18,6 +18,7 @@
 #include "passes/activation_quant.h"
 #include "passes/pass.h"
 #include "tests/model_builder.h"
+#include "tests/helpers.h"
 #include "tests/test_util.h"
 
 using namespace mc;
@@ -210,25 +211,6 @@ TEST_CASE("test_qdq: invalid scale and zero point shapes and types are errors na
 
 namespace {
 
-ImageConfig config8() {
-  ImageConfig c;
-  c.crop = 8;
-  c.resize_short = 8;
-  return c;
-}
-
-// `n` deterministic [3,8,8] inputs with negative and positive values, as .npy files in `dir`.
-std::vector<Tensor> write_inputs(const std::filesystem::path& dir, int n) {
-  std::vector<Tensor> inputs;
-  for (int i = 0; i < n; ++i) {
-    Tensor t(DType::f32, {3, 8, 8});
-    for (int64_t j = 0; j < t.numel(); ++j) t.data<float>()[j] = std::sin(0.37f * static_cast<float>(j) + static_cast<float>(i)) + 0.2f;
-    write_npy((dir / ("img" + std::to_string(i) + ".npy")).string(), t);
-    inputs.push_back(t);
-  }
-  return inputs;
-}
-
 Tensor batch_of(const std::vector<Tensor>& images) {
   Tensor b(DType::f32, {static_cast<int64_t>(images.size()), 3, 8, 8});
   for (size_t i = 0; i < images.size(); ++i)
@@ -268,23 +250,6 @@ const Node* find_node(const Model& m, const std::string& name) {
   return nullptr;
 }
 
-int count_op(const Model& m, const std::string& op) {
-  int n = 0;
-  for (const auto& node : m.graph.nodes) n += node.op == op;
-  return n;
-}
-
-double relative_error(const Model& a, const Model& b, const Tensor& input) {
-  auto ya = Executor(a).run({input})[0].to_float_vector();
-  auto yb = Executor(b).run({input})[0].to_float_vector();
-  REQUIRE(ya.size() == yb.size());
-  double diff = 0, range = 0;
-  for (size_t i = 0; i < ya.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::fabs(ya[i] - yb[i])));
-    range = std::max(range, static_cast<double>(std::fabs(ya[i])));
-  }
-  return diff / range;
-}
 
 // Q then DQ of `values` with the parameters of `dq` (a DequantizeLinear the pass inserted).
 std::vector<float> round_trip(const Model& m, const Node& dq, const std::vector<float>& values) {
@@ -320,19 +285,19 @@ TEST_CASE("test_qdq: uint8 parameters keep 0.0 exact and cover the range") {
 
 TEST_CASE("test_qdq: quantize-activations inserts calibrated uint8 QDQ pairs before each layer") {
   test::TempDir dir;
-  auto images = write_inputs(dir.path, 6);
+  auto images = test::write_small_inputs(dir.path, 6);
   const Model original = two_reader_model();
   for (const std::string method : {"mse", "minmax"}) {
     CAPTURE(method);
     Model m = original;
     PassContext ctx;
     ctx.threads = 2;
-    ctx.calibration = calibration_set(dir.path.string(), 6, 0, config8(), m);
+    ctx.calibration = calibration_set(dir.path.string(), 6, 0, test::small_image_config(), m);
     run_pipeline(m, parse_pipeline("quantize-activations<method=" + method + ">"), ctx);
 
     // One pair for x (read by conv) and one for r (shared by pw_a and pw_b).
-    CHECK(count_op(m, "QuantizeLinear") == 2);
-    CHECK(count_op(m, "DequantizeLinear") == 2);
+    CHECK(test::count_op(m, "QuantizeLinear") == 2);
+    CHECK(test::count_op(m, "DequantizeLinear") == 2);
     for (const char* layer : {"conv", "pw_a", "pw_b"}) {
       CAPTURE(layer);
       REQUIRE(find_node(m, layer));
@@ -367,13 +332,13 @@ TEST_CASE("test_qdq: quantize-activations inserts calibrated uint8 QDQ pairs bef
     Model sorted = m;
     sorted.graph.sort();
     for (size_t i = 0; i < g.nodes.size(); ++i) CHECK(sorted.graph.nodes[i].name == g.nodes[i].name);
-    const double err = relative_error(original, m, batch_of(images));
+    const double err = test::relative_change(original, m, batch_of(images));
     MESSAGE("relative output error with uint8 activations (" << method << "): " << err);
     CHECK(err < 0.02);
 
     // Idempotent: layers whose input is already quantized are left alone.
     run_pipeline(m, parse_pipeline("quantize-activations"), ctx);
-    CHECK(count_op(m, "QuantizeLinear") == 2);
+    CHECK(test::count_op(m, "QuantizeLinear") == 2);
   }
 }
 
@@ -507,13 +472,13 @@ TEST_CASE("test_qdq: --qdq export leaves non-int8, sparse and out-of-range tenso
   SUBCASE("fp16 weight") {
     std::map<std::string, EncodedTensor> encoded{{"w", encode_fp16(w)}, {"b", lossless(*m.graph.initializer("b"))}};
     Exported x = export_both(m, encoded);
-    CHECK(count_op(x.qdq_model, "DequantizeLinear") == 0);
+    CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 0);
     CHECK(x.qdq_model.opset == m.opset);
   }
   SUBCASE("int8 with a zero point outside int8") {
     std::map<std::string, EncodedTensor> encoded{{"w", int8_encoding(w, {0, 200, 0, 0})}, {"b", lossless(*m.graph.initializer("b"))}};
     Exported x = export_both(m, encoded);
-    CHECK(count_op(x.qdq_model, "DequantizeLinear") == 0);
+    CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 0);
     CHECK(same_bits(*x.qdq_model.graph.initializer("w"), *x.float_model.graph.initializer("w")));
   }
   SUBCASE("sparse int8 and a two-part (hybrid) tensor") {
@@ -540,7 +505,7 @@ TEST_CASE("test_qdq: --qdq export leaves non-int8, sparse and out-of-range tenso
     for (const EncodedTensor* e : {&sparse, &hybrid}) {
       std::map<std::string, EncodedTensor> encoded{{"w", *e}, {"b", lossless(*m.graph.initializer("b"))}};
       Exported x = export_both(m, encoded);
-      CHECK(count_op(x.qdq_model, "DequantizeLinear") == 0);
+      CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 0);
     }
   }
 }

@@ -11,6 +11,7 @@
 // in a small block on the stack. A small output plane (narrow rows) is computed as one long row of
 // the phase planes' width and compacted afterwards, so short rows do not leave vector lanes idle.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -25,6 +26,10 @@ namespace {
 constexpr int64_t elements_per_task = 16384;
 // Output rows narrower than this are computed as one flattened row of the phase planes.
 constexpr int64_t flat_below_width = 48;
+// A flattened row is computed in whole vectors: its length is rounded up to a multiple of this,
+// and each phase plane has this many zeros after it, so the extra (discarded) outputs read
+// inside the buffer.
+constexpr int64_t flat_slack = 16;
 
 struct PhasePlane {
   int64_t row_phase, col_phase;  // py, px
@@ -34,6 +39,7 @@ struct PhasePlane {
 // The phase decomposition of one window: which phase plane and which flat offset each tap reads.
 struct PolyphasePlan {
   int64_t rows = 0, row_stride = 0;  // size of every phase plane
+  int64_t plane_stride = 0;          // rows * row_stride plus zero slack (see flat_slack)
   std::vector<PhasePlane> planes;
   std::vector<int64_t> row_phases;  // the distinct row phases of `planes`
   std::vector<int> tap_plane;
@@ -46,6 +52,7 @@ PolyphasePlan plan_polyphase(const Window2d& w) {
   const int64_t max_qx = (w.kernel_w - 1) * w.dilation_w / w.stride_w;
   p.rows = w.out_h + max_qy;
   p.row_stride = w.out_w + max_qx;
+  p.plane_stride = p.rows * p.row_stride + flat_slack;
   for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
     for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
       const int64_t py = ky * w.dilation_h % w.stride_h, qy = ky * w.dilation_h / w.stride_h;
@@ -77,16 +84,16 @@ void deinterleave2(const float* __restrict line, float* __restrict even, float* 
   }
 }
 
-// Copies one input plane into its zero-padded phase planes (consecutive in `dst`). With column
-// stride > 1 each input row is first copied into a zero-padded line (`line`, at least
-// line_floats(w, p) long) and split from there, so the split itself has no bounds checks.
+// Length of the padded input line that rows are split from when the column stride is > 1.
 int64_t line_floats(const Window2d& w, const PolyphasePlan& p) {
   return w.stride_w == 1 ? 0 : p.row_stride * w.stride_w + w.stride_w;
 }
 
-void build_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& p, float* dst, float* line) {
-  const int64_t plane_size = p.rows * p.row_stride;
-  const int64_t line_len = line_floats(w, p);
+// Copies one input plane into its phase planes (`dst`, plane j at j * plane_stride). Padding is
+// the same for every plane of a conv, so `dst` and `line` are zeroed once per task and only the
+// parts that come from the input are written here. With column stride > 1 each input row is first
+// copied into the zero-padded `line` and split from there, so the split has no bounds checks.
+void fill_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& p, float* dst, float* line) {
   for (const int64_t py : p.row_phases) {
     // The planes of this row phase; for stride-2 columns, the even/odd pair is split in one pass.
     int64_t even = -1, odd = -1;
@@ -98,32 +105,26 @@ void build_phase_planes(const float* in, const Window2d& w, const PolyphasePlan&
     const bool pair = w.stride_w == 2 && even >= 0 && odd >= 0;
     for (int64_t r = 0; r < p.rows; ++r) {
       const int64_t iy = r * w.stride_h + py - w.pad_top;
-      const bool inside = iy >= 0 && iy < w.in_h;
-      const float* src = inside ? in + iy * w.in_w : nullptr;
-      if (inside && w.stride_w > 1) {
-        // line[X] = padded input column X.
+      if (iy < 0 || iy >= w.in_h) continue;  // a padding row: stays zero
+      const float* src = in + iy * w.in_w;
+      if (w.stride_w > 1) {
+        // line[X] = padded input column X; the padding around it is already zero.
+        const int64_t line_len = line_floats(w, p);
         const int64_t first = std::min(w.pad_left, line_len), last = std::min(w.pad_left + w.in_w, line_len);
-        std::fill(line, line + first, 0.0f);
         if (first < last) std::copy(src, src + (last - first), line + first);
-        std::fill(line + std::max(first, last), line + line_len, 0.0f);
       }
-      if (pair && inside) {
-        deinterleave2(line, dst + even * plane_size + r * p.row_stride, dst + odd * plane_size + r * p.row_stride,
+      if (pair)
+        deinterleave2(line, dst + even * p.plane_stride + r * p.row_stride, dst + odd * p.plane_stride + r * p.row_stride,
                       p.row_stride);
-      }
       for (size_t j = 0; j < p.planes.size(); ++j) {
         const PhasePlane& ph = p.planes[j];
         if (ph.row_phase != py) continue;
-        float* row = dst + static_cast<int64_t>(j) * plane_size + r * p.row_stride;
-        if (!inside) {
-          std::fill(row, row + p.row_stride, 0.0f);
-        } else if (w.stride_w == 1) {
-          std::fill(row, row + ph.col_lo, 0.0f);
+        float* row = dst + static_cast<int64_t>(j) * p.plane_stride + r * p.row_stride;
+        if (w.stride_w == 1) {
           if (ph.col_lo < ph.col_hi) {
             const float* from = src + (ph.col_lo + ph.col_phase - w.pad_left);
             std::copy(from, from + (ph.col_hi - ph.col_lo), row + ph.col_lo);
           }
-          std::fill(row + ph.col_hi, row + p.row_stride, 0.0f);
         } else if (!(pair && (static_cast<int64_t>(j) == even || static_cast<int64_t>(j) == odd))) {
           for (int64_t c = 0; c < p.row_stride; ++c) row[c] = line[c * w.stride_w + ph.col_phase];
         }
@@ -191,47 +192,55 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
   const int64_t out_plane = w.out_h * w.out_w;
   const int64_t in_plane = w.in_h * w.in_w;
   const PolyphasePlan plan = plan_polyphase(w);
-  const int64_t phase_floats = static_cast<int64_t>(plan.planes.size()) * plan.rows * plan.row_stride;
+  const auto phase_floats = static_cast<size_t>(static_cast<int64_t>(plan.planes.size()) * plan.plane_stride);
+  const auto line_size = static_cast<size_t>(line_floats(w, plan));
   const bool flat = w.out_h > 1 && w.out_w < flat_below_width;
-  // Flattened: output (oy, ox) is element oy*row_stride + ox of one long row; the last valid one
-  // is (out_h-1, out_w-1), whose furthest tap still lies inside the phase planes.
-  const int64_t flat_length = (w.out_h - 1) * plan.row_stride + w.out_w;
+  // Flattened: output (oy, ox) is element oy*row_stride + ox of one long row. The last valid one,
+  // (out_h-1, out_w-1), has its furthest tap at the last element of the phase planes; rounding
+  // the length up reads at most flat_slack - 1 further, into the slack.
+  const int64_t flat_length = ((w.out_h - 1) * plan.row_stride + w.out_w + flat_slack - 1) / flat_slack * flat_slack;
   const float lo = d.clip ? d.clip->lo : -std::numeric_limits<float>::infinity();
   const float hi = d.clip ? d.clip->hi : std::numeric_limits<float>::infinity();
 
+  static std::atomic<uint64_t> calls{0};
+  const uint64_t call = calls.fetch_add(1, std::memory_order_relaxed) + 1;
+
   const int64_t planes = s.batch * s.in_channels;  // input planes; each makes `multiplier` outputs
-  const int64_t planes_per_task = std::max<int64_t>(1, elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
+  const int64_t planes_per_task =
+      std::max<int64_t>(1, elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
   const int64_t tasks = (planes + planes_per_task - 1) / planes_per_task;
   pool.parallel_for(tasks, [&](int64_t t) {
     thread_local std::vector<float> phase_buffer, flat_buffer, line_buffer;
-    phase_buffer.resize(static_cast<size_t>(phase_floats));
-    line_buffer.resize(static_cast<size_t>(line_floats(w, plan)));
+    thread_local uint64_t prepared_for = 0;
+    if (prepared_for != call) {
+      // First task of this call on this thread: lay down the padding zeros, which every plane
+      // of the call leaves in place.
+      phase_buffer.assign(phase_floats, 0.0f);
+      line_buffer.assign(line_size, 0.0f);
+      prepared_for = call;
+    }
     if (flat) flat_buffer.resize(static_cast<size_t>(flat_length));
     std::vector<const float*> src(static_cast<size_t>(taps)), row_src(static_cast<size_t>(taps));
     const int64_t first = t * planes_per_task, last = std::min(planes, first + planes_per_task);
     for (int64_t plane = first; plane < last; ++plane) {
       // plane = n * in_channels + c; its outputs are channels c*multiplier ... of image n.
-      build_phase_planes(d.input + plane * in_plane, w, plan, phase_buffer.data(), line_buffer.data());
-      const int64_t c = plane % s.in_channels;
+      fill_phase_planes(d.input + plane * in_plane, w, plan, phase_buffer.data(), line_buffer.data());
+      const int64_t n = plane / s.in_channels, c = plane % s.in_channels;
       for (int64_t j = 0; j < multiplier; ++j) {
         const int64_t m = c * multiplier + j;
-        const int64_t n = plane / s.in_channels;
         const float* wt = d.weight + m * taps;
         const float b = d.bias ? d.bias[m] : 0.0f;
         float* out = d.output + (n * s.out_channels + m) * out_plane;
-        for (int64_t k = 0; k < taps; ++k)
-          src[static_cast<size_t>(k)] = phase_buffer.data() +
-                                        plan.tap_plane[static_cast<size_t>(k)] * plan.rows * plan.row_stride +
-                                        plan.tap_offset[static_cast<size_t>(k)];
+        for (size_t k = 0; k < static_cast<size_t>(taps); ++k)
+          src[k] = phase_buffer.data() + plan.tap_plane[k] * plan.plane_stride + plan.tap_offset[k];
         if (flat) {
           run_taps(flat_buffer.data(), flat_length, src.data(), wt, taps, b, lo, hi);
           for (int64_t oy = 0; oy < w.out_h; ++oy)
-            std::memcpy(out + oy * w.out_w, flat_buffer.data() + oy * plan.row_stride,
-                        static_cast<size_t>(w.out_w) * sizeof(float));
+            std::copy(flat_buffer.data() + oy * plan.row_stride, flat_buffer.data() + oy * plan.row_stride + w.out_w,
+                      out + oy * w.out_w);
         } else {
           for (int64_t oy = 0; oy < w.out_h; ++oy) {
-            for (int64_t k = 0; k < taps; ++k)
-              row_src[static_cast<size_t>(k)] = src[static_cast<size_t>(k)] + oy * plan.row_stride;
+            for (size_t k = 0; k < static_cast<size_t>(taps); ++k) row_src[k] = src[k] + oy * plan.row_stride;
             run_taps(out + oy * w.out_w, w.out_w, row_src.data(), wt, taps, b, lo, hi);
           }
         }

@@ -1,0 +1,57 @@
+#include "tests/helpers.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/executor.h"
+#include "formats/npy.h"
+#include "tests/test_util.h"
+
+namespace mc::test {
+
+int count_op(const Model& m, const std::string& op) {
+  int n = 0;
+  for (const auto& node : m.graph.nodes) n += node.op == op;
+  return n;
+}
+
+double relative_change(const Model& before, const Model& after, const Tensor& input) {
+  auto a = Executor(before).run({input})[0].to_float_vector();
+  auto b = Executor(after).run({input})[0].to_float_vector();
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  double diff = 0, range = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
+    range = std::max(range, static_cast<double>(std::fabs(a[i])));
+  }
+  return diff / range;
+}
+
+Tensor first_reference_images(const std::string& file, int64_t n) {
+  Tensor all = read_npy((shared_dir() / "reference" / file).string());
+  Shape s = all.shape();
+  s[0] = n;
+  Tensor t(DType::f32, s);
+  std::memcpy(t.raw(), all.raw(), t.byte_size());
+  return t;
+}
+
+std::vector<Tensor> write_small_inputs(const std::filesystem::path& dir, int n) {
+  std::vector<Tensor> inputs;
+  for (int i = 0; i < n; ++i) {
+    Tensor t(DType::f32, {3, 8, 8});
+    for (int64_t j = 0; j < t.numel(); ++j) t.data<float>()[j] = std::sin(0.37f * static_cast<float>(j) + static_cast<float>(i)) + 0.2f;
+    write_npy((dir / ("img" + std::to_string(i) + ".npy")).string(), t);
+    inputs.push_back(t);
+  }
+  return inputs;
+}
+
+ImageConfig small_image_config() {
+  ImageConfig c;
+  c.crop = 8;
+  c.resize_short = 8;
+  return c;
+}
+
+}  // namespace mc::test

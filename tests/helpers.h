@@ -1,0 +1,27 @@
+// Helpers several test files share: model inspection, output comparison, small input folders.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "formats/image.h"
+
+namespace mc::test {
+
+int count_op(const Model& m, const std::string& op);
+
+// Max |a - b| / max |a| of the two models' first outputs on `input`.
+double relative_change(const Model& before, const Model& after, const Tensor& input);
+
+// The first `n` images of a ../shared/reference input file ("input_keras.npy", "input_torch.npy").
+Tensor first_reference_images(const std::string& file, int64_t n);
+
+// `n` deterministic preprocessed [3,8,8] inputs (values in about [-0.8, 1.2]) written as
+// img<i>.npy into `dir`; also returned.
+std::vector<Tensor> write_small_inputs(const std::filesystem::path& dir, int n);
+// The image configuration that reads those inputs (crop 8).
+ImageConfig small_image_config();
+
+}  // namespace mc::test
