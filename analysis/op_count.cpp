@@ -14,10 +14,15 @@ const Shape& shape_of(const InferredGraph& shapes, const std::string& value) {
   return it == shapes.types.end() ? none : it->second.shape;
 }
 
-// Learned parameters: float initializers, except a Clip's bounds (hyperparameters, not weights).
+// Learned parameters: float initializers, and integer weights a DequantizeLinear turns into float
+// (a QDQ export's int8 weights); not a Clip's bounds nor quantizers' scales and zero points, which
+// are hyperparameters of the representation rather than weights.
 bool is_parameter_input(const Graph& g, const Node& node, size_t i) {
   const Tensor* t = g.initializer(node.inputs[i]);
-  if (!t || t->dtype() != DType::f32) return false;
+  if (!t) return false;
+  if (node.op == "QuantizeLinear") return false;
+  if (node.op == "DequantizeLinear") return i == 0 && t->dtype() != DType::f32;
+  if (t->dtype() != DType::f32) return false;
   return !(node.op == "Clip" && i >= 1);
 }
 
@@ -66,8 +71,21 @@ OpCount count_ops(const Model& model, const InferredGraph& shapes) {
     std::set<std::string> seen;
     for (size_t i = 0; i < node.inputs.size(); ++i)
       if (is_parameter_input(g, node, i) && seen.insert(node.inputs[i]).second) layer.params += g.initializer(node.inputs[i])->numel();
+    // A weight stored as integers behind a DequantizeLinear (QDQ export) counts for its reader.
+    if (node.op != "DequantizeLinear" && node.op != "QuantizeLinear")
+      for (const auto& in : node.inputs) {
+        int p = in.empty() || g.initializer(in) ? -1 : g.producer(in);
+        if (p < 0) continue;
+        const Node& dq = g.nodes[static_cast<size_t>(p)];
+        const Tensor* q = dq.op == "DequantizeLinear" ? g.initializer(dq.inputs.at(0)) : nullptr;
+        if (q && q->dtype() != DType::f32 && seen.insert(dq.inputs[0]).second) layer.params += q->numel();
+      }
     layer.macs = node_macs(node, shapes);
     if (layer.params == 0 && layer.macs == 0) continue;
+    if (node.op == "DequantizeLinear") {
+      // A QDQ weight: its parameters belong to the layer that reads it, listed there.
+      continue;
+    }
     for (const auto& in : node.inputs)
       if (!in.empty() && !g.initializer(in)) {
         layer.input_shape = shape_of(shapes, in);

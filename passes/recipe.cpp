@@ -43,6 +43,12 @@ std::string recipe_description(const std::string& name) {
 }
 
 std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
+  if (o.max_drop && !(*o.max_drop >= 0 && *o.max_drop <= 100))
+    fail_usage("--max-drop must be between 0 and 100 points, got " + number(*o.max_drop));
+  if (o.ternary_fraction && !(*o.ternary_fraction >= 0 && *o.ternary_fraction <= 1))
+    fail_usage("--ternary-fraction must be between 0 and 1, got " + number(*o.ternary_fraction));
+  if ((o.max_drop || o.ternary_fraction) && recipe != "hybrid" && o.passes.empty())
+    fail_usage("--max-drop and --ternary-fraction apply to the hybrid recipe only");
   if (!o.passes.empty()) return o.passes;
   if (recipe == "lossless" || recipe == "fp16") return "";
   if (recipe == "int8") return std::string(canonical) + ",quantize-int8,quantize-activations";
@@ -65,12 +71,6 @@ bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& o)
 }
 
 CompressedModel run_recipe(const std::string& recipe, const Model& model, const RecipeOptions& o) {
-  if (o.max_drop && !(*o.max_drop >= 0 && *o.max_drop <= 100))
-    fail_usage("--max-drop must be between 0 and 100 points, got " + number(*o.max_drop));
-  if (o.ternary_fraction && !(*o.ternary_fraction >= 0 && *o.ternary_fraction <= 1))
-    fail_usage("--ternary-fraction must be between 0 and 1, got " + number(*o.ternary_fraction));
-  if ((o.max_drop || o.ternary_fraction) && recipe != "hybrid" && o.passes.empty())
-    fail_usage("--max-drop and --ternary-fraction apply to the hybrid recipe only");
   CompressedModel out;
   out.model = model;
   out.recipe = recipe;

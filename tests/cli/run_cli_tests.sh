@@ -118,7 +118,7 @@ expect 4 "LSTM" -- export tests/data/bad/unsupported_op.onnx -o "$tmp/bad.onnx"
 check "a failed export leaves no file" test ! -e "$tmp/bad.onnx"
 expect 3 "truncated" -- export tests/data/bad/truncated.onnx -o "$tmp/bad.onnx"
 check "a failed export leaves no file (corrupt input)" test ! -e "$tmp/bad.onnx"
-check "no temporary files are left behind" test -z "$(ls -A "$tmp" | grep -v -E '^(out|err|copy.onnx|imgs|info.json|stdin.json|eval.json|eval.err|cut.onnx)$')"
+check "no temporary files are left behind" test -z "$(ls -A "$tmp" | grep -v -E '^(out|err|copy.onnx|imgs|info.json|stdin.json|eval.json|eval.err|cut.onnx|empty|p.csv|p.err|p.json)$')"
 "$bin" export - -o - <"$model" 2>/dev/null | "$bin" info - --json >"$tmp/pipe.json"
 check "export - -o - | info - works in a pipe" grep -q '"macs": 41030272' "$tmp/pipe.json"
 chmod 500 "$tmp/imgs"
@@ -139,6 +139,24 @@ check "profile writes per-filter CSV" test "$(wc -l <"$tmp/p.csv")" -eq "$((1 + 
 "$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 6 --e2e-images 4 --json --quiet >"$tmp/p.json"
 check "profile --json has layers[].filters[].sensitivity" grep -q '"sensitivity"' "$tmp/p.json"
 check "profile --json has end-to-end KL" grep -q '"kl"' "$tmp/p.json"
+
+# --- compress with calibration, report, QDQ export; recipe flag errors
+expect 2 "unknown recipe 'int9' \\(valid: lossless, fp16, int8, prom, hybrid\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int9
+expect 2 "needs calibration images" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --preprocess keras
+expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --max-drop -1 --calib "$images" --preprocess keras
+expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --max-drop 250 --calib "$images" --preprocess keras
+expect 2 "ternary-fraction must be between 0 and 1" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-fraction 1.5 --calib "$images" --preprocess keras
+expect 2 "apply to the hybrid recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --max-drop 1 --calib "$images" --preprocess keras
+expect 4 "no pointwise layers" -- compress tests/data/models/tiny_conv.onnx -o "$tmp/x.mcz" --recipe prom --calib "$images" --preprocess keras --quiet
+check "a failed compress leaves no file" test ! -e "$tmp/x.mcz"
+expect 0 "" -- compress "$model" -o "$tmp/q.mcz" --recipe int8 --calib "$images" --preprocess keras --report "$tmp/q.json" --quiet
+check "compress --report writes the report keys" grep -q '"energy_pj_fp16"' "$tmp/q.json"
+"$bin" report "$tmp/q.mcz" --json >"$tmp/q2.json"
+check "report --json regenerates size and ops" grep -q '"int8_macs": 41030272' "$tmp/q2.json"
+expect 0 "" -- export "$tmp/q.mcz" -o "$tmp/q.onnx" --qdq --quiet
+"$bin" info "$tmp/q.onnx" --json >"$tmp/qi.json"
+check "a QDQ export keeps every parameter and MAC" grep -q '"macs": 41030272' "$tmp/qi.json"
+check "a QDQ export contains DequantizeLinear weights" grep -q DequantizeLinear "$tmp/q.onnx"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
