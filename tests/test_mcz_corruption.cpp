@@ -118,11 +118,12 @@ Error load_error(const std::vector<std::byte>& file, const std::string& name = "
   return Error(ErrorKind::internal, "");
 }
 
-#define CHECK_FAILS(file, expected_kind, message_part)                                    \
-  do {                                                                                    \
-    const Error e_ = load_error(file);                                                    \
-    CHECK(e_.kind() == (expected_kind));                                                  \
-    CHECK_MESSAGE(contains(e_.what(), message_part), "message: " << std::string(e_.what()));           \
+// A macro, not a function, so that a failure reports the line of the case.
+#define CHECK_FAILS(file, expected_kind, message_part)                                      \
+  do {                                                                                      \
+    const Error e_ = load_error(file);                                                      \
+    CHECK(e_.kind() == (expected_kind));                                                    \
+    CHECK_MESSAGE(contains(e_.what(), message_part), "message: " << std::string(e_.what())); \
   } while (0)
 
 Model load(const std::vector<std::byte>& file) { return decode_mcz(read_mcz(file, "t.mcz"), "t.mcz"); }
@@ -395,7 +396,9 @@ TEST_CASE("test_mcz_corruption: the test file is well formed and the helpers agr
   CHECK(f.sections[3].offset % 64 == 0);
   Model m = decode_mcz(f, "t.mcz");
   Model source = tiny_conv_model();
-  for (const auto& [name, t] : source.graph.initializers) {
+  for (const auto& initializer : source.graph.initializers) {
+    const std::string& name = initializer.first;
+    const Tensor& t = initializer.second;
     CAPTURE(name);
     const Tensor& back = m.graph.initializers.at(name);
     REQUIRE(back.shape() == t.shape());
@@ -485,7 +488,9 @@ TEST_CASE("test_mcz_corruption: truncation at every section boundary fails even 
     cuts.emplace_back("inside section " + std::to_string(e.kind), static_cast<size_t>(e.offset + e.length / 2));
     cuts.emplace_back("at the end of section " + std::to_string(e.kind), static_cast<size_t>(e.offset + e.length));
   }
-  for (const auto& [where, cut] : cuts) {
+  for (const auto& boundary : cuts) {
+    const std::string& where = boundary.first;
+    const size_t cut = boundary.second;
     CAPTURE(where);
     std::vector<std::byte> prefix(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(cut));
     CHECK_FAILS(prefix, ErrorKind::input, "truncated");
@@ -566,7 +571,8 @@ TEST_CASE("test_mcz_corruption: a section outside the file is caught by the boun
         {~uint64_t{0} - 7, 16},              // offset + length wraps around 2^64
         {s.offset, ~uint64_t{0}},            // absurd length
     };
-    for (const auto& [offset, length] : placements) {
+    for (const auto& placement : placements) {
+      const uint64_t offset = placement.first, length = placement.second;
       CAPTURE(s.kind);
       CAPTURE(offset);
       CAPTURE(length);
@@ -683,7 +689,9 @@ TEST_CASE("test_mcz_corruption: unknown section kinds: required ones refused, op
   no_metadata.erase(no_metadata.begin() + 2);
   CHECK_NOTHROW(load(assemble_mcz(no_metadata)));
   const std::map<uint32_t, std::string> required = {{1, "graph"}, {2, "tensors"}, {3, "payload"}};
-  for (const auto& [kind, name] : required) {
+  for (const auto& section : required) {
+    const uint32_t kind = section.first;
+    const std::string& name = section.second;
     auto s = sections;
     std::erase_if(s, [&](const RawSection& r) { return r.kind == kind; });
     CHECK_FAILS(assemble_mcz(s), ErrorKind::input, "section '" + name + "' is missing");
@@ -899,17 +907,17 @@ TEST_CASE("test_mcz_corruption: golden fuzz seed corpora are present and valid")
     for (const auto& [name, bytes] : mcz) write(corpus / "mcz" / name, bytes);
     for (const auto& [name, bytes] : onnx) write(corpus / "onnx" / name, bytes);
     // The must-fail files seed the fuzzers too: they start next to the checks they trip.
-    for (const auto& g : goldens) write(corpus / "mcz" / ("bad_" + std::string(g.file)), g.make());
+    for (const auto& g : goldens) write(corpus / "mcz" / ("golden_" + std::string(g.file)), g.make());
     for (const auto& entry : fs::directory_iterator(source_dir() / "tests" / "data" / "bad"))
-      fs::copy_file(entry.path(), corpus / "onnx" / ("bad_" + entry.path().filename().string()), fs::copy_options::overwrite_existing);
+      fs::copy_file(entry.path(), corpus / "onnx" / ("golden_" + entry.path().filename().string()), fs::copy_options::overwrite_existing);
   }
-  for (const auto& [name, bytes] : mcz) {
-    CAPTURE(name);
-    CHECK_NOTHROW(load(read_binary_file((corpus / "mcz" / name).string())));
+  for (const auto& seed : mcz) {
+    CAPTURE(seed.first);
+    CHECK_NOTHROW(load(read_binary_file((corpus / "mcz" / seed.first).string())));
   }
-  for (const auto& [name, bytes] : onnx) {
-    CAPTURE(name);
-    const auto on_disk = read_binary_file((corpus / "onnx" / name).string());
-    CHECK_NOTHROW(parse_onnx(on_disk, name));
+  for (const auto& seed : onnx) {
+    CAPTURE(seed.first);
+    const auto on_disk = read_binary_file((corpus / "onnx" / seed.first).string());
+    CHECK_NOTHROW(parse_onnx(on_disk, seed.first));
   }
 }

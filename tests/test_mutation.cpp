@@ -197,12 +197,20 @@ std::vector<std::byte> to_bytes(const std::string& s) {
   return {p, p + s.size()};
 }
 
+// "6000 inputs: 900 accepted, 4900 input errors, ..." (categories that occurred).
 std::string describe(const Tally& t) {
-  return std::to_string(t.inputs) + " inputs: " + std::to_string(t.accepted) + " accepted, " +
-         std::to_string(t.input_errors) + " input errors, " + std::to_string(t.unsupported) + " unsupported, " +
-         std::to_string(t.parsed) + " parsed, " + std::to_string(t.tensor_table_errors) + " tensor-table errors, " +
-         std::to_string(t.graph_errors) + " graph errors, " + std::to_string(t.decode_errors) + " decode errors, " +
-         std::to_string(t.ran) + " ran";
+  std::string out = std::to_string(t.inputs) + " inputs";
+  const std::pair<const char*, int> counts[] = {
+      {"accepted", t.accepted}, {"input errors", t.input_errors}, {"unsupported", t.unsupported},
+      {"parsed", t.parsed}, {"tensor-table errors", t.tensor_table_errors}, {"graph-section errors", t.graph_errors},
+      {"decode errors", t.decode_errors}, {"ran", t.ran}};
+  const char* separator = ": ";
+  for (const auto& [label, n] : counts) {
+    if (n == 0) continue;
+    out += separator + std::to_string(n) + " " + label;
+    separator = ", ";
+  }
+  return out;
 }
 
 }  // namespace

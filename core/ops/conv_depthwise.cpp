@@ -25,7 +25,7 @@ namespace {
 // Output elements per task (whole planes are grouped up to this size; a plane is never split).
 constexpr int64_t elements_per_task = 16384;
 // Output rows narrower than this are computed as one flattened row of the phase planes.
-constexpr int64_t flat_below_width = 48;
+constexpr int64_t flat_below_width = 64;
 // A flattened row is computed in whole vectors: its length is rounded up to a multiple of this,
 // and each phase plane has this many zeros after it, so the extra (discarded) outputs read
 // inside the buffer.
