@@ -184,22 +184,41 @@ TEST_CASE("test_kernels: depthwise kernel matches the reference on random shapes
   }
 }
 
-TEST_CASE("test_kernels: im2col path (first conv, few input channels) matches the reference") {
+TEST_CASE("test_kernels: direct and im2col paths (first conv, few input channels) match the reference") {
   std::mt19937 rng(202);
   ThreadPool pool(2);
   Ranges r;
   r.in_per_group_max = 4;
   r.groups_max = 2;
-  r.out_per_group_max = 6;
+  r.out_per_group_max = 9;  // several blocks of 4 output channels and a partial one
   r.kernel_max = 5;
   r.stride_max = 3;
-  for (int i = 0; i < 200; ++i) check_against_reference(random_case(rng, r), ConvAlgorithm::im2col, pool);
-  // Planes of more than one column block (512 positions), with blocks starting mid-row.
-  r.height_max = 40;
+  for (int i = 0; i < 200; ++i) {
+    ConvCase c = random_case(rng, r);
+    check_against_reference(c, ConvAlgorithm::direct, pool);
+    check_against_reference(c, ConvAlgorithm::im2col, pool);
+  }
+  // Planes of more than one column block (512 positions, blocks starting mid-row) and of more
+  // than one band of output rows, narrow and wide rows.
+  r.height_max = 70;
   r.width_min = 20;
+  r.width_max = 90;
   r.batch_max = 1;
   r.one_d = false;
-  for (int i = 0; i < 20; ++i) check_against_reference(random_case(rng, r), ConvAlgorithm::im2col, pool);
+  r.out_per_group_min = 5;
+  r.out_per_group_max = 40;
+  for (int i = 0; i < 20; ++i) {
+    ConvCase c = random_case(rng, r);
+    check_against_reference(c, ConvAlgorithm::direct, pool);
+    check_against_reference(c, ConvAlgorithm::im2col, pool);
+  }
+  // The direct kernel also runs depthwise shapes (one input channel per group).
+  Ranges depthwise;
+  depthwise.groups_min = 2;
+  depthwise.groups_max = 5;
+  depthwise.out_per_group_max = 3;
+  depthwise.kernel_max = 4;
+  for (int i = 0; i < 50; ++i) check_against_reference(random_case(rng, depthwise), ConvAlgorithm::direct, pool);
 }
 
 TEST_CASE("test_kernels: 1x1 GEMM paths match the reference") {
@@ -255,6 +274,7 @@ TEST_CASE("test_kernels: every path is bit-identical at 1, 2 and 3 threads") {
   for (int i = 0; i < 6; ++i) {
     ConvCase c = random_case(rng, depthwise);
     check_thread_invariance(c, ConvAlgorithm::depthwise);
+    check_thread_invariance(random_case(rng, dense), ConvAlgorithm::direct);
     check_thread_invariance(random_case(rng, dense), ConvAlgorithm::im2col);
     check_thread_invariance(random_case(rng, pointwise), ConvAlgorithm::pointwise);
   }
@@ -275,11 +295,14 @@ TEST_CASE("test_kernels: the chosen algorithm for MobileNet-style layers") {
     w.out_h = w.out_w = out_size(size, k, stride, 1, k / 2, k / 2);
     return g;
   };
-  CHECK(choose_conv_algorithm(geometry(3, 24, 1, 224, 3, 2)) == ConvAlgorithm::im2col);
+  CHECK(choose_conv_algorithm(geometry(3, 24, 1, 224, 3, 2)) == ConvAlgorithm::direct);
+  CHECK(choose_conv_algorithm(geometry(3, 64, 1, 224, 7, 2)) == ConvAlgorithm::im2col);
+  CHECK(choose_conv_algorithm(geometry(16, 16, 1, 56, 3, 1)) == ConvAlgorithm::im2col);
   CHECK(choose_conv_algorithm(geometry(24, 24, 24, 112, 3, 1)) == ConvAlgorithm::depthwise);
   CHECK(choose_conv_algorithm(geometry(24, 48, 24, 112, 3, 2)) == ConvAlgorithm::depthwise);
   CHECK(choose_conv_algorithm(geometry(24, 48, 1, 112, 1, 1)) == ConvAlgorithm::pointwise);
   CHECK(choose_conv_algorithm(geometry(768, 1000, 1, 1, 1, 1)) == ConvAlgorithm::single_position);
+  CHECK(choose_conv_algorithm(geometry(24, 48, 12, 112, 3, 1)) == ConvAlgorithm::direct);  // 2 per group
   CHECK(choose_conv_algorithm(geometry(24, 48, 2, 112, 3, 1)) == ConvAlgorithm::im2col);
 }
 

@@ -1,7 +1,8 @@
 // Conv: 1-D and 2-D, groups, strides, dilations, explicit or automatic padding.
 // Dense groups use GEMM (Eigen): a 1x1 stride-1 unpadded conv reads the input in place, a 1x1 conv
 // on 1x1 inputs is one GEMM over the batch, anything else goes through im2col per column block.
-// Depthwise convolutions (one input channel per group) use a direct kernel (conv_depthwise.cpp).
+// Depthwise convolutions (one input channel per group) and small-kernel convolutions with few input
+// channels per group (a first layer) use direct kernels instead (conv_direct.cpp).
 // The GEMM output is seeded with the bias and accumulated into, and a fused activation is applied
 // while the block is still in cache. Work is split into tasks of fixed size (image x group x
 // column block x row block), independent of the thread count, so results do not depend on --threads.
@@ -22,6 +23,10 @@ using Mat = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 constexpr int64_t column_block = 512;   // output positions per task
 constexpr int64_t row_block = 128;      // output channels per task
+// The direct kernel beats im2col + GEMM while every output sums at most this many products
+// (3 input channels x 3x3 = 27): im2col would copy each input value this many times, for a GEMM
+// too thin to make up for it.
+constexpr int64_t direct_max_taps = 32;
 
 std::vector<int64_t> kernel_dims(const Shape& w) { return Shape(w.begin() + 2, w.end()); }
 
@@ -194,6 +199,7 @@ const char* conv_algorithm_name(ConvAlgorithm algorithm) {
   switch (algorithm) {
     case ConvAlgorithm::reference: return "reference";
     case ConvAlgorithm::depthwise: return "depthwise";
+    case ConvAlgorithm::direct: return "direct";
     case ConvAlgorithm::pointwise: return "pointwise";
     case ConvAlgorithm::single_position: return "single_position";
     case ConvAlgorithm::im2col: return "im2col";
@@ -205,6 +211,7 @@ bool conv_algorithm_applies(ConvAlgorithm algorithm, const ConvGeometry& s) {
   const Window2d& w = s.window;
   switch (algorithm) {
     case ConvAlgorithm::reference:
+    case ConvAlgorithm::direct:
     case ConvAlgorithm::im2col: return true;
     case ConvAlgorithm::depthwise: return s.groups == s.in_channels && s.groups > 1;
     case ConvAlgorithm::pointwise: return is_pointwise(w);
@@ -217,6 +224,9 @@ bool conv_algorithm_applies(ConvAlgorithm algorithm, const ConvGeometry& s) {
 ConvAlgorithm choose_conv_algorithm(const ConvGeometry& s) {
   for (ConvAlgorithm a : {ConvAlgorithm::depthwise, ConvAlgorithm::single_position, ConvAlgorithm::pointwise})
     if (conv_algorithm_applies(a, s)) return a;
+  const Window2d& w = s.window;
+  const int64_t kernel_taps = w.kernel_h * w.kernel_w;
+  if (kernel_taps > 1 && s.in_channels / s.groups * kernel_taps <= direct_max_taps) return ConvAlgorithm::direct;
   return ConvAlgorithm::im2col;
 }
 
@@ -226,6 +236,7 @@ void run_conv(ConvAlgorithm algorithm, const ConvGeometry& s, const ConvData& d,
   switch (algorithm) {
     case ConvAlgorithm::reference: conv_reference(s, d); break;
     case ConvAlgorithm::depthwise: conv_depthwise(s, d, pool); break;
+    case ConvAlgorithm::direct: conv_direct(s, d, pool); break;
     case ConvAlgorithm::pointwise: conv_gemm(s, d, pool, true); break;
     case ConvAlgorithm::single_position: conv_single_position(s, d, pool); break;
     case ConvAlgorithm::im2col: conv_gemm(s, d, pool, false); break;

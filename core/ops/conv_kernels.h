@@ -34,14 +34,15 @@ struct ConvData {
 
 enum class ConvAlgorithm {
   reference,        // conv_reference: the definition, loop by loop (tests only)
-  depthwise,        // one input channel per group: direct polyphase kernel (conv_depthwise.cpp)
+  depthwise,        // one input channel per group: direct polyphase kernel (conv_direct.cpp)
+  direct,           // any conv, meant for few input channels per group: direct polyphase kernel
   pointwise,        // 1x1, stride 1, no padding: GEMM reading the input in place
   single_position,  // 1x1 kernel on a 1x1 input, one group: one GEMM over the whole batch
   im2col,           // anything: im2col per column block, then GEMM
 };
 
 const char* conv_algorithm_name(ConvAlgorithm algorithm);
-// Whether `algorithm` can run `geometry` (im2col and reference run everything).
+// Whether `algorithm` can run `geometry` (reference, im2col and direct run everything).
 bool conv_algorithm_applies(ConvAlgorithm algorithm, const ConvGeometry& geometry);
 // The fastest applicable algorithm.
 ConvAlgorithm choose_conv_algorithm(const ConvGeometry& geometry);
@@ -51,5 +52,6 @@ void run_conv(ConvAlgorithm algorithm, const ConvGeometry& geometry, const ConvD
 // The plain reference: the formula above with a double accumulator, one thread.
 void conv_reference(const ConvGeometry& geometry, const ConvData& data);
 void conv_depthwise(const ConvGeometry& geometry, const ConvData& data, ThreadPool& pool);
+void conv_direct(const ConvGeometry& geometry, const ConvData& data, ThreadPool& pool);
 
 }  // namespace mc

@@ -1,0 +1,374 @@
+// Direct (no im2col, no GEMM) convolution kernels built on a polyphase decomposition: depthwise
+// convolutions (one input channel per group, any channel multiplier) and dense convolutions with
+// few input channels per group (a network's first layer: 3 channels, 3x3, stride 2).
+//
+// In padded input coordinates, tap (ky, kx) of output (oy, ox) reads row oy*sh + ky*dh. Writing
+// ky*dh = qy*sh + py (0 <= py < sh) that is row (oy + qy)*sh + py: row oy + qy of the "phase plane"
+// py that keeps every sh-th padded row starting at py (likewise for columns). Each input plane is
+// therefore copied once into its zero-padded phase planes (one plane for stride 1; even/odd rows x
+// even/odd columns for stride 2), after which every tap is a unit-stride read at a fixed offset and
+// every output is `bias + sum_t w[t] * phase_t[q + offset_t]` with no bounds checks and no borders.
+// The 3x3 depthwise case keeps the sum in a register (9 multiply-adds, one store); other shapes
+// sum a block of 16 outputs for up to 4 output channels in registers, so each input load feeds
+// several multiply-adds. A small output plane (narrow rows) is computed as one long row of the
+// phase planes' width and compacted afterwards, so short rows do not leave vector lanes idle.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/ops/conv_kernels.h"
+
+namespace mc {
+
+namespace {
+
+// Depthwise: output elements per task (whole planes are grouped up to this size).
+constexpr int64_t depthwise_elements_per_task = 16384;
+// Dense direct: output elements (all channels of a group) per task, as a band of output rows.
+constexpr int64_t dense_elements_per_task = 32768;
+// Output rows narrower than this are computed as one flattened row of the phase planes.
+constexpr int64_t flat_below_width = 64;
+// Outputs per vector block. A flattened row is computed in whole blocks: its length is rounded
+// up to a multiple of this, and each phase plane has this many zeros after it, so the extra
+// (discarded) outputs read inside the buffer.
+constexpr int64_t lanes = 16;
+// Output channels summed together by the dense direct kernel.
+constexpr int64_t channel_block = 4;
+
+struct PhasePlane {
+  int64_t row_phase, col_phase;  // py, px
+  int64_t col_lo, col_hi;        // columns [col_lo, col_hi) read the input, the rest is padding
+};
+
+// The phase decomposition of one window for a band of `out_rows` output rows: which phase plane
+// and which flat offset each tap reads.
+struct PolyphasePlan {
+  int64_t rows = 0, row_stride = 0;  // size of every phase plane
+  int64_t plane_stride = 0;          // rows * row_stride plus `lanes` zeros of slack
+  std::vector<PhasePlane> planes;
+  std::vector<int64_t> row_phases;   // the distinct row phases of `planes`
+  std::vector<int> tap_plane;        // per kernel tap (ky, kx), row-major
+  std::vector<int64_t> tap_offset;
+  int64_t floats() const { return static_cast<int64_t>(planes.size()) * plane_stride; }
+};
+
+PolyphasePlan plan_polyphase(const Window2d& w, int64_t out_rows) {
+  PolyphasePlan p;
+  const int64_t max_qy = (w.kernel_h - 1) * w.dilation_h / w.stride_h;
+  const int64_t max_qx = (w.kernel_w - 1) * w.dilation_w / w.stride_w;
+  p.rows = out_rows + max_qy;
+  p.row_stride = w.out_w + max_qx;
+  p.plane_stride = p.rows * p.row_stride + lanes;
+  for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
+    for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+      const int64_t py = ky * w.dilation_h % w.stride_h, qy = ky * w.dilation_h / w.stride_h;
+      const int64_t px = kx * w.dilation_w % w.stride_w, qx = kx * w.dilation_w / w.stride_w;
+      size_t i = 0;
+      while (i < p.planes.size() && (p.planes[i].row_phase != py || p.planes[i].col_phase != px)) ++i;
+      if (i == p.planes.size()) {
+        // Column c of this phase reads input column c*sw + px - pad_left.
+        const int64_t first = px - w.pad_left;
+        int64_t lo = first >= 0 ? 0 : (-first + w.stride_w - 1) / w.stride_w;
+        int64_t hi = w.in_w - 1 - first >= 0 ? (w.in_w - 1 - first) / w.stride_w + 1 : 0;
+        lo = std::min(lo, p.row_stride);
+        hi = std::max(std::min(hi, p.row_stride), lo);
+        p.planes.push_back({py, px, lo, hi});
+        if (std::find(p.row_phases.begin(), p.row_phases.end(), py) == p.row_phases.end()) p.row_phases.push_back(py);
+      }
+      p.tap_plane.push_back(static_cast<int>(i));
+      p.tap_offset.push_back(qy * p.row_stride + qx);
+    }
+  }
+  return p;
+}
+
+// even[c] = src[2c], odd[c] = src[2c + 1]: one pass, vectorized as loads and permutes.
+void deinterleave2(const float* __restrict src, float* __restrict even, float* __restrict odd, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    even[c] = src[2 * c];
+    odd[c] = src[2 * c + 1];
+  }
+}
+
+// Copies the rows of one input plane that output rows [first_row, first_row + p.rows - max_qy)
+// read into its phase planes (`dst`, plane j at j * plane_stride). Padding columns and the slack
+// are the same for every plane and band of a conv, so `dst` is zeroed once per call on each
+// thread (see ScratchBuffers) and only rows are written here: the input columns of input rows,
+// all of rows outside the input. With stride 2 the even and odd columns are split in one pass
+// over the input row.
+void fill_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& p, int64_t first_row, float* dst) {
+  for (const int64_t py : p.row_phases) {
+    int64_t even = -1, odd = -1;
+    for (size_t j = 0; j < p.planes.size(); ++j) {
+      if (p.planes[j].row_phase != py) continue;
+      if (p.planes[j].col_phase == 0) even = static_cast<int64_t>(j);
+      if (p.planes[j].col_phase == 1) odd = static_cast<int64_t>(j);
+    }
+    const bool pair = w.stride_w == 2 && even >= 0 && odd >= 0;
+    // Columns where both the even and the odd phase read the input (even column c reads input
+    // column 2c - pad_left, odd column c the one after it).
+    const int64_t both_lo = pair ? std::max(p.planes[static_cast<size_t>(even)].col_lo, p.planes[static_cast<size_t>(odd)].col_lo) : 0;
+    const int64_t both_hi = pair ? std::min(p.planes[static_cast<size_t>(even)].col_hi, p.planes[static_cast<size_t>(odd)].col_hi) : 0;
+    for (int64_t r = 0; r < p.rows; ++r) {
+      const int64_t iy = (first_row + r) * w.stride_h + py - w.pad_top;
+      const bool inside = iy >= 0 && iy < w.in_h;
+      const float* src = inside ? in + iy * w.in_w : nullptr;
+      if (inside && both_lo < both_hi)
+        deinterleave2(src + (2 * both_lo - w.pad_left), dst + even * p.plane_stride + r * p.row_stride + both_lo,
+                      dst + odd * p.plane_stride + r * p.row_stride + both_lo, both_hi - both_lo);
+      for (size_t j = 0; j < p.planes.size(); ++j) {
+        const PhasePlane& ph = p.planes[j];
+        if (ph.row_phase != py) continue;
+        float* row = dst + static_cast<int64_t>(j) * p.plane_stride + r * p.row_stride;
+        if (!inside) {
+          std::fill(row, row + p.row_stride, 0.0f);
+        } else if (w.stride_w == 1) {
+          if (ph.col_lo < ph.col_hi) {
+            const float* from = src + (ph.col_lo + ph.col_phase - w.pad_left);
+            std::copy(from, from + (ph.col_hi - ph.col_lo), row + ph.col_lo);
+          }
+        } else {
+          // Input columns not covered by the paired split (all of them for other phases).
+          const bool split = both_lo < both_hi && (static_cast<int64_t>(j) == even || static_cast<int64_t>(j) == odd);
+          const int64_t skip_lo = split ? both_lo : ph.col_hi, skip_hi = split ? both_hi : ph.col_hi;
+          for (int64_t c = ph.col_lo; c < ph.col_hi; ++c) {
+            if (c == skip_lo) c = skip_hi;
+            if (c >= ph.col_hi) break;
+            row[c] = src[c * w.stride_w + ph.col_phase - w.pad_left];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Per-thread scratch: phase planes and flattened outputs. Zeroed when a thread
+// first works for a given conv call; rows are rewritten by every fill, padding columns never.
+struct ScratchBuffers {
+  std::vector<float> phases, flat;
+  uint64_t prepared_for = 0;
+
+  void prepare(uint64_t call, size_t phase_floats, size_t flat_size) {
+    if (prepared_for == call) return;
+    phases.assign(phase_floats, 0.0f);
+    flat.resize(flat_size);
+    prepared_for = call;
+  }
+};
+
+thread_local ScratchBuffers scratch;
+
+// Each conv call gets an id, so a thread's scratch is zeroed once per call.
+uint64_t next_call_id() {
+  static std::atomic<uint64_t> calls{0};
+  return calls.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+// dst[i] = clip(b + w[0]*s0[i] + ... + w[8]*s8[i]): the 3x3 depthwise case, summed in a register.
+void taps9(float* __restrict dst, int64_t n, const float* __restrict s0, const float* __restrict s1,
+           const float* __restrict s2, const float* __restrict s3, const float* __restrict s4,
+           const float* __restrict s5, const float* __restrict s6, const float* __restrict s7,
+           const float* __restrict s8, const float* wt, float b, float lo, float hi) {
+  const float w0 = wt[0], w1 = wt[1], w2 = wt[2], w3 = wt[3], w4 = wt[4], w5 = wt[5], w6 = wt[6], w7 = wt[7],
+              w8 = wt[8];
+  for (int64_t i = 0; i < n; ++i) {
+    float acc = b;
+    acc += w0 * s0[i];
+    acc += w1 * s1[i];
+    acc += w2 * s2[i];
+    acc += w3 * s3[i];
+    acc += w4 * s4[i];
+    acc += w5 * s5[i];
+    acc += w6 * s6[i];
+    acc += w7 * s7[i];
+    acc += w8 * s8[i];
+    dst[i] = std::min(std::max(acc, lo), hi);
+  }
+}
+
+// 16 floats as one value (GCC/Clang vector extension): the compiler maps it to one AVX-512
+// register, two AVX ones or four SSE ones. Only used in locals, never passed by value.
+using Block = float __attribute__((vector_size(lanes * sizeof(float))));
+
+// dst[c][i..i+16*Blocks) = clip(bias[c] + sum_t wt[c][t] * src[t][i..]) for `Channels` output
+// channels reading the same taps, summed in registers: every input load feeds all channels and
+// every weight broadcast all blocks. Bias first, then taps in order.
+template <int Channels, int Blocks>
+void taps_blocks_at(float* const* dst, int64_t i, const float* const* src, int64_t taps, const float* const* wt,
+                    const float* bias, const Block& lo, const Block& hi) {
+  Block acc[Channels][Blocks];
+  for (int c = 0; c < Channels; ++c)
+    for (int b = 0; b < Blocks; ++b) acc[c][b] = Block{} + bias[c];
+  for (int64_t t = 0; t < taps; ++t) {
+    Block x[Blocks];
+    for (int b = 0; b < Blocks; ++b) std::memcpy(&x[b], src[t] + i + b * lanes, sizeof(Block));
+    for (int c = 0; c < Channels; ++c) {
+      const float wv = wt[c][t];
+      for (int b = 0; b < Blocks; ++b) acc[c][b] += x[b] * wv;
+    }
+  }
+  for (int c = 0; c < Channels; ++c) {
+    for (int b = 0; b < Blocks; ++b) {
+      Block v = acc[c][b] < lo ? lo : acc[c][b];
+      v = hi < v ? hi : v;
+      std::memcpy(dst[c] + i + b * lanes, &v, sizeof v);
+    }
+  }
+}
+
+// dst[c][i] = clip(bias[c] + sum_t wt[c][t] * src[t][i]) for i < n: two blocks of 16 at a time
+// (four for a single channel), then single blocks, then a scalar tail in the same order.
+template <int Channels>
+void taps_block(float* const* dst, int64_t n, const float* const* src, int64_t taps, const float* const* wt,
+                const float* bias, float lo, float hi) {
+  constexpr int wide = Channels == 1 ? 4 : 2;
+  const Block lo_block = Block{} + lo, hi_block = Block{} + hi;
+  int64_t i = 0;
+  for (; i + wide * lanes <= n; i += wide * lanes)
+    taps_blocks_at<Channels, wide>(dst, i, src, taps, wt, bias, lo_block, hi_block);
+  for (; i + lanes <= n; i += lanes) taps_blocks_at<Channels, 1>(dst, i, src, taps, wt, bias, lo_block, hi_block);
+  for (; i < n; ++i) {
+    for (int c = 0; c < Channels; ++c) {
+      float acc = 0.0f + bias[c];
+      for (int64_t t = 0; t < taps; ++t) acc += src[t][i] * wt[c][t];
+      dst[c][i] = std::min(std::max(acc, lo), hi);
+    }
+  }
+}
+
+// `channels` (1 to channel_block) output channels over the same taps.
+void run_taps(float* const* dst, int64_t n, const float* const* src, int64_t taps, const float* const* wt,
+              const float* bias, int64_t channels, float lo, float hi) {
+  switch (channels) {
+    case 1:
+      if (taps == 9)
+        taps9(dst[0], n, src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7], src[8], wt[0], bias[0], lo, hi);
+      else
+        taps_block<1>(dst, n, src, taps, wt, bias, lo, hi);
+      break;
+    case 2: taps_block<2>(dst, n, src, taps, wt, bias, lo, hi); break;
+    case 3: taps_block<3>(dst, n, src, taps, wt, bias, lo, hi); break;
+    default: taps_block<4>(dst, n, src, taps, wt, bias, lo, hi); break;
+  }
+}
+
+// Flattened length (a multiple of `lanes`) for a band of `rows` output rows.
+int64_t flat_floats(const Window2d& w, const PolyphasePlan& plan, int64_t rows) {
+  return ((rows - 1) * plan.row_stride + w.out_w + lanes - 1) / lanes * lanes;
+}
+
+// Computes `channels` output channels for output rows [0, rows) of a band from the filled phase
+// planes: `src` holds each tap's start in the phase planes, `out[c]` each channel's first output
+// row (rows of width out_w). Flattened (narrow rows): one long row per channel in `flat`, then
+// compacted into the outputs.
+void compute_band(const Window2d& w, const PolyphasePlan& plan, int64_t rows, bool flat, const float* const* src,
+                  int64_t taps, const float* const* wt, const float* bias, int64_t channels, float lo, float hi,
+                  float* const* out, float* flat_buffer) {
+  float* dst[channel_block] = {};
+  if (flat) {
+    const int64_t length = flat_floats(w, plan, rows);
+    for (int64_t c = 0; c < channels; ++c) dst[c] = flat_buffer + c * length;
+    run_taps(dst, length, src, taps, wt, bias, channels, lo, hi);
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t oy = 0; oy < rows; ++oy)
+        std::copy(dst[c] + oy * plan.row_stride, dst[c] + oy * plan.row_stride + w.out_w, out[c] + oy * w.out_w);
+    return;
+  }
+  thread_local std::vector<const float*> row_src;
+  row_src.resize(static_cast<size_t>(taps));
+  for (int64_t oy = 0; oy < rows; ++oy) {
+    for (size_t k = 0; k < static_cast<size_t>(taps); ++k) row_src[k] = src[k] + oy * plan.row_stride;
+    for (int64_t c = 0; c < channels; ++c) dst[c] = out[c] + oy * w.out_w;
+    run_taps(dst, w.out_w, row_src.data(), taps, wt, bias, channels, lo, hi);
+  }
+}
+
+}  // namespace
+
+void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
+  const Window2d& w = s.window;
+  if (s.groups != s.in_channels || s.out_channels % s.groups != 0)
+    fail_internal("conv_depthwise: not a depthwise convolution");
+  const int64_t multiplier = s.out_channels / s.groups;
+  const int64_t taps = w.kernel_h * w.kernel_w;
+  const int64_t out_plane = w.out_h * w.out_w;
+  const int64_t in_plane = w.in_h * w.in_w;
+  const PolyphasePlan plan = plan_polyphase(w, w.out_h);
+  const bool flat = w.out_h > 1 && w.out_w < flat_below_width;
+  const float lo = d.clip ? d.clip->lo : -std::numeric_limits<float>::infinity();
+  const float hi = d.clip ? d.clip->hi : std::numeric_limits<float>::infinity();
+  const uint64_t call = next_call_id();
+
+  const int64_t planes = s.batch * s.in_channels;  // input planes; each makes `multiplier` outputs
+  const int64_t planes_per_task =
+      std::max<int64_t>(1, depthwise_elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
+  const int64_t tasks = (planes + planes_per_task - 1) / planes_per_task;
+  pool.parallel_for(tasks, [&](int64_t t) {
+    scratch.prepare(call, static_cast<size_t>(plan.floats()), flat ? static_cast<size_t>(flat_floats(w, plan, w.out_h)) : 0);
+    std::vector<const float*> src(static_cast<size_t>(taps));
+    const int64_t first = t * planes_per_task, last = std::min(planes, first + planes_per_task);
+    for (int64_t plane = first; plane < last; ++plane) {
+      // plane = n * in_channels + c; its outputs are channels c*multiplier ... of image n.
+      fill_phase_planes(d.input + plane * in_plane, w, plan, 0, scratch.phases.data());
+      const int64_t n = plane / s.in_channels, c = plane % s.in_channels;
+      for (size_t k = 0; k < static_cast<size_t>(taps); ++k)
+        src[k] = scratch.phases.data() + plan.tap_plane[k] * plan.plane_stride + plan.tap_offset[k];
+      for (int64_t j = 0; j < multiplier; ++j) {
+        const int64_t m = c * multiplier + j;
+        const float* wt = d.weight + m * taps;
+        const float b = d.bias ? d.bias[m] : 0.0f;
+        float* out = d.output + (n * s.out_channels + m) * out_plane;
+        compute_band(w, plan, w.out_h, flat, src.data(), taps, &wt, &b, 1, lo, hi, &out, scratch.flat.data());
+      }
+    }
+  });
+}
+
+void conv_direct(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
+  const Window2d& w = s.window;
+  const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups;
+  const int64_t kernel_taps = w.kernel_h * w.kernel_w;
+  const int64_t taps = cin_g * kernel_taps;  // in weight order: (c, ky, kx)
+  const int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  // Tasks: image x group x band of output rows.
+  const int64_t band_rows =
+      std::clamp<int64_t>(dense_elements_per_task / std::max<int64_t>(1, w.out_w * cout_g), 1, w.out_h);
+  const int64_t bands = (w.out_h + band_rows - 1) / band_rows;
+  const PolyphasePlan plan = plan_polyphase(w, band_rows);
+  const int64_t per_channel = plan.floats();
+  const bool flat = band_rows > 1 && w.out_w < flat_below_width;
+  const float lo = d.clip ? d.clip->lo : -std::numeric_limits<float>::infinity();
+  const float hi = d.clip ? d.clip->hi : std::numeric_limits<float>::infinity();
+  const uint64_t call = next_call_id();
+  pool.parallel_for(s.batch * s.groups * bands, [&](int64_t t) {
+    const int64_t band = t % bands, g = (t / bands) % s.groups, n = t / (bands * s.groups);
+    const int64_t first_row = band * band_rows, rows = std::min(band_rows, w.out_h - first_row);
+    scratch.prepare(call, static_cast<size_t>(cin_g * per_channel),
+                    flat ? static_cast<size_t>(channel_block * flat_floats(w, plan, band_rows)) : 0);
+    std::vector<const float*> src(static_cast<size_t>(taps));
+    for (int64_t c = 0; c < cin_g; ++c) {
+      float* phases = scratch.phases.data() + c * per_channel;
+      fill_phase_planes(d.input + (n * s.in_channels + g * cin_g + c) * in_plane, w, plan, first_row, phases);
+      for (int64_t k = 0; k < kernel_taps; ++k)
+        src[static_cast<size_t>(c * kernel_taps + k)] =
+            phases + plan.tap_plane[static_cast<size_t>(k)] * plan.plane_stride + plan.tap_offset[static_cast<size_t>(k)];
+    }
+    const float* wt[channel_block] = {};
+    float bias[channel_block] = {};
+    float* out[channel_block] = {};
+    for (int64_t m0 = 0; m0 < cout_g; m0 += channel_block) {
+      const int64_t channels = std::min(channel_block, cout_g - m0);
+      for (int64_t c = 0; c < channels; ++c) {
+        const int64_t m = g * cout_g + m0 + c;
+        wt[c] = d.weight + m * taps;
+        bias[c] = d.bias ? d.bias[m] : 0.0f;
+        out[c] = d.output + (n * s.out_channels + m) * out_plane + first_row * w.out_w;
+      }
+      compute_band(w, plan, rows, flat, src.data(), taps, wt, bias, channels, lo, hi, out, scratch.flat.data());
+    }
+  });
+}
+
+}  // namespace mc
