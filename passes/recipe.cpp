@@ -47,15 +47,22 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
     fail_usage("--max-drop must be between 0 and 100 points, got " + number(*o.max_drop));
   if (o.ternary_fraction && !(*o.ternary_fraction >= 0 && *o.ternary_fraction <= 1))
     fail_usage("--ternary-fraction must be between 0 and 1, got " + number(*o.ternary_fraction));
-  if ((o.max_drop || o.ternary_fraction) && recipe != "hybrid" && o.passes.empty())
-    fail_usage("--max-drop and --ternary-fraction apply to the hybrid recipe only");
+  if (o.ternary_terms && !(*o.ternary_terms >= 1 && *o.ternary_terms <= 3))
+    fail_usage("--ternary-terms must be 1, 2 or 3, got " + std::to_string(*o.ternary_terms));
+  if (!o.drop_estimate.empty() && o.drop_estimate != "expected" && o.drop_estimate != "agreement")
+    fail_usage("--drop-estimate must be expected or agreement, got '" + o.drop_estimate + "'");
+  if ((o.max_drop || o.ternary_fraction || o.ternary_terms || !o.drop_estimate.empty()) && recipe != "hybrid" && o.passes.empty())
+    fail_usage("--max-drop, --ternary-fraction, --ternary-terms and --drop-estimate apply to the hybrid recipe only");
   if (!o.passes.empty()) return o.passes;
   if (recipe == "lossless" || recipe == "fp16") return "";
   if (recipe == "int8") return std::string(canonical) + ",quantize-int8,quantize-activations";
   if (recipe == "prom") return std::string(canonical) + ",ternarize<terms=1>,quantize-int8,quantize-activations";
   if (recipe == "hybrid") {
     if (o.max_drop && o.ternary_fraction) fail_usage("give either --max-drop or --ternary-fraction, not both");
+    if (o.ternary_fraction && !o.drop_estimate.empty()) fail_usage("--drop-estimate applies to --max-drop, not --ternary-fraction");
     std::string budget = o.ternary_fraction ? "fraction=" + number(*o.ternary_fraction) : "max-drop=" + number(o.max_drop.value_or(1.0));
+    if (!o.drop_estimate.empty()) budget += ";estimate=" + o.drop_estimate;
+    if (o.ternary_terms) budget += ";terms=" + std::to_string(*o.ternary_terms);
     return std::string(canonical) + ",quantize-int8<layers=depthwise+conv+fc>,split-hybrid<" + budget + ">,quantize-int8";
   }
   std::string valid;
