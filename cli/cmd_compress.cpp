@@ -34,7 +34,7 @@ struct CompressOptions {
   uint64_t seed = 0;
   std::optional<double> max_drop, ternary_fraction;
   std::optional<int> ternary_terms;
-  std::string drop_estimate;
+  std::string drop_estimate, activations;
   bool force = false;
   CommonOptions common;
 };
@@ -58,6 +58,7 @@ int run_compress(const CompressOptions& o) {
   ro.ternary_fraction = o.ternary_fraction;
   ro.ternary_terms = o.ternary_terms;
   ro.drop_estimate = o.drop_estimate;
+  ro.activations = o.activations;
   ro.passes = o.passes;
   ro.threads = o.common.threads;
   recipe_pipeline(o.recipe, ro);  // unknown recipe or conflicting flags: fail before any work
@@ -186,8 +187,11 @@ Command add_compress_command(CLI::App& root) {
                   "hybrid: how --max-drop is estimated without labels: 'expected' (default; the float model's\n"
                   "probabilities as label distribution) or 'agreement' (every changed top-1 counts, stricter)")
       ->type_name("HOW");
-  cmd->add_option("--ternary-terms", o->ternary_terms, "hybrid: residual ternary terms per filter, 1..3 (default 2): more\nterms, more additions, less error")
+  cmd->add_option("--ternary-terms", o->ternary_terms, "hybrid: residual ternary terms per filter, 1..3 (default 3): each term\n"
+                  "is one more addition per weight and much less error")
       ->type_name("K");
+  cmd->add_option("--activations", o->activations, "hybrid: int8 (default; ternary filters then run as int8 additions) or float")
+      ->type_name("int8|float");
   cmd->add_option("--ternary-fraction", o->ternary_fraction, "hybrid: share of all MACs to make ternary, 0..1 (instead of --max-drop)")
       ->type_name("F");
   cmd->add_option("--passes", o->passes, "Run this pass pipeline instead of the recipe's, e.g. fold-bn,quantize-int8<method=rtn>")
