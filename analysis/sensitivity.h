@@ -38,6 +38,7 @@ struct EndToEnd {
   // images cannot give the real loss; this estimate charges a changed prediction by how sure the
   // float model was, so a flip between two near-tied classes costs little and a confident one a lot.
   double expected_drop = 0;
+  double expected_drop_se = 0;  // its standard error over the images, points
 };
 
 struct LayerSensitivity {

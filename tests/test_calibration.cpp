@@ -184,6 +184,7 @@ TEST_CASE("test_calibration: held-out comparison: agreement and expected drop ag
   EndToEnd same = compare_outputs(m, set, ref, 2);
   CHECK(same.top1_agreement == doctest::Approx(100.0));
   CHECK(same.expected_drop == doctest::Approx(0.0));
+  CHECK(same.expected_drop_se == doctest::Approx(0.0));
   CHECK(same.kl == doctest::Approx(0.0).epsilon(1e-12));
   // Negated weights and bias flip the ranking of the outputs: every image whose float top-1 was
   // not also the smallest output disagrees, and the expected drop is, per image, the float
@@ -193,15 +194,18 @@ TEST_CASE("test_calibration: held-out comparison: agreement and expected drop ag
     for (float& v : t.span<float>()) v = -v;
   EndToEnd e = compare_outputs(flipped, set, ref, 1);
   auto flipped_probs = reference_outputs(flipped, set, 1).probabilities;
-  double drop = 0, agree = 0;
+  double drop = 0, agree = 0, squares = 0;
   for (size_t i = 0; i < 6; ++i) {
     const auto& p = ref.probabilities[i];
     const auto& q = flipped_probs[i];
     size_t a = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
     size_t b = static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin());
     drop += p[a] - p[b];
+    squares += (p[a] - p[b]) * (p[a] - p[b]);
     agree += a == b;
   }
+  const double mean = drop / 6;
+  CHECK(e.expected_drop_se == doctest::Approx(100.0 * std::sqrt((squares / 6 - mean * mean) * 6 / 5 / 6)));
   CHECK(e.expected_drop == doctest::Approx(100.0 * drop / 6));
   CHECK(e.top1_agreement == doctest::Approx(100.0 * agree / 6));
   CHECK(e.expected_drop > 0.0);
