@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/shape_inference.h"
+#include "core/text.h"
 #include "formats/qdq_terms.h"
 
 namespace mc {
@@ -160,13 +161,6 @@ bool splittable_weight(const Graph& g, const std::string& value) {
   return true;
 }
 
-std::string unique_node_name(std::set<std::string>& names, const std::string& base) {
-  std::string name = base;
-  for (int k = 1; names.count(name); ++k) name = base + "_" + std::to_string(k);
-  names.insert(name);
-  return name;
-}
-
 }  // namespace
 
 Model upgraded_to_opset13(const Model& model) {
@@ -207,7 +201,7 @@ Model with_qdq_weights(const Model& decoded, const McFile& file) {
   // Adds int8 initializer + scale + zero point and a per-channel DequantizeLinear writing `output`.
   auto add_dequantize = [&](const std::string& base, QdqTerm term, const std::string& output) {
     Node dq;
-    dq.name = unique_node_name(node_names, base + "_dequantize");
+    dq.name = take_unique_name(node_names, base + "_dequantize");
     dq.op = "DequantizeLinear";
     dq.inputs = {constant(base + "_int8", std::move(term.values)), constant(base + "_scale", std::move(term.scales)),
                  constant(base + "_zero_point", std::move(term.zero_points))};
@@ -245,7 +239,7 @@ Model with_qdq_weights(const Model& decoded, const McFile& file) {
       std::string sum;
       for (size_t k = 0; k < weights.size(); ++k) {
         Node part = node;
-        part.name = unique_node_name(node_names, node.name + "_term" + std::to_string(k));
+        part.name = take_unique_name(node_names, node.name + "_term" + std::to_string(k));
         part.inputs[1] = weights[k];
         if (k > 0 && part.inputs.size() > 2) part.inputs.resize(2);  // bias once
         part.outputs = {fresh(output + "_term" + std::to_string(k))};
@@ -256,7 +250,7 @@ Model with_qdq_weights(const Model& decoded, const McFile& file) {
           continue;
         }
         Node add;
-        add.name = unique_node_name(node_names, node.name + "_sum" + std::to_string(k));
+        add.name = take_unique_name(node_names, node.name + "_sum" + std::to_string(k));
         add.op = "Add";
         add.inputs = {sum, term_out};
         add.outputs = {k + 1 == weights.size() ? output : fresh(output + "_sum" + std::to_string(k))};
