@@ -147,11 +147,15 @@ std::string layer_charts(const Report& r, const std::optional<SensitivitySummary
     std::map<std::string, const SensitivityQuantiles*> by_name;
     for (const auto& q : sensitivity->layers) by_name[q.layer] = &q;
     std::vector<svg::BoxRow> rows;
+    int64_t unmeasured = 0;
     for (const auto& l : r.layers) {
       svg::BoxRow b;
       b.label = l.name;
       auto it = by_name.find(l.name);
-      if (it != by_name.end()) {
+      if (it == by_name.end()) {
+        ++unmeasured;
+        continue;  // only the layers the recipe measured (split-hybrid: the pointwise convolutions)
+      } else {
         const auto& q = *it->second;
         b.present = true;
         b.min = q.min, b.p10 = q.p10, b.p25 = q.p25, b.median = q.median, b.p75 = q.p75, b.p90 = q.p90, b.max = q.max;
@@ -162,6 +166,8 @@ std::string layer_charts(const Report& r, const std::optional<SensitivitySummary
     h += "<p class=\"note\">Relative output error e = (w&minus;q)&#7488;C(w&minus;q) / (w&#7488;Cw) of each filter's " + escape(sensitivity->format) +
          " fit under the layer's calibration input covariance C, as measured while compressing (recorded in the file's metadata).</p>";
     h += svg::box_rows(rows, "relative output error of a " + sensitivity->format + " fit");
+    if (unmeasured)
+      h += "<p class=\"note\">" + std::to_string(unmeasured) + " other layers were not measured (the recipe only considers the layers shown).</p>";
   } else {
     h += "<p class=\"note\">Not recorded: this recipe measured no per-filter sensitivity (the hybrid recipe records it; "
          "<code>mcompress profile MODEL --calib DIR</code> measures it for any model).</p>";
@@ -205,10 +211,11 @@ std::string sweep_section(const SweepTable& t) {
   by_muls.x_label = "multiplications per image";
   by_size.y_label = by_muls.y_label = "top-1 (%)";
   by_size.log_x = true;
-  for (const auto& p : t.points) {
+  for (size_t i = 0; i < t.points.size(); ++i) {
+    const SweepPoint& p = t.points[i];
     if (!p.ok() || !p.top1) continue;
-    by_size.points.push_back({static_cast<double>(p.bytes), *p.top1, p.label(), p.pareto_size});
-    by_muls.points.push_back({static_cast<double>(p.muls), *p.top1, p.label(), p.pareto_muls});
+    by_size.points.push_back({static_cast<double>(p.bytes), *p.top1, p.label(), p.pareto_size, static_cast<int>(i + 1)});
+    by_muls.points.push_back({static_cast<double>(p.muls), *p.top1, p.label(), p.pareto_muls, static_cast<int>(i + 1)});
   }
   if (t.top1_float) {
     by_size.has_reference = by_muls.has_reference = true;
@@ -217,10 +224,12 @@ std::string sweep_section(const SweepTable& t) {
   }
   if (by_size.points.empty()) h += "<p class=\"note\">No point has a measured top-1: nothing to plot.</p>";
   else h += svg::scatter(by_size) + svg::scatter(by_muls);
-  h += "<table><tr><th class=\"l\">recipe</th><th class=\"l\">budget</th><th>bytes</th><th>vs fp32</th><th>MULs</th><th>ADDs</th>"
+  h += "<table><tr><th>#</th><th class=\"l\">recipe</th><th class=\"l\">budget</th><th>bytes</th><th>vs fp32</th><th>MULs</th><th>ADDs</th>"
        "<th>energy</th><th>top-1</th><th>change</th><th>Pareto (size)</th><th>Pareto (MULs)</th></tr>";
-  for (const auto& p : t.points) {
-    h += std::string("<tr") + (p.pareto_size || p.pareto_muls ? " class=\"front\"" : "") + "><td class=\"l\">" + escape(p.recipe) +
+  for (size_t i = 0; i < t.points.size(); ++i) {
+    const SweepPoint& p = t.points[i];
+    h += std::string("<tr") + (p.pareto_size || p.pareto_muls ? " class=\"front\"" : "") + "><td>" + std::to_string(i + 1) +
+         "</td><td class=\"l\">" + escape(p.recipe) +
          "</td><td class=\"l\">" + escape(p.budget) + "</td>";
     if (!p.ok()) {
       h += "<td class=\"l\" colspan=\"9\">failed: " + escape(p.error) + "</td></tr>";

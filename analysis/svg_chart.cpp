@@ -81,7 +81,7 @@ std::string short_number(double v) {
   if (a == 0) return "0";
   if (a >= 1e9) return fmt("%.3gG", v / 1e9);
   if (a >= 1e6) return fmt("%.3gM", v / 1e6);
-  if (a >= 1e4) return fmt("%.3gK", v / 1e3);
+  if (a >= 1e3) return fmt("%.3gK", v / 1e3);
   if (a >= 0.01) return fmt("%.3g", v);
   return fmt("%.2g", v);
 }
@@ -243,17 +243,54 @@ std::string scatter(const Scatter& c) {
     for (size_t i = 1; i < front.size(); ++i) path += " H" + px(X(front[i]->x)) + " V" + px(Y(front[i]->y));
     out += "<path d=\"" + path + "\" fill=\"none\" stroke=\"" + series_colour(5) + "\" stroke-width=\"1.5\"/>";
   }
-  for (size_t i = 0; i < c.points.size(); ++i) {
+  // Points are numbered as in the table (1-based, grid order); labels are placed greedily at the
+  // first of four positions around the point that overlaps no label placed before (front points
+  // first, so they keep their names; a dominated point whose label fits nowhere shows its number).
+  struct Box {
+    double x0, y0, x1, y1;
+  };
+  std::vector<Box> placed;
+  auto overlaps = [&](const Box& b) {
+    if (b.x0 < left || b.x1 > left + pw || b.y0 < top - 2 || b.y1 > top + ph + 2) return true;
+    for (const auto& q : placed)
+      if (b.x0 < q.x1 && q.x0 < b.x1 && b.y0 < q.y1 && q.y0 < b.y1) return true;
+    return false;
+  };
+  for (const auto& p : c.points) placed.push_back({X(p.x) - 5, Y(p.y) - 5, X(p.x) + 5, Y(p.y) + 5});
+  std::vector<size_t> order;
+  for (size_t i = 0; i < c.points.size(); ++i)
+    if (c.points[i].front) order.push_back(i);
+  for (size_t i = 0; i < c.points.size(); ++i)
+    if (!c.points[i].front) order.push_back(i);
+  std::string labels;
+  for (size_t i : order) {
     const auto& p = c.points[i];
+    const double x = X(p.x), y = Y(p.y);
+    const std::string number = std::to_string(p.number > 0 ? p.number : static_cast<int>(i + 1));
+    bool done = false;
+    for (const std::string& candidate : {number + " " + p.label, number}) {
+      const double w = 6.3 * static_cast<double>(candidate.size()), hgt = 12;
+      const Box boxes[] = {{x + 7, y - 16, x + 7 + w, y - 16 + hgt}, {x + 7, y + 4, x + 7 + w, y + 4 + hgt},
+                           {x - 7 - w, y - 16, x - 7, y - 16 + hgt}, {x - 7 - w, y + 4, x - 7, y + 4 + hgt}};
+      for (const Box& b : boxes) {
+        if (overlaps(b)) continue;
+        placed.push_back(b);
+        labels += text(b.x0, b.y1 - 2, candidate, "start", p.front ? " font-weight=\"bold\"" : " fill=\"#555\"");
+        done = true;
+        break;
+      }
+      if (done) break;
+    }
+  }
+  for (const auto& p : c.points) {
     double x = X(p.x), y = Y(p.y);
     out += "<circle cx=\"" + px(x) + "\" cy=\"" + px(y) + "\" r=\"5\" fill=\"" + (p.front ? series_colour(5) : std::string("#fff")) +
            "\" stroke=\"" + (p.front ? series_colour(5) : std::string("#555")) + "\" stroke-width=\"1.5\"><title>" +
            escape(p.label + ": " + short_number(p.x) + ", " + fmt("%.2f", p.y)) + "</title></circle>";
-    // Labels alternate above and below so neighbouring points stay readable.
-    out += text(x + 7, y + (i % 2 ? 13 : -6), p.label, "start", p.front ? " font-weight=\"bold\"" : " fill=\"#555\"");
   }
+  out += labels;
   // Legend.
-  double lx = left + pw + 12, ly = top + 14;
+  double lx = left + pw + 12, ly = top + ph - 24;
   out += "<circle cx=\"" + px(lx) + "\" cy=\"" + px(ly - 4) + "\" r=\"5\" fill=\"" + series_colour(5) + "\"/>" + text(lx + 10, ly, "Pareto-optimal");
   out += "<circle cx=\"" + px(lx) + "\" cy=\"" + px(ly + 14) + "\" r=\"5\" fill=\"#fff\" stroke=\"#555\"/>" + text(lx + 10, ly + 18, "dominated");
   return out + "</svg>";

@@ -41,6 +41,7 @@ struct ScatterPoint {
   double x = 0, y = 0;
   std::string label;
   bool front = false;
+  int number = 0;  // shown before the label (the row in the page's table); 0: the point's position + 1
 };
 struct Scatter {
   std::vector<ScatterPoint> points;

@@ -1,5 +1,6 @@
 #include "analysis/sweep_table.h"
 
+#include <charconv>
 #include <cstdio>
 
 #include "analysis/pareto.h"
@@ -37,10 +38,11 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
+// The shortest text that reads back to exactly `v`.
 std::string number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  char buf[64];
+  auto result = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, result.ptr);
 }
 
 std::string optional_number(const std::optional<double>& v) { return v ? number(*v) : ""; }
