@@ -199,7 +199,8 @@ std::string layer_table(const Report& r) {
   return h + "</table>";
 }
 
-std::string sweep_section(const SweepTable& t) {
+// `this_file`: the bytes of the report's own file, to point out its row (0: none).
+std::string sweep_section(const SweepTable& t, uint64_t this_file) {
   std::string h = "<h2>Sweep: trade-offs and Pareto front</h2>";
   h += "<p class=\"note\">Model " + escape(t.model) + "; top-1 on " + commas(t.eval_images) + " labelled images" +
        (t.top1_float ? ", float model " + fmt("%.2f", *t.top1_float) : std::string()) +
@@ -224,12 +225,31 @@ std::string sweep_section(const SweepTable& t) {
   }
   if (by_size.points.empty()) h += "<p class=\"note\">No point has a measured top-1: nothing to plot.</p>";
   else h += svg::scatter(by_size) + svg::scatter(by_muls);
+  // Points far below the float model (a recipe that destroys accuracy) squeeze the rest into a
+  // line: the same plots again, limited to the points within `zoom` of the float model's top-1.
+  const double zoom = 10;
+  if (t.top1_float) {
+    svg::Scatter near_size = by_size, near_muls = by_muls;
+    near_size.points.clear();
+    near_muls.points.clear();
+    for (size_t i = 0; i < by_size.points.size(); ++i)
+      if (by_size.points[i].y >= *t.top1_float - zoom) {
+        near_size.points.push_back(by_size.points[i]);
+        near_muls.points.push_back(by_muls.points[i]);
+      }
+    if (!near_size.points.empty() && near_size.points.size() < by_size.points.size()) {
+      near_size.title += fmt(" (points within %.0f of the float model's top-1)", zoom);
+      near_muls.title += fmt(" (points within %.0f of the float model's top-1)", zoom);
+      h += svg::scatter(near_size) + svg::scatter(near_muls);
+    }
+  }
   h += "<table><tr><th>#</th><th class=\"l\">recipe</th><th class=\"l\">budget</th><th>bytes</th><th>vs fp32</th><th>MULs</th><th>ADDs</th>"
        "<th>energy</th><th>top-1</th><th>change</th><th>Pareto (size)</th><th>Pareto (MULs)</th></tr>";
   for (size_t i = 0; i < t.points.size(); ++i) {
     const SweepPoint& p = t.points[i];
+    const bool mine = this_file && p.ok() && p.bytes == this_file;
     h += std::string("<tr") + (p.pareto_size || p.pareto_muls ? " class=\"front\"" : "") + "><td>" + std::to_string(i + 1) +
-         "</td><td class=\"l\">" + escape(p.recipe) +
+         "</td><td class=\"l\">" + escape(p.recipe) + (mine ? " (same size as this file)" : "") +
          "</td><td class=\"l\">" + escape(p.budget) + "</td>";
     if (!p.ok()) {
       h += "<td class=\"l\" colspan=\"9\">failed: " + escape(p.error) + "</td></tr>";
@@ -251,7 +271,7 @@ std::string render_html_report(const HtmlReportInputs& in) {
   std::string title = in.report ? "mcompress report: " + in.report->file : in.sweep ? "mcompress sweep: " + in.sweep->model : "mcompress report";
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title><style>" + style +
                   "</style></head><body><h1>" + escape(title) + "</h1>\n";
-  if (in.sweep) h += sweep_section(*in.sweep) + "\n";
+  if (in.sweep) h += sweep_section(*in.sweep, in.report ? in.report->bytes : 0) + "\n";
   if (in.report) {
     h += summary_section(*in.report) + "\n";
     h += layer_charts(*in.report, in.sensitivity) + "\n";

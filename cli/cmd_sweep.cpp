@@ -422,6 +422,9 @@ int run_sweep(const SweepOptions& o) {
   const bool stdout_taken = std::find(o.outputs.begin(), o.outputs.end(), "-") != o.outputs.end() || o.html == "-";
   if (o.common.json) std::cout << to_json(table).dump(2) << "\n";
   else if (!stdout_taken && !(o.common.quiet && (!o.outputs.empty() || !o.html.empty()))) std::cout << text_table(table);
+  if (s.cache && !o.common.quiet)
+    std::fprintf(stderr, "sweep: calibration statistics computed %lld time(s), shared by the points whose model matched\n",
+                 static_cast<long long>(s.cache->computed()));
   if (failures && !o.common.quiet)
     std::fprintf(stderr, "mcompress: warning: %zu of %zu sweep points failed (first: %s)\n", failures, results.size(), first_error.c_str());
   return 0;

@@ -253,9 +253,11 @@ TEST_CASE("test_sweep: the HTML page is self-contained and escapes text") {
   CHECK(html.find("&lt;script&gt;") != std::string::npos);
   for (const char* external : {"http:", "https:", "src=", "href=", "url(", "@import"}) CHECK_MESSAGE(html.find(external) == std::string::npos, external);
   CHECK(html.find("model, &quot;v1&quot;.onnx") != std::string::npos);
-  // Both plots: one point per measured row (4), the failed row only in the table.
+  // Both plots: one point per measured row (4), the failed row only in the table; then both again
+  // zoomed to the 3 points within 10 of the float model's top-1 (prom's 0.33 is not).
   size_t circles = 0;
   for (size_t at = html.find("<circle"); at != std::string::npos; at = html.find("<circle", at + 1)) ++circles;
-  CHECK(circles == 2 * 4 + 2 * 2);  // points, plus the two legend markers of each plot
+  CHECK(circles == 2 * 4 + 2 * 3 + 4 * 2);  // points, plus the two legend markers of each plot
+  CHECK(html.find("points within 10 of the float model") != std::string::npos);
   CHECK(html.find("failed: no pointwise layers, to split") != std::string::npos);
 }
