@@ -251,6 +251,9 @@ std::vector<GridPoint> build_grid(const SweepOptions& o, std::vector<std::string
     for (const auto& a : mine)
       for (const auto& v : a.values) {
         GridPoint g{recipe, a.key, v, {}};
+        for (const auto& other : grid)
+          if (other.recipe == g.recipe && other.key == g.key && other.value == g.value)
+            fail_usage("--budgets: the point " + recipe + " " + g.budget() + " is listed twice");
         apply_budget(g.options, a.key, parse_budget_value(v, a.recipe + ":" + a.key));
         grid.push_back(g);
       }
