@@ -162,6 +162,7 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
   EndToEnd e;
   if (probs.empty()) return e;
   int64_t agree = 0;
+  double cost_squares = 0;
   for (size_t i = 0; i < probs.size(); ++i) {
     const auto& p = reference.probabilities.at(i);
     const auto& q = probs[i];
@@ -169,8 +170,17 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
     for (size_t c = 0; c < p.size(); ++c)
       if (p[c] > 0) kl += p[c] * (std::log(p[c]) - std::log(std::max(q[c], 1e-30)));
     e.kl += kl;
-    agree += std::max_element(p.begin(), p.end()) - p.begin() == std::max_element(q.begin(), q.end()) - q.begin();
+    const size_t float_top = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+    const size_t quant_top = static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin());
+    agree += float_top == quant_top;
+    const double cost = p[float_top] - p[quant_top];
+    e.expected_drop += cost;
+    cost_squares += cost * cost;
   }
+  const double n = static_cast<double>(probs.size());
+  const double mean = e.expected_drop / n;
+  e.expected_drop = 100.0 * mean;
+  if (n > 1) e.expected_drop_se = 100.0 * std::sqrt(std::max(0.0, (cost_squares - n * mean * mean) / (n * (n - 1))));
   e.kl /= static_cast<double>(probs.size());
   e.top1_agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(probs.size());
   return e;

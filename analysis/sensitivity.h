@@ -33,6 +33,12 @@ struct FilterSensitivity {
 struct EndToEnd {
   double kl = 0;              // mean KL(float || quantized) of the output distributions, nats
   double top1_agreement = 0;  // percent of images whose top-1 class is unchanged
+  // Expected top-1 loss in points with the float model's output distribution p taken as the
+  // distribution of the unknown label: mean over images of p[argmax p] - p[argmax q]. Unlabelled
+  // images cannot give the real loss; this estimate charges a changed prediction by how sure the
+  // float model was, so a flip between two near-tied classes costs little and a confident one a lot.
+  double expected_drop = 0;
+  double expected_drop_se = 0;  // its standard error over the images, points
 };
 
 struct LayerSensitivity {

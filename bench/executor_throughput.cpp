@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "formats/npy.h"
@@ -35,26 +36,6 @@ struct Options {
   bool json = false;
 };
 
-// Parses a whole-string number in [lo, hi] (a whole number if `integer`); anything else is a usage
-// error naming the flag.
-double parse_number(const std::string& flag, const std::string& text, double lo, double hi, bool integer) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const bool whole = std::trunc(v) == v;
-  if (used == 0 || used != text.size() || !(v >= lo && v <= hi) || (integer && !whole)) {
-    char range[64];
-    std::snprintf(range, sizeof range, "[%g, %g]", lo, hi);
-    mc::fail_usage(flag + " expects " + (integer ? "an integer" : "a number") + " in " + range + ", got '" + text +
-                   "'");
-  }
-  return v;
-}
-
 Options parse_args(int argc, char** argv) {
   Options o;
   std::vector<std::string> positional;
@@ -68,11 +49,11 @@ Options parse_args(int argc, char** argv) {
       std::puts(usage);
       std::exit(0);
     } else if (a == "--threads") {
-      o.threads = static_cast<int>(parse_number(a, value(), 1, 1024, true));
+      o.threads = static_cast<int>(mc::bench::parse_number(a, value(), 1, 1024, true));
     } else if (a == "--batch") {
-      o.batch = static_cast<int64_t>(parse_number(a, value(), 1, 4096, true));
+      o.batch = static_cast<int64_t>(mc::bench::parse_number(a, value(), 1, 4096, true));
     } else if (a == "--seconds") {
-      o.seconds = parse_number(a, value(), 0, 3600, false);
+      o.seconds = mc::bench::parse_number(a, value(), 0, 3600, false);
     } else if (a == "--json") {
       o.json = true;
     } else if (a.size() > 1 && a[0] == '-') {

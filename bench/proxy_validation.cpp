@@ -40,11 +40,13 @@
 #include <vector>
 
 #include "analysis/calibration.h"
+#include "bench/bench_args.h"
 #include "analysis/calibration_stats.h"
 #include "analysis/sensitivity.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "core/quantizers.h"
+#include "core/text.h"
 #include "core/thread_pool.h"
 #include "formats/image.h"
 #include "formats/model_file.h"
@@ -68,31 +70,6 @@ struct Options {
   bool json = false;
 };
 
-double parse_number(const std::string& flag, const std::string& text, double lo, double hi, bool integer) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || !(v >= lo && v <= hi) || (integer && std::trunc(v) != v)) {
-    char range[64];
-    std::snprintf(range, sizeof range, "[%g, %g]", lo, hi);
-    mc::fail_usage(flag + " expects " + (integer ? "an integer" : "a number") + " in " + range + ", got '" + text + "'");
-  }
-  return v;
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 Options parse_args(int argc, char** argv) {
   Options o;
   std::vector<std::string> positional;
@@ -110,23 +87,23 @@ Options parse_args(int argc, char** argv) {
     } else if (a == "--preprocess") {
       o.preprocess = value();
     } else if (a == "--calib-count") {
-      o.calib_count = static_cast<int64_t>(parse_number(a, value(), 1, 1e6, true));
+      o.calib_count = static_cast<int64_t>(mc::bench::parse_number(a, value(), 1, 1e6, true));
     } else if (a == "--eval-images") {
-      o.eval_images = static_cast<int64_t>(parse_number(a, value(), 1, 1e6, true));
+      o.eval_images = static_cast<int64_t>(mc::bench::parse_number(a, value(), 1, 1e6, true));
     } else if (a == "--layers") {
-      o.layers = split_list(value());
+      o.layers = mc::split_list(value());
     } else if (a == "--format") {
       o.format = value();
     } else if (a == "--k-fraction") {
-      o.k_fraction = parse_number(a, value(), 1e-6, 0.5, false);
+      o.k_fraction = mc::bench::parse_number(a, value(), 1e-6, 0.5, false);
     } else if (a == "--sample") {
-      o.sample = static_cast<int64_t>(parse_number(a, value(), 0, 1e6, true));
+      o.sample = static_cast<int64_t>(mc::bench::parse_number(a, value(), 0, 1e6, true));
     } else if (a == "--random-draws") {
-      o.random_draws = static_cast<int64_t>(parse_number(a, value(), 1, 1000, true));
+      o.random_draws = static_cast<int64_t>(mc::bench::parse_number(a, value(), 1, 1000, true));
     } else if (a == "--threads") {
-      o.threads = static_cast<int>(parse_number(a, value(), 1, 1024, true));
+      o.threads = static_cast<int>(mc::bench::parse_number(a, value(), 1, 1024, true));
     } else if (a == "--seed") {
-      o.seed = static_cast<uint64_t>(parse_number(a, value(), 0, 9007199254740992.0, true));
+      o.seed = static_cast<uint64_t>(mc::bench::parse_number(a, value(), 0, 9007199254740992.0, true));
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--json-out") {

@@ -35,6 +35,8 @@ struct CompressOptions {
   int64_t calib_count = 256, held_out = 0, eval_limit = 0;
   uint64_t seed = 0;
   std::optional<double> max_drop, ternary_fraction;
+  std::optional<int> ternary_terms;
+  std::string drop_estimate, activations;
   bool force = false;
   CommonOptions common;
 };
@@ -56,6 +58,9 @@ int run_compress(const CompressOptions& o) {
   RecipeOptions ro;
   ro.max_drop = o.max_drop;
   ro.ternary_fraction = o.ternary_fraction;
+  ro.ternary_terms = o.ternary_terms;
+  ro.drop_estimate = o.drop_estimate;
+  ro.activations = o.activations;
   ro.passes = o.passes;
   ro.threads = o.common.threads;
   recipe_pipeline(o.recipe, ro);  // unknown recipe or conflicting flags: fail before any work
@@ -159,8 +164,18 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: half, at most 128)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
-  cmd->add_option("--max-drop", o->max_drop, "hybrid: largest drop of held-out top-1 agreement with the float model, in points (default 1)")
+  cmd->add_option("--max-drop", o->max_drop,
+                  "hybrid: largest top-1 loss in points (default 1), estimated against the float model on the held-out images")
       ->type_name("P");
+  cmd->add_option("--drop-estimate", o->drop_estimate,
+                  "hybrid: how --max-drop is estimated without labels: 'expected' (default; the float model's\n"
+                  "probabilities as label distribution) or 'agreement' (every changed top-1 counts, stricter)")
+      ->type_name("HOW");
+  cmd->add_option("--ternary-terms", o->ternary_terms, "hybrid: residual ternary terms per filter, 1..3 (default 3): each term\n"
+                  "is one more addition per weight and much less error")
+      ->type_name("K");
+  cmd->add_option("--activations", o->activations, "hybrid: int8 (default; ternary filters then run as int8 additions) or float")
+      ->type_name("int8|float");
   cmd->add_option("--ternary-fraction", o->ternary_fraction, "hybrid: share of all MACs to make ternary, 0..1 (instead of --max-drop)")
       ->type_name("F");
   cmd->add_option("--passes", o->passes, "Run this pass pipeline instead of the recipe's, e.g. fold-bn,quantize-int8<method=rtn>")

@@ -43,7 +43,7 @@ int run_export(const ExportOptions& o) {
       int64_t int8_tensors = 0;
       for (const auto& node : model.graph.nodes)
         int8_tensors += node.op == "DequantizeLinear" && node.has_input(0) && model.graph.initializer(node.inputs[0]);
-      int8_note = "; " + std::to_string(int8_tensors) + " int8 weight tensors behind DequantizeLinear";
+      int8_note = "; " + std::to_string(int8_tensors) + " int8 weight tensors (or ternary terms) behind DequantizeLinear";
     }
     std::fprintf(stderr, "wrote %s (%s bytes%s)\n", o.output.c_str(), with_commas(static_cast<int64_t>(bytes.size())).c_str(),
                  int8_note.c_str());
@@ -59,13 +59,17 @@ Command add_export_command(CLI::App& root) {
   cmd->footer(
       "A .mcz file's weights are decoded to float32 (a lossless .mcz gives initializers bit-identical to\n"
       "its source). Nodes, attributes, inputs and outputs are kept. The output is written atomically: on any error no file appears.\n"
-      "With --qdq, each tensor the .mcz stores as dense int8 becomes an int8 initializer + DequantizeLinear (per\n"
-      "output channel, axis 0; opset raised to 13 if lower) computing bit-identical values; other tensors stay float.\n\n"
+      "With --qdq, each tensor the .mcz stores as dense int8 / int4 / one-term ternary (or a mix of them) becomes\n"
+      "an int8 initializer + DequantizeLinear (per output channel, axis 0; opset raised to 13 if lower) computing\n"
+      "bit-identical values. A weight with k-term ternary channels (hybrid, k > 1) becomes k int8 terms, and each\n"
+      "Conv / Gemm reading it k layers whose outputs are added: W x = sum_k (DQ(T_k) x). Sparse and float tensors stay\n"
+      "float (ONNX Runtime's optimizer re-quantizes float weights that read quantized activations; see\n"
+      "scripts/ort_outputs.js).\n\n"
       "Examples:\n  mcompress export model.mcz -o model.onnx\n  mcompress export model.mcz -o model_qdq.onnx --qdq\n  mcompress export model.onnx -o copy.onnx\n  mcompress export - -o - < model.onnx > copy.onnx");
   cmd->add_option("file", o->file, ".mcz or ONNX model to export ('-' reads stdin)")->required();
   cmd->add_option("-o,--output", o->output, "Output ONNX file ('-' writes stdout)")->required()->type_name("OUT.onnx");
   cmd->add_flag("--qdq", o->qdq,
-                "Emit QuantizeLinear/DequantizeLinear for int8 weight tensors; the default dequantizes every weight to float");
+                "Keep quantized weights as int8 initializers behind DequantizeLinear; the default dequantizes every weight to float");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
   add_common_options(cmd, o->common, false);
   return {cmd, [o] { return run_export(*o); }};

@@ -10,6 +10,7 @@
 #include "analysis/calibration_stats.h"
 #include "analysis/sensitivity.h"
 #include "cli/common.h"
+#include "core/text.h"
 #include "formats/file_io.h"
 #include "formats/model_file.h"
 #include "passes/pass.h"
@@ -34,15 +35,6 @@ double quantile(std::vector<double> v, double q) {
   size_t i = static_cast<size_t>(pos);
   double frac = pos - static_cast<double>(i);
   return i + 1 < v.size() ? v[i] * (1 - frac) + v[i + 1] * frac : v[i];
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 nlohmann::ordered_json to_json(const ProfileOptions& o, const CalibrationSet& set, const std::vector<LayerSensitivity>& layers,

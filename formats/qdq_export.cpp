@@ -5,6 +5,8 @@
 #include <set>
 
 #include "core/shape_inference.h"
+#include "core/text.h"
+#include "formats/qdq_terms.h"
 
 namespace mc {
 
@@ -136,17 +138,27 @@ void upgrade_node(Graph& g, Node& node, int64_t opset, const InferredGraph& shap
 
 // --- int8 tensors -------------------------------------------------------------------------------
 
-// The one part of an int8 tensor DequantizeLinear can express, or nullptr.
-const EncodedPart* qdq_part(const McTensor& t) {
-  if (t.encoded.dtype != DType::f32 || t.encoded.parts.size() != 1) return nullptr;
-  const EncodedPart& p = t.encoded.parts[0];
-  if (p.encoding != Encoding::int8 || p.sparse) return nullptr;
-  if (p.channel_begin != 0 || p.channel_end != t.encoded.channels()) return nullptr;
-  if (static_cast<int64_t>(p.scales.size()) != t.encoded.channels()) return nullptr;
-  // An int8 x needs an int8 zero point; the format allows -128..255.
-  for (int32_t zp : p.zero_points)
-    if (zp < -128 || zp > 127) return nullptr;
-  return &p;
+// Whether every part of `t` has an encoding qdq_terms can express (checked before decoding).
+bool term_encodable(const McTensor& t) {
+  if (t.encoded.dtype != DType::f32 || t.encoded.shape.empty() || t.encoded.parts.empty()) return false;
+  for (const auto& p : t.encoded.parts)
+    if (p.sparse || (p.encoding != Encoding::int8 && p.encoding != Encoding::int4 && p.encoding != Encoding::ternary)) return false;
+  return true;
+}
+
+// Whether every reader of `value` takes it as the weight of a layer that is linear in it and can be
+// split into one layer per term: Conv, or Gemm with transB=1 (filters as rows).
+bool splittable_weight(const Graph& g, const std::string& value) {
+  if (g.is_graph_output(value)) return false;
+  const auto readers = g.consumers(value);
+  if (readers.empty()) return false;
+  for (int i : readers) {
+    const Node& n = g.nodes[static_cast<size_t>(i)];
+    const bool conv = n.op == "Conv", gemm = n.op == "Gemm" && n.attr_int("transB", 0) == 1 && n.attr_int("transA", 0) == 0;
+    if (!(conv || gemm) || n.inputs.size() < 2 || n.inputs[1] != value || n.inputs[0] == value) return false;
+    if (n.has_input(2) && n.inputs[2] == value) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -163,45 +175,92 @@ Model upgraded_to_opset13(const Model& model) {
 }
 
 Model with_qdq_weights(const Model& decoded, const McFile& file) {
-  std::vector<const McTensor*> int8_tensors;
+  std::vector<const McTensor*> candidates;
   for (const auto& t : file.tensors)
-    if (qdq_part(t) && decoded.graph.initializer(t.name)) int8_tensors.push_back(&t);
-  if (int8_tensors.empty()) return decoded;
+    if (term_encodable(t) && decoded.graph.initializer(t.name)) candidates.push_back(&t);
+  if (candidates.empty()) return decoded;
 
   Model model = upgraded_to_opset13(decoded);
   Graph& g = model.graph;
   std::set<std::string> node_names;
   for (const auto& node : g.nodes) node_names.insert(node.name);
-  size_t inserted = 0;
-  for (const McTensor* t : int8_tensors) {
-    const EncodedTensor e = decode_streams(file, *t);  // validated: symbol counts and ranges
-    const EncodedPart& p = e.parts[0];
-    const int64_t channels = e.channels();
-    // q = symbol - 128: the int8 values the file stores, unchanged.
-    Tensor q(DType::i8, e.shape);
-    int8_t* pq = q.data<int8_t>();
-    for (size_t i = 0; i < p.streams[0].size(); ++i) pq[i] = static_cast<int8_t>(static_cast<int32_t>(p.streams[0][i]) - 128);
-    std::vector<int8_t> zero_points(static_cast<size_t>(channels), 0);
-    for (size_t c = 0; c < p.zero_points.size(); ++c) zero_points[c] = static_cast<int8_t>(p.zero_points[c]);
-    // Per-axis along the channel axis 0; a rank-0 tensor (one channel) is per-tensor.
-    const Shape param_shape = e.shape.empty() ? Shape{} : Shape{channels};
-
-    g.initializers.erase(t->name);
-    const std::string q_name = add_constant(g, t->name + "_int8", std::move(q));
-    const std::string scale_name = add_constant(g, t->name + "_scale", Tensor::from_vector<float>(param_shape, p.scales));
-    const std::string zero_point_name = add_constant(g, t->name + "_zero_point", Tensor::from_vector<int8_t>(param_shape, zero_points));
+  std::vector<Node> dequantize;  // DequantizeLinear nodes (read initializers only: they go first)
+  // Value names are taken before the nodes that write them are in the graph: remember them.
+  std::set<std::string> reserved;
+  auto fresh = [&](const std::string& base) {
+    std::string name = g.fresh_name(base);
+    for (int k = 1; reserved.count(name); ++k) name = g.fresh_name(base + "_" + std::to_string(k));
+    reserved.insert(name);
+    return name;
+  };
+  auto constant = [&](const std::string& base, Tensor value) {
+    std::string name = fresh(base);
+    g.initializers[name] = std::move(value);
+    return name;
+  };
+  // Adds int8 initializer + scale + zero point and a per-channel DequantizeLinear writing `output`.
+  auto add_dequantize = [&](const std::string& base, QdqTerm term, const std::string& output) {
     Node dq;
-    dq.name = t->name + "_dequantize";
-    for (int k = 1; node_names.count(dq.name); ++k) dq.name = t->name + "_dequantize_" + std::to_string(k);
-    node_names.insert(dq.name);
+    dq.name = take_unique_name(node_names, base + "_dequantize");
     dq.op = "DequantizeLinear";
-    dq.inputs = {q_name, scale_name, zero_point_name};
-    dq.outputs = {t->name};  // consumers keep reading the original name
-    if (!e.shape.empty()) dq.attrs["axis"] = Attribute{AttrType::integer, 0, 0, {}, {}, {}, {}, {}};
-    // It reads initializers only, so it goes first and the order stays topological. Inserted now,
-    // so that fresh_name sees its output and no later initializer takes the name.
-    g.nodes.insert(g.nodes.begin() + static_cast<std::ptrdiff_t>(inserted++), std::move(dq));
+    dq.inputs = {constant(base + "_int8", std::move(term.values)), constant(base + "_scale", std::move(term.scales)),
+                 constant(base + "_zero_point", std::move(term.zero_points))};
+    dq.outputs = {output};
+    dq.attrs["axis"] = Attribute{AttrType::integer, 0, 0, {}, {}, {}, {}, {}};
+    dequantize.push_back(std::move(dq));
+  };
+  for (const McTensor* t : candidates) {
+    const EncodedTensor e = decode_streams(file, *t);  // validated: symbol counts and ranges
+    auto terms = qdq_terms(e);
+    if (!terms) continue;
+    if (terms->size() > 1 && !splittable_weight(g, t->name)) continue;  // stays float
+    g.initializers.erase(t->name);
+    if (terms->size() == 1) {
+      // One int8 tensor holds every value (int8, int4 and one-term ternary channels alike):
+      // consumers keep reading the original name.
+      add_dequantize(t->name, std::move((*terms)[0]), t->name);
+      continue;
+    }
+    // Several terms: each reader layer becomes one layer per term (the bias on the first) and a
+    // chain of Adds that writes the layer's output.
+    std::vector<std::string> weights;
+    for (size_t k = 0; k < terms->size(); ++k) {
+      const std::string base = t->name + "_term" + std::to_string(k);
+      weights.push_back(fresh(base));
+      add_dequantize(base, std::move((*terms)[k]), weights.back());
+    }
+    std::vector<Node> rewritten;
+    for (auto& node : g.nodes) {
+      if (node.inputs.size() < 2 || node.inputs[1] != t->name) {
+        rewritten.push_back(std::move(node));
+        continue;
+      }
+      const std::string output = node.outputs.at(0);
+      std::string sum;
+      for (size_t k = 0; k < weights.size(); ++k) {
+        Node part = node;
+        part.name = take_unique_name(node_names, node.name + "_term" + std::to_string(k));
+        part.inputs[1] = weights[k];
+        if (k > 0 && part.inputs.size() > 2) part.inputs.resize(2);  // bias once
+        part.outputs = {fresh(output + "_term" + std::to_string(k))};
+        const std::string term_out = part.outputs[0];
+        rewritten.push_back(std::move(part));
+        if (k == 0) {
+          sum = term_out;
+          continue;
+        }
+        Node add;
+        add.name = take_unique_name(node_names, node.name + "_sum" + std::to_string(k));
+        add.op = "Add";
+        add.inputs = {sum, term_out};
+        add.outputs = {k + 1 == weights.size() ? output : fresh(output + "_sum" + std::to_string(k))};
+        sum = add.outputs[0];
+        rewritten.push_back(std::move(add));
+      }
+    }
+    g.nodes = std::move(rewritten);
   }
+  g.nodes.insert(g.nodes.begin(), std::make_move_iterator(dequantize.begin()), std::make_move_iterator(dequantize.end()));
   return model;
 }
 

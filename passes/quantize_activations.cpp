@@ -16,6 +16,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/text.h"
 #include "passes/activation_quant.h"
 #include "passes/pass.h"
 
@@ -55,13 +56,6 @@ bool has_constant_weight(const Graph& g, const Node& node) {
   if (p < 0) return false;
   const Node& dq = g.nodes[static_cast<size_t>(p)];
   return dq.op == "DequantizeLinear" && dq.has_input(0) && g.initializer(dq.inputs[0]);
-}
-
-std::string unique_node_name(std::set<std::string>& names, const std::string& base) {
-  std::string name = base;
-  for (int k = 1; names.count(name); ++k) name = base + "_" + std::to_string(k);
-  names.insert(name);
-  return name;
 }
 
 }  // namespace
@@ -128,12 +122,12 @@ void run_quantize_activations(Model& model, const PassOptions& options, PassCont
 
     const Node& first_reader = g.nodes[readers.at(x).front()];
     Node quantize;
-    quantize.name = unique_node_name(node_names, first_reader.name + "_input_quantize");
+    quantize.name = take_unique_name(node_names, first_reader.name + "_input_quantize");
     quantize.op = "QuantizeLinear";
     quantize.inputs = {x, scale_name, zero_point_name};
     quantize.outputs = {new_value_name(x + "_uint8")};
     Node dequantize;
-    dequantize.name = unique_node_name(node_names, first_reader.name + "_input_dequantize");
+    dequantize.name = take_unique_name(node_names, first_reader.name + "_input_dequantize");
     dequantize.op = "DequantizeLinear";
     dequantize.inputs = {quantize.outputs[0], scale_name, zero_point_name};
     dequantize.outputs = {new_value_name(x + "_dequantized")};

@@ -16,7 +16,8 @@ const RecipeInfo recipes[] = {
     {"fp16", "float weights rounded to IEEE float16 (nearest even), byte planes entropy-coded"},
     {"int8", "int8 per-channel weights (GPTQ + bias correction), int8 activations (calibrated ranges)"},
     {"prom", "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations"},
-    {"hybrid", "hybrid filter banks in the pointwise convs (ternary share from --max-drop or --ternary-fraction), other layers int8"},
+    {"hybrid", "hybrid filter banks in the pointwise convs: per filter 3-term residual ternary or int8 (share from --max-drop or\n"
+               "            --ternary-fraction), other layers int8, int8 activations"},
 };
 
 const char* canonical = "fold-constants,fold-bn,fc-to-gemm";
@@ -47,16 +48,31 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
     fail_usage("--max-drop must be between 0 and 100 points, got " + number(*o.max_drop));
   if (o.ternary_fraction && !(*o.ternary_fraction >= 0 && *o.ternary_fraction <= 1))
     fail_usage("--ternary-fraction must be between 0 and 1, got " + number(*o.ternary_fraction));
-  if ((o.max_drop || o.ternary_fraction) && recipe != "hybrid" && o.passes.empty())
-    fail_usage("--max-drop and --ternary-fraction apply to the hybrid recipe only");
+  if (o.ternary_terms && !(*o.ternary_terms >= 1 && *o.ternary_terms <= 3))
+    fail_usage("--ternary-terms must be 1, 2 or 3, got " + std::to_string(*o.ternary_terms));
+  if (!o.drop_estimate.empty() && o.drop_estimate != "expected" && o.drop_estimate != "agreement")
+    fail_usage("--drop-estimate must be expected or agreement, got '" + o.drop_estimate + "'");
+  if (!o.activations.empty() && o.activations != "int8" && o.activations != "float")
+    fail_usage("--activations must be int8 or float, got '" + o.activations + "'");
+  if ((o.max_drop || o.ternary_fraction || o.ternary_terms || !o.drop_estimate.empty() || !o.activations.empty()) && recipe != "hybrid" &&
+      o.passes.empty())
+    fail_usage("--max-drop, --ternary-fraction, --ternary-terms, --drop-estimate and --activations apply to the hybrid recipe only");
   if (!o.passes.empty()) return o.passes;
   if (recipe == "lossless" || recipe == "fp16") return "";
   if (recipe == "int8") return std::string(canonical) + ",quantize-int8,quantize-activations";
   if (recipe == "prom") return std::string(canonical) + ",ternarize<terms=1>,quantize-int8,quantize-activations";
   if (recipe == "hybrid") {
     if (o.max_drop && o.ternary_fraction) fail_usage("give either --max-drop or --ternary-fraction, not both");
+    if (o.ternary_fraction && !o.drop_estimate.empty()) fail_usage("--drop-estimate applies to --max-drop, not --ternary-fraction");
     std::string budget = o.ternary_fraction ? "fraction=" + number(*o.ternary_fraction) : "max-drop=" + number(o.max_drop.value_or(1.0));
-    return std::string(canonical) + ",quantize-int8<layers=depthwise+conv+fc>,split-hybrid<" + budget + ">,quantize-int8";
+    if (!o.drop_estimate.empty()) budget += ";estimate=" + o.drop_estimate;
+    budget += ";terms=" + std::to_string(o.ternary_terms.value_or(3));
+    // Activations are quantized before the split so that its held-out probes (--max-drop) measure
+    // the whole compressed model; the statistics the split fits to are then those of the int8
+    // network's inputs.
+    const bool int8_activations = o.activations.empty() || o.activations == "int8";
+    return std::string(canonical) + ",quantize-int8<layers=depthwise+conv+fc>" + (int8_activations ? ",quantize-activations" : "") +
+           ",split-hybrid<" + budget + ">,quantize-int8";
   }
   std::string valid;
   for (const auto& n : recipe_names()) valid += (valid.empty() ? "" : ", ") + n;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Accuracy of a compressed model three ways on identical preprocessed inputs:
 #   1. mcompress eval FILE.mcz (mcompress's executor on the decoded model)
-#   2. ONNX Runtime on `mcompress export --qdq` (int8 tensors as int8 initializers + DequantizeLinear)
-#   3. ONNX Runtime on the plain export (every weight dequantized to float32)
+#   2. ONNX Runtime on `mcompress export --qdq` (int8 tensors as int8 initializers + DequantizeLinear),
+#      with ORT's default graph optimizations and with optimizations disabled
+#   3. ONNX Runtime on the plain export (every weight dequantized to float32), optimizations disabled
+# (scripts/ort_outputs.js runs ORT; see there why the optimization level matters.)
 # and the largest difference between mcompress's outputs and each ORT run. Prints one markdown row
 # (with --header, the table header first).
 # With int8 activations (quantize-activations: QuantizeLinear/DequantizeLinear before each layer) the
@@ -50,18 +52,24 @@ trap 'rm -rf "$tmp"' EXIT
   --save-inputs "$tmp/in.npy" --save-scores "$tmp/ours.npy" --force >"$tmp/ours.json"
 "$bin" export "$model" -o "$tmp/qdq.onnx" --qdq 2>"$tmp/qdq.log"
 "$bin" export "$model" -o "$tmp/float.onnx" --quiet
-for form in qdq float; do
-  "$ort" ort-npy "$tmp/$form.onnx" "$tmp/in.npy" "$tmp/ort_$form.npy" >/dev/null
-  node "$repo/scripts/npy_topk.js" "$tmp/ort_$form.npy" "$images/labels.tsv" >"$tmp/ort_$form.json"
+"$ort" ort-npy --help >/dev/null  # installs onnxruntime-node into the cache on first use
+export NODE_PATH="${MCOMPRESS_ORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcompress-ort-eval}/node_modules"
+# qdq: ORT's default optimizations; qdq_exact / float: optimizations disabled (the graph as written).
+for run in "qdq qdq all" "qdq_exact qdq disabled" "float float disabled"; do
+  read -r name form level <<<"$run"
+  node "$repo/scripts/ort_outputs.js" "$tmp/$form.onnx" "$tmp/in.npy" "$tmp/ort_$name.npy" --optimization "$level"
+  node "$repo/scripts/npy_topk.js" "$tmp/ort_$name.npy" "$images/labels.tsv" >"$tmp/ort_$name.json"
 done
 int8_tensors=$(sed -n 's/.*; \([0-9]*\) int8 weight tensors.*/\1/p' "$tmp/qdq.log")
 
 if [ "$header" = 1 ]; then
-  echo "| model | mcompress top-1 / top-5 | ORT (QDQ export) top-1 / top-5 | ORT (float export) top-1 / top-5 | max abs output diff vs mcompress: QDQ; float (/ max abs output) |"
-  echo "|---|---|---|---|---|"
+  echo "| model | mcompress top-1 / top-5 | ORT, QDQ export, default optimizations | ORT, QDQ export, optimizations off | ORT, float export, optimizations off | max abs output diff vs mcompress: QDQ; QDQ off; float off (/ max abs output) |"
+  echo "|---|---|---|---|---|---|"
 fi
-printf '| %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %s; %s |\n' "$(basename "$model" .mcz) (${int8_tensors:-?} int8 tensors)" \
+printf '| %s | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %.1f / %.1f | %s; %s; %s |\n' "$(basename "$model" .mcz) (${int8_tensors:-?} int8 tensors)" \
   "$(json_field top1 <"$tmp/ours.json")" "$(json_field top5 <"$tmp/ours.json")" \
   "$(json_field top1 <"$tmp/ort_qdq.json")" "$(json_field top5 <"$tmp/ort_qdq.json")" \
+  "$(json_field top1 <"$tmp/ort_qdq_exact.json")" "$(json_field top5 <"$tmp/ort_qdq_exact.json")" \
   "$(json_field top1 <"$tmp/ort_float.json")" "$(json_field top5 <"$tmp/ort_float.json")" \
-  "$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort_qdq.npy")" "$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort_float.npy")"
+  "$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort_qdq.npy")" "$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort_qdq_exact.npy")" \
+  "$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort_float.npy")"

@@ -2,6 +2,7 @@
 // activation ranges, the quantizers, and the bad inputs of issue #5.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -170,4 +171,43 @@ TEST_CASE("test_calibration: profile bad inputs fail clearly") {
     auto set = calibration_set(dir.path.string(), 2, 0, test::small_image_config(), r);
     CHECK(collect_calibration_stats(r, set, StatsOptions{}).layers.empty());
   }
+}
+
+TEST_CASE("test_calibration: held-out comparison: agreement and expected drop against the float model") {
+  test::TempDir dir;
+  test::write_small_inputs(dir.path, 6);
+  Model m = test::tiny_conv_model();
+  CalibrationSet set = calibration_set(dir.path.string(), 6, 0, test::small_image_config(), m);
+  const ReferenceOutputs ref = reference_outputs(m, set, 1);
+  REQUIRE(ref.probabilities.size() == 6);
+  // The same model: full agreement, nothing expected to be lost.
+  EndToEnd same = compare_outputs(m, set, ref, 2);
+  CHECK(same.top1_agreement == doctest::Approx(100.0));
+  CHECK(same.expected_drop == doctest::Approx(0.0));
+  CHECK(same.expected_drop_se == doctest::Approx(0.0));
+  CHECK(same.kl == doctest::Approx(0.0).epsilon(1e-12));
+  // Negated weights and bias flip the ranking of the outputs: every image whose float top-1 was
+  // not also the smallest output disagrees, and the expected drop is, per image, the float
+  // model's probability of its own top-1 minus its probability of the new top-1.
+  Model flipped = m;
+  for (auto& [name, t] : flipped.graph.initializers)
+    for (float& v : t.span<float>()) v = -v;
+  EndToEnd e = compare_outputs(flipped, set, ref, 1);
+  auto flipped_probs = reference_outputs(flipped, set, 1).probabilities;
+  double drop = 0, agree = 0, squares = 0;
+  for (size_t i = 0; i < 6; ++i) {
+    const auto& p = ref.probabilities[i];
+    const auto& q = flipped_probs[i];
+    size_t a = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+    size_t b = static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin());
+    drop += p[a] - p[b];
+    squares += (p[a] - p[b]) * (p[a] - p[b]);
+    agree += a == b;
+  }
+  const double mean = drop / 6;
+  CHECK(e.expected_drop_se == doctest::Approx(100.0 * std::sqrt((squares / 6 - mean * mean) * 6 / 5 / 6)));
+  CHECK(e.expected_drop == doctest::Approx(100.0 * drop / 6));
+  CHECK(e.top1_agreement == doctest::Approx(100.0 * agree / 6));
+  CHECK(e.expected_drop > 0.0);
+  CHECK(e.expected_drop <= 100.0 - e.top1_agreement + 1e-9);  // a flip never costs more than a whole image
 }

@@ -231,12 +231,13 @@ Model two_reader_model() {
   g.initializers["wa"] = Tensor::from_vector<float>({4, 4, 1, 1}, wa);
   g.initializers["wb"] = Tensor::from_vector<float>({4, 4, 1, 1}, wb);
   std::vector<Node> nodes;
+  const std::string sum = "s";  // (a named string: GCC 12 warns falsely on assigning the literal)
   for (auto& n : g.nodes) {
     if (n.op == "GlobalAveragePool") {
       nodes.push_back(Node{"pw_a", "Conv", {"r", "wa"}, {"a"}, {}});
       nodes.push_back(Node{"pw_b", "Conv", {"r", "wb"}, {"b2"}, {}});
       nodes.push_back(Node{"add", "Add", {"a", "b2"}, {"s"}, {}});
-      n.inputs[0] = "s";
+      n.inputs[0] = sum;
     }
     nodes.push_back(n);
   }
@@ -502,12 +503,106 @@ TEST_CASE("test_qdq: --qdq export leaves non-int8, sparse and out-of-range tenso
     second.scales.erase(second.scales.begin(), second.scales.begin() + 2);
     second.streams[0].erase(second.streams[0].begin(), second.streams[0].begin() + static_cast<std::ptrdiff_t>(2 * per_channel));
     hybrid.parts.push_back(second);
-    for (const EncodedTensor* e : {&sparse, &hybrid}) {
-      std::map<std::string, EncodedTensor> encoded{{"w", *e}, {"b", lossless(*m.graph.initializer("b"))}};
-      Exported x = export_both(m, encoded);
-      CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 0);
+    std::map<std::string, EncodedTensor> encoded{{"w", sparse}, {"b", lossless(*m.graph.initializer("b"))}};
+    CHECK(test::count_op(export_both(m, encoded).qdq_model, "DequantizeLinear") == 0);
+    // Two int8 parts are one int8 tensor: exported as such, bit-identical.
+    encoded["w"] = hybrid;
+    Exported x = export_both(m, encoded);
+    CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 1);
+    CHECK(same_bits(value_of(x.qdq_model, "w", test_input(1)), *x.float_model.graph.initializer("w")));
+  }
+}
+
+namespace {
+
+// A hybrid encoding of `w` [4, ...]: stored channels 0-1 (tensor channels 3 and 1) int8, stored
+// channels 2-3 (tensor channels 0 and 2) two-term residual ternary.
+EncodedTensor hybrid_encoding(const Tensor& w) {
+  const int64_t inner = w.numel() / w.shape()[0];
+  const std::vector<uint32_t> order = {3, 1, 0, 2};
+  Tensor stored(DType::f32, w.shape());
+  for (int64_t i = 0; i < 4; ++i)
+    std::memcpy(stored.data<float>() + i * inner, w.data<float>() + order[static_cast<size_t>(i)] * inner, static_cast<size_t>(inner) * sizeof(float));
+  EncodedTensor e = int8_encoding(stored, {});
+  e.permutation = order;
+  EncodedPart& bank = e.parts[0];
+  bank.channel_end = 2;
+  bank.scales.resize(2);
+  bank.streams[0].resize(static_cast<size_t>(2 * inner));
+  EncodedPart t;
+  t.encoding = Encoding::ternary;
+  t.channel_begin = 2;
+  t.channel_end = 4;
+  t.terms = 2;
+  t.streams.resize(2);
+  t.symbol_bits = {2, 2};
+  for (int64_t c = 2; c < 4; ++c) {
+    // Term 1: sign of w above a threshold; term 2: sign of the remainder.
+    const float* row = stored.data<float>() + c * inner;
+    float max_abs = 0;
+    for (int64_t k = 0; k < inner; ++k) max_abs = std::max(max_abs, std::fabs(row[k]));
+    const float a1 = 0.6f * max_abs, a2 = 0.25f * max_abs;
+    t.scales.push_back(a1);
+    t.scales.push_back(a2);
+    for (int64_t k = 0; k < inner; ++k) {
+      const float v = row[k];
+      const uint8_t s1 = v > 0.4f * max_abs ? 1 : (v < -0.4f * max_abs ? 2 : 0);
+      const float r = v - (s1 == 1 ? a1 : (s1 == 2 ? -a1 : 0.0f));
+      const uint8_t s2 = r > 0.12f * max_abs ? 1 : (r < -0.12f * max_abs ? 2 : 0);
+      t.streams[0].push_back(s1);
+      t.streams[1].push_back(s2);
     }
   }
+  e.parts.push_back(std::move(t));
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("test_qdq: --qdq export writes a hybrid (int8 + ternary) weight as a sum of int8 terms") {
+  const Model m = test::tiny_conv_model();
+  std::map<std::string, EncodedTensor> encoded{{"w", hybrid_encoding(*m.graph.initializer("w"))},
+                                               {"b", lossless(*m.graph.initializer("b"))}};
+  Exported x = export_both(m, encoded);
+  const Graph& g = x.qdq_model.graph;
+  CHECK_FALSE(g.initializer("w"));
+  CHECK(test::count_op(x.qdq_model, "Conv") == 2);  // one per term
+  CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 2);
+  CHECK(test::count_op(x.qdq_model, "Add") == 1);
+  // Every weight is an int8 constant; term 1 is ternary, and the terms add up to the file's values.
+  Tensor sum(DType::f32, encoded["w"].shape);
+  int terms = 0;
+  for (const auto& node : g.nodes) {
+    if (node.op != "DequantizeLinear") continue;
+    const Tensor& q = *g.initializer(node.inputs[0]);
+    CHECK(q.dtype() == DType::i8);
+    const Tensor& scale = *g.initializer(node.inputs[1]);
+    const int64_t inner = q.numel() / q.shape()[0];
+    for (int64_t i = 0; i < q.numel(); ++i) {
+      if (terms == 1) CHECK(std::abs(static_cast<int>(q.data<int8_t>()[i])) <= 1);
+      sum.data<float>()[i] += static_cast<float>(q.data<int8_t>()[i]) * scale.data<float>()[i / inner];
+    }
+    ++terms;
+  }
+  CHECK(terms == 2);
+  CHECK(same_bits(sum, *x.float_model.graph.initializer("w")));  // two terms at most: the sum is exact
+  // The same function: equal up to float summation order, through ONNX bytes too.
+  const Tensor input = test_input(2);
+  const Tensor y_float = Executor(x.float_model).run({input})[0];
+  const std::string onnx = serialize_onnx(x.qdq_model);
+  Model reread = parse_onnx(std::span<const std::byte>(reinterpret_cast<const std::byte*>(onnx.data()), onnx.size()), "qdq.onnx");
+  infer_shapes(reread, 1);
+  for (const Model* model : {&x.qdq_model, &reread}) {
+    const Tensor y = Executor(*model).run({input})[0];
+    REQUIRE(y.numel() == y_float.numel());
+    for (int64_t i = 0; i < y.numel(); ++i) CHECK(y.data<float>()[i] == doctest::Approx(y_float.data<float>()[i]).epsilon(1e-5));
+  }
+  // A weight some other node reads as data cannot be split: it stays float.
+  Model shared = m;
+  shared.graph.nodes.push_back(Node{"reads_w", "Identity", {"w"}, {"w_copy"}, {}});
+  shared.graph.outputs.push_back(ValueInfo{"w_copy", DType::f32, {}, {}, false});
+  Exported y = export_both(shared, encoded);
+  CHECK(y.qdq_model.graph.initializer("w"));
 }
 
 TEST_CASE("test_qdq: --qdq export raises an old opset to 13 and keeps the model's function") {

@@ -147,6 +147,11 @@ expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mc
 expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --max-drop 250 --calib "$images" --preprocess keras
 expect 2 "ternary-fraction must be between 0 and 1" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-fraction 1.5 --calib "$images" --preprocess keras
 expect 2 "apply to the hybrid recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --max-drop 1 --calib "$images" --preprocess keras
+expect 2 "ternary-terms must be 1, 2 or 3" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-terms 4 --calib "$images" --preprocess keras
+expect 2 "drop-estimate must be expected or agreement" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --drop-estimate median --calib "$images" --preprocess keras
+expect 2 "drop-estimate applies to --max-drop" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-fraction 0.2 --drop-estimate agreement --calib "$images" --preprocess keras
+expect 2 "activations must be int8 or float" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --activations int4 --calib "$images" --preprocess keras
+expect 2 "apply to the hybrid recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --ternary-terms 2 --calib "$images" --preprocess keras
 expect 4 "no pointwise layers" -- compress tests/data/models/tiny_conv.onnx -o "$tmp/x.mcz" --recipe prom --calib "$images" --preprocess keras --quiet
 check "a failed compress leaves no file" test ! -e "$tmp/x.mcz"
 expect 0 "" -- compress "$model" -o "$tmp/q.mcz" --recipe int8 --calib "$images" --preprocess keras --report "$tmp/q.json" --quiet
