@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -51,12 +52,16 @@ struct SweepOptions {
 
 // Budget flags a sweep point may set, and where they go in RecipeOptions. A recipe registered later
 // with a new budget flag adds one line here (and, to be swept by default, one in default_budgets).
-const char* const budget_keys[] = {"max-drop", "ternary-fraction"};
+const char* const budget_keys[] = {"max-drop", "ternary-fraction", "ternary-terms"};
 
 void apply_budget(RecipeOptions& ro, const std::string& key, double value) {
   if (key == "max-drop") ro.max_drop = value;
   else if (key == "ternary-fraction") ro.ternary_fraction = value;
-  else {
+  else if (key == "ternary-terms") {
+    if (!(value >= 0 && value <= 64) || value != std::floor(value))
+      fail_usage("--budgets: ternary-terms must be a small whole number (the recipe takes 1, 2 or 3)");
+    ro.ternary_terms = static_cast<int>(value);
+  } else {
     std::string known;
     for (const char* k : budget_keys) known += (known.empty() ? "" : ", ") + std::string(k);
     fail_usage("--budgets: unknown budget '" + key + "' (known: " + known + ")");

@@ -170,6 +170,8 @@ expect 2 "sweep grid has no valid point .*ternary-fraction must be between 0 and
 expect 2 "unknown recipe 'int9'" -- sweep "$model" "${sw[@]}" --recipes int8,int9 --calib "$images"
 expect 2 "expected RECIPE:BUDGET=V1,V2" -- sweep "$model" "${sw[@]}" --calib "$images" --budgets hybrid
 expect 2 "'x' is not a number" -- sweep "$model" "${sw[@]}" --calib "$images" --budgets hybrid:max-drop=1,x
+expect 2 "no valid point .*ternary-terms must be 1, 2 or 3" -- sweep "$model" "${sw[@]}" --calib "$images" --recipes hybrid --budgets hybrid:ternary-terms=4
+expect 2 "ternary-terms must be a small whole number" -- sweep "$model" "${sw[@]}" --calib "$images" --budgets hybrid:ternary-terms=1.5
 expect 2 "unknown budget 'bogus'" -- sweep "$model" "${sw[@]}" --calib "$images" --budgets hybrid:bogus=1
 expect 2 "hybrid max-drop=1 is listed twice" -- sweep "$model" "${sw[@]}" --calib "$images" --budgets hybrid:max-drop=1,2 --budgets hybrid:max-drop=1
 expect 2 "recipe 'hybrid' is not in the sweep" -- sweep "$model" "${sw[@]}" --calib "$images" --recipes int8 --budgets hybrid:max-drop=1
