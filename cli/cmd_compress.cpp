@@ -9,6 +9,8 @@
 
 #include "analysis/op_count.h"
 #include "cli/common.h"
+#include "cli/compressed_file.h"
+#include "cli/report_output.h"
 #include "formats/checksum.h"
 #include "formats/file_io.h"
 #include "formats/image.h"
@@ -99,42 +101,24 @@ int run_compress(const CompressOptions& o) {
                 {"top5_before", before.top5}, {"top5_after", after.top5}};
   }
 
-  nlohmann::ordered_json meta;
-  meta["tool"] = "mcompress";
-  meta["version"] = MCOMPRESS_VERSION;
-  meta["recipe"] = compressed.recipe;
-  meta["passes"] = compressed.pipeline;
-  if (needs_calib)
-    meta["calibration"] = {{"dir", std::filesystem::path(o.calib).filename().string()}, {"images", ro.calibration.files.size()},
-                           {"held_out", ro.held_out.files.size()}, {"seed", o.seed}};
-  meta["source"] = {{"file", o.file == "-" ? std::string("-") : std::filesystem::path(o.file).filename().string()},
-                    {"bytes", source.size()},
-                    {"sha256", sha256_hex(source)},
-                    {"params", count.params},
-                    {"macs", count.macs}};
-  if (!o.preprocess.empty()) meta["preprocess"] = o.preprocess;
-  if (!accuracy.is_null()) meta["report"]["accuracy"] = accuracy;
-  // The file carries its own report, which states the file's size: assemble, report, embed, and
-  // repeat until the size the report states is the size of the file (two or three rounds; only
-  // the cheap assembly repeats, the coded streams are reused).
-  CodedTensors coded = code_tensors(compressed.model, compressed.encoded, o.common.threads);
-  std::vector<std::byte> bytes = assemble_mcz(compressed.model, coded, meta);
-  nlohmann::ordered_json report;
-  for (int round = 0; round < 6; ++round) {
-    report = report_json_for(bytes, o.output, EnergyTable::builtin());
-    // Totals only: `mcompress report FILE` rebuilds the per-layer breakdown from the file itself.
-    report.erase("layers");
-    meta["report"] = report;
-    std::vector<std::byte> next = assemble_mcz(compressed.model, coded, meta);
-    bool stable = next.size() == bytes.size();
-    bytes = std::move(next);
-    if (stable) break;
+  Provenance provenance;
+  provenance.source_file = o.file == "-" ? std::string("-") : std::filesystem::path(o.file).filename().string();
+  provenance.source_bytes = &source;
+  provenance.source_params = count.params;
+  provenance.source_macs = count.macs;
+  provenance.preprocess = o.preprocess;
+  provenance.calibrated = needs_calib;
+  if (needs_calib) {
+    provenance.calib_dir = std::filesystem::path(o.calib).filename().string();
+    provenance.calib_images = static_cast<int64_t>(ro.calibration.files.size());
+    provenance.held_out_images = static_cast<int64_t>(ro.held_out.files.size());
+    provenance.seed = o.seed;
   }
+  provenance.accuracy = accuracy;
+  std::vector<std::byte> bytes =
+      assemble_with_report(compressed, compressed_metadata(compressed, provenance), o.output, o.common.threads);
   write_binary_file(o.output, bytes);
-  if (!o.report.empty()) {
-    std::string text = report_json_for(bytes, o.output, EnergyTable::builtin()).dump(2) + "\n";
-    write_binary_file(o.report, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
-  }
+  if (!o.report.empty()) write_report_file(o.report, bytes, o.output);
 
   double ratio = static_cast<double>(source.size()) / static_cast<double>(bytes.size());
   if (o.common.json) {
@@ -198,7 +182,8 @@ Command add_compress_command(CLI::App& root) {
       ->type_name("PIPELINE");
   cmd->add_option("--eval-images", o->eval_images, "Labelled folder: measure top-1 before and after, stored in the report")->type_name("DIR");
   cmd->add_option("--eval-limit", o->eval_limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
-  cmd->add_option("--report", o->report, "Also write the size / operations / energy report as JSON")->type_name("FILE.json");
+  cmd->add_option("--report", o->report, "Also write the size / operations / energy report: HTML if FILE ends in .html, else JSON")
+      ->type_name("FILE.json|FILE.html");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
   add_common_options(cmd, o->common);
   return {cmd, [o] { return run_compress(*o); }};

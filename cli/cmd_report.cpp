@@ -6,6 +6,8 @@
 
 #include "analysis/report.h"
 #include "cli/common.h"
+#include "cli/report_output.h"
+#include "core/error.h"
 #include "formats/file_io.h"
 #include "formats/mcz.h"
 
@@ -17,6 +19,8 @@ struct ReportOptions {
   std::string file;
   std::string energy_table;
   std::string output;
+  std::string html;
+  std::string sweep;
   bool force = false;
   CommonOptions common;
 };
@@ -24,6 +28,19 @@ struct ReportOptions {
 int run_report(const ReportOptions& o) {
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write the JSON report to stdout; choose one");
   if (!o.output.empty()) check_output_path(o.output, o.force);
+  if (!o.html.empty()) {
+    if (o.html == "-" && (o.common.json || o.output == "-")) fail_usage("--html - and the JSON report both write to stdout; choose one");
+    check_output_path(o.html, o.force);
+  }
+  if (!o.sweep.empty() && o.html.empty()) fail_usage("--sweep adds the Pareto plots to the HTML report: give --html FILE too");
+  std::optional<SweepTable> sweep;
+  if (!o.sweep.empty()) {
+    auto sweep_bytes = read_binary_file(o.sweep);
+    nlohmann::ordered_json sj = nlohmann::ordered_json::parse(reinterpret_cast<const char*>(sweep_bytes.data()),
+                                                              reinterpret_cast<const char*>(sweep_bytes.data()) + sweep_bytes.size(), nullptr, false);
+    if (sj.is_discarded()) fail_input(o.sweep + ": not valid JSON (expected the output of 'mcompress sweep --json' or 'sweep -o FILE.json')");
+    sweep = sweep_from_json(sj, o.sweep);
+  }
   // The table first: a bad --energy-table fails before the model is read.
   EnergyTable table = o.energy_table.empty() ? EnergyTable::builtin() : EnergyTable::load(o.energy_table);
   auto bytes = read_binary_file(o.file);
@@ -35,12 +52,19 @@ int run_report(const ReportOptions& o) {
   Model structure = structure_of_mcz(file, name);
   Report report = build_report(file, structure, table, name);
   nlohmann::ordered_json j = to_json(report);
+  if (!o.html.empty()) {
+    HtmlReportInputs in;
+    in.report = &report;
+    in.sensitivity = sensitivity_from_metadata(file.metadata, name);
+    in.sweep = sweep ? &*sweep : nullptr;
+    write_text_file(o.html, render_html_report(in));
+  }
   if (!o.output.empty()) {
     std::string text = j.dump(2) + "\n";
     write_binary_file(o.output, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
   }
   if (o.common.json) std::cout << j.dump(2) << "\n";
-  else if (o.output != "-" && !(o.common.quiet && !o.output.empty())) std::cout << to_text(report);
+  else if (o.output != "-" && o.html != "-" && !(o.common.quiet && (!o.output.empty() || !o.html.empty()))) std::cout << to_text(report);
   return 0;
 }
 
@@ -59,12 +83,16 @@ Command add_report_command(CLI::App& root) {
       "The default energy table is Horowitz (ISSCC 2014, 45 nm), data/energy_45nm.json; --energy-table takes a JSON\n"
       "file of the same form with your hardware's figures.\n\n"
       "Examples:\n  mcompress report model.mcz\n  mcompress report model.mcz --json | jq .energy_pj\n"
-      "  mcompress report model.mcz -o report.json --force\n  mcompress report model.mcz --energy-table my_chip.json");
+      "  mcompress report model.mcz -o report.json --force\n  mcompress report model.mcz --html report.html --sweep sweep.json\n  mcompress report model.mcz --energy-table my_chip.json");
   cmd->add_option("file", o->file, ".mcz file ('-' reads stdin)")->required();
   cmd->add_option("--energy-table", o->energy_table, "JSON table of picojoules per operation (default: built-in 45 nm table)")
       ->type_name("FILE.json");
   cmd->add_option("-o,--output", o->output, "Also write the JSON report to this file ('-' writes stdout instead of the table)")
       ->type_name("OUT.json");
+  cmd->add_option("--html", o->html, "Also write the report as one self-contained HTML page (charts as inline SVG; '-': stdout)")
+      ->type_name("OUT.html");
+  cmd->add_option("--sweep", o->sweep, "With --html: add the Pareto plots of this sweep result (mcompress sweep -o FILE.json)")
+      ->type_name("SWEEP.json");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
   add_common_options(cmd, o->common);
   return {cmd, [o] { return run_report(*o); }};

@@ -29,6 +29,7 @@ Command add_export_command(CLI::App& root);
 Command add_compress_command(CLI::App& root);
 Command add_profile_command(CLI::App& root);
 Command add_report_command(CLI::App& root);
+Command add_sweep_command(CLI::App& root);
 
 // A one-line progress bar on stderr, shown only when stderr is a terminal and not --quiet.
 class Progress {

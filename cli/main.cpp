@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   std::vector<mc::cli::Command> commands = {mc::cli::add_info_command(root), mc::cli::add_eval_command(root),
                                             mc::cli::add_profile_command(root), mc::cli::add_compress_command(root),
                                             mc::cli::add_export_command(root),
-                                            mc::cli::add_report_command(root)};
+                                            mc::cli::add_report_command(root), mc::cli::add_sweep_command(root)};
   try {
     bool known_command = false;
     for (auto& c : commands) known_command = known_command || (argc > 1 && c.app->check_name(argv[1]));

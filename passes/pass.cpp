@@ -144,12 +144,15 @@ std::string pipeline_string(const std::vector<PassInvocation>& pipeline) {
 
 const CalibrationStats& PassContext::statistics(const Model& model) {
   if (!has_calibration()) fail_usage("this pass needs calibration images (--calib DIR)");
-  if (!stats_valid_) {
-    if (log) log("calibration statistics on " + std::to_string(calibration.files.size()) + " images");
-    stats_ = collect_calibration_stats(model, calibration, StatsOptions{threads, true, true}, progress);
-    stats_valid_ = true;
+  if (!stats_) {
+    auto compute = [&] {
+      if (log) log("calibration statistics on " + std::to_string(calibration.files.size()) + " images");
+      return collect_calibration_stats(model, calibration, StatsOptions{threads, true, true}, progress);
+    };
+    stats_ = statistics_cache ? statistics_cache->get(model, calibration, compute)
+                              : std::make_shared<const CalibrationStats>(compute());
   }
-  return stats_;
+  return *stats_;
 }
 
 bool PassContext::has_float_model() const { return has_float_model_; }

@@ -7,12 +7,14 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "analysis/calibration.h"
 #include "analysis/calibration_stats.h"
 #include "analysis/sensitivity.h"
+#include "analysis/statistics_cache.h"
 #include "core/graph.h"
 #include "formats/encodings.h"
 
@@ -58,11 +60,19 @@ struct PassContext {
   // re-running calibration after each layer; passes that change what the statistics describe
   // (the graph's structure) call invalidate_statistics().
   const CalibrationStats& statistics(const Model& model);
-  void invalidate_statistics() { stats_valid_ = false; }
+  void invalidate_statistics() { stats_.reset(); }
+  // Optional: statistics shared with other pipeline runs on the same images (mcompress sweep). Used
+  // only when the model asking is byte-identical to the one the entry was computed for.
+  std::shared_ptr<StatisticsCache> statistics_cache;
+
+  // Per-filter sensitivity a pass measured while deciding (split-hybrid: the relative output error
+  // of each filter's ternary fit, docs: analysis/sensitivity.h), by layer node name. Recorded for
+  // the report (`compress` stores a per-layer summary in the .mcz metadata); no pass reads it.
+  std::map<std::string, std::vector<double>> filter_sensitivity;
+  std::string filter_sensitivity_format;  // what the numbers measure, e.g. "ternaryx2"
 
  private:
-  CalibrationStats stats_;
-  bool stats_valid_ = false;
+  std::shared_ptr<const CalibrationStats> stats_;
   Model float_model_;
   bool has_float_model_ = false;
   ReferenceOutputs reference_;

@@ -99,8 +99,11 @@ CompressedModel run_recipe(const std::string& recipe, const Model& model, const 
   ctx.progress = o.progress;
   ctx.calibration = o.calibration;
   ctx.held_out = o.held_out;
+  ctx.statistics_cache = o.statistics_cache;
   if (!out.pipeline.empty()) run_pipeline(out.model, parse_pipeline(out.pipeline), ctx);
   out.encoded = std::move(ctx.encoded);
+  out.filter_sensitivity = std::move(ctx.filter_sensitivity);
+  out.filter_sensitivity_format = ctx.filter_sensitivity_format;
   // Whatever no pass encoded is stored losslessly (integer tensors raw), or as fp16 in that recipe.
   for (auto& [name, t] : out.model.graph.initializers) {
     if (out.encoded.count(name)) continue;

@@ -6,11 +6,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "analysis/calibration.h"
+#include "analysis/statistics_cache.h"
 #include "core/graph.h"
 #include "formats/encodings.h"
 
@@ -28,6 +30,8 @@ struct RecipeOptions {
   int threads = 0;
   std::function<void(const std::string&)> log;
   std::function<void(int64_t, int64_t)> progress;
+  // Calibration statistics shared with other runs (mcompress sweep); null: computed for this run.
+  std::shared_ptr<StatisticsCache> statistics_cache;
 };
 
 struct CompressedModel {
@@ -35,6 +39,9 @@ struct CompressedModel {
   std::map<std::string, EncodedTensor> encoded;
   std::string recipe;
   std::string pipeline;  // the pipeline that ran, as text (parses back to itself)
+  // Per-filter sensitivity measured by the pipeline (PassContext::filter_sensitivity), by layer.
+  std::map<std::string, std::vector<double>> filter_sensitivity;
+  std::string filter_sensitivity_format;
 };
 
 // The recipe names, in the order `--help` lists them.

@@ -125,6 +125,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   if (has_drop && !(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points, got " + std::to_string(max_drop));
 
   const CalibrationStats& stats = ctx.statistics(model);
+  ctx.filter_sensitivity_format = "ternary" + (ternary.terms > 1 ? "x" + std::to_string(ternary.terms) : std::string());
   auto selected = select_layers(model, options.text("layers", "pointwise"), ctx.encoded, options.flag("skip-classifier", true));
   if (selected.empty()) fail_unsupported("split-hybrid: the model has no " + options.text("layers", "pointwise") + " layers to split");
   InferredGraph shapes = infer_shapes(model, 1);
@@ -148,6 +149,9 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
     const double benefit = macs_per_filter - positions * ternary.terms;
     for (int64_t f = 0; f < hl.filters; ++f)
       if (benefit > 0) candidates.push_back(Candidate{layers.size(), f, hl.ternary[static_cast<size_t>(f)].error, benefit});
+    std::vector<double>& recorded = ctx.filter_sensitivity[node->name];
+    recorded.clear();
+    for (const auto& fit : hl.ternary) recorded.push_back(fit.error);
     layers.push_back(std::move(hl));
     if (ctx.log) ctx.log("split-hybrid: fitted " + node->name);
   }

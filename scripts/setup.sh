@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian package mcompress needs to build and test, if missing. Idempotent; needs root
-# (or sudo) only when something is missing. Usage: scripts/setup.sh [--with-ort] [--with-fuzz]
-#   --with-ort   also Node.js + npm, for ../shared/tools/ort-eval cross-checks and bench/
-#   --with-fuzz  also clang and its runtime, for the libFuzzer targets
+# (or sudo) only when something is missing. Usage: scripts/setup.sh [--with-ort] [--with-fuzz] [--with-chromium]
+#   --with-ort       also Node.js + npm, for ../shared/tools/ort-eval cross-checks and bench/
+#   --with-fuzz      also clang and its runtime, for the libFuzzer targets
+#   --with-chromium  also Chromium (headless) and Node.js, for scripts/check_html.sh: renders the HTML
+#                    reports and checks the screenshot is not blank (the CLI tests do it when present)
 set -euo pipefail
 
 packages=(
@@ -17,7 +19,8 @@ for arg in "$@"; do
   case "$arg" in
     --with-ort) packages+=(nodejs npm) ;;
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz)" >&2; exit 2 ;;
+    --with-chromium) packages+=(chromium nodejs) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz, --with-chromium)" >&2; exit 2 ;;
   esac
 done
 

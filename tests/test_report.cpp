@@ -462,5 +462,13 @@ TEST_CASE("test_report: the report command's output and errors") {
   CHECK(nlohmann::ordered_json::parse(out)["energy_pj_original"].get<double>() == doctest::Approx(6912 * 4.2));
 
   CHECK(run_cli("report " + mcz + " --json -o -", out, err) == 2);
-  CHECK(run_cli("report " + mcz + " --html x.html", out, err) == 2);
+  // --html writes a self-contained page, and like every output never replaces a file without --force.
+  const std::string page = (dir.path / "r.html").string();
+  CHECK(run_cli("report " + mcz + " --html " + page + " --quiet", out, err) == 0);
+  std::stringstream html;
+  html << std::ifstream(page).rdbuf();
+  CHECK(html.str().rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.str().find("int8:2 + ternaryx2:2") != std::string::npos);
+  CHECK(run_cli("report " + mcz + " --html " + page, out, err) == 5);
+  CHECK(err.find("already exists") != std::string::npos);
 }

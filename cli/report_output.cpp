@@ -1,0 +1,50 @@
+#include "cli/report_output.h"
+
+#include <iostream>
+#include <span>
+
+#include "analysis/energy.h"
+#include "analysis/report.h"
+#include "analysis/sensitivity_summary.h"
+#include "formats/file_io.h"
+
+namespace mc::cli {
+
+bool is_html_path(const std::string& path) {
+  auto ends_with = [&](const std::string& suffix) {
+    if (path.size() < suffix.size()) return false;
+    for (size_t i = 0; i < suffix.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(path[path.size() - suffix.size() + i])) != suffix[i]) return false;
+    return true;
+  };
+  return ends_with(".html") || ends_with(".htm");
+}
+
+std::string html_report_for(const McFile& file, const std::string& name, const SweepTable* sweep) {
+  Model structure = structure_of_mcz(file, name);
+  Report report = build_report(file, structure, EnergyTable::builtin(), name);
+  HtmlReportInputs in;
+  in.report = &report;
+  in.sensitivity = sensitivity_from_metadata(file.metadata, name);
+  in.sweep = sweep;
+  return render_html_report(in);
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  write_binary_file(path, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
+void write_report_file(const std::string& path, const std::vector<std::byte>& mcz_bytes, const std::string& name) {
+  if (is_html_path(path)) {
+    McFile file = read_mcz(mcz_bytes, name);
+    write_text_file(path, html_report_for(file, name, nullptr));
+  } else {
+    write_text_file(path, report_json_for(mcz_bytes, name, EnergyTable::builtin()).dump(2) + "\n");
+  }
+}
+
+}  // namespace mc::cli
