@@ -32,7 +32,7 @@ struct CompressOptions {
   std::string calib, passes, eval_images, report;
   int64_t calib_count = 256, held_out = 0, eval_limit = 0;
   uint64_t seed = 0;
-  std::optional<double> max_drop, ternary_fraction;
+  std::optional<double> max_drop, ternary_fraction, sparsity;
   bool force = false;
   CommonOptions common;
 };
@@ -54,6 +54,7 @@ int run_compress(const CompressOptions& o) {
   RecipeOptions ro;
   ro.max_drop = o.max_drop;
   ro.ternary_fraction = o.ternary_fraction;
+  ro.sparsity = o.sparsity;
   ro.passes = o.passes;
   ro.threads = o.common.threads;
   recipe_pipeline(o.recipe, ro);  // unknown recipe or conflicting flags: fail before any work
@@ -175,10 +176,12 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: half, at most 128)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
-  cmd->add_option("--max-drop", o->max_drop, "hybrid: largest drop of held-out top-1 agreement with the float model, in points (default 1)")
+  cmd->add_option("--max-drop", o->max_drop, "hybrid, sparse: largest drop of held-out top-1 agreement with the float model, in points (default 1)")
       ->type_name("P");
   cmd->add_option("--ternary-fraction", o->ternary_fraction, "hybrid: share of all MACs to make ternary, 0..1 (instead of --max-drop)")
       ->type_name("F");
+  cmd->add_option("--sparsity", o->sparsity, "sparse: first prune this share of all weights (prune-obs, per-layer allocation), 0 <= S < 1")
+      ->type_name("S");
   cmd->add_option("--passes", o->passes, "Run this pass pipeline instead of the recipe's, e.g. fold-bn,quantize-int8<method=rtn>")
       ->type_name("PIPELINE");
   cmd->add_option("--eval-images", o->eval_images, "Labelled folder: measure top-1 before and after, stored in the report")->type_name("DIR");

@@ -140,7 +140,8 @@ void upgrade_node(Graph& g, Node& node, int64_t opset, const InferredGraph& shap
 const EncodedPart* qdq_part(const McTensor& t) {
   if (t.encoded.dtype != DType::f32 || t.encoded.parts.size() != 1) return nullptr;
   const EncodedPart& p = t.encoded.parts[0];
-  if (p.encoding != Encoding::int8 || p.sparse) return nullptr;
+  // int4 values fit int8's range exactly; a sparse part's masked weights are q = 0.
+  if (p.encoding != Encoding::int8 && p.encoding != Encoding::int4) return nullptr;
   if (p.channel_begin != 0 || p.channel_end != t.encoded.channels()) return nullptr;
   if (static_cast<int64_t>(p.scales.size()) != t.encoded.channels()) return nullptr;
   // An int8 x needs an int8 zero point; the format allows -128..255.
@@ -177,10 +178,21 @@ Model with_qdq_weights(const Model& decoded, const McFile& file) {
     const EncodedTensor e = decode_streams(file, *t);  // validated: symbol counts and ranges
     const EncodedPart& p = e.parts[0];
     const int64_t channels = e.channels();
-    // q = symbol - 128: the int8 values the file stores, unchanged.
+    // q = symbol - 128 (int8) or symbol - 8 (int4): the integer values the file stores, unchanged;
+    // a sparse part's masked weights are 0 (with a zero point, the decoder's 0.0 is q = zp).
     Tensor q(DType::i8, e.shape);
     int8_t* pq = q.data<int8_t>();
-    for (size_t i = 0; i < p.streams[0].size(); ++i) pq[i] = static_cast<int8_t>(static_cast<int32_t>(p.streams[0][i]) - 128);
+    const int32_t offset = p.encoding == Encoding::int8 ? 128 : 8;
+    const std::vector<uint8_t>& values = p.streams[p.sparse ? 1 : 0];
+    const int64_t inner = e.channel_size();
+    size_t next = 0;
+    for (size_t i = 0; i < static_cast<size_t>(e.channels() * inner); ++i) {
+      if (p.sparse && !p.streams[0][i]) {
+        pq[i] = static_cast<int8_t>(p.zero_points.empty() ? 0 : p.zero_points[i / static_cast<size_t>(inner)]);
+        continue;
+      }
+      pq[i] = static_cast<int8_t>(static_cast<int32_t>(values[next++]) - offset);
+    }
     std::vector<int8_t> zero_points(static_cast<size_t>(channels), 0);
     for (size_t c = 0; c < p.zero_points.size(); ++c) zero_points[c] = static_cast<int8_t>(p.zero_points[c]);
     // Per-axis along the channel axis 0; a rank-0 tensor (one channel) is per-tensor.

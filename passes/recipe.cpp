@@ -1,6 +1,7 @@
 #include "passes/recipe.h"
 
 #include "passes/pass.h"
+#include "passes/pruning.h"
 
 namespace mc {
 
@@ -17,6 +18,7 @@ const RecipeInfo recipes[] = {
     {"int8", "int8 per-channel weights (GPTQ + bias correction), int8 activations (calibrated ranges)"},
     {"prom", "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations"},
     {"hybrid", "hybrid filter banks in the pointwise convs (ternary share from --max-drop or --ternary-fraction), other layers int8"},
+    {"sparse", "per layer 8..3-bit weights and 0-50% OBS pruning, entropy-coded, smallest file within --max-drop (default 1); --sparsity S prunes S first; float activations"},
 };
 
 const char* canonical = "fold-constants,fold-bn,fc-to-gemm";
@@ -47,8 +49,11 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
     fail_usage("--max-drop must be between 0 and 100 points, got " + number(*o.max_drop));
   if (o.ternary_fraction && !(*o.ternary_fraction >= 0 && *o.ternary_fraction <= 1))
     fail_usage("--ternary-fraction must be between 0 and 1, got " + number(*o.ternary_fraction));
-  if ((o.max_drop || o.ternary_fraction) && recipe != "hybrid" && o.passes.empty())
-    fail_usage("--max-drop and --ternary-fraction apply to the hybrid recipe only");
+  if (o.sparsity) check_sparsity(*o.sparsity);
+  if (o.ternary_fraction && recipe != "hybrid" && o.passes.empty()) fail_usage("--ternary-fraction applies to the hybrid recipe only");
+  if (o.max_drop && recipe != "hybrid" && recipe != "sparse" && o.passes.empty())
+    fail_usage("--max-drop applies to the hybrid and sparse recipes only");
+  if (o.sparsity && recipe != "sparse") fail_usage("--sparsity applies to the sparse recipe only");
   if (!o.passes.empty()) return o.passes;
   if (recipe == "lossless" || recipe == "fp16") return "";
   if (recipe == "int8") return std::string(canonical) + ",quantize-int8,quantize-activations";
@@ -58,6 +63,11 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
     std::string budget = o.ternary_fraction ? "fraction=" + number(*o.ternary_fraction) : "max-drop=" + number(o.max_drop.value_or(1.0));
     return std::string(canonical) + ",quantize-int8<layers=depthwise+conv+fc>,split-hybrid<" + budget + ">,quantize-int8";
   }
+  if (recipe == "sparse") {
+    std::string p = canonical;
+    if (o.sparsity && *o.sparsity > 0) p += ",prune-obs<sparsity=" + number(*o.sparsity) + ">";
+    return p + ",sparse-quantize<max-drop=" + number(o.max_drop.value_or(1.0)) + ">";
+  }
   std::string valid;
   for (const auto& n : recipe_names()) valid += (valid.empty() ? "" : ", ") + n;
   fail_usage("unknown recipe '" + recipe + "' (valid: " + valid + ")");
@@ -65,7 +75,7 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
 
 bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& o) {
   std::string p = recipe_pipeline(recipe, o);
-  for (const char* pass : {"quantize-int8", "ternarize", "split-hybrid", "quantize-activations"})
+  for (const char* pass : {"quantize-int8", "ternarize", "split-hybrid", "quantize-activations", "prune-obs", "sparse-quantize"})
     if (p.find(pass) != std::string::npos) return true;
   return false;
 }
@@ -85,6 +95,9 @@ CompressedModel run_recipe(const std::string& recipe, const Model& model, const 
   ctx.held_out = o.held_out;
   if (!out.pipeline.empty()) run_pipeline(out.model, parse_pipeline(out.pipeline), ctx);
   out.encoded = std::move(ctx.encoded);
+  // Pruned weights no pass quantized: a mask and the non-zeros' float32 byte planes.
+  for (const auto& [name, mask] : ctx.pruned)
+    if (!out.encoded.count(name) && out.model.graph.initializer(name)) out.encoded[name] = encode_fp32_sparse(*out.model.graph.initializer(name));
   // Whatever no pass encoded is stored losslessly (integer tensors raw), or as fp16 in that recipe.
   for (auto& [name, t] : out.model.graph.initializers) {
     if (out.encoded.count(name)) continue;

@@ -19,6 +19,7 @@ namespace mc {
 struct RecipeOptions {
   std::optional<double> max_drop;           // hybrid: points of held-out top-1 agreement
   std::optional<double> ternary_fraction;   // hybrid: share of all MACs made ternary
+  std::optional<double> sparsity;           // sparse: share of the weights pruned first (prune-obs)
   std::string passes;                       // explicit pipeline (overrides the recipe's)
   CalibrationSet calibration;               // fit images (empty: none given)
   CalibrationSet held_out;                  // decision images

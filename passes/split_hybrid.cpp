@@ -20,6 +20,7 @@
 
 #include "analysis/op_count.h"
 #include "core/shape_inference.h"
+#include "passes/budget.h"
 #include "passes/pass.h"
 #include "passes/weight_fit.h"
 
@@ -189,16 +190,8 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
                 "% of MACs): held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, KL " + std::to_string(e.kl));
       return e.top1_agreement >= 100.0 - max_drop;
     };
-    size_t lo = 0, hi = candidates.size();
-    if (acceptable(hi)) lo = hi;
-    // Invariant: lo acceptable (0 is taken as acceptable: the bank alone), hi not. Stop when the
-    // interval is below 0.5% of the network's MACs.
-    while (hi > lo + 1 && removed[hi] - removed[lo] > 0.005 * total_macs) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (acceptable(mid)) lo = mid;
-      else hi = mid;
-    }
-    chosen = lo;
+    // Stop when the interval is below 0.5% of the network's MACs.
+    chosen = largest_acceptable(candidates.size(), acceptable, [&](size_t n) { return removed[n]; }, 0.005 * total_macs);
   }
   if (ctx.log)
     ctx.log("split-hybrid: " + std::to_string(chosen) + " of " + std::to_string(candidates.size()) + " filters ternary, " +
