@@ -169,9 +169,12 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
     for (size_t c = 0; c < p.size(); ++c)
       if (p[c] > 0) kl += p[c] * (std::log(p[c]) - std::log(std::max(q[c], 1e-30)));
     e.kl += kl;
-    agree += std::max_element(p.begin(), p.end()) - p.begin() == std::max_element(q.begin(), q.end()) - q.begin();
+    const auto top_p = std::max_element(p.begin(), p.end()) - p.begin(), top_q = std::max_element(q.begin(), q.end()) - q.begin();
+    agree += top_p == top_q;
+    e.expected_top1_drop += p[static_cast<size_t>(top_p)] - p[static_cast<size_t>(top_q)];
   }
   e.kl /= static_cast<double>(probs.size());
+  e.expected_top1_drop *= 100.0 / static_cast<double>(probs.size());
   e.top1_agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(probs.size());
   return e;
 }

@@ -33,6 +33,11 @@ struct FilterSensitivity {
 struct EndToEnd {
   double kl = 0;              // mean KL(float || quantized) of the output distributions, nats
   double top1_agreement = 0;  // percent of images whose top-1 class is unchanged
+  // Label-free estimate of the top-1 accuracy lost, in points, taking the float model's output
+  // distribution as the probability of each class being right: mean of p(float's top-1) -
+  // p(quantized top-1) under the float distribution p. Only changed predictions count, each by
+  // how clearly the float model preferred its own class (a near tie costs almost nothing).
+  double expected_top1_drop = 0;
 };
 
 struct LayerSensitivity {

@@ -55,9 +55,19 @@ size_t largest_acceptable(size_t count, const std::function<bool(size_t)>& accep
   return lo;
 }
 
-bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const std::string& what) {
+DropCriterion drop_criterion(const PassOptions& options, DropCriterion fallback) {
+  const std::string c = options.text("criterion", fallback == DropCriterion::agreement ? "agreement" : "expected");
+  if (c == "agreement") return DropCriterion::agreement;
+  if (c == "expected") return DropCriterion::expected;
+  fail_usage("criterion=" + c + ": expected agreement or expected");
+}
+
+bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const std::string& what, DropCriterion criterion) {
   EndToEnd e = compare_outputs(probe, ctx.held_out, ctx.float_reference(), ctx.threads);
-  if (ctx.log) ctx.log(what + ": held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, KL " + std::to_string(e.kl));
+  if (ctx.log)
+    ctx.log(what + ": held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, expected top-1 drop " +
+            std::to_string(e.expected_top1_drop) + " points, KL " + std::to_string(e.kl));
+  if (criterion == DropCriterion::expected) return e.expected_top1_drop <= max_drop;
   return e.top1_agreement >= 100.0 - max_drop;
 }
 

@@ -157,6 +157,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   std::sort(bits.rbegin(), bits.rend());
   std::sort(sparsities.begin(), sparsities.end());
   sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
+  const DropCriterion criterion = drop_criterion(options, DropCriterion::expected);
   const std::string allocation = options.text("allocation", "measured");
   if (allocation != "measured" && allocation != "proxy") fail_usage("sparse-quantize: allocation=" + allocation + ": expected measured or proxy");
 
@@ -215,7 +216,8 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
   auto acceptable = [&](size_t n) {
     return within_drop(build(model, layers, options_after(steps, n, layers.size()), nullptr), max_drop, ctx,
-                       "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes");
+                       "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
+                       criterion);
   };
   const size_t n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return saved[k]; }, 0.002 * dense8_bytes);
   const auto chosen = options_after(steps, n, layers.size());

@@ -11,6 +11,7 @@
 #include "core/executor.h"
 #include "core/gptq.h"
 #include "formats/mcz.h"
+#include "formats/qdq_export.h"
 #include "passes/budget.h"
 #include "passes/pass.h"
 #include "passes/recipe.h"
@@ -336,4 +337,50 @@ TEST_CASE("test_pruning: bad sparsity and N:M settings fail naming the flag or t
   o.sparsity = 0.5;
   expect_error([&] { recipe_pipeline("int8", o); }, ErrorKind::usage, "--sparsity");
   CHECK(recipe_pipeline("sparse", o) == "fold-constants,fold-bn,fc-to-gemm,prune-obs<sparsity=0.5>,sparse-quantize<max-drop=1>");
+}
+
+TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights exactly in int8") {
+  const Model m = test::tiny_conv_model();
+  const Tensor& w = *m.graph.initializer("w");
+  const int64_t channels = w.dim(0), inner = w.numel() / channels;
+  for (Encoding encoding : {Encoding::int8, Encoding::int4})
+    for (bool sparse : {false, true}) {
+      CAPTURE(static_cast<int>(encoding));
+      CAPTURE(sparse);
+      const int32_t offset = encoding == Encoding::int8 ? 128 : 8;
+      EncodedTensor e;
+      e.dtype = DType::f32;
+      e.shape = w.shape();
+      EncodedPart p;
+      p.encoding = encoding;
+      p.channel_end = channels;
+      p.sparse = sparse;
+      p.streams.assign(sparse ? 2 : 1, {});
+      p.symbol_bits = sparse ? std::vector<uint8_t>{1, 8} : std::vector<uint8_t>{8};
+      for (int64_t c = 0; c < channels; ++c) {
+        float top = 0;
+        for (int64_t k = 0; k < inner; ++k) top = std::max(top, std::fabs(w.data<float>()[c * inner + k]));
+        const float scale = top / 7.0f;
+        p.scales.push_back(scale);
+        for (int64_t k = 0; k < inner; ++k) {
+          const int32_t q = std::clamp(static_cast<int32_t>(std::lround(w.data<float>()[c * inner + k] / scale)), -7, 7);
+          if (sparse) {
+            p.streams[0].push_back(q != 0);
+            if (q != 0) p.streams[1].push_back(static_cast<uint8_t>(q + offset));
+          } else {
+            p.streams[0].push_back(static_cast<uint8_t>(q + offset));
+          }
+        }
+      }
+      e.parts.push_back(p);
+      std::map<std::string, EncodedTensor> encoded{{"w", e}, {"b", encode_fp32_planes(*m.graph.initializer("b"))}};
+      const auto bytes = write_mcz(m, encoded, nlohmann::ordered_json::object(), 1);
+      const McFile file = read_mcz(bytes, "q.mcz");
+      const Model decoded = decode_mcz(file, "q.mcz");
+      const Model qdq = with_qdq_weights(decoded, file);
+      REQUIRE(test::count_op(qdq, "DequantizeLinear") == 1);
+      Tensor x(DType::f32, {2, 3, 8, 8});
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.11f * static_cast<float>(i));
+      CHECK(same_bits(Executor(qdq).run({x})[0], Executor(decoded).run({x})[0]));
+    }
 }

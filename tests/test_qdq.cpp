@@ -231,12 +231,13 @@ Model two_reader_model() {
   g.initializers["wa"] = Tensor::from_vector<float>({4, 4, 1, 1}, wa);
   g.initializers["wb"] = Tensor::from_vector<float>({4, 4, 1, 1}, wb);
   std::vector<Node> nodes;
+  const std::string sum = "s";  // (a named string: GCC 12 warns falsely on assigning the literal)
   for (auto& n : g.nodes) {
     if (n.op == "GlobalAveragePool") {
       nodes.push_back(Node{"pw_a", "Conv", {"r", "wa"}, {"a"}, {}});
       nodes.push_back(Node{"pw_b", "Conv", {"r", "wb"}, {"b2"}, {}});
       nodes.push_back(Node{"add", "Add", {"a", "b2"}, {"s"}, {}});
-      n.inputs[0] = "s";
+      n.inputs[0] = sum;
     }
     nodes.push_back(n);
   }
@@ -482,16 +483,6 @@ TEST_CASE("test_qdq: --qdq export leaves non-int8, multi-part and out-of-range t
     CHECK(same_bits(*x.qdq_model.graph.initializer("w"), *x.float_model.graph.initializer("w")));
   }
   SUBCASE("a two-part (hybrid) tensor") {
-    EncodedTensor sparse = int8_encoding(w, {});
-    EncodedPart& p = sparse.parts[0];
-    std::vector<uint8_t> mask(p.streams[0].size()), values;
-    for (size_t i = 0; i < mask.size(); ++i) {
-      mask[i] = p.streams[0][i] != 128;
-      if (mask[i]) values.push_back(p.streams[0][i]);
-    }
-    p.sparse = true;
-    p.streams = {mask, values};
-    p.symbol_bits = {1, 8};
     EncodedTensor hybrid = int8_encoding(w, {});
     EncodedPart second = hybrid.parts[0];
     const size_t per_channel = static_cast<size_t>(hybrid.channel_size());
@@ -502,45 +493,11 @@ TEST_CASE("test_qdq: --qdq export leaves non-int8, multi-part and out-of-range t
     second.scales.erase(second.scales.begin(), second.scales.begin() + 2);
     second.streams[0].erase(second.streams[0].begin(), second.streams[0].begin() + static_cast<std::ptrdiff_t>(2 * per_channel));
     hybrid.parts.push_back(second);
-    std::map<std::string, EncodedTensor> encoded{{"w", hybrid}, {"b", lossless(*m.graph.initializer("b"))}};
-    Exported x = export_both(m, encoded);
-    CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 0);
-    // Sparse int8 (masked weights are q = zero point) is exported as int8 and computes the same.
-    std::map<std::string, EncodedTensor> sparse_encoded{{"w", sparse}, {"b", lossless(*m.graph.initializer("b"))}};
-    Exported xs = export_both(m, sparse_encoded);
-    CHECK(test::count_op(xs.qdq_model, "DequantizeLinear") == 1);
-    const Tensor input = test_input(2);
-    CHECK(same_bits(value_of(xs.qdq_model, "w", input), *xs.float_model.graph.initializer("w")));
-  }
-}
-
-TEST_CASE("test_qdq: --qdq export carries int4 and sparse int4 weights exactly in int8") {
-  const Model m = test::tiny_conv_model();
-  const Tensor& w = *m.graph.initializer("w");
-  EncodedTensor e = int8_encoding(w, {});
-  EncodedPart& p = e.parts[0];
-  p.encoding = Encoding::int4;
-  p.symbol_bits = {4};
-  for (auto& s : p.streams[0]) s = static_cast<uint8_t>(std::clamp((static_cast<int>(s) - 128) / 16, -7, 7) + 8);
-  for (bool sparse : {false, true}) {
-    CAPTURE(sparse);
-    EncodedTensor t = e;
-    if (sparse) {
-      std::vector<uint8_t> mask, values;
-      for (uint8_t s : t.parts[0].streams[0]) {
-        mask.push_back(s != 8);
-        if (s != 8) values.push_back(s);
-      }
-      t.parts[0].sparse = true;
-      t.parts[0].streams = {mask, values};
-      t.parts[0].symbol_bits = {1, 4};
+    for (const EncodedTensor* e : {&hybrid}) {
+      std::map<std::string, EncodedTensor> encoded{{"w", *e}, {"b", lossless(*m.graph.initializer("b"))}};
+      Exported x = export_both(m, encoded);
+      CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 0);
     }
-    std::map<std::string, EncodedTensor> encoded{{"w", t}, {"b", lossless(*m.graph.initializer("b"))}};
-    Exported x = export_both(m, encoded);
-    REQUIRE(test::count_op(x.qdq_model, "DequantizeLinear") == 1);
-    const Tensor input = test_input(2);
-    CHECK(same_bits(value_of(x.qdq_model, "w", input), *x.float_model.graph.initializer("w")));
-    CHECK(same_bits(Executor(x.qdq_model).run({input})[0], Executor(x.float_model).run({input})[0]));
   }
 }
 
