@@ -10,6 +10,7 @@ void check_sparsity(double sparsity) {
   if (!(sparsity >= 0 && sparsity < 1)) {
     std::string text = std::to_string(sparsity);
     while (text.size() > 1 && text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
     fail_usage("--sparsity must be in [0, 1), got " + text);
   }
 }
