@@ -15,8 +15,10 @@
 // Choice (passes/budget.h): a candidate's cost is its relative output error scaled by the held-out
 // KL measured with that layer alone at 4 bits (allocation=measured, the default; allocation=proxy
 // skips the measurement), its benefit the bytes it saves against 8 bits dense; the ranked steps
-// are taken while held-out top-1 agreement with the float model stays at 100 - max-drop or more.
-// Activations stay float.
+// are taken while the held-out damage stays within max-drop (criterion=expected, the default: the
+// label-free expected top-1 drop; criterion=agreement: top-1 agreement with the float model, see
+// passes/budget.h). Biases of the chosen layers are stored as float16 (bias=fp16, the default; every
+// probe already computes with the rounded bias). Activations stay float.
 #include <algorithm>
 #include <cmath>
 
@@ -101,7 +103,7 @@ std::vector<FilterFit> expand(const Candidate& c, const LayerGram& gram) {
   return fits;
 }
 
-Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<size_t>& chosen,
+Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<size_t>& chosen, bool fp16_bias,
             std::map<std::string, EncodedTensor>* encoded) {
   Model m = base;
   for (size_t l = 0; l < layers.size(); ++l) {
@@ -109,6 +111,16 @@ Model build(const Model& base, const std::vector<LayerChoice>& layers, const std
     const LayerGram& gram = *layers[l].gram;
     auto fits = expand(c, gram);
     apply_layer_fits(m, gram, fits);
+    Tensor* bias = bias_for(m, gram.node);
+    if (bias && fp16_bias) {
+      // The corrected bias rounded to float16 (every probe sees the rounding the file will hold).
+      EncodedTensor half = encode_fp16(*bias);
+      *bias = decode_tensor(half, gram.node + " bias");
+      if (encoded) {
+        for (const auto& node : m.graph.nodes)
+          if (node.name == gram.node) (*encoded)[node.inputs.at(2)] = std::move(half);
+      }
+    }
     if (!encoded) continue;
     EncodedTensor e;
     const Tensor& w = m.graph.initializers.at(gram.weight);
@@ -158,6 +170,9 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   std::sort(sparsities.begin(), sparsities.end());
   sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
   const DropCriterion criterion = drop_criterion(options, DropCriterion::expected);
+  const std::string bias_format = options.text("bias", "fp16");
+  if (bias_format != "fp16" && bias_format != "fp32") fail_usage("sparse-quantize: bias=" + bias_format + ": expected fp16 or fp32");
+  const bool fp16_bias = bias_format == "fp16";
   const std::string allocation = options.text("allocation", "measured");
   if (allocation != "measured" && allocation != "proxy") fail_usage("sparse-quantize: allocation=" + allocation + ": expected measured or proxy");
 
@@ -215,7 +230,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   std::vector<double> saved(steps.size() + 1, 0.0);
   for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
   auto acceptable = [&](size_t n) {
-    return within_drop(build(model, layers, options_after(steps, n, layers.size()), nullptr), max_drop, ctx,
+    return within_drop(build(model, layers, options_after(steps, n, layers.size()), fp16_bias, nullptr), max_drop, ctx,
                        "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
                        criterion);
   };
@@ -227,7 +242,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
       ctx.log("sparse-quantize: " + layers[l].gram->node + ": " + std::to_string(c.bits) + " bits, sparsity " + std::to_string(c.sparsity) +
               ", ~" + std::to_string(static_cast<int64_t>(c.bytes)) + " bytes");
   }
-  model = build(model, layers, chosen, &ctx.encoded);
+  model = build(model, layers, chosen, fp16_bias, &ctx.encoded);
 }
 
 }  // namespace mc
