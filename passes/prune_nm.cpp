@@ -8,10 +8,7 @@
 // layers (a depthwise filter has one input channel).
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
-#include "analysis/sensitivity.h"
-#include "core/thread_pool.h"
 #include "passes/pass.h"
 #include "passes/pruning.h"
 #include "passes/weight_fit.h"

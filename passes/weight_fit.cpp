@@ -2,7 +2,6 @@
 
 #include <Eigen/Core>
 #include <Eigen/LU>
-#include <bit>
 #include <cmath>
 #include <map>
 
@@ -297,20 +296,15 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, i
     return p;
   }
   if (o.format == WeightFormat::float32) {
-    // Pruned float weights: a 0/1 mask (1 = stored) and the byte planes of the stored weights. A
-    // negative zero is stored (it is not bit-identical to the 0.0 a masked weight decodes to).
-    p.encoding = Encoding::fp32_planes;
-    p.sparse = true;
-    p.streams.assign(5, {});
-    p.symbol_bits = {1, 8, 8, 8, 8};
-    for (const auto& f : fits)
-      for (double v : f.values) {
-        const uint32_t bits = std::bit_cast<uint32_t>(static_cast<float>(v));
-        p.streams[0].push_back(bits != 0 ? 1 : 0);
-        if (bits == 0) continue;
-        for (int b = 0; b < 4; ++b) p.streams[static_cast<size_t>(1 + b)].push_back(static_cast<uint8_t>(bits >> (8 * b)));
-      }
-    return p;
+    // Pruned float weights: one sparse fp32 part (formats/encodings.h encode_fp32_sparse).
+    const int64_t k = fits.empty() ? 0 : static_cast<int64_t>(fits[0].values.size());
+    Tensor rows(DType::f32, {static_cast<int64_t>(fits.size()), k});
+    for (size_t f = 0; f < fits.size(); ++f)
+      for (int64_t i = 0; i < k; ++i) rows.data<float>()[static_cast<int64_t>(f) * k + i] = static_cast<float>(fits[f].values[static_cast<size_t>(i)]);
+    EncodedPart sparse = encode_fp32_sparse(rows).parts[0];
+    sparse.channel_begin = begin;
+    sparse.channel_end = end;
+    return sparse;
   }
   const bool int8 = o.format == WeightFormat::int8;
   p.encoding = int8 ? Encoding::int8 : Encoding::int4;
