@@ -162,6 +162,7 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
   EndToEnd e;
   if (probs.empty()) return e;
   int64_t agree = 0;
+  double gap_squares = 0;
   for (size_t i = 0; i < probs.size(); ++i) {
     const auto& p = reference.probabilities.at(i);
     const auto& q = probs[i];
@@ -171,10 +172,15 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
     e.kl += kl;
     const auto top_p = std::max_element(p.begin(), p.end()) - p.begin(), top_q = std::max_element(q.begin(), q.end()) - q.begin();
     agree += top_p == top_q;
-    e.expected_top1_drop += p[static_cast<size_t>(top_p)] - p[static_cast<size_t>(top_q)];
+    const double gap = p[static_cast<size_t>(top_p)] - p[static_cast<size_t>(top_q)];
+    e.expected_top1_drop += gap;
+    gap_squares += gap * gap;
   }
-  e.kl /= static_cast<double>(probs.size());
-  e.expected_top1_drop *= 100.0 / static_cast<double>(probs.size());
+  const double n = static_cast<double>(probs.size());
+  e.kl /= n;
+  const double mean_gap = e.expected_top1_drop / n;
+  e.expected_top1_drop = 100.0 * mean_gap;
+  if (probs.size() > 1) e.expected_top1_drop_stderr = 100.0 * std::sqrt(std::max(0.0, gap_squares / n - mean_gap * mean_gap) * n / (n - 1) / n);
   e.top1_agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(probs.size());
   return e;
 }

@@ -38,6 +38,7 @@ struct EndToEnd {
   // p(quantized top-1) under the float distribution p. Only changed predictions count, each by
   // how clearly the float model preferred its own class (a near tie costs almost nothing).
   double expected_top1_drop = 0;
+  double expected_top1_drop_stderr = 0;  // its standard error over the images, in points
 };
 
 struct LayerSensitivity {

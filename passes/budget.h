@@ -47,7 +47,8 @@ size_t largest_acceptable(size_t count, const std::function<bool(size_t)>& accep
 // What max-drop=P bounds on the held-out images: the drop of top-1 agreement with the float model
 // (100 - agreement; the README's meaning of --max-drop, strict: on 128 images one changed
 // prediction is 0.78 points), or the expected top-1 accuracy drop estimated without labels from
-// the float model's output distribution (analysis/sensitivity.h EndToEnd::expected_top1_drop).
+// the float model's output distribution (analysis/sensitivity.h EndToEnd::expected_top1_drop),
+// bounded with one-sided 95% confidence over the held-out images (mean + 1.645 standard errors).
 enum class DropCriterion { agreement, expected };
 DropCriterion drop_criterion(const PassOptions& options, DropCriterion fallback);
 
