@@ -2,7 +2,8 @@
 # Results of the sparse recipe (issue #7) on every shared model: .mcz bytes, compression ratio
 # (source fp32 bytes / whole file), top-1 before/after on ../shared/imagenet-dev (500 images, by
 # `mcompress compress --eval-images`), top-1 of ONNX Runtime on `mcompress export --qdq` of the
-# same file (scripts/compressed_vs_ort.sh, identical preprocessed inputs), and compress wall time.
+# same file (scripts/compressed_vs_ort.sh, identical preprocessed inputs), and the wall time of the
+# compress command (which includes evaluating the float and the compressed model on the 500 images).
 # Calibration: 256 images sampled (seed 0) from the same folder, without labels (128 fit, 128
 # held out for the budget decisions).
 # Usage: scripts/sparse_table.sh [BUILD_DIR] [MAX_DROP (default 1)] [EXTRA COMPRESS FLAGS...]
