@@ -62,13 +62,20 @@ DropCriterion drop_criterion(const PassOptions& options, DropCriterion fallback)
   fail_usage("criterion=" + c + ": expected agreement or expected");
 }
 
-bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const std::string& what, DropCriterion criterion) {
+double confidence_z(const PassOptions& options) {
+  const double z = options.number("confidence", 1.645);
+  if (!(z >= 0 && z <= 10)) fail_usage("confidence=" + options.text("confidence", "") + ": expected a number of standard errors from 0 to 10");
+  return z;
+}
+
+bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const std::string& what, DropCriterion criterion, double z) {
   EndToEnd e = compare_outputs(probe, ctx.held_out, ctx.float_reference(), ctx.threads);
   if (ctx.log)
     ctx.log(what + ": held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, expected top-1 drop " +
             std::to_string(e.expected_top1_drop) + " +- " + std::to_string(e.expected_top1_drop_stderr) + " points, KL " + std::to_string(e.kl));
-  // One-sided 95% bound: the held-out sample is small and the bisection looks at it many times.
-  if (criterion == DropCriterion::expected) return e.expected_top1_drop + 1.645 * e.expected_top1_drop_stderr <= max_drop;
+  // Default z = 1.645, a one-sided 95% bound: the held-out sample is small and the bisection looks
+  // at it many times.
+  if (criterion == DropCriterion::expected) return e.expected_top1_drop + z * e.expected_top1_drop_stderr <= max_drop;
   return e.top1_agreement >= 100.0 - max_drop;
 }
 

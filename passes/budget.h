@@ -53,8 +53,11 @@ enum class DropCriterion { agreement, expected };
 DropCriterion drop_criterion(const PassOptions& options, DropCriterion fallback);
 
 // The max-drop=P check: logs `what` with the held-out agreement, expected drop and KL.
+// With the expected criterion the bound is mean + z standard errors (z = `confidence_z`).
 bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const std::string& what,
-                 DropCriterion criterion = DropCriterion::agreement);
+                 DropCriterion criterion = DropCriterion::agreement, double confidence_z = 1.645);
+// confidence=Z from the options (default 1.645, one-sided 95%), checked to lie in [0, 10].
+double confidence_z(const PassOptions& options);
 
 // Measured damage per unit of proxy error: the held-out KL that `probe` (the model with one
 // layer changed) adds over `base_kl`, divided by that change's proxy error; floored so a change

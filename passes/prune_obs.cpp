@@ -68,6 +68,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
   const std::string allocation = options.text("allocation", ctx.held_out.files.empty() ? "proxy" : "measured");
   if (allocation != "measured" && allocation != "proxy" && allocation != "uniform")
     fail_usage("prune-obs: allocation=" + allocation + ": expected measured, proxy or uniform");
+  const double z = confidence_z(options);
   const DropCriterion criterion = drop_criterion(options, DropCriterion::agreement);
   if (allocation == "uniform" && has_drop) fail_usage("prune-obs: allocation=uniform needs sparsity=S");
 
@@ -135,7 +136,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
     } else {
       auto acceptable = [&](size_t k) {
         return within_drop(build(model, layers, options_after(steps, k, layers.size()), nullptr), max_drop, ctx,
-                           "prune-obs: " + std::to_string(100.0 * through[k] / total_weights) + "% pruned", criterion);
+                           "prune-obs: " + std::to_string(100.0 * through[k] / total_weights) + "% pruned", criterion, z);
       };
       n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return through[k]; }, 0.005 * total_weights);
     }

@@ -169,6 +169,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   std::sort(bits.rbegin(), bits.rend());
   std::sort(sparsities.begin(), sparsities.end());
   sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
+  const double z = confidence_z(options);
   const DropCriterion criterion = drop_criterion(options, DropCriterion::expected);
   const std::string bias_format = options.text("bias", "fp16");
   if (bias_format != "fp16" && bias_format != "fp32") fail_usage("sparse-quantize: bias=" + bias_format + ": expected fp16 or fp32");
@@ -232,7 +233,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   auto acceptable = [&](size_t n) {
     return within_drop(build(model, layers, options_after(steps, n, layers.size()), fp16_bias, nullptr), max_drop, ctx,
                        "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
-                       criterion);
+                       criterion, z);
   };
   const size_t n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return saved[k]; }, 0.002 * dense8_bytes);
   const auto chosen = options_after(steps, n, layers.size());
