@@ -176,7 +176,7 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: half, at most 128)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
-  cmd->add_option("--max-drop", o->max_drop, "hybrid, sparse: largest drop of held-out top-1 agreement with the float model, in points (default 1)")
+  cmd->add_option("--max-drop", o->max_drop, "hybrid: largest drop of held-out top-1 agreement with the float model, in points (default 1); sparse: largest expected top-1 drop estimated on the held-out images (95% bound, docs/SPARSE.md)")
       ->type_name("P");
   cmd->add_option("--ternary-fraction", o->ternary_fraction, "hybrid: share of all MACs to make ternary, 0..1 (instead of --max-drop)")
       ->type_name("F");

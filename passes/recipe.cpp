@@ -18,7 +18,7 @@ const RecipeInfo recipes[] = {
     {"int8", "int8 per-channel weights (GPTQ + bias correction), int8 activations (calibrated ranges)"},
     {"prom", "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations"},
     {"hybrid", "hybrid filter banks in the pointwise convs (ternary share from --max-drop or --ternary-fraction), other layers int8"},
-    {"sparse", "per layer 8..3-bit weights and 0-50% OBS pruning, entropy-coded, smallest file within --max-drop (default 1); --sparsity S prunes S first; float activations"},
+    {"sparse", "per layer 8..3-bit weights and 0-50% OBS pruning, entropy-coded, smallest file whose estimated top-1 drop stays within --max-drop (default 1); --sparsity S prunes S first; float activations"},
 };
 
 const char* canonical = "fold-constants,fold-bn,fc-to-gemm";
