@@ -34,7 +34,7 @@ struct CompressOptions {
   std::string calib, passes, eval_images, report;
   int64_t calib_count = 256, held_out = 0, eval_limit = 0;
   uint64_t seed = 0;
-  std::optional<double> max_drop, ternary_fraction;
+  std::optional<double> max_drop, ternary_fraction, sparsity;
   std::optional<int> ternary_terms;
   std::string drop_estimate, activations;
   bool force = false;
@@ -61,6 +61,7 @@ int run_compress(const CompressOptions& o) {
   ro.ternary_terms = o.ternary_terms;
   ro.drop_estimate = o.drop_estimate;
   ro.activations = o.activations;
+  ro.sparsity = o.sparsity;
   ro.passes = o.passes;
   ro.threads = o.common.threads;
   recipe_pipeline(o.recipe, ro);  // unknown recipe or conflicting flags: fail before any work
@@ -165,7 +166,8 @@ Command add_compress_command(CLI::App& root) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
   cmd->add_option("--max-drop", o->max_drop,
-                  "hybrid: largest top-1 loss in points (default 1), estimated against the float model on the held-out images")
+                  "hybrid, sparse: largest top-1 loss in points (default 1), estimated against the float model on the\n"
+                  "held-out images (hybrid: mean + 1 standard error; sparse: 95% bound, docs/SPARSE.md)")
       ->type_name("P");
   cmd->add_option("--drop-estimate", o->drop_estimate,
                   "hybrid: how --max-drop is estimated without labels: 'expected' (default; the float model's\n"
@@ -178,6 +180,8 @@ Command add_compress_command(CLI::App& root) {
       ->type_name("int8|float");
   cmd->add_option("--ternary-fraction", o->ternary_fraction, "hybrid: share of all MACs to make ternary, 0..1 (instead of --max-drop)")
       ->type_name("F");
+  cmd->add_option("--sparsity", o->sparsity, "sparse: first prune this share of all weights (prune-obs, per-layer allocation), 0 <= S < 1")
+      ->type_name("S");
   cmd->add_option("--passes", o->passes, "Run this pass pipeline instead of the recipe's, e.g. fold-bn,quantize-int8<method=rtn>")
       ->type_name("PIPELINE");
   cmd->add_option("--eval-images", o->eval_images, "Labelled folder: measure top-1 before and after, stored in the report")->type_name("DIR");

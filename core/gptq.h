@@ -27,12 +27,35 @@ struct LevelSet {
 struct GptqResult {
   std::vector<double> values;  // F x K quantized weights, row-major
   std::vector<int32_t> codes;  // F x K level codes
+  std::vector<uint8_t> pruned; // F x K, 1 where the weight was forced to zero (empty: no pruning)
+};
+
+// Pruning inside the same column sweep (Optimal Brain Surgeon in its row-parallel form: OBC,
+// Frantar & Alistarh 2022; SparseGPT, Frantar & Alistarh 2023): a pruned weight is a weight whose
+// only allowed level is 0, and its error is compensated by the not-yet-processed weights exactly
+// like a rounding error. Which weights to prune is decided on the fly from the OBS saliency
+// w_q^2 / [H^-1]_qq of the current (already compensated) weights, with [H^-1]_qq taken as the
+// squared diagonal of the Cholesky factor of the remaining inverse, as SparseGPT does.
+struct PruneSpec {
+  enum class Mode { none, fixed, per_row, groups };
+  Mode mode = Mode::none;
+  std::vector<uint8_t> fixed_mask;    // fixed: F x K, 1 = must be zero
+  double sparsity = 0;                // per_row: share of each row's weights pruned
+  int64_t block = 64;                 // per_row: columns (in processing order) decided together
+  std::vector<int64_t> column_group;  // groups: group id of each column, -1 for none
+  int64_t group_keep = 0;             // groups: weights kept per group (N of N:M)
+  bool act_order = true;              // process columns by descending diag(H)
 };
 
 // W: F x K row-major; H: K x K row-major (symmetric PSD); `damping` is added to the diagonal as a
-// fraction of its mean (e.g. 0.01..0.1). levels[f] is row f's level set.
+// fraction of its mean (e.g. 0.01..0.1). levels[f] is row f's level set; an empty level set
+// means no rounding (the weight keeps its compensated value: pure pruning). A row that is pruned
+// must have the level 0 (its code is the code of that level).
 GptqResult gptq_quantize(const std::vector<double>& w, int64_t rows, int64_t cols, const std::vector<double>& h,
-                         const std::vector<LevelSet>& levels, double damping);
+                         const std::vector<LevelSet>& levels, double damping, const PruneSpec& prune = {});
+
+// Weights per_row mode prunes in a row of `cols` weights: round(sparsity * cols).
+int64_t pruned_per_row(double sparsity, int64_t cols);
 
 // Plain round-to-nearest onto the same level sets (the baseline GPTQ is compared with).
 GptqResult nearest_quantize(const std::vector<double>& w, int64_t rows, int64_t cols, const std::vector<LevelSet>& levels);

@@ -126,6 +126,24 @@ EncodedTensor encode_fp32_planes(const Tensor& t) {
   return e;
 }
 
+EncodedTensor encode_fp32_sparse(const Tensor& t) {
+  if (t.dtype() != DType::f32) fail_internal("sparse fp32 of a non-float tensor");
+  EncodedTensor e = shell(t);
+  EncodedPart p = whole_part(t, Encoding::fp32_planes);
+  p.sparse = true;
+  p.streams.assign(5, {});
+  p.symbol_bits = {1, 8, 8, 8, 8};
+  const float* v = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const uint32_t bits = std::bit_cast<uint32_t>(v[i]);
+    p.streams[0].push_back(bits != 0 ? 1 : 0);
+    if (bits == 0) continue;
+    for (int b = 0; b < 4; ++b) p.streams[static_cast<size_t>(1 + b)].push_back(static_cast<uint8_t>(bits >> (8 * b)));
+  }
+  e.parts.push_back(std::move(p));
+  return e;
+}
+
 EncodedTensor encode_fp16(const Tensor& t) {
   if (t.dtype() != DType::f32) fail_internal("fp16 of a non-float tensor");
   EncodedTensor e = shell(t);

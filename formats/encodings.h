@@ -51,6 +51,9 @@ struct EncodedTensor {
 EncodedTensor encode_raw(const Tensor& t);
 EncodedTensor encode_fp32_planes(const Tensor& t);
 EncodedTensor encode_fp16(const Tensor& t);  // rounds to nearest even
+// Lossless for pruned float tensors: one sparse fp32 part, a mask (1 for every element whose bits
+// are not those of +0.0) and the byte planes of the masked elements.
+EncodedTensor encode_fp32_sparse(const Tensor& t);
 
 // Rebuilds the dense tensor; fails (input error) if the parts or streams are inconsistent.
 Tensor decode_tensor(const EncodedTensor& e, const std::string& name);

@@ -142,7 +142,7 @@ void upgrade_node(Graph& g, Node& node, int64_t opset, const InferredGraph& shap
 bool term_encodable(const McTensor& t) {
   if (t.encoded.dtype != DType::f32 || t.encoded.shape.empty() || t.encoded.parts.empty()) return false;
   for (const auto& p : t.encoded.parts)
-    if (p.sparse || (p.encoding != Encoding::int8 && p.encoding != Encoding::int4 && p.encoding != Encoding::ternary)) return false;
+    if (p.encoding != Encoding::int8 && p.encoding != Encoding::int4 && p.encoding != Encoding::ternary) return false;
   return true;
 }
 

@@ -23,8 +23,8 @@ struct QdqTerm {
   Tensor zero_points;  // int8 [channels]
 };
 
-// The terms of `e` (decoded streams), or nothing when some part is neither int8, int4 nor ternary,
-// is sparse, or has a zero point outside int8. Order of terms: term 0 first.
+// The terms of `e` (decoded streams), or nothing when some part is neither int8, int4 nor ternary
+// (dense or sparse) or has a zero point outside int8. Order of terms: term 0 first.
 std::optional<std::vector<QdqTerm>> qdq_terms(const EncodedTensor& e);
 
 }  // namespace mc

@@ -44,6 +44,11 @@ struct PassContext {
   // will decode to.
   std::map<std::string, EncodedTensor> encoded;
 
+  // Initializer name -> 0/1 mask in the weight's layout (1 = pruned to zero) of every weight a
+  // pruning pass has pruned. Later quantization passes keep those weights at zero; weights left
+  // in float are stored as sparse fp32 (a mask and the non-zeros' byte planes).
+  std::map<std::string, std::vector<uint8_t>> pruned;
+
   // Calibration images (fit set) and held-out images for decisions; empty when none were given.
   CalibrationSet calibration;
   CalibrationSet held_out;

@@ -12,7 +12,7 @@ void run_quantize_int8(Model& model, const PassOptions& options, PassContext& ct
   const CalibrationStats& stats = ctx.statistics(model);
   auto layers = select_layers(model, options.text("layers", "all"), ctx.encoded);
   if (ctx.log) ctx.log("quantize-int8: " + std::to_string(layers.size()) + " layers");
-  quantize_layers(model, stats, layers, fit, ctx.encoded);
+  quantize_layers(model, stats, layers, fit, ctx.encoded, &ctx.pruned);
 
 }
 

@@ -1,6 +1,7 @@
 #include "passes/recipe.h"
 
 #include "passes/pass.h"
+#include "passes/pruning.h"
 
 namespace mc {
 
@@ -18,6 +19,7 @@ const RecipeInfo recipes[] = {
     {"prom", "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations"},
     {"hybrid", "hybrid filter banks in the pointwise convs: per filter 3-term residual ternary or int8 (share from --max-drop or\n"
                "            --ternary-fraction), other layers int8, int8 activations"},
+    {"sparse", "per layer 8..3-bit weights and 0-50% OBS pruning, entropy-coded, smallest file whose estimated top-1 drop stays within --max-drop (default 1); --sparsity S prunes S first; float activations"},
 };
 
 const char* canonical = "fold-constants,fold-bn,fc-to-gemm";
@@ -54,9 +56,12 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
     fail_usage("--drop-estimate must be expected or agreement, got '" + o.drop_estimate + "'");
   if (!o.activations.empty() && o.activations != "int8" && o.activations != "float")
     fail_usage("--activations must be int8 or float, got '" + o.activations + "'");
-  if ((o.max_drop || o.ternary_fraction || o.ternary_terms || !o.drop_estimate.empty() || !o.activations.empty()) && recipe != "hybrid" &&
-      o.passes.empty())
-    fail_usage("--max-drop, --ternary-fraction, --ternary-terms, --drop-estimate and --activations apply to the hybrid recipe only");
+  if (o.sparsity) check_sparsity(*o.sparsity);
+  if ((o.ternary_fraction || o.ternary_terms || !o.drop_estimate.empty() || !o.activations.empty()) && recipe != "hybrid" && o.passes.empty())
+    fail_usage("--ternary-fraction, --ternary-terms, --drop-estimate and --activations apply to the hybrid recipe only");
+  if (o.max_drop && recipe != "hybrid" && recipe != "sparse" && o.passes.empty())
+    fail_usage("--max-drop applies to the hybrid and sparse recipes only");
+  if (o.sparsity && recipe != "sparse") fail_usage("--sparsity applies to the sparse recipe only");
   if (!o.passes.empty()) return o.passes;
   if (recipe == "lossless" || recipe == "fp16") return "";
   if (recipe == "int8") return std::string(canonical) + ",quantize-int8,quantize-activations";
@@ -74,6 +79,11 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
     return std::string(canonical) + ",quantize-int8<layers=depthwise+conv+fc>" + (int8_activations ? ",quantize-activations" : "") +
            ",split-hybrid<" + budget + ">,quantize-int8";
   }
+  if (recipe == "sparse") {
+    std::string p = canonical;
+    if (o.sparsity && *o.sparsity > 0) p += ",prune-obs<sparsity=" + number(*o.sparsity) + ">";
+    return p + ",sparse-quantize<max-drop=" + number(o.max_drop.value_or(1.0)) + ">";
+  }
   std::string valid;
   for (const auto& n : recipe_names()) valid += (valid.empty() ? "" : ", ") + n;
   fail_usage("unknown recipe '" + recipe + "' (valid: " + valid + ")");
@@ -81,7 +91,7 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
 
 bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& o) {
   std::string p = recipe_pipeline(recipe, o);
-  for (const char* pass : {"quantize-int8", "ternarize", "split-hybrid", "quantize-activations"})
+  for (const char* pass : {"quantize-int8", "ternarize", "split-hybrid", "quantize-activations", "prune-obs", "sparse-quantize"})
     if (p.find(pass) != std::string::npos) return true;
   return false;
 }
@@ -104,6 +114,9 @@ CompressedModel run_recipe(const std::string& recipe, const Model& model, const 
   out.encoded = std::move(ctx.encoded);
   out.filter_sensitivity = std::move(ctx.filter_sensitivity);
   out.filter_sensitivity_format = ctx.filter_sensitivity_format;
+  // Pruned weights no pass quantized: a mask and the non-zeros' float32 byte planes.
+  for (const auto& [name, mask] : ctx.pruned)
+    if (!out.encoded.count(name) && out.model.graph.initializer(name)) out.encoded[name] = encode_fp32_sparse(*out.model.graph.initializer(name));
   // Whatever no pass encoded is stored losslessly (integer tensors raw), or as fp16 in that recipe.
   for (auto& [name, t] : out.model.graph.initializers) {
     if (out.encoded.count(name)) continue;

@@ -21,9 +21,10 @@ namespace mc {
 struct RecipeOptions {
   std::optional<double> max_drop;           // hybrid: points of held-out top-1 agreement
   std::optional<double> ternary_fraction;   // hybrid: share of all MACs made ternary
-  std::optional<int> ternary_terms;         // hybrid: residual ternary terms, 1..3 (default 2)
+  std::optional<int> ternary_terms;         // hybrid: residual ternary terms, 1..3 (default 3)
   std::string drop_estimate;                // hybrid: "expected" (default) or "agreement"
   std::string activations;                  // hybrid: "int8" (default) or "float"
+  std::optional<double> sparsity;           // sparse: share of the weights pruned first (prune-obs)
   std::string passes;                       // explicit pipeline (overrides the recipe's)
   CalibrationSet calibration;               // fit images (empty: none given)
   CalibrationSet held_out;                  // decision images

@@ -25,6 +25,7 @@
 
 #include "analysis/op_count.h"
 #include "core/shape_inference.h"
+#include "passes/budget.h"
 #include "passes/pass.h"
 #include "passes/weight_fit.h"
 
@@ -191,29 +192,18 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   if (has_fraction) {
     while (chosen < candidates.size() && removed[chosen] < fraction * total_macs) ++chosen;
   } else {
-    // Largest prefix whose held-out top-1 agreement with the float model is >= 100 - max_drop.
-    const ReferenceOutputs& reference = ctx.float_reference();
+    // Largest prefix whose estimated held-out drop fits the budget. The expected drop must hold with
+    // one standard error to spare: a budget is a limit, and on ~128 images the estimate itself is
+    // uncertain by about a point.
+    const DropCriterion criterion = estimate == "agreement" ? DropCriterion::agreement : DropCriterion::expected;
     auto acceptable = [&](size_t n) {
       Model probe = build(model, stats, layers, candidates, n, ternary, bank, int8_bank, nullptr);
-      EndToEnd e = compare_outputs(probe, ctx.held_out, reference, ctx.threads);
-      if (ctx.log)
-        ctx.log("split-hybrid: " + std::to_string(n) + " ternary filters (" + std::to_string(100.0 * removed[n] / total_macs) +
-                "% of MACs): held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, expected drop " +
-                std::to_string(e.expected_drop) + " +- " + std::to_string(e.expected_drop_se) + ", KL " + std::to_string(e.kl));
-      // The expected drop must hold with one standard error to spare: a budget is a limit, and
-      // on ~128 images the estimate itself is uncertain by about a point.
-      return estimate == "agreement" ? e.top1_agreement >= 100.0 - max_drop : e.expected_drop + e.expected_drop_se <= max_drop;
+      return within_drop(probe, max_drop, ctx,
+                         "split-hybrid: " + std::to_string(n) + " ternary filters (" + std::to_string(100.0 * removed[n] / total_macs) + "% of MACs)",
+                         criterion, 1.0);
     };
-    size_t lo = 0, hi = candidates.size();
-    if (acceptable(hi)) lo = hi;
-    // Invariant: lo acceptable (0 is taken as acceptable: the bank alone), hi not. Stop when the
-    // interval is below 0.5% of the network's MACs.
-    while (hi > lo + 1 && removed[hi] - removed[lo] > 0.005 * total_macs) {
-      size_t mid = lo + (hi - lo) / 2;
-      if (acceptable(mid)) lo = mid;
-      else hi = mid;
-    }
-    chosen = lo;
+    // Stop when the interval is below 0.5% of the network's MACs.
+    chosen = largest_acceptable(candidates.size(), acceptable, [&](size_t n) { return removed[n]; }, 0.005 * total_macs);
   }
   if (ctx.log)
     ctx.log("split-hybrid: " + std::to_string(chosen) + " of " + std::to_string(candidates.size()) + " filters ternary, " +

@@ -133,6 +133,7 @@ void score(FilterFit& fit, std::span<const double> w, const std::vector<double>&
   }
   fit.abs_error = quadratic_form(h, diff);
   double energy = quadratic_form(h, w);
+  fit.energy = energy;
   fit.error = energy > 0 ? fit.abs_error / energy : 0.0;
   fit.bias_shift = shift;
 }
@@ -140,11 +141,30 @@ void score(FilterFit& fit, std::span<const double> w, const std::vector<double>&
 }  // namespace
 
 std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer, const std::vector<int64_t>& filters,
-                                   const FitOptions& o) {
+                                   const FitOptions& o, const std::vector<uint8_t>* fixed_mask) {
   std::vector<FilterFit> out(filters.size());
   std::map<int64_t, std::vector<size_t>> by_group;
   for (size_t i = 0; i < filters.size(); ++i) by_group[layer.group_of(filters[i])].push_back(i);
   const int64_t k = layer.rows;
+  const bool pruning = o.pruning.active() || fixed_mask != nullptr;
+  PruneSpec spec;
+  if (fixed_mask) {
+    spec.mode = PruneSpec::Mode::fixed;
+  } else if (o.pruning.nm_group > 0) {
+    // N:M along input channels: at each kernel position, groups of M consecutive input channels.
+    const int64_t spatial = (layer.op == "Conv" && weight.rank() >= 3) ? shape_numel(Shape(weight.shape().begin() + 2, weight.shape().end())) : 1;
+    const int64_t channels = spatial > 0 ? k / spatial : 0;
+    if (channels % o.pruning.nm_group != 0)
+      fail_usage("layer '" + layer.node + "': N:M pruning with M=" + std::to_string(o.pruning.nm_group) + " needs M to divide its " +
+                       std::to_string(channels) + " input channels per group");
+    spec.mode = PruneSpec::Mode::groups;
+    spec.group_keep = o.pruning.nm_keep;
+    spec.column_group.resize(static_cast<size_t>(k));
+    for (int64_t col = 0; col < k; ++col) spec.column_group[static_cast<size_t>(col)] = (col / spatial / o.pruning.nm_group) * spatial + col % spatial;
+  } else if (o.pruning.sparsity > 0) {
+    spec.mode = PruneSpec::Mode::per_row;
+    spec.sparsity = o.pruning.sparsity;
+  }
   for (const auto& [g, members] : by_group) {
     const std::vector<double> c = layer.moment(g, true);
     const std::vector<double> mu = layer.mean(g);
@@ -152,11 +172,19 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
     std::vector<double> w_all;
     std::vector<LevelSet> level_sets;
     std::vector<FilterFit> plain;
+    if (fixed_mask) spec.fixed_mask.clear();
     for (size_t m : members) {
       auto w = filter_weights(weight, layer, filters[m]);
       w_all.insert(w_all.end(), w.begin(), w.end());
+      if (fixed_mask) {
+        auto fm = filter_mask(*fixed_mask, layer, filters[m]);
+        spec.fixed_mask.insert(spec.fixed_mask.end(), fm.begin(), fm.end());
+      }
       FilterFit fit;
-      if (o.format == WeightFormat::ternary) {
+      if (o.format == WeightFormat::float32) {
+        fit.values = w;
+        level_sets.emplace_back();
+      } else if (o.format == WeightFormat::ternary) {
         auto terms = fit_residual_ternary(w, o.terms, h);
         std::vector<float> scales;
         for (const auto& t : terms) scales.push_back(t.scale);
@@ -174,7 +202,7 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         fit = from_codes(codes, o, 0, scales);
         level_sets.push_back(std::move(ls));
       } else {
-        int bits = o.format == WeightFormat::int8 ? 8 : 4;
+        const int bits = o.uniform_bits();
         UniformFit u = fit_uniform(w, bits, h);
         fit = from_codes(u.q, o, u.scale, {});
         level_sets.push_back(uniform_levels(u.scale, bits));
@@ -182,28 +210,57 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
       score(fit, w, c, mu);
       plain.push_back(std::move(fit));
     }
+    // Pruning always goes through the compensated sweep (the plain fits are dense).
+    const bool sweep = o.gptq || pruning;
     GptqResult gq;
-    if (o.gptq) gq = gptq_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, o.damping);
+    if (sweep) gq = gptq_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, o.damping, spec);
     for (size_t r = 0; r < members.size(); ++r) {
       std::span<const double> w(w_all.data() + r * static_cast<size_t>(k), static_cast<size_t>(k));
       FilterFit best = std::move(plain[r]);
-      if (o.gptq) {
-        std::vector<int32_t> codes(gq.codes.begin() + static_cast<std::ptrdiff_t>(r * static_cast<size_t>(k)),
-                                   gq.codes.begin() + static_cast<std::ptrdiff_t>((r + 1) * static_cast<size_t>(k)));
-        FilterFit compensated =
-            o.format == WeightFormat::ternary ? from_codes(codes, o, 0, best.term_scales) : from_codes(codes, o, best.scale, {});
-        FilterFit refit = compensated;
-        score(compensated, w, c, mu);
-        if (refit_scales(refit, w, c, o)) {
-          score(refit, w, c, mu);
-          if (refit.abs_error < compensated.abs_error) compensated = std::move(refit);
+      if (sweep) {
+        const auto from = static_cast<std::ptrdiff_t>(r * static_cast<size_t>(k)), to = static_cast<std::ptrdiff_t>((r + 1) * static_cast<size_t>(k));
+        FilterFit compensated;
+        if (o.format == WeightFormat::float32) {
+          compensated.values.assign(gq.values.begin() + from, gq.values.begin() + to);
+        } else {
+          std::vector<int32_t> codes(gq.codes.begin() + from, gq.codes.begin() + to);
+          compensated = o.format == WeightFormat::ternary ? from_codes(codes, o, 0, best.term_scales) : from_codes(codes, o, best.scale, {});
+          FilterFit refit = compensated;
+          score(compensated, w, c, mu);
+          // A refit keeps every pruned weight at 0: its level pattern (code 0) does not change.
+          if (refit_scales(refit, w, c, o)) {
+            score(refit, w, c, mu);
+            if (refit.abs_error < compensated.abs_error) compensated = std::move(refit);
+          }
         }
-        if (compensated.abs_error < best.abs_error) best = std::move(compensated);
+        score(compensated, w, c, mu);
+        if (pruning) {
+          compensated.pruned.assign(gq.pruned.begin() + from, gq.pruned.begin() + to);
+          best = std::move(compensated);
+        } else if (compensated.abs_error < best.abs_error) {
+          best = std::move(compensated);
+        }
       }
       out[members[r]] = std::move(best);
     }
   }
   return out;
+}
+
+std::vector<uint8_t> filter_mask(const std::vector<uint8_t>& mask, const LayerGram& layer, int64_t filter) {
+  std::vector<uint8_t> m(static_cast<size_t>(layer.rows));
+  for (int64_t k = 0; k < layer.rows; ++k)
+    m[static_cast<size_t>(k)] = mask[static_cast<size_t>(layer.filter_columns ? k * layer.filters_per_group + filter : filter * layer.rows + k)];
+  return m;
+}
+
+void store_masks(std::vector<uint8_t>& mask, const LayerGram& layer, const std::vector<int64_t>& filters, const std::vector<FilterFit>& fits) {
+  for (size_t i = 0; i < filters.size(); ++i) {
+    if (fits[i].pruned.empty()) continue;
+    const int64_t f = filters[i];
+    for (int64_t k = 0; k < layer.rows; ++k)
+      mask[static_cast<size_t>(layer.filter_columns ? k * layer.filters_per_group + f : f * layer.rows + k)] = fits[i].pruned[static_cast<size_t>(k)];
+  }
 }
 
 void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
@@ -237,6 +294,17 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, i
       }
     }
     return p;
+  }
+  if (o.format == WeightFormat::float32) {
+    // Pruned float weights: one sparse fp32 part (formats/encodings.h encode_fp32_sparse).
+    const int64_t k = fits.empty() ? 0 : static_cast<int64_t>(fits[0].values.size());
+    Tensor rows(DType::f32, {static_cast<int64_t>(fits.size()), k});
+    for (size_t f = 0; f < fits.size(); ++f)
+      for (int64_t i = 0; i < k; ++i) rows.data<float>()[static_cast<int64_t>(f) * k + i] = static_cast<float>(fits[f].values[static_cast<size_t>(i)]);
+    EncodedPart sparse = encode_fp32_sparse(rows).parts[0];
+    sparse.channel_begin = begin;
+    sparse.channel_end = end;
+    return sparse;
   }
   const bool int8 = o.format == WeightFormat::int8;
   p.encoding = int8 ? Encoding::int8 : Encoding::int4;
@@ -289,11 +357,13 @@ FitOptions fit_options(WeightFormat format, const PassOptions& options) {
   if (!(o.damping >= 0 && o.damping <= 10)) fail_usage("damping must be between 0 and 10");
   o.terms = static_cast<int>(options.integer("terms", format == WeightFormat::ternary ? 2 : 1));
   if (format == WeightFormat::ternary && (o.terms < 1 || o.terms > 3)) fail_usage("terms must be 1, 2 or 3");
+  o.bits = static_cast<int>(options.integer("bits", 0));
+  if (o.bits != 0 && format == WeightFormat::int8 && (o.bits < 2 || o.bits > 8)) fail_usage("bits must be 2 to 8");
   return o;
 }
 
 void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options,
-                     std::map<std::string, EncodedTensor>& encoded) {
+                     std::map<std::string, EncodedTensor>& encoded, const std::map<std::string, std::vector<uint8_t>>* masks) {
   // Names first: bias_for may add initializers and inputs, invalidating node pointers' contents.
   std::vector<std::pair<std::string, std::string>> todo;
   for (const Node* n : layers) todo.emplace_back(n->name, n->inputs[1]);
@@ -303,7 +373,9 @@ void quantize_layers(Model& model, const CalibrationStats& stats, const std::vec
     const int64_t count = filter_count(weight, layer);
     std::vector<int64_t> filters(static_cast<size_t>(count));
     for (int64_t f = 0; f < count; ++f) filters[static_cast<size_t>(f)] = f;
-    auto fits = fit_filters(weight, layer, filters, options);
+    const std::vector<uint8_t>* mask = nullptr;
+    if (masks && masks->count(weight_name)) mask = &masks->at(weight_name);
+    auto fits = fit_filters(weight, layer, filters, options, mask);
     Tensor* bias = bias_for(model, node_name);
     Tensor& w = model.graph.initializers.at(weight_name);
     apply_fits(w, bias, layer, filters, fits);
@@ -312,6 +384,25 @@ void quantize_layers(Model& model, const CalibrationStats& stats, const std::vec
     e.shape = w.shape();
     e.parts.push_back(make_part(fits, options, 0, count));
     encoded[weight_name] = std::move(e);
+  }
+}
+
+std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, const FitOptions& options, const std::vector<uint8_t>* fixed_mask) {
+  const Tensor& weight = model.graph.initializers.at(layer.weight);
+  std::vector<int64_t> filters(static_cast<size_t>(filter_count(weight, layer)));
+  for (size_t f = 0; f < filters.size(); ++f) filters[f] = static_cast<int64_t>(f);
+  return fit_filters(weight, layer, filters, options, fixed_mask);
+}
+
+void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<FilterFit>& fits, std::vector<uint8_t>* mask) {
+  std::vector<int64_t> filters(fits.size());
+  for (size_t f = 0; f < filters.size(); ++f) filters[f] = static_cast<int64_t>(f);
+  Tensor* bias = bias_for(model, layer.node);
+  Tensor& w = model.graph.initializers.at(layer.weight);
+  apply_fits(w, bias, layer, filters, fits);
+  if (mask) {
+    mask->assign(static_cast<size_t>(w.numel()), 0);
+    store_masks(*mask, layer, filters, fits);
   }
 }
 

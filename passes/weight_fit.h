@@ -16,13 +16,26 @@
 
 namespace mc {
 
-enum class WeightFormat { int8, int4, ternary };
+// float32: no rounding (pruning only: the kept weights keep their OBS-compensated float values).
+enum class WeightFormat { int8, int4, ternary, float32 };
+
+// Pruning inside the fit (core/gptq.h PruneSpec): none, `sparsity` of every filter's weights chosen
+// by OBS saliency, or N:M (keep `nm_keep` of every `nm_group` consecutive input channels at each
+// kernel position). A layer pruned earlier keeps its zeros (the mask given to fit_filters).
+struct FitPruning {
+  double sparsity = 0;
+  int64_t nm_keep = 0, nm_group = 0;  // N and M; 0: not N:M
+  bool active() const { return sparsity > 0 || nm_group > 0; }
+};
 
 struct FitOptions {
   WeightFormat format = WeightFormat::int8;
+  int bits = 0;             // uniform grids: levels -(2^(bits-1)-1)..2^(bits-1)-1; 0: 8 (int8), 4 (int4)
   int terms = 1;            // ternary residual terms
   bool gptq = true;
   double damping = 0.1;     // fraction of the mean diagonal added before inverting C
+  FitPruning pruning;
+  int uniform_bits() const { return bits ? bits : (format == WeightFormat::int4 ? 4 : 8); }
 };
 
 // One filter, quantized.
@@ -34,13 +47,23 @@ struct FilterFit {
   std::vector<std::vector<uint8_t>> term_symbols;  // ternary: per term, K symbols (0: 0, 1: +1, 2: -1)
   double error = 0;                      // relative output error e = (w-q)'C(w-q) / (w'Cw)
   double abs_error = 0;                  // (w-q)'C(w-q)
+  double energy = 0;                     // w'Cw
   double bias_shift = 0;                 // (w - q)' mu, added to the bias
+  std::vector<uint8_t> pruned;           // K, 1 where the weight is forced to zero (empty: none)
 };
 
 // Fits `filters` of a layer (indices into its filters) with `options`. Filters of one group share
-// one factorization. Results are in the order of `filters`.
+// one factorization. Results are in the order of `filters`. `fixed_mask` (the weight tensor's
+// layout, 1 = pruned) keeps an earlier pruning's zeros; with options.pruning the fit prunes itself.
+// Fails (unsupported, naming the layer) when N:M's M does not divide the layer's input channels.
 std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer, const std::vector<int64_t>& filters,
-                                   const FitOptions& options);
+                                   const FitOptions& options, const std::vector<uint8_t>* fixed_mask = nullptr);
+
+// Filter f's mask values from a mask in the weight tensor's layout.
+std::vector<uint8_t> filter_mask(const std::vector<uint8_t>& mask, const LayerGram& layer, int64_t filter);
+// Writes the fits' pruned flags into a mask in the weight tensor's layout (sized numel).
+void store_masks(std::vector<uint8_t>& mask, const LayerGram& layer, const std::vector<int64_t>& filters,
+                 const std::vector<FilterFit>& fits);
 
 // Writes fitted values into `weight` (and bias shifts into `bias`, if given) for `filters`.
 void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
@@ -60,11 +83,20 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& opti
 // Quantizes every filter of the selected layers (one encoding part per layer), applies bias
 // correction, records the encodings in `encoded` and replaces the weights by their decoded values.
 // `stats` must describe the model as it is (the float layers' inputs).
+// `masks` (weight name -> mask), when given, holds earlier prunings whose zeros are kept.
 void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options,
-                     std::map<std::string, EncodedTensor>& encoded);
+                     std::map<std::string, EncodedTensor>& encoded,
+                     const std::map<std::string, std::vector<uint8_t>>* masks = nullptr);
 
-// FitOptions from pass options: method=gptq|rtn, damping=D, terms=K (ternary).
+// FitOptions from pass options: method=gptq|rtn, damping=D, terms=K (ternary), bits=B (int8: 2..8).
 FitOptions fit_options(WeightFormat format, const class PassOptions& options);
+
+// Every filter of one layer (layer.weight in `model`), fitted with `options`.
+std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, const FitOptions& options,
+                                 const std::vector<uint8_t>* fixed_mask = nullptr);
+// Writes a whole layer's fits (values and bias shifts); fills `mask` (weight layout, 1 = pruned)
+// from the fits' pruned flags when given.
+void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<FilterFit>& fits, std::vector<uint8_t>* mask = nullptr);
 
 // The bias initializer of a Conv / Gemm layer, creating a zero bias input if it has none (so bias
 // correction has somewhere to go). Returns nullptr for layers that cannot take a bias (MatMul).

@@ -38,6 +38,46 @@ Model tiny_conv_model() {
   return m;
 }
 
+Model tiny_pointwise_model() {
+  Model m;
+  m.opset = 13;
+  m.ir_version = 7;
+  Graph& g = m.graph;
+  g.name = "tiny_pointwise";
+  g.inputs.push_back(ValueInfo{"x", DType::f32, {-1, 3, 8, 8}, {"N", "", "", ""}, true});
+  g.outputs.push_back(ValueInfo{"y", DType::f32, {-1, 4}, {"N", ""}, true});
+  uint32_t state = 777;
+  auto values = [&](size_t n, float amplitude) {
+    std::vector<float> v(n);
+    for (auto& x : v) {
+      state = state * 1664525u + 1013904223u;
+      x = amplitude * (static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f);
+    }
+    return v;
+  };
+  g.initializers["w1"] = Tensor::from_vector<float>({8, 3, 3, 3}, values(8 * 27, 1.0f));
+  g.initializers["b1"] = Tensor::from_vector<float>({8}, values(8, 0.2f));
+  g.initializers["w2"] = Tensor::from_vector<float>({8, 8, 1, 1}, values(64, 1.0f));
+  g.initializers["b2"] = Tensor::from_vector<float>({8}, values(8, 0.2f));
+  g.initializers["w3"] = Tensor::from_vector<float>({4, 8}, values(32, 2.0f));
+  g.initializers["b3"] = Tensor::from_vector<float>({4}, values(4, 0.2f));
+  Node conv{"conv", "Conv", {"x", "w1", "b1"}, {"c1"}, {}};
+  conv.attrs["pads"] = ints_attr({1, 1, 1, 1});
+  conv.attrs["kernel_shape"] = ints_attr({3, 3});
+  g.nodes.push_back(conv);
+  g.nodes.push_back(Node{"relu1", "Relu", {"c1"}, {"r1"}, {}});
+  Node pw{"pointwise", "Conv", {"r1", "w2", "b2"}, {"c2"}, {}};
+  pw.attrs["kernel_shape"] = ints_attr({1, 1});
+  g.nodes.push_back(pw);
+  g.nodes.push_back(Node{"relu2", "Relu", {"c2"}, {"r2"}, {}});
+  g.nodes.push_back(Node{"gap", "GlobalAveragePool", {"r2"}, {"p"}, {}});
+  g.nodes.push_back(Node{"flatten", "Flatten", {"p"}, {"f"}, {}});
+  Node fc{"fc", "Gemm", {"f", "w3", "b3"}, {"y"}, {}};
+  fc.attrs["transB"] = Attribute{AttrType::integer, 0, 1, {}, {}, {}, {}, {}};
+  g.nodes.push_back(fc);
+  return m;
+}
+
 Model relu_only_model() {
   Model m;
   m.opset = 13;

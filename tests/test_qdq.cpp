@@ -467,7 +467,7 @@ TEST_CASE("test_qdq: --qdq export keeps int8 weights as int8 and computes bit-id
   CHECK(same_bits(Executor(reread).run({input})[0], y_float));
 }
 
-TEST_CASE("test_qdq: --qdq export leaves non-int8, sparse and out-of-range tensors float") {
+TEST_CASE("test_qdq: --qdq export leaves float and out-of-range tensors float, exports sparse and multi-part int8") {
   const Model m = test::tiny_conv_model();
   const Tensor& w = *m.graph.initializer("w");
   SUBCASE("fp16 weight") {
@@ -503,13 +503,13 @@ TEST_CASE("test_qdq: --qdq export leaves non-int8, sparse and out-of-range tenso
     second.scales.erase(second.scales.begin(), second.scales.begin() + 2);
     second.streams[0].erase(second.streams[0].begin(), second.streams[0].begin() + static_cast<std::ptrdiff_t>(2 * per_channel));
     hybrid.parts.push_back(second);
-    std::map<std::string, EncodedTensor> encoded{{"w", sparse}, {"b", lossless(*m.graph.initializer("b"))}};
-    CHECK(test::count_op(export_both(m, encoded).qdq_model, "DequantizeLinear") == 0);
-    // Two int8 parts are one int8 tensor: exported as such, bit-identical.
-    encoded["w"] = hybrid;
-    Exported x = export_both(m, encoded);
-    CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 1);
-    CHECK(same_bits(value_of(x.qdq_model, "w", test_input(1)), *x.float_model.graph.initializer("w")));
+    // A sparse int8 part and two int8 parts are each one int8 tensor: exported as such, bit-identical.
+    for (const EncodedTensor* e : {&sparse, &hybrid}) {
+      std::map<std::string, EncodedTensor> encoded{{"w", *e}, {"b", lossless(*m.graph.initializer("b"))}};
+      Exported x = export_both(m, encoded);
+      CHECK(test::count_op(x.qdq_model, "DequantizeLinear") == 1);
+      CHECK(same_bits(value_of(x.qdq_model, "w", test_input(1)), *x.float_model.graph.initializer("w")));
+    }
   }
 }
 

@@ -141,17 +141,32 @@ check "profile --json has layers[].filters[].sensitivity" grep -q '"sensitivity"
 check "profile --json has end-to-end KL" grep -q '"kl"' "$tmp/p.json"
 
 # --- compress with calibration, report, QDQ export; recipe flag errors
-expect 2 "unknown recipe 'int9' \\(valid: lossless, fp16, int8, prom, hybrid\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int9
+expect 2 "unknown recipe 'int9' \\(valid: lossless, fp16, int8, prom, hybrid, sparse\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int9
 expect 2 "needs calibration images" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --preprocess keras
 expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --max-drop -1 --calib "$images" --preprocess keras
 expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --max-drop 250 --calib "$images" --preprocess keras
 expect 2 "ternary-fraction must be between 0 and 1" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-fraction 1.5 --calib "$images" --preprocess keras
-expect 2 "apply to the hybrid recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --max-drop 1 --calib "$images" --preprocess keras
 expect 2 "ternary-terms must be 1, 2 or 3" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-terms 4 --calib "$images" --preprocess keras
 expect 2 "drop-estimate must be expected or agreement" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --drop-estimate median --calib "$images" --preprocess keras
 expect 2 "drop-estimate applies to --max-drop" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-fraction 0.2 --drop-estimate agreement --calib "$images" --preprocess keras
 expect 2 "activations must be int8 or float" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --activations int4 --calib "$images" --preprocess keras
 expect 2 "apply to the hybrid recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --ternary-terms 2 --calib "$images" --preprocess keras
+expect 2 "max-drop applies to the hybrid and sparse recipes only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --max-drop 1 --calib "$images" --preprocess keras
+# --- pruning and the sparse recipe (issue #7)
+expect 2 "--sparsity must be in \\[0, 1\\), got 1$" -- compress "$model" -o "$tmp/x.mcz" --recipe sparse --sparsity 1 --calib "$images" --preprocess keras
+expect 2 "--sparsity must be in \\[0, 1\\), got -0.2" -- compress "$model" -o "$tmp/x.mcz" --recipe sparse --sparsity -0.2 --calib "$images" --preprocess keras
+expect 2 "--sparsity applies to the sparse recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --sparsity 0.5 --calib "$images" --preprocess keras
+expect 2 "--sparsity must be in" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-magnitude<sparsity=1.5>" --quiet
+expect 2 "layer 'conv1': N:M pruning with M=4 needs M to divide its 3 input channels" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-nm<layers=conv;method=magnitude>" --quiet
+expect 2 "layer 'conv_pw_1': N:M pruning with M=3 needs M to divide its 8 input channels" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-nm<n=1;m=3;method=magnitude>" --quiet
+expect 2 "layer 'conv_pw_1'" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "fold-bn,prune-nm<n=1;m=3>" --calib "$images" --preprocess keras --quiet
+check "a failed pruning leaves no file" test ! -e "$tmp/x.mcz"
+expect 0 "" -- compress "$model" -o "$tmp/s.mcz" --recipe sparse --sparsity 0.2 --max-drop 5 --calib "$images" --preprocess keras --quiet
+"$bin" info "$tmp/s.mcz" --json >"$tmp/si.json"
+ratio="$(grep -o '"compression_ratio": [0-9.]*' "$tmp/si.json" | head -1 | sed 's/.*: //')"
+check "the sparse recipe writes a file over 4x smaller than fp32 (got ${ratio:-none})" awk -v r="${ratio:-0}" 'BEGIN { exit !(r > 4) }'
+expect 0 "" -- export "$tmp/s.mcz" -o "$tmp/s.onnx" --qdq --quiet
+check "a sparse recipe QDQ export contains DequantizeLinear weights" grep -q DequantizeLinear "$tmp/s.onnx"
 expect 4 "no pointwise layers" -- compress tests/data/models/tiny_conv.onnx -o "$tmp/x.mcz" --recipe prom --calib "$images" --preprocess keras --quiet
 check "a failed compress leaves no file" test ! -e "$tmp/x.mcz"
 expect 0 "" -- compress "$model" -o "$tmp/q.mcz" --recipe int8 --calib "$images" --preprocess keras --report "$tmp/q.json" --quiet

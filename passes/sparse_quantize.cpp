@@ -1,0 +1,249 @@
+// sparse-quantize: per-layer choice of bit width and sparsity for the smallest file within an
+// accuracy budget (the `sparse` recipe; after Choi et al., "Learning Sparse Low-Precision Neural
+// Networks With Learnable Regularization": prune, quantize, entropy-code; here post-training).
+//
+// Candidates per layer: uniform symmetric grids of `bits` (default 8, 6, 5, 4, 3 bits: levels
+// -(2^(b-1)-1)..2^(b-1)-1, one scale per filter) times `sparsity` (default 0, 25%, 50% of each
+// filter's weights pruned), each fitted in one compensated sweep (core/gptq.h: OBS pruning and
+// GPTQ rounding together) under the layer's centered input covariance, scales refitted, bias
+// corrected. A layer pruned by an earlier pass keeps its zeros and only its bit width is chosen.
+// Stored as int8 (5-8 bits) or int4 (<= 4 bits) parts whose symbols the .mcz writer entropy-codes,
+// so fewer levels and more zeros both shrink the file; a candidate's size is estimated as its
+// symbols' order-0 entropy plus its scales (the coder lands within ~1% of that, README "Entropy
+// coding").
+//
+// Choice (passes/budget.h): a candidate's cost is its relative output error scaled by the held-out
+// KL measured with that layer alone at 4 bits (allocation=measured, the default; allocation=proxy
+// skips the measurement), its benefit the bytes it saves against 8 bits dense; the ranked steps
+// are taken while the held-out damage stays within max-drop (criterion=expected, the default: the
+// label-free expected top-1 drop; criterion=agreement: top-1 agreement with the float model, see
+// passes/budget.h). Biases of the chosen layers are stored as float16 (bias=fp16, the default; every
+// probe already computes with the rounded bias). Activations stay float.
+#include <algorithm>
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "formats/rans.h"
+#include "passes/budget.h"
+#include "passes/pass.h"
+#include "passes/weight_fit.h"
+
+namespace mc {
+
+namespace {
+
+struct Candidate {
+  int bits = 8;
+  double sparsity = 0;
+  std::vector<int8_t> q;          // filter-major codes (K per filter)
+  std::vector<float> scales;      // per filter
+  std::vector<double> bias_shift; // per filter
+  double proxy = 0;               // relative output error of the layer
+  double bytes = 0;               // estimated stored bytes
+};
+
+struct LayerChoice {
+  const LayerGram* gram = nullptr;
+  std::vector<Candidate> candidates;
+};
+
+FitOptions options_for(int bits, double sparsity, double damping) {
+  FitOptions o;
+  o.format = bits <= 4 ? WeightFormat::int4 : WeightFormat::int8;
+  o.bits = bits;
+  o.damping = damping;
+  o.pruning.sparsity = sparsity;
+  return o;
+}
+
+Candidate compact(const std::vector<FilterFit>& fits, int bits, double sparsity) {
+  Candidate c;
+  c.bits = bits;
+  c.sparsity = sparsity;
+  double err = 0, energy = 0;
+  std::vector<uint8_t> symbols;
+  for (const auto& f : fits) {
+    c.scales.push_back(f.scale);
+    c.bias_shift.push_back(f.bias_shift);
+    for (int32_t q : f.q) {
+      c.q.push_back(static_cast<int8_t>(q));
+      symbols.push_back(static_cast<uint8_t>(q + 128));
+    }
+    err += f.abs_error;
+    energy += f.energy;
+  }
+  c.proxy = energy > 0 ? err / energy : 0.0;
+  size_t distinct = 0;
+  std::vector<bool> seen(256, false);
+  for (uint8_t s : symbols)
+    if (!seen[s]) {
+      seen[s] = true;
+      ++distinct;
+    }
+  // Order-0 bound, a frequency table (about 2 bytes per symbol used) and 4-byte scales.
+  c.bytes = order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size())) / 8.0 + 2.0 * static_cast<double>(distinct) +
+            4.0 * static_cast<double>(fits.size());
+  return c;
+}
+
+std::vector<FilterFit> expand(const Candidate& c, const LayerGram& gram) {
+  std::vector<FilterFit> fits(c.scales.size());
+  const size_t k = static_cast<size_t>(gram.rows);
+  for (size_t f = 0; f < fits.size(); ++f) {
+    FilterFit& fit = fits[f];
+    fit.scale = c.scales[f];
+    fit.bias_shift = c.bias_shift[f];
+    fit.q.resize(k);
+    fit.values.resize(k);
+    for (size_t i = 0; i < k; ++i) {
+      fit.q[i] = c.q[f * k + i];
+      fit.values[i] = static_cast<float>(fit.q[i]) * fit.scale;  // as weight_fit's from_codes
+    }
+  }
+  return fits;
+}
+
+Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<size_t>& chosen, bool fp16_bias,
+            std::map<std::string, EncodedTensor>* encoded) {
+  Model m = base;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const Candidate& c = layers[l].candidates[chosen[l]];
+    const LayerGram& gram = *layers[l].gram;
+    auto fits = expand(c, gram);
+    apply_layer_fits(m, gram, fits);
+    Tensor* bias = bias_for(m, gram.node);
+    if (bias && fp16_bias) {
+      // The corrected bias rounded to float16 (every probe sees the rounding the file will hold).
+      EncodedTensor half = encode_fp16(*bias);
+      *bias = decode_tensor(half, gram.node + " bias");
+      if (encoded) {
+        for (const auto& node : m.graph.nodes)
+          if (node.name == gram.node) (*encoded)[node.inputs.at(2)] = std::move(half);
+      }
+    }
+    if (!encoded) continue;
+    EncodedTensor e;
+    const Tensor& w = m.graph.initializers.at(gram.weight);
+    e.dtype = DType::f32;
+    e.shape = w.shape();
+    e.parts.push_back(make_part(fits, options_for(c.bits, 0, 0), 0, static_cast<int64_t>(fits.size())));
+    (*encoded)[gram.weight] = std::move(e);
+  }
+  return m;
+}
+
+std::vector<double> number_list(const std::string& text, const std::string& key) {
+  std::vector<double> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t plus = text.find('+', pos);
+    std::string item = text.substr(pos, plus == std::string::npos ? std::string::npos : plus - pos);
+    try {
+      size_t used = 0;
+      out.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      fail_usage("sparse-quantize: " + key + "=" + text + ": expected numbers separated by '+'");
+    }
+    if (plus == std::string::npos) break;
+    pos = plus + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& ctx) {
+  const double max_drop = options.number("max-drop", 1.0);
+  if (!(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points");
+  const double damping = options.number("damping", 0.1);
+  if (!(damping >= 0 && damping <= 10)) fail_usage("damping must be between 0 and 10");
+  std::vector<int> bits;
+  for (double b : number_list(options.text("bits", "8+6+5+4+3"), "bits")) {
+    if (b != std::floor(b) || b < 2 || b > 8) fail_usage("sparse-quantize: bits must be whole numbers from 2 to 8");
+    bits.push_back(static_cast<int>(b));
+  }
+  std::vector<double> sparsities = number_list(options.text("sparsity", "0+0.25+0.5"), "sparsity");
+  for (double s : sparsities)
+    if (!(s >= 0 && s < 1)) fail_usage("sparse-quantize: sparsity values must be in [0, 1)");
+  std::sort(bits.rbegin(), bits.rend());
+  std::sort(sparsities.begin(), sparsities.end());
+  sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
+  const double z = confidence_z(options);
+  const DropCriterion criterion = drop_criterion(options, DropCriterion::expected);
+  const std::string bias_format = options.text("bias", "fp16");
+  if (bias_format != "fp16" && bias_format != "fp32") fail_usage("sparse-quantize: bias=" + bias_format + ": expected fp16 or fp32");
+  const bool fp16_bias = bias_format == "fp16";
+  const std::string allocation = options.text("allocation", "measured");
+  if (allocation != "measured" && allocation != "proxy") fail_usage("sparse-quantize: allocation=" + allocation + ": expected measured or proxy");
+
+  const CalibrationStats& stats = ctx.statistics(model);
+  auto selected = select_layers(model, options.text("layers", "all"), ctx.encoded);
+  if (selected.empty()) fail_unsupported("sparse-quantize: the model has no layers to quantize");
+
+  ThreadPool pool(ctx.threads);
+  std::vector<LayerChoice> layers;
+  for (const Node* node : selected) {
+    LayerChoice lc;
+    lc.gram = &stats.layers.at(node->name);
+    auto mask_it = ctx.pruned.find(lc.gram->weight);
+    const std::vector<uint8_t>* mask = mask_it == ctx.pruned.end() ? nullptr : &mask_it->second;
+    // Candidate grid, 8 bits dense first (the starting point of every layer).
+    std::vector<std::pair<int, double>> grid;
+    for (double s : mask ? std::vector<double>{0.0} : sparsities)
+      for (int b : bits) grid.emplace_back(b, s);
+    std::stable_sort(grid.begin(), grid.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    lc.candidates.resize(grid.size());
+    pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
+      const auto [b, s] = grid[static_cast<size_t>(i)];
+      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(b, s, damping), mask), b, s);
+    });
+    layers.push_back(std::move(lc));
+    if (ctx.log) ctx.log("sparse-quantize: fitted " + node->name);
+  }
+
+  // Cost scale per layer: held-out KL of the layer alone at the candidate nearest 4 bits dense.
+  std::vector<double> scale(layers.size(), 1.0);
+  if (allocation == "measured") {
+    const double base_kl = compare_outputs(model, ctx.held_out, ctx.float_reference(), ctx.threads).kl;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      size_t probe = 0;
+      for (size_t c = 0; c < layers[l].candidates.size(); ++c) {
+        const Candidate& cand = layers[l].candidates[c];
+        if (cand.sparsity == 0 && std::abs(cand.bits - 4) < std::abs(layers[l].candidates[probe].bits - 4)) probe = c;
+      }
+      // The layer alone: every other layer stays float.
+      Model m = model;
+      auto fits = expand(layers[l].candidates[probe], *layers[l].gram);
+      apply_layer_fits(m, *layers[l].gram, fits);
+      scale[l] = kl_per_proxy(m, base_kl, layers[l].candidates[probe].proxy, ctx);
+      if (ctx.log) ctx.log("sparse-quantize: " + layers[l].gram->node + ": KL per unit proxy " + std::to_string(scale[l]));
+    }
+  }
+  std::vector<std::vector<BudgetOption>> budget(layers.size());
+  double dense8_bytes = 0;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const double base_bytes = layers[l].candidates[0].bytes;
+    dense8_bytes += base_bytes;
+    for (const auto& c : layers[l].candidates) budget[l].push_back(BudgetOption{scale[l] * c.proxy, base_bytes - c.bytes});
+  }
+  const auto steps = ranked_steps(budget);
+  std::vector<double> saved(steps.size() + 1, 0.0);
+  for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
+  auto acceptable = [&](size_t n) {
+    return within_drop(build(model, layers, options_after(steps, n, layers.size()), fp16_bias, nullptr), max_drop, ctx,
+                       "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
+                       criterion, z);
+  };
+  const size_t n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return saved[k]; }, 0.002 * dense8_bytes);
+  const auto chosen = options_after(steps, n, layers.size());
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const Candidate& c = layers[l].candidates[chosen[l]];
+    if (ctx.log)
+      ctx.log("sparse-quantize: " + layers[l].gram->node + ": " + std::to_string(c.bits) + " bits, sparsity " + std::to_string(c.sparsity) +
+              ", ~" + std::to_string(static_cast<int64_t>(c.bytes)) + " bytes");
+  }
+  model = build(model, layers, chosen, fp16_bias, &ctx.encoded);
+}
+
+}  // namespace mc

@@ -1,0 +1,387 @@
+// Pruning (issue #7): prune-magnitude, prune-obs, prune-nm, the sparse recipe's pass and the
+// sparse encodings: exact sparsity, OBS beating magnitude on correlated inputs, the N:M pattern,
+// .mcz round trips, no-op at sparsity 0, determinism, and the bad inputs.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "analysis/calibration.h"
+#include "core/executor.h"
+#include "core/gptq.h"
+#include "formats/mcz.h"
+#include "formats/qdq_export.h"
+#include "passes/budget.h"
+#include "passes/pass.h"
+#include "passes/recipe.h"
+#include "passes/weight_fit.h"
+#include "tests/helpers.h"
+#include "tests/model_builder.h"
+#include "tests/test_util.h"
+
+using namespace mc;
+
+namespace {
+
+// A synthetic fully connected layer: F filters over K strongly correlated inputs (x = A z, A with
+// a large shared component), its statistics computed exactly from the samples.
+struct SyntheticLayer {
+  Tensor weight;
+  LayerGram gram;
+};
+
+SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples) {
+  uint32_t state = 4242;
+  auto uniform = [&] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<double>(state >> 8) / static_cast<double>(1u << 24) - 0.5;
+  };
+  std::vector<double> a(static_cast<size_t>(k * k));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j) a[static_cast<size_t>(i * k + j)] = (i == j ? 1.0 : 0.0) + 0.6 * uniform() + (j < 2 ? 1.5 : 0.0);
+  SyntheticLayer s;
+  s.gram.node = "fc";
+  s.gram.op = "Gemm";
+  s.gram.weight = "w";
+  s.gram.rows = k;
+  s.gram.filters_per_group = filters;
+  s.gram.samples = samples;
+  s.gram.gram.assign(static_cast<size_t>(k * k), 0.0);
+  s.gram.sum.assign(static_cast<size_t>(k), 0.0);
+  std::vector<double> z(static_cast<size_t>(k)), x(static_cast<size_t>(k));
+  for (int64_t n = 0; n < samples; ++n) {
+    for (auto& v : z) v = uniform();
+    for (int64_t i = 0; i < k; ++i) {
+      double acc = 0;
+      for (int64_t j = 0; j < k; ++j) acc += a[static_cast<size_t>(i * k + j)] * z[static_cast<size_t>(j)];
+      x[static_cast<size_t>(i)] = acc;
+    }
+    for (int64_t i = 0; i < k; ++i) {
+      s.gram.sum[static_cast<size_t>(i)] += x[static_cast<size_t>(i)];
+      for (int64_t j = 0; j < k; ++j) s.gram.gram[static_cast<size_t>(i * k + j)] += x[static_cast<size_t>(i)] * x[static_cast<size_t>(j)];
+    }
+  }
+  std::vector<float> w(static_cast<size_t>(filters * k));
+  for (auto& v : w) v = static_cast<float>(uniform());
+  s.weight = Tensor::from_vector<float>({filters, k}, w);
+  return s;
+}
+
+// Runs f, which must throw mc::Error of `kind` whose message contains `part`.
+void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part) {
+  try {
+    f();
+  } catch (const Error& e) {
+    CHECK_MESSAGE(static_cast<int>(e.kind()) == static_cast<int>(kind), e.what());
+    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, "message '" << e.what() << "' lacks '" << part << "'");
+    return;
+  }
+  FAIL_CHECK("expected an mc::Error containing '" << part << "', nothing was thrown");
+}
+
+double output_error(const std::vector<FilterFit>& fits) {
+  double total = 0;
+  for (const auto& f : fits) total += f.abs_error;
+  return total;
+}
+
+std::vector<int64_t> all_filters(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
+  return v;
+}
+
+int64_t zeros(const Tensor& t) {
+  int64_t n = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) n += t.data<float>()[i] == 0.0f;
+  return n;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.byte_size()) == 0;
+}
+
+// Calibration (fit) and held-out sets of the small deterministic inputs.
+struct SmallCalibration {
+  test::TempDir fit_dir, held_dir;
+  CalibrationSet fit, held;
+  explicit SmallCalibration(const Model& m) {
+    test::write_small_inputs(fit_dir.path, 8);
+    test::write_small_inputs(held_dir.path, 6);
+    fit = calibration_set(fit_dir.path.string(), 8, 0, test::small_image_config(), m);
+    held = calibration_set(held_dir.path.string(), 6, 1, test::small_image_config(), m);
+  }
+};
+
+Model run_passes(const Model& m, const std::string& pipeline, const SmallCalibration* calib, PassContext* out = nullptr, int threads = 1) {
+  PassContext ctx;
+  ctx.threads = threads;
+  if (calib) {
+    ctx.calibration = calib->fit;
+    ctx.held_out = calib->held;
+  }
+  Model copy = m;
+  run_pipeline(copy, parse_pipeline(pipeline), ctx);
+  if (out) *out = std::move(ctx);
+  return copy;
+}
+
+}  // namespace
+
+TEST_CASE("test_pruning: prune-magnitude hits the exact sparsity with the smallest weights") {
+  const Model m = test::tiny_pointwise_model();
+  PassContext ctx;
+  Model p = run_passes(m, "prune-magnitude<sparsity=0.3>", nullptr, &ctx);
+  for (const char* name : {"w1", "w2", "w3"}) {
+    CAPTURE(name);
+    const Tensor& before = *m.graph.initializer(name);
+    const Tensor& after = *p.graph.initializer(name);
+    const int64_t expected = std::llround(0.3 * static_cast<double>(before.numel()));
+    CHECK(zeros(after) == expected);
+    REQUIRE(ctx.pruned.count(name));
+    // Every pruned weight is no larger in magnitude than every kept one; kept ones are unchanged.
+    float largest_pruned = 0, smallest_kept = 1e30f;
+    for (int64_t i = 0; i < before.numel(); ++i) {
+      const float w = before.data<float>()[i];
+      if (ctx.pruned[name][static_cast<size_t>(i)]) largest_pruned = std::max(largest_pruned, std::fabs(w));
+      else {
+        smallest_kept = std::min(smallest_kept, std::fabs(w));
+        CHECK(after.data<float>()[i] == w);
+      }
+    }
+    CHECK(largest_pruned <= smallest_kept);
+  }
+}
+
+TEST_CASE("test_pruning: sparsity 0 is a no-op") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const char* pipeline : {"prune-magnitude<sparsity=0>", "prune-obs<sparsity=0>"}) {
+    CAPTURE(pipeline);
+    PassContext ctx;
+    Model p = run_passes(m, pipeline, &calib, &ctx);
+    CHECK(ctx.pruned.empty());
+    for (const auto& [name, t] : m.graph.initializers) CHECK(same_bits(t, *p.graph.initializer(name)));
+  }
+}
+
+TEST_CASE("test_pruning: OBS pruning has a lower output error than magnitude pruning on correlated inputs") {
+  SyntheticLayer s = synthetic_layer(16, 32, 400);
+  for (double sparsity : {0.25, 0.5, 0.75}) {
+    CAPTURE(sparsity);
+    FitOptions obs;
+    obs.format = WeightFormat::float32;
+    obs.damping = 0.01;
+    obs.pruning.sparsity = sparsity;
+    auto obs_fits = fit_filters(s.weight, s.gram, all_filters(16), obs);
+    // Magnitude: the same count per filter, smallest |w|, nothing compensated, scored alike.
+    std::vector<uint8_t> mask(static_cast<size_t>(s.weight.numel()), 0);
+    const int64_t per_row = pruned_per_row(sparsity, 32);
+    for (int64_t f = 0; f < 16; ++f) {
+      std::vector<int64_t> idx = all_filters(32);
+      const float* w = s.weight.data<float>() + f * 32;
+      std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return std::fabs(w[a]) < std::fabs(w[b]); });
+      for (int64_t i = 0; i < per_row; ++i) mask[static_cast<size_t>(f * 32 + idx[static_cast<size_t>(i)])] = 1;
+    }
+    Tensor magnitude = s.weight;
+    for (size_t i = 0; i < mask.size(); ++i)
+      if (mask[i]) magnitude.data<float>()[i] = 0.0f;
+    // The magnitude-pruned weights' output error under the same centered covariance.
+    const std::vector<double> c = s.gram.moment(0, true);
+    double magnitude_error = 0, obs_error = 0;
+    for (int64_t f = 0; f < 16; ++f) {
+      std::vector<double> d(32);
+      for (int64_t k = 0; k < 32; ++k) d[static_cast<size_t>(k)] = s.weight.data<float>()[f * 32 + k] - magnitude.data<float>()[f * 32 + k];
+      for (int64_t i = 0; i < 32; ++i)
+        for (int64_t j = 0; j < 32; ++j) magnitude_error += d[static_cast<size_t>(i)] * c[static_cast<size_t>(i * 32 + j)] * d[static_cast<size_t>(j)];
+      int64_t pruned = 0;
+      for (uint8_t p : obs_fits[static_cast<size_t>(f)].pruned) pruned += p;
+      CHECK(pruned == per_row);
+      for (int64_t k = 0; k < 32; ++k)
+        if (obs_fits[static_cast<size_t>(f)].pruned[static_cast<size_t>(k)]) CHECK(obs_fits[static_cast<size_t>(f)].values[static_cast<size_t>(k)] == 0.0);
+    }
+    obs_error = output_error(obs_fits);
+    CHECK(obs_error < 0.7 * magnitude_error);
+  }
+}
+
+TEST_CASE("test_pruning: N:M keeps N of every M input channels, in a fit and in prune-nm") {
+  SyntheticLayer s = synthetic_layer(8, 16, 200);
+  FitOptions nm;
+  nm.format = WeightFormat::float32;
+  nm.pruning.nm_keep = 2;
+  nm.pruning.nm_group = 4;
+  auto fits = fit_filters(s.weight, s.gram, all_filters(8), nm);
+  for (const auto& f : fits)
+    for (int64_t g = 0; g < 4; ++g) {
+      int kept = 0;
+      for (int64_t i = 0; i < 4; ++i) kept += f.values[static_cast<size_t>(g * 4 + i)] != 0.0;
+      CHECK(kept == 2);
+    }
+  // The pass, on a model: the pointwise conv and the fc layer (8 input channels each).
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const char* method : {"obs", "magnitude"}) {
+    CAPTURE(method);
+    Model p = run_passes(m, std::string("prune-nm<n=1;m=4;method=") + method + ">", &calib);
+    for (const char* name : {"w2", "w3"}) {
+      const Tensor& w = *p.graph.initializer(name);
+      for (int64_t f = 0; f < 4; ++f)
+        for (int64_t g = 0; g < 2; ++g) {
+          int kept = 0;
+          for (int64_t i = 0; i < 4; ++i) kept += w.data<float>()[f * 8 + g * 4 + i] != 0.0f;
+          CHECK(kept == 1);
+        }
+    }
+    CHECK(same_bits(*p.graph.initializer("w1"), *m.graph.initializer("w1")));  // a 3x3 conv: not selected
+  }
+}
+
+TEST_CASE("test_pruning: pruned and quantized models round-trip through .mcz exactly") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const char* pipeline : {"prune-obs<sparsity=0.5;allocation=uniform>", "prune-magnitude<sparsity=0.6>,quantize-int8",
+                               "prune-nm<n=2;m=4>,quantize-int8<bits=4>", "sparse-quantize<max-drop=50>"}) {
+    CAPTURE(pipeline);
+    RecipeOptions o;
+    o.passes = pipeline;
+    o.calibration = calib.fit;
+    o.held_out = calib.held;
+    o.threads = 1;
+    CompressedModel c = run_recipe("int8", m, o);
+    if (std::string(pipeline).find("prune") != std::string::npos) {
+      // The zeros survive quantization.
+      int64_t pruned_weights = 0;
+      for (const auto& [name, t] : c.model.graph.initializers)
+        if (name[0] == 'w') pruned_weights += zeros(t);
+      CHECK(pruned_weights > 0);
+    }
+    const auto bytes = write_mcz(c.model, c.encoded, nlohmann::ordered_json::object(), 1);
+    Model back = decode_mcz(read_mcz(bytes, "p.mcz"), "p.mcz");
+    for (const auto& [name, t] : c.model.graph.initializers) {
+      CAPTURE(name);
+      REQUIRE(back.graph.initializer(name));
+      CHECK(same_bits(t, *back.graph.initializer(name)));
+    }
+    // Same bytes at another thread count.
+    o.threads = 3;
+    CompressedModel c3 = run_recipe("int8", m, o);
+    CHECK(write_mcz(c3.model, c3.encoded, nlohmann::ordered_json::object(), 3) == bytes);
+  }
+}
+
+TEST_CASE("test_pruning: a pruned float layer is stored as a sparse part") {
+  const Model m = test::tiny_pointwise_model();
+  RecipeOptions o;
+  o.passes = "prune-magnitude<sparsity=0.5>";
+  CompressedModel c = run_recipe("lossless", m, o);
+  const EncodedTensor& e = c.encoded.at("w2");
+  REQUIRE(e.parts.size() == 1);
+  CHECK(e.parts[0].sparse);
+  CHECK(e.parts[0].encoding == Encoding::fp32_planes);
+  CHECK(e.parts[0].streams[1].size() == 32);  // 64 weights, half kept
+  CHECK(same_bits(decode_tensor(e, "w2"), *c.model.graph.initializer("w2")));
+  // A negative zero is kept as a value (it is not the +0.0 a masked weight decodes to).
+  Tensor t = Tensor::from_vector<float>({4}, {0.0f, -0.0f, 1.5f, 0.0f});
+  EncodedTensor st = encode_fp32_sparse(t);
+  CHECK(st.parts[0].streams[0] == std::vector<uint8_t>{0, 1, 1, 0});
+  CHECK(same_bits(decode_tensor(st, "t"), t));
+}
+
+TEST_CASE("test_pruning: sparse-quantize chooses narrower grids when the budget allows") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  PassContext strict, loose;
+  run_passes(m, "sparse-quantize<max-drop=0;bits=8+4;sparsity=0>", &calib, &strict);
+  run_passes(m, "sparse-quantize<max-drop=100;bits=8+4;sparsity=0+0.5>", &calib, &loose);
+  // max-drop=100 accepts everything: every layer takes its smallest option (4 bits, 50% pruned).
+  for (const char* name : {"w1", "w2", "w3"}) {
+    CAPTURE(name);
+    CHECK(loose.encoded.at(name).parts[0].encoding == Encoding::int4);
+    CHECK(strict.encoded.count(name));
+  }
+}
+
+TEST_CASE("test_pruning: budget steps follow the convex hull and the bisection finds the edge") {
+  // Layer 0: options (0,0) (1,10) (5,11) (3,20): hull 0 -> 1 (slope 0.1) -> 3 (slope 2/10).
+  std::vector<std::vector<BudgetOption>> layers = {{{0, 0}, {1, 10}, {5, 11}, {3, 20}}, {{0, 0}, {2, 5}}};
+  auto steps = ranked_steps(layers);
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0].layer == 0);
+  CHECK(steps[0].option == 1);
+  CHECK(steps[1].option == 3);
+  CHECK(steps[2].layer == 1);
+  CHECK(options_after(steps, 2, 2) == std::vector<size_t>{3, 0});
+  for (size_t edge = 0; edge <= 10; ++edge) {
+    size_t found = largest_acceptable(10, [&](size_t n) { return n <= edge; }, [](size_t n) { return static_cast<double>(n); }, 0.5);
+    CHECK(found == edge);
+  }
+}
+
+TEST_CASE("test_pruning: bad sparsity and N:M settings fail naming the flag or the layer") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const char* bad : {"prune-magnitude<sparsity=1>", "prune-magnitude<sparsity=-0.1>", "prune-magnitude", "prune-obs<sparsity=1.5>",
+                          "prune-obs<sparsity=0.5;max-drop=1>", "prune-nm<n=4;m=4>", "sparse-quantize<bits=9>", "sparse-quantize<sparsity=1>",
+                          "sparse-quantize<confidence=-1>", "sparse-quantize<criterion=top5>"}) {
+    CAPTURE(bad);
+    expect_error([&] { run_passes(m, bad, &calib); }, ErrorKind::usage, "");
+  }
+  expect_error([&] { run_passes(m, "prune-magnitude<sparsity=1>", &calib); }, ErrorKind::usage, "--sparsity");
+  // The 3x3 conv has 3 input channels: M=4 does not divide them.
+  expect_error([&] { run_passes(m, "prune-nm<layers=conv>", &calib); }, ErrorKind::usage, "'conv'");
+  expect_error([&] { run_passes(m, "prune-nm<layers=conv;method=magnitude>", nullptr); }, ErrorKind::usage, "'conv'");
+  RecipeOptions o;
+  o.sparsity = 1.0;
+  expect_error([&] { recipe_pipeline("sparse", o); }, ErrorKind::usage, "--sparsity");
+  o.sparsity = 0.5;
+  expect_error([&] { recipe_pipeline("int8", o); }, ErrorKind::usage, "--sparsity");
+  CHECK(recipe_pipeline("sparse", o) == "fold-constants,fold-bn,fc-to-gemm,prune-obs<sparsity=0.5>,sparse-quantize<max-drop=1>");
+}
+
+TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights exactly in int8") {
+  const Model m = test::tiny_conv_model();
+  const Tensor& w = *m.graph.initializer("w");
+  const int64_t channels = w.dim(0), inner = w.numel() / channels;
+  for (Encoding encoding : {Encoding::int8, Encoding::int4})
+    for (bool sparse : {false, true}) {
+      CAPTURE(static_cast<int>(encoding));
+      CAPTURE(sparse);
+      const int32_t offset = encoding == Encoding::int8 ? 128 : 8;
+      EncodedTensor e;
+      e.dtype = DType::f32;
+      e.shape = w.shape();
+      EncodedPart p;
+      p.encoding = encoding;
+      p.channel_end = channels;
+      p.sparse = sparse;
+      p.streams.assign(sparse ? 2 : 1, {});
+      p.symbol_bits = sparse ? std::vector<uint8_t>{1, 8} : std::vector<uint8_t>{8};
+      for (int64_t c = 0; c < channels; ++c) {
+        float top = 0;
+        for (int64_t k = 0; k < inner; ++k) top = std::max(top, std::fabs(w.data<float>()[c * inner + k]));
+        const float scale = top / 7.0f;
+        p.scales.push_back(scale);
+        for (int64_t k = 0; k < inner; ++k) {
+          const int32_t q = std::clamp(static_cast<int32_t>(std::lround(w.data<float>()[c * inner + k] / scale)), -7, 7);
+          if (sparse) {
+            p.streams[0].push_back(q != 0);
+            if (q != 0) p.streams[1].push_back(static_cast<uint8_t>(q + offset));
+          } else {
+            p.streams[0].push_back(static_cast<uint8_t>(q + offset));
+          }
+        }
+      }
+      e.parts.push_back(p);
+      std::map<std::string, EncodedTensor> encoded{{"w", e}, {"b", encode_fp32_planes(*m.graph.initializer("b"))}};
+      const auto bytes = write_mcz(m, encoded, nlohmann::ordered_json::object(), 1);
+      const McFile file = read_mcz(bytes, "q.mcz");
+      const Model decoded = decode_mcz(file, "q.mcz");
+      const Model qdq = with_qdq_weights(decoded, file);
+      REQUIRE(test::count_op(qdq, "DequantizeLinear") == 1);
+      Tensor x(DType::f32, {2, 3, 8, 8});
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.11f * static_cast<float>(i));
+      CHECK(same_bits(Executor(qdq).run({x})[0], Executor(decoded).run({x})[0]));
+    }
+}
