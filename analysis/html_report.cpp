@@ -4,6 +4,7 @@
 #include <map>
 
 #include "analysis/svg_chart.h"
+#include "core/text.h"
 
 namespace mc {
 
@@ -15,15 +16,6 @@ std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
-}
-
-std::string commas(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
 }
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0; }
@@ -63,20 +55,20 @@ std::string summary_section(const Report& r) {
   std::string h = "<h2>Summary</h2><table>";
   h += row("file", escape(r.file));
   h += row("recipe", escape(r.recipe.empty() ? "?" : r.recipe));
-  h += row("size", commas(static_cast<int64_t>(r.bytes)) + " bytes (weights " + commas(static_cast<int64_t>(r.weight_bytes)) + ")");
-  h += row("vs fp32", commas(static_cast<int64_t>(r.fp32_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio()) + " smaller");
-  h += row("vs fp16", commas(static_cast<int64_t>(r.fp16_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio_vs_fp16()) + " smaller");
+  h += row("size", with_commas(static_cast<int64_t>(r.bytes)) + " bytes (weights " + with_commas(static_cast<int64_t>(r.weight_bytes)) + ")");
+  h += row("vs fp32", with_commas(static_cast<int64_t>(r.fp32_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio()) + " smaller");
+  h += row("vs fp16", with_commas(static_cast<int64_t>(r.fp16_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio_vs_fp16()) + " smaller");
   if (r.source_bytes)
-    h += row("vs source file", commas(static_cast<int64_t>(r.source_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio_vs_source()) + " smaller");
-  h += row("parameters", commas(r.params) + ", " + fmt("%.2f", ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params))) +
+    h += row("vs source file", with_commas(static_cast<int64_t>(r.source_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio_vs_source()) + " smaller");
+  h += row("parameters", with_commas(r.params) + ", " + fmt("%.2f", ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params))) +
                              " bits per weight stored");
   const double m0 = static_cast<double>(r.macs_original);
-  h += row("MULs per image", commas(r.ops.muls()) + " (float model " + commas(r.macs_original) + ", " +
+  h += row("MULs per image", with_commas(r.ops.muls()) + " (float model " + with_commas(r.macs_original) + ", " +
                                  fmt("%.1f%%", 100 * (1 - ratio(static_cast<double>(r.ops.muls()), m0))) + " fewer)");
-  h += row("ADDs per image", commas(r.ops.adds()) + " (float model " + commas(r.macs_original) + ", " +
+  h += row("ADDs per image", with_commas(r.ops.adds()) + " (float model " + with_commas(r.macs_original) + ", " +
                                  fmt("%.1f%%", 100 * (1 - ratio(static_cast<double>(r.ops.adds()), m0))) + " fewer)");
-  h += row("by kind", "fp32 MACs " + commas(r.ops.fp32_macs) + ", int8 MACs " + commas(r.ops.int8_macs) + ", ternary adds " +
-                          commas(r.ops.ternary_adds()) + ", scale muls " + commas(r.ops.scale_muls));
+  h += row("by kind", "fp32 MACs " + with_commas(r.ops.fp32_macs) + ", int8 MACs " + with_commas(r.ops.int8_macs) + ", ternary adds " +
+                          with_commas(r.ops.ternary_adds()) + ", scale muls " + with_commas(r.ops.scale_muls));
   h += row("compute energy", energy(r.energy_pj) + "; float model at fp32 " + energy(r.energy_pj_original) + " (" +
                                  fmt("%.2fx", ratio(r.energy_pj_original, r.energy_pj)) + "), at fp16 " + energy(r.energy_pj_fp16) + " (" +
                                  fmt("%.2fx", ratio(r.energy_pj_fp16, r.energy_pj)) + ")");
@@ -87,7 +79,7 @@ std::string summary_section(const Report& r) {
     if (a.top1_after) s += ", after " + fmt("%.2f", *a.top1_after);
     if (a.top5_before) s += "; top-5 before " + fmt("%.2f", *a.top5_before);
     if (a.top5_after) s += ", after " + fmt("%.2f", *a.top5_after);
-    if (a.images) s += " (" + commas(*a.images) + " images)";
+    if (a.images) s += " (" + with_commas(*a.images) + " images)";
     h += row("accuracy", s);
   } else {
     h += row("accuracy", "not measured (compress with --eval-images to record it)");
@@ -190,10 +182,10 @@ std::string layer_table(const Report& r) {
       }
     }
     h += "<tr><td class=\"l\">" + escape(l.name) + "</td><td class=\"l\">" + escape(l.op) + "</td><td class=\"l\">" +
-         escape(split.empty() ? "-" : split) + "</td><td>" + (l.int8_activations ? "int8" : "fp32") + "</td><td>" + commas(l.params) +
-         "</td><td>" + commas(static_cast<int64_t>(l.bytes)) + "</td><td>" +
-         fmt("%.2f", ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params))) + "</td><td>" + commas(l.ops.fp32_macs) +
-         "</td><td>" + commas(l.ops.int8_macs) + "</td><td>" + commas(l.ops.ternary_adds()) + "</td><td>" + commas(l.ops.scale_muls) +
+         escape(split.empty() ? "-" : split) + "</td><td>" + (l.int8_activations ? "int8" : "fp32") + "</td><td>" + with_commas(l.params) +
+         "</td><td>" + with_commas(static_cast<int64_t>(l.bytes)) + "</td><td>" +
+         fmt("%.2f", ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params))) + "</td><td>" + with_commas(l.ops.fp32_macs) +
+         "</td><td>" + with_commas(l.ops.int8_macs) + "</td><td>" + with_commas(l.ops.ternary_adds()) + "</td><td>" + with_commas(l.ops.scale_muls) +
          "</td><td>" + energy(l.energy_pj) + "</td></tr>";
   }
   return h + "</table>";
@@ -202,7 +194,7 @@ std::string layer_table(const Report& r) {
 // `this_file`: the bytes of the report's own file, to point out its row (0: none).
 std::string sweep_section(const SweepTable& t, uint64_t this_file) {
   std::string h = "<h2>Sweep: trade-offs and Pareto front</h2>";
-  h += "<p class=\"note\">Model " + escape(t.model) + "; top-1 on " + commas(t.eval_images) + " labelled images" +
+  h += "<p class=\"note\">Model " + escape(t.model) + "; top-1 on " + with_commas(t.eval_images) + " labelled images" +
        (t.top1_float ? ", float model " + fmt("%.2f", *t.top1_float) : std::string()) +
        ". Filled points are Pareto-optimal: no other point is as small (as few multiplications) with at least the same top-1.</p>";
   svg::Scatter by_size, by_muls;
@@ -255,8 +247,8 @@ std::string sweep_section(const SweepTable& t, uint64_t this_file) {
       h += "<td class=\"l\" colspan=\"9\">failed: " + escape(p.error) + "</td></tr>";
       continue;
     }
-    h += "<td>" + commas(static_cast<int64_t>(p.bytes)) + "</td><td>" + fmt("%.2fx", p.compression_ratio) + "</td><td>" + commas(p.muls) +
-         "</td><td>" + commas(p.adds) + "</td><td>" + energy(p.energy_pj) + "</td><td>" + (p.top1 ? fmt("%.2f", *p.top1) : "-") +
+    h += "<td>" + with_commas(static_cast<int64_t>(p.bytes)) + "</td><td>" + fmt("%.2fx", p.compression_ratio) + "</td><td>" + with_commas(p.muls) +
+         "</td><td>" + with_commas(p.adds) + "</td><td>" + energy(p.energy_pj) + "</td><td>" + (p.top1 ? fmt("%.2f", *p.top1) : "-") +
          "</td><td>" + (p.top1 && t.top1_float ? fmt("%+.2f", *p.top1 - *t.top1_float) : "-") + "</td><td>" + (p.pareto_size ? "yes" : "") +
          "</td><td>" + (p.pareto_muls ? "yes" : "") + "</td></tr>";
   }

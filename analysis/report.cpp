@@ -7,6 +7,7 @@
 #include "analysis/op_count.h"
 #include "core/error.h"
 #include "core/shape_inference.h"
+#include "core/text.h"
 
 namespace mc {
 
@@ -464,15 +465,6 @@ nlohmann::ordered_json to_json(const Report& r) {
 
 namespace {
 
-std::string commas(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
-}
-
 std::string energy_str(double pj) {
   char buf[32];
   if (pj >= 1e6) std::snprintf(buf, sizeof buf, "%.2f uJ", pj / 1e6);
@@ -508,33 +500,33 @@ std::string to_text(const Report& r) {
   auto line = [&](const LayerReport& l, const std::string& label, const std::string& op, const std::string& split, const std::string& act) {
     char bpw[16];
     std::snprintf(bpw, sizeof bpw, "%.2f", ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params)));
-    append(out, row, fit(label, 32).c_str(), op.c_str(), fit(split, 22).c_str(), act.c_str(), commas(l.params).c_str(),
-           commas(static_cast<int64_t>(l.bytes)).c_str(), bpw, commas(l.ops.fp32_macs).c_str(), commas(l.ops.int8_macs).c_str(),
-           commas(l.ops.ternary_adds()).c_str(), energy_str(l.energy_pj).c_str());
+    append(out, row, fit(label, 32).c_str(), op.c_str(), fit(split, 22).c_str(), act.c_str(), with_commas(l.params).c_str(),
+           with_commas(static_cast<int64_t>(l.bytes)).c_str(), bpw, with_commas(l.ops.fp32_macs).c_str(), with_commas(l.ops.int8_macs).c_str(),
+           with_commas(l.ops.ternary_adds()).c_str(), energy_str(l.energy_pj).c_str());
   };
   for (const auto& l : r.layers) line(l, l.name, l.op, split_str(l), l.int8_activations ? "int8" : "fp32");
   line(r.totals, "total", "", "", "");
   if (r.other_tensors)
     append(out, "(not in any weighted layer, so in no row: %lld tensors, %s parameters, %s bytes: BatchNorm, Clip bounds, quantizer scales, shapes)\n",
-           static_cast<long long>(r.other_tensors), commas(r.other_params).c_str(), commas(static_cast<int64_t>(r.other_bytes)).c_str());
+           static_cast<long long>(r.other_tensors), with_commas(r.other_params).c_str(), with_commas(static_cast<int64_t>(r.other_bytes)).c_str());
 
-  append(out, "\nsize: %s bytes (weights %s, container %s); fp32 %s bytes -> %.2fx smaller", commas(static_cast<int64_t>(r.bytes)).c_str(),
-         commas(static_cast<int64_t>(r.weight_bytes)).c_str(),
-         commas(static_cast<int64_t>(r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0)).c_str(),
-         commas(static_cast<int64_t>(r.fp32_bytes)).c_str(), r.compression_ratio());
-  append(out, "; vs fp16 (%s bytes) %.2fx", commas(static_cast<int64_t>(r.fp16_bytes)).c_str(), r.compression_ratio_vs_fp16());
-  if (r.source_bytes) append(out, "; vs the source file (%s bytes) %.2fx", commas(static_cast<int64_t>(r.source_bytes)).c_str(), r.compression_ratio_vs_source());
-  append(out, "\n      %s parameters, %.2f bits/weight stored:", commas(r.params).c_str(),
+  append(out, "\nsize: %s bytes (weights %s, container %s); fp32 %s bytes -> %.2fx smaller", with_commas(static_cast<int64_t>(r.bytes)).c_str(),
+         with_commas(static_cast<int64_t>(r.weight_bytes)).c_str(),
+         with_commas(static_cast<int64_t>(r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0)).c_str(),
+         with_commas(static_cast<int64_t>(r.fp32_bytes)).c_str(), r.compression_ratio());
+  append(out, "; vs fp16 (%s bytes) %.2fx", with_commas(static_cast<int64_t>(r.fp16_bytes)).c_str(), r.compression_ratio_vs_fp16());
+  if (r.source_bytes) append(out, "; vs the source file (%s bytes) %.2fx", with_commas(static_cast<int64_t>(r.source_bytes)).c_str(), r.compression_ratio_vs_source());
+  append(out, "\n      %s parameters, %.2f bits/weight stored:", with_commas(r.params).c_str(),
          ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)));
   for (const auto& e : r.by_encoding)
-    append(out, " %s %s elements %s bytes;", e.encoding.c_str(), commas(e.weights).c_str(), commas(static_cast<int64_t>(e.bytes)).c_str());
+    append(out, " %s %s elements %s bytes;", e.encoding.c_str(), with_commas(e.weights).c_str(), with_commas(static_cast<int64_t>(e.bytes)).c_str());
   if (!r.by_encoding.empty()) out.pop_back();
   const int64_t muls0 = r.macs_original, adds0 = r.macs_original;
-  append(out, "\nops:  fp32 MACs %s, int8 MACs %s, ternary adds %s, scale muls %s\n", commas(r.ops.fp32_macs).c_str(),
-         commas(r.ops.int8_macs).c_str(), commas(r.ops.ternary_adds()).c_str(), commas(r.ops.scale_muls).c_str());
-  append(out, "      muls %s (original %s, %.1f%% fewer), adds %s (original %s, %.1f%% fewer)\n", commas(r.ops.muls()).c_str(),
-         commas(muls0).c_str(), muls0 ? 100.0 * (1.0 - static_cast<double>(r.ops.muls()) / static_cast<double>(muls0)) : 0.0,
-         commas(r.ops.adds()).c_str(), commas(adds0).c_str(),
+  append(out, "\nops:  fp32 MACs %s, int8 MACs %s, ternary adds %s, scale muls %s\n", with_commas(r.ops.fp32_macs).c_str(),
+         with_commas(r.ops.int8_macs).c_str(), with_commas(r.ops.ternary_adds()).c_str(), with_commas(r.ops.scale_muls).c_str());
+  append(out, "      muls %s (original %s, %.1f%% fewer), adds %s (original %s, %.1f%% fewer)\n", with_commas(r.ops.muls()).c_str(),
+         with_commas(muls0).c_str(), muls0 ? 100.0 * (1.0 - static_cast<double>(r.ops.muls()) / static_cast<double>(muls0)) : 0.0,
+         with_commas(r.ops.adds()).c_str(), with_commas(adds0).c_str(),
          adds0 ? 100.0 * (1.0 - static_cast<double>(r.ops.adds()) / static_cast<double>(adds0)) : 0.0);
   append(out, "energy (compute only, no memory traffic): %s; float model at fp32 %s (%.2fx), at fp16 %s (%.2fx)\n",
          energy_str(r.energy_pj).c_str(), energy_str(r.energy_pj_original).c_str(), ratio(r.energy_pj_original, r.energy_pj),

@@ -80,15 +80,9 @@ std::vector<BudgetAxis> default_budgets() {
 }
 
 double parse_budget_value(const std::string& text, const std::string& spec) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty()) fail_usage("--budgets '" + spec + "': '" + text + "' is not a number");
-  return v;
+  const std::optional<double> v = parse_double(text);
+  if (!v) fail_usage("--budgets '" + spec + "': '" + text + "' is not a number");
+  return *v;
 }
 
 // "hybrid:ternary-fraction=0.1,0.2" -> {hybrid, ternary-fraction, [0.1, 0.2]}.

@@ -58,16 +58,6 @@ void check_output_path(const std::string& path, bool force) {
   if (access(dir.c_str(), W_OK) != 0) throw Error(ErrorKind::output, path + ": cannot write: directory " + dir.string() + " is not writable");
 }
 
-std::string with_commas(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
-}
-
 std::string short_count(double v) {
   char buf[32];
   if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);

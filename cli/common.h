@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "core/text.h"  // with_commas
+
 namespace mc::cli {
 
 struct CommonOptions {
@@ -51,7 +53,6 @@ class Progress {
 void check_output_path(const std::string& path, bool force);
 
 // 3,487,818 -> "3,487,818"
-std::string with_commas(int64_t v);
 // 569000000 -> "569.0M"
 std::string short_count(double v);
 

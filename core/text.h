@@ -1,6 +1,9 @@
 // Small text helpers shared by the command line, the benches and the graph code.
 #pragma once
 
+#include <cstdint>
+#include <exception>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -24,6 +27,30 @@ inline std::string take_unique_name(std::set<std::string>& taken, const std::str
   for (int k = 1; taken.count(name); ++k) name = base + "_" + std::to_string(k);
   taken.insert(name);
   return name;
+}
+
+// 1234567 -> "1,234,567".
+inline std::string with_commas(int64_t v) {
+  const std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return v < 0 ? "-" + out : out;
+}
+
+// The number `text` spells in full ("0.5", "1e3"), or nothing (empty, trailing characters, not a number).
+inline std::optional<double> parse_double(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (text.empty() || used != text.size()) return std::nullopt;
+  return v;
 }
 
 }  // namespace mc
