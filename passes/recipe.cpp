@@ -70,7 +70,7 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
     if (o.max_drop && o.ternary_fraction) fail_usage("give either --max-drop or --ternary-fraction, not both");
     if (o.ternary_fraction && !o.drop_estimate.empty()) fail_usage("--drop-estimate applies to --max-drop, not --ternary-fraction");
     std::string budget = o.ternary_fraction ? "fraction=" + number(*o.ternary_fraction) : "max-drop=" + number(o.max_drop.value_or(1.0));
-    if (!o.drop_estimate.empty()) budget += ";estimate=" + o.drop_estimate;
+    if (!o.drop_estimate.empty()) budget += ";criterion=" + o.drop_estimate;
     budget += ";terms=" + std::to_string(o.ternary_terms.value_or(3));
     // Activations are quantized before the split so that its held-out probes (--max-drop) measure
     // the whole compressed model; the statistics the split fits to are then those of the int8

@@ -12,10 +12,10 @@
 // across layers, until either `fraction` of all the network's MACs are removed or, with
 // max-drop=P, as many as keep the estimated top-1 loss on the held-out images within P points (a
 // bisection over the ranked list, each probe a forward pass of the held-out images). The held-out
-// images have no labels, so the loss is estimated against the float model: estimate=expected
+// images have no labels, so the loss is estimated against the float model: criterion=expected
 // (default) takes the float model's output distribution as the distribution of the label and
 // charges each image p[float top-1] - p[compressed top-1] and accepts a candidate when the mean plus
-// one standard error is within P; estimate=agreement charges every changed
+// one standard error is within P; criterion=agreement charges every changed
 // top-1 a full image (100 - agreement), which is far stricter than the real loss
 // (docs/SENSITIVITY.md, "Estimating the drop").
 #include <algorithm>
@@ -117,9 +117,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   const bool has_fraction = options.values.count("fraction") != 0;
   const bool has_drop = options.values.count("max-drop") != 0;
   if (has_fraction == has_drop) fail_usage("split-hybrid needs exactly one of fraction=F (share of all MACs made ternary) or max-drop=P");
-  const std::string estimate = options.text("estimate", "expected");
-  if (estimate != "expected" && estimate != "agreement")
-    fail_usage("split-hybrid: estimate=" + estimate + ": expected 'expected' or 'agreement'");
+  const DropCriterion criterion = drop_criterion(options, DropCriterion::expected);
   const double fraction = options.number("fraction", 0.0);
   const double max_drop = options.number("max-drop", 0.0);
   if (has_fraction && !(fraction >= 0 && fraction <= 1)) fail_usage("--ternary-fraction must be between 0 and 1, got " + std::to_string(fraction));
@@ -195,7 +193,6 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
     // Largest prefix whose estimated held-out drop fits the budget. The expected drop must hold with
     // one standard error to spare: a budget is a limit, and on ~128 images the estimate itself is
     // uncertain by about a point.
-    const DropCriterion criterion = estimate == "agreement" ? DropCriterion::agreement : DropCriterion::expected;
     auto acceptable = [&](size_t n) {
       Model probe = build(model, stats, layers, candidates, n, ternary, bank, int8_bank, nullptr);
       return within_drop(probe, max_drop, ctx,
