@@ -16,6 +16,7 @@
 #include "formats/image.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
+#include "formats/qdq_export.h"
 #include "analysis/energy.h"
 #include "analysis/eval.h"
 #include "analysis/report.h"
@@ -97,7 +98,7 @@ int run_compress(const CompressOptions& o) {
   nlohmann::ordered_json accuracy;
   if (!o.eval_images.empty()) {
     EvalResult before = accuracy_of(model, o, image, "eval (float)");
-    EvalResult after = accuracy_of(compressed.model, o, image, "eval (compressed)");
+    EvalResult after = accuracy_of(model_to_run(compressed.model, compressed.encoded), o, image, "eval (compressed)");
     accuracy = {{"images", before.images}, {"top1_before", before.top1}, {"top1_after", after.top1},
                 {"top5_before", before.top5}, {"top5_after", after.top5}};
   }

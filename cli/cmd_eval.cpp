@@ -10,6 +10,7 @@
 #include "formats/file_io.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
+#include "formats/qdq_export.h"
 
 namespace mc::cli {
 
@@ -37,7 +38,7 @@ int run_eval(const EvalCliOptions& o) {
   if (looks_like_mcz(bytes)) {
     McFile f = read_mcz(bytes, name);
     if (preprocess.empty()) preprocess = f.metadata.value("preprocess", std::string());
-    model = decode_mcz(f, name);
+    model = model_to_run(decode_mcz(f, name), f);
   } else {
     model = parse_onnx(bytes, name);
   }

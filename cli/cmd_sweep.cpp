@@ -30,6 +30,7 @@
 #include "formats/image.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
+#include "formats/qdq_export.h"
 #include "passes/recipe.h"
 
 namespace mc::cli {
@@ -167,7 +168,8 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
       ro.statistics_cache = s.cache;
     }
     CompressedModel compressed = run_recipe(g.recipe, *s.model, ro);
-    Executor exec(compressed.model, ExecutorOptions{s.threads_per_point, true});
+    const Model to_run = model_to_run(compressed.model, compressed.encoded);
+    Executor exec(to_run, ExecutorOptions{s.threads_per_point, true});
     EvalOptions eo;
     eo.image = s.image;
     eo.limit = o.eval_limit;

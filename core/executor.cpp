@@ -48,6 +48,7 @@ void Executor::plan() {
   for (const auto& out : g.outputs) output_ids_.push_back(id_of(out.name));
 
   folded_.clear();
+  quantized_.clear();
   if (options_.fuse_activations) {
     // Readers of each value among the steps still to run, and the last of them.
     std::vector<int> readers;
@@ -67,6 +68,10 @@ void Executor::plan() {
     count_readers();
     fold_batchnorms(readers, reader_step);
     count_readers();
+    if (options_.fuse_quantized) {
+      fuse_quantized_convs(readers, reader_step);
+      count_readers();
+    }
     // Conv -> Relu/Clip (also after a folded BatchNormalization): when the activation is the conv
     // output's only reader and the conv output is not a graph output, the conv writes the
     // activation's output directly.
@@ -91,6 +96,13 @@ void Executor::plan() {
   }
   for (int v : output_ids_) last_use_[static_cast<size_t>(v)] = INT_MAX;
   values_.assign(value_names_.size(), Tensor());
+}
+
+std::vector<std::string> Executor::planned_ops() const {
+  std::vector<std::string> ops;
+  for (const auto& s : steps_)
+    if (!s.skipped) ops.push_back(s.node->op);
+  return ops;
 }
 
 int Executor::add_constant(const std::string& name, const Tensor* value) {

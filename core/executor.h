@@ -22,6 +22,11 @@ struct ExecutorOptions {
   // it (the executor keeps its own folded weights; the model is not changed), and Relu/Clip run
   // inside the producing Conv.
   bool fuse_activations = true;
+  // Plan-time fusion of an int8 layer: DequantizeLinear (uint8/int8 activation) -> Conv (weight the
+  // DequantizeLinear of a constant int8 tensor, float bias) -> [Relu | Clip] -> QuantizeLinear runs
+  // as one QLinearConv with integer sums and ONNX Runtime's requantization (core/ops/qlinear_conv.cpp),
+  // as ONNX Runtime's graph optimizer does; see executor_qdq.cpp. Needs fuse_activations.
+  bool fuse_quantized = true;
 };
 
 class Executor {
@@ -40,6 +45,8 @@ class Executor {
   void set_observer(Observer observer);
 
   ThreadPool& pool() { return pool_; }
+  // The ops the plan runs, in order, after fusion (e.g. "QLinearConv" for a fused int8 layer).
+  std::vector<std::string> planned_ops() const;
   const Model& model() const { return model_; }
 
  private:
@@ -61,6 +68,7 @@ class Executor {
   };
   void plan();
   void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
+  void fuse_quantized_convs(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
 
@@ -76,6 +84,14 @@ class Executor {
   std::vector<Tensor> values_;
   std::vector<Tensor> free_buffers_;
   std::deque<FoldedConv> folded_;  // deque: steps and constant_ point into it
+  // A DequantizeLinear -> Conv -> QuantizeLinear chain run as one QLinearConv: the node the step
+  // runs and the constants it adds (int32 bias, weight zero points when the model has none).
+  struct QuantizedConv {
+    Node node;
+    Tensor bias;
+    Tensor weight_zero_point;
+  };
+  std::deque<QuantizedConv> quantized_;
 };
 
 }  // namespace mc

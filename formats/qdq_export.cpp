@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "core/shape_inference.h"
@@ -139,11 +140,19 @@ void upgrade_node(Graph& g, Node& node, int64_t opset, const InferredGraph& shap
 // --- int8 tensors -------------------------------------------------------------------------------
 
 // Whether every part of `t` has an encoding qdq_terms can express (checked before decoding).
-bool term_encodable(const McTensor& t) {
-  if (t.encoded.dtype != DType::f32 || t.encoded.shape.empty() || t.encoded.parts.empty()) return false;
-  for (const auto& p : t.encoded.parts)
+bool term_encodable(const EncodedTensor& e) {
+  if (e.dtype != DType::f32 || e.shape.empty() || e.parts.empty()) return false;
+  for (const auto& p : e.parts)
     if (p.encoding != Encoding::int8 && p.encoding != Encoding::int4 && p.encoding != Encoding::ternary) return false;
   return true;
+}
+
+// How many int8 terms qdq_terms makes of `e`: the most residual terms of a ternary part, else 1.
+int term_count(const EncodedTensor& e) {
+  int n = 1;
+  for (const auto& p : e.parts)
+    if (p.encoding == Encoding::ternary) n = std::max(n, static_cast<int>(p.terms));
+  return n;
 }
 
 // Whether every reader of `value` takes it as the weight of a layer that is linear in it and can be
@@ -175,9 +184,20 @@ Model upgraded_to_opset13(const Model& model) {
 }
 
 Model with_qdq_weights(const Model& decoded, const McFile& file) {
-  std::vector<const McTensor*> candidates;
+  // Only the streams of tensors the export can write as int8 terms (and whose readers allow it)
+  // are decoded.
+  std::map<std::string, EncodedTensor> encoded;
   for (const auto& t : file.tensors)
-    if (term_encodable(t) && decoded.graph.initializer(t.name)) candidates.push_back(&t);
+    if (term_encodable(t.encoded) && decoded.graph.initializer(t.name) &&
+        (term_count(t.encoded) == 1 || splittable_weight(decoded.graph, t.name)))
+      encoded.emplace(t.name, decode_streams(file, t));  // validated: symbol counts and ranges
+  return with_qdq_weights(decoded, encoded);
+}
+
+Model with_qdq_weights(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded) {
+  std::vector<std::pair<const std::string*, const EncodedTensor*>> candidates;
+  for (const auto& [name, e] : encoded)
+    if (term_encodable(e) && decoded.graph.initializer(name)) candidates.emplace_back(&name, &e);
   if (candidates.empty()) return decoded;
 
   Model model = upgraded_to_opset13(decoded);
@@ -209,29 +229,29 @@ Model with_qdq_weights(const Model& decoded, const McFile& file) {
     dq.attrs["axis"] = Attribute{AttrType::integer, 0, 0, {}, {}, {}, {}, {}};
     dequantize.push_back(std::move(dq));
   };
-  for (const McTensor* t : candidates) {
-    const EncodedTensor e = decode_streams(file, *t);  // validated: symbol counts and ranges
-    auto terms = qdq_terms(e);
+  for (const auto& [name_ptr, e] : candidates) {
+    const std::string& name = *name_ptr;
+    auto terms = qdq_terms(*e);
     if (!terms) continue;
-    if (terms->size() > 1 && !splittable_weight(g, t->name)) continue;  // stays float
-    g.initializers.erase(t->name);
+    if (terms->size() > 1 && !splittable_weight(g, name)) continue;  // stays float
+    g.initializers.erase(name);
     if (terms->size() == 1) {
       // One int8 tensor holds every value (int8, int4 and one-term ternary channels alike):
       // consumers keep reading the original name.
-      add_dequantize(t->name, std::move((*terms)[0]), t->name);
+      add_dequantize(name, std::move((*terms)[0]), name);
       continue;
     }
     // Several terms: each reader layer becomes one layer per term (the bias on the first) and a
     // chain of Adds that writes the layer's output.
     std::vector<std::string> weights;
     for (size_t k = 0; k < terms->size(); ++k) {
-      const std::string base = t->name + "_term" + std::to_string(k);
+      const std::string base = name + "_term" + std::to_string(k);
       weights.push_back(fresh(base));
       add_dequantize(base, std::move((*terms)[k]), weights.back());
     }
     std::vector<Node> rewritten;
     for (auto& node : g.nodes) {
-      if (node.inputs.size() < 2 || node.inputs[1] != t->name) {
+      if (node.inputs.size() < 2 || node.inputs[1] != name) {
         rewritten.push_back(std::move(node));
         continue;
       }
@@ -262,6 +282,36 @@ Model with_qdq_weights(const Model& decoded, const McFile& file) {
   }
   g.nodes.insert(g.nodes.begin(), std::make_move_iterator(dequantize.begin()), std::make_move_iterator(dequantize.end()));
   return model;
+}
+
+namespace {
+
+bool has_quantized_activations(const Model& model) {
+  for (const auto& node : model.graph.nodes)
+    if (node.op == "QuantizeLinear") return true;
+  return false;
+}
+
+}  // namespace
+
+Model model_to_run(const Model& decoded, const McFile& file) {
+  if (!has_quantized_activations(decoded)) return decoded;
+  try {
+    return with_qdq_weights(decoded, file);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::unsupported) throw;
+    return decoded;  // an old-opset form with no opset-13 equivalent: run the float weights
+  }
+}
+
+Model model_to_run(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded) {
+  if (!has_quantized_activations(decoded)) return decoded;
+  try {
+    return with_qdq_weights(decoded, encoded);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::unsupported) throw;
+    return decoded;
+  }
 }
 
 }  // namespace mc

@@ -3,6 +3,9 @@
 // dequantizing every weight to float32.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "core/graph.h"
 #include "formats/mcz.h"
 
@@ -18,6 +21,16 @@ namespace mc {
 // (attributes that became inputs, Softmax's axis); a form that cannot be carried over exactly is
 // refused (unsupported error naming the node).
 Model with_qdq_weights(const Model& decoded, const McFile& file);
+// The same from the encoded tensors by name (a compressed model before it is written).
+Model with_qdq_weights(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded);
+
+// The form in which mcompress runs a compressed model (eval, the accuracy `compress` reports): when
+// its activations are quantized (QuantizeLinear nodes), the graph `export --qdq` writes, whose int8
+// layers the executor computes with integer sums and ONNX Runtime's requantization
+// (core/executor_qdq.cpp), so that top-1 agrees with ONNX Runtime running the export; otherwise, or
+// when the model cannot be carried to opset 13, `decoded` itself (the same values in float).
+Model model_to_run(const Model& decoded, const McFile& file);
+Model model_to_run(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded);
 
 // The same model at opset 13 (unchanged if it is already at 13 or later); see above.
 Model upgraded_to_opset13(const Model& model);

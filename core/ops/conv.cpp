@@ -274,32 +274,35 @@ void conv_reference(const ConvGeometry& s, const ConvData& d) {
   }
 }
 
+Shape conv_output_shape(const InferContext& ctx, const Shape& x, const Shape& w, const Shape* bias) {
+  if (x.size() != 3 && x.size() != 4)
+    ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " + std::to_string(x.size()) + ")");
+  if (w.size() != x.size()) ctx.fail("weight rank does not match input rank");
+  int64_t groups = ctx.node.attr_int("group", 1);
+  if (groups <= 0 || x[1] % groups != 0 || w[0] % groups != 0)
+    ctx.fail("group " + std::to_string(groups) + " does not divide the channel counts");
+  if (w[1] * groups != x[1])
+    ctx.fail("weight " + shape_str(w) + " expects " + std::to_string(w[1] * groups) + " input channels, input " +
+             shape_str(x) + " has " + std::to_string(x[1]));
+  auto kernel = kernel_dims(w);
+  if (ctx.node.has("kernel_shape") && ctx.node.attr_ints("kernel_shape") != kernel)
+    ctx.fail("kernel_shape attribute does not match the weight shape " + shape_str(w));
+  if (bias && *bias != Shape{w[0]})
+    ctx.fail("bias shape " + shape_str(*bias) + " does not match " + std::to_string(w[0]) + " output channels");
+  Window2d win = window_geometry(ctx, x, kernel, false);
+  Shape out = {x[0], w[0]};
+  if (x.size() == 4) out.push_back(win.out_h);
+  out.push_back(win.out_w);
+  return out;
+}
+
 void infer_Conv(InferContext& ctx) {
   const auto& x = ctx.input(0);
   const auto& w = ctx.input(1);
   if (x.dtype != DType::f32 || w.dtype != DType::f32)
     ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
-  if (x.shape.size() != 3 && x.shape.size() != 4)
-    ctx.unsupported("only 1-D and 2-D convolutions are supported (input rank " + std::to_string(x.shape.size()) +
-                    ")");
-  if (w.shape.size() != x.shape.size()) ctx.fail("weight rank does not match input rank");
-  int64_t groups = ctx.node.attr_int("group", 1);
-  if (groups <= 0 || x.shape[1] % groups != 0 || w.shape[0] % groups != 0)
-    ctx.fail("group " + std::to_string(groups) + " does not divide the channel counts");
-  if (w.shape[1] * groups != x.shape[1])
-    ctx.fail("weight " + shape_str(w.shape) + " expects " + std::to_string(w.shape[1] * groups) +
-             " input channels, input " + shape_str(x.shape) + " has " + std::to_string(x.shape[1]));
-  auto kernel = kernel_dims(w.shape);
-  if (ctx.node.has("kernel_shape") && ctx.node.attr_ints("kernel_shape") != kernel)
-    ctx.fail("kernel_shape attribute does not match the weight shape " + shape_str(w.shape));
-  if (ctx.has_input(2) && (ctx.in[2].shape != Shape{w.shape[0]}))
-    ctx.fail("bias shape " + shape_str(ctx.in[2].shape) + " does not match " + std::to_string(w.shape[0]) +
-             " output channels");
-  Window2d win = window_geometry(ctx, x.shape, kernel, false);
-  Shape out = {x.shape[0], w.shape[0]};
-  if (x.shape.size() == 4) out.push_back(win.out_h);
-  out.push_back(win.out_w);
-  ctx.out = {TensorType{DType::f32, out}};
+  const Shape* bias = ctx.has_input(2) ? &ctx.in[2].shape : nullptr;
+  ctx.out = {TensorType{DType::f32, conv_output_shape(ctx, x.shape, w.shape, bias)}};
 }
 
 void run_Conv(RunContext& ctx) {

@@ -23,6 +23,10 @@ struct ConvGeometry {
 };
 
 ConvGeometry conv_geometry(const Node& node, int64_t opset, const Shape& x, const Shape& w);
+// Conv's output shape [N, M, spatial...] from input x [N, C, spatial...] and weight w [M, C/group,
+// kernel...] (and bias [M] if given), failing naming the node on inconsistent shapes or attributes.
+// Shared by Conv and QLinearConv.
+Shape conv_output_shape(const InferContext& ctx, const Shape& x, const Shape& w, const Shape* bias);
 
 struct ConvData {
   const float* input = nullptr;   // [batch, in_channels, in_h, in_w]

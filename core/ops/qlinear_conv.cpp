@@ -1,0 +1,188 @@
+// QLinearConv (ONNX opset 10): a convolution on 8-bit integers, as an int8 runtime computes it.
+//   inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B (optional)
+//   acc[n][m][p] = B[m] + sum (x - x_zero_point) * (w - w_zero_point[m])      exactly, in integers
+//   y = saturate(round_half_even(clamp(float(acc) * M[m], qmin - y_zp, qmax - y_zp)) + y_zp)
+//   M[m] = x_scale * w_scale[m] / y_scale                                     in float32, this order
+// ONNX leaves the requantization's rounding to the implementation; this is ONNX Runtime's CPU
+// kernel (QLinearConv computing its output scales, then MlasRequantizeOutput: int32 plus bias,
+// converted to float, scaled, clamped to the output range shifted by the zero point, rounded to
+// nearest even, zero point added), so a model runs here as in ONNX Runtime bit for bit wherever the
+// integer sums are exact (always: see below). ONNX Runtime turns DequantizeLinear -> Conv ->
+// QuantizeLinear into this op when it optimizes a QDQ model, and so does the executor (executor.cpp,
+// fuse_quantized_convs), which is what makes `mcompress eval` agree with ONNX Runtime on the
+// models `export --qdq` writes.
+//
+// The sums go through the float Conv kernels with integer-valued operands: every product and every
+// partial sum is an integer, exact in float32 as long as its magnitude stays below 2^24, whatever
+// the summation order. That is checked per output channel (sum |w - w_zp| * max |x - x_zp| < 2^24);
+// a layer that could exceed it runs a plain loop accumulating in int64. A fused Relu/Clip (the
+// executor absorbs one between the Conv and the QuantizeLinear) clamps in the quantized domain:
+// quantization is monotone, so Q(clip(v, a, b)) = clamp(Q(v), Q(a), Q(b)) exactly.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/ops/conv_kernels.h"
+
+namespace mc {
+
+namespace {
+
+bool is_8bit(DType t) { return t == DType::u8 || t == DType::i8; }
+
+// Element i of an 8-bit tensor as an integer.
+int32_t int_at(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::u8 ? static_cast<int32_t>(t.data<uint8_t>()[i]) : static_cast<int32_t>(t.data<int8_t>()[i]);
+}
+
+// One value per output channel from a scalar or [M] tensor (float or 8-bit).
+std::vector<float> per_channel_scale(const Tensor& t, int64_t channels) {
+  std::vector<float> v(static_cast<size_t>(channels));
+  for (int64_t m = 0; m < channels; ++m) v[static_cast<size_t>(m)] = t.data<float>()[t.numel() == 1 ? 0 : m];
+  return v;
+}
+std::vector<int32_t> per_channel_int(const Tensor& t, int64_t channels) {
+  std::vector<int32_t> v(static_cast<size_t>(channels));
+  for (int64_t m = 0; m < channels; ++m) v[static_cast<size_t>(m)] = int_at(t, t.numel() == 1 ? 0 : m);
+  return v;
+}
+
+// The sums of a layer whose float sums might be inexact: the definition, loop by loop, in int64.
+void integer_conv(const ConvGeometry& s, const std::vector<float>& x, const std::vector<float>& w, std::vector<int32_t>& out) {
+  const Window2d& win = s.window;
+  const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups;
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t m = 0; m < s.out_channels; ++m)
+      for (int64_t oy = 0; oy < win.out_h; ++oy)
+        for (int64_t ox = 0; ox < win.out_w; ++ox) {
+          int64_t acc = 0;
+          for (int64_t c = 0; c < cin_g; ++c)
+            for (int64_t ky = 0; ky < win.kernel_h; ++ky) {
+              const int64_t iy = oy * win.stride_h - win.pad_top + ky * win.dilation_h;
+              if (iy < 0 || iy >= win.in_h) continue;
+              for (int64_t kx = 0; kx < win.kernel_w; ++kx) {
+                const int64_t ix = ox * win.stride_w - win.pad_left + kx * win.dilation_w;
+                if (ix < 0 || ix >= win.in_w) continue;
+                const auto xi = static_cast<size_t>(((n * s.in_channels + (m / cout_g) * cin_g + c) * win.in_h + iy) * win.in_w + ix);
+                const auto wi = static_cast<size_t>(((m * cin_g + c) * win.kernel_h + ky) * win.kernel_w + kx);
+                acc += static_cast<int64_t>(x[xi]) * static_cast<int64_t>(w[wi]);
+              }
+            }
+          // Wrapped to int32 like an int8 runtime's accumulator (never reached by 8-bit layers in practice).
+          out[static_cast<size_t>(((n * s.out_channels + m) * win.out_h + oy) * win.out_w + ox)] =
+              static_cast<int32_t>(static_cast<uint32_t>(acc));
+        }
+}
+
+int32_t qmin_of(DType t) { return t == DType::u8 ? 0 : -128; }
+int32_t qmax_of(DType t) { return t == DType::u8 ? 255 : 127; }
+
+}  // namespace
+
+void infer_QLinearConv(InferContext& ctx) {
+  if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
+  const TensorType& x = ctx.input(0);
+  const TensorType& w = ctx.input(3);
+  if (!is_8bit(x.dtype) || !is_8bit(w.dtype))
+    ctx.unsupported(std::string("x and w must be uint8 or int8, got ") + dtype_name(x.dtype) + " and " + dtype_name(w.dtype));
+  const int64_t channels = w.shape.empty() ? 0 : w.shape[0];
+  auto scalar_or_channels = [&](size_t i, const char* what, bool per_channel_ok) {
+    const TensorType& t = ctx.input(i);
+    const int64_t n = shape_numel(t.shape);
+    if (t.shape.size() > 1 || (n != 1 && !(per_channel_ok && n == channels)))
+      ctx.fail(std::string(what) + " has shape " + shape_str(t.shape) + "; expected a scalar" +
+               (per_channel_ok ? " or one value per output channel (" + std::to_string(channels) + ")" : std::string()));
+  };
+  for (size_t i : {1, 4, 6})
+    if (ctx.input(i).dtype != DType::f32) ctx.fail("input " + std::to_string(i) + " (a scale) must be float32");
+  scalar_or_channels(1, "x_scale", false);
+  scalar_or_channels(2, "x_zero_point", false);
+  scalar_or_channels(4, "w_scale", true);
+  scalar_or_channels(5, "w_zero_point", true);
+  scalar_or_channels(6, "y_scale", false);
+  scalar_or_channels(7, "y_zero_point", false);
+  if (ctx.input(2).dtype != x.dtype || ctx.input(5).dtype != w.dtype)
+    ctx.fail("zero points must have the type of the tensor they belong to");
+  const DType y = ctx.input(7).dtype;
+  if (!is_8bit(y)) ctx.fail(std::string("y_zero_point must be uint8 or int8, got ") + dtype_name(y));
+  const Shape* bias = nullptr;
+  if (ctx.has_input(8)) {
+    if (ctx.input(8).dtype != DType::i32) ctx.fail(std::string("B must be int32, got ") + dtype_name(ctx.input(8).dtype));
+    bias = &ctx.in[8].shape;
+  }
+  ctx.out = {TensorType{y, conv_output_shape(ctx, x.shape, w.shape, bias)}};
+}
+
+void run_QLinearConv(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  const Tensor& w = *ctx.in[3];
+  const ConvGeometry s = conv_geometry(ctx.node, ctx.opset, x.shape(), w.shape());
+  const int64_t channels = s.out_channels;
+  const int32_t x_zp = int_at(*ctx.in[2], 0);
+  const std::vector<int32_t> w_zp = per_channel_int(*ctx.in[5], channels);
+  const float x_scale = ctx.in[1]->data<float>()[0];
+  const float y_scale = ctx.in[6]->data<float>()[0];
+  const std::vector<float> w_scale = per_channel_scale(*ctx.in[4], channels);
+  Tensor& y = *ctx.out[0];
+  const DType yt = y.dtype();
+  const int32_t y_zp = int_at(*ctx.in[7], 0), qmin = qmin_of(yt), qmax = qmax_of(yt);
+
+  // Integer-valued float operands.
+  std::vector<float> xf(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) xf[static_cast<size_t>(i)] = static_cast<float>(int_at(x, i) - x_zp);
+  std::vector<float> wf(static_cast<size_t>(w.numel()));
+  const int64_t per_channel = channels > 0 ? w.numel() / channels : 0;
+  const double max_x = std::max(std::abs(qmin_of(x.dtype()) - x_zp), std::abs(qmax_of(x.dtype()) - x_zp));
+  bool exact_in_float = true;
+  for (int64_t m = 0; m < channels; ++m) {
+    double bound = 0;
+    for (int64_t k = m * per_channel; k < (m + 1) * per_channel; ++k) {
+      const int32_t v = int_at(w, k) - w_zp[static_cast<size_t>(m)];
+      wf[static_cast<size_t>(k)] = static_cast<float>(v);
+      bound += std::abs(v) * max_x;
+    }
+    exact_in_float = exact_in_float && bound < 16777216.0;  // 2^24
+  }
+  std::vector<int32_t> sums(static_cast<size_t>(y.numel()));
+  if (exact_in_float) {
+    std::vector<float> acc(sums.size());
+    ConvData d;
+    d.input = xf.data();
+    d.weight = wf.data();
+    d.output = acc.data();
+    run_conv(choose_conv_algorithm(s), s, d, ctx.pool);
+    for (size_t i = 0; i < acc.size(); ++i) sums[i] = static_cast<int32_t>(acc[i]);
+  } else {
+    integer_conv(s, xf, wf, sums);
+  }
+
+  std::vector<float> multiplier(static_cast<size_t>(channels));
+  for (int64_t m = 0; m < channels; ++m) multiplier[static_cast<size_t>(m)] = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
+  const int32_t* bias = ctx.in.size() > 8 && ctx.in[8] ? ctx.in[8]->data<int32_t>() : nullptr;
+  // A fused Relu/Clip as bounds on the quantized output (QuantizeLinear's formula).
+  int32_t lo = qmin, hi = qmax;
+  if (ctx.fused_clip) {
+    auto quantize = [&](float v) {
+      const float r = std::nearbyint(v / y_scale) + static_cast<float>(y_zp);
+      return static_cast<int32_t>(std::clamp(r, static_cast<float>(qmin), static_cast<float>(qmax)));
+    };
+    if (ctx.fused_clip->lo > -std::numeric_limits<float>::infinity()) lo = std::max(lo, quantize(ctx.fused_clip->lo));
+    if (ctx.fused_clip->hi < std::numeric_limits<float>::infinity()) hi = std::min(hi, quantize(ctx.fused_clip->hi));
+  }
+  const float low = static_cast<float>(qmin - y_zp), high = static_cast<float>(qmax - y_zp);
+  const int64_t positions = channels > 0 ? y.numel() / (s.batch * channels) : 0;
+  ctx.pool.parallel_for(s.batch * channels, [&](int64_t row) {
+    const auto m = static_cast<size_t>(row % channels);
+    const int32_t b = bias ? bias[m] : 0;
+    const int32_t* a = sums.data() + row * positions;
+    for (int64_t p = 0; p < positions; ++p) {
+      float f = static_cast<float>(a[p] + b) * multiplier[m];
+      f = std::min(std::max(f, low), high);
+      const int32_t q = std::clamp(static_cast<int32_t>(std::nearbyint(f)) + y_zp, lo, hi);
+      if (yt == DType::u8) y.data<uint8_t>()[row * positions + p] = static_cast<uint8_t>(q);
+      else y.data<int8_t>()[row * positions + p] = static_cast<int8_t>(q);
+    }
+  });
+}
+
+}  // namespace mc

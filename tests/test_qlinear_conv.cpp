@@ -1,0 +1,220 @@
+// int8 layers as an int8 runtime computes them: the QLinearConv kernel and the executor's fusion of
+// DequantizeLinear -> Conv -> [Clip] -> QuantizeLinear into it, against a plain integer reference
+// (int64 sums, ONNX Runtime's requantization written out), at several thread counts, including a
+// layer whose sums are too large for exact float32 accumulation.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "core/executor.h"
+
+using namespace mc;
+
+namespace {
+
+Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
+Attribute ints_attr(std::vector<int64_t> v) { return Attribute{AttrType::integers, 0, 0, {}, {}, {}, std::move(v), {}}; }
+
+double round_half_even(double v) {
+  double r = std::floor(v);
+  const double frac = v - r;
+  if (frac > 0.5 || (frac == 0.5 && std::fmod(r, 2.0) != 0.0)) r += 1;
+  return r;
+}
+
+struct Layer {
+  int64_t batch = 2, in_channels = 8, out_channels = 6, height = 7, width = 6, kernel = 3, stride = 1, pad = 1, group = 1;
+  float x_scale = 0.05f, y_scale = 0.04f;
+  uint8_t x_zp = 3, y_zp = 0;
+  bool clip = true;  // Clip(0, 6) between the Conv and the QuantizeLinear
+  std::vector<uint8_t> x;
+  std::vector<int8_t> w;
+  std::vector<float> w_scale, bias;
+
+  int64_t cin_g() const { return in_channels / group; }
+  int64_t out_h() const { return (height + 2 * pad - kernel) / stride + 1; }
+  int64_t out_w() const { return (width + 2 * pad - kernel) / stride + 1; }
+
+  void randomize(uint32_t seed, int w_max = 127) {
+    std::mt19937 rng(seed);
+    x.resize(static_cast<size_t>(batch * in_channels * height * width));
+    for (auto& v : x) v = static_cast<uint8_t>(rng() % 256);
+    w.resize(static_cast<size_t>(out_channels * cin_g() * kernel * kernel));
+    for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % (2 * w_max + 1)) - w_max);
+    std::uniform_real_distribution<float> scale(0.002f, 0.02f), b(-1.0f, 1.0f);
+    w_scale.resize(static_cast<size_t>(out_channels));
+    bias.resize(static_cast<size_t>(out_channels));
+    for (auto& v : w_scale) v = scale(rng);
+    for (auto& v : bias) v = b(rng);
+  }
+
+  // xq (uint8 input) -> DQ -> Conv(DQ(wq), bias) -> [Clip] -> Q -> yq (uint8 output).
+  Model model() const {
+    Model m;
+    m.opset = 13;
+    Graph& g = m.graph;
+    g.inputs.push_back(ValueInfo{"xq", DType::u8, {batch, in_channels, height, width}, std::vector<std::string>(4), true});
+    g.initializers["x_scale"] = Tensor::scalar_f32(x_scale);
+    g.initializers["x_zp"] = Tensor::from_vector<uint8_t>({}, {x_zp});
+    g.initializers["wq"] = Tensor::from_vector<int8_t>({out_channels, cin_g(), kernel, kernel}, w);
+    g.initializers["w_scale"] = Tensor::from_vector<float>({out_channels}, w_scale);
+    g.initializers["w_zp"] = Tensor::from_vector<int8_t>({out_channels}, std::vector<int8_t>(static_cast<size_t>(out_channels), 0));
+    g.initializers["bias"] = Tensor::from_vector<float>({out_channels}, bias);
+    g.initializers["y_scale"] = Tensor::scalar_f32(y_scale);
+    g.initializers["y_zp"] = Tensor::from_vector<uint8_t>({}, {y_zp});
+    g.initializers["lo"] = Tensor::scalar_f32(0.0f);
+    g.initializers["hi"] = Tensor::scalar_f32(6.0f);
+    g.nodes.push_back(Node{"dqx", "DequantizeLinear", {"xq", "x_scale", "x_zp"}, {"xd"}, {}});
+    Node dqw{"dqw", "DequantizeLinear", {"wq", "w_scale", "w_zp"}, {"wd"}, {}};
+    dqw.attrs["axis"] = int_attr(0);
+    g.nodes.push_back(dqw);
+    Node conv{"conv", "Conv", {"xd", "wd", "bias"}, {"c"}, {}};
+    conv.attrs["strides"] = ints_attr({stride, stride});
+    conv.attrs["pads"] = ints_attr({pad, pad, pad, pad});
+    conv.attrs["group"] = int_attr(group);
+    g.nodes.push_back(conv);
+    if (clip) g.nodes.push_back(Node{"clip", "Clip", {"c", "lo", "hi"}, {"r"}, {}});
+    g.nodes.push_back(Node{"q", "QuantizeLinear", {clip ? "r" : "c", "y_scale", "y_zp"}, {"yq"}, {}});
+    g.outputs.push_back(ValueInfo{"yq", DType::u8, {}, {}, false});
+    return m;
+  }
+
+  Tensor input() const { return Tensor::from_vector<uint8_t>({batch, in_channels, height, width}, x); }
+
+  // The integer reference: int64 sums of (x - x_zp) * w, the int32 bias as ONNX Runtime quantizes
+  // it, float32 requantization with halves rounded to even, the clip as bounds on the output.
+  std::vector<uint8_t> reference() const {
+    const int64_t oh = out_h(), ow = out_w(), cout_g = out_channels / group;
+    std::vector<uint8_t> y(static_cast<size_t>(batch * out_channels * oh * ow));
+    const int32_t lo = clip ? std::max(0, static_cast<int>(y_zp)) : 0;
+    const int32_t hi = clip ? std::min(255, static_cast<int>(round_half_even(6.0f / y_scale)) + y_zp) : 255;
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t m = 0; m < out_channels; ++m) {
+        const float bias_scale = x_scale * w_scale[static_cast<size_t>(m)];
+        const auto b = static_cast<int64_t>(round_half_even(bias[static_cast<size_t>(m)] / bias_scale));
+        const float multiplier = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            int64_t sum = b;
+            for (int64_t c = 0; c < cin_g(); ++c)
+              for (int64_t ky = 0; ky < kernel; ++ky)
+                for (int64_t kx = 0; kx < kernel; ++kx) {
+                  const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                  if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+                  const int64_t xv = x[static_cast<size_t>(((n * in_channels + (m / cout_g) * cin_g() + c) * height + iy) * width + ix)];
+                  const int64_t wv = w[static_cast<size_t>(((m * cin_g() + c) * kernel + ky) * kernel + kx)];
+                  sum += (xv - x_zp) * wv;
+                }
+            float f = static_cast<float>(static_cast<int32_t>(sum)) * multiplier;
+            f = std::min(std::max(f, static_cast<float>(0 - y_zp)), static_cast<float>(255 - y_zp));
+            const int32_t q = std::clamp(static_cast<int32_t>(round_half_even(f)) + y_zp, lo, hi);
+            y[static_cast<size_t>(((n * out_channels + m) * oh + oy) * ow + ox)] = static_cast<uint8_t>(q);
+          }
+      }
+    return y;
+  }
+};
+
+std::vector<uint8_t> bytes_of(const Tensor& t) { return std::vector<uint8_t>(t.data<uint8_t>(), t.data<uint8_t>() + t.numel()); }
+
+bool runs(const Executor& e, const std::string& op) {
+  const auto ops = e.planned_ops();
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
+}
+
+}  // namespace
+
+TEST_CASE("test_qlinear_conv: a DequantizeLinear -> Conv -> Clip -> QuantizeLinear layer runs as integers, bit-exact") {
+  Layer dense;
+  Layer pointwise;
+  pointwise.kernel = 1, pointwise.pad = 0, pointwise.in_channels = 32, pointwise.out_channels = 20, pointwise.clip = false;
+  pointwise.y_zp = 120;
+  Layer depthwise;
+  depthwise.in_channels = depthwise.out_channels = depthwise.group = 12, depthwise.stride = 2;
+  Layer grouped;
+  grouped.group = 2, grouped.x_zp = 0, grouped.y_scale = 0.01f;
+  uint32_t seed = 1;
+  for (Layer* layer : {&dense, &pointwise, &depthwise, &grouped}) {
+    layer->randomize(seed++);
+    const Model model = layer->model();
+    const std::vector<uint8_t> expected = layer->reference();
+    for (int threads : {1, 3}) {
+      Executor e(model, ExecutorOptions{threads, true});
+      CHECK(runs(e, "QLinearConv"));
+      CHECK_FALSE(runs(e, "Conv"));
+      CHECK_FALSE(runs(e, "DequantizeLinear"));
+      CHECK(bytes_of(e.run({layer->input()})[0]) == expected);
+    }
+    // The graph as written (float convolution, float bias) computes the same function up to
+    // rounding: at most one step apart, and mostly equal.
+    ExecutorOptions plain{1, true};
+    plain.fuse_quantized = false;
+    Executor e(model, plain);
+    CHECK_FALSE(runs(e, "QLinearConv"));
+    const std::vector<uint8_t> as_written = bytes_of(e.run({layer->input()})[0]);
+    int64_t equal = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      CHECK(std::abs(expected[i] - as_written[i]) <= 1);
+      equal += expected[i] == as_written[i];
+    }
+    CHECK(equal >= static_cast<int64_t>(expected.size()) * 9 / 10);
+  }
+}
+
+TEST_CASE("test_qlinear_conv: sums beyond float32's exact integers are still exact") {
+  // 2048 inputs of 200..255 times weights +127 (first half) and -127 (second half), the second half
+  // of the inputs a copy of the first: every sum is exactly 0, but running sums pass 2^24, where
+  // float32 accumulation rounds odd values, and one unit of error moves the output (scale 0.5).
+  Layer big;
+  big.batch = 1, big.in_channels = 2048, big.out_channels = 8, big.height = big.width = 8, big.kernel = 1, big.pad = 0;
+  big.clip = false, big.x_zp = 0, big.y_zp = 128, big.y_scale = 0.001f;
+  big.randomize(7);
+  const size_t plane = 64;
+  for (size_t i = 0; i < big.x.size(); ++i)
+    big.x[i] = i < 1024 * plane ? static_cast<uint8_t>(201 + 2 * (big.x[i] % 27)) : big.x[i - 1024 * plane];
+  for (size_t i = 0; i < big.w.size(); ++i) big.w[i] = static_cast<int8_t>(i % 2048 < 1024 ? 127 : -127);
+  for (auto& s : big.w_scale) s = 0.01f;
+  for (auto& b : big.bias) b = 0.0f;
+  const std::vector<uint8_t> expected = big.reference();
+  CHECK(std::all_of(expected.begin(), expected.end(), [](uint8_t v) { return v == 128; }));
+  const Model model = big.model();
+  Executor e(model, ExecutorOptions{2, true});
+  CHECK(runs(e, "QLinearConv"));
+  CHECK(bytes_of(e.run({big.input()})[0]) == expected);
+}
+
+TEST_CASE("test_qlinear_conv: layers that do not have the int8 form run as written") {
+  Layer layer;
+  layer.randomize(3);
+  SUBCASE("the conv output is also read elsewhere") {
+    Model m = layer.model();
+    m.graph.outputs.push_back(ValueInfo{"c", DType::f32, {}, {}, false});
+    Executor e(m, ExecutorOptions{1, true});
+    CHECK_FALSE(runs(e, "QLinearConv"));
+    CHECK(runs(e, "Conv"));
+  }
+  SUBCASE("a float weight") {
+    Model m = layer.model();
+    Tensor wf(DType::f32, m.graph.initializers["wq"].shape());
+    for (int64_t i = 0; i < wf.numel(); ++i) wf.data<float>()[i] = 0.01f * m.graph.initializers["wq"].data<int8_t>()[i];
+    m.graph.initializers["wf"] = wf;
+    m.graph.nodes[2].inputs[1] = "wf";
+    Executor e(m, ExecutorOptions{1, true});
+    CHECK_FALSE(runs(e, "QLinearConv"));
+  }
+  SUBCASE("no QuantizeLinear after the conv") {
+    Model m = layer.model();
+    m.graph.nodes.pop_back();
+    m.graph.outputs = {ValueInfo{"r", DType::f32, {}, {}, false}};
+    Executor e(m, ExecutorOptions{1, true});
+    CHECK_FALSE(runs(e, "QLinearConv"));
+  }
+  SUBCASE("an observer sees every value") {
+    const Model m = layer.model();
+    Executor e(m, ExecutorOptions{1, true});
+    e.set_observer([](const Node&, const std::vector<const Tensor*>&, const std::vector<const Tensor*>&) {});
+    CHECK_FALSE(runs(e, "QLinearConv"));
+  }
+}
