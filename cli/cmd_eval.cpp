@@ -95,6 +95,9 @@ Command add_eval_command(CLI::App& root) {
       "normalized: keras = x/127.5-1, torch = (x/255-mean)/std with ImageNet mean and std.\n"
       "A labelled file that is missing or not a valid JPEG is an error (exit 3): accuracy is never\n"
       "computed over a silently smaller set.\n\n"
+      "A .mcz whose activations are int8 runs in the form `export --qdq` writes, and each int8 layer\n"
+      "(DequantizeLinear -> Conv -> [Relu/Clip] -> QuantizeLinear, int8 weights) as one QLinearConv: exact\n"
+      "integer sums, then ONNX Runtime's requantization, so scores match ONNX Runtime on the export.\n\n"
       "Examples:\n  mcompress eval mobilenet_v1_0.25_224.onnx --images ../shared/imagenet-dev --preprocess keras\n"
       "  mcompress eval mobilenet_v2_1_0.onnx --images DIR --preprocess torch --limit 100 --json");
   cmd->add_option("file", o->file, "ONNX model or .mcz file ('-' reads stdin)")->required();
