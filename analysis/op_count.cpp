@@ -22,6 +22,14 @@ bool is_parameter_input(const Graph& g, const Node& node, size_t i) {
   if (!t) return false;
   if (node.op == "QuantizeLinear") return false;
   if (node.op == "DequantizeLinear") return i == 0 && t->dtype() != DType::f32;
+  // Integer layers (export --qdq): the weight only, not zero points or scales.
+  if (node.op == "ConvInteger") return i == 1;
+  if (node.op == "QLinearConv") return i == 3;
+  // ConvInteger -> Cast -> Mul(scale): the per-channel scale is part of the representation.
+  if (node.op == "Mul" && node.inputs.size() == 2) {
+    const int p = g.producer(node.inputs[1 - i]);
+    if (p >= 0 && g.nodes[static_cast<size_t>(p)].op == "Cast") return false;
+  }
   if (t->dtype() != DType::f32) return false;
   return !(node.op == "Clip" && i >= 1);
 }
@@ -29,8 +37,8 @@ bool is_parameter_input(const Graph& g, const Node& node, size_t i) {
 }  // namespace
 
 int64_t node_macs(const Node& node, const InferredGraph& shapes) {
-  if (node.op == "Conv") {
-    const Shape& w = shape_of(shapes, node.inputs.at(1));
+  if (node.op == "Conv" || node.op == "ConvInteger" || node.op == "QLinearConv") {
+    const Shape& w = shape_of(shapes, node.inputs.at(node.op == "QLinearConv" ? 3 : 1));
     const Shape& y = shape_of(shapes, node.outputs.at(0));
     if (w.size() < 3 || y.size() < 3) return 0;
     // Per output element: (Cin / groups) * K... multiply-accumulates = the weight's per-filter size.

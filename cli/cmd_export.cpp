@@ -40,10 +40,14 @@ int run_export(const ExportOptions& o) {
   if (!o.common.quiet && o.output != "-") {
     std::string int8_note;
     if (o.qdq) {
-      int64_t int8_tensors = 0;
-      for (const auto& node : model.graph.nodes)
+      int64_t int8_tensors = 0, integer_layers = 0;
+      for (const auto& node : model.graph.nodes) {
         int8_tensors += node.op == "DequantizeLinear" && node.has_input(0) && model.graph.initializer(node.inputs[0]);
-      int8_note = "; " + std::to_string(int8_tensors) + " int8 weight tensors (or ternary terms) behind DequantizeLinear";
+        integer_layers += node.op == "ConvInteger";
+      }
+      int8_note = "; " + std::to_string(int8_tensors + integer_layers) +
+                  " int8 weight tensors (or ternary terms): " + std::to_string(int8_tensors) + " behind DequantizeLinear, " +
+                  std::to_string(integer_layers) + " read by ConvInteger";
     }
     std::fprintf(stderr, "wrote %s (%s bytes%s)\n", o.output.c_str(), with_commas(static_cast<int64_t>(bytes.size())).c_str(),
                  int8_note.c_str());

@@ -24,7 +24,7 @@ struct ExecutorOptions {
   bool fuse_activations = true;
   // Plan-time fusion of an int8 layer: DequantizeLinear (uint8/int8 activation) -> Conv (weight the
   // DequantizeLinear of a constant int8 tensor, float bias) -> [Relu | Clip] -> QuantizeLinear runs
-  // as one QLinearConv with integer sums and ONNX Runtime's requantization (core/ops/qlinear_conv.cpp),
+  // as one QLinearConv with integer sums and ONNX Runtime's requantization (core/ops/integer_conv.cpp),
   // as ONNX Runtime's graph optimizer does; see executor_qdq.cpp. Needs fuse_activations.
   bool fuse_quantized = true;
 };

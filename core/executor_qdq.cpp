@@ -10,7 +10,7 @@
 // conditions mirror that optimizer's selector: per-tensor 8-bit activation scales and zero points,
 // a constant int8 weight with per-tensor or per-output-channel (axis 0) scales, a constant float
 // bias or none, and the Conv output (or the Relu/Clip output) read by the QuantizeLinear alone. A
-// Relu/Clip in between is applied in the quantized domain (exact: see qlinear_conv.cpp).
+// Relu/Clip in between is applied in the quantized domain (exact: see integer_conv.cpp).
 // Everything else runs as written. DequantizeLinear steps left without readers are dropped.
 #include <algorithm>
 #include <cmath>

@@ -64,7 +64,10 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
   if (o.sparsity && recipe != "sparse") fail_usage("--sparsity applies to the sparse recipe only");
   if (!o.passes.empty()) return o.passes;
   if (recipe == "lossless" || recipe == "fp16") return "";
-  if (recipe == "int8") return std::string(canonical) + ",quantize-int8,quantize-activations";
+  // int8 is the hybrid recipe with no ternary share: the pointwise layers are fitted after the
+  // activations are quantized, to the inputs the int8 network computes.
+  if (recipe == "int8")
+    return std::string(canonical) + ",quantize-int8<layers=depthwise+conv+fc>,quantize-activations,quantize-int8";
   if (recipe == "prom") return std::string(canonical) + ",ternarize<terms=1>,quantize-int8,quantize-activations";
   if (recipe == "hybrid") {
     if (o.max_drop && o.ternary_fraction) fail_usage("give either --max-drop or --ternary-fraction, not both");

@@ -654,3 +654,54 @@ TEST_CASE("test_qdq: --qdq export raises an old opset to 13 and keeps the model'
     if (n.op == "Softmax") n.attrs["axis"] = int_attr(0);  // over [N, 4, 1] flattened from axis 0
   check_error([&] { upgraded_to_opset13(wide); }, ErrorKind::unsupported, "'softmax'");
 }
+
+TEST_CASE("test_qdq: --qdq export writes int8 layers ONNX Runtime would run in float as ConvInteger, same function") {
+  // x -> QuantizeLinear -> DequantizeLinear -> conv(int8 w) -> relu -> [QuantizeLinear -> DequantizeLinear] -> pool
+  for (bool requantized : {false, true}) {
+    CAPTURE(requantized);
+    Model m = test::tiny_conv_model();
+    Graph& g = m.graph;
+    g.initializers["s"] = Tensor::scalar_f32(0.01f);
+    g.initializers["z"] = Tensor::from_vector<uint8_t>({}, {128});
+    g.initializers["s2"] = Tensor::scalar_f32(0.02f);
+    g.initializers["z2"] = Tensor::from_vector<uint8_t>({}, {0});
+    std::vector<Node> nodes = {Node{"q", "QuantizeLinear", {"x", "s", "z"}, {"xq"}, {}}, Node{"dq", "DequantizeLinear", {"xq", "s", "z"}, {"xd"}, {}}};
+    for (Node n : g.nodes) {
+      if (n.op == "Conv") n.inputs[0] = "xd";
+      if (requantized && n.op == "GlobalAveragePool") {
+        nodes.push_back(Node{"q2", "QuantizeLinear", {"r", "s2", "z2"}, {"rq"}, {}});
+        nodes.push_back(Node{"dq2", "DequantizeLinear", {"rq", "s2", "z2"}, {"rd"}, {}});
+        n.inputs[0] = "rd";
+      }
+      nodes.push_back(n);
+    }
+    g.nodes = nodes;
+    std::map<std::string, EncodedTensor> encoded;
+    for (const auto& [name, t] : g.initializers) encoded[name] = lossless(t);
+    encoded["w"] = int8_encoding(*g.initializer("w"), {});
+    Exported x = export_both(m, encoded);
+    std::map<std::string, int> ops;
+    for (const auto& n : x.qdq_model.graph.nodes) ++ops[n.op];
+    if (requantized) {
+      // DequantizeLinear -> Conv -> Relu -> QuantizeLinear: left for the runtime to run as QLinearConv.
+      CHECK(ops["Conv"] == 1);
+      CHECK(ops["ConvInteger"] == 0);
+    } else {
+      CHECK(ops["Conv"] == 0);
+      CHECK(ops["ConvInteger"] == 1);
+      CHECK(ops["Cast"] == 1);
+      CHECK(ops["Mul"] == 1);
+      CHECK(ops["DequantizeLinear"] == 0);  // ConvInteger reads the uint8 activation and the int8 weight
+      const Tensor input = test_input(2);
+      const Tensor y_float = Executor(x.float_model).run({input})[0];
+      const Tensor y_qdq = Executor(x.qdq_model).run({input})[0];
+      REQUIRE(y_float.shape() == y_qdq.shape());
+      for (int64_t i = 0; i < y_float.numel(); ++i)
+        CHECK(y_qdq.data<float>()[i] == doctest::Approx(y_float.data<float>()[i]).epsilon(1e-5));
+      // Through ONNX bytes and back.
+      const std::string onnx = serialize_onnx(x.qdq_model);
+      Model reread = parse_onnx(std::span<const std::byte>(reinterpret_cast<const std::byte*>(onnx.data()), onnx.size()), "qdq.onnx");
+      CHECK(same_bits(Executor(reread).run({input})[0], y_qdq));
+    }
+  }
+}

@@ -1,4 +1,5 @@
-// QLinearConv (ONNX opset 10): a convolution on 8-bit integers, as an int8 runtime computes it.
+// QLinearConv and ConvInteger (ONNX opset 10): convolutions on 8-bit integers, as an int8 runtime
+// computes them. ConvInteger returns the int32 sums; QLinearConv requantizes them to 8 bits:
 //   inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B (optional)
 //   acc[n][m][p] = B[m] + sum (x - x_zero_point) * (w - w_zero_point[m])      exactly, in integers
 //   y = saturate(round_half_even(clamp(float(acc) * M[m], qmin - y_zp, qmax - y_zp)) + y_zp)
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "core/ops/conv_kernels.h"
 
@@ -77,32 +79,79 @@ void integer_conv(const ConvGeometry& s, const std::vector<float>& x, const std:
 int32_t qmin_of(DType t) { return t == DType::u8 ? 0 : -128; }
 int32_t qmax_of(DType t) { return t == DType::u8 ? 255 : 127; }
 
+// sum over the window of (x - x_zp) * (w - w_zp[m]) for every output, exactly (see the top).
+std::vector<int32_t> integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w,
+                                  const std::vector<int32_t>& w_zp, ThreadPool& pool) {
+  const int64_t channels = s.out_channels;
+  std::vector<float> xf(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) xf[static_cast<size_t>(i)] = static_cast<float>(int_at(x, i) - x_zp);
+  std::vector<float> wf(static_cast<size_t>(w.numel()));
+  const int64_t per_channel = channels > 0 ? w.numel() / channels : 0;
+  const double max_x = std::max(std::abs(qmin_of(x.dtype()) - x_zp), std::abs(qmax_of(x.dtype()) - x_zp));
+  bool exact_in_float = true;
+  for (int64_t m = 0; m < channels; ++m) {
+    double bound = 0;
+    for (int64_t k = m * per_channel; k < (m + 1) * per_channel; ++k) {
+      const int32_t v = int_at(w, k) - w_zp[static_cast<size_t>(m)];
+      wf[static_cast<size_t>(k)] = static_cast<float>(v);
+      bound += std::abs(v) * max_x;
+    }
+    exact_in_float = exact_in_float && bound < 16777216.0;  // 2^24
+  }
+  const int64_t outputs = s.batch * channels * s.window.out_h * s.window.out_w;
+  std::vector<int32_t> sums(static_cast<size_t>(outputs));
+  if (exact_in_float) {
+    std::vector<float> acc(sums.size());
+    ConvData d;
+    d.input = xf.data();
+    d.weight = wf.data();
+    d.output = acc.data();
+    run_conv(choose_conv_algorithm(s), s, d, pool);
+    for (size_t i = 0; i < acc.size(); ++i) sums[i] = static_cast<int32_t>(acc[i]);
+  } else {
+    integer_conv(s, xf, wf, sums);
+  }
+  return sums;
+}
+
+// Shape checks shared by QLinearConv and ConvInteger: 8-bit x and w, zero points of their types,
+// scalar (x) or scalar / per-output-channel (w).
+void check_integer_conv(const InferContext& ctx, size_t x_i, size_t x_zp_i, size_t w_i, size_t w_zp_i) {
+  const TensorType& x = ctx.input(x_i);
+  const TensorType& w = ctx.input(w_i);
+  if (!is_8bit(x.dtype) || !is_8bit(w.dtype))
+    ctx.unsupported(std::string("x and w must be uint8 or int8, got ") + dtype_name(x.dtype) + " and " + dtype_name(w.dtype));
+  const int64_t channels = w.shape.empty() ? 0 : w.shape[0];
+  for (auto [i, of, name, per_channel_ok] : {std::tuple{x_zp_i, x_i, "x_zero_point", false}, std::tuple{w_zp_i, w_i, "w_zero_point", true}}) {
+    if (!ctx.has_input(i)) continue;
+    const TensorType& t = ctx.input(i);
+    const int64_t n = shape_numel(t.shape);
+    if (t.shape.size() > 1 || (n != 1 && !(per_channel_ok && n == channels)))
+      ctx.fail(std::string(name) + " has shape " + shape_str(t.shape) + "; expected a scalar" +
+               (per_channel_ok ? " or one value per output channel (" + std::to_string(channels) + ")" : std::string()));
+    if (t.dtype != ctx.input(of).dtype) ctx.fail(std::string(name) + " must have the type of the tensor it belongs to");
+  }
+}
+
 }  // namespace
 
 void infer_QLinearConv(InferContext& ctx) {
   if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
   const TensorType& x = ctx.input(0);
   const TensorType& w = ctx.input(3);
-  if (!is_8bit(x.dtype) || !is_8bit(w.dtype))
-    ctx.unsupported(std::string("x and w must be uint8 or int8, got ") + dtype_name(x.dtype) + " and " + dtype_name(w.dtype));
+  check_integer_conv(ctx, 0, 2, 3, 5);
   const int64_t channels = w.shape.empty() ? 0 : w.shape[0];
-  auto scalar_or_channels = [&](size_t i, const char* what, bool per_channel_ok) {
+  for (auto [i, name, per_channel_ok] : {std::tuple{size_t{1}, "x_scale", false}, std::tuple{size_t{4}, "w_scale", true},
+                                         std::tuple{size_t{6}, "y_scale", false}, std::tuple{size_t{7}, "y_zero_point", false}}) {
     const TensorType& t = ctx.input(i);
     const int64_t n = shape_numel(t.shape);
     if (t.shape.size() > 1 || (n != 1 && !(per_channel_ok && n == channels)))
-      ctx.fail(std::string(what) + " has shape " + shape_str(t.shape) + "; expected a scalar" +
+      ctx.fail(std::string(name) + " has shape " + shape_str(t.shape) + "; expected a scalar" +
                (per_channel_ok ? " or one value per output channel (" + std::to_string(channels) + ")" : std::string()));
-  };
-  for (size_t i : {1, 4, 6})
-    if (ctx.input(i).dtype != DType::f32) ctx.fail("input " + std::to_string(i) + " (a scale) must be float32");
-  scalar_or_channels(1, "x_scale", false);
-  scalar_or_channels(2, "x_zero_point", false);
-  scalar_or_channels(4, "w_scale", true);
-  scalar_or_channels(5, "w_zero_point", true);
-  scalar_or_channels(6, "y_scale", false);
-  scalar_or_channels(7, "y_zero_point", false);
-  if (ctx.input(2).dtype != x.dtype || ctx.input(5).dtype != w.dtype)
-    ctx.fail("zero points must have the type of the tensor they belong to");
+    if (i != 7 && t.dtype != DType::f32) ctx.fail(std::string(name) + " must be float32");
+  }
+  if (!ctx.has_input(2) || !ctx.has_input(5)) ctx.fail("x_zero_point and w_zero_point are required");
+  if (x.dtype == DType::undefined) ctx.fail("x is required");
   const DType y = ctx.input(7).dtype;
   if (!is_8bit(y)) ctx.fail(std::string("y_zero_point must be uint8 or int8, got ") + dtype_name(y));
   const Shape* bias = nullptr;
@@ -127,35 +176,7 @@ void run_QLinearConv(RunContext& ctx) {
   const DType yt = y.dtype();
   const int32_t y_zp = int_at(*ctx.in[7], 0), qmin = qmin_of(yt), qmax = qmax_of(yt);
 
-  // Integer-valued float operands.
-  std::vector<float> xf(static_cast<size_t>(x.numel()));
-  for (int64_t i = 0; i < x.numel(); ++i) xf[static_cast<size_t>(i)] = static_cast<float>(int_at(x, i) - x_zp);
-  std::vector<float> wf(static_cast<size_t>(w.numel()));
-  const int64_t per_channel = channels > 0 ? w.numel() / channels : 0;
-  const double max_x = std::max(std::abs(qmin_of(x.dtype()) - x_zp), std::abs(qmax_of(x.dtype()) - x_zp));
-  bool exact_in_float = true;
-  for (int64_t m = 0; m < channels; ++m) {
-    double bound = 0;
-    for (int64_t k = m * per_channel; k < (m + 1) * per_channel; ++k) {
-      const int32_t v = int_at(w, k) - w_zp[static_cast<size_t>(m)];
-      wf[static_cast<size_t>(k)] = static_cast<float>(v);
-      bound += std::abs(v) * max_x;
-    }
-    exact_in_float = exact_in_float && bound < 16777216.0;  // 2^24
-  }
-  std::vector<int32_t> sums(static_cast<size_t>(y.numel()));
-  if (exact_in_float) {
-    std::vector<float> acc(sums.size());
-    ConvData d;
-    d.input = xf.data();
-    d.weight = wf.data();
-    d.output = acc.data();
-    run_conv(choose_conv_algorithm(s), s, d, ctx.pool);
-    for (size_t i = 0; i < acc.size(); ++i) sums[i] = static_cast<int32_t>(acc[i]);
-  } else {
-    integer_conv(s, xf, wf, sums);
-  }
-
+  const std::vector<int32_t> sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   std::vector<float> multiplier(static_cast<size_t>(channels));
   for (int64_t m = 0; m < channels; ++m) multiplier[static_cast<size_t>(m)] = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
   const int32_t* bias = ctx.in.size() > 8 && ctx.in[8] ? ctx.in[8]->data<int32_t>() : nullptr;
@@ -183,6 +204,23 @@ void run_QLinearConv(RunContext& ctx) {
       else y.data<int8_t>()[row * positions + p] = static_cast<int8_t>(q);
     }
   });
+}
+
+void infer_ConvInteger(InferContext& ctx) {
+  if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
+  check_integer_conv(ctx, 0, 2, 1, 3);
+  ctx.out = {TensorType{DType::i32, conv_output_shape(ctx, ctx.input(0).shape, ctx.input(1).shape, nullptr)}};
+}
+
+void run_ConvInteger(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  const Tensor& w = *ctx.in[1];
+  const ConvGeometry s = conv_geometry(ctx.node, ctx.opset, x.shape(), w.shape());
+  const int32_t x_zp = ctx.in.size() > 2 && ctx.in[2] ? int_at(*ctx.in[2], 0) : 0;
+  const std::vector<int32_t> w_zp = ctx.in.size() > 3 && ctx.in[3] ? per_channel_int(*ctx.in[3], s.out_channels)
+                                                                     : std::vector<int32_t>(static_cast<size_t>(s.out_channels), 0);
+  const std::vector<int32_t> sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
+  std::copy(sums.begin(), sums.end(), ctx.out[0]->data<int32_t>());
 }
 
 }  // namespace mc

@@ -1,4 +1,4 @@
-// int8 layers as an int8 runtime computes them: the QLinearConv kernel and the executor's fusion of
+// int8 layers as an int8 runtime computes them: the QLinearConv and ConvInteger kernels and the executor's fusion of
 // DequantizeLinear -> Conv -> [Clip] -> QuantizeLinear into it, against a plain integer reference
 // (int64 sums, ONNX Runtime's requantization written out), at several thread counts, including a
 // layer whose sums are too large for exact float32 accumulation.
@@ -83,10 +83,34 @@ struct Layer {
 
   Tensor input() const { return Tensor::from_vector<uint8_t>({batch, in_channels, height, width}, x); }
 
-  // The integer reference: int64 sums of (x - x_zp) * w, the int32 bias as ONNX Runtime quantizes
-  // it, float32 requantization with halves rounded to even, the clip as bounds on the output.
-  std::vector<uint8_t> reference() const {
+  // int64 sums of (x - x_zp) * w over each window, [N, M, out_h, out_w].
+  std::vector<int64_t> sums() const {
     const int64_t oh = out_h(), ow = out_w(), cout_g = out_channels / group;
+    std::vector<int64_t> out(static_cast<size_t>(batch * out_channels * oh * ow));
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t m = 0; m < out_channels; ++m)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            int64_t sum = 0;
+            for (int64_t c = 0; c < cin_g(); ++c)
+              for (int64_t ky = 0; ky < kernel; ++ky)
+                for (int64_t kx = 0; kx < kernel; ++kx) {
+                  const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                  if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+                  const int64_t xv = x[static_cast<size_t>(((n * in_channels + (m / cout_g) * cin_g() + c) * height + iy) * width + ix)];
+                  const int64_t wv = w[static_cast<size_t>(((m * cin_g() + c) * kernel + ky) * kernel + kx)];
+                  sum += (xv - x_zp) * wv;
+                }
+            out[static_cast<size_t>(((n * out_channels + m) * oh + oy) * ow + ox)] = sum;
+          }
+    return out;
+  }
+
+  // The integer reference: the sums plus the int32 bias as ONNX Runtime quantizes it, float32
+  // requantization with halves rounded to even, the clip as bounds on the output.
+  std::vector<uint8_t> reference() const {
+    const int64_t oh = out_h(), ow = out_w();
+    const std::vector<int64_t> all = sums();
     std::vector<uint8_t> y(static_cast<size_t>(batch * out_channels * oh * ow));
     const int32_t lo = clip ? std::max(0, static_cast<int>(y_zp)) : 0;
     const int32_t hi = clip ? std::min(255, static_cast<int>(round_half_even(6.0f / y_scale)) + y_zp) : 255;
@@ -97,16 +121,7 @@ struct Layer {
         const float multiplier = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
         for (int64_t oy = 0; oy < oh; ++oy)
           for (int64_t ox = 0; ox < ow; ++ox) {
-            int64_t sum = b;
-            for (int64_t c = 0; c < cin_g(); ++c)
-              for (int64_t ky = 0; ky < kernel; ++ky)
-                for (int64_t kx = 0; kx < kernel; ++kx) {
-                  const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
-                  if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-                  const int64_t xv = x[static_cast<size_t>(((n * in_channels + (m / cout_g) * cin_g() + c) * height + iy) * width + ix)];
-                  const int64_t wv = w[static_cast<size_t>(((m * cin_g() + c) * kernel + ky) * kernel + kx)];
-                  sum += (xv - x_zp) * wv;
-                }
+            const int64_t sum = b + all[static_cast<size_t>(((n * out_channels + m) * oh + oy) * ow + ox)];
             float f = static_cast<float>(static_cast<int32_t>(sum)) * multiplier;
             f = std::min(std::max(f, static_cast<float>(0 - y_zp)), static_cast<float>(255 - y_zp));
             const int32_t q = std::clamp(static_cast<int32_t>(round_half_even(f)) + y_zp, lo, hi);
@@ -126,7 +141,7 @@ bool runs(const Executor& e, const std::string& op) {
 
 }  // namespace
 
-TEST_CASE("test_qlinear_conv: a DequantizeLinear -> Conv -> Clip -> QuantizeLinear layer runs as integers, bit-exact") {
+TEST_CASE("test_integer_conv: a DequantizeLinear -> Conv -> Clip -> QuantizeLinear layer runs as integers, bit-exact") {
   Layer dense;
   Layer pointwise;
   pointwise.kernel = 1, pointwise.pad = 0, pointwise.in_channels = 32, pointwise.out_channels = 20, pointwise.clip = false;
@@ -163,7 +178,7 @@ TEST_CASE("test_qlinear_conv: a DequantizeLinear -> Conv -> Clip -> QuantizeLine
   }
 }
 
-TEST_CASE("test_qlinear_conv: sums beyond float32's exact integers are still exact") {
+TEST_CASE("test_integer_conv: sums beyond float32's exact integers are still exact") {
   // 2048 inputs of 200..255 times weights +127 (first half) and -127 (second half), the second half
   // of the inputs a copy of the first: every sum is exactly 0, but running sums pass 2^24, where
   // float32 accumulation rounds odd values, and one unit of error moves the output (scale 0.5).
@@ -185,7 +200,7 @@ TEST_CASE("test_qlinear_conv: sums beyond float32's exact integers are still exa
   CHECK(bytes_of(e.run({big.input()})[0]) == expected);
 }
 
-TEST_CASE("test_qlinear_conv: layers that do not have the int8 form run as written") {
+TEST_CASE("test_integer_conv: layers that do not have the int8 form run as written") {
   Layer layer;
   layer.randomize(3);
   SUBCASE("the conv output is also read elsewhere") {
@@ -216,5 +231,34 @@ TEST_CASE("test_qlinear_conv: layers that do not have the int8 form run as writt
     Executor e(m, ExecutorOptions{1, true});
     e.set_observer([](const Node&, const std::vector<const Tensor*>&, const std::vector<const Tensor*>&) {});
     CHECK_FALSE(runs(e, "QLinearConv"));
+  }
+}
+
+TEST_CASE("test_integer_conv: ConvInteger gives the exact int32 sums") {
+  Layer depthwise;
+  depthwise.in_channels = depthwise.out_channels = depthwise.group = 6, depthwise.stride = 2;
+  Layer dense;
+  for (Layer* layer : {&dense, &depthwise}) {
+    layer->randomize(11);
+    Model m;
+    m.opset = 13;
+    Graph& g = m.graph;
+    g.inputs.push_back(ValueInfo{"xq", DType::u8, {layer->batch, layer->in_channels, layer->height, layer->width}, std::vector<std::string>(4), true});
+    g.initializers["wq"] = Tensor::from_vector<int8_t>({layer->out_channels, layer->cin_g(), layer->kernel, layer->kernel}, layer->w);
+    g.initializers["x_zp"] = Tensor::from_vector<uint8_t>({}, {layer->x_zp});
+    g.initializers["w_zp"] = Tensor::from_vector<int8_t>({}, {0});
+    Node conv{"conv", "ConvInteger", {"xq", "wq", "x_zp", "w_zp"}, {"y"}, {}};
+    conv.attrs["strides"] = ints_attr({layer->stride, layer->stride});
+    conv.attrs["pads"] = ints_attr({layer->pad, layer->pad, layer->pad, layer->pad});
+    conv.attrs["group"] = int_attr(layer->group);
+    g.nodes.push_back(conv);
+    g.outputs.push_back(ValueInfo{"y", DType::i32, {}, {}, false});
+    const std::vector<int64_t> expected = layer->sums();
+    for (int threads : {1, 3}) {
+      const Tensor y = Executor(m, ExecutorOptions{threads, true}).run({layer->input()})[0];
+      REQUIRE(y.dtype() == DType::i32);
+      REQUIRE(y.numel() == static_cast<int64_t>(expected.size()));
+      for (int64_t i = 0; i < y.numel(); ++i) CHECK(y.data<int32_t>()[i] == expected[static_cast<size_t>(i)]);
+    }
   }
 }

@@ -1,0 +1,50 @@
+// Cast (ONNX opsets 6-17; `to` is an attribute throughout): integer tensors (int8, uint8, int32,
+// int64) to float32 (exact up to 2^24, otherwise rounded to nearest even, as a C++ conversion does),
+// and float32 to float32. `export --qdq` writes ConvInteger -> Cast -> Mul for int8 layers that ONNX
+// Runtime cannot turn into QLinearConv, which is what this is for; other conversions (float to
+// integer with its saturation questions, strings, float16, bool) are reported unsupported.
+#include <algorithm>
+
+#include "core/ops/kernel_util.h"
+
+namespace mc {
+
+namespace {
+
+template <class T> void to_float(const Tensor& x, Tensor& y, ThreadPool& pool) {
+  const T* in = x.data<T>();
+  float* out = y.data<float>();
+  constexpr int64_t block = 1 << 16;  // fixed task boundaries: results never depend on --threads
+  const int64_t n = x.numel();
+  pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
+    for (int64_t i = t * block; i < std::min(n, (t + 1) * block); ++i) out[i] = static_cast<float>(in[i]);
+  });
+}
+
+}  // namespace
+
+void infer_Cast(InferContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  if (!ctx.node.has("to")) ctx.fail("the 'to' attribute is required");
+  const int64_t to = ctx.node.attr_int("to", 0);
+  if (to != static_cast<int64_t>(DType::f32))
+    ctx.unsupported("cast to ONNX type " + std::to_string(to) + " (only integer or float32 to float32 is supported)");
+  if (x.dtype != DType::f32 && x.dtype != DType::u8 && x.dtype != DType::i8 && x.dtype != DType::i32 && x.dtype != DType::i64)
+    ctx.unsupported(std::string("cast from ") + dtype_name(x.dtype) + " (only integer or float32 to float32 is supported)");
+  ctx.out = {TensorType{DType::f32, x.shape}};
+}
+
+void run_Cast(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  Tensor& y = *ctx.out[0];
+  switch (x.dtype()) {
+    case DType::f32: copy_elements(y.data<float>(), x.data<float>(), x.numel(), sizeof(float)); break;
+    case DType::u8: to_float<uint8_t>(x, y, ctx.pool); break;
+    case DType::i8: to_float<int8_t>(x, y, ctx.pool); break;
+    case DType::i32: to_float<int32_t>(x, y, ctx.pool); break;
+    case DType::i64: to_float<int64_t>(x, y, ctx.pool); break;
+    default: fail_internal(ctx.node.describe() + ": Cast from " + dtype_name(x.dtype()) + " was not rejected by inference");
+  }
+}
+
+}  // namespace mc
