@@ -7,15 +7,18 @@
 # (scripts/ort_outputs.js runs ORT; see there why the optimization level matters.)
 # and the largest difference between mcompress's outputs and each ORT run. Prints one markdown row
 # (with --header, the table header first).
-# With int8 activations (quantize-activations: QuantizeLinear/DequantizeLinear before each layer) the
-# outputs cannot match bit for bit: a value on a rounding tie may quantize one step apart after
-# ulp-level differences in the convolutions, and such flips cascade through the layers. ONNX Runtime
-# also changes such graphs at any optimization level above 'disabled': where a Conv/Gemm reads a
+# mcompress runs a .mcz with int8 activations in its --qdq form and computes the int8 layers in
+# integers as ONNX Runtime's kernels do (QLinearConv; ConvInteger for convs not followed by a
+# quantizer), so with ORT's default optimizations (which turn DequantizeLinear -> Conv ->
+# QuantizeLinear into QLinearConv) the outputs agree up to float rounding in the network's float tail.
+# With optimizations 'disabled' ORT evaluates DequantizeLinear -> Conv -> QuantizeLinear in float (a
+# float simulation), where a value on a rounding tie may quantize one step apart after ulp-level
+# differences, and such flips cascade: that column shows the size of that noise. ONNX Runtime also
+# changes float-weight graphs at any level above 'disabled': where a Conv/Gemm reads a
 # DequantizeLinear output and its weight is a float initializer, it quantizes that weight itself
-# (its own int8 scales) -- every weight in the plain export, and the tensors --qdq leaves float
-# (ternary, fp16, hybrid) -- so those columns then measure a different model (MobileNetV1 0.25 int8:
-# mcompress 57.4% top-1, ORT on the plain export 0.2%); at 'all' it also runs DequantizeLinear ->
-# Conv -> QuantizeLinear as QLinearConv. Without activation QDQ both exports match mcompress to ~1e-5.
+# (its own int8 scales), so the plain export measures a different model there (MobileNetV1 0.25
+# int8: mcompress 57.4% top-1, ORT on the plain export at default optimizations 0.2%); hence
+# 'disabled' for the float export. Without activation QDQ both exports match mcompress to ~1e-5.
 # Usage: scripts/compressed_vs_ort.sh MODEL.mcz [IMAGES_DIR] [--preprocess keras|torch] [--limit N]
 #                                     [--build DIR] [--header]
 # Needs node + npm (scripts/setup.sh --with-ort). IMAGES_DIR defaults to ../shared/imagenet-dev.

@@ -5,23 +5,16 @@
 // mcompress. Used by scripts/accuracy_vs_ort.sh to score ONNX Runtime outputs.
 //   node scripts/npy_topk.js SCORES.npy LABELS.tsv
 const fs = require('fs');
+const { readNpy } = require('./npy.js');
 
 function fail(message) { process.stderr.write(`npy_topk: error: ${message}\n`); process.exit(2); }
 
+// { rows, cols, values } of a 2-D float32 scores file.
 function loadScores(path) {
-  const buf = fs.readFileSync(path);
-  if (buf.toString('latin1', 1, 6) !== 'NUMPY') fail(`${path}: not a .npy file`);
-  const version = buf[6];
-  const headerLength = version === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const dataStart = (version === 1 ? 10 : 12) + headerLength;
-  const header = buf.toString('latin1', dataStart - headerLength, dataStart);
-  if (!header.includes("'<f4'")) fail(`${path}: expected float32 data`);
-  const dims = header.match(/'shape':\s*\((\d+),\s*(\d+),?\)/);
-  if (!dims) fail(`${path}: expected a 2-D shape, header ${header.trim()}`);
-  const rows = Number(dims[1]), cols = Number(dims[2]);
-  if (buf.length - dataStart !== rows * cols * 4) fail(`${path}: data size does not match its shape`);
-  const values = new Float32Array(buf.buffer.slice(buf.byteOffset + dataStart, buf.byteOffset + buf.length));
-  return { rows, cols, values };
+  let npy;
+  try { npy = readNpy(path); } catch (e) { fail(e.message); }
+  if (npy.shape.length !== 2) fail(`${path}: expected a 2-D shape, got (${npy.shape})`);
+  return { rows: npy.shape[0], cols: npy.shape[1], values: npy.values };
 }
 
 const [scoresPath, labelsPath] = process.argv.slice(2);

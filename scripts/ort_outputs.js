@@ -10,40 +10,9 @@
 // exactly as written (the ONNX semantics). Needs onnxruntime-node on NODE_PATH (see
 // ../shared/tools/ort-eval/run, which installs it; scripts/compressed_vs_ort.sh sets NODE_PATH).
 const fs = require('fs');
+const { readNpy, npyBytes } = require('./npy.js');
 
 function fail(message) { process.stderr.write(`ort_outputs: error: ${message}\n`); process.exit(2); }
-
-function parseNpy(path) {
-  const buf = fs.readFileSync(path);
-  if (buf.length < 10 || buf.toString('latin1', 1, 6) !== 'NUMPY') fail(`${path}: not a .npy file`);
-  const headerLength = buf[6] === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const dataStart = (buf[6] === 1 ? 10 : 12) + headerLength;
-  const header = buf.toString('latin1', dataStart - headerLength, dataStart);
-  if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) fail(`${path}: expected C-order float32`);
-  const match = header.match(/'shape':\s*\(([^)]*)\)/);
-  if (!match) fail(`${path}: no shape in the header`);
-  const shape = match[1].split(',').map(s => s.trim()).filter(s => s).map(Number);
-  const count = shape.reduce((a, b) => a * b, 1);
-  if (buf.length - dataStart !== 4 * count) fail(`${path}: ${buf.length - dataStart} data bytes for shape (${shape})`);
-  const values = new Float32Array(count);
-  for (let i = 0; i < count; i++) values[i] = buf.readFloatLE(dataStart + 4 * i);
-  return { shape, values };
-}
-
-function npyBytes(shape, values) {
-  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
-  const unpadded = 10 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const out = Buffer.alloc(10 + header.length + 4 * values.length);
-  out.write('\x93NUMPY', 0, 'latin1');
-  out[6] = 1;
-  out[7] = 0;
-  out.writeUInt16LE(header.length, 8);
-  out.write(header, 10, 'latin1');
-  for (let i = 0; i < values.length; i++) out.writeFloatLE(values[i], 10 + header.length + 4 * i);
-  return out;
-}
 
 async function main() {
   const positional = [];
@@ -65,7 +34,8 @@ async function main() {
   if (threads > 0) options.intraOpNumThreads = threads;
   let session;
   try { session = await ort.InferenceSession.create(modelPath, options); } catch (e) { fail(`${modelPath}: ${e.message}`); }
-  const input = parseNpy(inputPath);
+  let input;
+  try { input = readNpy(inputPath); } catch (e) { fail(e.message); }
   const n = input.shape[0], per = input.values.length / n;
   const parts = [];
   let outShape = null;
