@@ -18,7 +18,9 @@
 // are taken while the held-out damage stays within max-drop (criterion=expected, the default: the
 // label-free expected top-1 drop; criterion=agreement: top-1 agreement with the float model, see
 // passes/budget.h). Biases of the chosen layers are stored as float16 (bias=fp16, the default; every
-// probe already computes with the rounded bias). Activations stay float.
+// probe already computes with the rounded bias), and so are the per-filter scales (scales=fp16, the
+// default: rounded inside the fit, before scoring and bias correction; the .mcz writer then stores
+// them in 2 bytes). Activations stay float.
 #include <algorithm>
 #include <cmath>
 
@@ -47,8 +49,9 @@ struct LayerChoice {
   std::vector<Candidate> candidates;
 };
 
-FitOptions options_for(int bits, double sparsity, double damping) {
+FitOptions options_for(int bits, double sparsity, double damping, bool half_scales) {
   FitOptions o;
+  o.half_scales = half_scales;
   o.format = bits <= 4 ? WeightFormat::int4 : WeightFormat::int8;
   o.bits = bits;
   o.damping = damping;
@@ -56,7 +59,7 @@ FitOptions options_for(int bits, double sparsity, double damping) {
   return o;
 }
 
-Candidate compact(const std::vector<FilterFit>& fits, int bits, double sparsity) {
+Candidate compact(const std::vector<FilterFit>& fits, int bits, double sparsity, double bytes_per_scale) {
   Candidate c;
   c.bits = bits;
   c.sparsity = sparsity;
@@ -80,9 +83,9 @@ Candidate compact(const std::vector<FilterFit>& fits, int bits, double sparsity)
       seen[s] = true;
       ++distinct;
     }
-  // Order-0 bound, a frequency table (about 2 bytes per symbol used) and 4-byte scales.
+  // Order-0 bound, a frequency table (about 2 bytes per symbol used) and the scales.
   c.bytes = order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size())) / 8.0 + 2.0 * static_cast<double>(distinct) +
-            4.0 * static_cast<double>(fits.size());
+            bytes_per_scale * static_cast<double>(fits.size());
   return c;
 }
 
@@ -126,7 +129,7 @@ Model build(const Model& base, const std::vector<LayerChoice>& layers, const std
     const Tensor& w = m.graph.initializers.at(gram.weight);
     e.dtype = DType::f32;
     e.shape = w.shape();
-    e.parts.push_back(make_part(fits, options_for(c.bits, 0, 0), 0, static_cast<int64_t>(fits.size())));
+    e.parts.push_back(make_part(fits, options_for(c.bits, 0, 0, false), 0, static_cast<int64_t>(fits.size())));
     (*encoded)[gram.weight] = std::move(e);
   }
   return m;
@@ -174,6 +177,9 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   const std::string bias_format = options.text("bias", "fp16");
   if (bias_format != "fp16" && bias_format != "fp32") fail_usage("sparse-quantize: bias=" + bias_format + ": expected fp16 or fp32");
   const bool fp16_bias = bias_format == "fp16";
+  const std::string scale_format = options.text("scales", "fp16");
+  if (scale_format != "fp16" && scale_format != "fp32") fail_usage("sparse-quantize: scales=" + scale_format + ": expected fp16 or fp32");
+  const bool half_scales = scale_format == "fp16";
   const std::string allocation = options.text("allocation", "measured");
   if (allocation != "measured" && allocation != "proxy") fail_usage("sparse-quantize: allocation=" + allocation + ": expected measured or proxy");
 
@@ -196,7 +202,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     lc.candidates.resize(grid.size());
     pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
       const auto [b, s] = grid[static_cast<size_t>(i)];
-      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(b, s, damping), mask), b, s);
+      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(b, s, damping, half_scales), mask), b, s, half_scales ? 2.0 : 4.0);
     });
     layers.push_back(std::move(lc));
     if (ctx.log) ctx.log("sparse-quantize: fitted " + node->name);

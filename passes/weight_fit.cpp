@@ -138,6 +138,13 @@ void score(FilterFit& fit, std::span<const double> w, const std::vector<double>&
   fit.bias_shift = shift;
 }
 
+// The nearest float16 value of a uniform grid's scale, when that is a normal float16 number
+// (relative error at most 2^-11); otherwise the scale unchanged.
+float half_scale(float scale) {
+  const float h = half_to_float(float_to_half(scale));
+  return std::isfinite(h) && std::abs(h) >= 6.103515625e-05f ? h : scale;
+}
+
 }  // namespace
 
 std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer, const std::vector<int64_t>& filters,
@@ -240,6 +247,12 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         } else if (compensated.abs_error < best.abs_error) {
           best = std::move(compensated);
         }
+      }
+      if (o.half_scales && o.format != WeightFormat::ternary && o.format != WeightFormat::float32) {
+        std::vector<uint8_t> pruned = std::move(best.pruned);
+        best = from_codes(best.q, o, half_scale(best.scale), {});
+        score(best, w, c, mu);
+        best.pruned = std::move(pruned);
       }
       out[members[r]] = std::move(best);
     }

@@ -35,6 +35,9 @@ struct FitOptions {
   bool gptq = true;
   double damping = 0.1;     // fraction of the mean diagonal added before inverting C
   FitPruning pruning;
+  // Uniform grids: round each filter's final scale to float16 (when it lies in float16's normal
+  // range) before scoring and bias correction, so the .mcz writer can store it in 2 bytes.
+  bool half_scales = false;
   int uniform_bits() const { return bits ? bits : (format == WeightFormat::int4 ? 4 : 8); }
 };
 

@@ -345,9 +345,11 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
   const Tensor& w = *m.graph.initializer("w");
   const int64_t channels = w.dim(0), inner = w.numel() / channels;
   for (Encoding encoding : {Encoding::int8, Encoding::int4})
-    for (bool sparse : {false, true}) {
+    for (bool sparse : {false, true})
+    for (bool half : {false, true}) {  // half: float16-exact scales, stored in 2 bytes
       CAPTURE(static_cast<int>(encoding));
       CAPTURE(sparse);
+      CAPTURE(half);
       const int32_t offset = encoding == Encoding::int8 ? 128 : 8;
       EncodedTensor e;
       e.dtype = DType::f32;
@@ -361,7 +363,7 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
       for (int64_t c = 0; c < channels; ++c) {
         float top = 0;
         for (int64_t k = 0; k < inner; ++k) top = std::max(top, std::fabs(w.data<float>()[c * inner + k]));
-        const float scale = top / 7.0f;
+        const float scale = half ? half_to_float(float_to_half(top / 7.0f)) : top / 7.0f;
         p.scales.push_back(scale);
         for (int64_t k = 0; k < inner; ++k) {
           const int32_t q = std::clamp(static_cast<int32_t>(std::lround(w.data<float>()[c * inner + k] / scale)), -7, 7);
@@ -378,10 +380,62 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
       const auto bytes = write_mcz(m, encoded, nlohmann::ordered_json::object(), 1);
       const McFile file = read_mcz(bytes, "q.mcz");
       const Model decoded = decode_mcz(file, "q.mcz");
+      REQUIRE(file.tensors.size() == 2);
+      for (const auto& t : file.tensors)
+        if (t.name == "w") CHECK(t.encoded.parts[0].scales == p.scales);
       const Model qdq = with_qdq_weights(decoded, file);
       REQUIRE(test::count_op(qdq, "DequantizeLinear") == 1);
       Tensor x(DType::f32, {2, 3, 8, 8});
       for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.11f * static_cast<float>(i));
       CHECK(same_bits(Executor(qdq).run({x})[0], Executor(decoded).run({x})[0]));
     }
+}
+
+TEST_CASE("test_pruning: sparse-quantize stores float16 scales in 2 bytes each, exactly") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  PassContext half_ctx, full_ctx;
+  const Model half = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4>", &calib, &half_ctx);
+  const Model full = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4;scales=fp32>", &calib, &full_ctx);
+  size_t scales = 0;
+  for (const char* name : {"w1", "w2", "w3"}) {
+    CAPTURE(name);
+    for (float s : half_ctx.encoded.at(name).parts[0].scales) {
+      CHECK(half_to_float(float_to_half(s)) == s);
+      ++scales;
+    }
+    // The model computes with exactly the stored (rounded) scales.
+    CHECK(same_bits(decode_tensor(half_ctx.encoded.at(name), name), *half.graph.initializer(name)));
+  }
+  REQUIRE(scales > 0);
+  auto encoded_all = [](const Model& model, std::map<std::string, EncodedTensor> encoded) {
+    for (const auto& [name, t] : model.graph.initializers)
+      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+    return encoded;
+  };
+  const auto half_encoded = encoded_all(half, half_ctx.encoded);
+  const auto bytes = write_mcz(half, half_encoded, nlohmann::ordered_json::object(), 1, false);
+  const McFile file = read_mcz(bytes, "h.mcz");
+  for (const auto& t : file.tensors)
+    if (half_ctx.encoded.count(t.name)) CHECK(t.encoded.parts[0].scales == half_ctx.encoded.at(t.name).parts[0].scales);
+  const Model back = decode_mcz(file, "h.mcz");
+  for (const auto& [name, t] : half.graph.initializers) {
+    CAPTURE(name);
+    CHECK(same_bits(t, *back.graph.initializer(name)));
+  }
+  // The same parts with one scale nudged off the float16 grid: every scale of that part goes back
+  // to 4 bytes.
+  auto nudged = half_encoded;
+  auto& w1 = nudged.at("w1").parts[0];
+  w1.scales[0] = std::nextafter(w1.scales[0], 1.0f);
+  const CodedTensors narrow = code_tensors(half, half_encoded, 1), wide = code_tensors(half, nudged, 1);
+  CHECK(wide.table.size() == narrow.table.size() + 2 * w1.scales.size());
+  // The QDQ export carries the float16 scales exactly.
+  const Model qdq = with_qdq_weights(back, file);
+  CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
+  Tensor x(DType::f32, {2, 3, 8, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::sin(0.07f * static_cast<float>(i));
+  CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+  (void)full;
+  CHECK_FALSE(half_to_float(float_to_half(full_ctx.encoded.at("w2").parts[0].scales[0])) == full_ctx.encoded.at("w2").parts[0].scales[0]);
 }
