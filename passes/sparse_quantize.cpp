@@ -3,11 +3,12 @@
 // Networks With Learnable Regularization": prune, quantize, entropy-code; here post-training).
 //
 // Candidates per layer: uniform symmetric grids of `bits` (default 8, 6, 5, 4, 3 bits: levels
-// -(2^(b-1)-1)..2^(b-1)-1, one scale per filter) times `sparsity` (default 0, 25%, 50% of each
+// -qmax..qmax with qmax = round(2^(b-1)) - 1, so 127, 31, 15, 7, 3; fractional widths such as 4.5
+// (qmax 10) and 3.5 (qmax 5) may be listed; one scale per filter) times `sparsity` (default 0, 25%, 50% of each
 // filter's weights pruned), each fitted in one compensated sweep (core/gptq.h: OBS pruning and
 // GPTQ rounding together) under the layer's centered input covariance, scales refitted, bias
 // corrected. A layer pruned by an earlier pass keeps its zeros and only its bit width is chosen.
-// Stored as int8 (5-8 bits) or int4 (<= 4 bits) parts whose symbols the .mcz writer entropy-codes,
+// Stored as int8 (qmax > 7) or int4 (qmax <= 7) parts whose symbols the .mcz writer entropy-codes,
 // so fewer levels and more zeros both shrink the file; a candidate's size is estimated as its
 // symbols' order-0 entropy plus its scales (the coder lands within ~1% of that, README "Entropy
 // coding").
@@ -35,7 +36,7 @@ namespace mc {
 namespace {
 
 struct Candidate {
-  int bits = 8;
+  int32_t qmax = 127;  // levels -qmax..qmax
   double sparsity = 0;
   std::vector<int8_t> q;          // filter-major codes (K per filter)
   std::vector<float> scales;      // per filter
@@ -49,19 +50,24 @@ struct LayerChoice {
   std::vector<Candidate> candidates;
 };
 
-FitOptions options_for(int bits, double sparsity, double damping, bool half_scales) {
+// Bits of a grid of 2 qmax + 1 levels: log2(qmax + 1) + 1 (8 bits: 127; 4.5 bits: 10 or 11).
+double grid_bits(int32_t qmax) { return std::log2(static_cast<double>(qmax) + 1.0) + 1.0; }
+// The grid for `bits` (whole or not): qmax = round(2^(bits-1)) - 1.
+int32_t grid_qmax(double bits) { return static_cast<int32_t>(std::lround(std::exp2(bits - 1.0))) - 1; }
+
+FitOptions options_for(int32_t qmax, double sparsity, double damping, bool half_scales) {
   FitOptions o;
   o.half_scales = half_scales;
-  o.format = bits <= 4 ? WeightFormat::int4 : WeightFormat::int8;
-  o.bits = bits;
+  o.format = qmax <= 7 ? WeightFormat::int4 : WeightFormat::int8;
+  o.qmax = qmax;
   o.damping = damping;
   o.pruning.sparsity = sparsity;
   return o;
 }
 
-Candidate compact(const std::vector<FilterFit>& fits, int bits, double sparsity, double bytes_per_scale) {
+Candidate compact(const std::vector<FilterFit>& fits, int32_t qmax, double sparsity, double bytes_per_scale) {
   Candidate c;
-  c.bits = bits;
+  c.qmax = qmax;
   c.sparsity = sparsity;
   double err = 0, energy = 0;
   std::vector<uint8_t> symbols;
@@ -129,7 +135,7 @@ Model build(const Model& base, const std::vector<LayerChoice>& layers, const std
     const Tensor& w = m.graph.initializers.at(gram.weight);
     e.dtype = DType::f32;
     e.shape = w.shape();
-    e.parts.push_back(make_part(fits, options_for(c.bits, 0, 0, false), 0, static_cast<int64_t>(fits.size())));
+    e.parts.push_back(make_part(fits, options_for(c.qmax, 0, 0, false), 0, static_cast<int64_t>(fits.size())));
     (*encoded)[gram.weight] = std::move(e);
   }
   return m;
@@ -161,15 +167,18 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   if (!(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points");
   const double damping = options.number("damping", 0.1);
   if (!(damping >= 0 && damping <= 10)) fail_usage("damping must be between 0 and 10");
-  std::vector<int> bits;
+  // Grids by bits; whole or not (4.5 bits: levels -10..10), each the grid -qmax..qmax with
+  // qmax = round(2^(bits-1)) - 1.
+  std::vector<int32_t> grids;
   for (double b : number_list(options.text("bits", "8+6+5+4+3"), "bits")) {
-    if (b != std::floor(b) || b < 2 || b > 8) fail_usage("sparse-quantize: bits must be whole numbers from 2 to 8");
-    bits.push_back(static_cast<int>(b));
+    if (!(b >= 2 && b <= 8)) fail_usage("sparse-quantize: bits must be numbers from 2 to 8");
+    grids.push_back(grid_qmax(b));
   }
   std::vector<double> sparsities = number_list(options.text("sparsity", "0+0.25+0.5"), "sparsity");
   for (double s : sparsities)
     if (!(s >= 0 && s < 1)) fail_usage("sparse-quantize: sparsity values must be in [0, 1)");
-  std::sort(bits.rbegin(), bits.rend());
+  std::sort(grids.rbegin(), grids.rend());
+  grids.erase(std::unique(grids.begin(), grids.end()), grids.end());
   std::sort(sparsities.begin(), sparsities.end());
   sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
   const double z = confidence_z(options);
@@ -195,14 +204,14 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     auto mask_it = ctx.pruned.find(lc.gram->weight);
     const std::vector<uint8_t>* mask = mask_it == ctx.pruned.end() ? nullptr : &mask_it->second;
     // Candidate grid, 8 bits dense first (the starting point of every layer).
-    std::vector<std::pair<int, double>> grid;
+    std::vector<std::pair<int32_t, double>> grid;
     for (double s : mask ? std::vector<double>{0.0} : sparsities)
-      for (int b : bits) grid.emplace_back(b, s);
+      for (int32_t q : grids) grid.emplace_back(q, s);
     std::stable_sort(grid.begin(), grid.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     lc.candidates.resize(grid.size());
     pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
-      const auto [b, s] = grid[static_cast<size_t>(i)];
-      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(b, s, damping, half_scales), mask), b, s, half_scales ? 2.0 : 4.0);
+      const auto [q, s] = grid[static_cast<size_t>(i)];
+      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(q, s, damping, half_scales), mask), q, s, half_scales ? 2.0 : 4.0);
     });
     layers.push_back(std::move(lc));
     if (ctx.log) ctx.log("sparse-quantize: fitted " + node->name);
@@ -216,7 +225,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
       size_t probe = 0;
       for (size_t c = 0; c < layers[l].candidates.size(); ++c) {
         const Candidate& cand = layers[l].candidates[c];
-        if (cand.sparsity == 0 && std::abs(cand.bits - 4) < std::abs(layers[l].candidates[probe].bits - 4)) probe = c;
+        if (cand.sparsity == 0 && std::abs(grid_bits(cand.qmax) - 4) < std::abs(grid_bits(layers[l].candidates[probe].qmax) - 4)) probe = c;
       }
       // The layer alone: every other layer stays float.
       Model m = model;
@@ -246,7 +255,8 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   for (size_t l = 0; l < layers.size(); ++l) {
     const Candidate& c = layers[l].candidates[chosen[l]];
     if (ctx.log)
-      ctx.log("sparse-quantize: " + layers[l].gram->node + ": " + std::to_string(c.bits) + " bits, sparsity " + std::to_string(c.sparsity) +
+      ctx.log("sparse-quantize: " + layers[l].gram->node + ": levels -" + std::to_string(c.qmax) + ".." + std::to_string(c.qmax) + " (" +
+              std::to_string(grid_bits(c.qmax)).substr(0, 4) + " bits), sparsity " + std::to_string(c.sparsity) +
               ", ~" + std::to_string(static_cast<int64_t>(c.bytes)) + " bytes");
   }
   model = build(model, layers, chosen, fp16_bias, &ctx.encoded);

@@ -43,8 +43,7 @@ LevelSet ternary_levels(const std::vector<float>& scales) {
   return ls;
 }
 
-LevelSet uniform_levels(float scale, int bits) {
-  const int32_t qmax = (1 << (bits - 1)) - 1;
+LevelSet uniform_levels(float scale, int32_t qmax) {
   LevelSet ls;
   for (int32_t q = -qmax; q <= qmax; ++q) {
     ls.levels.push_back(static_cast<double>(static_cast<float>(q) * scale));
@@ -209,10 +208,10 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         fit = from_codes(codes, o, 0, scales);
         level_sets.push_back(std::move(ls));
       } else {
-        const int bits = o.uniform_bits();
-        UniformFit u = fit_uniform(w, bits, h);
+        const int32_t qmax = o.uniform_qmax();
+        UniformFit u = fit_uniform_levels(w, qmax, h);
         fit = from_codes(u.q, o, u.scale, {});
-        level_sets.push_back(uniform_levels(u.scale, bits));
+        level_sets.push_back(uniform_levels(u.scale, qmax));
       }
       score(fit, w, c, mu);
       plain.push_back(std::move(fit));

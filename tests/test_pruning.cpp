@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <tuple>
 
 #include "analysis/calibration.h"
 #include "core/executor.h"
@@ -438,4 +439,39 @@ TEST_CASE("test_pruning: sparse-quantize stores float16 scales in 2 bytes each, 
   CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
   (void)full;
   CHECK_FALSE(half_to_float(float_to_half(full_ctx.encoded.at("w2").parts[0].scales[0])) == full_ctx.encoded.at("w2").parts[0].scales[0]);
+}
+
+TEST_CASE("test_pruning: fractional bit widths are grids of 2 qmax + 1 levels, stored and exported exactly") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const auto& [bits, qmax, encoding] : {std::tuple{"4.5", 10, Encoding::int8}, std::tuple{"3.5", 5, Encoding::int4}, std::tuple{"2", 1, Encoding::int4}}) {
+    CAPTURE(bits);
+    PassContext ctx;
+    const Model q = run_passes(m, std::string("sparse-quantize<max-drop=100;sparsity=0;bits=") + bits + ">", &calib, &ctx);
+    const int32_t offset = encoding == Encoding::int8 ? 128 : 8;
+    std::map<std::string, EncodedTensor> encoded = ctx.encoded;
+    for (const char* name : {"w1", "w2", "w3"}) {
+      CAPTURE(name);
+      const EncodedPart& p = ctx.encoded.at(name).parts[0];
+      CHECK(p.encoding == encoding);
+      int32_t top = 0;
+      for (uint8_t s : p.streams[0]) top = std::max(top, std::abs(static_cast<int32_t>(s) - offset));
+      CHECK(top <= qmax);
+      CHECK(top >= 1);
+    }
+    for (const auto& [name, t] : q.graph.initializers)
+      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+    const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
+    const McFile file = read_mcz(bytes, "f.mcz");
+    const Model back = decode_mcz(file, "f.mcz");
+    for (const auto& [name, t] : q.graph.initializers) {
+      CAPTURE(name);
+      CHECK(same_bits(t, *back.graph.initializer(name)));
+    }
+    const Model qdq = with_qdq_weights(back, file);
+    CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
+    Tensor x(DType::f32, {2, 3, 8, 8});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
+    CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+  }
 }
