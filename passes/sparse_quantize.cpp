@@ -24,6 +24,7 @@
 // them in 2 bytes). Activations stay float.
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "core/thread_pool.h"
 #include "formats/rans.h"
@@ -41,14 +42,43 @@ struct Candidate {
   std::vector<int8_t> q;          // filter-major codes (K per filter)
   std::vector<float> scales;      // per filter
   std::vector<double> bias_shift; // per filter
+  std::vector<double> error;      // per filter: (w-q)'C(w-q)
+  double energy = 0;              // the layer's sum of w'Cw
   double proxy = 0;               // relative output error of the layer
   double bytes = 0;               // estimated stored bytes
+  double bytes_per_scale = 4;
 };
 
 struct LayerChoice {
   const LayerGram* gram = nullptr;
   std::vector<Candidate> candidates;
 };
+
+// A budget unit: filters [begin, end) of one layer, which take one candidate together. Rows of a
+// GPTQ sweep are independent (core/gptq.h), so a unit's share of a whole-layer fit is exactly what
+// fitting those filters alone would give; splitting a large layer into units only makes the
+// ranked steps finer (a classifier's 5 -> 4 bit step is otherwise a tenth of the file at once).
+struct Unit {
+  size_t layer = 0;
+  int64_t begin = 0, end = 0;
+};
+
+// Estimated stored bytes of filters [begin, end) of a candidate: order-0 bound of their codes, a
+// frequency table (about 2 bytes per symbol used) and their scales.
+double unit_bytes(const Candidate& c, int64_t k, int64_t begin, int64_t end) {
+  std::vector<uint8_t> symbols;
+  symbols.reserve(static_cast<size_t>((end - begin) * k));
+  for (int64_t i = begin * k; i < end * k; ++i) symbols.push_back(static_cast<uint8_t>(c.q[static_cast<size_t>(i)] + 128));
+  size_t distinct = 0;
+  std::vector<bool> seen(256, false);
+  for (uint8_t s : symbols)
+    if (!seen[s]) {
+      seen[s] = true;
+      ++distinct;
+    }
+  return order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size())) / 8.0 + 2.0 * static_cast<double>(distinct) +
+         c.bytes_per_scale * static_cast<double>(end - begin);
+}
 
 // Bits of a grid of 2 qmax + 1 levels: log2(qmax + 1) + 1 (8 bits: 127; 4.5 bits: 10 or 11).
 double grid_bits(int32_t qmax) { return std::log2(static_cast<double>(qmax) + 1.0) + 1.0; }
@@ -69,29 +99,19 @@ Candidate compact(const std::vector<FilterFit>& fits, int32_t qmax, double spars
   Candidate c;
   c.qmax = qmax;
   c.sparsity = sparsity;
-  double err = 0, energy = 0;
-  std::vector<uint8_t> symbols;
+  c.bytes_per_scale = bytes_per_scale;
+  double err = 0;
   for (const auto& f : fits) {
     c.scales.push_back(f.scale);
     c.bias_shift.push_back(f.bias_shift);
-    for (int32_t q : f.q) {
-      c.q.push_back(static_cast<int8_t>(q));
-      symbols.push_back(static_cast<uint8_t>(q + 128));
-    }
+    for (int32_t q : f.q) c.q.push_back(static_cast<int8_t>(q));
+    c.error.push_back(f.abs_error);
     err += f.abs_error;
-    energy += f.energy;
+    c.energy += f.energy;
   }
-  c.proxy = energy > 0 ? err / energy : 0.0;
-  size_t distinct = 0;
-  std::vector<bool> seen(256, false);
-  for (uint8_t s : symbols)
-    if (!seen[s]) {
-      seen[s] = true;
-      ++distinct;
-    }
-  // Order-0 bound, a frequency table (about 2 bytes per symbol used) and the scales.
-  c.bytes = order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size())) / 8.0 + 2.0 * static_cast<double>(distinct) +
-            bytes_per_scale * static_cast<double>(fits.size());
+  c.proxy = c.energy > 0 ? err / c.energy : 0.0;
+  const int64_t k = fits.empty() ? 0 : static_cast<int64_t>(fits[0].q.size());
+  c.bytes = unit_bytes(c, k, 0, static_cast<int64_t>(fits.size()));
   return c;
 }
 
@@ -112,13 +132,23 @@ std::vector<FilterFit> expand(const Candidate& c, const LayerGram& gram) {
   return fits;
 }
 
-Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<size_t>& chosen, bool fp16_bias,
-            std::map<std::string, EncodedTensor>* encoded) {
+// The model with every unit at its chosen candidate; with `encoded`, also the encodings (one part
+// per run of consecutive units of a layer at the same candidate).
+Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<Unit>& units, const std::vector<size_t>& chosen,
+            bool fp16_bias, std::map<std::string, EncodedTensor>* encoded) {
   Model m = base;
   for (size_t l = 0; l < layers.size(); ++l) {
-    const Candidate& c = layers[l].candidates[chosen[l]];
     const LayerGram& gram = *layers[l].gram;
-    auto fits = expand(c, gram);
+    std::vector<FilterFit> fits;
+    // Parts: [begin, end) filter ranges with their candidate.
+    std::vector<std::tuple<int64_t, int64_t, size_t>> runs;
+    for (size_t u = 0; u < units.size(); ++u) {
+      if (units[u].layer != l) continue;
+      auto unit_fits = expand(layers[l].candidates[chosen[u]], gram);
+      fits.insert(fits.end(), std::make_move_iterator(unit_fits.begin() + units[u].begin), std::make_move_iterator(unit_fits.begin() + units[u].end));
+      if (!runs.empty() && std::get<2>(runs.back()) == chosen[u] && std::get<1>(runs.back()) == units[u].begin) std::get<1>(runs.back()) = units[u].end;
+      else runs.emplace_back(units[u].begin, units[u].end, chosen[u]);
+    }
     apply_layer_fits(m, gram, fits);
     Tensor* bias = bias_for(m, gram.node);
     if (bias && fp16_bias) {
@@ -135,7 +165,10 @@ Model build(const Model& base, const std::vector<LayerChoice>& layers, const std
     const Tensor& w = m.graph.initializers.at(gram.weight);
     e.dtype = DType::f32;
     e.shape = w.shape();
-    e.parts.push_back(make_part(fits, options_for(c.qmax, 0, 0, false), 0, static_cast<int64_t>(fits.size())));
+    for (const auto& [begin, end, candidate] : runs) {
+      const std::vector<FilterFit> part(fits.begin() + begin, fits.begin() + end);
+      e.parts.push_back(make_part(part, options_for(layers[l].candidates[candidate].qmax, 0, 0, false), begin, end));
+    }
     (*encoded)[gram.weight] = std::move(e);
   }
   return m;
@@ -167,6 +200,8 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   if (!(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points");
   const double damping = options.number("damping", 0.1);
   if (!(damping >= 0 && damping <= 10)) fail_usage("damping must be between 0 and 10");
+  const std::string sample_damping = options.text("sample-damping", "off");
+  if (sample_damping != "on" && sample_damping != "off") fail_usage("sparse-quantize: sample-damping=" + sample_damping + ": expected on or off");
   // Grids by bits; whole or not (4.5 bits: levels -10..10), each the grid -qmax..qmax with
   // qmax = round(2^(bits-1)) - 1.
   std::vector<int32_t> grids;
@@ -186,6 +221,8 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   const std::string bias_format = options.text("bias", "fp16");
   if (bias_format != "fp16" && bias_format != "fp32") fail_usage("sparse-quantize: bias=" + bias_format + ": expected fp16 or fp32");
   const bool fp16_bias = bias_format == "fp16";
+  const double unit_share = options.number("unit-share", 0.02);
+  if (!(unit_share >= 0 && unit_share <= 1)) fail_usage("sparse-quantize: unit-share must be between 0 and 1 (0: one unit per layer)");
   const std::string scale_format = options.text("scales", "fp16");
   if (scale_format != "fp16" && scale_format != "fp32") fail_usage("sparse-quantize: scales=" + scale_format + ": expected fp16 or fp32");
   const bool half_scales = scale_format == "fp16";
@@ -209,9 +246,16 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
       for (int32_t q : grids) grid.emplace_back(q, s);
     std::stable_sort(grid.begin(), grid.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     lc.candidates.resize(grid.size());
+    // A layer with fewer input samples than inputs (a classifier after global pooling sees one per
+    // image) has a rank-deficient covariance: compensation along its unseen directions fits noise.
+    // sample-damping=on raises the ridge in proportion (inputs / samples), as shrinkage estimators
+    // of a covariance do when the sample is small against the dimension.
+    const double layer_damping = sample_damping == "on" && lc.gram->samples > 0
+                                     ? damping * std::max(1.0, static_cast<double>(lc.gram->rows) / static_cast<double>(lc.gram->samples))
+                                     : damping;
     pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
       const auto [q, s] = grid[static_cast<size_t>(i)];
-      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(q, s, damping, half_scales), mask), q, s, half_scales ? 2.0 : 4.0);
+      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(q, s, layer_damping, half_scales), mask), q, s, half_scales ? 2.0 : 4.0);
     });
     layers.push_back(std::move(lc));
     if (ctx.log) ctx.log("sparse-quantize: fitted " + node->name);
@@ -232,34 +276,58 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
       auto fits = expand(layers[l].candidates[probe], *layers[l].gram);
       apply_layer_fits(m, *layers[l].gram, fits);
       scale[l] = kl_per_proxy(m, base_kl, layers[l].candidates[probe].proxy, ctx);
-      if (ctx.log) ctx.log("sparse-quantize: " + layers[l].gram->node + ": KL per unit proxy " + std::to_string(scale[l]));
+      if (ctx.log)
+        ctx.log("sparse-quantize: " + layers[l].gram->node + ": KL per unit proxy " + std::to_string(scale[l]) + " (proxy " +
+                std::to_string(layers[l].candidates[probe].proxy) + ", " + std::to_string(layers[l].gram->samples) + " samples of " +
+                std::to_string(layers[l].gram->rows) + " inputs)");
     }
   }
-  std::vector<std::vector<BudgetOption>> budget(layers.size());
+  // Budget units: a layer holding more than `unit_share` of the 8-bit weight bytes is split into
+  // about that many bytes per unit (consecutive filters), so no single step moves much of the file.
   double dense8_bytes = 0;
+  for (const auto& lc : layers) dense8_bytes += lc.candidates[0].bytes;
+  std::vector<Unit> units;
   for (size_t l = 0; l < layers.size(); ++l) {
-    const double base_bytes = layers[l].candidates[0].bytes;
-    dense8_bytes += base_bytes;
-    for (const auto& c : layers[l].candidates) budget[l].push_back(BudgetOption{scale[l] * c.proxy, base_bytes - c.bytes});
+    const int64_t filters = static_cast<int64_t>(layers[l].candidates[0].scales.size());
+    int64_t count = unit_share > 0 ? std::llround(layers[l].candidates[0].bytes / (unit_share * dense8_bytes)) : 1;
+    count = std::clamp<int64_t>(count, 1, std::max<int64_t>(1, filters / 16));
+    if (layers[l].gram->filter_columns) count = 1;  // parts split axis 0, which is not the filters there
+    for (int64_t i = 0; i < count; ++i) units.push_back(Unit{l, filters * i / count, filters * (i + 1) / count});
   }
+  // A unit's cost: the layer's cost scale times its filters' share of the layer's relative error,
+  // so the units of a layer add up to the layer's cost.
+  std::vector<std::vector<BudgetOption>> budget(units.size());
+  for (size_t u = 0; u < units.size(); ++u) {
+    const LayerChoice& lc = layers[units[u].layer];
+    const int64_t k = lc.gram->rows;
+    const double base_bytes = unit_bytes(lc.candidates[0], k, units[u].begin, units[u].end);
+    for (const auto& c : lc.candidates) {
+      double err = 0;
+      for (int64_t f = units[u].begin; f < units[u].end; ++f) err += c.error[static_cast<size_t>(f)];
+      const double proxy = c.energy > 0 ? err / c.energy : 0.0;
+      budget[u].push_back(BudgetOption{scale[units[u].layer] * proxy, base_bytes - unit_bytes(c, k, units[u].begin, units[u].end)});
+    }
+  }
+  if (ctx.log) ctx.log("sparse-quantize: " + std::to_string(layers.size()) + " layers in " + std::to_string(units.size()) + " budget units");
   const auto steps = ranked_steps(budget);
   std::vector<double> saved(steps.size() + 1, 0.0);
   for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
   auto acceptable = [&](size_t n) {
-    return within_drop(build(model, layers, options_after(steps, n, layers.size()), fp16_bias, nullptr), max_drop, ctx,
+    return within_drop(build(model, layers, units, options_after(steps, n, units.size()), fp16_bias, nullptr), max_drop, ctx,
                        "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
                        criterion, z);
   };
   const size_t n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return saved[k]; }, 0.002 * dense8_bytes);
-  const auto chosen = options_after(steps, n, layers.size());
-  for (size_t l = 0; l < layers.size(); ++l) {
-    const Candidate& c = layers[l].candidates[chosen[l]];
+  const auto chosen = options_after(steps, n, units.size());
+  for (size_t u = 0; u < units.size(); ++u) {
+    const LayerChoice& lc = layers[units[u].layer];
+    const Candidate& c = lc.candidates[chosen[u]];
     if (ctx.log)
-      ctx.log("sparse-quantize: " + layers[l].gram->node + ": levels -" + std::to_string(c.qmax) + ".." + std::to_string(c.qmax) + " (" +
-              std::to_string(grid_bits(c.qmax)).substr(0, 4) + " bits), sparsity " + std::to_string(c.sparsity) +
-              ", ~" + std::to_string(static_cast<int64_t>(c.bytes)) + " bytes");
+      ctx.log("sparse-quantize: " + lc.gram->node + " filters " + std::to_string(units[u].begin) + ".." + std::to_string(units[u].end - 1) + ": levels -" +
+              std::to_string(c.qmax) + ".." + std::to_string(c.qmax) + " (" + std::to_string(grid_bits(c.qmax)).substr(0, 4) + " bits), sparsity " +
+              std::to_string(c.sparsity) + ", ~" + std::to_string(static_cast<int64_t>(unit_bytes(c, lc.gram->rows, units[u].begin, units[u].end))) + " bytes");
   }
-  model = build(model, layers, chosen, fp16_bias, &ctx.encoded);
+  model = build(model, layers, units, chosen, fp16_bias, &ctx.encoded);
 }
 
 }  // namespace mc

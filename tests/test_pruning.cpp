@@ -475,3 +475,109 @@ TEST_CASE("test_pruning: fractional bit widths are grids of 2 qmax + 1 levels, s
     CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
   }
 }
+
+TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into parts that round-trip and export exactly") {
+  // tiny_pointwise with a 64-filter pointwise layer (w2): the largest layer, split into units.
+  Model m = test::tiny_pointwise_model();
+  uint32_t state = 99;
+  auto values = [&](size_t n, float amplitude) {
+    std::vector<float> v(n);
+    for (auto& x : v) {
+      state = state * 1664525u + 1013904223u;
+      x = amplitude * (static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f);
+    }
+    return v;
+  };
+  m.graph.initializers["w2"] = Tensor::from_vector<float>({64, 8, 1, 1}, values(64 * 8, 1.0f));
+  m.graph.initializers["b2"] = Tensor::from_vector<float>({64}, values(64, 0.2f));
+  m.graph.initializers["w3"] = Tensor::from_vector<float>({4, 64}, values(4 * 64, 1.0f));
+  SmallCalibration calib(m);
+  for (const char* drop : {"0", "100"}) {
+    CAPTURE(drop);
+    PassContext ctx;
+    std::vector<std::string> log;
+    ctx.log = [&](const std::string& line) { log.push_back(line); };
+    ctx.threads = 1;
+    ctx.calibration = calib.fit;
+    ctx.held_out = calib.held;
+    Model q = m;
+    run_pipeline(q, parse_pipeline(std::string("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=") + drop + ">"), ctx);
+    CHECK(std::find(log.begin(), log.end(), "sparse-quantize: 3 layers in 6 budget units") != log.end());
+    const EncodedTensor& w2 = ctx.encoded.at("w2");
+    CHECK(w2.parts.size() == 1);  // the tiny held-out set accepts every step: the units' runs merge
+    CHECK(same_bits(decode_tensor(w2, "w2"), *q.graph.initializer("w2")));
+    std::map<std::string, EncodedTensor> encoded = ctx.encoded;
+    for (const auto& [name, t] : q.graph.initializers)
+      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+    const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
+    const McFile file = read_mcz(bytes, "u.mcz");
+    const Model back = decode_mcz(file, "u.mcz");
+    for (const auto& [name, t] : q.graph.initializers) {
+      CAPTURE(name);
+      CHECK(same_bits(t, *back.graph.initializer(name)));
+    }
+    const Model qdq = with_qdq_weights(back, file);
+    CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
+    Tensor x(DType::f32, {2, 3, 8, 8});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
+    CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+    // Same bytes at another thread count.
+    PassContext ctx3;
+    ctx3.threads = 3;
+    ctx3.calibration = calib.fit;
+    ctx3.held_out = calib.held;
+    Model q3 = m;
+    run_pipeline(q3, parse_pipeline(std::string("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=") + drop + ">"), ctx3);
+    std::map<std::string, EncodedTensor> encoded3 = ctx3.encoded;
+    for (const auto& [name, t] : q3.graph.initializers)
+      if (!encoded3.count(name)) encoded3[name] = encode_fp32_planes(t);
+    CHECK(write_mcz(q3, encoded3, nlohmann::ordered_json::object(), 3) == bytes);
+  }
+  // Units left at different widths are consecutive parts of one tensor (here int8, int4, int8):
+  // stored and exported exactly.
+  PassContext ctx;
+  ctx.threads = 1;
+  ctx.calibration = calib.fit;
+  ctx.held_out = calib.held;
+  Model q = m;
+  run_pipeline(q, parse_pipeline("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=100>"), ctx);
+  const EncodedTensor four = ctx.encoded.at("w2");
+  PassContext ctx8;
+  ctx8.threads = 1;
+  ctx8.calibration = calib.fit;
+  ctx8.held_out = calib.held;
+  Model q8 = m;
+  run_pipeline(q8, parse_pipeline("sparse-quantize<bits=8;sparsity=0;max-drop=100>"), ctx8);
+  const EncodedTensor eight = ctx8.encoded.at("w2");
+  REQUIRE(four.parts.size() == 1);
+  REQUIRE(eight.parts.size() == 1);
+  EncodedTensor mixed_w2 = eight;
+  mixed_w2.parts.clear();
+  auto slice = [](const EncodedPart& p, int64_t begin, int64_t end, int64_t inner) {
+    EncodedPart out = p;
+    out.channel_begin = begin;
+    out.channel_end = end;
+    out.scales.assign(p.scales.begin() + begin, p.scales.begin() + end);
+    out.streams[0].assign(p.streams[0].begin() + begin * inner, p.streams[0].begin() + end * inner);
+    return out;
+  };
+  mixed_w2.parts = {slice(eight.parts[0], 0, 16, 8), slice(four.parts[0], 16, 48, 8), slice(eight.parts[0], 48, 64, 8)};
+  Tensor expected = decode_tensor(eight, "w2");
+  const Tensor from_four = decode_tensor(four, "w2");
+  std::memcpy(expected.data<float>() + 16 * 8, from_four.data<float>() + 16 * 8, 32 * 8 * sizeof(float));
+  CHECK(same_bits(decode_tensor(mixed_w2, "w2"), expected));
+  Model mixed_model = m;
+  mixed_model.graph.initializers["w2"] = expected;
+  std::map<std::string, EncodedTensor> encoded{{"w2", mixed_w2}};
+  for (const auto& [name, t] : mixed_model.graph.initializers)
+    if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+  const auto bytes = write_mcz(mixed_model, encoded, nlohmann::ordered_json::object(), 1);
+  const McFile file = read_mcz(bytes, "m.mcz");
+  const Model back = decode_mcz(file, "m.mcz");
+  CHECK(same_bits(*back.graph.initializer("w2"), expected));
+  const Model qdq = with_qdq_weights(back, file);
+  CHECK(test::count_op(qdq, "DequantizeLinear") == 1);
+  Tensor x(DType::f32, {2, 3, 8, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
+  CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+}
