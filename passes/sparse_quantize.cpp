@@ -200,7 +200,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   if (!(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points");
   const double damping = options.number("damping", 0.1);
   if (!(damping >= 0 && damping <= 10)) fail_usage("damping must be between 0 and 10");
-  const std::string sample_damping = options.text("sample-damping", "off");
+  const std::string sample_damping = options.text("sample-damping", "on");
   if (sample_damping != "on" && sample_damping != "off") fail_usage("sparse-quantize: sample-damping=" + sample_damping + ": expected on or off");
   // Grids by bits; whole or not (4.5 bits: levels -10..10), each the grid -qmax..qmax with
   // qmax = round(2^(bits-1)) - 1.
@@ -228,6 +228,26 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   const bool half_scales = scale_format == "fp16";
   const std::string allocation = options.text("allocation", "measured");
   if (allocation != "measured" && allocation != "proxy") fail_usage("sparse-quantize: allocation=" + allocation + ": expected measured or proxy");
+
+  // Held-out views: with 2 (the default) every held-out image is also judged mirrored and the two
+  // views' costs are averaged per image: the estimate keeps its meaning and its standard error
+  // (over images) shrinks as far as the views disagree on which predictions flip.
+  const int64_t views = options.integer("views", 2);
+  if (views != 1 && views != 2) fail_usage("sparse-quantize: views=" + std::to_string(views) + ": expected 1 or 2");
+  struct RestoreHeldOut {
+    PassContext& ctx;
+    bool mirrored;
+    ~RestoreHeldOut() {
+      if (ctx.held_out.mirrored != mirrored) {
+        ctx.held_out.mirrored = mirrored;
+        ctx.invalidate_reference();
+      }
+    }
+  } restore{ctx, ctx.held_out.mirrored};
+  if (ctx.held_out.mirrored != (views == 2)) {
+    ctx.held_out.mirrored = views == 2;
+    ctx.invalidate_reference();
+  }
 
   const CalibrationStats& stats = ctx.statistics(model);
   auto selected = select_layers(model, options.text("layers", "all"), ctx.encoded);

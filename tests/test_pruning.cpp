@@ -581,3 +581,18 @@ TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into p
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
   CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
 }
+
+TEST_CASE("test_pruning: sparse-quantize views=2 judges mirrored held-out views and leaves the context's held-out set as it was") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const char* views : {"1", "2"}) {
+    CAPTURE(views);
+    PassContext ctx;
+    std::vector<std::string> log;
+    ctx.log = [&](const std::string& line) { log.push_back(line); };
+    run_passes(m, std::string("sparse-quantize<max-drop=1;bits=8+4;sparsity=0;views=") + views + ">", &calib, &ctx);
+    CHECK_FALSE(ctx.held_out.mirrored);
+    CHECK(ctx.float_reference().probabilities.size() == calib.held.files.size());
+  }
+  expect_error([&] { run_passes(m, "sparse-quantize<views=3>", &calib); }, ErrorKind::usage, "views=3");
+}
