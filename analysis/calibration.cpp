@@ -1,5 +1,6 @@
 #include "analysis/calibration.h"
 
+#include <algorithm>
 #include <random>
 
 #include "formats/labels.h"
@@ -58,7 +59,22 @@ void for_each_calibration_batch(const CalibrationSet& set, const std::function<v
   for (int64_t first = 0; first < n; first += set.batch) {
     int64_t count = std::min(set.batch, n - first);
     std::vector<std::string> paths(set.files.begin() + first, set.files.begin() + first + count);
-    visit(load_image_batch(paths, set.image), first);
+    Tensor batch = load_image_batch(paths, set.image);
+    if (!set.mirrored) {
+      visit(batch, first);
+      continue;
+    }
+    const int64_t h = batch.dim(2), w = batch.dim(3), per_image = batch.numel() / count;
+    Tensor views(DType::f32, {2 * count, batch.dim(1), h, w});
+    const float* src = batch.data<float>();
+    float* dst = views.data<float>();
+    for (int64_t i = 0; i < count; ++i) {
+      std::copy_n(src + i * per_image, per_image, dst + 2 * i * per_image);
+      float* mirror = dst + (2 * i + 1) * per_image;
+      for (int64_t row = 0; row < per_image / w; ++row)
+        for (int64_t x = 0; x < w; ++x) mirror[row * w + x] = src[i * per_image + row * w + (w - 1 - x)];
+    }
+    visit(views, 2 * first);
   }
 }
 

@@ -16,6 +16,10 @@ struct CalibrationSet {
   std::vector<std::string> files;  // in the order they are used
   ImageConfig image;
   int64_t batch = 16;
+  // Each image is followed by its horizontal mirror (a label-preserving view, as in ImageNet
+  // training's flip augmentation): batches then hold twice the images, image i's views at 2i and
+  // 2i + 1. Used for held-out estimates, which average the two views of an image (docs/SPARSE.md).
+  bool mirrored = false;
 };
 
 // Lists DIR's images (formats/labels.h list_images: .jpg/.jpeg/.npy; labels.tsv is not read),
@@ -31,6 +35,7 @@ CalibrationSet calibration_set(const std::string& dir, int64_t count, uint64_t s
 std::pair<CalibrationSet, CalibrationSet> split_held_out(const CalibrationSet& set, int64_t held_out);
 
 // Calls `visit(batch, first_index)` for consecutive batches of the set (the last may be smaller).
+// With `mirrored`, every image comes as two consecutive views and indices count views.
 void for_each_calibration_batch(const CalibrationSet& set, const std::function<void(const Tensor&, int64_t)>& visit);
 
 // A seeded permutation of 0..n-1 (portable: does not use std::shuffle or distributions).

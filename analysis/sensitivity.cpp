@@ -162,7 +162,10 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
   EndToEnd e;
   if (probs.empty()) return e;
   int64_t agree = 0;
-  double cost_squares = 0;
+  // Per image: its cost, averaged over its views when the set is mirrored, so the standard error
+  // counts images (the two views of one image are not independent samples).
+  const size_t views = images.mirrored ? 2 : 1;
+  std::vector<double> image_cost((probs.size() + views - 1) / views, 0.0);
   for (size_t i = 0; i < probs.size(); ++i) {
     const auto& p = reference.probabilities.at(i);
     const auto& q = probs[i];
@@ -173,11 +176,14 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
     const size_t float_top = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
     const size_t quant_top = static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin());
     agree += float_top == quant_top;
-    const double cost = p[float_top] - p[quant_top];
+    image_cost[i / views] += (p[float_top] - p[quant_top]) / static_cast<double>(views);
+  }
+  double cost_squares = 0;
+  for (double cost : image_cost) {
     e.expected_drop += cost;
     cost_squares += cost * cost;
   }
-  const double n = static_cast<double>(probs.size());
+  const double n = static_cast<double>(image_cost.size());
   const double mean = e.expected_drop / n;
   e.expected_drop = 100.0 * mean;
   if (n > 1) e.expected_drop_se = 100.0 * std::sqrt(std::max(0.0, (cost_squares - n * mean * mean) / (n * (n - 1))));

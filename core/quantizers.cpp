@@ -104,8 +104,9 @@ std::vector<TernaryTerm> fit_residual_ternary(std::span<const double> w, int ter
   return out;
 }
 
-UniformFit fit_uniform(std::span<const double> w, int bits, const Metric& h) {
-  const int32_t qmax = (1 << (bits - 1)) - 1;
+UniformFit fit_uniform(std::span<const double> w, int bits, const Metric& h) { return fit_uniform_levels(w, (1 << (bits - 1)) - 1, h); }
+
+UniformFit fit_uniform_levels(std::span<const double> w, int32_t qmax, const Metric& h) {
   double max_abs = 0;
   for (double v : w) max_abs = std::max(max_abs, std::fabs(v));
   UniformFit best;

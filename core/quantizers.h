@@ -39,6 +39,8 @@ struct UniformFit {
   std::vector<int32_t> q;
 };
 UniformFit fit_uniform(std::span<const double> w, int bits, const Metric& h);
+// The same on the grid -qmax..qmax (any qmax >= 1, e.g. 10: 21 levels, "4.5 bits").
+UniformFit fit_uniform_levels(std::span<const double> w, int32_t qmax, const Metric& h);
 std::vector<double> uniform_values(const UniformFit& fit);
 
 // (w - q)^T H (w - q) / (w^T H w): the filter's relative output error (0 when w^T H w == 0).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <list>
 #include <set>
 #include <tuple>
@@ -146,6 +147,17 @@ std::vector<uint8_t> decode_stream(const McStream& s, std::span<const std::byte>
 
 // --- tensor table ---------------------------------------------------------------------------
 
+// True when every scale is a finite float16 value, bit for bit (so -0.0 stays -0.0).
+bool scales_are_half(const std::vector<float>& scales) {
+  if (scales.empty()) return false;
+  for (float s : scales) {
+    if (!std::isfinite(s)) return false;
+    const float back = half_to_float(float_to_half(s));
+    if (std::memcmp(&back, &s, sizeof s) != 0) return false;
+  }
+  return true;
+}
+
 void write_tensor_record(ByteWriter& w, const std::string& name, const EncodedTensor& e, const std::vector<std::vector<McStream>>& streams) {
   w.string(name);
   w.u8(static_cast<uint8_t>(e.dtype));
@@ -156,13 +168,19 @@ void write_tensor_record(ByteWriter& w, const std::string& name, const EncodedTe
   w.varint(e.parts.size());
   for (size_t pi = 0; pi < e.parts.size(); ++pi) {
     const EncodedPart& p = e.parts[pi];
+    // Scales that are all exact float16 values are stored in 2 bytes each (part flag bit 1):
+    // lossless, so the writer decides alone (passes round scales to float16 to benefit).
+    const bool half_scales = scales_are_half(p.scales);
     w.u8(static_cast<uint8_t>(p.encoding));
-    w.u8(p.sparse ? 1 : 0);
+    w.u8(static_cast<uint8_t>((p.sparse ? 1 : 0) | (half_scales ? 2 : 0)));
     w.varint(static_cast<uint64_t>(p.channel_begin));
     w.varint(static_cast<uint64_t>(p.channel_end));
     w.u8(p.terms);
     w.varint(p.scales.size());
-    for (float s : p.scales) w.f32(s);
+    for (float s : p.scales) {
+      if (half_scales) w.u16(float_to_half(s));
+      else w.f32(s);
+    }
     w.varint(p.zero_points.size());
     for (int32_t z : p.zero_points) w.svarint(z);
     w.varint(streams[pi].size());
@@ -216,8 +234,9 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
     if (!encoding_known(enc)) r.unsupported("tensor '" + t.name + "' uses encoding " + std::to_string(enc) + ", unknown to this reader");
     p.encoding = static_cast<Encoding>(enc);
     uint8_t flags = r.u8("part flags");
-    if (flags & ~1u) r.fail("tensor '" + t.name + "': reserved part flags are set");
+    if (flags & ~3u) r.fail("tensor '" + t.name + "': reserved part flags are set");
     p.sparse = flags & 1u;
+    const bool half_scales = flags & 2u;
     p.channel_begin = static_cast<int64_t>(r.count("part first channel", channels));
     p.channel_end = static_cast<int64_t>(r.count("part end channel", channels));
     if (p.channel_begin != next_channel || p.channel_end <= p.channel_begin)
@@ -231,7 +250,7 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
     const uint64_t part_weights = part_channels * channel_size;
     const uint64_t stream_symbols = p.encoding == Encoding::raw ? part_weights * dtype_size(e.dtype) : part_weights;
     uint64_t scales = r.count("scale count", part_channels * 3);
-    for (uint64_t i = 0; i < scales; ++i) p.scales.push_back(r.f32("scale"));
+    for (uint64_t i = 0; i < scales; ++i) p.scales.push_back(half_scales ? half_to_float(r.u16("scale")) : r.f32("scale"));
     uint64_t zps = r.count("zero point count", part_channels);
     for (uint64_t i = 0; i < zps; ++i) {
       int64_t z = r.svarint("zero point");

@@ -58,6 +58,8 @@ struct PassContext {
   // images: what budgeted passes (split-hybrid<max-drop=P>) compare candidates with.
   void set_float_model(const Model& model) { float_model_ = model; has_float_model_ = true; reference_valid_ = false; }
   const ReferenceOutputs& float_reference();
+  // After changing `held_out` (e.g. its mirrored views): the reference is recomputed when next asked.
+  void invalidate_reference() { reference_valid_ = false; }
   bool has_float_model() const;
 
   // Statistics on the calibration set of the model as it is when first asked for (computed once).

@@ -3,11 +3,12 @@
 // Networks With Learnable Regularization": prune, quantize, entropy-code; here post-training).
 //
 // Candidates per layer: uniform symmetric grids of `bits` (default 8, 6, 5, 4, 3 bits: levels
-// -(2^(b-1)-1)..2^(b-1)-1, one scale per filter) times `sparsity` (default 0, 25%, 50% of each
+// -qmax..qmax with qmax = round(2^(b-1)) - 1, so 127, 31, 15, 7, 3; fractional widths such as 4.5
+// (qmax 10) and 3.5 (qmax 5) may be listed; one scale per filter) times `sparsity` (default 0, 25%, 50% of each
 // filter's weights pruned), each fitted in one compensated sweep (core/gptq.h: OBS pruning and
 // GPTQ rounding together) under the layer's centered input covariance, scales refitted, bias
 // corrected. A layer pruned by an earlier pass keeps its zeros and only its bit width is chosen.
-// Stored as int8 (5-8 bits) or int4 (<= 4 bits) parts whose symbols the .mcz writer entropy-codes,
+// Stored as int8 (qmax > 7) or int4 (qmax <= 7) parts whose symbols the .mcz writer entropy-codes,
 // so fewer levels and more zeros both shrink the file; a candidate's size is estimated as its
 // symbols' order-0 entropy plus its scales (the coder lands within ~1% of that, README "Entropy
 // coding").
@@ -18,9 +19,12 @@
 // are taken while the held-out damage stays within max-drop (criterion=expected, the default: the
 // label-free expected top-1 drop; criterion=agreement: top-1 agreement with the float model, see
 // passes/budget.h). Biases of the chosen layers are stored as float16 (bias=fp16, the default; every
-// probe already computes with the rounded bias). Activations stay float.
+// probe already computes with the rounded bias), and so are the per-filter scales (scales=fp16, the
+// default: rounded inside the fit, before scoring and bias correction; the .mcz writer then stores
+// them in 2 bytes). Activations stay float.
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "core/thread_pool.h"
 #include "formats/rans.h"
@@ -33,13 +37,16 @@ namespace mc {
 namespace {
 
 struct Candidate {
-  int bits = 8;
+  int32_t qmax = 127;  // levels -qmax..qmax
   double sparsity = 0;
   std::vector<int8_t> q;          // filter-major codes (K per filter)
   std::vector<float> scales;      // per filter
   std::vector<double> bias_shift; // per filter
+  std::vector<double> error;      // per filter: (w-q)'C(w-q)
+  double energy = 0;              // the layer's sum of w'Cw
   double proxy = 0;               // relative output error of the layer
   double bytes = 0;               // estimated stored bytes
+  double bytes_per_scale = 4;
 };
 
 struct LayerChoice {
@@ -47,32 +54,21 @@ struct LayerChoice {
   std::vector<Candidate> candidates;
 };
 
-FitOptions options_for(int bits, double sparsity, double damping) {
-  FitOptions o;
-  o.format = bits <= 4 ? WeightFormat::int4 : WeightFormat::int8;
-  o.bits = bits;
-  o.damping = damping;
-  o.pruning.sparsity = sparsity;
-  return o;
-}
+// A budget unit: filters [begin, end) of one layer, which take one candidate together. Rows of a
+// GPTQ sweep are independent (core/gptq.h), so a unit's share of a whole-layer fit is exactly what
+// fitting those filters alone would give; splitting a large layer into units only makes the
+// ranked steps finer (a classifier's 5 -> 4 bit step is otherwise a tenth of the file at once).
+struct Unit {
+  size_t layer = 0;
+  int64_t begin = 0, end = 0;
+};
 
-Candidate compact(const std::vector<FilterFit>& fits, int bits, double sparsity) {
-  Candidate c;
-  c.bits = bits;
-  c.sparsity = sparsity;
-  double err = 0, energy = 0;
+// Estimated stored bytes of filters [begin, end) of a candidate: order-0 bound of their codes, a
+// frequency table (about 2 bytes per symbol used) and their scales.
+double unit_bytes(const Candidate& c, int64_t k, int64_t begin, int64_t end) {
   std::vector<uint8_t> symbols;
-  for (const auto& f : fits) {
-    c.scales.push_back(f.scale);
-    c.bias_shift.push_back(f.bias_shift);
-    for (int32_t q : f.q) {
-      c.q.push_back(static_cast<int8_t>(q));
-      symbols.push_back(static_cast<uint8_t>(q + 128));
-    }
-    err += f.abs_error;
-    energy += f.energy;
-  }
-  c.proxy = energy > 0 ? err / energy : 0.0;
+  symbols.reserve(static_cast<size_t>((end - begin) * k));
+  for (int64_t i = begin * k; i < end * k; ++i) symbols.push_back(static_cast<uint8_t>(c.q[static_cast<size_t>(i)] + 128));
   size_t distinct = 0;
   std::vector<bool> seen(256, false);
   for (uint8_t s : symbols)
@@ -80,9 +76,42 @@ Candidate compact(const std::vector<FilterFit>& fits, int bits, double sparsity)
       seen[s] = true;
       ++distinct;
     }
-  // Order-0 bound, a frequency table (about 2 bytes per symbol used) and 4-byte scales.
-  c.bytes = order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size())) / 8.0 + 2.0 * static_cast<double>(distinct) +
-            4.0 * static_cast<double>(fits.size());
+  return order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size())) / 8.0 + 2.0 * static_cast<double>(distinct) +
+         c.bytes_per_scale * static_cast<double>(end - begin);
+}
+
+// Bits of a grid of 2 qmax + 1 levels: log2(qmax + 1) + 1 (8 bits: 127; 4.5 bits: 10 or 11).
+double grid_bits(int32_t qmax) { return std::log2(static_cast<double>(qmax) + 1.0) + 1.0; }
+// The grid for `bits` (whole or not): qmax = round(2^(bits-1)) - 1.
+int32_t grid_qmax(double bits) { return static_cast<int32_t>(std::lround(std::exp2(bits - 1.0))) - 1; }
+
+FitOptions options_for(int32_t qmax, double sparsity, double damping, bool half_scales) {
+  FitOptions o;
+  o.half_scales = half_scales;
+  o.format = qmax <= 7 ? WeightFormat::int4 : WeightFormat::int8;
+  o.qmax = qmax;
+  o.damping = damping;
+  o.pruning.sparsity = sparsity;
+  return o;
+}
+
+Candidate compact(const std::vector<FilterFit>& fits, int32_t qmax, double sparsity, double bytes_per_scale) {
+  Candidate c;
+  c.qmax = qmax;
+  c.sparsity = sparsity;
+  c.bytes_per_scale = bytes_per_scale;
+  double err = 0;
+  for (const auto& f : fits) {
+    c.scales.push_back(f.scale);
+    c.bias_shift.push_back(f.bias_shift);
+    for (int32_t q : f.q) c.q.push_back(static_cast<int8_t>(q));
+    c.error.push_back(f.abs_error);
+    err += f.abs_error;
+    c.energy += f.energy;
+  }
+  c.proxy = c.energy > 0 ? err / c.energy : 0.0;
+  const int64_t k = fits.empty() ? 0 : static_cast<int64_t>(fits[0].q.size());
+  c.bytes = unit_bytes(c, k, 0, static_cast<int64_t>(fits.size()));
   return c;
 }
 
@@ -103,13 +132,23 @@ std::vector<FilterFit> expand(const Candidate& c, const LayerGram& gram) {
   return fits;
 }
 
-Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<size_t>& chosen, bool fp16_bias,
-            std::map<std::string, EncodedTensor>* encoded) {
+// The model with every unit at its chosen candidate; with `encoded`, also the encodings (one part
+// per run of consecutive units of a layer at the same candidate).
+Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<Unit>& units, const std::vector<size_t>& chosen,
+            bool fp16_bias, std::map<std::string, EncodedTensor>* encoded) {
   Model m = base;
   for (size_t l = 0; l < layers.size(); ++l) {
-    const Candidate& c = layers[l].candidates[chosen[l]];
     const LayerGram& gram = *layers[l].gram;
-    auto fits = expand(c, gram);
+    std::vector<FilterFit> fits;
+    // Parts: [begin, end) filter ranges with their candidate.
+    std::vector<std::tuple<int64_t, int64_t, size_t>> runs;
+    for (size_t u = 0; u < units.size(); ++u) {
+      if (units[u].layer != l) continue;
+      auto unit_fits = expand(layers[l].candidates[chosen[u]], gram);
+      fits.insert(fits.end(), std::make_move_iterator(unit_fits.begin() + units[u].begin), std::make_move_iterator(unit_fits.begin() + units[u].end));
+      if (!runs.empty() && std::get<2>(runs.back()) == chosen[u] && std::get<1>(runs.back()) == units[u].begin) std::get<1>(runs.back()) = units[u].end;
+      else runs.emplace_back(units[u].begin, units[u].end, chosen[u]);
+    }
     apply_layer_fits(m, gram, fits);
     Tensor* bias = bias_for(m, gram.node);
     if (bias && fp16_bias) {
@@ -126,7 +165,10 @@ Model build(const Model& base, const std::vector<LayerChoice>& layers, const std
     const Tensor& w = m.graph.initializers.at(gram.weight);
     e.dtype = DType::f32;
     e.shape = w.shape();
-    e.parts.push_back(make_part(fits, options_for(c.bits, 0, 0), 0, static_cast<int64_t>(fits.size())));
+    for (const auto& [begin, end, candidate] : runs) {
+      const std::vector<FilterFit> part(fits.begin() + begin, fits.begin() + end);
+      e.parts.push_back(make_part(part, options_for(layers[l].candidates[candidate].qmax, 0, 0, false), begin, end));
+    }
     (*encoded)[gram.weight] = std::move(e);
   }
   return m;
@@ -158,15 +200,20 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   if (!(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points");
   const double damping = options.number("damping", 0.1);
   if (!(damping >= 0 && damping <= 10)) fail_usage("damping must be between 0 and 10");
-  std::vector<int> bits;
+  const std::string sample_damping = options.text("sample-damping", "on");
+  if (sample_damping != "on" && sample_damping != "off") fail_usage("sparse-quantize: sample-damping=" + sample_damping + ": expected on or off");
+  // Grids by bits; whole or not (4.5 bits: levels -10..10), each the grid -qmax..qmax with
+  // qmax = round(2^(bits-1)) - 1.
+  std::vector<int32_t> grids;
   for (double b : number_list(options.text("bits", "8+6+5+4+3"), "bits")) {
-    if (b != std::floor(b) || b < 2 || b > 8) fail_usage("sparse-quantize: bits must be whole numbers from 2 to 8");
-    bits.push_back(static_cast<int>(b));
+    if (!(b >= 2 && b <= 8)) fail_usage("sparse-quantize: bits must be numbers from 2 to 8");
+    grids.push_back(grid_qmax(b));
   }
   std::vector<double> sparsities = number_list(options.text("sparsity", "0+0.25+0.5"), "sparsity");
   for (double s : sparsities)
     if (!(s >= 0 && s < 1)) fail_usage("sparse-quantize: sparsity values must be in [0, 1)");
-  std::sort(bits.rbegin(), bits.rend());
+  std::sort(grids.rbegin(), grids.rend());
+  grids.erase(std::unique(grids.begin(), grids.end()), grids.end());
   std::sort(sparsities.begin(), sparsities.end());
   sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
   const double z = confidence_z(options);
@@ -174,8 +221,33 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   const std::string bias_format = options.text("bias", "fp16");
   if (bias_format != "fp16" && bias_format != "fp32") fail_usage("sparse-quantize: bias=" + bias_format + ": expected fp16 or fp32");
   const bool fp16_bias = bias_format == "fp16";
+  const double unit_share = options.number("unit-share", 0.02);
+  if (!(unit_share >= 0 && unit_share <= 1)) fail_usage("sparse-quantize: unit-share must be between 0 and 1 (0: one unit per layer)");
+  const std::string scale_format = options.text("scales", "fp16");
+  if (scale_format != "fp16" && scale_format != "fp32") fail_usage("sparse-quantize: scales=" + scale_format + ": expected fp16 or fp32");
+  const bool half_scales = scale_format == "fp16";
   const std::string allocation = options.text("allocation", "measured");
   if (allocation != "measured" && allocation != "proxy") fail_usage("sparse-quantize: allocation=" + allocation + ": expected measured or proxy");
+
+  // Held-out views: with 2 (the default) every held-out image is also judged mirrored and the two
+  // views' costs are averaged per image: the estimate keeps its meaning and its standard error
+  // (over images) shrinks as far as the views disagree on which predictions flip.
+  const int64_t views = options.integer("views", 2);
+  if (views != 1 && views != 2) fail_usage("sparse-quantize: views=" + std::to_string(views) + ": expected 1 or 2");
+  struct RestoreHeldOut {
+    PassContext& ctx;
+    bool mirrored;
+    ~RestoreHeldOut() {
+      if (ctx.held_out.mirrored != mirrored) {
+        ctx.held_out.mirrored = mirrored;
+        ctx.invalidate_reference();
+      }
+    }
+  } restore{ctx, ctx.held_out.mirrored};
+  if (ctx.held_out.mirrored != (views == 2)) {
+    ctx.held_out.mirrored = views == 2;
+    ctx.invalidate_reference();
+  }
 
   const CalibrationStats& stats = ctx.statistics(model);
   auto selected = select_layers(model, options.text("layers", "all"), ctx.encoded);
@@ -189,14 +261,21 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     auto mask_it = ctx.pruned.find(lc.gram->weight);
     const std::vector<uint8_t>* mask = mask_it == ctx.pruned.end() ? nullptr : &mask_it->second;
     // Candidate grid, 8 bits dense first (the starting point of every layer).
-    std::vector<std::pair<int, double>> grid;
+    std::vector<std::pair<int32_t, double>> grid;
     for (double s : mask ? std::vector<double>{0.0} : sparsities)
-      for (int b : bits) grid.emplace_back(b, s);
+      for (int32_t q : grids) grid.emplace_back(q, s);
     std::stable_sort(grid.begin(), grid.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     lc.candidates.resize(grid.size());
+    // A layer with fewer input samples than inputs (a classifier after global pooling sees one per
+    // image) has a rank-deficient covariance: compensation along its unseen directions fits noise.
+    // sample-damping=on raises the ridge in proportion (inputs / samples), as shrinkage estimators
+    // of a covariance do when the sample is small against the dimension.
+    const double layer_damping = sample_damping == "on" && lc.gram->samples > 0
+                                     ? damping * std::max(1.0, static_cast<double>(lc.gram->rows) / static_cast<double>(lc.gram->samples))
+                                     : damping;
     pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
-      const auto [b, s] = grid[static_cast<size_t>(i)];
-      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(b, s, damping), mask), b, s);
+      const auto [q, s] = grid[static_cast<size_t>(i)];
+      lc.candidates[static_cast<size_t>(i)] = compact(fit_layer(model, *lc.gram, options_for(q, s, layer_damping, half_scales), mask), q, s, half_scales ? 2.0 : 4.0);
     });
     layers.push_back(std::move(lc));
     if (ctx.log) ctx.log("sparse-quantize: fitted " + node->name);
@@ -210,40 +289,65 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
       size_t probe = 0;
       for (size_t c = 0; c < layers[l].candidates.size(); ++c) {
         const Candidate& cand = layers[l].candidates[c];
-        if (cand.sparsity == 0 && std::abs(cand.bits - 4) < std::abs(layers[l].candidates[probe].bits - 4)) probe = c;
+        if (cand.sparsity == 0 && std::abs(grid_bits(cand.qmax) - 4) < std::abs(grid_bits(layers[l].candidates[probe].qmax) - 4)) probe = c;
       }
       // The layer alone: every other layer stays float.
       Model m = model;
       auto fits = expand(layers[l].candidates[probe], *layers[l].gram);
       apply_layer_fits(m, *layers[l].gram, fits);
       scale[l] = kl_per_proxy(m, base_kl, layers[l].candidates[probe].proxy, ctx);
-      if (ctx.log) ctx.log("sparse-quantize: " + layers[l].gram->node + ": KL per unit proxy " + std::to_string(scale[l]));
+      if (ctx.log)
+        ctx.log("sparse-quantize: " + layers[l].gram->node + ": KL per unit proxy " + std::to_string(scale[l]) + " (proxy " +
+                std::to_string(layers[l].candidates[probe].proxy) + ", " + std::to_string(layers[l].gram->samples) + " samples of " +
+                std::to_string(layers[l].gram->rows) + " inputs)");
     }
   }
-  std::vector<std::vector<BudgetOption>> budget(layers.size());
+  // Budget units: a layer holding more than `unit_share` of the 8-bit weight bytes is split into
+  // about that many bytes per unit (consecutive filters), so no single step moves much of the file.
   double dense8_bytes = 0;
+  for (const auto& lc : layers) dense8_bytes += lc.candidates[0].bytes;
+  std::vector<Unit> units;
   for (size_t l = 0; l < layers.size(); ++l) {
-    const double base_bytes = layers[l].candidates[0].bytes;
-    dense8_bytes += base_bytes;
-    for (const auto& c : layers[l].candidates) budget[l].push_back(BudgetOption{scale[l] * c.proxy, base_bytes - c.bytes});
+    const int64_t filters = static_cast<int64_t>(layers[l].candidates[0].scales.size());
+    int64_t count = unit_share > 0 ? std::llround(layers[l].candidates[0].bytes / (unit_share * dense8_bytes)) : 1;
+    count = std::clamp<int64_t>(count, 1, std::max<int64_t>(1, filters / 16));
+    if (layers[l].gram->filter_columns) count = 1;  // parts split axis 0, which is not the filters there
+    for (int64_t i = 0; i < count; ++i) units.push_back(Unit{l, filters * i / count, filters * (i + 1) / count});
   }
+  // A unit's cost: the layer's cost scale times its filters' share of the layer's relative error,
+  // so the units of a layer add up to the layer's cost.
+  std::vector<std::vector<BudgetOption>> budget(units.size());
+  for (size_t u = 0; u < units.size(); ++u) {
+    const LayerChoice& lc = layers[units[u].layer];
+    const int64_t k = lc.gram->rows;
+    const double base_bytes = unit_bytes(lc.candidates[0], k, units[u].begin, units[u].end);
+    for (const auto& c : lc.candidates) {
+      double err = 0;
+      for (int64_t f = units[u].begin; f < units[u].end; ++f) err += c.error[static_cast<size_t>(f)];
+      const double proxy = c.energy > 0 ? err / c.energy : 0.0;
+      budget[u].push_back(BudgetOption{scale[units[u].layer] * proxy, base_bytes - unit_bytes(c, k, units[u].begin, units[u].end)});
+    }
+  }
+  if (ctx.log) ctx.log("sparse-quantize: " + std::to_string(layers.size()) + " layers in " + std::to_string(units.size()) + " budget units");
   const auto steps = ranked_steps(budget);
   std::vector<double> saved(steps.size() + 1, 0.0);
   for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
   auto acceptable = [&](size_t n) {
-    return within_drop(build(model, layers, options_after(steps, n, layers.size()), fp16_bias, nullptr), max_drop, ctx,
+    return within_drop(build(model, layers, units, options_after(steps, n, units.size()), fp16_bias, nullptr), max_drop, ctx,
                        "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
                        criterion, z);
   };
   const size_t n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return saved[k]; }, 0.002 * dense8_bytes);
-  const auto chosen = options_after(steps, n, layers.size());
-  for (size_t l = 0; l < layers.size(); ++l) {
-    const Candidate& c = layers[l].candidates[chosen[l]];
+  const auto chosen = options_after(steps, n, units.size());
+  for (size_t u = 0; u < units.size(); ++u) {
+    const LayerChoice& lc = layers[units[u].layer];
+    const Candidate& c = lc.candidates[chosen[u]];
     if (ctx.log)
-      ctx.log("sparse-quantize: " + layers[l].gram->node + ": " + std::to_string(c.bits) + " bits, sparsity " + std::to_string(c.sparsity) +
-              ", ~" + std::to_string(static_cast<int64_t>(c.bytes)) + " bytes");
+      ctx.log("sparse-quantize: " + lc.gram->node + " filters " + std::to_string(units[u].begin) + ".." + std::to_string(units[u].end - 1) + ": levels -" +
+              std::to_string(c.qmax) + ".." + std::to_string(c.qmax) + " (" + std::to_string(grid_bits(c.qmax)).substr(0, 4) + " bits), sparsity " +
+              std::to_string(c.sparsity) + ", ~" + std::to_string(static_cast<int64_t>(unit_bytes(c, lc.gram->rows, units[u].begin, units[u].end))) + " bytes");
   }
-  model = build(model, layers, chosen, fp16_bias, &ctx.encoded);
+  model = build(model, layers, units, chosen, fp16_bias, &ctx.encoded);
 }
 
 }  // namespace mc

@@ -43,8 +43,7 @@ LevelSet ternary_levels(const std::vector<float>& scales) {
   return ls;
 }
 
-LevelSet uniform_levels(float scale, int bits) {
-  const int32_t qmax = (1 << (bits - 1)) - 1;
+LevelSet uniform_levels(float scale, int32_t qmax) {
   LevelSet ls;
   for (int32_t q = -qmax; q <= qmax; ++q) {
     ls.levels.push_back(static_cast<double>(static_cast<float>(q) * scale));
@@ -138,6 +137,13 @@ void score(FilterFit& fit, std::span<const double> w, const std::vector<double>&
   fit.bias_shift = shift;
 }
 
+// The nearest float16 value of a uniform grid's scale, when that is a normal float16 number
+// (relative error at most 2^-11); otherwise the scale unchanged.
+float half_scale(float scale) {
+  const float h = half_to_float(float_to_half(scale));
+  return std::isfinite(h) && std::abs(h) >= 6.103515625e-05f ? h : scale;
+}
+
 }  // namespace
 
 std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer, const std::vector<int64_t>& filters,
@@ -202,10 +208,10 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         fit = from_codes(codes, o, 0, scales);
         level_sets.push_back(std::move(ls));
       } else {
-        const int bits = o.uniform_bits();
-        UniformFit u = fit_uniform(w, bits, h);
+        const int32_t qmax = o.uniform_qmax();
+        UniformFit u = fit_uniform_levels(w, qmax, h);
         fit = from_codes(u.q, o, u.scale, {});
-        level_sets.push_back(uniform_levels(u.scale, bits));
+        level_sets.push_back(uniform_levels(u.scale, qmax));
       }
       score(fit, w, c, mu);
       plain.push_back(std::move(fit));
@@ -240,6 +246,12 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         } else if (compensated.abs_error < best.abs_error) {
           best = std::move(compensated);
         }
+      }
+      if (o.half_scales && o.format != WeightFormat::ternary && o.format != WeightFormat::float32) {
+        std::vector<uint8_t> pruned = std::move(best.pruned);
+        best = from_codes(best.q, o, half_scale(best.scale), {});
+        score(best, w, c, mu);
+        best.pruned = std::move(pruned);
       }
       out[members[r]] = std::move(best);
     }

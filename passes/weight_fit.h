@@ -35,7 +35,15 @@ struct FitOptions {
   bool gptq = true;
   double damping = 0.1;     // fraction of the mean diagonal added before inverting C
   FitPruning pruning;
+  // Uniform grids: round each filter's final scale to float16 (when it lies in float16's normal
+  // range) before scoring and bias correction, so the .mcz writer can store it in 2 bytes.
+  bool half_scales = false;
   int uniform_bits() const { return bits ? bits : (format == WeightFormat::int4 ? 4 : 8); }
+  // Uniform grids: the largest level, levels -qmax..qmax; 0: 2^(bits-1) - 1. Any qmax fits the
+  // int8 encoding (<= 127) or int4 (<= 7); entropy coding makes a grid cost about its entropy, so
+  // grids between powers of two (e.g. qmax 10, "4.5 bits") are as storable as the others.
+  int32_t qmax = 0;
+  int32_t uniform_qmax() const { return qmax ? qmax : (1 << (uniform_bits() - 1)) - 1; }
 };
 
 // One filter, quantized.

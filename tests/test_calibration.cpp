@@ -211,3 +211,59 @@ TEST_CASE("test_calibration: held-out comparison: agreement and expected drop ag
   CHECK(e.expected_drop > 0.0);
   CHECK(e.expected_drop <= 100.0 - e.top1_agreement + 1e-9);  // a flip never costs more than a whole image
 }
+
+TEST_CASE("test_calibration: mirrored held-out views: each image then its mirror, costs averaged per image") {
+  test::TempDir dir;
+  test::write_small_inputs(dir.path, 6);
+  Model m = test::tiny_conv_model();
+  CalibrationSet plain = calibration_set(dir.path.string(), 6, 0, test::small_image_config(), m);
+  plain.batch = 4;  // batches of 4 images (8 views), the last one smaller
+  CalibrationSet views = plain;
+  views.mirrored = true;
+  std::vector<Tensor> originals, mirrored;
+  std::vector<int64_t> firsts;
+  for_each_calibration_batch(plain, [&](const Tensor& b, int64_t) { originals.push_back(b); });
+  for_each_calibration_batch(views, [&](const Tensor& b, int64_t first) {
+    mirrored.push_back(b);
+    firsts.push_back(first);
+  });
+  REQUIRE(mirrored.size() == originals.size());
+  CHECK(firsts == std::vector<int64_t>{0, 8});
+  for (size_t b = 0; b < originals.size(); ++b) {
+    const Tensor& o = originals[b];
+    const Tensor& v = mirrored[b];
+    REQUIRE(v.dim(0) == 2 * o.dim(0));
+    const int64_t w = o.dim(3), per = o.numel() / o.dim(0);
+    for (int64_t i = 0; i < o.dim(0); ++i)
+      for (int64_t k = 0; k < per; ++k) {
+        const float x = o.data<float>()[i * per + k];
+        CHECK(v.data<float>()[2 * i * per + k] == x);
+        const int64_t row = k / w, col = k % w;
+        CHECK(v.data<float>()[(2 * i + 1) * per + row * w + (w - 1 - col)] == x);
+      }
+  }
+  // The expected drop over views, with its standard error over the 6 images (each the mean of its
+  // two views), not over 12 views.
+  const ReferenceOutputs ref = reference_outputs(m, views, 1);
+  REQUIRE(ref.probabilities.size() == 12);
+  Model flipped = m;
+  for (auto& [name, t] : flipped.graph.initializers)
+    for (float& v : t.span<float>()) v = -v;
+  const EndToEnd e = compare_outputs(flipped, views, ref, 1);
+  const auto q = reference_outputs(flipped, views, 1).probabilities;
+  std::vector<double> cost(6, 0.0);
+  for (size_t i = 0; i < 12; ++i) {
+    const auto& p = ref.probabilities[i];
+    const size_t a = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+    const size_t b = static_cast<size_t>(std::max_element(q[i].begin(), q[i].end()) - q[i].begin());
+    cost[i / 2] += (p[a] - p[b]) / 2;
+  }
+  double sum = 0, squares = 0;
+  for (double c : cost) {
+    sum += c;
+    squares += c * c;
+  }
+  const double mean = sum / 6;
+  CHECK(e.expected_drop == doctest::Approx(100.0 * mean));
+  CHECK(e.expected_drop_se == doctest::Approx(100.0 * std::sqrt((squares / 6 - mean * mean) * 6 / 5 / 6)));
+}

@@ -192,14 +192,16 @@ std::map<std::string, Field> map_tensor_table(const std::vector<std::byte>& t) {
     for (uint64_t pi = 0; pi < parts; ++pi) {
       const std::string q = p + "part[" + std::to_string(pi) + "].";
       next_u8(q + "encoding");
+      const size_t flags_at = pos;
       next_u8(q + "flags");
+      const size_t scale_bytes = (std::to_integer<uint8_t>(t[flags_at]) & 2) ? 2 : 4;  // bit 1: float16 scales
       varint(q + "first channel");
       varint(q + "end channel");
       next_u8(q + "terms");
       const uint64_t scales = varint(q + "scale count");
       for (uint64_t k = 0; k < scales; ++k) {
-        m[q + "scale[" + std::to_string(k) + "]"] = {pos, 4, 0};
-        pos += 4;
+        m[q + "scale[" + std::to_string(k) + "]"] = {pos, scale_bytes, 0};
+        pos += scale_bytes;
       }
       const uint64_t zero_points = varint(q + "zero point count");
       for (uint64_t k = 0; k < zero_points; ++k) varint(q + "zero point[" + std::to_string(k) + "]");
@@ -261,7 +263,8 @@ std::vector<uint8_t> pseudo_random_symbols(size_t n, uint8_t below, uint32_t see
 
 // tiny_conv_model with every quantized encoding: w as a hybrid layer (channels 0-1 int8 with zero
 // points, channels 2-3 sparse ternary with two residual terms, channel order permuted), b as int4.
-std::vector<std::byte> quantized_mcz() {
+// half_scales: the int8 part's scales are float16 values (the writer stores them in 2 bytes).
+std::vector<std::byte> quantized_mcz(bool half_scales = false) {
   Model m = tiny_conv_model();
   std::map<std::string, EncodedTensor> enc;
   EncodedTensor w;
@@ -272,7 +275,7 @@ std::vector<std::byte> quantized_mcz() {
   int8.encoding = Encoding::int8;
   int8.channel_begin = 0;
   int8.channel_end = 2;
-  int8.scales = {0.01f, 0.02f};
+  int8.scales = half_scales ? std::vector<float>{0.015625f, 0.3125f} : std::vector<float>{0.01f, 0.02f};
   int8.zero_points = {-3, 5};
   int8.streams = {pseudo_random_symbols(54, 255, 1)};
   int8.symbol_bits = {8};
@@ -805,6 +808,17 @@ TEST_CASE("test_mcz_corruption: symbols outside their encoding's or stream's ran
   std::memcpy(nan_scale.data() + section_of(file, tensors_kind).offset + scale.at, &nan, 4);
   refresh_checksums(nan_scale);
   CHECK_FAILS(nan_scale, ErrorKind::input, "tensor 'w': has a non-finite scale");
+  // The same with float16 scales (part flag bit 1): a float16 NaN or infinity.
+  const auto half_file = quantized_mcz(true);
+  const Field half_scale = table_field(half_file, "w.part[0].scale[1]");
+  REQUIRE(half_scale.size == 2);
+  CHECK(load(half_file).graph.initializers.size() == 2);
+  for (uint16_t bad : {uint16_t{0x7e00}, uint16_t{0x7c00}, uint16_t{0xfc00}}) {
+    auto bad_half = half_file;
+    std::memcpy(bad_half.data() + section_of(half_file, tensors_kind).offset + half_scale.at, &bad, 2);
+    refresh_checksums(bad_half);
+    CHECK_FAILS(bad_half, ErrorKind::input, "tensor 'w': has a non-finite scale");
+  }
 }
 
 TEST_CASE("test_mcz_corruption: corrupt rANS and zstd streams fail as input errors") {

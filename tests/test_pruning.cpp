@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <tuple>
 
 #include "analysis/calibration.h"
 #include "core/executor.h"
@@ -345,9 +346,11 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
   const Tensor& w = *m.graph.initializer("w");
   const int64_t channels = w.dim(0), inner = w.numel() / channels;
   for (Encoding encoding : {Encoding::int8, Encoding::int4})
-    for (bool sparse : {false, true}) {
+    for (bool sparse : {false, true})
+    for (bool half : {false, true}) {  // half: float16-exact scales, stored in 2 bytes
       CAPTURE(static_cast<int>(encoding));
       CAPTURE(sparse);
+      CAPTURE(half);
       const int32_t offset = encoding == Encoding::int8 ? 128 : 8;
       EncodedTensor e;
       e.dtype = DType::f32;
@@ -361,7 +364,7 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
       for (int64_t c = 0; c < channels; ++c) {
         float top = 0;
         for (int64_t k = 0; k < inner; ++k) top = std::max(top, std::fabs(w.data<float>()[c * inner + k]));
-        const float scale = top / 7.0f;
+        const float scale = half ? half_to_float(float_to_half(top / 7.0f)) : top / 7.0f;
         p.scales.push_back(scale);
         for (int64_t k = 0; k < inner; ++k) {
           const int32_t q = std::clamp(static_cast<int32_t>(std::lround(w.data<float>()[c * inner + k] / scale)), -7, 7);
@@ -378,10 +381,218 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
       const auto bytes = write_mcz(m, encoded, nlohmann::ordered_json::object(), 1);
       const McFile file = read_mcz(bytes, "q.mcz");
       const Model decoded = decode_mcz(file, "q.mcz");
+      REQUIRE(file.tensors.size() == 2);
+      for (const auto& t : file.tensors)
+        if (t.name == "w") CHECK(t.encoded.parts[0].scales == p.scales);
       const Model qdq = with_qdq_weights(decoded, file);
       REQUIRE(test::count_op(qdq, "DequantizeLinear") == 1);
       Tensor x(DType::f32, {2, 3, 8, 8});
       for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.11f * static_cast<float>(i));
       CHECK(same_bits(Executor(qdq).run({x})[0], Executor(decoded).run({x})[0]));
     }
+}
+
+TEST_CASE("test_pruning: sparse-quantize stores float16 scales in 2 bytes each, exactly") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  PassContext half_ctx, full_ctx;
+  const Model half = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4>", &calib, &half_ctx);
+  const Model full = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4;scales=fp32>", &calib, &full_ctx);
+  size_t scales = 0;
+  for (const char* name : {"w1", "w2", "w3"}) {
+    CAPTURE(name);
+    for (float s : half_ctx.encoded.at(name).parts[0].scales) {
+      CHECK(half_to_float(float_to_half(s)) == s);
+      ++scales;
+    }
+    // The model computes with exactly the stored (rounded) scales.
+    CHECK(same_bits(decode_tensor(half_ctx.encoded.at(name), name), *half.graph.initializer(name)));
+  }
+  REQUIRE(scales > 0);
+  auto encoded_all = [](const Model& model, std::map<std::string, EncodedTensor> encoded) {
+    for (const auto& [name, t] : model.graph.initializers)
+      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+    return encoded;
+  };
+  const auto half_encoded = encoded_all(half, half_ctx.encoded);
+  const auto bytes = write_mcz(half, half_encoded, nlohmann::ordered_json::object(), 1, false);
+  const McFile file = read_mcz(bytes, "h.mcz");
+  for (const auto& t : file.tensors)
+    if (half_ctx.encoded.count(t.name)) CHECK(t.encoded.parts[0].scales == half_ctx.encoded.at(t.name).parts[0].scales);
+  const Model back = decode_mcz(file, "h.mcz");
+  for (const auto& [name, t] : half.graph.initializers) {
+    CAPTURE(name);
+    CHECK(same_bits(t, *back.graph.initializer(name)));
+  }
+  // The same parts with one scale nudged off the float16 grid: every scale of that part goes back
+  // to 4 bytes.
+  auto nudged = half_encoded;
+  auto& w1 = nudged.at("w1").parts[0];
+  w1.scales[0] = std::nextafter(w1.scales[0], 1.0f);
+  const CodedTensors narrow = code_tensors(half, half_encoded, 1), wide = code_tensors(half, nudged, 1);
+  CHECK(wide.table.size() == narrow.table.size() + 2 * w1.scales.size());
+  // The QDQ export carries the float16 scales exactly.
+  const Model qdq = with_qdq_weights(back, file);
+  CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
+  Tensor x(DType::f32, {2, 3, 8, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::sin(0.07f * static_cast<float>(i));
+  CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+  (void)full;
+  CHECK_FALSE(half_to_float(float_to_half(full_ctx.encoded.at("w2").parts[0].scales[0])) == full_ctx.encoded.at("w2").parts[0].scales[0]);
+}
+
+TEST_CASE("test_pruning: fractional bit widths are grids of 2 qmax + 1 levels, stored and exported exactly") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const auto& [bits, qmax, encoding] : {std::tuple{"4.5", 10, Encoding::int8}, std::tuple{"3.5", 5, Encoding::int4}, std::tuple{"2", 1, Encoding::int4}}) {
+    CAPTURE(bits);
+    PassContext ctx;
+    const Model q = run_passes(m, std::string("sparse-quantize<max-drop=100;sparsity=0;bits=") + bits + ">", &calib, &ctx);
+    const int32_t offset = encoding == Encoding::int8 ? 128 : 8;
+    std::map<std::string, EncodedTensor> encoded = ctx.encoded;
+    for (const char* name : {"w1", "w2", "w3"}) {
+      CAPTURE(name);
+      const EncodedPart& p = ctx.encoded.at(name).parts[0];
+      CHECK(p.encoding == encoding);
+      int32_t top = 0;
+      for (uint8_t s : p.streams[0]) top = std::max(top, std::abs(static_cast<int32_t>(s) - offset));
+      CHECK(top <= qmax);
+      CHECK(top >= 1);
+    }
+    for (const auto& [name, t] : q.graph.initializers)
+      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+    const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
+    const McFile file = read_mcz(bytes, "f.mcz");
+    const Model back = decode_mcz(file, "f.mcz");
+    for (const auto& [name, t] : q.graph.initializers) {
+      CAPTURE(name);
+      CHECK(same_bits(t, *back.graph.initializer(name)));
+    }
+    const Model qdq = with_qdq_weights(back, file);
+    CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
+    Tensor x(DType::f32, {2, 3, 8, 8});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
+    CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+  }
+}
+
+TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into parts that round-trip and export exactly") {
+  // tiny_pointwise with a 64-filter pointwise layer (w2): the largest layer, split into units.
+  Model m = test::tiny_pointwise_model();
+  uint32_t state = 99;
+  auto values = [&](size_t n, float amplitude) {
+    std::vector<float> v(n);
+    for (auto& x : v) {
+      state = state * 1664525u + 1013904223u;
+      x = amplitude * (static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f);
+    }
+    return v;
+  };
+  m.graph.initializers["w2"] = Tensor::from_vector<float>({64, 8, 1, 1}, values(64 * 8, 1.0f));
+  m.graph.initializers["b2"] = Tensor::from_vector<float>({64}, values(64, 0.2f));
+  m.graph.initializers["w3"] = Tensor::from_vector<float>({4, 64}, values(4 * 64, 1.0f));
+  SmallCalibration calib(m);
+  for (const char* drop : {"0", "100"}) {
+    CAPTURE(drop);
+    PassContext ctx;
+    std::vector<std::string> log;
+    ctx.log = [&](const std::string& line) { log.push_back(line); };
+    ctx.threads = 1;
+    ctx.calibration = calib.fit;
+    ctx.held_out = calib.held;
+    Model q = m;
+    run_pipeline(q, parse_pipeline(std::string("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=") + drop + ">"), ctx);
+    CHECK(std::find(log.begin(), log.end(), "sparse-quantize: 3 layers in 6 budget units") != log.end());
+    const EncodedTensor& w2 = ctx.encoded.at("w2");
+    CHECK(w2.parts.size() == 1);  // the tiny held-out set accepts every step: the units' runs merge
+    CHECK(same_bits(decode_tensor(w2, "w2"), *q.graph.initializer("w2")));
+    std::map<std::string, EncodedTensor> encoded = ctx.encoded;
+    for (const auto& [name, t] : q.graph.initializers)
+      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+    const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
+    const McFile file = read_mcz(bytes, "u.mcz");
+    const Model back = decode_mcz(file, "u.mcz");
+    for (const auto& [name, t] : q.graph.initializers) {
+      CAPTURE(name);
+      CHECK(same_bits(t, *back.graph.initializer(name)));
+    }
+    const Model qdq = with_qdq_weights(back, file);
+    CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
+    Tensor x(DType::f32, {2, 3, 8, 8});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
+    CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+    // Same bytes at another thread count.
+    PassContext ctx3;
+    ctx3.threads = 3;
+    ctx3.calibration = calib.fit;
+    ctx3.held_out = calib.held;
+    Model q3 = m;
+    run_pipeline(q3, parse_pipeline(std::string("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=") + drop + ">"), ctx3);
+    std::map<std::string, EncodedTensor> encoded3 = ctx3.encoded;
+    for (const auto& [name, t] : q3.graph.initializers)
+      if (!encoded3.count(name)) encoded3[name] = encode_fp32_planes(t);
+    CHECK(write_mcz(q3, encoded3, nlohmann::ordered_json::object(), 3) == bytes);
+  }
+  // Units left at different widths are consecutive parts of one tensor (here int8, int4, int8):
+  // stored and exported exactly.
+  PassContext ctx;
+  ctx.threads = 1;
+  ctx.calibration = calib.fit;
+  ctx.held_out = calib.held;
+  Model q = m;
+  run_pipeline(q, parse_pipeline("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=100>"), ctx);
+  const EncodedTensor four = ctx.encoded.at("w2");
+  PassContext ctx8;
+  ctx8.threads = 1;
+  ctx8.calibration = calib.fit;
+  ctx8.held_out = calib.held;
+  Model q8 = m;
+  run_pipeline(q8, parse_pipeline("sparse-quantize<bits=8;sparsity=0;max-drop=100>"), ctx8);
+  const EncodedTensor eight = ctx8.encoded.at("w2");
+  REQUIRE(four.parts.size() == 1);
+  REQUIRE(eight.parts.size() == 1);
+  EncodedTensor mixed_w2 = eight;
+  mixed_w2.parts.clear();
+  auto slice = [](const EncodedPart& p, int64_t begin, int64_t end, int64_t inner) {
+    EncodedPart out = p;
+    out.channel_begin = begin;
+    out.channel_end = end;
+    out.scales.assign(p.scales.begin() + begin, p.scales.begin() + end);
+    out.streams[0].assign(p.streams[0].begin() + begin * inner, p.streams[0].begin() + end * inner);
+    return out;
+  };
+  mixed_w2.parts = {slice(eight.parts[0], 0, 16, 8), slice(four.parts[0], 16, 48, 8), slice(eight.parts[0], 48, 64, 8)};
+  Tensor expected = decode_tensor(eight, "w2");
+  const Tensor from_four = decode_tensor(four, "w2");
+  std::memcpy(expected.data<float>() + 16 * 8, from_four.data<float>() + 16 * 8, 32 * 8 * sizeof(float));
+  CHECK(same_bits(decode_tensor(mixed_w2, "w2"), expected));
+  Model mixed_model = m;
+  mixed_model.graph.initializers["w2"] = expected;
+  std::map<std::string, EncodedTensor> encoded{{"w2", mixed_w2}};
+  for (const auto& [name, t] : mixed_model.graph.initializers)
+    if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+  const auto bytes = write_mcz(mixed_model, encoded, nlohmann::ordered_json::object(), 1);
+  const McFile file = read_mcz(bytes, "m.mcz");
+  const Model back = decode_mcz(file, "m.mcz");
+  CHECK(same_bits(*back.graph.initializer("w2"), expected));
+  const Model qdq = with_qdq_weights(back, file);
+  CHECK(test::count_op(qdq, "DequantizeLinear") == 1);
+  Tensor x(DType::f32, {2, 3, 8, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
+  CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+}
+
+TEST_CASE("test_pruning: sparse-quantize views=2 judges mirrored held-out views and leaves the context's held-out set as it was") {
+  const Model m = test::tiny_pointwise_model();
+  SmallCalibration calib(m);
+  for (const char* views : {"1", "2"}) {
+    CAPTURE(views);
+    PassContext ctx;
+    std::vector<std::string> log;
+    ctx.log = [&](const std::string& line) { log.push_back(line); };
+    run_passes(m, std::string("sparse-quantize<max-drop=1;bits=8+4;sparsity=0;views=") + views + ">", &calib, &ctx);
+    CHECK_FALSE(ctx.held_out.mirrored);
+    CHECK(ctx.float_reference().probabilities.size() == calib.held.files.size());
+  }
+  expect_error([&] { run_passes(m, "sparse-quantize<views=3>", &calib); }, ErrorKind::usage, "views=3");
 }
