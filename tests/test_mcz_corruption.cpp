@@ -813,9 +813,9 @@ TEST_CASE("test_mcz_corruption: symbols outside their encoding's or stream's ran
   const Field half_scale = table_field(half_file, "w.part[0].scale[1]");
   REQUIRE(half_scale.size == 2);
   CHECK(load(half_file).graph.initializers.size() == 2);
-  for (uint16_t bad : {uint16_t{0x7e00}, uint16_t{0x7c00}, uint16_t{0xfc00}}) {
+  for (uint16_t bad_bits : {uint16_t{0x7e00}, uint16_t{0x7c00}, uint16_t{0xfc00}}) {
     auto bad_half = half_file;
-    std::memcpy(bad_half.data() + section_of(half_file, tensors_kind).offset + half_scale.at, &bad, 2);
+    std::memcpy(bad_half.data() + section_of(half_file, tensors_kind).offset + half_scale.at, &bad_bits, 2);
     refresh_checksums(bad_half);
     CHECK_FAILS(bad_half, ErrorKind::input, "tensor 'w': has a non-finite scale");
   }
