@@ -117,12 +117,14 @@ struct Layer {
     for (int64_t n = 0; n < batch; ++n)
       for (int64_t m = 0; m < out_channels; ++m) {
         const float bias_scale = x_scale * w_scale[static_cast<size_t>(m)];
-        const auto b = static_cast<int64_t>(round_half_even(bias[static_cast<size_t>(m)] / bias_scale));
+        // Saturated to int32 (the largest magnitude 2^31 - 1), as the plan quantizes a float bias.
+        const double limit = 2147483647.0;
+        const auto b = static_cast<int64_t>(std::clamp(round_half_even(bias[static_cast<size_t>(m)] / bias_scale), -limit, limit));
         const float multiplier = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
         for (int64_t oy = 0; oy < oh; ++oy)
           for (int64_t ox = 0; ox < ow; ++ox) {
-            const int64_t sum = b + all[static_cast<size_t>(((n * out_channels + m) * oh + oy) * ow + ox)];
-            float f = static_cast<float>(static_cast<int32_t>(sum)) * multiplier;
+            const auto sum = static_cast<int32_t>(b + all[static_cast<size_t>(((n * out_channels + m) * oh + oy) * ow + ox)]);
+            float f = static_cast<float>(sum) * multiplier;
             f = std::min(std::max(f, static_cast<float>(0 - y_zp)), static_cast<float>(255 - y_zp));
             const int32_t q = std::clamp(static_cast<int32_t>(round_half_even(f)) + y_zp, lo, hi);
             y[static_cast<size_t>(((n * out_channels + m) * oh + oy) * ow + ox)] = static_cast<uint8_t>(q);
@@ -198,6 +200,22 @@ TEST_CASE("test_integer_conv: sums beyond float32's exact integers are still exa
   Executor e(model, ExecutorOptions{2, true});
   CHECK(runs(e, "QLinearConv"));
   CHECK(bytes_of(e.run({big.input()})[0]) == expected);
+}
+
+TEST_CASE("test_integer_conv: a bias beyond int32 at a tiny weight scale saturates, and sums wrap as a runtime's do") {
+  Layer layer;
+  layer.clip = false;
+  layer.y_zp = 128;
+  layer.randomize(5);
+  layer.w_scale[0] = 1e-20f;  // bias / (x_scale * w_scale) far beyond 2^31
+  layer.bias[0] = -1.0f;
+  layer.w_scale[1] = 1e-20f;
+  layer.bias[1] = 1.0f;
+  const Model model = layer.model();
+  Executor e(model, ExecutorOptions{2, true});
+  REQUIRE(runs(e, "QLinearConv"));
+  // The reference's int64 sum converted to int32 is the same wraparound.
+  CHECK(bytes_of(e.run({layer.input()})[0]) == layer.reference());
 }
 
 TEST_CASE("test_integer_conv: layers that do not have the int8 form run as written") {

@@ -197,7 +197,10 @@ void run_QLinearConv(RunContext& ctx) {
     const int32_t b = bias ? bias[m] : 0;
     const int32_t* a = sums.data() + row * positions;
     for (int64_t p = 0; p < positions; ++p) {
-      float f = static_cast<float>(a[p] + b) * multiplier[m];
+      // int32 addition wrapping around as the runtime's vector adds do (a bias saturated at +-2^31,
+      // from a filter whose weight scale is tiny, must not be undefined behaviour here).
+      const auto sum = static_cast<int32_t>(static_cast<uint32_t>(a[p]) + static_cast<uint32_t>(b));
+      float f = static_cast<float>(sum) * multiplier[m];
       f = std::min(std::max(f, low), high);
       const int32_t q = std::clamp(static_cast<int32_t>(std::nearbyint(f)) + y_zp, lo, hi);
       if (yt == DType::u8) y.data<uint8_t>()[row * positions + p] = static_cast<uint8_t>(q);
