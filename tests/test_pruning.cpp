@@ -128,6 +128,28 @@ Model run_passes(const Model& m, const std::string& pipeline, const SmallCalibra
   return copy;
 }
 
+// Writes `q` (tensors in `encoded`, the rest lossless) as a .mcz: every initializer decodes bit for
+// bit, the --qdq export has `dequantized` int8 weights behind DequantizeLinear and computes exactly
+// what the decoded model computes. Returns the file.
+std::vector<std::byte> check_file_round_trip_and_export(const Model& q, std::map<std::string, EncodedTensor> encoded,
+                                                        int dequantized) {
+  for (const auto& [name, t] : q.graph.initializers)
+    if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
+  const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
+  const McFile file = read_mcz(bytes, "f.mcz");
+  const Model back = decode_mcz(file, "f.mcz");
+  for (const auto& [name, t] : q.graph.initializers) {
+    CAPTURE(name);
+    CHECK(same_bits(t, *back.graph.initializer(name)));
+  }
+  const Model qdq = with_qdq_weights(back, file);
+  CHECK(test::count_op(qdq, "DequantizeLinear") == dequantized);
+  Tensor x(DType::f32, {2, 3, 8, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
+  CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+  return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("test_pruning: prune-magnitude hits the exact sparsity with the smallest weights") {
@@ -459,20 +481,7 @@ TEST_CASE("test_pruning: fractional bit widths are grids of 2 qmax + 1 levels, s
       CHECK(top <= qmax);
       CHECK(top >= 1);
     }
-    for (const auto& [name, t] : q.graph.initializers)
-      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
-    const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
-    const McFile file = read_mcz(bytes, "f.mcz");
-    const Model back = decode_mcz(file, "f.mcz");
-    for (const auto& [name, t] : q.graph.initializers) {
-      CAPTURE(name);
-      CHECK(same_bits(t, *back.graph.initializer(name)));
-    }
-    const Model qdq = with_qdq_weights(back, file);
-    CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
-    Tensor x(DType::f32, {2, 3, 8, 8});
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
-    CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+    check_file_round_trip_and_export(q, encoded, 3);
   }
 }
 
@@ -506,21 +515,7 @@ TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into p
     const EncodedTensor& w2 = ctx.encoded.at("w2");
     CHECK(w2.parts.size() == 1);  // the tiny held-out set accepts every step: the units' runs merge
     CHECK(same_bits(decode_tensor(w2, "w2"), *q.graph.initializer("w2")));
-    std::map<std::string, EncodedTensor> encoded = ctx.encoded;
-    for (const auto& [name, t] : q.graph.initializers)
-      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
-    const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
-    const McFile file = read_mcz(bytes, "u.mcz");
-    const Model back = decode_mcz(file, "u.mcz");
-    for (const auto& [name, t] : q.graph.initializers) {
-      CAPTURE(name);
-      CHECK(same_bits(t, *back.graph.initializer(name)));
-    }
-    const Model qdq = with_qdq_weights(back, file);
-    CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
-    Tensor x(DType::f32, {2, 3, 8, 8});
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
-    CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
+    const auto bytes = check_file_round_trip_and_export(q, ctx.encoded, 3);
     // Same bytes at another thread count.
     PassContext ctx3;
     ctx3.threads = 3;
