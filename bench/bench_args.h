@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -22,5 +23,38 @@ inline double parse_number(const std::string& flag, const std::string& text, dou
   }
   return v;
 }
+
+// Walks a bench program's arguments: `-h`/`--help` prints the usage and exits; `value()` takes the
+// current flag's value (a usage error naming the flag if there is none); `unknown()` is the error for
+// a flag the program does not take.
+//   Args args(argc, argv, usage);
+//   while (args.next()) { if (args.flag() == "--threads") ... else if (args.is_flag()) args.unknown(); else ... }
+class Args {
+ public:
+  Args(int argc, char** argv, const char* usage) : argc_(argc), argv_(argv), usage_(usage) {}
+  bool next() {
+    if (++i_ >= argc_) return false;
+    current_ = argv_[i_];
+    if (current_ == "-h" || current_ == "--help") {
+      std::puts(usage_);
+      std::exit(0);
+    }
+    return true;
+  }
+  const std::string& flag() const { return current_; }
+  bool is_flag() const { return current_.size() > 1 && current_[0] == '-'; }
+  std::string value() {
+    if (i_ + 1 >= argc_) fail_usage(current_ + " needs a value");
+    return argv_[++i_];
+  }
+  [[noreturn]] void unknown() const { fail_usage("unknown flag '" + current_ + "'\n" + usage_); }
+
+ private:
+  int argc_;
+  char** argv_;
+  const char* usage_;
+  int i_ = 0;
+  std::string current_;
+};
 
 }  // namespace mc::bench

@@ -39,16 +39,11 @@ struct Options {
 Options parse_args(int argc, char** argv) {
   Options o;
   std::vector<std::string> positional;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) mc::fail_usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::puts(usage);
-      std::exit(0);
-    } else if (a == "--threads") {
+  mc::bench::Args args(argc, argv, usage);
+  while (args.next()) {
+    const std::string& a = args.flag();
+    auto value = [&] { return args.value(); };
+    if (a == "--threads") {
       o.threads = static_cast<int>(mc::bench::parse_number(a, value(), 1, 1024, true));
     } else if (a == "--batch") {
       o.batch = static_cast<int64_t>(mc::bench::parse_number(a, value(), 1, 4096, true));
@@ -56,8 +51,8 @@ Options parse_args(int argc, char** argv) {
       o.seconds = mc::bench::parse_number(a, value(), 0, 3600, false);
     } else if (a == "--json") {
       o.json = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      mc::fail_usage("unknown flag '" + a + "'\n" + usage);
+    } else if (args.is_flag()) {
+      args.unknown();
     } else {
       positional.push_back(a);
     }

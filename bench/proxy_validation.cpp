@@ -73,16 +73,11 @@ struct Options {
 Options parse_args(int argc, char** argv) {
   Options o;
   std::vector<std::string> positional;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) mc::fail_usage(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      std::puts(usage);
-      std::exit(0);
-    } else if (a == "--calib") {
+  mc::bench::Args args(argc, argv, usage);
+  while (args.next()) {
+    const std::string& a = args.flag();
+    auto value = [&] { return args.value(); };
+    if (a == "--calib") {
       o.calib = value();
     } else if (a == "--preprocess") {
       o.preprocess = value();
@@ -108,8 +103,8 @@ Options parse_args(int argc, char** argv) {
       o.json = true;
     } else if (a == "--json-out") {
       o.json_out = value();
-    } else if (a.size() > 1 && a[0] == '-') {
-      mc::fail_usage("unknown flag '" + a + "'\n" + usage);
+    } else if (args.is_flag()) {
+      args.unknown();
     } else {
       positional.push_back(a);
     }
