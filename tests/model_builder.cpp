@@ -19,12 +19,8 @@ Model tiny_conv_model() {
   g.name = "tiny";
   g.inputs.push_back(ValueInfo{"x", DType::f32, {-1, 3, 8, 8}, {"N", "", "", ""}, true});
   g.outputs.push_back(ValueInfo{"y", DType::f32, {-1, 4}, {"N", ""}, true});
-  std::vector<float> w(4 * 3 * 3 * 3), b(4);
-  uint32_t state = 12345;
-  for (auto& v : w) {
-    state = state * 1664525u + 1013904223u;
-    v = static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f;
-  }
+  const std::vector<float> w = TestRandom{12345}.values(4 * 3 * 3 * 3, 1.0f);
+  std::vector<float> b(4);
   for (size_t i = 0; i < b.size(); ++i) b[i] = 0.1f * static_cast<float>(i);
   g.initializers["w"] = Tensor::from_vector<float>({4, 3, 3, 3}, w);
   g.initializers["b"] = Tensor::from_vector<float>({4}, b);
@@ -46,21 +42,13 @@ Model tiny_pointwise_model() {
   g.name = "tiny_pointwise";
   g.inputs.push_back(ValueInfo{"x", DType::f32, {-1, 3, 8, 8}, {"N", "", "", ""}, true});
   g.outputs.push_back(ValueInfo{"y", DType::f32, {-1, 4}, {"N", ""}, true});
-  uint32_t state = 777;
-  auto values = [&](size_t n, float amplitude) {
-    std::vector<float> v(n);
-    for (auto& x : v) {
-      state = state * 1664525u + 1013904223u;
-      x = amplitude * (static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f);
-    }
-    return v;
-  };
-  g.initializers["w1"] = Tensor::from_vector<float>({8, 3, 3, 3}, values(8 * 27, 1.0f));
-  g.initializers["b1"] = Tensor::from_vector<float>({8}, values(8, 0.2f));
-  g.initializers["w2"] = Tensor::from_vector<float>({8, 8, 1, 1}, values(64, 1.0f));
-  g.initializers["b2"] = Tensor::from_vector<float>({8}, values(8, 0.2f));
-  g.initializers["w3"] = Tensor::from_vector<float>({4, 8}, values(32, 2.0f));
-  g.initializers["b3"] = Tensor::from_vector<float>({4}, values(4, 0.2f));
+  TestRandom random{777};
+  g.initializers["w1"] = Tensor::from_vector<float>({8, 3, 3, 3}, random.values(8 * 27, 1.0f));
+  g.initializers["b1"] = Tensor::from_vector<float>({8}, random.values(8, 0.2f));
+  g.initializers["w2"] = Tensor::from_vector<float>({8, 8, 1, 1}, random.values(64, 1.0f));
+  g.initializers["b2"] = Tensor::from_vector<float>({8}, random.values(8, 0.2f));
+  g.initializers["w3"] = Tensor::from_vector<float>({4, 8}, random.values(32, 2.0f));
+  g.initializers["b3"] = Tensor::from_vector<float>({4}, random.values(4, 0.2f));
   Node conv{"conv", "Conv", {"x", "w1", "b1"}, {"c1"}, {}};
   conv.attrs["pads"] = ints_attr({1, 1, 1, 1});
   conv.attrs["kernel_shape"] = ints_attr({3, 3});

@@ -1,11 +1,27 @@
 // Small models built in code for unit tests, and the golden must-fail model files derived from them.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/graph.h"
 
 namespace mc::test {
+
+// Deterministic pseudo-random test data: a 32-bit linear congruential generator (the same sequence
+// on every platform), its top 24 bits as a value in [-0.5, 0.5).
+struct TestRandom {
+  uint32_t state;
+  uint32_t next() { return state = state * 1664525u + 1013904223u; }
+  double uniform() { return static_cast<double>(next() >> 8) / static_cast<double>(1u << 24) - 0.5; }
+  // n values amplitude * u, u computed in float32.
+  std::vector<float> values(size_t n, float amplitude) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = amplitude * (static_cast<float>(next() >> 8) / static_cast<float>(1u << 24) - 0.5f);
+    return v;
+  }
+};
 
 // input [N,3,8,8] -> Conv(4 filters 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> [N,4],
 // with deterministic pseudo-random weights.

@@ -33,14 +33,10 @@ struct SyntheticLayer {
 };
 
 SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples) {
-  uint32_t state = 4242;
-  auto uniform = [&] {
-    state = state * 1664525u + 1013904223u;
-    return static_cast<double>(state >> 8) / static_cast<double>(1u << 24) - 0.5;
-  };
+  test::TestRandom random{4242};
   std::vector<double> a(static_cast<size_t>(k * k));
   for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < k; ++j) a[static_cast<size_t>(i * k + j)] = (i == j ? 1.0 : 0.0) + 0.6 * uniform() + (j < 2 ? 1.5 : 0.0);
+    for (int64_t j = 0; j < k; ++j) a[static_cast<size_t>(i * k + j)] = (i == j ? 1.0 : 0.0) + 0.6 * random.uniform() + (j < 2 ? 1.5 : 0.0);
   SyntheticLayer s;
   s.gram.node = "fc";
   s.gram.op = "Gemm";
@@ -52,7 +48,7 @@ SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples) {
   s.gram.sum.assign(static_cast<size_t>(k), 0.0);
   std::vector<double> z(static_cast<size_t>(k)), x(static_cast<size_t>(k));
   for (int64_t n = 0; n < samples; ++n) {
-    for (auto& v : z) v = uniform();
+    for (auto& v : z) v = random.uniform();
     for (int64_t i = 0; i < k; ++i) {
       double acc = 0;
       for (int64_t j = 0; j < k; ++j) acc += a[static_cast<size_t>(i * k + j)] * z[static_cast<size_t>(j)];
@@ -64,7 +60,7 @@ SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples) {
     }
   }
   std::vector<float> w(static_cast<size_t>(filters * k));
-  for (auto& v : w) v = static_cast<float>(uniform());
+  for (auto& v : w) v = static_cast<float>(random.uniform());
   s.weight = Tensor::from_vector<float>({filters, k}, w);
   return s;
 }
@@ -488,18 +484,10 @@ TEST_CASE("test_pruning: fractional bit widths are grids of 2 qmax + 1 levels, s
 TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into parts that round-trip and export exactly") {
   // tiny_pointwise with a 64-filter pointwise layer (w2): the largest layer, split into units.
   Model m = test::tiny_pointwise_model();
-  uint32_t state = 99;
-  auto values = [&](size_t n, float amplitude) {
-    std::vector<float> v(n);
-    for (auto& x : v) {
-      state = state * 1664525u + 1013904223u;
-      x = amplitude * (static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f);
-    }
-    return v;
-  };
-  m.graph.initializers["w2"] = Tensor::from_vector<float>({64, 8, 1, 1}, values(64 * 8, 1.0f));
-  m.graph.initializers["b2"] = Tensor::from_vector<float>({64}, values(64, 0.2f));
-  m.graph.initializers["w3"] = Tensor::from_vector<float>({4, 64}, values(4 * 64, 1.0f));
+  test::TestRandom random{99};
+  m.graph.initializers["w2"] = Tensor::from_vector<float>({64, 8, 1, 1}, random.values(64 * 8, 1.0f));
+  m.graph.initializers["b2"] = Tensor::from_vector<float>({64}, random.values(64, 0.2f));
+  m.graph.initializers["w3"] = Tensor::from_vector<float>({4, 64}, random.values(4 * 64, 1.0f));
   SmallCalibration calib(m);
   for (const char* drop : {"0", "100"}) {
     CAPTURE(drop);
