@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <tuple>
@@ -99,23 +98,11 @@ int run_compress(const CompressOptions& o) {
   if (!o.eval_images.empty()) {
     EvalResult before = accuracy_of(model, o, image, "eval (float)");
     EvalResult after = accuracy_of(model_to_run(compressed.model, compressed.encoded), o, image, "eval (compressed)");
-    accuracy = {{"images", before.images}, {"top1_before", before.top1}, {"top1_after", after.top1},
-                {"top5_before", before.top5}, {"top5_after", after.top5}};
+    accuracy = accuracy_json(before, after);
   }
 
-  Provenance provenance;
-  provenance.source_file = o.file == "-" ? std::string("-") : std::filesystem::path(o.file).filename().string();
-  provenance.source_bytes = &source;
-  provenance.source_params = count.params;
-  provenance.source_macs = count.macs;
-  provenance.preprocess = o.preprocess;
-  provenance.calibrated = needs_calib;
-  if (needs_calib) {
-    provenance.calib_dir = std::filesystem::path(o.calib).filename().string();
-    provenance.calib_images = static_cast<int64_t>(ro.calibration.files.size());
-    provenance.held_out_images = static_cast<int64_t>(ro.held_out.files.size());
-    provenance.seed = o.seed;
-  }
+  Provenance provenance = make_provenance(o.file, &source, count, o.preprocess, o.calib, needs_calib ? &ro.calibration : nullptr,
+                                          &ro.held_out, o.seed);
   provenance.accuracy = accuracy;
   std::vector<std::byte> bytes =
       assemble_with_report(compressed, compressed_metadata(compressed, provenance), o.output, o.common.threads);

@@ -178,21 +178,9 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
     r.point.top5 = after.top5;
 
     // The file exactly as `compress` with the point's command writes it.
-    Provenance provenance;
-    provenance.source_file = std::filesystem::path(o.file).filename().string();
-    provenance.source_bytes = s.source;
-    provenance.source_params = s.count.params;
-    provenance.source_macs = s.count.macs;
-    provenance.preprocess = o.preprocess;
-    provenance.calibrated = needs_calib;
-    if (needs_calib) {
-      provenance.calib_dir = std::filesystem::path(o.calib).filename().string();
-      provenance.calib_images = static_cast<int64_t>(s.calibration.files.size());
-      provenance.held_out_images = static_cast<int64_t>(s.held_out.files.size());
-      provenance.seed = o.seed;
-    }
-    provenance.accuracy = {{"images", s.float_eval.images}, {"top1_before", s.float_eval.top1}, {"top1_after", after.top1},
-                           {"top5_before", s.float_eval.top5}, {"top5_after", after.top5}};
+    Provenance provenance = make_provenance(o.file, s.source, s.count, o.preprocess, o.calib,
+                                            needs_calib ? &s.calibration : nullptr, &s.held_out, o.seed);
+    provenance.accuracy = accuracy_json(s.float_eval, after);
     std::vector<std::byte> bytes =
         assemble_with_report(compressed, compressed_metadata(compressed, provenance), out_name, s.threads_per_point);
     McFile file = read_mcz(bytes, out_name);

@@ -1,5 +1,7 @@
 #include "cli/compressed_file.h"
 
+#include <filesystem>
+
 #include "analysis/energy.h"
 #include "analysis/report.h"
 #include "analysis/sensitivity_summary.h"
@@ -7,6 +9,30 @@
 #include "formats/mcz.h"
 
 namespace mc::cli {
+
+Provenance make_provenance(const std::string& file, const std::vector<std::byte>* source_bytes, const OpCount& source,
+                           const std::string& preprocess, const std::string& calib, const CalibrationSet* calibration,
+                           const CalibrationSet* held_out, uint64_t seed) {
+  Provenance p;
+  p.source_file = file == "-" ? std::string("-") : std::filesystem::path(file).filename().string();
+  p.source_bytes = source_bytes;
+  p.source_params = source.params;
+  p.source_macs = source.macs;
+  p.preprocess = preprocess;
+  p.calibrated = calibration != nullptr;
+  if (calibration) {
+    p.calib_dir = std::filesystem::path(calib).filename().string();
+    p.calib_images = static_cast<int64_t>(calibration->files.size());
+    p.held_out_images = held_out ? static_cast<int64_t>(held_out->files.size()) : 0;
+    p.seed = seed;
+  }
+  return p;
+}
+
+nlohmann::ordered_json accuracy_json(const EvalResult& before, const EvalResult& after) {
+  return {{"images", before.images}, {"top1_before", before.top1}, {"top1_after", after.top1},
+          {"top5_before", before.top5}, {"top5_after", after.top5}};
+}
 
 nlohmann::ordered_json compressed_metadata(const CompressedModel& compressed, const Provenance& p) {
   nlohmann::ordered_json meta;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "analysis/eval.h"
+#include "analysis/op_count.h"
 #include "passes/recipe.h"
 
 namespace mc::cli {
@@ -23,6 +25,14 @@ struct Provenance {
   uint64_t seed = 0;
   nlohmann::ordered_json accuracy;  // null when not measured
 };
+
+// The provenance of a file made from `file` (base name kept; "-" for stdin) with `calibration` and
+// `held_out` (null when the recipe needed no calibration) drawn from folder `calib` with `seed`.
+Provenance make_provenance(const std::string& file, const std::vector<std::byte>* source_bytes, const OpCount& source,
+                           const std::string& preprocess, const std::string& calib, const CalibrationSet* calibration,
+                           const CalibrationSet* held_out, uint64_t seed);
+// The accuracy record: images, top-1 / top-5 before and after.
+nlohmann::ordered_json accuracy_json(const EvalResult& before, const EvalResult& after);
 
 // The metadata section: tool, recipe, pipeline, calibration, source, preprocessing, accuracy and the
 // per-layer sensitivity summary when the recipe measured one.
