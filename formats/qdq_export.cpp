@@ -423,26 +423,24 @@ bool has_quantized_activations(const Model& model) {
   return false;
 }
 
-}  // namespace
-
-Model model_to_run(const Model& decoded, const McFile& file) {
+// with_qdq_weights(decoded, tensors) when the activations are quantized, else `decoded`; also
+// `decoded` when the model has no opset-13 form (unsupported): then it runs on its float weights.
+template <class Tensors> Model qdq_form_or_decoded(const Model& decoded, const Tensors& tensors) {
   if (!has_quantized_activations(decoded)) return decoded;
   try {
-    return with_qdq_weights(decoded, file);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::unsupported) throw;
-    return decoded;  // an old-opset form with no opset-13 equivalent: run the float weights
-  }
-}
-
-Model model_to_run(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded) {
-  if (!has_quantized_activations(decoded)) return decoded;
-  try {
-    return with_qdq_weights(decoded, encoded);
+    return with_qdq_weights(decoded, tensors);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::unsupported) throw;
     return decoded;
   }
+}
+
+}  // namespace
+
+Model model_to_run(const Model& decoded, const McFile& file) { return qdq_form_or_decoded(decoded, file); }
+
+Model model_to_run(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded) {
+  return qdq_form_or_decoded(decoded, encoded);
 }
 
 }  // namespace mc
