@@ -705,3 +705,39 @@ TEST_CASE("test_qdq: --qdq export writes int8 layers ONNX Runtime would run in f
     }
   }
 }
+
+TEST_CASE("test_qdq: invalid QLinearConv, ConvInteger and Cast inputs are errors naming the problem") {
+  auto w = Tensor::from_vector<int8_t>({2, 1, 1, 1}, {1, -1});
+  auto x = Tensor::from_vector<uint8_t>({1, 1, 2, 2}, {1, 2, 3, 4});
+  SUBCASE("a per-channel x_zero_point") {
+    OneNode n(13, "QLinearConv", {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz"});
+    n.feed("x", x);
+    n.constant("xs", Tensor::scalar_f32(0.1f));
+    n.constant("xz", Tensor::from_vector<uint8_t>({2}, {0, 0}));
+    n.constant("w", w);
+    n.constant("ws", Tensor::scalar_f32(0.1f));
+    n.constant("wz", Tensor::from_vector<int8_t>({}, {0}));
+    n.constant("ys", Tensor::scalar_f32(0.1f));
+    n.constant("yz", Tensor::from_vector<uint8_t>({}, {0}));
+    check_error([&] { n.run(); }, ErrorKind::input, "x_zero_point has shape [2]");
+  }
+  SUBCASE("a float x") {
+    OneNode n(13, "ConvInteger", {"x", "w"});
+    n.feed("x", floats({1, 1, 2, 2}, {1, 2, 3, 4}));
+    n.constant("w", w);
+    check_error([&] { n.run(); }, ErrorKind::unsupported, "x and w must be uint8 or int8");
+  }
+  SUBCASE("a weight zero point of the wrong type") {
+    OneNode n(13, "ConvInteger", {"x", "w", "", "wz"});
+    n.feed("x", x);
+    n.constant("w", w);
+    n.constant("wz", Tensor::from_vector<uint8_t>({}, {0}));
+    check_error([&] { n.run(); }, ErrorKind::input, "w_zero_point must have the type");
+  }
+  SUBCASE("Cast to an integer type") {
+    OneNode n(13, "Cast", {"x"});
+    n.node().attrs["to"] = int_attr(static_cast<int64_t>(DType::i32));
+    n.feed("x", floats({2}, {1, 2}));
+    check_error([&] { n.run(); }, ErrorKind::unsupported, "cast to ONNX type 6");
+  }
+}

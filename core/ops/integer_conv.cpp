@@ -151,7 +151,6 @@ void infer_QLinearConv(InferContext& ctx) {
     if (i != 7 && t.dtype != DType::f32) ctx.fail(std::string(name) + " must be float32");
   }
   if (!ctx.has_input(2) || !ctx.has_input(5)) ctx.fail("x_zero_point and w_zero_point are required");
-  if (x.dtype == DType::undefined) ctx.fail("x is required");
   const DType y = ctx.input(7).dtype;
   if (!is_8bit(y)) ctx.fail(std::string("y_zero_point must be uint8 or int8, got ") + dtype_name(y));
   const Shape* bias = nullptr;
