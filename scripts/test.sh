@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install what is missing, build, run every test; then the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
+# under AddressSanitizer + UndefinedBehaviorSanitizer. Chromium is installed so the CLI test renders
+# every HTML report it writes in headless Chromium (scripts/check_html.sh), not only checks its text.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --with-ort
+scripts/setup.sh --with-ort --with-chromium
 jobs="$(nproc 2>/dev/null || echo 2)"
+export MCOMPRESS_REQUIRE_CHROMIUM=1
 
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release
 ctest --test-dir build --output-on-failure -j "$jobs"
