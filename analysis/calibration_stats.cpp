@@ -254,7 +254,8 @@ CalibrationStats collect_calibration_stats(const Model& model, const Calibration
         if (!std::isfinite(v)) fail_input("tensor '" + name + "' holds NaN or Inf: the model's weights are corrupt");
   std::map<std::string, const Node*> weighted;
   for (const auto& node : model.graph.nodes)
-    if (options.gram && is_weighted_layer(model, node)) {
+    if (options.gram && is_weighted_layer(model, node) &&
+        (options.only.empty() || std::find(options.only.begin(), options.only.end(), node.name) != options.only.end())) {
       stats.layers.emplace(node.name, make_layer(model, node));
       weighted[node.name] = &node;
     }

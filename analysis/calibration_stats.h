@@ -63,6 +63,7 @@ struct StatsOptions {
   int threads = 0;
   bool gram = true;    // collect layer matrices
   bool ranges = true;  // collect activation ranges
+  std::vector<std::string> only;  // with gram: only these layers (node names); empty: every layer
 };
 
 // Runs the model over `set` (batch by batch; memory stays bounded by one batch's activations and

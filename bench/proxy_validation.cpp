@@ -395,14 +395,14 @@ int run(const Options& o) {
   }
 
   auto t = clock::now();
-  mc::CalibrationStats stats = mc::collect_calibration_stats(model, calib, mc::StatsOptions{threads, true, false});
+  mc::CalibrationStats stats = mc::collect_calibration_stats(model, calib, mc::StatsOptions{threads, true, false, {}});
   const double stats_seconds = seconds_since(t);
   t = clock::now();
   mc::ThreadPool pool(threads);
   std::vector<mc::LayerSensitivity> sensitivity = mc::filter_sensitivity(model, stats, pool);
   // The same proxy on the evaluation images: separates "the proxy has the wrong form" from "the
   // calibration images differ from the evaluation images".
-  mc::CalibrationStats eval_stats = mc::collect_calibration_stats(model, eval, mc::StatsOptions{threads, true, false});
+  mc::CalibrationStats eval_stats = mc::collect_calibration_stats(model, eval, mc::StatsOptions{threads, true, false, {}});
   std::map<std::string, mc::LayerSensitivity> in_sample;
   for (auto& l : mc::filter_sensitivity(model, eval_stats, pool)) in_sample[l.node] = std::move(l);
   const double proxy_seconds = seconds_since(t);

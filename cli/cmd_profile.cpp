@@ -104,7 +104,7 @@ int run_profile(const ProfileOptions& o) {
   CalibrationStats stats;
   {
     Progress progress("calibration", o.common.quiet);
-    stats = collect_calibration_stats(model, set, StatsOptions{o.common.threads, true, true},
+    stats = collect_calibration_stats(model, set, StatsOptions{o.common.threads, true, true, {}},
                                       [&](int64_t d, int64_t t) { progress.update(d, t); });
   }
   if (stats.layers.empty()) fail_unsupported(o.file + ": the model has no Conv, Gemm or MatMul layer with constant weights to profile");

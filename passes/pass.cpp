@@ -147,7 +147,7 @@ const CalibrationStats& PassContext::statistics(const Model& model) {
   if (!stats_) {
     auto compute = [&] {
       if (log) log("calibration statistics on " + std::to_string(calibration.files.size()) + " images");
-      return collect_calibration_stats(model, calibration, StatsOptions{threads, true, true}, progress);
+      return collect_calibration_stats(model, calibration, StatsOptions{threads, true, true, {}}, progress);
     };
     stats_ = statistics_cache ? statistics_cache->get(model, calibration, compute)
                               : std::make_shared<const CalibrationStats>(compute());

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <Eigen/LU>
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -404,6 +405,39 @@ std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, con
   std::vector<int64_t> filters(static_cast<size_t>(filter_count(weight, layer)));
   for (size_t f = 0; f < filters.size(); ++f) filters[f] = static_cast<int64_t>(f);
   return fit_filters(weight, layer, filters, options, fixed_mask);
+}
+
+void score_out_of_sample(std::vector<FilterFit>& fits, const Tensor& weight, const LayerGram& other) {
+  const int64_t k = other.rows;
+  std::map<int64_t, std::vector<size_t>> by_group;
+  for (size_t f = 0; f < fits.size(); ++f) by_group[other.group_of(static_cast<int64_t>(f))].push_back(f);
+  for (const auto& [g, members] : by_group) {
+    const std::vector<double> c = other.moment(g, true);
+    const std::vector<double> mu = other.mean(g);
+    const Eigen::Map<const Eigen::MatrixXd> cov(c.data(), k, k);
+    const Eigen::Map<const Eigen::VectorXd> mean(mu.data(), k);
+    // One row per filter: its weights and its weight error; then all quadratic forms at once.
+    Eigen::MatrixXd w(static_cast<Eigen::Index>(members.size()), k), d(static_cast<Eigen::Index>(members.size()), k);
+    for (size_t i = 0; i < members.size(); ++i) {
+      const FilterFit& fit = fits[members[i]];
+      const auto wf = filter_weights(weight, other, static_cast<int64_t>(members[i]));
+      for (int64_t j = 0; j < k; ++j) {
+        w(static_cast<Eigen::Index>(i), j) = wf[static_cast<size_t>(j)];
+        d(static_cast<Eigen::Index>(i), j) = wf[static_cast<size_t>(j)] - fit.values[static_cast<size_t>(j)];
+      }
+    }
+    const Eigen::VectorXd error = ((d * cov).array() * d.array()).rowwise().sum();
+    const Eigen::VectorXd energy = ((w * cov).array() * w.array()).rowwise().sum();
+    const Eigen::VectorXd shift = d * mean;
+    for (size_t i = 0; i < members.size(); ++i) {
+      FilterFit& fit = fits[members[i]];
+      const auto r = static_cast<Eigen::Index>(i);
+      const double offset = shift(r) - fit.bias_shift;
+      fit.abs_error = std::max(0.0, error(r)) + offset * offset;
+      fit.energy = std::max(0.0, energy(r));
+      fit.error = fit.energy > 0 ? fit.abs_error / fit.energy : 0.0;
+    }
+  }
 }
 
 void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<FilterFit>& fits, std::vector<uint8_t>* mask) {

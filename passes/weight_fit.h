@@ -102,6 +102,12 @@ FitOptions fit_options(WeightFormat format, const class PassOptions& options);
 // Every filter of one layer (layer.weight in `model`), fitted with `options`.
 std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, const FitOptions& options,
                                  const std::vector<uint8_t>* fixed_mask = nullptr);
+// Re-scores fits of a layer on other inputs than they were fitted to: `other` is the same layer's
+// statistics on other images (held-out ones). abs_error becomes the mean squared output change on
+// those inputs with the fit's bias correction kept, (w-q)'C(w-q) + ((w-q)'mu - bias_shift)^2 with
+// C, mu of `other`; energy w'Cw; error their ratio. In-sample, a layer with fewer samples than
+// inputs looks better than it is: the compensation also fits the sample's noise.
+void score_out_of_sample(std::vector<FilterFit>& fits, const Tensor& weight, const LayerGram& other);
 // Writes a whole layer's fits (values and bias shifts); fills `mask` (weight layout, 1 = pruned)
 // from the fits' pruned flags when given.
 void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<FilterFit>& fits, std::vector<uint8_t>* mask = nullptr);

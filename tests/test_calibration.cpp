@@ -38,7 +38,7 @@ TEST_CASE("test_calibration: layer statistics equal a brute-force im2col computa
   Model m = test::tiny_conv_model();  // 3x3 conv, pad 1, 3 -> 4 channels
   CalibrationSet set = calibration_set(dir.path.string(), 5, 0, test::small_image_config(), m);
   set.batch = 2;  // several batches, the last one partial
-  CalibrationStats stats = collect_calibration_stats(m, set, StatsOptions{2, true, true});
+  CalibrationStats stats = collect_calibration_stats(m, set, StatsOptions{2, true, true, {}});
   REQUIRE(stats.layers.count("conv"));
   const LayerGram& l = stats.layers.at("conv");
   CHECK(l.rows == 27);
@@ -86,9 +86,9 @@ TEST_CASE("test_calibration: statistics do not depend on thread count or batch s
   Model m = test::tiny_conv_model();
   CalibrationSet set = calibration_set(dir.path.string(), 6, 3, test::small_image_config(), m);
   set.batch = 4;
-  auto a = collect_calibration_stats(m, set, StatsOptions{1, true, false});
+  auto a = collect_calibration_stats(m, set, StatsOptions{1, true, false, {}});
   set.batch = 6;
-  auto b = collect_calibration_stats(m, set, StatsOptions{3, true, false});
+  auto b = collect_calibration_stats(m, set, StatsOptions{3, true, false, {}});
   CHECK(a.layers.at("conv").gram == b.layers.at("conv").gram);
 }
 

@@ -26,14 +26,16 @@ using namespace mc;
 namespace {
 
 // A synthetic fully connected layer: F filters over K strongly correlated inputs (x = A z, A with
-// a large shared component), its statistics computed exactly from the samples.
+// a large shared component), its statistics computed exactly from the samples. A `sample_seed`
+// draws other samples of the same distribution (same A; the weights then differ).
 struct SyntheticLayer {
   Tensor weight;
   LayerGram gram;
 };
 
-SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples) {
+SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples, uint64_t sample_seed = 0) {
   test::TestRandom random{4242};
+  test::TestRandom other_samples{static_cast<uint32_t>(sample_seed)};
   std::vector<double> a(static_cast<size_t>(k * k));
   for (int64_t i = 0; i < k; ++i)
     for (int64_t j = 0; j < k; ++j) a[static_cast<size_t>(i * k + j)] = (i == j ? 1.0 : 0.0) + 0.6 * random.uniform() + (j < 2 ? 1.5 : 0.0);
@@ -48,7 +50,7 @@ SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples) {
   s.gram.sum.assign(static_cast<size_t>(k), 0.0);
   std::vector<double> z(static_cast<size_t>(k)), x(static_cast<size_t>(k));
   for (int64_t n = 0; n < samples; ++n) {
-    for (auto& v : z) v = random.uniform();
+    for (auto& v : z) v = sample_seed ? other_samples.uniform() : random.uniform();
     for (int64_t i = 0; i < k; ++i) {
       double acc = 0;
       for (int64_t j = 0; j < k; ++j) acc += a[static_cast<size_t>(i * k + j)] * z[static_cast<size_t>(j)];
@@ -223,6 +225,32 @@ TEST_CASE("test_pruning: OBS pruning has a lower output error than magnitude pru
     obs_error = output_error(obs_fits);
     CHECK(obs_error < 0.7 * magnitude_error);
   }
+}
+
+TEST_CASE("test_pruning: fits scored out of sample: unchanged on their own statistics, worse on new inputs when samples < inputs") {
+  // 24 samples of 48 inputs (a classifier after pooling sees one sample per image): the compensated
+  // fit also fits the sample's noise, which only inputs it did not see reveal.
+  SyntheticLayer fit = synthetic_layer(16, 48, 24);
+  SyntheticLayer fresh = synthetic_layer(16, 48, 4000, 77);
+  FitOptions o;
+  o.format = WeightFormat::int4;
+  o.damping = 0.01;
+  const auto fits = fit_filters(fit.weight, fit.gram, all_filters(16), o);
+  auto same = fits;
+  score_out_of_sample(same, fit.weight, fit.gram);
+  for (size_t f = 0; f < fits.size(); ++f) {
+    CHECK(same[f].abs_error == doctest::Approx(fits[f].abs_error).epsilon(1e-9));
+    CHECK(same[f].energy == doctest::Approx(fits[f].energy).epsilon(1e-9));
+  }
+  auto held = fits;
+  score_out_of_sample(held, fit.weight, fresh.gram);
+  CHECK(output_error(held) > 2 * output_error(fits));
+  // With as many samples as needed the two agree far better.
+  SyntheticLayer big = synthetic_layer(16, 48, 4000);
+  auto big_fits = fit_filters(big.weight, big.gram, all_filters(16), o);
+  const double in_sample = output_error(big_fits);
+  score_out_of_sample(big_fits, big.weight, fresh.gram);
+  CHECK(output_error(big_fits) < 1.3 * in_sample);
 }
 
 TEST_CASE("test_pruning: N:M keeps N of every M input channels, in a fit and in prune-nm") {

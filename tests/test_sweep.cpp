@@ -206,7 +206,7 @@ TEST_CASE("test_sweep: shared calibration statistics are computed once per disti
   auto compute = [&](const Model& model) {
     return [&computed, &model, &set] {
       ++computed;
-      return collect_calibration_stats(model, set, StatsOptions{1, true, true});
+      return collect_calibration_stats(model, set, StatsOptions{1, true, true, {}});
     };
   };
   auto a = cache.get(m, set, compute(m));
