@@ -7,7 +7,9 @@
 // (qmax 10) and 3.5 (qmax 5) may be listed; one scale per filter) times `sparsity` (default 0, 25%, 50% of each
 // filter's weights pruned), each fitted in one compensated sweep (core/gptq.h: OBS pruning and
 // GPTQ rounding together) under the layer's centered input covariance, scales refitted, bias
-// corrected. A layer pruned by an earlier pass keeps its zeros and only its bit width is chosen.
+// corrected; a layer with fewer fit samples than inputs is then scored on the held-out images'
+// inputs (held-out-scoring=on). A layer pruned by an earlier pass keeps its zeros and only its bit
+// width is chosen.
 // Stored as int8 (qmax > 7) or int4 (qmax <= 7) parts whose symbols the .mcz writer entropy-codes,
 // so fewer levels and more zeros both shrink the file; a candidate's size is estimated as its
 // symbols' order-0 entropy plus its scales (the coder lands within ~1% of that, README "Entropy

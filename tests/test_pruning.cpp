@@ -371,7 +371,7 @@ TEST_CASE("test_pruning: bad sparsity and N:M settings fail naming the flag or t
   SmallCalibration calib(m);
   for (const char* bad : {"prune-magnitude<sparsity=1>", "prune-magnitude<sparsity=-0.1>", "prune-magnitude", "prune-obs<sparsity=1.5>",
                           "prune-obs<sparsity=0.5;max-drop=1>", "prune-nm<n=4;m=4>", "sparse-quantize<bits=9>", "sparse-quantize<sparsity=1>",
-                          "sparse-quantize<confidence=-1>", "sparse-quantize<criterion=top5>"}) {
+                          "sparse-quantize<confidence=-1>", "sparse-quantize<criterion=top5>", "sparse-quantize<held-out-scoring=maybe>"}) {
     CAPTURE(bad);
     expect_error([&] { run_passes(m, bad, &calib); }, ErrorKind::usage, "");
   }
