@@ -69,7 +69,7 @@ void Executor::plan() {
     fold_batchnorms(readers, reader_step);
     count_readers();
     if (options_.fuse_quantized) {
-      fuse_quantized_convs(readers, reader_step);
+      fuse_quantized_convs();
       count_readers();
     }
     // Conv -> Relu/Clip (also after a folded BatchNormalization): when the activation is the conv

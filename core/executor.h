@@ -68,7 +68,7 @@ class Executor {
   };
   void plan();
   void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
-  void fuse_quantized_convs(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
+  void fuse_quantized_convs();
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/qdq_conv.h"
 #include "core/shape_inference.h"
 #include "core/text.h"
 #include "formats/qdq_terms.h"
@@ -181,79 +182,33 @@ bool splittable_weight(const Graph& g, const std::string& value) {
 // the same function with exact integer sums and then single elementwise float operations, which
 // every runtime computes identically.
 
-struct DequantizeInputs {
-  std::string x, scale, zero_point;
-  const Node* node = nullptr;
-};
-
-// The DequantizeLinear producing `value`, if it has all three inputs and (for `constant_x`) an
-// initializer as x, or (otherwise) a runtime value.
-std::optional<DequantizeInputs> dequantize_of(const Graph& g, const std::string& value, bool constant_x) {
-  const int p = g.producer(value);
-  if (p < 0) return std::nullopt;
-  const Node& n = g.nodes[static_cast<size_t>(p)];
-  if (n.op != "DequantizeLinear" || n.inputs.size() != 3 || n.inputs[2].empty()) return std::nullopt;
-  if ((g.initializer(n.inputs[0]) != nullptr) != constant_x) return std::nullopt;
-  return DequantizeInputs{n.inputs[0], n.inputs[1], n.inputs[2], &n};
-}
-
-bool is_scalar(const Tensor* t, DType type) { return t && t->dtype() == type && t->numel() == 1 && t->rank() <= 1; }
-
-// Whether `conv`'s output reaches a per-tensor QuantizeLinear alone (directly or through one
-// Relu/Clip read by nothing else): the form ONNX Runtime runs as QLinearConv (and the executor too,
-// core/executor_qdq.cpp).
-bool requantized(const Graph& g, const Node& conv) {
-  std::string value = conv.outputs.at(0);
-  for (int hop = 0; hop < 2; ++hop) {
-    if (g.is_graph_output(value)) return false;
-    const auto readers = g.consumers(value);
-    if (readers.size() != 1) return false;
-    const Node& next = g.nodes[static_cast<size_t>(readers[0])];
-    if (next.inputs.empty() || next.inputs[0] != value) return false;
-    if (next.op == "QuantizeLinear")
-      return next.inputs.size() == 3 && is_scalar(g.initializer(next.inputs[1]), DType::f32) &&
-             (is_scalar(g.initializer(next.inputs[2]), DType::u8) || is_scalar(g.initializer(next.inputs[2]), DType::i8));
-    if (hop == 1 || (next.op != "Relu" && next.op != "Clip") || next.outputs.size() != 1) return false;
-    for (size_t i = 1; i < next.inputs.size(); ++i)
-      if (!next.inputs[i].empty() && !g.initializer(next.inputs[i])) return false;
-    value = next.outputs[0];
-  }
-  return false;
-}
-
-void write_integer_convs(Graph& g, std::set<std::string>& node_names) {
+// The Convs match_qdq_conv (core/qdq_conv.h) finds not requantized: the same conditions the
+// executor's QLinearConv fusion checks, so what one runs in integers the other writes in integers.
+void write_integer_convs(Graph& g, int64_t opset, std::set<std::string>& node_names) {
   std::vector<Node> nodes;
   for (const Node& node : g.nodes) {
-    auto keep = [&] { nodes.push_back(node); };
-    if (node.op != "Conv" || node.inputs.size() < 2 || node.outputs.size() != 1 || requantized(g, node)) { keep(); continue; }
-    const auto x = dequantize_of(g, node.inputs[0], false);
-    const auto w = dequantize_of(g, node.inputs[1], true);
-    if (!x || !w) { keep(); continue; }
-    const Tensor* x_scale = g.initializer(x->scale);
-    const Tensor* x_zp = g.initializer(x->zero_point);
-    const Tensor* wq = g.initializer(w->x);
-    const Tensor* w_scale = g.initializer(w->scale);
-    const Tensor* w_zp = g.initializer(w->zero_point);
-    if (!is_scalar(x_scale, DType::f32) || !(is_scalar(x_zp, DType::u8) || is_scalar(x_zp, DType::i8)) || !wq ||
-        wq->dtype() != DType::i8 || wq->rank() < 3 || !w_scale || w_scale->dtype() != DType::f32 || !w_zp ||
-        w_zp->dtype() != DType::i8 || w_zp->shape() != w_scale->shape()) {
-      keep();
+    const auto match = match_qdq_conv(g, node, opset);
+    if (!match || match->quantize) {
+      nodes.push_back(node);
       continue;
     }
-    const int64_t channels = wq->dim(0);
-    const bool per_tensor = w_scale->numel() == 1 && w_scale->rank() <= 1;
-    if (!per_tensor && (w->node->attr_int("axis", 1) != 0 || w_scale->shape() != Shape{channels})) { keep(); continue; }
-    const Tensor* bias = node.inputs.size() > 2 && !node.inputs[2].empty() ? g.initializer(node.inputs[2]) : nullptr;
-    if (node.inputs.size() > 2 && !node.inputs[2].empty() && (!bias || bias->dtype() != DType::f32 || bias->shape() != Shape{channels})) {
-      keep();
-      continue;
-    }
+    const std::string& x_q = match->x_dequantize->inputs[0];
+    const std::string& x_zero_point = match->x_dequantize->inputs[2];
+    const std::string& w_q = match->w_dequantize->inputs[0];
+    const std::string& w_zero_point = match->w_dequantize->inputs[2];
+    const Tensor* wq = match->w_q;
+    const Tensor* w_scale = match->w_scale;
+    const Tensor* w_zp = match->w_zero_point;
+    const Tensor* bias = match->bias;
+    const bool per_tensor = match->per_tensor;
+    const int64_t channels = match->channels();
+    const float x_scale = g.initializer(match->x_dequantize->inputs[1])->data<float>()[0];
     // Per-channel constants shaped to broadcast over [N, M, spatial...].
     Shape per_channel_shape(wq->rank(), 1);
     per_channel_shape[1] = channels;
     Tensor scale(DType::f32, per_channel_shape);
     for (int64_t m = 0; m < channels; ++m)
-      scale.data<float>()[m] = x_scale->data<float>()[0] * w_scale->data<float>()[per_tensor ? 0 : m];
+      scale.data<float>()[m] = x_scale * w_scale->data<float>()[per_tensor ? 0 : m];
     bool zero_points_zero = true;
     for (int64_t m = 0; m < w_zp->numel(); ++m) zero_points_zero = zero_points_zero && w_zp->data<int8_t>()[m] == 0;
 
@@ -261,7 +216,7 @@ void write_integer_convs(Graph& g, std::set<std::string>& node_names) {
     Node conv_integer = node;
     conv_integer.op = "ConvInteger";
     conv_integer.name = take_unique_name(node_names, node.name + "_integer");
-    conv_integer.inputs = {x->x, w->x, x->zero_point, zero_points_zero ? std::string() : w->zero_point};
+    conv_integer.inputs = {x_q, w_q, x_zero_point, zero_points_zero ? std::string() : w_zero_point};
     if (zero_points_zero) {
       conv_integer.inputs[3] = g.fresh_name(node.name + "_weight_zero_point");
       g.initializers[conv_integer.inputs[3]] = Tensor::from_vector<int8_t>({}, {0});
@@ -411,7 +366,7 @@ Model with_qdq_weights(const Model& decoded, const std::map<std::string, Encoded
     g.nodes = std::move(rewritten);
   }
   g.nodes.insert(g.nodes.begin(), std::make_move_iterator(dequantize.begin()), std::make_move_iterator(dequantize.end()));
-  write_integer_convs(g, node_names);
+  write_integer_convs(g, model.opset, node_names);
   return model;
 }
 

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/executor.h"
+#include "core/qdq_conv.h"
 
 using namespace mc;
 
@@ -249,6 +250,51 @@ TEST_CASE("test_integer_conv: layers that do not have the int8 form run as writt
     Executor e(m, ExecutorOptions{1, true});
     e.set_observer([](const Node&, const std::vector<const Tensor*>&, const std::vector<const Tensor*>&) {});
     CHECK_FALSE(runs(e, "QLinearConv"));
+  }
+}
+
+TEST_CASE("test_integer_conv: match_qdq_conv is what the executor fuses") {
+  Layer layer;
+  layer.randomize(5);
+  auto check = [](const Model& m, bool matched, bool requantized) {
+    const Node& conv = m.graph.nodes[2];
+    REQUIRE(conv.op == "Conv");
+    const auto match = match_qdq_conv(m.graph, conv, m.opset);
+    CHECK(match.has_value() == matched);
+    CHECK((match && match->quantize) == requantized);
+    Executor e(m, ExecutorOptions{1, true});
+    CHECK(runs(e, "QLinearConv") == requantized);
+  };
+  SUBCASE("the int8 layer, through a Clip") {
+    const Model m = layer.model();
+    check(m, true, true);
+    const auto match = match_qdq_conv(m.graph, m.graph.nodes[2], m.opset);
+    REQUIRE(match);
+    CHECK(match->activation == &m.graph.nodes[3]);
+    CHECK(match->quantize == &m.graph.nodes[4]);
+    CHECK_FALSE(match->per_tensor);
+    CHECK(match->channels() == layer.out_channels);
+  }
+  SUBCASE("a negative axis naming the output channels") {
+    Model m = layer.model();
+    m.graph.nodes[1].attrs["axis"] = int_attr(-4);
+    check(m, true, true);
+  }
+  SUBCASE("per-channel scales along the input channels") {
+    Model m = layer.model();
+    m.graph.nodes[1].attrs["axis"] = int_attr(1);
+    check(m, false, false);
+  }
+  SUBCASE("the output also read elsewhere: an int8 conv that is not requantized") {
+    Model m = layer.model();
+    m.graph.outputs.push_back(ValueInfo{"c", DType::f32, {}, {}, false});
+    check(m, true, false);
+  }
+  SUBCASE("a Clip whose bound is computed at run time") {
+    Model m = layer.model();
+    m.graph.initializers.erase("hi");
+    m.graph.inputs.push_back(ValueInfo{"hi", DType::f32, {}, {}, false});
+    check(m, true, false);
   }
 }
 
