@@ -156,6 +156,9 @@ std::vector<double> LayerGram::mean(int64_t group) const {
 
 std::vector<double> LayerGram::moment(int64_t group, bool centered) const {
   std::vector<double> h(static_cast<size_t>(rows * rows));
+  // One sample has no spread: exactly zero, not x x^T - mu mu^T's rounding noise (which the fits
+  // would otherwise read as a covariance).
+  if (centered && samples < 2) return h;
   const double n = samples ? static_cast<double>(samples) : 1.0;
   const double* g = gram.data() + group * rows * rows;
   for (int64_t i = 0; i < rows * rows; ++i) h[static_cast<size_t>(i)] = g[i] / n;

@@ -32,7 +32,8 @@ struct LayerGram {
   std::vector<double> sum;   // groups x K: sum of x
 
   std::vector<double> mean(int64_t group) const;
-  // Second moment H / n (uncentered) or covariance H / n - mean mean^T (centered).
+  // Second moment H / n (uncentered) or covariance H / n - mean mean^T (centered; zero for fewer
+  // than two samples).
   std::vector<double> moment(int64_t group, bool centered) const;
   // Which group output filter f belongs to.
   int64_t group_of(int64_t filter) const { return filters_per_group ? filter / filters_per_group : 0; }

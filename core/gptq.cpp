@@ -81,11 +81,15 @@ GptqResult gptq_quantize(const std::vector<double>& w, int64_t rows, int64_t col
     hp(i, i) += lambda;
   }
   // U: upper Cholesky factor of H^-1 (H^-1 = U^T U).
-  Matrix hinv = hp.llt().solve(Matrix::Identity(K, K));
-  Eigen::LLT<Matrix> llt(hinv);
-  if (llt.info() != Eigen::Success) {
-    if (pruning) fail_internal("gptq: the damped input covariance is not positive definite");
-    return nearest_quantize(w, rows, cols, levels);
+  Eigen::LLT<Matrix> h_llt(hp);
+  Eigen::LLT<Matrix> llt;
+  if (h_llt.info() == Eigen::Success) llt.compute(h_llt.solve(Matrix::Identity(K, K)));
+  if (h_llt.info() != Eigen::Success || llt.info() != Eigen::Success) {
+    // No usable covariance (inputs that hardly varied over the calibration images: one image, a
+    // classifier's single pooled sample): without pruning, plain rounding; with pruning, the sweep
+    // with H = I, i.e. magnitude saliency and no compensation.
+    if (!pruning) return nearest_quantize(w, rows, cols, levels);
+    llt.compute(Matrix::Identity(K, K));
   }
   Matrix u = llt.matrixU();
   Matrix work(F, K);

@@ -253,6 +253,48 @@ TEST_CASE("test_pruning: fits scored out of sample: unchanged on their own stati
   CHECK(output_error(big_fits) < 1.3 * in_sample);
 }
 
+TEST_CASE("test_pruning: pruning with a covariance of one sample (no usable second moment) prunes by magnitude instead of failing") {
+  // One sample: the centered covariance is zero up to rounding. Quantizing falls back to rounding
+  // to nearest; pruning used to stop with an internal error (two calibration images: one fit image).
+  SyntheticLayer s = synthetic_layer(8, 16, 1);
+  FitOptions o;
+  o.format = WeightFormat::int4;
+  o.pruning.sparsity = 0.5;
+  std::vector<FilterFit> fits;
+  REQUIRE_NOTHROW(fits = fit_filters(s.weight, s.gram, all_filters(8), o));
+  for (int64_t f = 0; f < 8; ++f) {
+    int64_t pruned = 0;
+    for (uint8_t p : fits[static_cast<size_t>(f)].pruned) pruned += p;
+    CHECK(pruned == 8);
+    // H = I: the smallest |w| go.
+    std::vector<float> w(s.weight.data<float>() + f * 16, s.weight.data<float>() + (f + 1) * 16);
+    std::vector<float> sorted = w;
+    for (auto& v : sorted) v = std::fabs(v);
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t k = 0; k < 16; ++k)
+      if (fits[static_cast<size_t>(f)].pruned[static_cast<size_t>(k)]) CHECK(std::fabs(w[static_cast<size_t>(k)]) <= sorted[7]);
+  }
+}
+
+TEST_CASE("test_pruning: a pruning sweep on a covariance that is not positive definite falls back to H = I") {
+  // An indefinite "covariance" (rounding noise can make one): the sweep cannot factor it, so it
+  // prunes and rounds as with H = I instead of stopping.
+  const std::vector<double> h = {1.0, 1.5, 1.5, 1.0};
+  LevelSet levels;
+  for (int32_t q = -7; q <= 7; ++q) {
+    levels.levels.push_back(0.1 * q);
+    levels.codes.push_back(q);
+  }
+  PruneSpec prune;
+  prune.mode = PruneSpec::Mode::per_row;
+  prune.sparsity = 0.5;
+  GptqResult r;
+  REQUIRE_NOTHROW(r = gptq_quantize({0.31, -0.52}, 1, 2, h, {levels}, 0.0, prune));
+  CHECK(r.pruned == std::vector<uint8_t>{1, 0});
+  CHECK(r.values[0] == 0.0);
+  CHECK(r.values[1] == doctest::Approx(-0.5));
+}
+
 TEST_CASE("test_pruning: N:M keeps N of every M input channels, in a fit and in prune-nm") {
   SyntheticLayer s = synthetic_layer(8, 16, 200);
   FitOptions nm;
