@@ -93,9 +93,13 @@ std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
 }
 
 bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& o) {
-  std::string p = recipe_pipeline(recipe, o);
-  for (const char* pass : {"quantize-int8", "ternarize", "split-hybrid", "quantize-activations", "prune-obs", "sparse-quantize"})
-    if (p.find(pass) != std::string::npos) return true;
+  const std::string pipeline = recipe_pipeline(recipe, o);
+  if (pipeline.empty()) return false;  // lossless: no passes
+  for (const auto& pass : parse_pipeline(pipeline)) {
+    for (const char* name : {"quantize-int8", "ternarize", "split-hybrid", "quantize-activations", "prune-obs", "sparse-quantize"})
+      if (pass.name == name) return true;
+    if (pass.name == "prune-nm" && pass.options.text("method", "obs") != "magnitude") return true;
+  }
   return false;
 }
 

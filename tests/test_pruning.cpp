@@ -427,6 +427,14 @@ TEST_CASE("test_pruning: bad sparsity and N:M settings fail naming the flag or t
   o.sparsity = 0.5;
   expect_error([&] { recipe_pipeline("int8", o); }, ErrorKind::usage, "--sparsity");
   CHECK(recipe_pipeline("sparse", o) == "fold-constants,fold-bn,fc-to-gemm,prune-obs<sparsity=0.5>,sparse-quantize<max-drop=1>");
+  // Which pipelines load the calibration images: prune-nm does unless method=magnitude.
+  RecipeOptions p;
+  p.passes = "fold-bn,prune-nm<layers=pointwise>";
+  CHECK(recipe_needs_calibration("sparse", p));
+  p.passes = "fold-bn,prune-nm<layers=pointwise;method=magnitude>";
+  CHECK_FALSE(recipe_needs_calibration("sparse", p));
+  p.passes = "fold-bn,prune-magnitude<sparsity=0.5>";
+  CHECK_FALSE(recipe_needs_calibration("sparse", p));
 }
 
 TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights exactly in int8") {
