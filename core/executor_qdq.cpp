@@ -52,7 +52,7 @@ void Executor::fuse_quantized_convs() {
     f.node = *conv.node;
     f.node.op = "QLinearConv";
     f.node.outputs = {value_names_[static_cast<size_t>(q->outputs[0])]};
-    const float x_scale = g.initializer(match->x_dequantize->inputs[1])->data<float>()[0];
+    const float x_scale = match->x_scale;
     std::vector<int> inputs = {dqx->inputs[0], dqx->inputs[1], dqx->inputs[2], dqw->inputs[0], dqw->inputs[1],
                                dqw->inputs[2], q->inputs[1], q->inputs[2], -1};
     if (bias) {

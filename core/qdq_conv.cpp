@@ -37,6 +37,7 @@ std::optional<QdqConv> match_qdq_conv(const Graph& g, const Node& conv, int64_t 
   if (!m.x_dequantize || !is_scalar(g.initializer(m.x_dequantize->inputs[1]), DType::f32) ||
       !is_8bit_scalar(g.initializer(m.x_dequantize->inputs[2])))
     return std::nullopt;
+  m.x_scale = g.initializer(m.x_dequantize->inputs[1])->data<float>()[0];
   // Weight: a constant int8 tensor, per-tensor or per-output-channel along axis 0.
   m.w_dequantize = dequantize_of(g, conv.inputs[1], true);
   if (!m.w_dequantize) return std::nullopt;

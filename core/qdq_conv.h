@@ -21,6 +21,7 @@ namespace mc {
 
 struct QdqConv {
   const Node* x_dequantize = nullptr;  // DequantizeLinear of the runtime 8-bit activation
+  float x_scale = 0;                   // the activation's (per-tensor) scale
   const Node* w_dequantize = nullptr;  // DequantizeLinear of the constant int8 weight
   const Tensor* w_q = nullptr;         // int8, [M, C/g, k...]
   const Tensor* w_scale = nullptr;     // f32, one value or [M]

@@ -202,7 +202,7 @@ void write_integer_convs(Graph& g, int64_t opset, std::set<std::string>& node_na
     const Tensor* bias = match->bias;
     const bool per_tensor = match->per_tensor;
     const int64_t channels = match->channels();
-    const float x_scale = g.initializer(match->x_dequantize->inputs[1])->data<float>()[0];
+    const float x_scale = match->x_scale;
     // Per-channel constants shaped to broadcast over [N, M, spatial...].
     Shape per_channel_shape(wq->rank(), 1);
     per_channel_shape[1] = channels;
