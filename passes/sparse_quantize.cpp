@@ -26,6 +26,7 @@
 // them in 2 bytes). Activations stay float.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <tuple>
 
 #include "core/thread_pool.h"
@@ -291,10 +292,12 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
                                      ? damping * std::max(1.0, static_cast<double>(lc.gram->rows) / static_cast<double>(lc.gram->samples))
                                      : damping;
     const auto held = held_out_stats.layers.find(node->name);
+    std::optional<OutOfSampleScorer> held_out_score;
+    if (held != held_out_stats.layers.end()) held_out_score.emplace(model.graph.initializers.at(lc.gram->weight), held->second);
     pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
       const auto [q, s] = grid[static_cast<size_t>(i)];
       auto fits = fit_layer(model, *lc.gram, options_for(q, s, layer_damping, half_scales), mask);
-      if (held != held_out_stats.layers.end()) score_out_of_sample(fits, model.graph.initializers.at(lc.gram->weight), held->second);
+      if (held_out_score) held_out_score->score(fits);
       lc.candidates[static_cast<size_t>(i)] = compact(fits, q, s, half_scales ? 2.0 : 4.0);
     });
     layers.push_back(std::move(lc));

@@ -407,34 +407,45 @@ std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, con
   return fit_filters(weight, layer, filters, options, fixed_mask);
 }
 
-void score_out_of_sample(std::vector<FilterFit>& fits, const Tensor& weight, const LayerGram& other) {
-  const int64_t k = other.rows;
+OutOfSampleScorer::OutOfSampleScorer(const Tensor& weight, const LayerGram& other) : k_(other.rows) {
   std::map<int64_t, std::vector<size_t>> by_group;
-  for (size_t f = 0; f < fits.size(); ++f) by_group[other.group_of(static_cast<int64_t>(f))].push_back(f);
-  for (const auto& [g, members] : by_group) {
-    const std::vector<double> c = other.moment(g, true);
-    const std::vector<double> mu = other.mean(g);
-    const Eigen::Map<const Eigen::MatrixXd> cov(c.data(), k, k);
-    const Eigen::Map<const Eigen::VectorXd> mean(mu.data(), k);
-    // One row per filter: its weights and its weight error; then all quadratic forms at once.
-    Eigen::MatrixXd w(static_cast<Eigen::Index>(members.size()), k), d(static_cast<Eigen::Index>(members.size()), k);
-    for (size_t i = 0; i < members.size(); ++i) {
-      const FilterFit& fit = fits[members[i]];
-      const auto wf = filter_weights(weight, other, static_cast<int64_t>(members[i]));
-      for (int64_t j = 0; j < k; ++j) {
-        w(static_cast<Eigen::Index>(i), j) = wf[static_cast<size_t>(j)];
-        d(static_cast<Eigen::Index>(i), j) = wf[static_cast<size_t>(j)] - fit.values[static_cast<size_t>(j)];
-      }
+  for (int64_t f = 0; f < filter_count(weight, other); ++f) by_group[other.group_of(f)].push_back(static_cast<size_t>(f));
+  for (const auto& [g, filters] : by_group) {
+    Group& group = groups_.emplace_back();
+    group.filters = filters;
+    group.covariance = other.moment(g, true);
+    group.mean = other.mean(g);
+    for (size_t f : filters) {
+      const auto wf = filter_weights(weight, other, static_cast<int64_t>(f));
+      group.weights.insert(group.weights.end(), wf.begin(), wf.end());
+    }
+    const auto rows = static_cast<Eigen::Index>(filters.size());
+    const Eigen::Map<const Eigen::MatrixXd> cov(group.covariance.data(), k_, k_);
+    const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> w(group.weights.data(), rows, k_);
+    const Eigen::VectorXd energy = ((w * cov).array() * w.array()).rowwise().sum();
+    group.energy.assign(energy.data(), energy.data() + energy.size());
+  }
+}
+
+void OutOfSampleScorer::score(std::vector<FilterFit>& fits) const {
+  for (const Group& group : groups_) {
+    const auto rows = static_cast<Eigen::Index>(group.filters.size());
+    const Eigen::Map<const Eigen::MatrixXd> cov(group.covariance.data(), k_, k_);
+    const Eigen::Map<const Eigen::VectorXd> mean(group.mean.data(), k_);
+    // One row per filter: its weight error; then all quadratic forms at once.
+    Eigen::MatrixXd d(rows, k_);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const FilterFit& fit = fits.at(group.filters[static_cast<size_t>(i)]);
+      for (int64_t j = 0; j < k_; ++j)
+        d(i, j) = group.weights[static_cast<size_t>(i * k_ + j)] - fit.values[static_cast<size_t>(j)];
     }
     const Eigen::VectorXd error = ((d * cov).array() * d.array()).rowwise().sum();
-    const Eigen::VectorXd energy = ((w * cov).array() * w.array()).rowwise().sum();
     const Eigen::VectorXd shift = d * mean;
-    for (size_t i = 0; i < members.size(); ++i) {
-      FilterFit& fit = fits[members[i]];
-      const auto r = static_cast<Eigen::Index>(i);
-      const double offset = shift(r) - fit.bias_shift;
-      fit.abs_error = std::max(0.0, error(r)) + offset * offset;
-      fit.energy = std::max(0.0, energy(r));
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      FilterFit& fit = fits[group.filters[static_cast<size_t>(i)]];
+      const double offset = shift(i) - fit.bias_shift;
+      fit.abs_error = std::max(0.0, error(i)) + offset * offset;
+      fit.energy = std::max(0.0, group.energy[static_cast<size_t>(i)]);
       fit.error = fit.energy > 0 ? fit.abs_error / fit.energy : 0.0;
     }
   }

@@ -107,7 +107,23 @@ std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, con
 // those inputs with the fit's bias correction kept, (w-q)'C(w-q) + ((w-q)'mu - bias_shift)^2 with
 // C, mu of `other`; energy w'Cw; error their ratio. In-sample, a layer with fewer samples than
 // inputs looks better than it is: the compensation also fits the sample's noise.
-void score_out_of_sample(std::vector<FilterFit>& fits, const Tensor& weight, const LayerGram& other);
+// Built once per layer (the covariance, the weights and their energy w'Cw do not depend on the fit);
+// score() then re-scores each candidate's fits, and may run concurrently.
+class OutOfSampleScorer {
+ public:
+  OutOfSampleScorer(const Tensor& weight, const LayerGram& other);
+  void score(std::vector<FilterFit>& fits) const;
+
+ private:
+  struct Group {
+    std::vector<size_t> filters;
+    std::vector<double> covariance, mean;  // K x K, K
+    std::vector<double> weights;           // filters x K, row-major
+    std::vector<double> energy;            // per filter: w'Cw
+  };
+  int64_t k_ = 0;
+  std::vector<Group> groups_;
+};
 // Writes a whole layer's fits (values and bias shifts); fills `mask` (weight layout, 1 = pruned)
 // from the fits' pruned flags when given.
 void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<FilterFit>& fits, std::vector<uint8_t>* mask = nullptr);

@@ -237,19 +237,19 @@ TEST_CASE("test_pruning: fits scored out of sample: unchanged on their own stati
   o.damping = 0.01;
   const auto fits = fit_filters(fit.weight, fit.gram, all_filters(16), o);
   auto same = fits;
-  score_out_of_sample(same, fit.weight, fit.gram);
+  OutOfSampleScorer(fit.weight, fit.gram).score(same);
   for (size_t f = 0; f < fits.size(); ++f) {
     CHECK(same[f].abs_error == doctest::Approx(fits[f].abs_error).epsilon(1e-9));
     CHECK(same[f].energy == doctest::Approx(fits[f].energy).epsilon(1e-9));
   }
   auto held = fits;
-  score_out_of_sample(held, fit.weight, fresh.gram);
+  OutOfSampleScorer(fit.weight, fresh.gram).score(held);
   CHECK(output_error(held) > 2 * output_error(fits));
   // With as many samples as needed the two agree far better.
   SyntheticLayer big = synthetic_layer(16, 48, 4000);
   auto big_fits = fit_filters(big.weight, big.gram, all_filters(16), o);
   const double in_sample = output_error(big_fits);
-  score_out_of_sample(big_fits, big.weight, fresh.gram);
+  OutOfSampleScorer(big.weight, fresh.gram).score(big_fits);
   CHECK(output_error(big_fits) < 1.3 * in_sample);
 }
 
