@@ -8,7 +8,7 @@
 
 #include "analysis/op_count.h"
 #include "cli/common.h"
-#include "cli/compressed_file.h"
+#include "app/compressed_file.h"
 #include "cli/report_output.h"
 #include "formats/checksum.h"
 #include "formats/file_io.h"

@@ -22,7 +22,7 @@
 #include "analysis/statistics_cache.h"
 #include "analysis/sweep_table.h"
 #include "cli/common.h"
-#include "cli/compressed_file.h"
+#include "app/compressed_file.h"
 #include "cli/report_output.h"
 #include "core/error.h"
 #include "core/executor.h"

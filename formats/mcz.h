@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/graph.h"
-#include "formats/encodings.h"
+#include "core/encoding.h"
 
 namespace mc {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "formats/encodings.h"
+#include "core/encoding.h"
 
 namespace mc {
 

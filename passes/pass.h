@@ -16,7 +16,7 @@
 #include "analysis/sensitivity.h"
 #include "analysis/statistics_cache.h"
 #include "core/graph.h"
-#include "formats/encodings.h"
+#include "core/encoding.h"
 
 namespace mc {
 

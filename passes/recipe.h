@@ -14,7 +14,7 @@
 #include "analysis/calibration.h"
 #include "analysis/statistics_cache.h"
 #include "core/graph.h"
-#include "formats/encodings.h"
+#include "core/encoding.h"
 
 namespace mc {
 

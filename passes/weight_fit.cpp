@@ -309,7 +309,7 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, i
     return p;
   }
   if (o.format == WeightFormat::float32) {
-    // Pruned float weights: one sparse fp32 part (formats/encodings.h encode_fp32_sparse).
+    // Pruned float weights: one sparse fp32 part (core/encoding.h encode_fp32_sparse).
     const int64_t k = fits.empty() ? 0 : static_cast<int64_t>(fits[0].values.size());
     Tensor rows(DType::f32, {static_cast<int64_t>(fits.size()), k});
     for (size_t f = 0; f < fits.size(); ++f)

@@ -12,7 +12,7 @@
 
 #include "analysis/calibration_stats.h"
 #include "core/graph.h"
-#include "formats/encodings.h"
+#include "core/encoding.h"
 
 namespace mc {
 

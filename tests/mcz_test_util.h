@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "formats/checksum.h"
-#include "formats/encodings.h"
+#include "core/encoding.h"
 #include "formats/mcz.h"
 #include "tests/model_builder.h"
 

@@ -1,4 +1,4 @@
-#include "formats/encodings.h"
+#include "core/encoding.h"
 
 #include <bit>
 #include <cmath>

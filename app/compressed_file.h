@@ -12,7 +12,7 @@
 #include "analysis/op_count.h"
 #include "passes/recipe.h"
 
-namespace mc::cli {
+namespace mc {
 
 struct Provenance {
   std::string source_file;  // base name, or "-"
@@ -43,4 +43,4 @@ nlohmann::ordered_json compressed_metadata(const CompressedModel& compressed, co
 std::vector<std::byte> assemble_with_report(const CompressedModel& compressed, nlohmann::ordered_json metadata, const std::string& name,
                                             int threads);
 
-}  // namespace mc::cli
+}  // namespace mc

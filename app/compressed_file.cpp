@@ -1,4 +1,4 @@
-#include "cli/compressed_file.h"
+#include "app/compressed_file.h"
 
 #include <filesystem>
 
@@ -8,7 +8,7 @@
 #include "formats/checksum.h"
 #include "formats/mcz.h"
 
-namespace mc::cli {
+namespace mc {
 
 Provenance make_provenance(const std::string& file, const std::vector<std::byte>* source_bytes, const OpCount& source,
                            const std::string& preprocess, const std::string& calib, const CalibrationSet* calibration,
@@ -74,4 +74,4 @@ std::vector<std::byte> assemble_with_report(const CompressedModel& compressed, n
   return bytes;
 }
 
-}  // namespace mc::cli
+}  // namespace mc
