@@ -251,9 +251,9 @@ std::pair<double, double> TensorRange::mse_int8_range() const {
 CalibrationStats collect_calibration_stats(const Model& model, const CalibrationSet& set, const StatsOptions& options,
                                            const std::function<void(int64_t, int64_t)>& progress) {
   CalibrationStats stats;
-  for (const auto& [name, t] : model.graph.initializers)
-    if (t.dtype() == DType::f32)
-      for (float v : t.span<float>())
+  for (const auto& [name, init] : model.graph.initializers)
+    if (init.values.dtype() == DType::f32)
+      for (float v : init.values.span<float>())
         if (!std::isfinite(v)) fail_input("tensor '" + name + "' holds NaN or Inf: the model's weights are corrupt");
   std::map<std::string, const Node*> weighted;
   for (const auto& node : model.graph.nodes)

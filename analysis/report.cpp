@@ -218,33 +218,7 @@ void add_layer(LayerReport& total, const LayerReport& l) {
   total.weight_read_pj_original += l.weight_read_pj_original;
 }
 
-std::optional<double> number_at(const nlohmann::ordered_json& obj, const char* key, const std::string& where) {
-  if (!obj.contains(key)) return std::nullopt;
-  if (!obj[key].is_number()) fail_input(where + "." + key + " must be a number, got " + obj[key].dump());
-  return obj[key].get<double>();
-}
-
 }  // namespace
-
-std::optional<Accuracy> accuracy_from_metadata(const nlohmann::ordered_json& metadata, const std::string& name) {
-  if (!metadata.is_object() || !metadata.contains("report") || !metadata["report"].is_object() ||
-      !metadata["report"].contains("accuracy"))
-    return std::nullopt;
-  const auto& a = metadata["report"]["accuracy"];
-  const std::string where = name + ": metadata report.accuracy";
-  if (!a.is_object()) fail_input(where + " must be an object, got " + a.dump());
-  Accuracy acc;
-  acc.top1_before = number_at(a, "top1_before", where);
-  acc.top1_after = number_at(a, "top1_after", where);
-  acc.top5_before = number_at(a, "top5_before", where);
-  acc.top5_after = number_at(a, "top5_after", where);
-  if (a.contains("images")) {
-    if (!a["images"].is_number_integer() || a["images"].get<int64_t>() < 0)
-      fail_input(where + ".images must be a count, got " + a["images"].dump());
-    acc.images = a["images"].get<int64_t>();
-  }
-  return acc;
-}
 
 double Report::compression_ratio() const { return ratio(static_cast<double>(fp32_bytes), static_cast<double>(bytes)); }
 double Report::compression_ratio_vs_fp16() const { return ratio(static_cast<double>(fp16_bytes), static_cast<double>(bytes)); }
@@ -255,8 +229,8 @@ Report build_report(const McFile& file, const Model& structure, const EnergyTabl
   Report r;
   r.file = name;
   r.table = table;
-  const auto& meta = file.metadata;
-  if (meta.is_object() && meta.contains("recipe") && meta["recipe"].is_string()) r.recipe = meta["recipe"].get<std::string>();
+  const McMetadata meta = parse_metadata(file.metadata, name);
+  r.recipe = meta.recipe;
 
   // Size of the whole file and of every tensor, uncompressed (fp32, fp16) and stored.
   r.bytes = file.file_bytes;
@@ -267,11 +241,10 @@ Report build_report(const McFile& file, const Model& structure, const EnergyTabl
     for (size_t p = 0; p < t.encoded.parts.size(); ++p)
       add_encoding(r.by_encoding, encoding_label(t.encoded.parts[p]), part_weight_count(t.encoded, t.encoded.parts[p]), part_bytes(t, p));
   }
-  if (meta.is_object() && meta.contains("source") && meta["source"].is_object()) {
-    const auto& source = meta["source"];
-    if (source.contains("bytes") && source["bytes"].is_number_unsigned()) r.source_bytes = source["bytes"].get<uint64_t>();
-    if (source.contains("macs") && source["macs"].is_number_integer() && source["macs"].get<int64_t>() >= 0) {
-      r.macs_original = source["macs"].get<int64_t>();
+  if (meta.source) {
+    r.source_bytes = meta.source->bytes;
+    if (meta.source->macs) {
+      r.macs_original = *meta.source->macs;
       r.macs_original_from_metadata = true;
     }
   }
@@ -336,7 +309,7 @@ Report build_report(const McFile& file, const Model& structure, const EnergyTabl
   r.energy_pj_fp16 = static_cast<double>(r.macs_original) * fp16_mac_pj(table);
   r.weight_read_pj = r.totals.weight_read_pj;
   r.weight_read_pj_original = r.totals.weight_read_pj_original;
-  r.accuracy = accuracy ? accuracy : accuracy_from_metadata(meta, name);
+  r.accuracy = accuracy ? accuracy : meta.accuracy;
   return r;
 }
 

@@ -16,17 +16,12 @@
 #include "analysis/energy.h"
 #include "core/graph.h"
 #include "formats/mcz.h"
+#include "formats/mcz_metadata.h"
 
 namespace mc {
 
 // Accuracy measured when the model was compressed (metadata "report.accuracy"), percent 0-100.
-struct Accuracy {
-  std::optional<double> top1_before, top1_after, top5_before, top5_after;
-  std::optional<int64_t> images;
-};
-// nullopt when the metadata has no "report.accuracy"; fails (input error) naming `name` and the key
-// when a field has the wrong type.
-std::optional<Accuracy> accuracy_from_metadata(const nlohmann::ordered_json& metadata, const std::string& name);
+using Accuracy = McAccuracy;
 
 // Stored weights and bytes of one encoding (label as `info` prints it: "int8", "ternaryx2", "sparse-int4").
 struct EncodingBytes {

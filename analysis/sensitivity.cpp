@@ -121,10 +121,10 @@ std::vector<LayerSensitivity> filter_sensitivity(const Model& model, const Calib
 Model quantize_filters(const Model& model, const LayerGram& layer, const std::string& format, const std::vector<int64_t>& filters) {
   Model q = model;
   const Node& node = node_named(q, layer.node);
-  Tensor& weight = q.graph.initializers.at(layer.weight);
+  Tensor& weight = q.graph.values_to_change(layer.weight, "sensitivity probe of " + layer.node);
   // Bias correction needs a bias input: Conv's third input or Gemm's C.
   Tensor* bias = nullptr;
-  if ((node.op == "Conv" || node.op == "Gemm") && node.has_input(2)) bias = &q.graph.initializers.at(node.inputs[2]);
+  if ((node.op == "Conv" || node.op == "Gemm") && node.has_input(2)) bias = &q.graph.values_to_change(node.inputs[2], "sensitivity probe of " + layer.node);
   for (int64_t f : filters) {
     auto w = filter_weights(weight, layer, f);
     int64_t g = layer.group_of(f);

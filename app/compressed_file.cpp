@@ -1,14 +1,59 @@
 #include "app/compressed_file.h"
 
+#include <cstring>
 #include <filesystem>
 
 #include "analysis/energy.h"
 #include "analysis/report.h"
 #include "analysis/sensitivity_summary.h"
+#include "core/executor.h"
 #include "formats/checksum.h"
 #include "formats/mcz.h"
+#include "formats/qdq_export.h"
 
 namespace mc {
+
+namespace {
+
+// The bytes of every section but the metadata (graph, tensor table, payload), in file order.
+std::vector<std::span<const std::byte>> content_sections(std::span<const std::byte> bytes, const std::string& name) {
+  const McFile file = read_mcz(bytes, name);
+  std::vector<std::span<const std::byte>> out;
+  for (const auto& s : file.sections)
+    if (s.kind != static_cast<uint32_t>(SectionKind::metadata))
+      out.push_back(bytes.subspan(static_cast<size_t>(s.offset), static_cast<size_t>(s.length)));
+  return out;
+}
+
+bool same_content(std::span<const std::byte> a, std::span<const std::byte> b, const std::string& name) {
+  const auto sa = content_sections(a, name), sb = content_sections(b, name);
+  if (sa.size() != sb.size()) return false;
+  for (size_t i = 0; i < sa.size(); ++i)
+    if (sa[i].size() != sb[i].size() || std::memcmp(sa[i].data(), sb[i].data(), sa[i].size()) != 0) return false;
+  return true;
+}
+
+// The container around `coded` with `metadata` plus the embedded report, which states the file's
+// size: assemble, report, embed, and repeat until the size the report states is the size of the
+// file (two or three rounds; only the cheap assembly repeats, the coded streams are reused).
+std::vector<std::byte> assemble_with_report(const Model& model, const CodedTensors& coded, const McMetadata& metadata,
+                                            const std::string& name) {
+  nlohmann::ordered_json meta = metadata_json(metadata);
+  std::vector<std::byte> bytes = assemble_mcz(model, coded, meta);
+  for (int round = 0; round < 6; ++round) {
+    nlohmann::ordered_json report = report_json_for(bytes, name, EnergyTable::builtin());
+    // Totals only: `mcompress report FILE` rebuilds the per-layer breakdown from the file itself.
+    report.erase("layers");
+    meta["report"] = report;
+    std::vector<std::byte> next = assemble_mcz(model, coded, meta);
+    bool stable = next.size() == bytes.size();
+    bytes = std::move(next);
+    if (stable) break;
+  }
+  return bytes;
+}
+
+}  // namespace
 
 Provenance make_provenance(const std::string& file, const std::vector<std::byte>* source_bytes, const OpCount& source,
                            const std::string& preprocess, const std::string& calib, const CalibrationSet* calibration,
@@ -29,49 +74,59 @@ Provenance make_provenance(const std::string& file, const std::vector<std::byte>
   return p;
 }
 
-nlohmann::ordered_json accuracy_json(const EvalResult& before, const EvalResult& after) {
-  return {{"images", before.images}, {"top1_before", before.top1}, {"top1_after", after.top1},
-          {"top5_before", before.top5}, {"top5_after", after.top5}};
+McAccuracy accuracy_record(const EvalResult& before, const EvalResult& after) {
+  McAccuracy a;
+  a.images = before.images;
+  a.top1_before = before.top1;
+  a.top1_after = after.top1;
+  a.top5_before = before.top5;
+  a.top5_after = after.top5;
+  return a;
 }
 
-nlohmann::ordered_json compressed_metadata(const CompressedModel& compressed, const Provenance& p) {
-  nlohmann::ordered_json meta;
-  meta["tool"] = "mcompress";
-  meta["version"] = MCOMPRESS_VERSION;
-  meta["recipe"] = compressed.recipe;
-  meta["passes"] = compressed.pipeline;
-  if (p.calibrated)
-    meta["calibration"] = {{"dir", p.calib_dir}, {"images", p.calib_images}, {"held_out", p.held_out_images}, {"seed", p.seed}};
-  meta["source"] = {{"file", p.source_file},
-                    {"bytes", p.source_bytes ? p.source_bytes->size() : 0},
-                    {"sha256", p.source_bytes ? sha256_hex(*p.source_bytes) : std::string()},
-                    {"params", p.source_params},
-                    {"macs", p.source_macs}};
-  if (!p.preprocess.empty()) meta["preprocess"] = p.preprocess;
+McMetadata compressed_metadata(const CompressedModel& compressed, const Provenance& p) {
+  McMetadata meta;
+  meta.version = MCOMPRESS_VERSION;
+  meta.recipe = compressed.recipe;
+  meta.passes = compressed.pipeline;
+  if (p.calibrated) meta.calibration = McCalibrationRecord{p.calib_dir, p.calib_images, p.held_out_images, p.seed};
+  McSourceRecord source;
+  source.file = p.source_file;
+  source.bytes = p.source_bytes ? p.source_bytes->size() : 0;
+  source.sha256 = p.source_bytes ? sha256_hex(*p.source_bytes) : std::string();
+  source.params = p.source_params;
+  source.macs = p.source_macs;
+  meta.source = source;
+  meta.preprocess = p.preprocess;
   if (!compressed.filter_sensitivity.empty())
-    meta["sensitivity"] = to_json(summarize_sensitivity(compressed.filter_sensitivity, compressed.filter_sensitivity_format));
-  if (!p.accuracy.is_null()) meta["report"]["accuracy"] = p.accuracy;
+    meta.sensitivity = to_json(summarize_sensitivity(compressed.filter_sensitivity, compressed.filter_sensitivity_format));
   return meta;
 }
 
-std::vector<std::byte> assemble_with_report(const CompressedModel& compressed, nlohmann::ordered_json meta, const std::string& name,
-                                            int threads) {
-  // The file carries its own report, which states the file's size: assemble, report, embed, and
-  // repeat until the size the report states is the size of the file (two or three rounds; only
-  // the cheap assembly repeats, the coded streams are reused).
-  CodedTensors coded = code_tensors(compressed.model, compressed.encoded, threads);
-  std::vector<std::byte> bytes = assemble_mcz(compressed.model, coded, meta);
-  for (int round = 0; round < 6; ++round) {
-    nlohmann::ordered_json report = report_json_for(bytes, name, EnergyTable::builtin());
-    // Totals only: `mcompress report FILE` rebuilds the per-layer breakdown from the file itself.
-    report.erase("layers");
-    meta["report"] = report;
-    std::vector<std::byte> next = assemble_mcz(compressed.model, coded, meta);
-    bool stable = next.size() == bytes.size();
-    bytes = std::move(next);
-    if (stable) break;
-  }
-  return bytes;
+EvalResult evaluate_mcz_bytes(std::span<const std::byte> bytes, const std::string& name, const EvalRequest& request) {
+  const Model runnable = model_to_run(decode_mcz(read_mcz(bytes, name), name));
+  Executor exec(runnable, ExecutorOptions{request.threads, true});
+  EvalOptions eo;
+  eo.image = request.image;
+  eo.limit = request.limit;
+  return evaluate(exec, request.images, eo, request.progress);
+}
+
+WrittenFile write_compressed_file(const CompressedModel& compressed, McMetadata metadata, const std::string& name, int threads,
+                                  const EvalRequest* eval, const EvalResult* before) {
+  const CodedTensors coded = code_tensors(compressed.model, threads);
+  WrittenFile out;
+  out.bytes = assemble_with_report(compressed.model, coded, metadata, name);
+  if (!eval) return out;
+  if (!before) fail_internal("write_compressed_file: an accuracy needs the source model's as well");
+  // Measured on the file as written: decoded from these bytes, not from the model in memory.
+  out.after = evaluate_mcz_bytes(out.bytes, name, *eval);
+  metadata.accuracy = accuracy_record(*before, *out.after);
+  std::vector<std::byte> measured = std::move(out.bytes);
+  out.bytes = assemble_with_report(compressed.model, coded, metadata, name);
+  if (!same_content(measured, out.bytes, name))
+    fail_internal(name + ": the file written differs from the file whose accuracy was measured");
+  return out;
 }
 
 }  // namespace mc

@@ -490,7 +490,7 @@ int run(const Options& o) {
     // Rounding floor: one sampled filter's weights each moved by one float ulp (no bias change).
     if (!sample.empty()) {
       mc::Model nudged = suffix.model;
-      mc::Tensor& w = nudged.graph.initializers.at(gram.weight);
+      mc::Tensor& w = nudged.graph.initializers.at(gram.weight).values;
       float* p = w.data<float>();
       for (int64_t k = 0; k < gram.rows; ++k) {
         float& v = gram.filter_columns ? p[k * gram.filters_per_group + sample[0]] : p[sample[0] * gram.rows + k];

@@ -3,24 +3,14 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <optional>
-#include <tuple>
 
-#include "analysis/op_count.h"
+#include "app/compress_job.h"
 #include "cli/common.h"
-#include "app/compressed_file.h"
 #include "cli/report_output.h"
-#include "formats/checksum.h"
 #include "formats/file_io.h"
-#include "formats/image.h"
-#include "formats/mcz.h"
-#include "formats/onnx_model.h"
-#include "formats/qdq_export.h"
-#include "analysis/energy.h"
-#include "analysis/eval.h"
-#include "analysis/report.h"
-#include "core/executor.h"
-#include "passes/recipe.h"
 
 namespace mc::cli {
 
@@ -41,21 +31,13 @@ struct CompressOptions {
   CommonOptions common;
 };
 
-// Top-1 / top-5 of `model` on the labelled folder, for the report's before/after figures.
-EvalResult accuracy_of(const Model& model, const CompressOptions& o, const ImageConfig& image, const std::string& label) {
-  Executor exec(model, ExecutorOptions{o.common.threads, true});
-  EvalOptions eo;
-  eo.image = image;
-  eo.limit = o.eval_limit;
-  Progress progress(label, o.common.quiet);
-  return evaluate(exec, o.eval_images, eo, [&](int64_t d, int64_t t) { progress.update(d, t); });
-}
-
 int run_compress(const CompressOptions& o) {
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
   check_output_path(o.output, o.force);
   if (!o.report.empty()) check_output_path(o.report, o.force);
-  RecipeOptions ro;
+  CompressJob job;
+  job.recipe = o.recipe;
+  RecipeOptions& ro = job.recipe_options;
   ro.max_drop = o.max_drop;
   ro.ternary_fraction = o.ternary_fraction;
   ro.ternary_terms = o.ternary_terms;
@@ -63,70 +45,57 @@ int run_compress(const CompressOptions& o) {
   ro.activations = o.activations;
   ro.sparsity = o.sparsity;
   ro.passes = o.passes;
-  ro.threads = o.common.threads;
-  recipe_pipeline(o.recipe, ro);  // unknown recipe or conflicting flags: fail before any work
-  const bool needs_calib = recipe_needs_calibration(o.recipe, ro);
-  if (needs_calib && o.calib.empty()) fail_usage("recipe '" + o.recipe + "' needs calibration images: give --calib DIR");
-  if ((needs_calib || !o.eval_images.empty()) && o.preprocess.empty())
-    fail_usage("--preprocess is required with --calib or --eval-images (keras or torch)");
-  auto source = read_binary_file(o.file);
-  const std::string name = o.file == "-" ? "<stdin>" : o.file;
-  Model model = parse_onnx(source, name);
-  OpCount count = count_ops(model);
-  ImageConfig image;
-  if (!o.preprocess.empty()) image.preprocess = parse_preprocess(o.preprocess);
-  auto log = [&](const std::string& m) {
+  job.preprocess = o.preprocess;
+  job.calib_dir = o.calib;
+  job.calib_count = o.calib_count;
+  job.held_out = o.held_out;
+  job.seed = o.seed;
+  job.eval_images = o.eval_images;
+  job.eval_limit = o.eval_limit;
+  job.output_name = o.output;
+  job.threads = o.common.threads;
+  validate_job(job);  // unknown recipe, conflicting flags, missing --calib / --preprocess: before any work
+  job.log = [&](const std::string& m) {
     if (!o.common.quiet) std::fprintf(stderr, "%s\n", m.c_str());
   };
-  if (needs_calib) {
-    CalibrationSet all = calibration_set(o.calib, o.calib_count, o.seed, image, model, [&](const std::string& m) {
-      if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
-    });
-    // Held out for budget decisions: half of the sample (at most 128 images) unless given. Fitting
-    // needs few images (the statistics are averages over every spatial position); decisions on top-1
-    // agreement need as many as possible.
-    int64_t held = o.held_out > 0 ? o.held_out : std::min<int64_t>(128, static_cast<int64_t>(all.files.size()) / 2);
-    if (held >= 1 && held < static_cast<int64_t>(all.files.size())) std::tie(ro.calibration, ro.held_out) = split_held_out(all, held);
-    else ro.calibration = all;
-  }
-  ro.log = log;
-  Progress progress("calibration", o.common.quiet);
-  ro.progress = [&](int64_t d, int64_t t) { progress.update(d, t); };
-  CompressedModel compressed = run_recipe(o.recipe, model, ro);
-  progress.finish();
-  nlohmann::ordered_json accuracy;
-  if (!o.eval_images.empty()) {
-    EvalResult before = accuracy_of(model, o, image, "eval (float)");
-    EvalResult after = accuracy_of(model_to_run(compressed.model, compressed.encoded), o, image, "eval (compressed)");
-    accuracy = accuracy_json(before, after);
-  }
+  job.warn = [&](const std::string& m) {
+    if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
+  };
+  std::map<std::string, std::unique_ptr<Progress>> bars;
+  job.progress = [&](const std::string& stage, int64_t done, int64_t total) {
+    auto& bar = bars[stage];
+    if (!bar) {
+      for (auto& [name, other] : bars)
+        if (other) other->finish();
+      bar = std::make_unique<Progress>(stage, o.common.quiet);
+    }
+    bar->update(done, total);
+  };
 
-  Provenance provenance = make_provenance(o.file, &source, count, o.preprocess, o.calib, needs_calib ? &ro.calibration : nullptr,
-                                          &ro.held_out, o.seed);
-  provenance.accuracy = accuracy;
-  std::vector<std::byte> bytes =
-      assemble_with_report(compressed, compressed_metadata(compressed, provenance), o.output, o.common.threads);
-  write_binary_file(o.output, bytes);
-  if (!o.report.empty()) write_report_file(o.report, bytes, o.output);
+  const SourceModel source = load_source_model(o.file);
+  const CompressResult result = run_compress_job(job, source);
+  for (auto& [name, bar] : bars) bar->finish();
+  write_binary_file(o.output, result.bytes);
+  if (!o.report.empty()) write_report_file(o.report, result.bytes, o.output);
 
-  double ratio = static_cast<double>(source.size()) / static_cast<double>(bytes.size());
+  const double ratio = static_cast<double>(source.bytes.size()) / static_cast<double>(result.bytes.size());
   if (o.common.json) {
     nlohmann::ordered_json j;
     j["output"] = o.output;
-    j["recipe"] = compressed.recipe;
-    j["bytes"] = bytes.size();
-    j["source_bytes"] = source.size();
+    j["recipe"] = result.recipe;
+    j["bytes"] = result.bytes.size();
+    j["source_bytes"] = source.bytes.size();
     j["compression_ratio"] = ratio;
-    if (!accuracy.is_null()) j["accuracy"] = accuracy;
+    if (result.after) j["accuracy"] = accuracy_json(accuracy_record(*result.before, *result.after));
     std::cout << j.dump(2) << "\n";
   } else if (!o.common.quiet) {
-    std::fprintf(stderr, "%s: %s -> %s bytes (%.3fx smaller than the %s-byte source), recipe %s\n", o.output.c_str(), name.c_str(),
-                 with_commas(static_cast<int64_t>(bytes.size())).c_str(), ratio, with_commas(static_cast<int64_t>(source.size())).c_str(),
-                 compressed.recipe.c_str());
-    if (!accuracy.is_null())
-      std::fprintf(stderr, "top-1 %.2f%% -> %.2f%%, top-5 %.2f%% -> %.2f%% on %lld images of %s\n", accuracy["top1_before"].get<double>(),
-                   accuracy["top1_after"].get<double>(), accuracy["top5_before"].get<double>(), accuracy["top5_after"].get<double>(),
-                   static_cast<long long>(accuracy["images"].get<int64_t>()), o.eval_images.c_str());
+    std::fprintf(stderr, "%s: %s -> %s bytes (%.3fx smaller than the %s-byte source), recipe %s\n", o.output.c_str(), source.name.c_str(),
+                 with_commas(static_cast<int64_t>(result.bytes.size())).c_str(), ratio,
+                 with_commas(static_cast<int64_t>(source.bytes.size())).c_str(), result.recipe.c_str());
+    if (result.after)
+      std::fprintf(stderr, "top-1 %.2f%% -> %.2f%%, top-5 %.2f%% -> %.2f%% on %lld images of %s (measured on the written file)\n",
+                   result.before->top1, result.after->top1, result.before->top5, result.after->top5,
+                   static_cast<long long>(result.before->images), o.eval_images.c_str());
   }
   return 0;
 }

@@ -9,8 +9,8 @@
 #include "formats/npy.h"
 #include "formats/file_io.h"
 #include "formats/mcz.h"
-#include "formats/onnx_model.h"
-#include "formats/qdq_export.h"
+#include "formats/mcz_metadata.h"
+#include "formats/model_file.h"
 
 namespace mc::cli {
 
@@ -31,17 +31,11 @@ struct EvalCliOptions {
 };
 
 int run_eval(const EvalCliOptions& o) {
-  auto bytes = read_binary_file(o.file);
-  const std::string name = o.file == "-" ? "<stdin>" : o.file;
-  Model model;
+  const ModelFile file = read_model_file(o.file);
   std::string preprocess = o.preprocess;
-  if (looks_like_mcz(bytes)) {
-    McFile f = read_mcz(bytes, name);
-    if (preprocess.empty()) preprocess = f.metadata.value("preprocess", std::string());
-    model = model_to_run(decode_mcz(f, name), f);
-  } else {
-    model = parse_onnx(bytes, name);
-  }
+  if (file.mcz && preprocess.empty()) preprocess = parse_metadata(read_mcz(file.bytes, file.name).metadata, file.name).preprocess;
+  // A .mcz runs as written, in the form ONNX Runtime runs its default export.
+  const Model model = runnable_model(file);
   if (preprocess.empty())
     fail_usage("--preprocess is required (keras or torch; ../shared/models/README.md says which each model uses) unless the .mcz file stores it");
   EvalOptions options;

@@ -1,12 +1,12 @@
-// mcompress export FILE -o OUT.onnx: write a model back as ONNX that ONNX Runtime runs.
-// FILE is a .mcz (its tensors decoded to float, or with --qdq its int8 tensors kept as int8 behind a
-// DequantizeLinear) or an ONNX model (the import -> export round trip).
+// mcompress export FILE -o OUT.onnx: write a model back as ONNX that ONNX Runtime runs. By default a
+// .mcz is written in the form `mcompress eval` runs (formats/qdq_export.h model_to_run), so that
+// ONNX Runtime computes what eval measured; --qdq and --float-weights ask for the other forms.
 #include <cstdio>
 
 #include "cli/common.h"
 #include "core/shape_inference.h"
 #include "formats/file_io.h"
-#include "formats/mcz.h"
+#include "formats/model_file.h"
 #include "formats/onnx_model.h"
 #include "formats/qdq_export.h"
 
@@ -19,38 +19,48 @@ struct ExportOptions {
   std::string output;
   bool force = false;
   bool qdq = false;
+  bool float_weights = false;
   CommonOptions common;
 };
 
-Model load_for_export(const ExportOptions& o) {
-  auto bytes = read_binary_file(o.file);
-  const std::string name = o.file == "-" ? "<stdin>" : o.file;
-  if (!looks_like_mcz(bytes)) return parse_onnx(bytes, name);  // --qdq changes nothing for ONNX input
-  McFile file = read_mcz(bytes, name);
-  Model model = decode_mcz(file, name);
-  return o.qdq ? with_qdq_weights(model, file) : model;
+// The model to write and a phrase naming its form.
+std::pair<Model, std::string> model_to_export(const ExportOptions& o, const ModelFile& file) {
+  if (!file.mcz) return {decoded_model(file), "ONNX model as read"};  // the import -> export round trip
+  const Model decoded = decoded_model(file);
+  if (o.float_weights) return {decoded, "float weights (decoded to float32)"};
+  if (o.qdq) return {with_qdq_weights(decoded), "QDQ (int8 weights behind DequantizeLinear)"};
+  // The default: exactly the graph `mcompress eval` runs, so ONNX Runtime computes what eval measured.
+  Model runnable = model_to_run(decoded);
+  if (!has_quantized_activations(decoded)) return {std::move(runnable), "float activations, weights decoded to float32 (as mcompress eval runs it)"};
+  return {std::move(runnable), "QDQ, int8 layers as ONNX Runtime runs them in integers (as mcompress eval runs it)"};
 }
 
 int run_export(const ExportOptions& o) {
+  if (o.qdq && o.float_weights) fail_usage("--qdq and --float-weights choose different forms; give one");
   check_output_path(o.output, o.force);
-  Model model = load_for_export(o);
+  const ModelFile file = read_model_file(o.file);
+  auto [model, form] = model_to_export(o, file);
   infer_shapes(model, 1);  // refuse to write a model we could not run
-  std::string bytes = serialize_onnx(model);
+  const std::string bytes = serialize_onnx(model);
   write_binary_file(o.output, std::span<const std::byte>(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
-  if (!o.common.quiet && o.output != "-") {
-    std::string int8_note;
-    if (o.qdq) {
-      int64_t int8_tensors = 0, integer_layers = 0;
-      for (const auto& node : model.graph.nodes) {
-        int8_tensors += node.op == "DequantizeLinear" && node.has_input(0) && model.graph.initializer(node.inputs[0]);
-        integer_layers += node.op == "ConvInteger";
-      }
-      int8_note = "; " + std::to_string(int8_tensors + integer_layers) +
-                  " int8 weight tensors (or ternary terms): " + std::to_string(int8_tensors) + " behind DequantizeLinear, " +
-                  std::to_string(integer_layers) + " read by ConvInteger";
+  if (o.common.quiet) return 0;
+  if (file.mcz && o.float_weights && has_quantized_activations(model))
+    std::fprintf(stderr,
+                 "mcompress: warning: %s has int8 activations: ONNX Runtime re-quantizes float weights next to them with its own "
+                 "scales, so this export can score differently from 'mcompress eval' (the default export does not)\n",
+                 file.name.c_str());
+  if (o.output != "-") {
+    int64_t behind_dequantize = 0, integer_layers = 0;
+    for (const auto& node : model.graph.nodes) {
+      behind_dequantize += node.op == "DequantizeLinear" && node.has_input(0) && model.graph.initializer(node.inputs[0]);
+      integer_layers += node.op == "ConvInteger";
     }
-    std::fprintf(stderr, "wrote %s (%s bytes%s)\n", o.output.c_str(), with_commas(static_cast<int64_t>(bytes.size())).c_str(),
-                 int8_note.c_str());
+    std::string detail;
+    if (behind_dequantize + integer_layers > 0)
+      detail = "; " + std::to_string(behind_dequantize) + " int8 weight tensors behind DequantizeLinear, " + std::to_string(integer_layers) +
+               " read by ConvInteger";
+    std::fprintf(stderr, "wrote %s (%s bytes): %s%s\n", o.output.c_str(), with_commas(static_cast<int64_t>(bytes.size())).c_str(),
+                 form.c_str(), detail.c_str());
   }
   return 0;
 }
@@ -61,19 +71,25 @@ Command add_export_command(CLI::App& root) {
   auto o = std::make_shared<ExportOptions>();
   CLI::App* cmd = root.add_subcommand("export", "Write a model as an ONNX file that ONNX Runtime runs");
   cmd->footer(
-      "A .mcz file's weights are decoded to float32 (a lossless .mcz gives initializers bit-identical to\n"
-      "its source). Nodes, attributes, inputs and outputs are kept. The output is written atomically: on any error no file appears.\n"
-      "With --qdq, each tensor the .mcz stores as dense int8 / int4 / one-term ternary (or a mix of them) becomes\n"
-      "an int8 initializer + DequantizeLinear (per output channel, axis 0; opset raised to 13 if lower) computing\n"
-      "bit-identical values. A weight with k-term ternary channels (hybrid, k > 1) becomes k int8 terms, and each\n"
-      "Conv / Gemm reading it k layers whose outputs are added: W x = sum_k (DQ(T_k) x). Sparse and float tensors stay\n"
-      "float (ONNX Runtime's optimizer re-quantizes float weights that read quantized activations; see\n"
-      "scripts/ort_outputs.js).\n\n"
-      "Examples:\n  mcompress export model.mcz -o model.onnx\n  mcompress export model.mcz -o model_qdq.onnx --qdq\n  mcompress export model.onnx -o copy.onnx\n  mcompress export - -o - < model.onnx > copy.onnx");
+      "By default a .mcz is written as exactly the graph 'mcompress eval' runs, so ONNX Runtime's top-1 is the\n"
+      "top-1 eval reports: a file with int8 activations becomes a QDQ model (int8 weights behind DequantizeLinear,\n"
+      "and the int8 layers ONNX Runtime would otherwise run in float written as ConvInteger with the same\n"
+      "requantization); a file with float activations gets its weights decoded to float32 (a lossless .mcz gives\n"
+      "initializers bit-identical to its source). Nodes, attributes, inputs and outputs are kept; the opset is\n"
+      "raised to 13 where per-channel DequantizeLinear needs it. The output is written atomically.\n\n"
+      "Other forms, on request:\n"
+      "  --qdq            every int8 / int4 / ternary weight as int8 behind DequantizeLinear, whatever the\n"
+      "                   activations (a k-term ternary weight becomes k int8 terms, each layer k layers summed).\n"
+      "  --float-weights  every weight decoded to float32. Caveat: with int8 activations, ONNX Runtime's\n"
+      "                   optimizer re-quantizes float weights next to them with scales of its own, so its\n"
+      "                   top-1 can differ from 'mcompress eval' (by many points); a warning says so.\n"
+      "An ONNX input is written back as read (the import -> export round trip).\n\n"
+      "Examples:\n  mcompress export model.mcz -o model.onnx\n  mcompress export model.mcz -o model_qdq.onnx --qdq\n"
+      "  mcompress export model.onnx -o copy.onnx\n  mcompress export - -o - < model.mcz > model.onnx");
   cmd->add_option("file", o->file, ".mcz or ONNX model to export ('-' reads stdin)")->required();
   cmd->add_option("-o,--output", o->output, "Output ONNX file ('-' writes stdout)")->required()->type_name("OUT.onnx");
-  cmd->add_flag("--qdq", o->qdq,
-                "Keep quantized weights as int8 initializers behind DequantizeLinear; the default dequantizes every weight to float");
+  cmd->add_flag("--qdq", o->qdq, "Every quantized weight as int8 behind DequantizeLinear");
+  cmd->add_flag("--float-weights", o->float_weights, "Every weight decoded to float32 (see the caveat below)");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
   add_common_options(cmd, o->common, false);
   return {cmd, [o] { return run_export(*o); }};

@@ -9,6 +9,7 @@
 #include "cli/common.h"
 #include "formats/file_io.h"
 #include "formats/mcz.h"
+#include "formats/mcz_metadata.h"
 #include "formats/onnx_model.h"
 
 namespace mc::cli {
@@ -75,7 +76,8 @@ int run_info_mcz(const InfoOptions& o, const std::vector<std::byte>& bytes, cons
   Model model = structure_of_mcz(f, name);  // shapes only: info decodes no weight payload
   OpCount count = count_ops(model);
   auto tensors = summarize(f);
-  uint64_t source_bytes = f.metadata.contains("source") ? f.metadata["source"].value("bytes", uint64_t{0}) : 0;
+  const McMetadata meta = parse_metadata(f.metadata, name);
+  const uint64_t source_bytes = meta.source ? meta.source->bytes : 0;
   double ratio = source_bytes ? static_cast<double>(source_bytes) / static_cast<double>(bytes.size()) : 0.0;
   uint64_t weights = 0, stored = 0, entropy = 0;
   for (const auto& t : tensors) {
@@ -111,11 +113,11 @@ int run_info_mcz(const InfoOptions& o, const std::vector<std::byte>& bytes, cons
   }
   std::printf("%s: .mcz version %u.%u, %s bytes, %zu sections, %zu tensors, all checksums valid\n", name.c_str(), f.major, f.minor,
               with_commas(static_cast<int64_t>(bytes.size())).c_str(), f.sections.size(), f.tensors.size());
-  if (f.metadata.contains("recipe")) std::printf("recipe %s", f.metadata["recipe"].get<std::string>().c_str());
-  if (f.metadata.contains("source"))
-    std::printf(", source %s (%s bytes, sha256 %.16s...)", f.metadata["source"].value("file", std::string("?")).c_str(),
-                with_commas(static_cast<int64_t>(source_bytes)).c_str(), f.metadata["source"].value("sha256", std::string("")).c_str());
-  if (f.metadata.contains("preprocess")) std::printf(", preprocess %s", f.metadata["preprocess"].get<std::string>().c_str());
+  if (!meta.recipe.empty()) std::printf("recipe %s", meta.recipe.c_str());
+  if (meta.source)
+    std::printf(", source %s (%s bytes, sha256 %.16s...)", meta.source->file.empty() ? "?" : meta.source->file.c_str(),
+                with_commas(static_cast<int64_t>(source_bytes)).c_str(), meta.source->sha256.c_str());
+  if (!meta.preprocess.empty()) std::printf(", preprocess %s", meta.preprocess.c_str());
   std::printf("\n\n%-44s %-14s %-12s %10s %12s %8s %8s\n", "tensor", "encoding", "coder", "weights", "bytes", "bits/w", "H0 b/w");
   for (const auto& t : tensors) {
     std::string tname = t.name.size() > 44 ? t.name.substr(0, 41) + "..." : t.name;

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "analysis/calibration_stats.h"
@@ -13,7 +15,7 @@
 #include "core/text.h"
 #include "formats/file_io.h"
 #include "formats/model_file.h"
-#include "passes/pass.h"
+#include "app/profile_job.h"
 
 namespace mc::cli {
 
@@ -84,44 +86,35 @@ std::string to_csv(const std::vector<LayerSensitivity>& layers) {
 int run_profile(const ProfileOptions& o) {
   if (!o.output.empty()) check_output_path(o.output, o.force);
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
-  auto e2e_formats = split_list(o.e2e_formats);
-  for (const auto& f : e2e_formats)
-    if (f != "ternary" && f != "ternary2" && f != "ternary3" && f != "int4" && f != "int8")
-      fail_usage("--e2e-formats: unknown format '" + f + "' (valid: ternary, ternary2, ternary3, int4, int8)");
-  auto bytes = read_binary_file(o.file);
-  Model model = load_model(o.file);
-  std::string preprocess = o.preprocess;
-  if (preprocess.empty()) fail_usage("--preprocess is required (keras or torch)");
-  PassContext pctx;
-  pctx.threads = o.common.threads;
-  run_pipeline(model, parse_pipeline(o.passes), pctx);
-  ImageConfig image;
-  image.preprocess = parse_preprocess(preprocess);
-  auto warn = [&](const std::string& m) {
+  ProfileJob job;
+  job.passes = o.passes;
+  job.preprocess = o.preprocess;
+  job.calib_dir = o.calib;
+  job.calib_count = o.calib_count;
+  job.seed = o.seed;
+  job.end_to_end_formats = split_list(o.e2e_formats);
+  job.end_to_end_images = o.e2e_images;
+  job.threads = o.common.threads;
+  validate_profile_job(job);  // before reading anything
+  job.warn = [&](const std::string& m) {
     if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
   };
-  CalibrationSet set = calibration_set(o.calib, o.calib_count, o.seed, image, model, warn);
-  CalibrationStats stats;
-  {
-    Progress progress("calibration", o.common.quiet);
-    stats = collect_calibration_stats(model, set, StatsOptions{o.common.threads, true, true, {}},
-                                      [&](int64_t d, int64_t t) { progress.update(d, t); });
-  }
-  if (stats.layers.empty()) fail_unsupported(o.file + ": the model has no Conv, Gemm or MatMul layer with constant weights to profile");
-  ThreadPool pool(o.common.threads);
-  auto layers = filter_sensitivity(model, stats, pool);
-  if (!e2e_formats.empty() && o.e2e_images > 0) {
-    CalibrationSet e2e = set;
-    if (static_cast<int64_t>(e2e.files.size()) > o.e2e_images) e2e.files.resize(static_cast<size_t>(o.e2e_images));
-    ReferenceOutputs reference = reference_outputs(model, e2e, o.common.threads);
-    Progress progress("end-to-end", o.common.quiet);
-    int64_t done = 0, total = static_cast<int64_t>(layers.size() * e2e_formats.size());
-    for (auto& l : layers)
-      for (const auto& f : e2e_formats) {
-        l.end_to_end[f] = compare_outputs(quantize_one_layer(model, stats.layers.at(l.node), f), e2e, reference, o.common.threads);
-        progress.update(++done, total);
-      }
-  }
+  std::map<std::string, std::unique_ptr<Progress>> bars;
+  job.progress = [&](const std::string& stage, int64_t done, int64_t total) {
+    auto& bar = bars[stage];
+    if (!bar) {
+      for (auto& [name, other] : bars)
+        if (other) other->finish();
+      bar = std::make_unique<Progress>(stage, o.common.quiet);
+    }
+    bar->update(done, total);
+  };
+  const ModelFile file = read_model_file(o.file);  // once: standard input cannot be read twice
+  const ProfileResult result = run_profile_job(job, file);
+  for (auto& [name, bar] : bars) bar->finish();
+  const CalibrationSet& set = result.images;
+  const CalibrationStats& stats = result.statistics;
+  const std::vector<LayerSensitivity>& layers = result.layers;
   auto j = to_json(o, set, layers, stats);
   if (!o.output.empty()) {
     std::string text = o.output.size() >= 4 && o.output.substr(o.output.size() - 4) == ".csv" ? to_csv(layers) : j.dump(1) + "\n";
@@ -138,7 +131,7 @@ int run_profile(const ProfileOptions& o) {
   std::printf("per-filter relative output error e = (w-q)'C(w-q)/(w'Cw); end-to-end: one whole layer quantized, %lld images\n\n",
               static_cast<long long>(std::min<int64_t>(o.e2e_images, static_cast<int64_t>(set.files.size()))));
   std::printf("%-28s %-9s %6s %8s | %-23s | %-15s", "layer", "kind", "MACs%", "filters", "ternary2 e p10/p50/p90", "ternary2 e<.05");
-  for (const auto& f : e2e_formats) std::printf(" | %-8s KL  agree", f.c_str());
+  for (const auto& f : job.end_to_end_formats) std::printf(" | %-8s KL  agree", f.c_str());
   std::printf("\n");
   for (const auto& l : layers) {
     std::vector<double> e;
@@ -151,7 +144,7 @@ int run_profile(const ProfileOptions& o) {
     std::printf("%-28s %-9s %5.1f%% %8zu | %6.3f %6.3f %6.3f   | %6lld (%3.0f%%)  ", name.c_str(), l.kind.c_str(),
                 total_macs ? 100.0 * static_cast<double>(l.macs) / static_cast<double>(total_macs) : 0.0, l.filters.size(), quantile(e, 0.1),
                 quantile(e, 0.5), quantile(e, 0.9), static_cast<long long>(under), l.filters.empty() ? 0.0 : 100.0 * static_cast<double>(under) / static_cast<double>(l.filters.size()));
-    for (const auto& f : e2e_formats) {
+    for (const auto& f : job.end_to_end_formats) {
       auto it = l.end_to_end.find(f);
       if (it != l.end_to_end.end()) std::printf(" | %12.5f %5.1f%%", it->second.kl, it->second.top1_agreement);
     }

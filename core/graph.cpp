@@ -1,6 +1,7 @@
 #include "core/graph.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -50,7 +51,66 @@ std::string Node::describe() const { return "node '" + name + "' (" + op + ")"; 
 
 const Tensor* Graph::initializer(const std::string& value) const {
   auto it = initializers.find(value);
-  return it == initializers.end() ? nullptr : &it->second;
+  return it == initializers.end() ? nullptr : &it->second.values;
+}
+
+void Graph::encode(const std::string& value, EncodedTensor encoding) {
+  auto it = initializers.find(value);
+  if (it == initializers.end()) fail_internal("encode: no initializer '" + value + "'");
+  it->second.values = decode_tensor(encoding, value);
+  it->second.encoding = std::make_shared<const EncodedTensor>(std::move(encoding));
+  it->second.pruned.reset();  // the encoding holds whatever the mask said (zeros, or its own mask)
+}
+
+void Graph::set_pruned(const std::string& value, std::vector<uint8_t> mask) {
+  auto it = initializers.find(value);
+  if (it == initializers.end()) fail_internal("set_pruned: no initializer '" + value + "'");
+  if (it->second.encoded()) fail_internal("set_pruned: weight '" + value + "' is already encoded");
+  it->second.pruned = std::make_shared<const std::vector<uint8_t>>(std::move(mask));
+}
+
+const std::vector<uint8_t>* Graph::pruned_mask(const std::string& value) const {
+  auto it = initializers.find(value);
+  return it == initializers.end() || !it->second.pruned ? nullptr : it->second.pruned.get();
+}
+
+bool Graph::is_encoded(const std::string& value) const {
+  auto it = initializers.find(value);
+  return it != initializers.end() && it->second.encoded();
+}
+
+void Graph::check_not_encoded(const std::string& value, const std::string& who) const {
+  auto it = initializers.find(value);
+  if (it != initializers.end() && it->second.encoded())
+    fail_unsupported(who + ": weight '" + value + "' is already encoded by an earlier pass (" +
+                     encoding_name(it->second.encoding->parts.at(0).encoding) +
+                     "); run passes that rewrite float weights before the passes that quantize them");
+}
+
+std::string broken_initializer(const Graph& graph) {
+  for (const auto& [name, init] : graph.initializers) {
+    if (init.encoding) {
+      const Tensor decoded = decode_tensor(*init.encoding, name);
+      if (decoded.dtype() != init.values.dtype() || decoded.shape() != init.values.shape() ||
+          std::memcmp(decoded.raw(), init.values.raw(), decoded.byte_size()) != 0)
+        return "weight '" + name + "': its values are not what its encoding decodes to";
+    }
+    if (init.pruned) {
+      if (init.values.dtype() != DType::f32 || static_cast<int64_t>(init.pruned->size()) != init.values.numel())
+        return "weight '" + name + "': its pruning mask does not match its shape";
+      const float* v = init.values.data<float>();
+      for (size_t i = 0; i < init.pruned->size(); ++i)
+        if ((*init.pruned)[i] && v[i] != 0.0f) return "weight '" + name + "': a pruned weight is no longer zero";
+    }
+  }
+  return "";
+}
+
+Tensor& Graph::values_to_change(const std::string& value, const std::string& who) {
+  auto it = initializers.find(value);
+  if (it == initializers.end()) fail_internal(who + ": no initializer '" + value + "'");
+  if (it->second.encoded()) fail_internal(who + ": changes encoded weight '" + value + "' without re-encoding it");
+  return it->second.values;
 }
 
 int Graph::producer(const std::string& value) const {
@@ -81,7 +141,7 @@ void Graph::sort() {
   std::unordered_map<std::string, int> produced_by;
   std::unordered_set<std::string> available;
   for (const auto& in : inputs) available.insert(in.name);
-  for (const auto& [init_name, t] : initializers) available.insert(init_name);
+  for (const auto& [init_name, init] : initializers) available.insert(init_name);
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].name.empty()) nodes[i].name = nodes[i].op + "_" + std::to_string(i);
     for (const auto& o : nodes[i].outputs) {
@@ -156,7 +216,7 @@ void Graph::remove_dead() {
 std::string Graph::fresh_name(const std::string& base) const {
   std::unordered_set<std::string> used;
   for (const auto& in : inputs) used.insert(in.name);
-  for (const auto& [n, t] : initializers) used.insert(n);
+  for (const auto& [n, init] : initializers) used.insert(n);
   for (const auto& node : nodes)
     for (const auto& o : node.outputs) used.insert(o);
   if (!used.count(base)) return base;

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/encoding.h"
 #include "core/tensor.h"
 
 namespace mc {
@@ -53,14 +55,48 @@ struct ValueInfo {
   bool shape_known = true;
 };
 
+// A constant tensor of the graph (an ONNX initializer) as one object: the values the model computes
+// with and, once a pass has decided how the file stores it, that encoding (codes, scales, terms,
+// mask, bank split). Whenever `encoding` is set, `values` is exactly decode_tensor(*encoding): passes
+// set both at once with Graph::encode, and the pipeline checks it after every pass
+// (verify_encodings), so eval, export, the report and the .mcz writer, which read this one object,
+// can never see two different weights.
+struct Initializer {
+  Tensor values;
+  std::shared_ptr<const EncodedTensor> encoding;  // null: not encoded yet (a float or integer constant)
+  // Weights a pruning pass set to zero (1 = pruned, in the values' layout), still to be encoded: later
+  // quantization passes keep them at zero; null when none.
+  std::shared_ptr<const std::vector<uint8_t>> pruned;
+
+  Initializer() = default;
+  Initializer(Tensor t) : values(std::move(t)) {}  // NOLINT(google-explicit-constructor): a plain constant
+  bool encoded() const { return encoding != nullptr; }
+};
+
 struct Graph {
   std::string name;
   std::vector<ValueInfo> inputs;   // runtime inputs (initializers are not listed here)
   std::vector<ValueInfo> outputs;
   std::vector<Node> nodes;
-  std::map<std::string, Tensor> initializers;
+  std::map<std::string, Initializer> initializers;
 
+  // The values of initializer `value`, or nullptr.
   const Tensor* initializer(const std::string& value) const;
+  // Stores `encoding` as the initializer's encoding and its decoded values as its values (fails,
+  // internal error, if there is no such initializer). The one way a pass encodes a weight.
+  void encode(const std::string& value, EncodedTensor encoding);
+  // The initializer's values for a pass to change in place; fails (internal error naming `who`)
+  // when it is encoded: a changed encoded weight must be re-encoded, so passes that rewrite weights
+  // refuse encoded ones first (see check_not_encoded).
+  Tensor& values_to_change(const std::string& value, const std::string& who);
+  // Records that a pruning pass set the weights where `mask` is 1 to zero (the values must already be
+  // zero there: checked after the pass).
+  void set_pruned(const std::string& value, std::vector<uint8_t> mask);
+  // The pruning mask of a not yet encoded weight, or nullptr.
+  const std::vector<uint8_t>* pruned_mask(const std::string& value) const;
+  bool is_encoded(const std::string& value) const;
+  // Refuses (unsupported error naming `who` and the weight) to rewrite an encoded initializer.
+  void check_not_encoded(const std::string& value, const std::string& who) const;
   // Index of the node producing `value`, or -1 (graph input / initializer / missing).
   int producer(const std::string& value) const;
   // Indices of nodes reading `value`.
@@ -75,6 +111,11 @@ struct Graph {
   // Unique value name derived from `base`.
   std::string fresh_name(const std::string& base) const;
 };
+
+// The first initializer whose state breaks the Initializer invariants, with why ("" if none): an
+// encoding whose decoded values are not bit-identical to the values, or a pruned weight that is not
+// zero. Checked by the pass pipeline after every pass.
+std::string broken_initializer(const Graph& graph);
 
 struct Model {
   Graph graph;

@@ -27,7 +27,7 @@ InferredGraph infer_shapes(const Model& model, int64_t batch) {
   check_supported(model);
   const Graph& g = model.graph;
   InferredGraph result;
-  for (const auto& [name, t] : g.initializers) result.types[name] = TensorType{t.dtype(), t.shape()};
+  for (const auto& [name, init] : g.initializers) result.types[name] = TensorType{init.values.dtype(), init.values.shape()};
   for (const auto& in : g.inputs) {
     if (!in.shape_known) fail_unsupported("graph input '" + in.name + "' has no declared shape");
     Shape s = concrete_input_shape(in, batch);

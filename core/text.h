@@ -1,6 +1,7 @@
 // Small text helpers shared by the command line, the benches and the graph code.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -51,6 +52,13 @@ inline std::optional<double> parse_double(const std::string& text) {
   }
   if (text.empty() || used != text.size()) return std::nullopt;
   return v;
+}
+
+// The shortest decimal that reads back as `v` (0.1 -> "0.1", 20 -> "20", 1e-06 -> "1e-06").
+inline std::string format_number(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
 }  // namespace mc

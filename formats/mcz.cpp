@@ -320,7 +320,7 @@ bool looks_like_mcz(std::span<const std::byte> head) {
   return head.size() >= 4 && std::equal(magic, magic + 4, head.begin());
 }
 
-CodedTensors code_tensors(const Model& model, const std::map<std::string, EncodedTensor>& encoded, int threads) {
+CodedTensors code_tensors(const Model& model, int threads) {
   // Code every stream (in parallel: each is independent, so the bytes do not depend on the
   // thread count), then lay them out in tensor-table order.
   struct Job {
@@ -330,12 +330,11 @@ CodedTensors code_tensors(const Model& model, const std::map<std::string, Encode
     std::vector<std::byte> bytes;
   };
   std::vector<Job> jobs;
-  for (const auto& [name, tensor] : model.graph.initializers) {
-    auto it = encoded.find(name);
-    if (it == encoded.end()) fail_internal("write_mcz: no encoding for tensor '" + name + "'");
-    const EncodedTensor& e = it->second;
+  for (const auto& [name, init] : model.graph.initializers) {
+    if (!init.encoding) fail_internal("write_mcz: tensor '" + name + "' has no encoding");
+    const EncodedTensor& e = *init.encoding;
     validate_encoded(e, name);
-    if (e.shape != tensor.shape() || e.dtype != tensor.dtype()) fail_internal("write_mcz: encoding of '" + name + "' has another shape or type");
+    if (e.shape != init.values.shape() || e.dtype != init.values.dtype()) fail_internal("write_mcz: encoding of '" + name + "' has another shape or type");
     for (const auto& part : e.parts)
       for (size_t s = 0; s < part.streams.size(); ++s) jobs.push_back(Job{&part.streams[s], part.symbol_bits[s], {}, {}});
   }
@@ -347,8 +346,8 @@ CodedTensors code_tensors(const Model& model, const std::map<std::string, Encode
   ByteWriter payload, table;
   table.varint(model.graph.initializers.size());
   size_t next_job = 0;
-  for (const auto& [name, tensor] : model.graph.initializers) {
-    const EncodedTensor& e = encoded.at(name);
+  for (const auto& [name, init] : model.graph.initializers) {
+    const EncodedTensor& e = *init.encoding;
     std::vector<std::vector<McStream>> streams;
     for (const auto& part : e.parts) {
       streams.emplace_back();
@@ -364,9 +363,8 @@ CodedTensors code_tensors(const Model& model, const std::map<std::string, Encode
   return CodedTensors{std::move(table.bytes()), std::move(payload.bytes())};
 }
 
-std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
-                                 const nlohmann::ordered_json& metadata, int threads, bool compress_sections) {
-  return assemble_mcz(model, code_tensors(model, encoded, threads), metadata, compress_sections);
+std::vector<std::byte> write_mcz(const Model& model, const nlohmann::ordered_json& metadata, int threads, bool compress_sections) {
+  return assemble_mcz(model, code_tensors(model, threads), metadata, compress_sections);
 }
 
 std::vector<std::byte> assemble_mcz(const Model& model, const CodedTensors& coded, const nlohmann::ordered_json& metadata,
@@ -569,7 +567,9 @@ Model decode_mcz(const McFile& file, const std::string& name) {
   Model model = file.graph;
   for (const auto& t : file.tensors) {
     try {
-      model.graph.initializers[t.name] = decode_tensor(decode_streams(file, t), t.name);
+      // Each weight with its encoding: what eval, export and the report of this file read.
+      model.graph.initializers[t.name] = Tensor();
+      model.graph.encode(t.name, decode_streams(file, t));
     } catch (const Error& e) {
       throw Error(e.kind(), name + ": " + e.what());
     }

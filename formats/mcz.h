@@ -67,24 +67,26 @@ struct CodedTensors {
   std::vector<std::byte> table;    // the tensor table section
   std::vector<std::byte> payload;  // the payload section
 };
-CodedTensors code_tensors(const Model& model, const std::map<std::string, EncodedTensor>& encoded, int threads = 0);
+// Every initializer of `model` must be encoded (Initializer::encoding); each symbol stream is stored
+// with whichever coder (packed, rANS, zstd) gives the fewest bytes. Streams are coded on `threads`
+// threads (<= 0: all cores); the bytes do not depend on it.
+CodedTensors code_tensors(const Model& model, int threads = 0);
 // The cheap half: the container around coded tensors, with this metadata.
 // `compress_sections`: store graph, tensor table and metadata as zstd frames when smaller (tests that
 // edit those sections byte by byte turn it off).
 std::vector<std::byte> assemble_mcz(const Model& model, const CodedTensors& coded, const nlohmann::ordered_json& metadata,
                                     bool compress_sections = true);
 
-// Writes a container. Every initializer of `model` must have an entry in `encoded`; each symbol
-// stream is stored with whichever coder (packed, rANS, zstd) gives the fewest bytes. Streams are
-// coded on `threads` threads (<= 0: all cores); the bytes do not depend on it.
-std::vector<std::byte> write_mcz(const Model& model, const std::map<std::string, EncodedTensor>& encoded,
-                                 const nlohmann::ordered_json& metadata, int threads = 0, bool compress_sections = true);
+// Writes a container: code_tensors then assemble_mcz.
+std::vector<std::byte> write_mcz(const Model& model, const nlohmann::ordered_json& metadata, int threads = 0,
+                                 bool compress_sections = true);
 
 // Parses and verifies a container (magic, versions, every checksum, every offset, length and
 // count) without decoding payloads. `bytes` must outlive the result. Errors name `name`.
 McFile read_mcz(std::span<const std::byte> bytes, const std::string& name);
 
-// Decodes every tensor and returns the runnable model (validated like an imported ONNX model).
+// Decodes every tensor and returns the runnable model (validated like an imported ONNX model), each
+// initializer holding its encoding and the values it decodes to.
 Model decode_mcz(const McFile& file, const std::string& name);
 // The model with float tensors as zero-filled placeholders of the right shape (integer tensors,
 // which shape arithmetic reads, are decoded): enough for shape inference and op counts, without

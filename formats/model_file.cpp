@@ -3,14 +3,29 @@
 #include "formats/file_io.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
+#include "formats/qdq_export.h"
 
 namespace mc {
 
-Model load_model(const std::string& path) {
-  auto bytes = read_binary_file(path);
-  const std::string name = path == "-" ? "<stdin>" : path;
-  if (looks_like_mcz(bytes)) return decode_mcz(read_mcz(bytes, name), name);
-  return parse_onnx(bytes, name);
+ModelFile read_model_file(const std::string& path) {
+  ModelFile f;
+  f.path = path;
+  f.name = path == "-" ? "<stdin>" : path;
+  f.bytes = read_binary_file(path);
+  f.mcz = looks_like_mcz(f.bytes);
+  return f;
 }
+
+Model decoded_model(const ModelFile& file) {
+  if (file.mcz) return decode_mcz(read_mcz(file.bytes, file.name), file.name);
+  return parse_onnx(file.bytes, file.name);
+}
+
+Model runnable_model(const ModelFile& file) {
+  Model model = decoded_model(file);
+  return file.mcz ? model_to_run(model) : model;
+}
+
+Model load_model(const std::string& path) { return runnable_model(read_model_file(path)); }
 
 }  // namespace mc

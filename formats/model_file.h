@@ -1,13 +1,34 @@
-// Opening any model file mcompress accepts: ONNX or .mcz, told apart by their first bytes.
+// Opening any model file mcompress accepts: ONNX or .mcz, told apart by their first bytes, read once
+// (standard input cannot be read twice).
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/graph.h"
 
 namespace mc {
 
-// Reads PATH ("-" is stdin) and returns the runnable model; .mcz tensors are decoded.
+struct ModelFile {
+  std::string path;  // as given ("-" for stdin)
+  std::string name;  // as messages name it ("<stdin>" for "-")
+  std::vector<std::byte> bytes;
+  bool mcz = false;
+};
+
+// Reads PATH ("-" is stdin); fails (input) when it is missing or empty.
+ModelFile read_model_file(const std::string& path);
+
+// The model as stored: an ONNX model as parsed; a .mcz decoded, each weight with its encoding.
+Model decoded_model(const ModelFile& file);
+
+// The model in the form mcompress runs it (eval, profile, export by default): decoded_model, and for
+// a .mcz with quantized activations the integer form ONNX Runtime runs (formats/qdq_export.h
+// model_to_run).
+Model runnable_model(const ModelFile& file);
+
+// runnable_model(read_model_file(path)).
 Model load_model(const std::string& path);
 
 }  // namespace mc

@@ -266,7 +266,7 @@ std::string serialize_onnx(const Model& model) {
   gp->set_name(g.name.empty() ? "mcompress" : g.name);
   for (const auto& in : g.inputs) value_info_to_proto(in, gp->add_input());
   for (const auto& out : g.outputs) value_info_to_proto(out, gp->add_output());
-  for (const auto& [n, t] : g.initializers) tensor_to_proto(t, n, gp->add_initializer());
+  for (const auto& [n, init] : g.initializers) tensor_to_proto(init.values, n, gp->add_initializer());
   for (const auto& node : g.nodes) {
     auto* np = gp->add_node();
     np->set_name(node.name);

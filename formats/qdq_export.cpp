@@ -268,21 +268,12 @@ Model upgraded_to_opset13(const Model& model) {
   return out;
 }
 
-Model with_qdq_weights(const Model& decoded, const McFile& file) {
-  // Only the streams of tensors the export can write as int8 terms (and whose readers allow it)
-  // are decoded.
-  std::map<std::string, EncodedTensor> encoded;
-  for (const auto& t : file.tensors)
-    if (term_encodable(t.encoded) && decoded.graph.initializer(t.name) &&
-        (term_count(t.encoded) == 1 || splittable_weight(decoded.graph, t.name)))
-      encoded.emplace(t.name, decode_streams(file, t));  // validated: symbol counts and ranges
-  return with_qdq_weights(decoded, encoded);
-}
-
-Model with_qdq_weights(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded) {
-  std::vector<std::pair<const std::string*, const EncodedTensor*>> candidates;
-  for (const auto& [name, e] : encoded)
-    if (term_encodable(e) && decoded.graph.initializer(name)) candidates.emplace_back(&name, &e);
+Model with_qdq_weights(const Model& decoded) {
+  // The encodings are shared (not copied) with the upgraded model below, which erases and adds
+  // initializers: hold them here.
+  std::vector<std::pair<std::string, std::shared_ptr<const EncodedTensor>>> candidates;
+  for (const auto& [name, init] : decoded.graph.initializers)
+    if (init.encoding && term_encodable(*init.encoding)) candidates.emplace_back(name, init.encoding);
   if (candidates.empty()) return decoded;
 
   Model model = upgraded_to_opset13(decoded);
@@ -314,8 +305,7 @@ Model with_qdq_weights(const Model& decoded, const std::map<std::string, Encoded
     dq.attrs["axis"] = Attribute{AttrType::integer, 0, 0, {}, {}, {}, {}, {}};
     dequantize.push_back(std::move(dq));
   };
-  for (const auto& [name_ptr, e] : candidates) {
-    const std::string& name = *name_ptr;
+  for (const auto& [name, e] : candidates) {
     auto terms = qdq_terms(*e);
     if (!terms) continue;
     if (terms->size() > 1 && !splittable_weight(g, name)) continue;  // stays float
@@ -370,32 +360,22 @@ Model with_qdq_weights(const Model& decoded, const std::map<std::string, Encoded
   return model;
 }
 
-namespace {
-
 bool has_quantized_activations(const Model& model) {
   for (const auto& node : model.graph.nodes)
     if (node.op == "QuantizeLinear") return true;
   return false;
 }
 
-// with_qdq_weights(decoded, tensors) when the activations are quantized, else `decoded`; also
-// `decoded` when the model has no opset-13 form (unsupported): then it runs on its float weights.
-template <class Tensors> Model qdq_form_or_decoded(const Model& decoded, const Tensors& tensors) {
+// with_qdq_weights(decoded) when the activations are quantized, else `decoded`; also `decoded` when
+// the model has no opset-13 form (unsupported): then it runs on its float weights.
+Model model_to_run(const Model& decoded) {
   if (!has_quantized_activations(decoded)) return decoded;
   try {
-    return with_qdq_weights(decoded, tensors);
+    return with_qdq_weights(decoded);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::unsupported) throw;
     return decoded;
   }
-}
-
-}  // namespace
-
-Model model_to_run(const Model& decoded, const McFile& file) { return qdq_form_or_decoded(decoded, file); }
-
-Model model_to_run(const Model& decoded, const std::map<std::string, EncodedTensor>& encoded) {
-  return qdq_form_or_decoded(decoded, encoded);
 }
 
 }  // namespace mc

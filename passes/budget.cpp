@@ -55,21 +55,13 @@ size_t largest_acceptable(size_t count, const std::function<bool(size_t)>& accep
   return lo;
 }
 
-DropCriterion drop_criterion(const PassOptions& options, DropCriterion fallback) {
-  const std::string c = options.text("criterion", fallback == DropCriterion::agreement ? "agreement" : "expected");
-  if (c == "agreement") return DropCriterion::agreement;
-  if (c == "expected") return DropCriterion::expected;
-  fail_usage("criterion=" + c + ": expected agreement or expected");
+DropCriterion drop_criterion(const PassOptions& options) {
+  return options.text("criterion") == "agreement" ? DropCriterion::agreement : DropCriterion::expected;
 }
 
-double confidence_z(const PassOptions& options) {
-  const double z = options.number("confidence", 1.645);
-  if (!(z >= 0 && z <= 10)) fail_usage("confidence=" + options.text("confidence", "") + ": expected a number of standard errors from 0 to 10");
-  return z;
-}
-
-bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const std::string& what, DropCriterion criterion, double z) {
-  EndToEnd e = compare_outputs(probe, ctx.held_out, ctx.float_reference(), ctx.threads);
+bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const CalibrationSet& held_out, const std::string& what,
+                 DropCriterion criterion, double z) {
+  EndToEnd e = compare_outputs(probe, held_out, ctx.float_reference(held_out), ctx.threads);
   if (ctx.log)
     ctx.log(what + ": held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, expected top-1 drop " +
             std::to_string(e.expected_drop) + " +- " + std::to_string(e.expected_drop_se) + " points, KL " + std::to_string(e.kl));
@@ -79,8 +71,8 @@ bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const st
   return e.top1_agreement >= 100.0 - max_drop;
 }
 
-double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx) {
-  const double added = compare_outputs(probe, ctx.held_out, ctx.float_reference(), ctx.threads).kl - base_kl;
+double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx, const CalibrationSet& held_out) {
+  const double added = compare_outputs(probe, held_out, ctx.float_reference(held_out), ctx.threads).kl - base_kl;
   return std::max(added, 1e-6) / std::max(proxy, 1e-12);
 }
 

@@ -50,18 +50,18 @@ size_t largest_acceptable(size_t count, const std::function<bool(size_t)>& accep
 // the float model's output distribution (analysis/sensitivity.h EndToEnd::expected_drop),
 // bounded with one-sided 95% confidence over the held-out images (mean + 1.645 standard errors).
 enum class DropCriterion { agreement, expected };
-DropCriterion drop_criterion(const PassOptions& options, DropCriterion fallback);
+// criterion=agreement|expected from the options.
+DropCriterion drop_criterion(const PassOptions& options);
 
-// The max-drop=P check: logs `what` with the held-out agreement, expected drop and KL.
-// With the expected criterion the bound is mean + z standard errors (z = `confidence_z`).
-bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const std::string& what,
+// The max-drop=P check of `probe` on `held_out` (the held-out images, as the pass views them):
+// logs `what` with the held-out agreement, expected drop and KL. With the expected criterion the
+// bound is mean + z standard errors (z: the pass's confidence=Z).
+bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const CalibrationSet& held_out, const std::string& what,
                  DropCriterion criterion = DropCriterion::agreement, double confidence_z = 1.645);
-// confidence=Z from the options (default 1.645, one-sided 95%), checked to lie in [0, 10].
-double confidence_z(const PassOptions& options);
 
-// Measured damage per unit of proxy error: the held-out KL that `probe` (the model with one
+// Measured damage per unit of proxy error: the KL on `held_out` that `probe` (the model with one
 // layer changed) adds over `base_kl`, divided by that change's proxy error; floored so a change
 // that measures as free does not look infinitely cheap.
-double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx);
+double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx, const CalibrationSet& held_out);
 
 }  // namespace mc

@@ -211,6 +211,7 @@ bool equalizable_activation(const Graph& g, int64_t opset, const Node& n, const 
 // otherwise under a new name (the original stays for its other readers).
 void store_input(Graph& g, int index, size_t slot, Tensor t, const std::string& suffix) {
   const std::string name = g.nodes[static_cast<size_t>(index)].inputs[slot];
+  g.check_not_encoded(name, "equalize");
   if (g.initializer(name) && g.consumers(name).size() == 1 && !g.is_graph_output(name)) {
     g.initializers[name] = std::move(t);
     return;
@@ -287,8 +288,7 @@ std::string describe_pair(const Graph& g, const std::vector<Layer>& layers, cons
 }  // namespace
 
 void run_equalize(Model& model, const PassOptions& options, PassContext& context) {
-  const int64_t iterations = options.integer("iterations", 20);
-  if (iterations < 0) fail_usage("equalize: iterations=" + std::to_string(iterations) + " must be >= 0");
+  const int64_t iterations = options.integer("iterations");
   Graph& g = model.graph;
 
   std::vector<Layer> layers;

@@ -17,6 +17,7 @@ void run_fc_to_gemm(Model& model, const PassOptions&, PassContext&) {
     const Tensor* w = g.initializer(mm.inputs[1]);
     auto x = shapes.types.find(mm.inputs[0]);
     if (!w || w->dtype() != DType::f32 || w->rank() != 2 || x == shapes.types.end() || x->second.shape.size() != 2) continue;
+    g.check_not_encoded(mm.inputs[1], "fc-to-gemm");
     const int64_t k = w->dim(0), n = w->dim(1);
     Tensor wt(DType::f32, {n, k});
     for (int64_t r = 0; r < k; ++r)

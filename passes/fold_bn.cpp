@@ -33,6 +33,8 @@ void run_fold_batchnorm(Model& model, const PassOptions&, PassContext&) {
     if (p < 0) continue;
     Node& conv = g.nodes[static_cast<size_t>(p)];
     if (!foldable(g, conv, bn)) continue;
+    g.check_not_encoded(conv.inputs[1], "fold-bn");
+    if (conv.has_input(2)) g.check_not_encoded(conv.inputs[2], "fold-bn");
     const Tensor& w = *g.initializer(conv.inputs[1]);
     const int64_t channels = w.dim(0);
     const float* scale = g.initializer(bn.inputs[1])->data<float>();

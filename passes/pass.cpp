@@ -1,20 +1,22 @@
 #include "passes/pass.h"
 
-#include <charconv>
-#include <set>
-
 namespace mc {
 
-#define PASS(name, fn, options, description) void fn(Model&, const PassOptions&, PassContext&);
+#define PASS(name, fn, calibration, weights, preserved, description, options, rules) void fn(Model&, const PassOptions&, PassContext&);
 #include "passes/pass_list.def"
 #undef PASS
 
 const std::vector<PassInfo>& registered_passes() {
+#define OPTIONS(...) std::vector<OptionSpec>{__VA_ARGS__}
+#define RULES(...) std::vector<OptionRule>{__VA_ARGS__}
   static const std::vector<PassInfo> passes = {
-#define PASS(name, fn, options, description) {name, &fn, options, description},
+#define PASS(name, fn, calibration, weights, preserved, description, options, rules) \
+  PassInfo{name, &fn, calibration, weights, preserved, description, options, rules},
 #include "passes/pass_list.def"
 #undef PASS
   };
+#undef OPTIONS
+#undef RULES
   return passes;
 }
 
@@ -24,58 +26,14 @@ const PassInfo* find_pass(const std::string& name) {
   return nullptr;
 }
 
-double PassOptions::number(const std::string& key, double fallback) const {
-  auto it = values.find(key);
-  if (it == values.end()) return fallback;
-  try {
-    size_t used = 0;
-    double v = std::stod(it->second, &used);
-    if (used == it->second.size()) return v;
-  } catch (const std::exception&) {
+bool PassInvocation::needs_calibration() const {
+  switch (info->calibration.kind) {
+    case CalibrationNeed::Kind::never: return false;
+    case CalibrationNeed::Kind::always: return true;
+    case CalibrationNeed::Kind::unless: return options.text(info->calibration.option) != info->calibration.value;
   }
-  fail_usage("option '" + key + "=" + it->second + "' needs a number");
+  return true;
 }
-
-int64_t PassOptions::integer(const std::string& key, int64_t fallback) const {
-  auto it = values.find(key);
-  if (it == values.end()) return fallback;
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || end != it->second.data() + it->second.size())
-    fail_usage("option '" + key + "=" + it->second + "' needs an integer");
-  return v;
-}
-
-std::string PassOptions::text(const std::string& key, const std::string& fallback) const {
-  auto it = values.find(key);
-  return it == values.end() ? fallback : it->second;
-}
-
-bool PassOptions::flag(const std::string& key, bool fallback) const {
-  auto it = values.find(key);
-  if (it == values.end()) return fallback;
-  if (it->second == "1" || it->second == "true" || it->second.empty()) return true;
-  if (it->second == "0" || it->second == "false") return false;
-  fail_usage("option '" + key + "=" + it->second + "' needs true or false");
-}
-
-namespace {
-
-// Option keys a pass accepts, read from its doc string ("key=..." words).
-std::set<std::string> option_keys(const PassInfo& p) {
-  std::set<std::string> keys;
-  std::string doc = p.options_doc;
-  size_t pos = 0;
-  while ((pos = doc.find('=', pos)) != std::string::npos) {
-    size_t start = pos;
-    while (start > 0 && (std::isalnum(static_cast<unsigned char>(doc[start - 1])) || doc[start - 1] == '-' || doc[start - 1] == '_')) --start;
-    if (start < pos) keys.insert(doc.substr(start, pos - start));
-    ++pos;
-  }
-  return keys;
-}
-
-}  // namespace
 
 std::vector<PassInvocation> parse_pipeline(const std::string& text) {
   std::vector<PassInvocation> out;
@@ -87,30 +45,23 @@ std::vector<PassInvocation> parse_pipeline(const std::string& text) {
     PassInvocation inv;
     inv.name = text.substr(i, end - i);
     if (inv.name.empty()) bad("empty pass name at offset " + std::to_string(i));
-    const PassInfo* info = find_pass(inv.name);
-    if (!info) {
+    inv.info = find_pass(inv.name);
+    if (!inv.info) {
       std::string known;
-      for (const auto& p : registered_passes()) known += (known.empty() ? "" : ", ") + std::string(p.name);
+      for (const auto& p : registered_passes()) known += (known.empty() ? "" : ", ") + p.name;
       bad("unknown pass '" + inv.name + "' (passes: " + known + ")");
     }
+    std::string body;
     if (end < text.size() && text[end] == '<') {
       size_t close = text.find('>', end);
       if (close == std::string::npos) bad("missing '>' after options of '" + inv.name + "'");
-      std::string body = text.substr(end + 1, close - end - 1);
-      auto keys = option_keys(*info);
-      size_t p = 0;
-      while (p <= body.size() && !body.empty()) {
-        size_t semi = body.find(';', p);
-        std::string item = body.substr(p, semi == std::string::npos ? std::string::npos : semi - p);
-        size_t eq = item.find('=');
-        std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-        if (key.empty()) bad("empty option in '" + inv.name + "<" + body + ">'");
-        if (!keys.count(key)) bad("unknown option '" + key + "' for pass '" + inv.name + "'" + (keys.empty() ? " (it takes none)" : std::string(" (options: ") + info->options_doc + ")"));
-        inv.options.values[key] = value;
-        if (semi == std::string::npos) break;
-        p = semi + 1;
-      }
+      body = text.substr(end + 1, close - end - 1);
       end = close + 1;
+    }
+    try {
+      inv.options = PassOptions::parse(inv.name, body, inv.info->options, inv.info->rules);
+    } catch (const Error& e) {
+      bad(e.what());
     }
     out.push_back(std::move(inv));
     if (end < text.size()) {
@@ -121,6 +72,15 @@ std::vector<PassInvocation> parse_pipeline(const std::string& text) {
     i = end;
   }
   if (out.empty()) bad("no passes");
+  // Order: a pass that rewrites float weights would find them encoded (or, under new names, leave
+  // their encodings behind) after a pass that encodes them.
+  const PassInvocation* encoder = nullptr;
+  for (const auto& inv : out) {
+    if (inv.info->weights == WeightEffect::rewrites_float && encoder)
+      bad("pass '" + inv.name + "' rewrites float weights and cannot run after '" + encoder->name +
+          "', which encodes them: put it earlier");
+    if (inv.info->weights == WeightEffect::encodes && !encoder) encoder = &inv;
+  }
   return out;
 }
 
@@ -129,52 +89,63 @@ std::string pipeline_string(const std::vector<PassInvocation>& pipeline) {
   for (const auto& inv : pipeline) {
     if (!s.empty()) s += ',';
     s += inv.name;
-    if (!inv.options.values.empty()) {
-      s += '<';
-      bool first = true;
-      for (const auto& [k, v] : inv.options.values) {
-        s += (first ? "" : ";") + k + "=" + v;
-        first = false;
-      }
-      s += '>';
-    }
+    const std::string options = inv.options.text_form();
+    if (!options.empty()) s += '<' + options + '>';
   }
   return s;
 }
 
-const CalibrationStats& PassContext::statistics(const Model& model) {
-  if (!has_calibration()) fail_usage("this pass needs calibration images (--calib DIR)");
-  if (!stats_) {
-    auto compute = [&] {
-      if (log) log("calibration statistics on " + std::to_string(calibration.files.size()) + " images");
-      return collect_calibration_stats(model, calibration, StatsOptions{threads, true, true, {}}, progress);
-    };
-    stats_ = statistics_cache ? statistics_cache->get(model, calibration, compute)
-                              : std::make_shared<const CalibrationStats>(compute());
-  }
-  return *stats_;
-}
-
-bool PassContext::has_float_model() const { return has_float_model_; }
-
-const ReferenceOutputs& PassContext::float_reference() {
-  if (held_out.files.empty()) fail_usage("a budgeted pass needs held-out calibration images (--calib with enough images)");
-  if (!has_float_model_) fail_internal("float_reference: no float model recorded");
-  if (!reference_valid_) {
-    reference_ = reference_outputs(float_model_, held_out, threads);
-    reference_valid_ = true;
-  }
-  return reference_;
+const PassInvocation* first_needing_calibration(const std::vector<PassInvocation>& pipeline) {
+  for (const auto& inv : pipeline)
+    if (inv.needs_calibration()) return &inv;
+  return nullptr;
 }
 
 void run_pipeline(Model& model, const std::vector<PassInvocation>& pipeline, PassContext& context) {
-  if (!context.has_float_model()) context.set_float_model(model);
-  for (const auto& inv : pipeline) {
-    const PassInfo* info = find_pass(inv.name);
-    if (!info) fail_usage("unknown pass '" + inv.name + "'");
-    if (context.log) context.log("pass " + inv.name);
-    info->run(model, inv.options, context);
+  if (const PassInvocation* p = first_needing_calibration(pipeline); p && !context.has_calibration())
+    fail_usage("pass '" + p->name + "' needs calibration images: give --calib DIR");
+  if (!context.analyses.has_float_model()) {
+    context.analyses = AnalysisManager(AnalysisManager::Settings{context.threads, context.log, context.progress, context.calibration,
+                                                                 context.statistics_cache});
+    context.analyses.set_float_model(model);
   }
+  for (const auto& inv : pipeline) {
+    if (context.log) context.log("pass " + inv.name);
+    std::map<std::string, const EncodedTensor*> encoded_before;
+    for (const auto& [name, init] : model.graph.initializers)
+      if (init.encoding) encoded_before[name] = init.encoding.get();
+    inv.info->run(model, inv.options, context);
+    // The IR invariants (core/graph.h Initializer): a pass that changed an encoded weight without
+    // re-encoding it, or dropped an encoding, is a bug in that pass.
+    const std::string broken = broken_initializer(model.graph);
+    if (!broken.empty()) fail_internal("pass '" + inv.name + "' broke the IR: " + broken);
+    for (const auto& [name, before] : encoded_before)
+      if (const auto it = model.graph.initializers.find(name); it != model.graph.initializers.end() && !it->second.encoded())
+        fail_internal("pass '" + inv.name + "' broke the IR: weight '" + name + "' lost its encoding");
+    context.analyses.invalidate(inv.info->preserved);
+  }
+}
+
+std::string pass_reference() {
+  std::string out;
+  for (const auto& p : registered_passes()) {
+    out += p.name + "\n    " + p.description;
+    switch (p.calibration.kind) {
+      case CalibrationNeed::Kind::never: out += " (no calibration images)"; break;
+      case CalibrationNeed::Kind::always: out += " (needs --calib)"; break;
+      case CalibrationNeed::Kind::unless: out += " (needs --calib unless " + p.calibration.option + "=" + p.calibration.value + ")"; break;
+    }
+    out += "\n";
+    for (const auto& o : p.options) out += "    " + o.usage() + "\n";
+    for (const auto& r : p.rules) {
+      switch (r.kind) {
+        case OptionRule::Kind::exactly_one: out += "    exactly one of " + r.a + " and " + r.b + "\n"; break;
+        case OptionRule::Kind::less_than: out += "    " + r.a + " < " + r.b + "\n"; break;
+        case OptionRule::Kind::needs: out += "    " + r.a + "=" + r.value + " needs " + r.b + "\n"; break;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace mc

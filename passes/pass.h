@@ -1,8 +1,14 @@
 // Passes: IR transforms run by name. A pass is one file with one entry point
 //   void run_<name>(Model&, const PassOptions&, PassContext&)
-// registered in passes/pass_list.def with its option doc; pipelines are text,
-// "fold-bn,fold-constants,equalize<iterations=8>", parsed by parse_pipeline (errors quote the bad
-// token) and printed back by pipeline_string in a form that parses to the same pipeline.
+// registered by one row of passes/pass_list.def, which declares everything else about it: its
+// options (typed, with ranges and defaults: passes/pass_options.h), whether it needs calibration
+// images, whether it encodes weights or rewrites float ones, which cached analyses it preserves
+// (passes/analysis_manager.h), and its description. Registration, lookup, option checking,
+// `--print-passes` and the pass list in `compress --help` all come from those rows.
+//
+// Pipelines are text, "fold-bn,fold-constants,equalize<iterations=8>", parsed and checked whole by
+// parse_pipeline before anything runs (errors quote the bad token and name the pass and option) and
+// printed back by pipeline_string in a form that parses to the same pipeline.
 #pragma once
 
 #include <functional>
@@ -12,99 +18,95 @@
 #include <vector>
 
 #include "analysis/calibration.h"
-#include "analysis/calibration_stats.h"
-#include "analysis/sensitivity.h"
-#include "analysis/statistics_cache.h"
 #include "core/graph.h"
-#include "core/encoding.h"
+#include "passes/analysis_manager.h"
+#include "passes/pass_options.h"
 
 namespace mc {
 
-// Options of one pass invocation: key=value pairs from "name<key=value;key2=value2>".
-class PassOptions {
- public:
-  std::map<std::string, std::string> values;
-
-  double number(const std::string& key, double fallback) const;
-  int64_t integer(const std::string& key, int64_t fallback) const;
-  std::string text(const std::string& key, const std::string& fallback) const;
-  bool flag(const std::string& key, bool fallback) const;
-};
-
-// What passes share during one pipeline run: the weight encodings decided so far (what the .mcz
-// writer will store), the calibration images, and the calibration statistics, an analysis computed
-// on demand and cached until a pass changes what it depends on.
+// What passes share during one pipeline run (the weights and their encodings live in the model
+// itself, core/graph.h Initializer): the calibration images and the cached analyses.
 struct PassContext {
   int threads = 0;
-  std::function<void(const std::string&)> log;  // progress / info lines; may be empty
-  std::function<void(int64_t, int64_t)> progress;  // (done, total) of long steps; may be empty
-
-  // Initializer name -> encoding. A pass that quantizes a weight stores its encoding here and
-  // replaces the initializer by the decoded values, so the model always computes what the file
-  // will decode to.
-  std::map<std::string, EncodedTensor> encoded;
-
-  // Initializer name -> 0/1 mask in the weight's layout (1 = pruned to zero) of every weight a
-  // pruning pass has pruned. Later quantization passes keep those weights at zero; weights left
-  // in float are stored as sparse fp32 (a mask and the non-zeros' byte planes).
-  std::map<std::string, std::vector<uint8_t>> pruned;
+  std::function<void(const std::string&)> log;         // pass-by-pass detail lines; may be empty
+  std::function<void(int64_t, int64_t)> progress;      // (done, total) of long steps; may be empty
 
   // Calibration images (fit set) and held-out images for decisions; empty when none were given.
   CalibrationSet calibration;
   CalibrationSet held_out;
   bool has_calibration() const { return !calibration.files.empty(); }
-
-  // The float model as the pipeline received it, and its output distributions on the held-out
-  // images: what budgeted passes (split-hybrid<max-drop=P>) compare candidates with.
-  void set_float_model(const Model& model) { float_model_ = model; has_float_model_ = true; reference_valid_ = false; }
-  const ReferenceOutputs& float_reference();
-  // After changing `held_out` (e.g. its mirrored views): the reference is recomputed when next asked.
-  void invalidate_reference() { reference_valid_ = false; }
-  bool has_float_model() const;
-
-  // Statistics on the calibration set of the model as it is when first asked for (computed once).
-  // Weight-quantization passes fit every layer to these statistics of the float model rather than
-  // re-running calibration after each layer; passes that change what the statistics describe
-  // (the graph's structure) call invalidate_statistics().
-  const CalibrationStats& statistics(const Model& model);
-  void invalidate_statistics() { stats_.reset(); }
-  // Optional: statistics shared with other pipeline runs on the same images (mcompress sweep). Used
-  // only when the model asking is byte-identical to the one the entry was computed for.
+  // Statistics shared with other pipeline runs on the same images (mcompress sweep); may be null.
   std::shared_ptr<StatisticsCache> statistics_cache;
 
+  // The cached analyses (set up by run_pipeline from the fields above).
+  AnalysisManager analyses;
+  // Shorthands for the two analyses most passes read.
+  const CalibrationStats& statistics(const Model& model) { return analyses.calibration_statistics(model); }
+  const ReferenceOutputs& float_reference(const CalibrationSet& images) { return analyses.float_reference(images); }
+  const ReferenceOutputs& float_reference() { return analyses.float_reference(held_out); }
+
   // Per-filter sensitivity a pass measured while deciding (split-hybrid: the relative output error
-  // of each filter's ternary fit, docs: analysis/sensitivity.h), by layer node name. Recorded for
-  // the report (`compress` stores a per-layer summary in the .mcz metadata); no pass reads it.
+  // of each filter's ternary fit, analysis/sensitivity.h), by layer node name. Recorded for the
+  // report (`compress` stores a per-layer summary in the .mcz metadata); no pass reads it.
   std::map<std::string, std::vector<double>> filter_sensitivity;
   std::string filter_sensitivity_format;  // what the numbers measure, e.g. "ternaryx2"
-
- private:
-  std::shared_ptr<const CalibrationStats> stats_;
-  Model float_model_;
-  bool has_float_model_ = false;
-  ReferenceOutputs reference_;
-  bool reference_valid_ = false;
 };
 
-struct PassInvocation {
-  std::string name;
-  PassOptions options;
+// Whether a pass needs calibration images.
+struct CalibrationNeed {
+  enum class Kind { never, always, unless } kind = Kind::never;
+  std::string option, value;  // unless: not when option == value (e.g. prune-nm method=magnitude)
+};
+inline CalibrationNeed no_calibration() { return {}; }
+inline CalibrationNeed needs_calibration() { return {CalibrationNeed::Kind::always, "", ""}; }
+inline CalibrationNeed needs_calibration_unless(const std::string& option, const std::string& value) {
+  return {CalibrationNeed::Kind::unless, option, value};
+}
+
+// What a pass does to the weights, for checks on the order of passes.
+enum class WeightEffect {
+  none,              // leaves weights alone, or skips encoded ones (pruning)
+  encodes,           // encodes weights (quantization)
+  rewrites_float,    // rewrites float weights in place or under new names: must run before any encoding pass
 };
 
 struct PassInfo {
-  const char* name;
+  std::string name;
   void (*run)(Model&, const PassOptions&, PassContext&);
-  const char* options_doc;  // "iterations=N (default 8)"; "" if none
-  const char* description;
+  CalibrationNeed calibration;
+  WeightEffect weights = WeightEffect::none;
+  PreservedAnalyses preserved = preserves_none;
+  std::string description;
+  std::vector<OptionSpec> options;
+  std::vector<OptionRule> rules;
 };
 
 const std::vector<PassInfo>& registered_passes();
 const PassInfo* find_pass(const std::string& name);
 
-// Fails (usage error) quoting the bad token: unknown pass, malformed options, unknown option key.
+struct PassInvocation {
+  const PassInfo* info = nullptr;
+  std::string name;
+  PassOptions options;
+  bool needs_calibration() const;
+};
+
+// Parses and checks a whole pipeline before anything runs; fails (usage error) quoting the bad
+// token: unknown pass, malformed or invalid options (passes/pass_options.h), a pass that rewrites
+// float weights after one that encodes them.
 std::vector<PassInvocation> parse_pipeline(const std::string& text);
 std::string pipeline_string(const std::vector<PassInvocation>& pipeline);
+// The first pass of the pipeline that needs calibration images, or nullptr.
+const PassInvocation* first_needing_calibration(const std::vector<PassInvocation>& pipeline);
 
+// Runs the passes in order. Before the first: fails (usage, naming the pass) if a pass needs
+// calibration images and `context` has none. After each: checks the IR's invariants (every
+// encoded weight's values are what its encoding decodes to, pruned weights are zero, no encoding
+// was dropped; an internal error naming the pass otherwise) and invalidates the analyses the pass
+// does not preserve.
 void run_pipeline(Model& model, const std::vector<PassInvocation>& pipeline, PassContext& context);
+
+// Every registered pass with its description and options, for `--print-passes`.
+std::string pass_reference();
 
 }  // namespace mc

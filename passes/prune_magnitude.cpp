@@ -2,7 +2,7 @@
 // become zero (ties: the earlier weight in the tensor's order goes first), with no compensation
 // and no calibration data. The baseline the second-order passes (prune-obs, prune-nm) are
 // measured against: ../shared/docs/RESEARCH.md found that it costs 3-5 points at 30% without
-// retraining. The zeros are kept by later quantization passes (PassContext::pruned).
+// retraining. The zeros are kept by later quantization passes (Initializer::pruned).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -14,12 +14,12 @@
 namespace mc {
 
 void run_prune_magnitude(Model& model, const PassOptions& options, PassContext& ctx) {
-  const double sparsity = pruning_sparsity(options, "prune-magnitude");
-  auto layers = pruning_layers(model, options, "all", ctx);
+  const double sparsity = options.number("sparsity");
+  auto layers = pruning_layers(model, options);
   int64_t pruned_total = 0, weights_total = 0;
   for (const Node* node : layers) {
     const std::string name = node->inputs[1];
-    Tensor& w = model.graph.initializers.at(name);
+    Tensor& w = model.graph.values_to_change(name, "prune-magnitude");
     const size_t n = static_cast<size_t>(w.numel());
     const size_t count = static_cast<size_t>(std::clamp<int64_t>(std::llround(sparsity * static_cast<double>(n)), 0, static_cast<int64_t>(n)));
     weights_total += static_cast<int64_t>(n);
@@ -33,7 +33,7 @@ void run_prune_magnitude(Model& model, const PassOptions& options, PassContext& 
       p[order[i]] = 0.0f;
       mask[order[i]] = 1;
     }
-    ctx.pruned[name] = std::move(mask);
+    model.graph.set_pruned(name, std::move(mask));
     pruned_total += static_cast<int64_t>(count);
   }
   if (ctx.log) ctx.log("prune-magnitude: " + std::to_string(pruned_total) + " of " + std::to_string(weights_total) + " weights in " + std::to_string(layers.size()) + " layers");

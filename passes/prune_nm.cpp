@@ -16,17 +16,13 @@
 namespace mc {
 
 void run_prune_nm(Model& model, const PassOptions& options, PassContext& ctx) {
-  const int64_t n = options.integer("n", 2), m = options.integer("m", 4);
-  if (m < 2 || m > 64 || n < 1 || n >= m)
-    fail_usage("prune-nm: n=" + std::to_string(n) + " m=" + std::to_string(m) + ": expected 1 <= n < m <= 64");
-  const std::string method = options.text("method", "obs");
-  if (method != "obs" && method != "magnitude") fail_usage("prune-nm: method=" + method + ": expected obs or magnitude");
-  auto selected = pruning_layers(model, options, "pointwise+fc", ctx);
-  if (selected.empty()) fail_unsupported("prune-nm: the model has no " + options.text("layers", "pointwise+fc") + " layers to prune");
+  const int64_t n = options.integer("n"), m = options.integer("m");
+  const std::string method = options.text("method");
+  auto selected = pruning_layers(model, options);
+  if (selected.empty()) fail_unsupported("prune-nm: the model has no " + options.text("layers") + " layers to prune");
   FitOptions fit;
   fit.format = WeightFormat::float32;
-  fit.damping = options.number("damping", 0.1);
-  if (!(fit.damping >= 0 && fit.damping <= 10)) fail_usage("damping must be between 0 and 10");
+  fit.damping = options.number("damping");
   fit.pruning.nm_keep = n;
   fit.pruning.nm_group = m;
   std::vector<std::string> names;
@@ -36,7 +32,7 @@ void run_prune_nm(Model& model, const PassOptions& options, PassContext& ctx) {
     for (const auto& nd : model.graph.nodes)
       if (nd.name == name) node = &nd;
     const std::string weight_name = node->inputs[1];
-    Tensor& w = model.graph.initializers.at(weight_name);
+    Tensor& w = model.graph.values_to_change(weight_name, "prune-nm");
     // Geometry: K inputs per filter = channels x spatial, filters as rows (Conv, Gemm transB=1).
     const int64_t filters = w.dim(0), k = w.numel() / std::max<int64_t>(1, w.dim(0));
     const int64_t spatial = (node->op == "Conv" && w.rank() >= 3) ? k / w.dim(1) : 1;
@@ -63,7 +59,7 @@ void run_prune_nm(Model& model, const PassOptions& options, PassContext& ctx) {
       const LayerGram& gram = stats.layers.at(name);
       apply_layer_fits(model, gram, fit_layer(model, gram, fit), &mask);
     }
-    ctx.pruned[weight_name] = std::move(mask);
+    model.graph.set_pruned(weight_name, std::move(mask));
     if (ctx.log) ctx.log("prune-nm: " + name + " " + std::to_string(n) + ":" + std::to_string(m));
   }
 }

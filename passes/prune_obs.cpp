@@ -39,7 +39,7 @@ Model build(const Model& base, const std::vector<LayerOptions>& layers, const st
     if (chosen[l] == 0) continue;
     std::vector<uint8_t> mask;
     apply_layer_fits(m, *layers[l].gram, layers[l].fits[chosen[l]], ctx ? &mask : nullptr);
-    if (ctx) ctx->pruned[layers[l].gram->weight] = std::move(mask);
+    if (ctx) m.graph.set_pruned(layers[l].gram->weight, std::move(mask));
   }
   return m;
 }
@@ -56,25 +56,20 @@ double relative(const std::vector<FilterFit>& fits) {
 }  // namespace
 
 void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
-  const bool has_sparsity = options.values.count("sparsity") != 0, has_drop = options.values.count("max-drop") != 0;
-  if (has_sparsity == has_drop) fail_usage("prune-obs needs exactly one of sparsity=S or max-drop=P");
-  const double target = has_sparsity ? pruning_sparsity(options, "prune-obs") : 0.0;
-  const double max_drop = options.number("max-drop", 0.0);
-  if (has_drop && !(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points");
+  const bool has_sparsity = options.given("sparsity"), has_drop = options.given("max-drop");
+  const double target = has_sparsity ? options.number("sparsity") : 0.0;
+  const double max_drop = has_drop ? options.number("max-drop") : 0.0;
   FitOptions fit;
   fit.format = WeightFormat::float32;
-  fit.damping = options.number("damping", 0.1);
-  if (!(fit.damping >= 0 && fit.damping <= 10)) fail_usage("damping must be between 0 and 10");
-  const std::string allocation = options.text("allocation", ctx.held_out.files.empty() ? "proxy" : "measured");
-  if (allocation != "measured" && allocation != "proxy" && allocation != "uniform")
-    fail_usage("prune-obs: allocation=" + allocation + ": expected measured, proxy or uniform");
-  const double z = confidence_z(options);
-  const DropCriterion criterion = drop_criterion(options, DropCriterion::agreement);
-  if (allocation == "uniform" && has_drop) fail_usage("prune-obs: allocation=uniform needs sparsity=S");
+  fit.damping = options.number("damping");
+  std::string allocation = options.text("allocation");
+  if (allocation == "auto") allocation = ctx.held_out.files.empty() ? "proxy" : "measured";
+  const double z = options.number("confidence");
+  const DropCriterion criterion = drop_criterion(options);
 
   const CalibrationStats& stats = ctx.statistics(model);
-  auto selected = pruning_layers(model, options, "all", ctx);
-  if (selected.empty()) fail_unsupported("prune-obs: the model has no " + options.text("layers", "all") + " layers to prune");
+  auto selected = pruning_layers(model, options);
+  if (selected.empty()) fail_unsupported("prune-obs: the model has no " + options.text("layers") + " layers to prune");
   if (target == 0 && has_sparsity) return;  // sparsity 0: nothing to do
 
   std::vector<double> grid;
@@ -88,7 +83,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
   for (const Node* node : selected) {
     LayerOptions lo;
     lo.gram = &stats.layers.at(node->name);
-    const double n = static_cast<double>(model.graph.initializers.at(lo.gram->weight).numel());
+    const double n = static_cast<double>(model.graph.initializer(lo.gram->weight)->numel());
     total_weights += n;
     lo.sparsity.push_back(0);
     lo.fits.emplace_back();
@@ -121,7 +116,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
       for (size_t l = 0; l < layers.size(); ++l) {
         std::vector<size_t> one(layers.size(), 0);
         one[l] = 5;  // 50%
-        scale[l] = kl_per_proxy(build(model, layers, one, nullptr), base_kl, layers[l].proxy[5], ctx);
+        scale[l] = kl_per_proxy(build(model, layers, one, nullptr), base_kl, layers[l].proxy[5], ctx, ctx.held_out);
       }
     }
     std::vector<std::vector<BudgetOption>> budget(layers.size());
@@ -135,7 +130,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
       while (n < steps.size() && through[n] < target * total_weights) ++n;
     } else {
       auto acceptable = [&](size_t k) {
-        return within_drop(build(model, layers, options_after(steps, k, layers.size()), nullptr), max_drop, ctx,
+        return within_drop(build(model, layers, options_after(steps, k, layers.size()), nullptr), max_drop, ctx, ctx.held_out,
                            "prune-obs: " + std::to_string(100.0 * through[k] / total_weights) + "% pruned", criterion, z);
       };
       n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return through[k]; }, 0.005 * total_weights);

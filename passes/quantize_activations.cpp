@@ -61,9 +61,7 @@ bool has_constant_weight(const Graph& g, const Node& node) {
 }  // namespace
 
 void run_quantize_activations(Model& model, const PassOptions& options, PassContext& ctx) {
-  const std::string method = options.text("method", "mse");
-  if (method != "mse" && method != "minmax")
-    fail_usage("quantize-activations: unknown method '" + method + "' (valid: mse, minmax)");
+  const std::string method = options.text("method");
   Graph& g = model.graph;
 
   // Which tensors to quantize, in first-use order, and the layers reading each.
@@ -117,8 +115,8 @@ void run_quantize_activations(Model& model, const PassOptions& options, PassCont
     const std::string zero_point_name = g.fresh_name(x + "_act_zero_point");
     g.initializers[zero_point_name] = Tensor::from_vector<uint8_t>({}, {q.zero_point});
     // The .mcz writer stores every initializer: the parameters are kept exactly.
-    ctx.encoded[scale_name] = encode_fp32_planes(g.initializers[scale_name]);
-    ctx.encoded[zero_point_name] = encode_raw(g.initializers[zero_point_name]);
+    g.encode(scale_name, encode_fp32_planes(*g.initializer(scale_name)));
+    g.encode(zero_point_name, encode_raw(*g.initializer(zero_point_name)));
 
     const Node& first_reader = g.nodes[readers.at(x).front()];
     Node quantize;
@@ -153,7 +151,6 @@ void run_quantize_activations(Model& model, const PassOptions& options, PassCont
   if (ctx.log)
     ctx.log("quantize-activations: " + std::to_string(tensors.size()) + " activations (" + std::to_string(asymmetric) +
             " with a zero point) feeding " + std::to_string(layers) + " layers are now uint8 (method " + method + ")");
-  ctx.invalidate_statistics();
 }
 
 }  // namespace mc

@@ -10,10 +10,9 @@ namespace mc {
 void run_quantize_int8(Model& model, const PassOptions& options, PassContext& ctx) {
   FitOptions fit = fit_options(WeightFormat::int8, options);
   const CalibrationStats& stats = ctx.statistics(model);
-  auto layers = select_layers(model, options.text("layers", "all"), ctx.encoded);
+  auto layers = select_layers(model, options.text("layers"));
   if (ctx.log) ctx.log("quantize-int8: " + std::to_string(layers.size()) + " layers");
-  quantize_layers(model, stats, layers, fit, ctx.encoded, &ctx.pruned);
-
+  quantize_layers(model, stats, layers, fit);
 }
 
 }  // namespace mc

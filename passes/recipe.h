@@ -36,8 +36,7 @@ struct RecipeOptions {
 };
 
 struct CompressedModel {
-  Model model;
-  std::map<std::string, EncodedTensor> encoded;
+  Model model;  // every initializer encoded (core/graph.h Initializer): what the .mcz writer stores
   std::string recipe;
   std::string pipeline;  // the pipeline that ran, as text (parses back to itself)
   // Per-filter sensitivity measured by the pipeline (PassContext::filter_sensitivity), by layer.
@@ -51,6 +50,10 @@ std::string recipe_description(const std::string& name);
 // The recipe's pipeline text for these options (what `--passes` would have to say to do the same).
 std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& options);
 bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& options);
+
+// Encodes every initializer no pass encoded: pruned weights as sparse fp32 (a mask and the non-zeros'
+// byte planes), integer tensors raw, float tensors as `float_encoding` (fp32_planes: lossless; fp16).
+void encode_remaining(Model& model, Encoding float_encoding);
 
 // Fails (usage error) for an unknown recipe, listing the valid ones, and for recipes that need
 // calibration images when none are given. Weights no pass encoded are stored losslessly (fp16

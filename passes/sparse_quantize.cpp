@@ -135,10 +135,10 @@ std::vector<FilterFit> expand(const Candidate& c, const LayerGram& gram) {
   return fits;
 }
 
-// The model with every unit at its chosen candidate; with `encoded`, also the encodings (one part
-// per run of consecutive units of a layer at the same candidate).
+// The model with every unit at its chosen candidate; with `encode`, also each weight's encoding (one
+// part per run of consecutive units of a layer at the same candidate) and its bias's (fp16_bias).
 Model build(const Model& base, const std::vector<LayerChoice>& layers, const std::vector<Unit>& units, const std::vector<size_t>& chosen,
-            bool fp16_bias, std::map<std::string, EncodedTensor>* encoded) {
+            bool fp16_bias, bool encode) {
   Model m = base;
   for (size_t l = 0; l < layers.size(); ++l) {
     const LayerGram& gram = *layers[l].gram;
@@ -157,116 +157,70 @@ Model build(const Model& base, const std::vector<LayerChoice>& layers, const std
     if (bias && fp16_bias) {
       // The corrected bias rounded to float16 (every probe sees the rounding the file will hold).
       EncodedTensor half = encode_fp16(*bias);
-      *bias = decode_tensor(half, gram.node + " bias");
-      if (encoded) {
+      if (encode) {
         for (const auto& node : m.graph.nodes)
-          if (node.name == gram.node) (*encoded)[node.inputs.at(2)] = std::move(half);
+          if (node.name == gram.node) m.graph.encode(node.inputs.at(2), std::move(half));
+      } else {
+        *bias = decode_tensor(half, gram.node + " bias");
       }
     }
-    if (!encoded) continue;
+    if (!encode) continue;
     EncodedTensor e;
-    const Tensor& w = m.graph.initializers.at(gram.weight);
+    const Tensor& w = *m.graph.initializer(gram.weight);
     e.dtype = DType::f32;
     e.shape = w.shape();
     for (const auto& [begin, end, candidate] : runs) {
       const std::vector<FilterFit> part(fits.begin() + begin, fits.begin() + end);
       e.parts.push_back(make_part(part, options_for(layers[l].candidates[candidate].qmax, 0, 0, false), begin, end));
     }
-    (*encoded)[gram.weight] = std::move(e);
+    m.graph.encode(gram.weight, std::move(e));
   }
   return m;
-}
-
-std::vector<double> number_list(const std::string& text, const std::string& key) {
-  std::vector<double> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t plus = text.find('+', pos);
-    std::string item = text.substr(pos, plus == std::string::npos ? std::string::npos : plus - pos);
-    try {
-      size_t used = 0;
-      out.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      fail_usage("sparse-quantize: " + key + "=" + text + ": expected numbers separated by '+'");
-    }
-    if (plus == std::string::npos) break;
-    pos = plus + 1;
-  }
-  return out;
 }
 
 }  // namespace
 
 void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& ctx) {
-  const double max_drop = options.number("max-drop", 1.0);
-  if (!(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points");
-  const double damping = options.number("damping", 0.1);
-  if (!(damping >= 0 && damping <= 10)) fail_usage("damping must be between 0 and 10");
-  const std::string sample_damping = options.text("sample-damping", "on");
-  if (sample_damping != "on" && sample_damping != "off") fail_usage("sparse-quantize: sample-damping=" + sample_damping + ": expected on or off");
+  const double max_drop = options.number("max-drop");
+  const double damping = options.number("damping");
+  const std::string sample_damping = options.text("sample-damping");
   // Grids by bits; whole or not (4.5 bits: levels -10..10), each the grid -qmax..qmax with
   // qmax = round(2^(bits-1)) - 1.
   std::vector<int32_t> grids;
-  for (double b : number_list(options.text("bits", "8+6+5+4+3"), "bits")) {
-    if (!(b >= 2 && b <= 8)) fail_usage("sparse-quantize: bits must be numbers from 2 to 8");
-    grids.push_back(grid_qmax(b));
-  }
-  std::vector<double> sparsities = number_list(options.text("sparsity", "0+0.25+0.5"), "sparsity");
-  for (double s : sparsities)
-    if (!(s >= 0 && s < 1)) fail_usage("sparse-quantize: sparsity values must be in [0, 1)");
+  for (double b : options.numbers("bits")) grids.push_back(grid_qmax(b));
+  std::vector<double> sparsities = options.numbers("sparsity");
   std::sort(grids.rbegin(), grids.rend());
   grids.erase(std::unique(grids.begin(), grids.end()), grids.end());
   std::sort(sparsities.begin(), sparsities.end());
   sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
-  const double z = confidence_z(options);
-  const DropCriterion criterion = drop_criterion(options, DropCriterion::expected);
-  const std::string bias_format = options.text("bias", "fp16");
-  if (bias_format != "fp16" && bias_format != "fp32") fail_usage("sparse-quantize: bias=" + bias_format + ": expected fp16 or fp32");
-  const bool fp16_bias = bias_format == "fp16";
-  const double unit_share = options.number("unit-share", 0.02);
-  if (!(unit_share >= 0 && unit_share <= 1)) fail_usage("sparse-quantize: unit-share must be between 0 and 1 (0: one unit per layer)");
-  const std::string scale_format = options.text("scales", "fp16");
-  if (scale_format != "fp16" && scale_format != "fp32") fail_usage("sparse-quantize: scales=" + scale_format + ": expected fp16 or fp32");
-  const bool half_scales = scale_format == "fp16";
-  const std::string allocation = options.text("allocation", "measured");
-  if (allocation != "measured" && allocation != "proxy") fail_usage("sparse-quantize: allocation=" + allocation + ": expected measured or proxy");
+  const double z = options.number("confidence");
+  const DropCriterion criterion = drop_criterion(options);
+  const bool fp16_bias = options.text("bias") == "fp16";
+  const double unit_share = options.number("unit-share");
+  const bool half_scales = options.text("scales") == "fp16";
+  const std::string allocation = options.text("allocation");
 
   // Held-out views: with 2 (the default) every held-out image is also judged mirrored and the two
   // views' costs are averaged per image: the estimate keeps its meaning and its standard error
-  // (over images) shrinks as far as the views disagree on which predictions flip.
-  const int64_t views = options.integer("views", 2);
-  if (views != 1 && views != 2) fail_usage("sparse-quantize: views=" + std::to_string(views) + ": expected 1 or 2");
-  struct RestoreHeldOut {
-    PassContext& ctx;
-    bool mirrored;
-    ~RestoreHeldOut() {
-      if (ctx.held_out.mirrored != mirrored) {
-        ctx.held_out.mirrored = mirrored;
-        ctx.invalidate_reference();
-      }
-    }
-  } restore{ctx, ctx.held_out.mirrored};
-  if (ctx.held_out.mirrored != (views == 2)) {
-    ctx.held_out.mirrored = views == 2;
-    ctx.invalidate_reference();
-  }
+  // (over images) shrinks as far as the views disagree on which predictions flip. Every held-out
+  // judgement of this pass uses this view of the set (its float reference is cached by it).
+  CalibrationSet held = ctx.held_out;
+  held.mirrored = options.integer("views") == 2;
 
   const CalibrationStats& stats = ctx.statistics(model);
-  auto selected = select_layers(model, options.text("layers", "all"), ctx.encoded);
+  auto selected = select_layers(model, options.text("layers"));
   if (selected.empty()) fail_unsupported("sparse-quantize: the model has no layers to quantize");
 
   // A layer whose fit saw fewer input samples than it has inputs (a classifier after global pooling:
   // one per image) is scored on the held-out images' inputs instead (held_out_scoring=on): in-sample
   // its compensation hides error in directions the sample never saw, most at the lowest widths.
-  const std::string held_out_scoring = options.text("held-out-scoring", "on");
-  if (held_out_scoring != "on" && held_out_scoring != "off") fail_usage("sparse-quantize: held-out-scoring=" + held_out_scoring + ": expected on or off");
+  const std::string held_out_scoring = options.text("held-out-scoring");
   StatsOptions poor{ctx.threads, true, false, {}};
   for (const Node* node : selected) {
     const LayerGram& g = stats.layers.at(node->name);
     if (held_out_scoring == "on" && g.samples < g.rows) poor.only.push_back(node->name);
   }
-  const CalibrationStats held_out_stats = poor.only.empty() ? CalibrationStats{} : collect_calibration_stats(model, ctx.held_out, poor);
+  const CalibrationStats held_out_stats = poor.only.empty() ? CalibrationStats{} : collect_calibration_stats(model, held, poor);
   for (const auto& name : poor.only)
     if (ctx.log) ctx.log("sparse-quantize: " + name + ": " + std::to_string(stats.layers.at(name).samples) + " fit samples of " +
                          std::to_string(stats.layers.at(name).rows) + " inputs; candidates scored on the held-out images");
@@ -276,8 +230,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   for (const Node* node : selected) {
     LayerChoice lc;
     lc.gram = &stats.layers.at(node->name);
-    auto mask_it = ctx.pruned.find(lc.gram->weight);
-    const std::vector<uint8_t>* mask = mask_it == ctx.pruned.end() ? nullptr : &mask_it->second;
+    const std::vector<uint8_t>* mask = model.graph.pruned_mask(lc.gram->weight);
     // Candidate grid, 8 bits dense first (the starting point of every layer).
     std::vector<std::pair<int32_t, double>> grid;
     for (double s : mask ? std::vector<double>{0.0} : sparsities)
@@ -293,7 +246,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
                                      : damping;
     const auto held = held_out_stats.layers.find(node->name);
     std::optional<OutOfSampleScorer> held_out_score;
-    if (held != held_out_stats.layers.end()) held_out_score.emplace(model.graph.initializers.at(lc.gram->weight), held->second);
+    if (held != held_out_stats.layers.end()) held_out_score.emplace(*model.graph.initializer(lc.gram->weight), held->second);
     pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
       const auto [q, s] = grid[static_cast<size_t>(i)];
       auto fits = fit_layer(model, *lc.gram, options_for(q, s, layer_damping, half_scales), mask);
@@ -307,7 +260,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   // Cost scale per layer: held-out KL of the layer alone at the candidate nearest 4 bits dense.
   std::vector<double> scale(layers.size(), 1.0);
   if (allocation == "measured") {
-    const double base_kl = compare_outputs(model, ctx.held_out, ctx.float_reference(), ctx.threads).kl;
+    const double base_kl = compare_outputs(model, held, ctx.float_reference(held), ctx.threads).kl;
     for (size_t l = 0; l < layers.size(); ++l) {
       size_t probe = 0;
       for (size_t c = 0; c < layers[l].candidates.size(); ++c) {
@@ -318,7 +271,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
       Model m = model;
       auto fits = expand(layers[l].candidates[probe], *layers[l].gram);
       apply_layer_fits(m, *layers[l].gram, fits);
-      scale[l] = kl_per_proxy(m, base_kl, layers[l].candidates[probe].proxy, ctx);
+      scale[l] = kl_per_proxy(m, base_kl, layers[l].candidates[probe].proxy, ctx, held);
       if (ctx.log)
         ctx.log("sparse-quantize: " + layers[l].gram->node + ": KL per unit proxy " + std::to_string(scale[l]) + " (proxy " +
                 std::to_string(layers[l].candidates[probe].proxy) + ", " + std::to_string(layers[l].gram->samples) + " samples of " +
@@ -356,7 +309,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   std::vector<double> saved(steps.size() + 1, 0.0);
   for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
   auto acceptable = [&](size_t n) {
-    return within_drop(build(model, layers, units, options_after(steps, n, units.size()), fp16_bias, nullptr), max_drop, ctx,
+    return within_drop(build(model, layers, units, options_after(steps, n, units.size()), fp16_bias, false), max_drop, ctx, held,
                        "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
                        criterion, z);
   };
@@ -370,7 +323,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
               std::to_string(c.qmax) + ".." + std::to_string(c.qmax) + " (" + std::to_string(grid_bits(c.qmax)).substr(0, 4) + " bits), sparsity " +
               std::to_string(c.sparsity) + ", ~" + std::to_string(static_cast<int64_t>(unit_bytes(c, lc.gram->rows, units[u].begin, units[u].end))) + " bytes");
   }
-  model = build(model, layers, units, chosen, fp16_bias, &ctx.encoded);
+  model = build(model, layers, units, chosen, fp16_bias, true);
 }
 
 }  // namespace mc

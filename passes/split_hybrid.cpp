@@ -47,11 +47,10 @@ struct HybridLayer {
   std::vector<FilterFit> bank;     // per filter (int8 bank), empty for a float bank
 };
 
-// Applies the choice (the first `n` ranked candidates are ternary) to a copy of the model;
-// fills `encoded` when given.
+// Applies the choice (the first `n` ranked candidates are ternary) to a copy of the model; with
+// `encode`, also encodes each layer's weight (a probe needs only the values).
 Model build(const Model& base, const CalibrationStats& stats, const std::vector<HybridLayer>& layers, const std::vector<Candidate>& ranked,
-            size_t n, const FitOptions& ternary_options, const FitOptions& bank_options, bool int8_bank,
-            std::map<std::string, EncodedTensor>* encoded) {
+            size_t n, const FitOptions& ternary_options, const FitOptions& bank_options, bool int8_bank, bool encode) {
   Model m = base;
   std::vector<std::vector<bool>> is_ternary(layers.size());
   for (size_t l = 0; l < layers.size(); ++l) is_ternary[l].assign(static_cast<size_t>(layers[l].filters), false);
@@ -72,11 +71,11 @@ Model build(const Model& base, const CalibrationStats& stats, const std::vector<
     }
     if (!int8_bank && ternary_filters.empty()) continue;  // a float layer, untouched
     Tensor* bias = bias_for(m, hl.node);
-    Tensor& w = m.graph.initializers.at(hl.weight);
+    Tensor& w = m.graph.values_to_change(hl.weight, "split-hybrid");
     const Tensor original = w;
     apply_fits(w, bias, gram, ternary_filters, ternary_fits);
     if (int8_bank) apply_fits(w, bias, gram, bank_filters, bank_fits);
-    if (!encoded) continue;
+    if (!encode) continue;
     EncodedTensor e;
     e.dtype = DType::f32;
     e.shape = w.shape();
@@ -101,7 +100,7 @@ Model build(const Model& base, const CalibrationStats& stats, const std::vector<
       for (int64_t f : bank_filters) e.permutation.push_back(static_cast<uint32_t>(f));
       for (int64_t f : ternary_filters) e.permutation.push_back(static_cast<uint32_t>(f));
     }
-    (*encoded)[hl.weight] = std::move(e);
+    m.graph.encode(hl.weight, std::move(e));
   }
   return m;
 }
@@ -111,22 +110,16 @@ Model build(const Model& base, const CalibrationStats& stats, const std::vector<
 void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx) {
   FitOptions ternary = fit_options(WeightFormat::ternary, options);
   FitOptions bank = fit_options(WeightFormat::int8, options);
-  const std::string bank_kind = options.text("bank", "int8");
-  if (bank_kind != "int8" && bank_kind != "float") fail_usage("split-hybrid: bank=" + bank_kind + ": expected int8 or float");
-  const bool int8_bank = bank_kind == "int8";
-  const bool has_fraction = options.values.count("fraction") != 0;
-  const bool has_drop = options.values.count("max-drop") != 0;
-  if (has_fraction == has_drop) fail_usage("split-hybrid needs exactly one of fraction=F (share of all MACs made ternary) or max-drop=P");
-  const DropCriterion criterion = drop_criterion(options, DropCriterion::expected);
-  const double fraction = options.number("fraction", 0.0);
-  const double max_drop = options.number("max-drop", 0.0);
-  if (has_fraction && !(fraction >= 0 && fraction <= 1)) fail_usage("--ternary-fraction must be between 0 and 1, got " + std::to_string(fraction));
-  if (has_drop && !(max_drop >= 0 && max_drop <= 100)) fail_usage("--max-drop must be between 0 and 100 points, got " + std::to_string(max_drop));
+  const bool int8_bank = options.text("bank") == "int8";
+  const bool has_fraction = options.given("fraction");  // else max-drop (the registry's rule: exactly one)
+  const DropCriterion criterion = drop_criterion(options);
+  const double fraction = has_fraction ? options.number("fraction") : 0.0;
+  const double max_drop = has_fraction ? 0.0 : options.number("max-drop");
 
   const CalibrationStats& stats = ctx.statistics(model);
   ctx.filter_sensitivity_format = "ternary" + (ternary.terms > 1 ? "x" + std::to_string(ternary.terms) : std::string());
-  auto selected = select_layers(model, options.text("layers", "pointwise"), ctx.encoded, options.flag("skip-classifier", true));
-  if (selected.empty()) fail_unsupported("split-hybrid: the model has no " + options.text("layers", "pointwise") + " layers to split");
+  auto selected = select_layers(model, options.text("layers"), options.flag("skip-classifier"));
+  if (selected.empty()) fail_unsupported("split-hybrid: the model has no " + options.text("layers") + " layers to split");
   InferredGraph shapes = infer_shapes(model, 1);
   const double total_macs = static_cast<double>(count_ops(model, shapes).macs);
 
@@ -157,10 +150,10 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   // Across layers the proxy is a poor guide (docs/SENSITIVITY.md: per-layer Spearman 0.2-0.6), so
   // with held-out images each layer's proxy is scaled by a measured factor: the held-out KL added by
   // making that layer's least sensitive half ternary, per unit of their summed proxy.
-  const std::string allocation = options.text("allocation", ctx.held_out.files.empty() ? "proxy" : "measured");
-  if (allocation != "measured" && allocation != "proxy") fail_usage("split-hybrid: allocation=" + allocation + ": expected measured or proxy");
+  std::string allocation = options.text("allocation");
+  if (allocation == "auto") allocation = ctx.held_out.files.empty() ? "proxy" : "measured";
   if (allocation == "measured") {
-    const ReferenceOutputs& reference = ctx.float_reference();
+    const ReferenceOutputs& reference = ctx.float_reference(ctx.held_out);
     const double base_kl = compare_outputs(model, ctx.held_out, reference, ctx.threads).kl;
     for (size_t l = 0; l < layers.size(); ++l) {
       std::vector<Candidate> own;
@@ -171,7 +164,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
       own.resize((own.size() + 1) / 2);
       double proxy_sum = 0;
       for (const auto& c : own) proxy_sum += c.cost;
-      Model probe = build(model, stats, layers, own, own.size(), ternary, bank, int8_bank, nullptr);
+      Model probe = build(model, stats, layers, own, own.size(), ternary, bank, int8_bank, false);
       double added = compare_outputs(probe, ctx.held_out, reference, ctx.threads).kl - base_kl;
       // A floor keeps a layer whose half measured as free from looking infinitely cheap.
       double weight = std::max(added, 1e-6) / std::max(proxy_sum, 1e-12);
@@ -194,8 +187,8 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
     // one standard error to spare: a budget is a limit, and on ~128 images the estimate itself is
     // uncertain by about a point.
     auto acceptable = [&](size_t n) {
-      Model probe = build(model, stats, layers, candidates, n, ternary, bank, int8_bank, nullptr);
-      return within_drop(probe, max_drop, ctx,
+      Model probe = build(model, stats, layers, candidates, n, ternary, bank, int8_bank, false);
+      return within_drop(probe, max_drop, ctx, ctx.held_out,
                          "split-hybrid: " + std::to_string(n) + " ternary filters (" + std::to_string(100.0 * removed[n] / total_macs) + "% of MACs)",
                          criterion, 1.0);
     };
@@ -205,7 +198,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   if (ctx.log)
     ctx.log("split-hybrid: " + std::to_string(chosen) + " of " + std::to_string(candidates.size()) + " filters ternary, " +
             std::to_string(100.0 * removed[chosen] / total_macs) + "% of all MACs");
-  model = build(model, stats, layers, candidates, chosen, ternary, bank, int8_bank, &ctx.encoded);
+  model = build(model, stats, layers, candidates, chosen, ternary, bank, int8_bank, true);
   if (ctx.log && !ctx.held_out.files.empty()) {
     EndToEnd e = compare_outputs(model, ctx.held_out, ctx.float_reference(), ctx.threads);
     ctx.log("split-hybrid: result on the held-out images: top-1 agreement " + std::to_string(e.top1_agreement) +

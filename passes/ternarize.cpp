@@ -10,11 +10,10 @@ namespace mc {
 void run_ternarize(Model& model, const PassOptions& options, PassContext& ctx) {
   FitOptions fit = fit_options(WeightFormat::ternary, options);
   const CalibrationStats& stats = ctx.statistics(model);
-  auto layers = select_layers(model, options.text("layers", "pointwise"), ctx.encoded, options.flag("skip-classifier", true));
-  if (layers.empty()) fail_unsupported("ternarize: the model has no " + options.text("layers", "pointwise") + " layers to make ternary");
+  auto layers = select_layers(model, options.text("layers"), options.flag("skip-classifier"));
+  if (layers.empty()) fail_unsupported("ternarize: the model has no " + options.text("layers") + " layers to make ternary");
   if (ctx.log) ctx.log("ternarize: " + std::to_string(layers.size()) + " layers, " + std::to_string(fit.terms) + " terms");
-  quantize_layers(model, stats, layers, fit, ctx.encoded, &ctx.pruned);
-
+  quantize_layers(model, stats, layers, fit);
 }
 
 }  // namespace mc

@@ -330,8 +330,7 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, i
   return p;
 }
 
-std::vector<const Node*> select_layers(const Model& model, const std::string& selection,
-                                       const std::map<std::string, EncodedTensor>& encoded, bool skip_last) {
+std::vector<const Node*> select_layers(const Model& model, const std::string& selection, bool skip_last) {
   std::vector<const Node*> all;
   for (const auto& node : model.graph.nodes) {
     if (node.op != "Conv" && node.op != "Gemm" && node.op != "MatMul") continue;
@@ -344,7 +343,7 @@ std::vector<const Node*> select_layers(const Model& model, const std::string& se
   if (skip_last && !all.empty()) all.pop_back();
   std::vector<const Node*> out;
   for (const Node* n : all) {
-    if (encoded.count(n->inputs[1])) continue;
+    if (model.graph.is_encoded(n->inputs[1])) continue;
     std::string kind = layer_kind(model, *n);
     bool wanted = selection == "all";
     size_t pos = 0;
@@ -363,45 +362,37 @@ std::vector<const Node*> select_layers(const Model& model, const std::string& se
 FitOptions fit_options(WeightFormat format, const PassOptions& options) {
   FitOptions o;
   o.format = format;
-  std::string method = options.text("method", "gptq");
-  if (method != "gptq" && method != "rtn") fail_usage("method=" + method + ": expected gptq or rtn");
-  o.gptq = method == "gptq";
-  o.damping = options.number("damping", 0.1);
-  if (!(o.damping >= 0 && o.damping <= 10)) fail_usage("damping must be between 0 and 10");
-  o.terms = static_cast<int>(options.integer("terms", format == WeightFormat::ternary ? 2 : 1));
-  if (format == WeightFormat::ternary && (o.terms < 1 || o.terms > 3)) fail_usage("terms must be 1, 2 or 3");
-  o.bits = static_cast<int>(options.integer("bits", 0));
-  if (o.bits != 0 && format == WeightFormat::int8 && (o.bits < 2 || o.bits > 8)) fail_usage("bits must be 2 to 8");
+  o.gptq = options.text("method") == "gptq";
+  o.damping = options.number("damping");
+  o.terms = format == WeightFormat::ternary ? static_cast<int>(options.integer("terms")) : 1;
+  o.bits = format == WeightFormat::int8 && options.given("bits") ? static_cast<int>(options.integer("bits")) : 0;
   return o;
 }
 
-void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options,
-                     std::map<std::string, EncodedTensor>& encoded, const std::map<std::string, std::vector<uint8_t>>* masks) {
+void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options) {
   // Names first: bias_for may add initializers and inputs, invalidating node pointers' contents.
   std::vector<std::pair<std::string, std::string>> todo;
   for (const Node* n : layers) todo.emplace_back(n->name, n->inputs[1]);
   for (const auto& [node_name, weight_name] : todo) {
     const LayerGram& layer = stats.layers.at(node_name);
-    Tensor& weight = model.graph.initializers.at(weight_name);
+    const Tensor& weight = *model.graph.initializer(weight_name);
     const int64_t count = filter_count(weight, layer);
     std::vector<int64_t> filters(static_cast<size_t>(count));
     for (int64_t f = 0; f < count; ++f) filters[static_cast<size_t>(f)] = f;
-    const std::vector<uint8_t>* mask = nullptr;
-    if (masks && masks->count(weight_name)) mask = &masks->at(weight_name);
-    auto fits = fit_filters(weight, layer, filters, options, mask);
+    auto fits = fit_filters(weight, layer, filters, options, model.graph.pruned_mask(weight_name));
     Tensor* bias = bias_for(model, node_name);
-    Tensor& w = model.graph.initializers.at(weight_name);
+    Tensor& w = model.graph.values_to_change(weight_name, "quantize " + node_name);
     apply_fits(w, bias, layer, filters, fits);
     EncodedTensor e;
     e.dtype = DType::f32;
     e.shape = w.shape();
     e.parts.push_back(make_part(fits, options, 0, count));
-    encoded[weight_name] = std::move(e);
+    model.graph.encode(weight_name, std::move(e));
   }
 }
 
 std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, const FitOptions& options, const std::vector<uint8_t>* fixed_mask) {
-  const Tensor& weight = model.graph.initializers.at(layer.weight);
+  const Tensor& weight = *model.graph.initializer(layer.weight);
   std::vector<int64_t> filters(static_cast<size_t>(filter_count(weight, layer)));
   for (size_t f = 0; f < filters.size(); ++f) filters[f] = static_cast<int64_t>(f);
   return fit_filters(weight, layer, filters, options, fixed_mask);
@@ -455,7 +446,7 @@ void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<Fi
   std::vector<int64_t> filters(fits.size());
   for (size_t f = 0; f < filters.size(); ++f) filters[f] = static_cast<int64_t>(f);
   Tensor* bias = bias_for(model, layer.node);
-  Tensor& w = model.graph.initializers.at(layer.weight);
+  Tensor& w = model.graph.values_to_change(layer.weight, "fit " + layer.node);
   apply_fits(w, bias, layer, filters, fits);
   if (mask) {
     mask->assign(static_cast<size_t>(w.numel()), 0);
@@ -467,7 +458,10 @@ Tensor* bias_for(Model& model, const std::string& node_name) {
   for (auto& node : model.graph.nodes) {
     if (node.name != node_name) continue;
     if (node.op != "Conv" && node.op != "Gemm") return nullptr;
-    if (node.has_input(2)) return &model.graph.initializers.at(node.inputs[2]);
+    if (node.has_input(2)) {
+      model.graph.check_not_encoded(node.inputs[2], "bias correction of " + node.describe());
+      return &model.graph.values_to_change(node.inputs[2], "bias correction of " + node.describe());
+    }
     const Tensor& w = *model.graph.initializer(node.inputs.at(1));
     int64_t outputs = node.op == "Conv" ? w.dim(0) : (node.attr_int("transB", 0) ? w.dim(0) : w.dim(1));
     std::string name = model.graph.fresh_name(node.name + "_bias");
@@ -476,7 +470,7 @@ Tensor* bias_for(Model& model, const std::string& node_name) {
     model.graph.initializers[name] = std::move(b);
     node.inputs.resize(3);
     node.inputs[2] = name;
-    return &model.graph.initializers.at(name);
+    return &model.graph.values_to_change(name, "bias correction of " + node.describe());
   }
   return nullptr;
 }

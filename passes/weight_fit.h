@@ -80,21 +80,18 @@ void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std:
 // The layers a quantization pass works on: weighted Conv / Gemm / MatMul nodes (constant float
 // weights, filters as rows) whose kind (analysis/sensitivity.h layer_kind) matches `selection`:
 // "all", or a '+'-separated list of kinds ("pointwise", "depthwise", "conv", "fc"). Layers whose
-// weight is already encoded in `encoded` are skipped; `skip_last` leaves out the final weighted
-// layer (the classifier).
-std::vector<const Node*> select_layers(const Model& model, const std::string& selection,
-                                       const std::map<std::string, EncodedTensor>& encoded, bool skip_last = false);
+// weight is already encoded are skipped; `skip_last` leaves out the final weighted layer (the
+// classifier).
+std::vector<const Node*> select_layers(const Model& model, const std::string& selection, bool skip_last = false);
 
 // An encoding part covering stored channels [begin, end) from fits given in stored order.
 EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& options, int64_t begin, int64_t end);
 
 // Quantizes every filter of the selected layers (one encoding part per layer), applies bias
-// correction, records the encodings in `encoded` and replaces the weights by their decoded values.
-// `stats` must describe the model as it is (the float layers' inputs).
-// `masks` (weight name -> mask), when given, holds earlier prunings whose zeros are kept.
-void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options,
-                     std::map<std::string, EncodedTensor>& encoded,
-                     const std::map<std::string, std::vector<uint8_t>>* masks = nullptr);
+// correction and encodes each weight (Graph::encode: its values become the decoded encoding).
+// `stats` must describe the model as it is (the float layers' inputs). A weight an earlier pass
+// pruned (Initializer::pruned) keeps its zeros.
+void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options);
 
 // FitOptions from pass options: method=gptq|rtn, damping=D, terms=K (ternary), bits=B (int8: 2..8).
 FitOptions fit_options(WeightFormat format, const class PassOptions& options);
@@ -130,6 +127,7 @@ void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<Fi
 
 // The bias initializer of a Conv / Gemm layer, creating a zero bias input if it has none (so bias
 // correction has somewhere to go). Returns nullptr for layers that cannot take a bias (MatMul).
+// Refuses (unsupported) a bias an earlier pass encoded: correcting it would break its encoding.
 Tensor* bias_for(Model& model, const std::string& node_name);
 
 }  // namespace mc

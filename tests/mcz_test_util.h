@@ -190,8 +190,10 @@ inline std::vector<std::byte> leb128(uint64_t v) {
 // everything else raw.
 inline std::map<std::string, EncodedTensor> lossless_encodings(const Model& m, bool fp16 = false) {
   std::map<std::string, EncodedTensor> out;
-  for (const auto& [name, t] : m.graph.initializers)
+  for (const auto& [name, init] : m.graph.initializers) {
+    const Tensor& t = init.values;
     out[name] = t.dtype() != DType::f32 ? encode_raw(t) : fp16 ? encode_fp16(t) : encode_fp32_planes(t);
+  }
   return out;
 }
 
@@ -286,7 +288,7 @@ inline Model varied_model() {
 inline std::vector<std::byte> small_mcz(bool fp16 = false) {
   Model m = tiny_conv_model();
   nlohmann::ordered_json meta = {{"tool", "mcompress"}, {"recipe", fp16 ? "fp16" : "lossless"}};
-  return write_mcz(m, lossless_encodings(m, fp16), meta, 0, false);
+  return write_mcz(with_encodings(m, lossless_encodings(m, fp16)), meta, 0, false);
 }
 
 }  // namespace mc::test

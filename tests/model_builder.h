@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,20 @@ Model tiny_pointwise_model();
 
 // input [N,3,8,8] -> Relu -> output: no layer with weights.
 Model relu_only_model();
+
+// `m` with `encodings` attached to its initializers (Graph::encode: their values become what the
+// encodings decode to); initializers not named keep theirs.
+inline Model with_encodings(Model m, const std::map<std::string, EncodedTensor>& encodings) {
+  for (const auto& [name, e] : encodings) m.graph.encode(name, e);
+  return m;
+}
+
+// The encodings of every encoded initializer of `m`, by name.
+inline std::map<std::string, EncodedTensor> encodings_of(const Model& m) {
+  std::map<std::string, EncodedTensor> out;
+  for (const auto& [name, init] : m.graph.initializers)
+    if (init.encoding) out[name] = *init.encoding;
+  return out;
+}
 
 }  // namespace mc::test

@@ -161,7 +161,7 @@ TEST_CASE("test_calibration: profile bad inputs fail clearly") {
   }
   SUBCASE("NaN weights") {
     test::write_small_inputs(dir.path, 2);
-    m.graph.initializers["w"].data<float>()[5] = std::nanf("");
+    m.graph.initializers["w"].values.data<float>()[5] = std::nanf("");
     auto set = calibration_set(dir.path.string(), 2, 0, test::small_image_config(), m);
     expect_error([&] { collect_calibration_stats(m, set, StatsOptions{}); }, ErrorKind::input, "'w'");
   }
@@ -190,8 +190,8 @@ TEST_CASE("test_calibration: held-out comparison: agreement and expected drop ag
   // not also the smallest output disagrees, and the expected drop is, per image, the float
   // model's probability of its own top-1 minus its probability of the new top-1.
   Model flipped = m;
-  for (auto& [name, t] : flipped.graph.initializers)
-    for (float& v : t.span<float>()) v = -v;
+  for (auto& [name, init] : flipped.graph.initializers)
+    for (float& v : init.values.span<float>()) v = -v;
   EndToEnd e = compare_outputs(flipped, set, ref, 1);
   auto flipped_probs = reference_outputs(flipped, set, 1).probabilities;
   double drop = 0, agree = 0, squares = 0;
@@ -247,8 +247,8 @@ TEST_CASE("test_calibration: mirrored held-out views: each image then its mirror
   const ReferenceOutputs ref = reference_outputs(m, views, 1);
   REQUIRE(ref.probabilities.size() == 12);
   Model flipped = m;
-  for (auto& [name, t] : flipped.graph.initializers)
-    for (float& v : t.span<float>()) v = -v;
+  for (auto& [name, init] : flipped.graph.initializers)
+    for (float& v : init.values.span<float>()) v = -v;
   const EndToEnd e = compare_outputs(flipped, views, ref, 1);
   const auto q = reference_outputs(flipped, views, 1).probabilities;
   std::vector<double> cost(6, 0.0);

@@ -316,7 +316,8 @@ TEST_CASE("test_equalize: pairs it must not touch are left alone") {
     auto pairs = pair_lines(run_logged(eq, "equalize"));
     CHECK(pairs.empty());
     CHECK(test::count_op(eq, "Min") == 0);
-    for (const auto& [name, t] : m.graph.initializers) {
+    for (const auto& [name, t_init] : m.graph.initializers) {
+    const Tensor& t = t_init.values;
       CAPTURE(name);
       REQUIRE(eq.graph.initializer(name));
       CHECK(std::memcmp(eq.graph.initializer(name)->raw(), t.raw(), t.byte_size()) == 0);
@@ -377,7 +378,7 @@ TEST_CASE("test_equalize: pairs it must not touch are left alone") {
 TEST_CASE("test_equalize: degenerate channels keep scale 1 and the output stays finite") {
   Model m = relu6_chain_model();
   // Filter 1 of conv1 is all zero: r1 = 0, so its channel is not rescaled.
-  Tensor& w = m.graph.initializers["conv1_w"];
+  Tensor& w = m.graph.initializers["conv1_w"].values;
   for (int64_t k = 0; k < 27; ++k) w.data<float>()[27 + k] = 0.0f;
   Model eq = m;
   run_logged(eq, "equalize");

@@ -231,8 +231,8 @@ TEST_CASE("test_integer_conv: layers that do not have the int8 form run as writt
   }
   SUBCASE("a float weight") {
     Model m = layer.model();
-    Tensor wf(DType::f32, m.graph.initializers["wq"].shape());
-    for (int64_t i = 0; i < wf.numel(); ++i) wf.data<float>()[i] = 0.01f * m.graph.initializers["wq"].data<int8_t>()[i];
+    Tensor wf(DType::f32, m.graph.initializer("wq")->shape());
+    for (int64_t i = 0; i < wf.numel(); ++i) wf.data<float>()[i] = 0.01f * m.graph.initializer("wq")->data<int8_t>()[i];
     m.graph.initializers["wf"] = wf;
     m.graph.nodes[2].inputs[1] = "wf";
     Executor e(m, ExecutorOptions{1, true});

@@ -28,7 +28,7 @@ std::vector<std::byte> compress(const Model& m, const std::string& recipe) {
   CompressedModel c = run_recipe(recipe, m);
   nlohmann::ordered_json meta;
   meta["recipe"] = recipe;
-  return write_mcz(c.model, c.encoded, meta);
+  return write_mcz(c.model, meta);
 }
 
 }  // namespace
@@ -106,11 +106,11 @@ TEST_CASE("test_mcz: int8, int4, ternary and sparse parts decode as specified") 
   Node gemm{"fc", "Gemm", {"x", "w"}, {"y"}, {}};
   gemm.attrs["transB"] = Attribute{AttrType::integer, 0, 1, {}, {}, {}, {}, {}};
   m.graph.nodes.push_back(gemm);
-  auto bytes = write_mcz(m, {{"w", e}}, nlohmann::ordered_json::object());
+  auto bytes = write_mcz(test::with_encodings(m, {{"w", e}}), nlohmann::ordered_json::object());
   McFile f = read_mcz(bytes, "hand.mcz");
   REQUIRE(f.tensors.size() == 1);
   CHECK(f.tensors[0].encoded.parts.size() == 3);
-  CHECK(same_bits(decode_mcz(f, "hand.mcz").graph.initializers.at("w"), t));
+  CHECK(same_bits(decode_mcz(f, "hand.mcz").graph.initializers.at("w").values, t));
 
   SUBCASE("symbols outside an encoding's range are rejected") {
     e.parts[1].streams[0][0] = 3;
@@ -128,14 +128,14 @@ TEST_CASE("test_mcz: lossless round trip is bit-identical and runs identically")
   McFile f = read_mcz(bytes, "tiny.mcz");
   CHECK(f.metadata["recipe"] == "lossless");
   Model back = decode_mcz(f, "tiny.mcz");
-  for (const auto& [name, t] : m.graph.initializers) CHECK(same_bits(back.graph.initializers.at(name), t));
+  for (const auto& [name, t] : m.graph.initializers) CHECK(same_bits(back.graph.initializers.at(name).values, t.values));
   // Deterministic: the same input gives the same bytes, at any thread count.
   CHECK(compress(m, "lossless") == bytes);
   CompressedModel c = run_recipe("lossless", m);
   nlohmann::ordered_json meta;
   meta["recipe"] = "lossless";
-  CHECK(write_mcz(c.model, c.encoded, meta, 1) == bytes);
-  CHECK(write_mcz(c.model, c.encoded, meta, 3) == bytes);
+  CHECK(write_mcz(c.model, meta, 1) == bytes);
+  CHECK(write_mcz(c.model, meta, 3) == bytes);
 }
 
 TEST_CASE("test_mcz: shared models: lossless is bit-identical, fp16 equals the rounded weights") {
@@ -145,15 +145,16 @@ TEST_CASE("test_mcz: shared models: lossless is bit-identical, fp16 equals the r
     Model m = load_onnx((test::shared_dir() / "models" / (std::string(name) + ".onnx")).string());
     auto lossless = compress(m, "lossless");
     Model back = decode_mcz(read_mcz(lossless, name), name);
-    for (const auto& [n, t] : m.graph.initializers) REQUIRE(same_bits(back.graph.initializers.at(n), t));
+    for (const auto& [n, t] : m.graph.initializers) REQUIRE(same_bits(back.graph.initializers.at(n).values, t.values));
     // Export of the decoded model equals export of the source: same graph, same weights.
     CHECK(serialize_onnx(back).size() == serialize_onnx(m).size());
 
     auto fp16 = compress(m, "fp16");
     CHECK(fp16.size() < lossless.size());
     Model half = decode_mcz(read_mcz(fp16, name), name);
-    for (const auto& [n, t] : m.graph.initializers) {
-      const Tensor& u = half.graph.initializers.at(n);
+    for (const auto& [n, t_init] : m.graph.initializers) {
+    const Tensor& t = t_init.values;
+      const Tensor& u = half.graph.initializers.at(n).values;
       if (t.dtype() != DType::f32) {
         CHECK(same_bits(u, t));
         continue;
@@ -174,7 +175,7 @@ TEST_CASE("test_mcz: the coder keeps the smallest of packed, rANS and zstd per s
   for (int64_t i = 0; i < w.numel(); i += 37) w.data<float>()[i] = 0.5f;
   m.graph.initializers["w"] = w;
   m.graph.initializers["b"] = Tensor(DType::f32, {64});
-  std::memset(m.graph.initializers["b"].raw(), 0, 256);
+  std::memset(m.graph.initializers["b"].values.raw(), 0, 256);
   auto bytes = compress(m, "lossless");
   McFile f = read_mcz(bytes, "zeros.mcz");
   for (const auto& t : f.tensors) {

@@ -305,7 +305,7 @@ std::vector<std::byte> quantized_mcz(bool half_scales = false) {
   int4.symbol_bits = {4};
   b.parts = {int4};
   enc["b"] = b;
-  return write_mcz(m, enc, {{"tool", "mcompress"}, {"recipe", "test-quantized"}}, 0, false);
+  return write_mcz(test::with_encodings(m, enc), {{"tool", "mcompress"}, {"recipe", "test-quantized"}}, 0, false);
 }
 
 // tiny_conv_model plus an unused 64x64 float table whose byte planes suit every coder: plane 0
@@ -321,7 +321,7 @@ std::vector<std::byte> coded_mcz() {
   }
   m.graph.initializers["table"] = Tensor::from_vector<float>({64, 64}, table);
   m.graph.initializers["shape"] = Tensor::from_vector<int64_t>({2}, {1, -1});
-  return write_mcz(m, lossless_encodings(m), {{"tool", "mcompress"}, {"recipe", "test-coded"}}, 0, false);
+  return write_mcz(test::with_encodings(m, lossless_encodings(m)), {{"tool", "mcompress"}, {"recipe", "test-coded"}}, 0, false);
 }
 
 // A serialized onnx.ModelProto fragment adding an initializer 'huge' of float32 [2^30] with no data;
@@ -401,9 +401,9 @@ TEST_CASE("test_mcz_corruption: the test file is well formed and the helpers agr
   Model source = tiny_conv_model();
   for (const auto& initializer : source.graph.initializers) {
     const std::string& name = initializer.first;
-    const Tensor& t = initializer.second;
+    const Tensor& t = initializer.second.values;
     CAPTURE(name);
-    const Tensor& back = m.graph.initializers.at(name);
+    const Tensor& back = m.graph.initializers.at(name).values;
     REQUIRE(back.shape() == t.shape());
     CHECK(std::memcmp(back.raw(), t.raw(), t.byte_size()) == 0);
   }
@@ -864,10 +864,10 @@ TEST_CASE("test_mcz_corruption: zero-element tensors round-trip") {
   Model m = tiny_conv_model();
   m.graph.initializers["empty_i64"] = Tensor(DType::i64, {2, 0});
   m.graph.initializers["empty_f32"] = Tensor(DType::f32, {3, 0, 2});
-  const auto file = write_mcz(m, lossless_encodings(m), {{"tool", "mcompress"}});
+  const auto file = write_mcz(test::with_encodings(m, lossless_encodings(m)), {{"tool", "mcompress"}});
   Model back = load(file);
-  CHECK(back.graph.initializers.at("empty_i64").shape() == Shape{2, 0});
-  CHECK(back.graph.initializers.at("empty_f32").numel() == 0);
+  CHECK(back.graph.initializers.at("empty_i64").values.shape() == Shape{2, 0});
+  CHECK(back.graph.initializers.at("empty_f32").values.numel() == 0);
 }
 
 TEST_CASE("test_mcz_corruption: every golden case fails with its kind and message") {
@@ -908,7 +908,7 @@ TEST_CASE("test_mcz_corruption: golden fuzz seed corpora are present and valid")
   const std::vector<std::pair<std::string, std::vector<std::byte>>> mcz = {
       {"tiny_fp32.mcz", small_mcz()}, {"tiny_fp16.mcz", small_mcz(true)},
       {"tiny_quantized.mcz", quantized_mcz()}, {"tiny_coded.mcz", coded_mcz()},
-      {"varied.mcz", write_mcz(varied_model(), lossless_encodings(varied_model()), {{"tool", "mcompress"}})}};
+      {"varied.mcz", write_mcz(with_encodings(varied_model(), lossless_encodings(varied_model())), {{"tool", "mcompress"}})}};
   const std::vector<std::pair<std::string, std::vector<std::byte>>> onnx = {
       {"tiny_conv.onnx", to_bytes(serialize_onnx(tiny_conv_model()))},
       {"varied.onnx", to_bytes(serialize_onnx(varied_model()))}};

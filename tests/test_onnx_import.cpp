@@ -93,8 +93,9 @@ TEST_CASE("test_onnx_import: shared models round-trip with bit-identical initial
     Model m = load_onnx((test::shared_dir() / "models" / (std::string(name) + ".onnx")).string());
     Model back = parse_onnx(as_bytes(serialize_onnx(m)), name);
     REQUIRE(back.graph.initializers.size() == m.graph.initializers.size());
-    for (const auto& [n, t] : m.graph.initializers) {
-      const Tensor& u = back.graph.initializers.at(n);
+    for (const auto& [n, t_init] : m.graph.initializers) {
+    const Tensor& t = t_init.values;
+      const Tensor& u = back.graph.initializers.at(n).values;
       CHECK(u.shape() == t.shape());
       CHECK(std::memcmp(u.raw(), t.raw(), t.byte_size()) == 0);
     }

@@ -38,7 +38,7 @@ TEST_CASE("test_passes: pipelines parse, print back, and reject bad tokens") {
   expect_usage("fold-bn,frobnicate", "unknown pass 'frobnicate'");
   expect_usage("", "no passes");
   expect_usage("fold-bn,", "trailing ','");
-  expect_usage("fold-bn<x=1>", "unknown option 'x' for pass 'fold-bn'");
+  expect_usage("fold-bn<x=1>", "pass 'fold-bn': unknown option 'x' (it takes none)");
   expect_usage("fold-bn<", "missing '>'");
 }
 

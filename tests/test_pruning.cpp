@@ -126,21 +126,20 @@ Model run_passes(const Model& m, const std::string& pipeline, const SmallCalibra
   return copy;
 }
 
-// Writes `q` (tensors in `encoded`, the rest lossless) as a .mcz: every initializer decodes bit for
+// Writes `q` (its encoded tensors as encoded, the rest lossless) as a .mcz: every initializer decodes bit for
 // bit, the --qdq export has `dequantized` int8 weights behind DequantizeLinear and computes exactly
 // what the decoded model computes. Returns the file.
-std::vector<std::byte> check_file_round_trip_and_export(const Model& q, std::map<std::string, EncodedTensor> encoded,
-                                                        int dequantized) {
-  for (const auto& [name, t] : q.graph.initializers)
-    if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
-  const auto bytes = write_mcz(q, encoded, nlohmann::ordered_json::object(), 1);
+std::vector<std::byte> check_file_round_trip_and_export(Model q, int dequantized) {
+  encode_remaining(q, Encoding::fp32_planes);
+  const auto bytes = write_mcz(q, nlohmann::ordered_json::object(), 1);
   const McFile file = read_mcz(bytes, "f.mcz");
   const Model back = decode_mcz(file, "f.mcz");
-  for (const auto& [name, t] : q.graph.initializers) {
+  for (const auto& [name, t_init] : q.graph.initializers) {
+    const Tensor& t = t_init.values;
     CAPTURE(name);
     CHECK(same_bits(t, *back.graph.initializer(name)));
   }
-  const Model qdq = with_qdq_weights(back, file);
+  const Model qdq = with_qdq_weights(back);
   CHECK(test::count_op(qdq, "DequantizeLinear") == dequantized);
   Tensor x(DType::f32, {2, 3, 8, 8});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));
@@ -160,12 +159,12 @@ TEST_CASE("test_pruning: prune-magnitude hits the exact sparsity with the smalle
     const Tensor& after = *p.graph.initializer(name);
     const int64_t expected = std::llround(0.3 * static_cast<double>(before.numel()));
     CHECK(zeros(after) == expected);
-    REQUIRE(ctx.pruned.count(name));
+    REQUIRE(p.graph.pruned_mask(name));
     // Every pruned weight is no larger in magnitude than every kept one; kept ones are unchanged.
     float largest_pruned = 0, smallest_kept = 1e30f;
     for (int64_t i = 0; i < before.numel(); ++i) {
       const float w = before.data<float>()[i];
-      if (ctx.pruned[name][static_cast<size_t>(i)]) largest_pruned = std::max(largest_pruned, std::fabs(w));
+      if ((*p.graph.pruned_mask(name))[static_cast<size_t>(i)]) largest_pruned = std::max(largest_pruned, std::fabs(w));
       else {
         smallest_kept = std::min(smallest_kept, std::fabs(w));
         CHECK(after.data<float>()[i] == w);
@@ -182,8 +181,8 @@ TEST_CASE("test_pruning: sparsity 0 is a no-op") {
     CAPTURE(pipeline);
     PassContext ctx;
     Model p = run_passes(m, pipeline, &calib, &ctx);
-    CHECK(ctx.pruned.empty());
-    for (const auto& [name, t] : m.graph.initializers) CHECK(same_bits(t, *p.graph.initializer(name)));
+    for (const auto& [name, t] : p.graph.initializers) CHECK_FALSE(t.pruned);
+    for (const auto& [name, t] : m.graph.initializers) CHECK(same_bits(t.values, *p.graph.initializer(name)));
   }
 }
 
@@ -343,12 +342,13 @@ TEST_CASE("test_pruning: pruned and quantized models round-trip through .mcz exa
       // The zeros survive quantization.
       int64_t pruned_weights = 0;
       for (const auto& [name, t] : c.model.graph.initializers)
-        if (name[0] == 'w') pruned_weights += zeros(t);
+        if (name[0] == 'w') pruned_weights += zeros(t.values);
       CHECK(pruned_weights > 0);
     }
-    const auto bytes = write_mcz(c.model, c.encoded, nlohmann::ordered_json::object(), 1);
+    const auto bytes = write_mcz(c.model, nlohmann::ordered_json::object(), 1);
     Model back = decode_mcz(read_mcz(bytes, "p.mcz"), "p.mcz");
-    for (const auto& [name, t] : c.model.graph.initializers) {
+    for (const auto& [name, t_init] : c.model.graph.initializers) {
+    const Tensor& t = t_init.values;
       CAPTURE(name);
       REQUIRE(back.graph.initializer(name));
       CHECK(same_bits(t, *back.graph.initializer(name)));
@@ -356,7 +356,7 @@ TEST_CASE("test_pruning: pruned and quantized models round-trip through .mcz exa
     // Same bytes at another thread count.
     o.threads = 3;
     CompressedModel c3 = run_recipe("int8", m, o);
-    CHECK(write_mcz(c3.model, c3.encoded, nlohmann::ordered_json::object(), 3) == bytes);
+    CHECK(write_mcz(c3.model, nlohmann::ordered_json::object(), 3) == bytes);
   }
 }
 
@@ -365,7 +365,7 @@ TEST_CASE("test_pruning: a pruned float layer is stored as a sparse part") {
   RecipeOptions o;
   o.passes = "prune-magnitude<sparsity=0.5>";
   CompressedModel c = run_recipe("lossless", m, o);
-  const EncodedTensor& e = c.encoded.at("w2");
+  const EncodedTensor& e = *c.model.graph.initializers.at("w2").encoding;
   REQUIRE(e.parts.size() == 1);
   CHECK(e.parts[0].sparse);
   CHECK(e.parts[0].encoding == Encoding::fp32_planes);
@@ -381,14 +381,13 @@ TEST_CASE("test_pruning: a pruned float layer is stored as a sparse part") {
 TEST_CASE("test_pruning: sparse-quantize chooses narrower grids when the budget allows") {
   const Model m = test::tiny_pointwise_model();
   SmallCalibration calib(m);
-  PassContext strict, loose;
-  run_passes(m, "sparse-quantize<max-drop=0;bits=8+4;sparsity=0>", &calib, &strict);
-  run_passes(m, "sparse-quantize<max-drop=100;bits=8+4;sparsity=0+0.5>", &calib, &loose);
+  const Model strict = run_passes(m, "sparse-quantize<max-drop=0;bits=8+4;sparsity=0>", &calib);
+  const Model loose = run_passes(m, "sparse-quantize<max-drop=100;bits=8+4;sparsity=0+0.5>", &calib);
   // max-drop=100 accepts everything: every layer takes its smallest option (4 bits, 50% pruned).
   for (const char* name : {"w1", "w2", "w3"}) {
     CAPTURE(name);
-    CHECK(loose.encoded.at(name).parts[0].encoding == Encoding::int4);
-    CHECK(strict.encoded.count(name));
+    CHECK(loose.graph.initializers.at(name).encoding->parts[0].encoding == Encoding::int4);
+    CHECK(strict.graph.is_encoded(name));
   }
 }
 
@@ -417,7 +416,7 @@ TEST_CASE("test_pruning: bad sparsity and N:M settings fail naming the flag or t
     CAPTURE(bad);
     expect_error([&] { run_passes(m, bad, &calib); }, ErrorKind::usage, "");
   }
-  expect_error([&] { run_passes(m, "prune-magnitude<sparsity=1>", &calib); }, ErrorKind::usage, "--sparsity");
+  expect_error([&] { run_passes(m, "prune-magnitude<sparsity=1>", &calib); }, ErrorKind::usage, "pass 'prune-magnitude': option 'sparsity=1' must be in [0, 1)");
   // The 3x3 conv has 3 input channels: M=4 does not divide them.
   expect_error([&] { run_passes(m, "prune-nm<layers=conv>", &calib); }, ErrorKind::usage, "'conv'");
   expect_error([&] { run_passes(m, "prune-nm<layers=conv;method=magnitude>", nullptr); }, ErrorKind::usage, "'conv'");
@@ -474,13 +473,13 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
       }
       e.parts.push_back(p);
       std::map<std::string, EncodedTensor> encoded{{"w", e}, {"b", encode_fp32_planes(*m.graph.initializer("b"))}};
-      const auto bytes = write_mcz(m, encoded, nlohmann::ordered_json::object(), 1);
+      const auto bytes = write_mcz(test::with_encodings(m, encoded), nlohmann::ordered_json::object(), 1);
       const McFile file = read_mcz(bytes, "q.mcz");
       const Model decoded = decode_mcz(file, "q.mcz");
       REQUIRE(file.tensors.size() == 2);
       for (const auto& t : file.tensors)
         if (t.name == "w") CHECK(t.encoded.parts[0].scales == p.scales);
-      const Model qdq = with_qdq_weights(decoded, file);
+      const Model qdq = with_qdq_weights(decoded);
       REQUIRE(test::count_op(qdq, "DequantizeLinear") == 1);
       Tensor x(DType::f32, {2, 3, 8, 8});
       for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.11f * static_cast<float>(i));
@@ -491,32 +490,29 @@ TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights 
 TEST_CASE("test_pruning: sparse-quantize stores float16 scales in 2 bytes each, exactly") {
   const Model m = test::tiny_pointwise_model();
   SmallCalibration calib(m);
-  PassContext half_ctx, full_ctx;
-  const Model half = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4>", &calib, &half_ctx);
-  const Model full = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4;scales=fp32>", &calib, &full_ctx);
+  const Model half = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4>", &calib);
+  const Model full = run_passes(m, "sparse-quantize<max-drop=50;bits=8+4;scales=fp32>", &calib);
   size_t scales = 0;
   for (const char* name : {"w1", "w2", "w3"}) {
     CAPTURE(name);
-    for (float s : half_ctx.encoded.at(name).parts[0].scales) {
+    for (float s : half.graph.initializers.at(name).encoding->parts[0].scales) {
       CHECK(half_to_float(float_to_half(s)) == s);
       ++scales;
     }
     // The model computes with exactly the stored (rounded) scales.
-    CHECK(same_bits(decode_tensor(half_ctx.encoded.at(name), name), *half.graph.initializer(name)));
+    CHECK(same_bits(decode_tensor(*half.graph.initializers.at(name).encoding, name), *half.graph.initializer(name)));
   }
   REQUIRE(scales > 0);
-  auto encoded_all = [](const Model& model, std::map<std::string, EncodedTensor> encoded) {
-    for (const auto& [name, t] : model.graph.initializers)
-      if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
-    return encoded;
-  };
-  const auto half_encoded = encoded_all(half, half_ctx.encoded);
-  const auto bytes = write_mcz(half, half_encoded, nlohmann::ordered_json::object(), 1, false);
+  Model half_all = half;
+  encode_remaining(half_all, Encoding::fp32_planes);
+  const auto half_encoded = test::encodings_of(half_all);
+  const auto bytes = write_mcz(half_all, nlohmann::ordered_json::object(), 1, false);
   const McFile file = read_mcz(bytes, "h.mcz");
   for (const auto& t : file.tensors)
-    if (half_ctx.encoded.count(t.name)) CHECK(t.encoded.parts[0].scales == half_ctx.encoded.at(t.name).parts[0].scales);
+    if (half.graph.is_encoded(t.name)) CHECK(t.encoded.parts[0].scales == half.graph.initializers.at(t.name).encoding->parts[0].scales);
   const Model back = decode_mcz(file, "h.mcz");
-  for (const auto& [name, t] : half.graph.initializers) {
+  for (const auto& [name, t_init] : half.graph.initializers) {
+    const Tensor& t = t_init.values;
     CAPTURE(name);
     CHECK(same_bits(t, *back.graph.initializer(name)));
   }
@@ -525,16 +521,16 @@ TEST_CASE("test_pruning: sparse-quantize stores float16 scales in 2 bytes each, 
   auto nudged = half_encoded;
   auto& w1 = nudged.at("w1").parts[0];
   w1.scales[0] = std::nextafter(w1.scales[0], 1.0f);
-  const CodedTensors narrow = code_tensors(half, half_encoded, 1), wide = code_tensors(half, nudged, 1);
+  const CodedTensors narrow = code_tensors(half_all, 1), wide = code_tensors(test::with_encodings(half_all, nudged), 1);
   CHECK(wide.table.size() == narrow.table.size() + 2 * w1.scales.size());
   // The QDQ export carries the float16 scales exactly.
-  const Model qdq = with_qdq_weights(back, file);
+  const Model qdq = with_qdq_weights(back);
   CHECK(test::count_op(qdq, "DequantizeLinear") == 3);
   Tensor x(DType::f32, {2, 3, 8, 8});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::sin(0.07f * static_cast<float>(i));
   CHECK(same_bits(Executor(qdq).run({x})[0], Executor(back).run({x})[0]));
-  (void)full;
-  CHECK_FALSE(half_to_float(float_to_half(full_ctx.encoded.at("w2").parts[0].scales[0])) == full_ctx.encoded.at("w2").parts[0].scales[0]);
+  const float full_scale = full.graph.initializers.at("w2").encoding->parts[0].scales[0];
+  CHECK_FALSE(half_to_float(float_to_half(full_scale)) == full_scale);
 }
 
 TEST_CASE("test_pruning: fractional bit widths are grids of 2 qmax + 1 levels, stored and exported exactly") {
@@ -542,20 +538,18 @@ TEST_CASE("test_pruning: fractional bit widths are grids of 2 qmax + 1 levels, s
   SmallCalibration calib(m);
   for (const auto& [bits, qmax, encoding] : {std::tuple{"4.5", 10, Encoding::int8}, std::tuple{"3.5", 5, Encoding::int4}, std::tuple{"2", 1, Encoding::int4}}) {
     CAPTURE(bits);
-    PassContext ctx;
-    const Model q = run_passes(m, std::string("sparse-quantize<max-drop=100;sparsity=0;bits=") + bits + ">", &calib, &ctx);
+    const Model q = run_passes(m, std::string("sparse-quantize<max-drop=100;sparsity=0;bits=") + bits + ">", &calib);
     const int32_t offset = encoding == Encoding::int8 ? 128 : 8;
-    std::map<std::string, EncodedTensor> encoded = ctx.encoded;
     for (const char* name : {"w1", "w2", "w3"}) {
       CAPTURE(name);
-      const EncodedPart& p = ctx.encoded.at(name).parts[0];
+      const EncodedPart& p = q.graph.initializers.at(name).encoding->parts[0];
       CHECK(p.encoding == encoding);
       int32_t top = 0;
       for (uint8_t s : p.streams[0]) top = std::max(top, std::abs(static_cast<int32_t>(s) - offset));
       CHECK(top <= qmax);
       CHECK(top >= 1);
     }
-    check_file_round_trip_and_export(q, encoded, 3);
+    check_file_round_trip_and_export(q, 3);
   }
 }
 
@@ -578,10 +572,10 @@ TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into p
     Model q = m;
     run_pipeline(q, parse_pipeline(std::string("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=") + drop + ">"), ctx);
     CHECK(std::find(log.begin(), log.end(), "sparse-quantize: 3 layers in 6 budget units") != log.end());
-    const EncodedTensor& w2 = ctx.encoded.at("w2");
+    const EncodedTensor& w2 = *q.graph.initializers.at("w2").encoding;
     CHECK(w2.parts.size() == 1);  // the tiny held-out set accepts every step: the units' runs merge
     CHECK(same_bits(decode_tensor(w2, "w2"), *q.graph.initializer("w2")));
-    const auto bytes = check_file_round_trip_and_export(q, ctx.encoded, 3);
+    const auto bytes = check_file_round_trip_and_export(q, 3);
     // Same bytes at another thread count.
     PassContext ctx3;
     ctx3.threads = 3;
@@ -589,10 +583,8 @@ TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into p
     ctx3.held_out = calib.held;
     Model q3 = m;
     run_pipeline(q3, parse_pipeline(std::string("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=") + drop + ">"), ctx3);
-    std::map<std::string, EncodedTensor> encoded3 = ctx3.encoded;
-    for (const auto& [name, t] : q3.graph.initializers)
-      if (!encoded3.count(name)) encoded3[name] = encode_fp32_planes(t);
-    CHECK(write_mcz(q3, encoded3, nlohmann::ordered_json::object(), 3) == bytes);
+    encode_remaining(q3, Encoding::fp32_planes);
+    CHECK(write_mcz(q3, nlohmann::ordered_json::object(), 3) == bytes);
   }
   // Units left at different widths are consecutive parts of one tensor (here int8, int4, int8):
   // stored and exported exactly.
@@ -602,14 +594,14 @@ TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into p
   ctx.held_out = calib.held;
   Model q = m;
   run_pipeline(q, parse_pipeline("sparse-quantize<bits=8+4;sparsity=0;unit-share=0.1;max-drop=100>"), ctx);
-  const EncodedTensor four = ctx.encoded.at("w2");
+  const EncodedTensor four = *q.graph.initializers.at("w2").encoding;
   PassContext ctx8;
   ctx8.threads = 1;
   ctx8.calibration = calib.fit;
   ctx8.held_out = calib.held;
   Model q8 = m;
   run_pipeline(q8, parse_pipeline("sparse-quantize<bits=8;sparsity=0;max-drop=100>"), ctx8);
-  const EncodedTensor eight = ctx8.encoded.at("w2");
+  const EncodedTensor eight = *q8.graph.initializers.at("w2").encoding;
   REQUIRE(four.parts.size() == 1);
   REQUIRE(eight.parts.size() == 1);
   EncodedTensor mixed_w2 = eight;
@@ -627,16 +619,14 @@ TEST_CASE("test_pruning: sparse-quantize budget units split a large layer into p
   const Tensor from_four = decode_tensor(four, "w2");
   std::memcpy(expected.data<float>() + 16 * 8, from_four.data<float>() + 16 * 8, 32 * 8 * sizeof(float));
   CHECK(same_bits(decode_tensor(mixed_w2, "w2"), expected));
-  Model mixed_model = m;
-  mixed_model.graph.initializers["w2"] = expected;
-  std::map<std::string, EncodedTensor> encoded{{"w2", mixed_w2}};
-  for (const auto& [name, t] : mixed_model.graph.initializers)
-    if (!encoded.count(name)) encoded[name] = encode_fp32_planes(t);
-  const auto bytes = write_mcz(mixed_model, encoded, nlohmann::ordered_json::object(), 1);
+  Model mixed_model = test::with_encodings(m, {{"w2", mixed_w2}});
+  CHECK(same_bits(*mixed_model.graph.initializer("w2"), expected));
+  encode_remaining(mixed_model, Encoding::fp32_planes);
+  const auto bytes = write_mcz(mixed_model, nlohmann::ordered_json::object(), 1);
   const McFile file = read_mcz(bytes, "m.mcz");
   const Model back = decode_mcz(file, "m.mcz");
   CHECK(same_bits(*back.graph.initializer("w2"), expected));
-  const Model qdq = with_qdq_weights(back, file);
+  const Model qdq = with_qdq_weights(back);
   CHECK(test::count_op(qdq, "DequantizeLinear") == 1);
   Tensor x(DType::f32, {2, 3, 8, 8});
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = std::cos(0.05f * static_cast<float>(i));

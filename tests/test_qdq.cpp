@@ -326,8 +326,8 @@ TEST_CASE("test_qdq: quantize-activations inserts calibrated uint8 QDQ pairs bef
     CHECK(std::fabs(back[1] - 0.3f) <= 0.5f * step * 1.0001f);
     CHECK(std::fabs(back[2] + 0.4f) <= 0.5f * step * 1.0001f);
     // The .mcz writer gets the new initializers' encodings.
-    CHECK(ctx.encoded.count(dq_x.inputs[1]));
-    CHECK(ctx.encoded.count(dq_x.inputs[2]));
+    CHECK(g.is_encoded(dq_x.inputs[1]));
+    CHECK(g.is_encoded(dq_x.inputs[2]));
 
     // Still topologically ordered, and close to the float model.
     Model sorted = m;
@@ -349,9 +349,10 @@ TEST_CASE("test_qdq: quantize-activations needs calibration images and a known m
   check_error([&] { run_pipeline(m, parse_pipeline("quantize-activations"), ctx); }, ErrorKind::usage, "--calib");
   check_error([&] { run_pipeline(m, parse_pipeline("quantize-activations<method=p99>"), ctx); }, ErrorKind::usage, "p99");
   check_error([&] { parse_pipeline("quantize-activations<bits=4>"); }, ErrorKind::usage, "unknown option 'bits'");
-  // A model without layers is left unchanged, calibration or not.
+  // Refused before it runs, whatever the model: the pipeline is checked before its first pass.
   Model relu = test::relu_only_model();
-  run_pipeline(relu, parse_pipeline("quantize-activations"), ctx);
+  check_error([&] { run_pipeline(relu, parse_pipeline("fold-bn,quantize-activations"), ctx); }, ErrorKind::usage,
+              "pass 'quantize-activations' needs calibration images");
   CHECK(relu.graph.nodes.size() == 1);
 }
 
@@ -400,10 +401,10 @@ struct Exported {
 
 Exported export_both(const Model& m, const std::map<std::string, EncodedTensor>& encoded) {
   Exported x;
-  x.bytes = write_mcz(m, encoded, nlohmann::ordered_json::object(), 1);
+  x.bytes = write_mcz(test::with_encodings(m, encoded), nlohmann::ordered_json::object(), 1);
   x.file = read_mcz(x.bytes, "test.mcz");
   x.float_model = decode_mcz(x.file, "test.mcz");
-  x.qdq_model = with_qdq_weights(x.float_model, x.file);
+  x.qdq_model = with_qdq_weights(x.float_model);
   return x;
 }
 
@@ -677,7 +678,7 @@ TEST_CASE("test_qdq: --qdq export writes int8 layers ONNX Runtime would run in f
     }
     g.nodes = nodes;
     std::map<std::string, EncodedTensor> encoded;
-    for (const auto& [name, t] : g.initializers) encoded[name] = lossless(t);
+    for (const auto& [name, t] : g.initializers) encoded[name] = lossless(t.values);
     encoded["w"] = int8_encoding(*g.initializer("w"), {});
     Exported x = export_both(m, encoded);
     std::map<std::string, int> ops;

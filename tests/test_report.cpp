@@ -63,13 +63,13 @@ constexpr int64_t ternary_nonzeros = 36 + 11;
 std::vector<std::byte> hybrid_mcz(bool int8_activations, const nlohmann::ordered_json& extra_metadata = {}) {
   Model m = test::tiny_conv_model();
   EncodedTensor w = hybrid_weight();
-  m.graph.initializers["w"] = decode_tensor(w, "w");
-  std::map<std::string, EncodedTensor> encoded = {{"w", w}, {"b", encode_fp32_planes(m.graph.initializers["b"])}};
+  m.graph.encode("w", w);
+  m.graph.encode("b", encode_fp32_planes(*m.graph.initializer("b")));
   if (int8_activations) {
     m.graph.initializers["x_scale"] = Tensor::scalar_f32(0.02f);
     m.graph.initializers["x_zero_point"] = Tensor::from_vector<uint8_t>({}, {128});
-    encoded["x_scale"] = encode_fp32_planes(m.graph.initializers["x_scale"]);
-    encoded["x_zero_point"] = encode_raw(m.graph.initializers["x_zero_point"]);
+    m.graph.encode("x_scale", encode_fp32_planes(*m.graph.initializer("x_scale")));
+    m.graph.encode("x_zero_point", encode_raw(*m.graph.initializer("x_zero_point")));
     m.graph.nodes.insert(m.graph.nodes.begin(), {Node{"quantize_x", "QuantizeLinear", {"x", "x_scale", "x_zero_point"}, {"x_q"}, {}},
                                                  Node{"dequantize_x", "DequantizeLinear", {"x_q", "x_scale", "x_zero_point"}, {"x_dq"}, {}}});
     m.graph.nodes[2].inputs[0] = "x_dq";
@@ -79,7 +79,7 @@ std::vector<std::byte> hybrid_mcz(bool int8_activations, const nlohmann::ordered
   meta["source"] = {{"file", "tiny.onnx"}, {"bytes", 1000}, {"params", 112}, {"macs", 4 * filter_weights * positions}};
   if (extra_metadata.is_object())
     for (auto it = extra_metadata.begin(); it != extra_metadata.end(); ++it) meta[it.key()] = it.value();
-  return write_mcz(m, encoded, meta);
+  return write_mcz(m, meta);
 }
 
 Report report_of(const std::vector<std::byte>& bytes, const EnergyTable& table = EnergyTable::builtin()) {
@@ -374,7 +374,7 @@ TEST_CASE("test_report: a lossless .mcz reports the float model's counts") {
   CompressedModel c = run_recipe("lossless", m);
   nlohmann::ordered_json meta;
   meta["recipe"] = "lossless";
-  auto bytes = write_mcz(c.model, c.encoded, meta);  // no source.macs: the stored graph's MACs are the original
+  auto bytes = write_mcz(c.model, meta);  // no source.macs: the stored graph's MACs are the original
   Report r = report_of(bytes);
   CHECK(!r.macs_original_from_metadata);
   CHECK(r.ops.fp32_macs == count.macs);
@@ -404,7 +404,7 @@ TEST_CASE("test_report: shared model: lossless ~1x and fp16 ~2x against fp32, sa
     nlohmann::ordered_json meta;
     meta["recipe"] = recipe;
     meta["source"] = {{"macs", count.macs}};
-    auto bytes = write_mcz(c.model, c.encoded, meta);
+    auto bytes = write_mcz(c.model, meta);
     nlohmann::ordered_json j = report_json_for(bytes, "m.mcz", EnergyTable::builtin());
     CHECK(j["ops"]["fp32_macs"] == count.macs);
     CHECK(j["ops"]["int8_macs"] == 0);

@@ -215,7 +215,7 @@ TEST_CASE("test_sweep: shared calibration statistics are computed once per disti
   CHECK(computed == 1);
   Model changed = m;
   auto& w = *changed.graph.initializers.begin();
-  w.second.data<float>()[0] += 1.0f;
+  w.second.values.data<float>()[0] += 1.0f;
   auto c = cache.get(changed, set, compute(changed));
   CHECK(c != a);
   CHECK(computed == 2);
@@ -238,7 +238,7 @@ TEST_CASE("test_sweep: shared calibration statistics are computed once per disti
   CHECK(first_run == 2);
   CompressedModel z = run_recipe("int8", m, shared);
   CHECK(shared.statistics_cache->computed() == first_run);
-  auto file_of = [](const CompressedModel& cm) { return assemble_mcz(cm.model, code_tensors(cm.model, cm.encoded, 1), nlohmann::ordered_json::object()); };
+  auto file_of = [](const CompressedModel& cm) { return assemble_mcz(cm.model, code_tensors(cm.model, 1), nlohmann::ordered_json::object()); };
   CHECK(file_of(x) == file_of(y));
   CHECK(file_of(y) == file_of(z));
 }

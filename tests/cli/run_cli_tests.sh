@@ -150,13 +150,13 @@ expect 2 "ternary-terms must be 1, 2 or 3" -- compress "$model" -o "$tmp/x.mcz" 
 expect 2 "drop-estimate must be expected or agreement" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --drop-estimate median --calib "$images" --preprocess keras
 expect 2 "drop-estimate applies to --max-drop" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-fraction 0.2 --drop-estimate agreement --calib "$images" --preprocess keras
 expect 2 "activations must be int8 or float" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --activations int4 --calib "$images" --preprocess keras
-expect 2 "apply to the hybrid recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --ternary-terms 2 --calib "$images" --preprocess keras
-expect 2 "max-drop applies to the hybrid and sparse recipes only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --max-drop 1 --calib "$images" --preprocess keras
+expect 2 "--ternary-terms does not apply to the int8 recipe \\(it applies to: hybrid\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --ternary-terms 2 --calib "$images" --preprocess keras
+expect 2 "--max-drop does not apply to the int8 recipe \\(it applies to: hybrid, sparse\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --max-drop 1 --calib "$images" --preprocess keras
 # --- pruning and the sparse recipe (issue #7)
 expect 2 "--sparsity must be in \\[0, 1\\), got 1$" -- compress "$model" -o "$tmp/x.mcz" --recipe sparse --sparsity 1 --calib "$images" --preprocess keras
 expect 2 "--sparsity must be in \\[0, 1\\), got -0.2" -- compress "$model" -o "$tmp/x.mcz" --recipe sparse --sparsity -0.2 --calib "$images" --preprocess keras
-expect 2 "--sparsity applies to the sparse recipe only" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --sparsity 0.5 --calib "$images" --preprocess keras
-expect 2 "--sparsity must be in" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-magnitude<sparsity=1.5>" --quiet
+expect 2 "--sparsity does not apply to the int8 recipe \\(it applies to: sparse\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --sparsity 0.5 --calib "$images" --preprocess keras
+expect 2 "pass 'prune-magnitude': option 'sparsity=1.5' must be in \\[0, 1\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-magnitude<sparsity=1.5>" --quiet
 expect 2 "layer 'conv1': N:M pruning with M=4 needs M to divide its 3 input channels" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-nm<layers=conv;method=magnitude>" --quiet
 expect 2 "layer 'conv_pw_1': N:M pruning with M=3 needs M to divide its 8 input channels" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-nm<n=1;m=3;method=magnitude>" --quiet
 expect 2 "layer 'conv_pw_1'" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "fold-bn,prune-nm<n=1;m=3>" --calib "$images" --preprocess keras --quiet

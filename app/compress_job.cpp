@@ -1,0 +1,92 @@
+#include "app/compress_job.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "core/executor.h"
+#include "formats/file_io.h"
+#include "formats/mcz.h"
+#include "formats/onnx_model.h"
+#include "passes/pass.h"
+
+namespace mc {
+
+SourceModel load_source_model(const std::string& path) {
+  SourceModel s;
+  s.path = path;
+  s.name = path == "-" ? "<stdin>" : path;
+  s.bytes = read_binary_file(path);
+  if (looks_like_mcz(s.bytes))
+    fail_usage(s.name + ": is a .mcz file; compress reads the float ONNX model (use 'mcompress export' to get one back)");
+  s.model = parse_onnx(s.bytes, s.name);
+  s.count = count_ops(s.model);
+  return s;
+}
+
+CalibrationSample sample_calibration(const std::string& dir, int64_t count, int64_t held_out, uint64_t seed, const ImageConfig& image,
+                                     const Model& model, const std::function<void(const std::string&)>& warn) {
+  CalibrationSample sample;
+  CalibrationSet all = calibration_set(dir, count, seed, image, model, warn);
+  const int64_t n = static_cast<int64_t>(all.files.size());
+  const int64_t held = held_out > 0 ? held_out : std::min<int64_t>(128, n / 2);
+  if (held >= 1 && held < n) std::tie(sample.fit, sample.held_out) = split_held_out(all, held);
+  else sample.fit = all;
+  return sample;
+}
+
+bool job_needs_calibration(const CompressJob& job) { return recipe_needs_calibration(job.recipe, job.recipe_options); }
+
+void validate_job(const CompressJob& job) {
+  const std::string pipeline = recipe_pipeline(job.recipe, job.recipe_options);  // unknown recipe, flags it does not take
+  const auto passes = pipeline.empty() ? std::vector<PassInvocation>{} : parse_pipeline(pipeline);
+  const PassInvocation* needs = first_needing_calibration(passes);
+  if (needs && job.calib_dir.empty())
+    fail_usage("pass '" + needs->name + "'" + (job.recipe_options.passes.empty() ? " of recipe '" + job.recipe + "'" : std::string()) +
+               " needs calibration images: give --calib DIR");
+  if ((needs || !job.eval_images.empty()) && job.preprocess.empty())
+    fail_usage("--preprocess is required with --calib or --eval-images (keras or torch)");
+}
+
+CompressResult run_compress_job(const CompressJob& job, const SourceModel& source) {
+  validate_job(job);
+  CompressResult result;
+  ImageConfig image;
+  if (!job.preprocess.empty()) image.preprocess = parse_preprocess(job.preprocess);
+  auto stage = [&](const std::string& name) {
+    return [&job, name](int64_t done, int64_t total) {
+      if (job.progress) job.progress(name, done, total);
+    };
+  };
+  RecipeOptions ro = job.recipe_options;
+  ro.threads = job.threads;
+  ro.log = job.log;
+  ro.progress = stage("calibration");
+  result.calibrated = job_needs_calibration(job);
+  if (result.calibrated) {
+    result.calibration = sample_calibration(job.calib_dir, job.calib_count, job.held_out, job.seed, image, source.model, job.warn);
+    ro.calibration = result.calibration.fit;
+    ro.held_out = result.calibration.held_out;
+  }
+  CompressedModel compressed = run_recipe(job.recipe, source.model, ro);
+  result.recipe = compressed.recipe;
+  result.pipeline = compressed.pipeline;
+
+  const Provenance provenance =
+      make_provenance(source.path, &source.bytes, source.count, job.preprocess, job.calib_dir,
+                      result.calibrated ? &result.calibration.fit : nullptr, &result.calibration.held_out, job.seed);
+  EvalRequest eval{job.eval_images, job.eval_limit, image, job.threads, stage("eval (compressed)")};
+  if (!job.eval_images.empty()) {
+    Executor exec(source.model, ExecutorOptions{job.threads, true});
+    EvalOptions eo;
+    eo.image = image;
+    eo.limit = job.eval_limit;
+    result.before = evaluate(exec, job.eval_images, eo, stage("eval (float)"));
+  }
+  WrittenFile file = write_compressed_file(compressed, compressed_metadata(compressed, provenance), job.output_name, job.threads,
+                                           job.eval_images.empty() ? nullptr : &eval, result.before ? &*result.before : nullptr);
+  result.bytes = std::move(file.bytes);
+  result.after = file.after;
+  return result;
+}
+
+}  // namespace mc
