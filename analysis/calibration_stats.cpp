@@ -1,5 +1,7 @@
 #include "analysis/calibration_stats.h"
 
+#include "core/weighted_op.h"
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -66,44 +68,24 @@ void accumulate_rows(const Patches& p, int64_t r0, int64_t r1, double* gram, dou
   }
 }
 
-LayerGram make_layer(const Model& model, const Node& node) {
+LayerGram make_layer(const WeightedLayer& layer) {
   LayerGram l;
-  l.node = node.name;
-  l.op = node.op;
-  l.weight = node.inputs.at(1);
-  const Tensor& w = *model.graph.initializer(l.weight);
-  if (node.op == "Conv") {
-    l.groups = node.attr_int("group", 1);
-    l.rows = w.numel() / w.dim(0);
-    l.filters_per_group = w.dim(0) / l.groups;
-  } else if (node.op == "Gemm") {
-    bool tb = node.attr_int("transB", 0) != 0;
-    l.rows = tb ? w.dim(1) : w.dim(0);
-    l.filters_per_group = tb ? w.dim(0) : w.dim(1);
-    l.filter_columns = !tb;
-  } else {  // MatMul with a 2-D constant right operand
-    l.rows = w.dim(0);
-    l.filters_per_group = w.dim(1);
-    l.filter_columns = true;
-  }
+  l.node = layer.node->name;
+  l.op = layer.node->op;
+  l.weight = layer.weight;
+  l.groups = layer.geometry.groups;
+  l.rows = layer.geometry.inputs_per_filter;
+  l.filters_per_group = layer.geometry.filters_per_group();
+  l.filter_columns = layer.geometry.filter_columns;
+  l.kernel_positions = layer.geometry.kernel_positions;
   l.gram.assign(static_cast<size_t>(l.groups * l.rows * l.rows), 0.0);
   l.sum.assign(static_cast<size_t>(l.groups * l.rows), 0.0);
   return l;
 }
 
-bool is_weighted_layer(const Model& model, const Node& node) {
-  if (node.inputs.size() < 2 || !model.graph.initializer(node.inputs[1])) return false;
-  const Tensor& w = *model.graph.initializer(node.inputs[1]);
-  if (w.dtype() != DType::f32) return false;
-  if (node.op == "Conv") return true;
-  if (node.op == "Gemm") return w.rank() == 2 && node.attr_int("transA", 0) == 0;
-  if (node.op == "MatMul") return w.rank() == 2;
-  return false;
-}
-
 void accumulate_layer(LayerGram& l, const Node& node, int64_t opset, const Tensor& x, const Tensor& w, ThreadPool& pool) {
   const int64_t k = l.rows;
-  if (node.op == "Conv") {
+  if (weighted_op_traits(node.op)->convolution) {
     Window2d win = window_geometry(node, opset, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()), false);
     const int64_t cin_g = x.dim(1) / l.groups;
     const int64_t plane = dims_product(x.shape(), 2, x.rank());
@@ -256,12 +238,14 @@ CalibrationStats collect_calibration_stats(const Model& model, const Calibration
       for (float v : init.values.span<float>())
         if (!std::isfinite(v)) fail_input("tensor '" + name + "' holds NaN or Inf: the model's weights are corrupt");
   std::map<std::string, const Node*> weighted;
-  for (const auto& node : model.graph.nodes)
-    if (options.gram && is_weighted_layer(model, node) &&
-        (options.only.empty() || std::find(options.only.begin(), options.only.end(), node.name) != options.only.end())) {
-      stats.layers.emplace(node.name, make_layer(model, node));
+  for (const auto& node : model.graph.nodes) {
+    if (!options.gram || (!options.only.empty() && std::find(options.only.begin(), options.only.end(), node.name) == options.only.end()))
+      continue;
+    if (const auto layer = weighted_layer(model.graph, node)) {
+      stats.layers.emplace(node.name, make_layer(*layer));
       weighted[node.name] = &node;
     }
+  }
   Executor exec(model, ExecutorOptions{options.threads, false});
   ThreadPool& pool = exec.pool();
   exec.set_observer([&](const Node& node, const std::vector<const Tensor*>& inputs, const std::vector<const Tensor*>& outputs) {

@@ -27,6 +27,7 @@ struct LayerGram {
   int64_t rows = 0;          // K
   int64_t filters_per_group = 0;
   bool filter_columns = false;  // weight is [K, N] (MatMul, Gemm without transB): filter n is column n
+  int64_t kernel_positions = 1; // Conv: kernel positions per input channel (K = channels x positions); 1 otherwise
   int64_t samples = 0;       // patches accumulated per group
   std::vector<double> gram;  // groups x K x K, row-major: sum of x x^T
   std::vector<double> sum;   // groups x K: sum of x

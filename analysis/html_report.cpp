@@ -44,8 +44,8 @@ std::vector<double> precision_shares(const LayerReport& l) {
   for (const auto& p : l.parts) {
     double w = static_cast<double>(p.weights);
     total += w;
-    if (p.code == Encoding::ternary) ternary += w;
-    else if (p.code == Encoding::int8 || p.code == Encoding::int4) integer += w;
+    if (p.arithmetic == WeightArithmetic::ternary_adds) ternary += w;
+    else if (p.arithmetic == WeightArithmetic::integer_mac) integer += w;
     else other += w;
   }
   return {ratio(ternary, total), ratio(integer, total), ratio(other, total)};

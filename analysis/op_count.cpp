@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/ops/kernel_util.h"
+#include "core/weighted_op.h"
 
 namespace mc {
 
@@ -23,8 +24,7 @@ bool is_parameter_input(const Graph& g, const Node& node, size_t i) {
   if (node.op == "QuantizeLinear") return false;
   if (node.op == "DequantizeLinear") return i == 0 && t->dtype() != DType::f32;
   // Integer layers (export --qdq): the weight only, not zero points or scales.
-  if (node.op == "ConvInteger") return i == 1;
-  if (node.op == "QLinearConv") return i == 3;
+  if (const WeightedOpTraits* traits = weighted_op_traits(node.op); traits && !traits->float_weight) return i == traits->weight_input;
   // ConvInteger -> Cast -> Mul(scale): the per-channel scale is part of the representation.
   if (node.op == "Mul" && node.inputs.size() == 2) {
     const int p = g.producer(node.inputs[1 - i]);
@@ -37,29 +37,8 @@ bool is_parameter_input(const Graph& g, const Node& node, size_t i) {
 }  // namespace
 
 int64_t node_macs(const Node& node, const InferredGraph& shapes) {
-  if (node.op == "Conv" || node.op == "ConvInteger" || node.op == "QLinearConv") {
-    const Shape& w = shape_of(shapes, node.inputs.at(node.op == "QLinearConv" ? 3 : 1));
-    const Shape& y = shape_of(shapes, node.outputs.at(0));
-    if (w.size() < 3 || y.size() < 3) return 0;
-    // Per output element: (Cin / groups) * K... multiply-accumulates = the weight's per-filter size.
-    int64_t per_output = dims_product(w, 1, w.size());
-    int64_t outputs = dims_product(y, 1, y.size());  // Cout * spatial, per image
-    return per_output * outputs;
-  }
-  if (node.op == "Gemm") {
-    const Shape& a = shape_of(shapes, node.inputs.at(0));
-    const Shape& y = shape_of(shapes, node.outputs.at(0));
-    if (a.size() != 2 || y.size() != 2) return 0;
-    int64_t k = node.attr_int("transA", 0) ? a[0] : a[1];
-    return y[0] * y[1] * k;
-  }
-  if (node.op == "MatMul") {
-    const Shape& a = shape_of(shapes, node.inputs.at(0));
-    const Shape& y = shape_of(shapes, node.outputs.at(0));
-    if (a.empty()) return 0;
-    return shape_numel(y) * a.back();
-  }
-  return 0;
+  const WeightedOpTraits* traits = weighted_op_traits(node.op);
+  return traits ? traits->macs(node, shapes) : 0;
 }
 
 OpCount count_ops(const Model& model) { return count_ops(model, infer_shapes(model, 1)); }

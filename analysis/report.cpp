@@ -8,18 +8,11 @@
 #include "core/error.h"
 #include "core/shape_inference.h"
 #include "core/text.h"
+#include "core/weighted_op.h"
 
 namespace mc {
 
 namespace {
-
-// The label `info` prints for a part's encoding: "int8", "ternaryx2", "sparse-int4".
-std::string encoding_label(const EncodedPart& p) {
-  std::string e = encoding_name(p.encoding);
-  if (p.encoding == Encoding::ternary && p.terms > 1) e += "x" + std::to_string(p.terms);
-  if (p.sparse) e = "sparse-" + e;
-  return e;
-}
 
 void add_encoding(std::vector<EncodingBytes>& list, const std::string& encoding, int64_t weights, uint64_t bytes) {
   for (auto& e : list)
@@ -51,7 +44,10 @@ uint64_t plain_bytes(const McTensor& t, uint64_t float_bytes) {
 
 double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 
-bool is_weighted_layer(const Node& node) { return node.op == "Conv" || node.op == "Gemm" || node.op == "MatMul"; }
+bool is_weighted_layer(const Node& node) {
+  const WeightedOpTraits* traits = weighted_op_traits(node.op);
+  return traits && traits->float_weight;
+}
 
 // Reads of a stored tensor that make it a learned parameter: as in analysis/op_count.cpp, a Clip's
 // bounds are hyperparameters, not weights.
@@ -107,7 +103,7 @@ class LayerResolver {
     size_t weight_index = 1;
     bool via = false;
     if (node.has_input(1)) in.weight = weight_behind(node.inputs[1], via);
-    if (!in.weight && node.op != "Conv" && node.has_input(0)) {
+    if (!in.weight && !weighted_op_traits(node.op)->convolution && node.has_input(0)) {
       in.weight = weight_behind(node.inputs[0], via);
       if (in.weight) weight_index = 0;
     }
@@ -145,11 +141,12 @@ void count_part_ops(const McFile& file, const McTensor& weight, bool via_dequant
   // and scale multiplications all scale with `uses`.
   const bool exact = weight_elements > 0 && layer.macs % weight_elements == 0;
   const int64_t uses = exact ? layer.macs / weight_elements : 0;
-  if (!exact && layer.macs > 0 && (e.parts.size() > 1 || e.parts[0].encoding == Encoding::ternary))
+  auto ternary = [](const EncodedPart& p) { return encoding_traits(p.encoding).arithmetic == WeightArithmetic::ternary_adds; };
+  if (!exact && layer.macs > 0 && (e.parts.size() > 1 || ternary(e.parts[0])))
     fail_unsupported(name + ": " + node.describe() + ": its " + std::to_string(layer.macs) + " MACs are not a multiple of its weight '" +
                      weight.name + "' (" + std::to_string(weight_elements) + " elements), so they cannot be split among the weight's parts");
   bool have_ternary = false;
-  for (const auto& p : e.parts) have_ternary = have_ternary || p.encoding == Encoding::ternary;
+  for (const auto& p : e.parts) have_ternary = have_ternary || ternary(p);
   EncodedTensor decoded;
   if (have_ternary && layer.macs > 0) decoded = decode_streams(file, weight);
 
@@ -157,7 +154,7 @@ void count_part_ops(const McFile& file, const McTensor& weight, bool via_dequant
     const EncodedPart& p = e.parts[pi];
     PartReport part;
     part.encoding = encoding_label(p);
-    part.code = p.encoding;
+    part.arithmetic = encoding_traits(p.encoding).arithmetic;
     part.terms = p.terms;
     part.sparse = p.sparse;
     part.channel_begin = p.channel_begin;
@@ -165,8 +162,8 @@ void count_part_ops(const McFile& file, const McTensor& weight, bool via_dequant
     part.weights = part_weight_count(e, p);
     part.bytes = part_bytes(weight, pi);
     part.macs = exact ? part.weights * uses : layer.macs;
-    switch (p.encoding) {
-      case Encoding::ternary: {
+    switch (part.arithmetic) {
+      case WeightArithmetic::ternary_adds: {
         // Ternary: one add/subtract per non-zero ternary weight per use, and one multiplication by
         // the term's scale per output per term (RESEARCH.md, "Operation counting conventions").
         int64_t nonzero_total = 0;
@@ -183,17 +180,15 @@ void count_part_ops(const McFile& file, const McTensor& weight, bool via_dequant
         part.ops.scale_muls = (p.channel_end - p.channel_begin) * p.terms * uses;
         break;
       }
-      case Encoding::int8:
-      case Encoding::int4:
+      case WeightArithmetic::integer_mac:
         // 8-bit (or 4-bit) weights meet 8-bit activations in an integer MAC; with float
         // activations the weights are dequantized on the fly and the MAC is fp32.
         (int8_activations ? part.ops.int8_macs : part.ops.fp32_macs) = part.macs;
         break;
-      case Encoding::raw:
+      case WeightArithmetic::as_stored:
         (via_dequantize && int8_activations ? part.ops.int8_macs : part.ops.fp32_macs) = part.macs;
         break;
-      case Encoding::fp32_planes:
-      case Encoding::fp16:
+      case WeightArithmetic::float_mac:
         // fp16 is a storage format here: the weights are widened and the MAC runs at fp32.
         part.ops.fp32_macs = part.macs;
         break;
@@ -354,7 +349,7 @@ nlohmann::ordered_json layer_json(const LayerReport& l) {
     pj["share"] = ratio(static_cast<double>(p.weights), static_cast<double>(weight_elements));  // of the weight tensor
     pj["bytes"] = p.bytes;
     pj["bits_per_weight"] = ratio(8.0 * static_cast<double>(p.bytes), static_cast<double>(p.weights));
-    if (p.code == Encoding::ternary) {
+    if (p.arithmetic == WeightArithmetic::ternary_adds) {
       pj["terms"] = p.terms;
       pj["ternary_nonzeros"] = p.ternary_nonzeros;
     }

@@ -33,7 +33,7 @@ struct EncodingBytes {
 // One part (a contiguous range of output channels with one encoding) of a layer's weight tensor.
 struct PartReport {
   std::string encoding;  // label, as in EncodingBytes
-  Encoding code = Encoding::raw;
+  WeightArithmetic arithmetic = WeightArithmetic::as_stored;  // from the encoding's traits row
   uint8_t terms = 1;
   bool sparse = false;
   int64_t channel_begin = 0, channel_end = 0;

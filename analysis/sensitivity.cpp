@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/weighted_op.h"
 #include "analysis/op_count.h"
 #include "core/executor.h"
 #include "core/quantizers.h"
@@ -42,13 +43,9 @@ std::vector<std::vector<double>> run_probabilities(const Model& model, const Cal
 }  // namespace
 
 std::string layer_kind(const Model& model, const Node& node) {
-  if (node.op != "Conv") return "fc";
-  const Tensor& w = *model.graph.initializer(node.inputs[1]);
-  int64_t groups = node.attr_int("group", 1);
-  bool one_by_one = w.rank() == 4 && w.dim(2) == 1 && w.dim(3) == 1;
-  if (groups > 1 && w.dim(1) == 1) return "depthwise";
-  if (groups == 1 && one_by_one) return "pointwise";
-  return "conv";
+  const auto layer = weighted_layer(model.graph, node);
+  if (!layer) fail_internal(node.describe() + " is not a weighted layer");
+  return layer_kind(*layer, *model.graph.initializer(layer->weight));
 }
 
 std::vector<double> to_probabilities(const float* row, int64_t n) {
@@ -76,7 +73,8 @@ const std::vector<std::string>& candidate_formats() {
 }
 
 int64_t filter_count(const Tensor& weight, const LayerGram& layer) {
-  return layer.op == "Conv" ? weight.dim(0) : layer.filters_per_group;
+  (void)weight;
+  return layer.groups * layer.filters_per_group;
 }
 
 std::vector<double> filter_weights(const Tensor& weight, const LayerGram& layer, int64_t filter) {
@@ -124,7 +122,8 @@ Model quantize_filters(const Model& model, const LayerGram& layer, const std::st
   Tensor& weight = q.graph.values_to_change(layer.weight, "sensitivity probe of " + layer.node);
   // Bias correction needs a bias input: Conv's third input or Gemm's C.
   Tensor* bias = nullptr;
-  if ((node.op == "Conv" || node.op == "Gemm") && node.has_input(2)) bias = &q.graph.values_to_change(node.inputs[2], "sensitivity probe of " + layer.node);
+  if (const auto wl = weighted_layer(q.graph, node); wl && !wl->bias.empty())
+    bias = &q.graph.values_to_change(wl->bias, "sensitivity probe of " + layer.node);
   for (int64_t f : filters) {
     auto w = filter_weights(weight, layer, f);
     int64_t g = layer.group_of(f);

@@ -1,6 +1,7 @@
 // mcompress export FILE -o OUT.onnx: write a model back as ONNX that ONNX Runtime runs. By default a
 // .mcz is written in the form `mcompress eval` runs (formats/qdq_export.h model_to_run), so that
 // ONNX Runtime computes what eval measured; --qdq and --float-weights ask for the other forms.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/common.h"
@@ -28,7 +29,14 @@ std::pair<Model, std::string> model_to_export(const ExportOptions& o, const Mode
   if (!file.mcz) return {decoded_model(file), "ONNX model as read"};  // the import -> export round trip
   const Model decoded = decoded_model(file);
   if (o.float_weights) return {decoded, "float weights (decoded to float32)"};
-  if (o.qdq) return {with_qdq_weights(decoded), "QDQ (int8 weights behind DequantizeLinear)"};
+  if (o.qdq) {
+    Model qdq = with_qdq_weights(decoded);
+    const bool any = std::any_of(qdq.graph.nodes.begin(), qdq.graph.nodes.end(), [&](const Node& n) {
+      return n.op == "DequantizeLinear" && n.has_input(0) && qdq.graph.initializer(n.inputs[0]);
+    });
+    return {std::move(qdq), any ? "QDQ (int8 weights behind DequantizeLinear)"
+                                : "QDQ requested, but no weight is stored as int8, int4 or ternary: every weight decoded to float32"};
+  }
   // The default: exactly the graph `mcompress eval` runs, so ONNX Runtime computes what eval measured.
   Model runnable = model_to_run(decoded);
   if (!has_quantized_activations(decoded)) return {std::move(runnable), "float activations, weights decoded to float32 (as mcompress eval runs it)"};

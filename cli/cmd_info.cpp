@@ -55,10 +55,7 @@ std::vector<TensorSummary> summarize(const McFile& f) {
     std::vector<std::string> encodings, coders;
     for (size_t p = 0; p < t.encoded.parts.size(); ++p) {
       const auto& part = t.encoded.parts[p];
-      std::string e = encoding_name(part.encoding);
-      if (part.encoding == Encoding::ternary && part.terms > 1) e += "x" + std::to_string(part.terms);
-      if (part.sparse) e = "sparse-" + e;
-      encodings.push_back(e);
+      encodings.push_back(encoding_label(part));
       for (const auto& st : t.streams[p]) coders.push_back(coder_name(st.coder));
     }
     s.encoding = joined_unique(encodings);

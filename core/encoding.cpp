@@ -6,19 +6,80 @@
 
 namespace mc {
 
-const char* encoding_name(Encoding e) {
-  switch (e) {
-    case Encoding::raw: return "raw";
-    case Encoding::fp32_planes: return "fp32";
-    case Encoding::fp16: return "fp16";
-    case Encoding::int8: return "int8";
-    case Encoding::int4: return "int4";
-    case Encoding::ternary: return "ternary";
-  }
-  return "unknown";
+namespace {
+
+float decode_fp32(const EncodedPart& p, size_t v0, size_t k, size_t) {
+  uint32_t bits = 0;
+  for (size_t b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(p.streams[v0 + b][k]) << (8 * b);
+  return std::bit_cast<float>(bits);
 }
 
-bool encoding_known(uint8_t e) { return e <= static_cast<uint8_t>(Encoding::ternary); }
+float decode_fp16(const EncodedPart& p, size_t v0, size_t k, size_t) {
+  return half_to_float(static_cast<uint16_t>(p.streams[v0][k] | (p.streams[v0 + 1][k] << 8)));
+}
+
+float decode_integer(const EncodedPart& p, size_t v0, size_t k, size_t c) {
+  const int32_t q = static_cast<int32_t>(p.streams[v0][k]) - encoding_traits(p.encoding).symbol_offset;
+  const int32_t zp = p.zero_points.empty() ? 0 : p.zero_points[c];
+  return static_cast<float>(q - zp) * p.scales[c];
+}
+
+// Terms summed in order: the same float rounding as the quantizer that fitted them.
+float decode_ternary(const EncodedPart& p, size_t v0, size_t k, size_t c) {
+  float v = 0;
+  for (size_t term = 0; term < p.terms; ++term) {
+    const uint8_t s = p.streams[v0 + term][k];
+    const float a = p.scales[c * p.terms + term];
+    v += s == 1 ? a : (s == 2 ? -a : 0.0f);
+  }
+  return v;
+}
+
+constexpr uint8_t per_term = 255;
+
+const EncodingTraits traits_table[encoding_count] = {
+    // id, name, float only, value streams, symbol bits, max symbol, scales/channel, zero points, offset, int8 terms, arithmetic, decode
+    {Encoding::raw, "raw", false, 1, 8, 255, 0, false, 0, false, WeightArithmetic::as_stored, nullptr},
+    {Encoding::fp32_planes, "fp32", true, 4, 8, 255, 0, false, 0, false, WeightArithmetic::float_mac, decode_fp32},
+    {Encoding::fp16, "fp16", true, 2, 8, 255, 0, false, 0, false, WeightArithmetic::float_mac, decode_fp16},
+    {Encoding::int8, "int8", true, 1, 8, 255, 1, true, 128, true, WeightArithmetic::integer_mac, decode_integer},
+    {Encoding::int4, "int4", true, 1, 4, 15, 1, true, 8, true, WeightArithmetic::integer_mac, decode_integer},
+    {Encoding::ternary, "ternary", true, 0, 2, 2, per_term, false, 0, true, WeightArithmetic::ternary_adds, decode_ternary},
+};
+
+}  // namespace
+
+const EncodingTraits& encoding_traits(Encoding e) {
+  const auto i = static_cast<uint8_t>(e);
+  if (i >= encoding_count) fail_internal("encoding " + std::to_string(i) + " has no traits row");
+  return traits_table[i];
+}
+
+const char* encoding_name(Encoding e) {
+  return static_cast<uint8_t>(e) < encoding_count ? traits_table[static_cast<uint8_t>(e)].name : "unknown";
+}
+
+bool encoding_known(uint8_t e) { return e < encoding_count; }
+
+size_t value_stream_count(const EncodedPart& p) {
+  const uint8_t n = encoding_traits(p.encoding).value_streams;
+  return n ? n : p.terms;
+}
+
+size_t scales_per_channel(const EncodedPart& p) {
+  const uint8_t n = encoding_traits(p.encoding).scales_per_channel;
+  return n == per_term ? p.terms : n;
+}
+
+std::string encoding_label(const EncodedPart& p) {
+  std::string e = p.sparse ? "sparse-" : "";
+  e += encoding_name(p.encoding);
+  if (encoding_traits(p.encoding).value_streams == 0 && p.terms > 1) {
+    e += 'x';
+    e += std::to_string(p.terms);
+  }
+  return e;
+}
 
 int64_t EncodedTensor::channel_size() const {
   int64_t c = channels();
@@ -181,41 +242,21 @@ void validate_encoded(const EncodedTensor& e, const std::string& name) {
     next = p.channel_end;
     const int64_t part_channels = p.channel_end - p.channel_begin;
     const uint64_t weights = part_weights(e, p);
-    size_t value_streams = 0;
-    uint8_t max_symbol = 255;
-    switch (p.encoding) {
-      case Encoding::raw:
-        if (p.sparse) bad("raw parts cannot be sparse");
-        value_streams = 1;
-        break;
-      case Encoding::fp32_planes:
-        if (e.dtype != DType::f32) bad("fp32 encoding of a non-float tensor");
-        value_streams = 4;
-        break;
-      case Encoding::fp16:
-        if (e.dtype != DType::f32) bad("fp16 encoding of a non-float tensor");
-        value_streams = 2;
-        break;
-      case Encoding::int8:
-      case Encoding::int4:
-        if (e.dtype != DType::f32) bad("quantized encoding of a non-float tensor");
-        if (static_cast<int64_t>(p.scales.size()) != part_channels) bad("needs one scale per channel");
-        if (!p.zero_points.empty() && static_cast<int64_t>(p.zero_points.size()) != part_channels) bad("needs one zero point per channel");
-        value_streams = 1;
-        max_symbol = p.encoding == Encoding::int8 ? 255 : 15;
-        break;
-      case Encoding::ternary:
-        if (e.dtype != DType::f32) bad("ternary encoding of a non-float tensor");
-        if (p.terms < 1 || p.terms > 3) bad("ternary terms must be 1 to 3");
-        if (static_cast<int64_t>(p.scales.size()) != part_channels * p.terms) bad("needs one scale per channel and term");
-        value_streams = p.terms;
-        max_symbol = 2;
-        break;
-    }
+    if (!encoding_known(static_cast<uint8_t>(p.encoding))) bad("has an unknown encoding");
+    const EncodingTraits& traits = encoding_traits(p.encoding);
+    if (traits.float_only && e.dtype != DType::f32) bad(std::string(traits.name) + " encoding of a non-float tensor");
+    if (!traits.float_only && p.sparse) bad(std::string(traits.name) + " parts cannot be sparse");
+    if (traits.value_streams == 0 && (p.terms < 1 || p.terms > 3)) bad("ternary terms must be 1 to 3");
+    if (static_cast<int64_t>(p.scales.size()) != part_channels * static_cast<int64_t>(scales_per_channel(p)))
+      bad(traits.scales_per_channel == 1 ? "needs one scale per channel" : traits.scales_per_channel ? "needs one scale per channel and term" : "has scales its encoding does not use");
+    if (!p.zero_points.empty() && (!traits.zero_points || static_cast<int64_t>(p.zero_points.size()) != part_channels))
+      bad("needs one zero point per channel");
+    const size_t value_streams = value_stream_count(p);
+    const uint8_t max_symbol = traits.max_symbol;
     for (float s : p.scales)
       if (!std::isfinite(s)) bad("has a non-finite scale");
     if (p.streams.size() != value_streams + (p.sparse ? 1 : 0) || p.symbol_bits.size() != p.streams.size())
-      bad(std::string("has the wrong number of streams for ") + encoding_name(p.encoding));
+      bad(std::string("has the wrong number of streams for ") + traits.name);
     uint64_t values = weights;
     size_t first_value = 0;
     if (p.sparse) {
@@ -228,7 +269,7 @@ void validate_encoded(const EncodedTensor& e, const std::string& name) {
       first_value = 1;
     }
     uint64_t per_stream = values;
-    if (p.encoding == Encoding::raw) per_stream = weights * dtype_size(e.dtype);
+    if (!traits.decode) per_stream = weights * dtype_size(e.dtype);  // raw: the elements' bytes
     for (size_t s = first_value; s < p.streams.size(); ++s) {
       if (p.streams[s].size() != per_stream) bad("stream " + std::to_string(s) + " has " + std::to_string(p.streams[s].size()) + " symbols, expected " + std::to_string(per_stream));
       if (max_symbol < 255)
@@ -246,7 +287,8 @@ Tensor decode_tensor(const EncodedTensor& e, const std::string& name) {
   for (const auto& p : e.parts) {
     const int64_t first = p.channel_begin * inner;
     const int64_t count = (p.channel_end - p.channel_begin) * inner;
-    if (p.encoding == Encoding::raw) {
+    const EncodingTraits& traits = encoding_traits(p.encoding);
+    if (!traits.decode) {  // raw
       // A tensor without elements has no buffer: memcpy must not see its null pointer.
       if (!p.streams[0].empty())
         std::memcpy(static_cast<uint8_t*>(t.raw()) + static_cast<size_t>(first) * dtype_size(e.dtype), p.streams[0].data(), p.streams[0].size());
@@ -261,36 +303,7 @@ Tensor decode_tensor(const EncodedTensor& e, const std::string& name) {
         out[i] = 0.0f;
         continue;
       }
-      const int64_t c = i / inner;
-      float v = 0;
-      switch (p.encoding) {
-        case Encoding::fp32_planes: {
-          uint32_t bits = 0;
-          for (int b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(p.streams[v0 + static_cast<size_t>(b)][k]) << (8 * b);
-          v = std::bit_cast<float>(bits);
-          break;
-        }
-        case Encoding::fp16:
-          v = half_to_float(static_cast<uint16_t>(p.streams[v0][k] | (p.streams[v0 + 1][k] << 8)));
-          break;
-        case Encoding::int8:
-        case Encoding::int4: {
-          int32_t q = static_cast<int32_t>(p.streams[v0][k]) - (p.encoding == Encoding::int8 ? 128 : 8);
-          int32_t zp = p.zero_points.empty() ? 0 : p.zero_points[static_cast<size_t>(c)];
-          v = static_cast<float>(q - zp) * p.scales[static_cast<size_t>(c)];
-          break;
-        }
-        case Encoding::ternary:
-          // Sum the terms in order: the same float rounding as the quantizer that fitted them.
-          for (size_t term = 0; term < p.terms; ++term) {
-            uint8_t s = p.streams[v0 + term][k];
-            float a = p.scales[static_cast<size_t>(c) * p.terms + term];
-            v += s == 1 ? a : (s == 2 ? -a : 0.0f);
-          }
-          break;
-        case Encoding::raw: break;
-      }
-      out[i] = v;
+      out[i] = traits.decode(p, v0, k, static_cast<size_t>(i / inner));
       ++k;
     }
   }

@@ -21,6 +21,38 @@ enum class Encoding : uint8_t {
   int4 = 4,         // per-channel scale and zero point; symbols q + 8 (q in [-8, 7])
   ternary = 5,      // per-channel, k residual terms: w = sum_t scale[c,t] * s_t, s_t in {0,+1,-1}
 };
+
+struct EncodedPart;
+
+// How a weight stored in an encoding takes part in its layer's arithmetic (docs/COUNTING.md).
+enum class WeightArithmetic {
+  float_mac,    // float storage (fp32, fp16): widened to fp32, an fp32 MAC
+  integer_mac,  // integer levels: an int8 MAC against int8 activations, an fp32 MAC against float ones
+  as_stored,    // raw elements: float -> fp32 MAC; an integer weight behind a DequantizeLinear -> integer MAC
+  ternary_adds, // residual ternary terms: one addition per non-zero symbol, one scale multiplication per output and term
+};
+
+// Everything mcompress knows about one encoding, one row each (ggml's type_traits): the symbol
+// layout the .mcz stores, how a value decodes, whether --qdq can write it as int8 terms, and what it
+// costs to compute with. Nothing else switches on the encoding.
+struct EncodingTraits {
+  Encoding id;
+  const char* name;           // as files, `info` and reports name it
+  bool float_only;            // decodes to float32 tensors only (every encoding but raw)
+  uint8_t value_streams;      // streams of values per part; 0: one per ternary term
+  uint8_t symbol_bits;        // bits that hold every value symbol
+  uint8_t max_symbol;         // largest value symbol
+  uint8_t scales_per_channel; // 0; 1 (one scale); 255: one per ternary term
+  bool zero_points;           // per-channel zero points allowed
+  int32_t symbol_offset;      // integer levels: q = symbol - offset
+  bool int8_terms;            // writable as int8 tensors behind DequantizeLinear (export --qdq)
+  WeightArithmetic arithmetic;
+  // Value `k` of the part's value streams (first value stream `v0`), in channel `c` of the part;
+  // null for raw (copied bytewise).
+  float (*decode)(const EncodedPart& part, size_t v0, size_t k, size_t c);
+};
+inline constexpr uint8_t encoding_count = 6;
+const EncodingTraits& encoding_traits(Encoding e);
 const char* encoding_name(Encoding e);
 bool encoding_known(uint8_t e);
 
@@ -36,6 +68,13 @@ struct EncodedPart {
   std::vector<std::vector<uint8_t>> streams;
   std::vector<uint8_t> symbol_bits;    // per stream: bits that hold every symbol (1, 2, 4 or 8)
 };
+
+// Value streams of a part (not counting a sparse part's mask stream), from its encoding's row.
+size_t value_stream_count(const EncodedPart& part);
+// Scales a part must hold per channel.
+size_t scales_per_channel(const EncodedPart& part);
+// The label `info` and the report print for a part's encoding: "int8", "ternaryx2", "sparse-int4".
+std::string encoding_label(const EncodedPart& part);
 
 struct EncodedTensor {
   DType dtype = DType::f32;  // type of the decoded tensor

@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <list>
@@ -82,6 +83,12 @@ double entropy_bits_of(const std::vector<uint8_t>& symbols) {
   return order0_entropy_bits(std::span<const uint8_t>(symbols.data(), symbols.size()));
 }
 
+// One stream as every coder writes it, indexed by StreamCoder. An empty stream is 0 bytes packed,
+// which no other coder beats.
+std::array<std::vector<std::byte>, 3> code_with_every_coder(const std::vector<uint8_t>& symbols, uint8_t bits) {
+  return {pack_symbols(symbols, bits), rans_encode(std::span<const uint8_t>(symbols.data(), symbols.size())), zstd_compress(symbols)};
+}
+
 // Codes one stream with every coder and keeps the smallest (ties: packed, then rANS, then zstd,
 // the fastest to decode first).
 std::pair<McStream, std::vector<std::byte>> code_stream(const std::vector<uint8_t>& symbols, uint8_t bits) {
@@ -89,22 +96,13 @@ std::pair<McStream, std::vector<std::byte>> code_stream(const std::vector<uint8_
   s.symbol_bits = bits;
   s.symbols = symbols.size();
   s.entropy_bits = static_cast<uint64_t>(std::ceil(entropy_bits_of(symbols) - 1e-9));
-  std::vector<std::byte> best = pack_symbols(symbols, bits);
-  s.coder = StreamCoder::packed;
-  if (!symbols.empty()) {
-    auto rans = rans_encode(std::span<const uint8_t>(symbols.data(), symbols.size()));
-    if (rans.size() < best.size()) {
-      best = std::move(rans);
-      s.coder = StreamCoder::rans;
-    }
-    auto z = zstd_compress(symbols);
-    if (z.size() < best.size()) {
-      best = std::move(z);
-      s.coder = StreamCoder::zstd;
-    }
-  }
-  s.length = best.size();
-  return {s, std::move(best)};
+  auto coded = code_with_every_coder(symbols, bits);
+  size_t best = 0;
+  for (size_t c = 1; c < coded.size(); ++c)
+    if (coded[c].size() < coded[best].size()) best = c;
+  s.coder = static_cast<StreamCoder>(best);
+  s.length = coded[best].size();
+  return {s, std::move(coded[best])};
 }
 
 // FORMAT.md, Stream: every symbol is < 2^B (packed streams cannot break this; the other coders can).
@@ -248,7 +246,7 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
     // any stream is decoded so that a small file cannot make the decoder allocate for symbols its
     // tensor has no room for. Value streams of sparse parts hold at most one symbol per weight.
     const uint64_t part_weights = part_channels * channel_size;
-    const uint64_t stream_symbols = p.encoding == Encoding::raw ? part_weights * dtype_size(e.dtype) : part_weights;
+    const uint64_t stream_symbols = encoding_traits(p.encoding).decode ? part_weights : part_weights * dtype_size(e.dtype);  // raw: bytes
     uint64_t scales = r.count("scale count", part_channels * 3);
     for (uint64_t i = 0; i < scales; ++i) p.scales.push_back(half_scales ? half_to_float(r.u16("scale")) : r.f32("scale"));
     uint64_t zps = r.count("zero point count", part_channels);
@@ -298,6 +296,11 @@ const char* coder_name(StreamCoder c) {
     case StreamCoder::zstd: return "zstd";
   }
   return "unknown";
+}
+
+std::array<uint64_t, 3> coded_sizes(const std::vector<uint8_t>& symbols, uint8_t bits) {
+  const auto coded = code_with_every_coder(symbols, bits);
+  return {coded[0].size(), coded[1].size(), coded[2].size()};
 }
 
 uint64_t McTensor::stored_bytes() const {

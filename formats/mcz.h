@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -22,6 +23,9 @@ inline constexpr uint16_t mcz_minor_version = 0;
 enum class SectionKind : uint32_t { graph = 1, tensors = 2, payload = 3, metadata = 4 };
 enum class StreamCoder : uint8_t { packed = 0, rans = 1, zstd = 2 };
 const char* coder_name(StreamCoder c);
+// The bytes each coder, indexed by StreamCoder, takes for one stream of `bits`-bit symbols: the
+// figures the writer picks the smallest of (tests check its choice against them).
+std::array<uint64_t, 3> coded_sizes(const std::vector<uint8_t>& symbols, uint8_t bits);
 
 struct McSection {
   uint32_t kind = 0;

@@ -10,6 +10,7 @@
 #include "core/shape_inference.h"
 #include "core/text.h"
 #include "formats/qdq_terms.h"
+#include "core/weighted_op.h"
 
 namespace mc {
 
@@ -145,16 +146,8 @@ void upgrade_node(Graph& g, Node& node, int64_t opset, const InferredGraph& shap
 bool term_encodable(const EncodedTensor& e) {
   if (e.dtype != DType::f32 || e.shape.empty() || e.parts.empty()) return false;
   for (const auto& p : e.parts)
-    if (p.encoding != Encoding::int8 && p.encoding != Encoding::int4 && p.encoding != Encoding::ternary) return false;
+    if (!encoding_traits(p.encoding).int8_terms) return false;
   return true;
-}
-
-// How many int8 terms qdq_terms makes of `e`: the most residual terms of a ternary part, else 1.
-int term_count(const EncodedTensor& e) {
-  int n = 1;
-  for (const auto& p : e.parts)
-    if (p.encoding == Encoding::ternary) n = std::max(n, static_cast<int>(p.terms));
-  return n;
 }
 
 // Whether every reader of `value` takes it as the weight of a layer that is linear in it and can be
@@ -165,9 +158,11 @@ bool splittable_weight(const Graph& g, const std::string& value) {
   if (readers.empty()) return false;
   for (int i : readers) {
     const Node& n = g.nodes[static_cast<size_t>(i)];
-    const bool conv = n.op == "Conv", gemm = n.op == "Gemm" && n.attr_int("transB", 0) == 1 && n.attr_int("transA", 0) == 0;
-    if (!(conv || gemm) || n.inputs.size() < 2 || n.inputs[1] != value || n.inputs[0] == value) return false;
-    if (n.has_input(2) && n.inputs[2] == value) return false;
+    // Filters as rows, with a bias slot (Conv, Gemm with transB=1): the per-channel terms split along axis 0.
+    const auto layer = weighted_layer(g, n);
+    if (!layer || layer->geometry.filter_columns || layer->traits->bias_input < 0 || layer->weight != value ||
+        n.inputs[layer->traits->data_input] == value || layer->bias == value)
+      return false;
   }
   return true;
 }

@@ -50,7 +50,10 @@ const ReferenceOutputs& AnalysisManager::float_reference(const CalibrationSet& i
   if (!float_model_) fail_internal("float_reference: no float model recorded");
   const std::string key = image_set_key(images);
   auto it = references_.find(key);
-  if (it == references_.end()) it = references_.emplace(key, reference_outputs(*float_model_, images, settings_.threads)).first;
+  if (it == references_.end()) {
+    ++computed_[AnalysisKind::float_reference];
+    it = references_.emplace(key, reference_outputs(*float_model_, images, settings_.threads)).first;
+  }
   return it->second;
 }
 

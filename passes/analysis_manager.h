@@ -34,6 +34,7 @@ namespace mc {
 enum class AnalysisKind : uint32_t {
   calibration_statistics = 1u << 0,
   filter_sensitivity = 1u << 1,
+  float_reference = 1u << 2,  // cached by image set, never invalidated (see above)
 };
 // A set of analyses (bit mask of AnalysisKind).
 using PreservedAnalyses = uint32_t;

@@ -40,6 +40,7 @@
 
 #include "core/op_registry.h"
 #include "passes/pass.h"
+#include "core/weighted_op.h"
 
 namespace mc {
 
@@ -129,14 +130,14 @@ const Tensor* float_initializer(const Graph& g, const Node& n, size_t slot) {
 // Describes `node` as a layer if its weights are constants this pass can rescale.
 std::optional<Layer> as_layer(const Graph& g, int index) {
   const Node& n = g.nodes[static_cast<size_t>(index)];
-  if ((n.op != "Conv" && n.op != "Gemm") || n.outputs.size() != 1 || n.input_count() < 2) return std::nullopt;
-  const Tensor* w = float_initializer(g, n, 1);
-  if (!w) return std::nullopt;
+  // Layers with a bias slot (Conv, Gemm): rescaling a layer's outputs rescales its bias too.
+  const auto wl = weighted_layer(g, n);
+  if (!wl || wl->traits->bias_input < 0 || n.outputs.size() != 1) return std::nullopt;
+  const Tensor* w = g.initializer(wl->weight);
   Layer l;
   l.node = index;
-  if (n.op == "Conv") {
-    const int64_t groups = n.attr_int("group", 1);
-    if (w->rank() < 3 || groups <= 0 || w->dim(0) % groups != 0) return std::nullopt;
+  if (wl->traits->convolution) {
+    const int64_t groups = wl->geometry.groups;
     l.out_channels = w->dim(0);
     l.in_per_group = w->dim(1);
     l.in_channels = w->dim(1) * groups;
@@ -144,11 +145,10 @@ std::optional<Layer> as_layer(const Graph& g, int index) {
     l.kernel_size = w->numel() / std::max<int64_t>(1, w->dim(0) * w->dim(1));
     l.output_rank = static_cast<int64_t>(w->rank());
   } else {
-    if (w->rank() != 2 || n.attr_int("transA", 0) != 0) return std::nullopt;
     l.gemm = true;
-    l.weight_transposed = n.attr_int("transB", 0) == 0;
-    l.out_channels = l.weight_transposed ? w->dim(1) : w->dim(0);
-    l.in_channels = l.weight_transposed ? w->dim(0) : w->dim(1);
+    l.weight_transposed = wl->geometry.filter_columns;
+    l.out_channels = wl->geometry.filters;
+    l.in_channels = wl->geometry.inputs_per_filter;
     l.output_rank = 2;
   }
   if (l.out_channels <= 0 || l.in_channels <= 0) return std::nullopt;
@@ -305,7 +305,6 @@ void run_equalize(Model& model, const PassOptions& options, PassContext& context
   std::vector<Pair> pairs;
   for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
     const Node& n1 = g.nodes[static_cast<size_t>(i)];
-    if (n1.op != "Conv" && n1.op != "Gemm") continue;
     const int first = layer_index(i);
     if (first < 0 || !bias_rescalable(g, layers[static_cast<size_t>(first)])) continue;
     Pair p;
@@ -316,7 +315,7 @@ void run_equalize(Model& model, const PassOptions& options, PassContext& context
       auto readers = g.consumers(value);
       if (readers.size() != 1) break;
       const Node& next = g.nodes[static_cast<size_t>(readers[0])];
-      if (next.op == "Conv" || next.op == "Gemm") {
+      if (weighted_op_traits(next.op)) {
         if (next.inputs[0] != value ||
             std::count(next.inputs.begin(), next.inputs.end(), value) != 1)
           break;

@@ -105,11 +105,14 @@ OptionSpec make(const std::string& name, OptionType type, const std::string& fal
 std::string OptionSpec::usage() const {
   std::string what;
   switch (type) {
-    case OptionType::number: what = max_open ? "[" + format_number(min) + ", " + format_number(max) + ")" : range_text(*this); break;
+    case OptionType::number: what = max_open ? std::string("[") + format_number(min) + ", " + format_number(max) + ")" : range_text(*this); break;
     case OptionType::integer: what = range_text(*this); break;
     case OptionType::choice: what = choices; break;
     case OptionType::flag: what = "true|false"; break;
-    case OptionType::numbers: what = "numbers joined by '+', each " + (max_open ? "in [" + format_number(min) + ", " + format_number(max) + ")" : range_text(*this)); break;
+    case OptionType::numbers:
+      what = "numbers joined by '+', each ";
+      what += max_open ? std::string("in [") + format_number(min) + ", " + format_number(max) + ")" : range_text(*this);
+      break;
     case OptionType::layer_kinds: what = "all, or pointwise+depthwise+conv+fc"; break;
   }
   std::string out = name + ": " + what;

@@ -12,6 +12,7 @@
 #include "passes/pass.h"
 #include "passes/pruning.h"
 #include "passes/weight_fit.h"
+#include "core/weighted_op.h"
 
 namespace mc {
 
@@ -34,8 +35,9 @@ void run_prune_nm(Model& model, const PassOptions& options, PassContext& ctx) {
     const std::string weight_name = node->inputs[1];
     Tensor& w = model.graph.values_to_change(weight_name, "prune-nm");
     // Geometry: K inputs per filter = channels x spatial, filters as rows (Conv, Gemm transB=1).
-    const int64_t filters = w.dim(0), k = w.numel() / std::max<int64_t>(1, w.dim(0));
-    const int64_t spatial = (node->op == "Conv" && w.rank() >= 3) ? k / w.dim(1) : 1;
+    const WeightGeometry geometry = weighted_layer(model.graph, *node)->geometry;
+    const int64_t filters = geometry.filters, k = geometry.inputs_per_filter;
+    const int64_t spatial = geometry.kernel_positions;
     const int64_t channels = k / spatial;
     if (channels % m != 0)
       fail_usage("layer '" + name + "': N:M pruning with M=" + std::to_string(m) + " needs M to divide its " + std::to_string(channels) +

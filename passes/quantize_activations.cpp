@@ -19,6 +19,7 @@
 #include "core/text.h"
 #include "passes/activation_quant.h"
 #include "passes/pass.h"
+#include "core/weighted_op.h"
 
 namespace mc {
 
@@ -48,11 +49,12 @@ namespace {
 
 // The weight is an initializer, or the DequantizeLinear of one (a model exported with --qdq).
 bool has_constant_weight(const Graph& g, const Node& node) {
-  if (node.op != "Conv" && node.op != "Gemm" && node.op != "MatMul") return false;
-  if (!node.has_input(0) || !node.has_input(1)) return false;
-  if (g.initializer(node.inputs[0])) return false;  // constant data: nothing to calibrate
-  if (const Tensor* w = g.initializer(node.inputs[1])) return w->dtype() == DType::f32;
-  const int p = g.producer(node.inputs[1]);
+  const WeightedOpTraits* traits = weighted_op_traits(node.op);
+  if (!traits || !traits->float_weight) return false;
+  if (!node.has_input(traits->data_input) || !node.has_input(traits->weight_input)) return false;
+  if (g.initializer(node.inputs[traits->data_input])) return false;  // constant data: nothing to calibrate
+  if (const Tensor* w = g.initializer(node.inputs[traits->weight_input])) return w->dtype() == DType::f32;
+  const int p = g.producer(node.inputs[traits->weight_input]);
   if (p < 0) return false;
   const Node& dq = g.nodes[static_cast<size_t>(p)];
   return dq.op == "DequantizeLinear" && dq.has_input(0) && g.initializer(dq.inputs[0]);

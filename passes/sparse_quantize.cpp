@@ -204,8 +204,8 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   // views' costs are averaged per image: the estimate keeps its meaning and its standard error
   // (over images) shrinks as far as the views disagree on which predictions flip. Every held-out
   // judgement of this pass uses this view of the set (its float reference is cached by it).
-  CalibrationSet held = ctx.held_out;
-  held.mirrored = options.integer("views") == 2;
+  CalibrationSet held_views = ctx.held_out;
+  held_views.mirrored = options.integer("views") == 2;
 
   const CalibrationStats& stats = ctx.statistics(model);
   auto selected = select_layers(model, options.text("layers"));
@@ -220,7 +220,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     const LayerGram& g = stats.layers.at(node->name);
     if (held_out_scoring == "on" && g.samples < g.rows) poor.only.push_back(node->name);
   }
-  const CalibrationStats held_out_stats = poor.only.empty() ? CalibrationStats{} : collect_calibration_stats(model, held, poor);
+  const CalibrationStats held_out_stats = poor.only.empty() ? CalibrationStats{} : collect_calibration_stats(model, held_views, poor);
   for (const auto& name : poor.only)
     if (ctx.log) ctx.log("sparse-quantize: " + name + ": " + std::to_string(stats.layers.at(name).samples) + " fit samples of " +
                          std::to_string(stats.layers.at(name).rows) + " inputs; candidates scored on the held-out images");
@@ -260,7 +260,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   // Cost scale per layer: held-out KL of the layer alone at the candidate nearest 4 bits dense.
   std::vector<double> scale(layers.size(), 1.0);
   if (allocation == "measured") {
-    const double base_kl = compare_outputs(model, held, ctx.float_reference(held), ctx.threads).kl;
+    const double base_kl = compare_outputs(model, held_views, ctx.float_reference(held_views), ctx.threads).kl;
     for (size_t l = 0; l < layers.size(); ++l) {
       size_t probe = 0;
       for (size_t c = 0; c < layers[l].candidates.size(); ++c) {
@@ -271,7 +271,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
       Model m = model;
       auto fits = expand(layers[l].candidates[probe], *layers[l].gram);
       apply_layer_fits(m, *layers[l].gram, fits);
-      scale[l] = kl_per_proxy(m, base_kl, layers[l].candidates[probe].proxy, ctx, held);
+      scale[l] = kl_per_proxy(m, base_kl, layers[l].candidates[probe].proxy, ctx, held_views);
       if (ctx.log)
         ctx.log("sparse-quantize: " + layers[l].gram->node + ": KL per unit proxy " + std::to_string(scale[l]) + " (proxy " +
                 std::to_string(layers[l].candidates[probe].proxy) + ", " + std::to_string(layers[l].gram->samples) + " samples of " +
@@ -309,7 +309,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   std::vector<double> saved(steps.size() + 1, 0.0);
   for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
   auto acceptable = [&](size_t n) {
-    return within_drop(build(model, layers, units, options_after(steps, n, units.size()), fp16_bias, false), max_drop, ctx, held,
+    return within_drop(build(model, layers, units, options_after(steps, n, units.size()), fp16_bias, false), max_drop, ctx, held_views,
                        "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
                        criterion, z);
   };

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/weighted_op.h"
 #include "analysis/sensitivity.h"
 #include "core/gptq.h"
 #include "core/quantizers.h"
@@ -159,7 +160,7 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
     spec.mode = PruneSpec::Mode::fixed;
   } else if (o.pruning.nm_group > 0) {
     // N:M along input channels: at each kernel position, groups of M consecutive input channels.
-    const int64_t spatial = (layer.op == "Conv" && weight.rank() >= 3) ? shape_numel(Shape(weight.shape().begin() + 2, weight.shape().end())) : 1;
+    const int64_t spatial = layer.kernel_positions;
     const int64_t channels = spatial > 0 ? k / spatial : 0;
     if (channels % o.pruning.nm_group != 0)
       fail_usage("layer '" + layer.node + "': N:M pruning with M=" + std::to_string(o.pruning.nm_group) + " needs M to divide its " +
@@ -298,7 +299,7 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, i
     p.encoding = Encoding::ternary;
     p.terms = static_cast<uint8_t>(o.terms);
     p.streams.assign(static_cast<size_t>(o.terms), {});
-    p.symbol_bits.assign(static_cast<size_t>(o.terms), 2);
+    p.symbol_bits.assign(static_cast<size_t>(o.terms), encoding_traits(Encoding::ternary).symbol_bits);
     for (const auto& f : fits) {
       for (int t = 0; t < o.terms; ++t) {
         p.scales.push_back(f.term_scales[static_cast<size_t>(t)]);
@@ -319,13 +320,13 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, i
     sparse.channel_end = end;
     return sparse;
   }
-  const bool int8 = o.format == WeightFormat::int8;
-  p.encoding = int8 ? Encoding::int8 : Encoding::int4;
+  p.encoding = o.format == WeightFormat::int8 ? Encoding::int8 : Encoding::int4;
+  const EncodingTraits& traits = encoding_traits(p.encoding);
   p.streams.assign(1, {});
-  p.symbol_bits.assign(1, int8 ? 8 : 4);
+  p.symbol_bits.assign(1, traits.symbol_bits);
   for (const auto& f : fits) {
     p.scales.push_back(f.scale);
-    for (int32_t q : f.q) p.streams[0].push_back(static_cast<uint8_t>(q + (int8 ? 128 : 8)));
+    for (int32_t q : f.q) p.streams[0].push_back(static_cast<uint8_t>(q + traits.symbol_offset));
   }
   return p;
 }
@@ -333,12 +334,9 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, i
 std::vector<const Node*> select_layers(const Model& model, const std::string& selection, bool skip_last) {
   std::vector<const Node*> all;
   for (const auto& node : model.graph.nodes) {
-    if (node.op != "Conv" && node.op != "Gemm" && node.op != "MatMul") continue;
-    if (node.inputs.size() < 2) continue;
-    const Tensor* w = model.graph.initializer(node.inputs[1]);
-    if (!w || w->dtype() != DType::f32) continue;
-    if (node.op == "MatMul" || (node.op == "Gemm" && (node.attr_int("transB", 0) == 0 || node.attr_int("transA", 0) != 0))) continue;
-    all.push_back(&node);
+    // Filters as rows only: the encodings' parts split axis 0 (fc-to-gemm turns MatMul layers into such Gemms).
+    const auto layer = weighted_layer(model.graph, node);
+    if (layer && !layer->geometry.filter_columns) all.push_back(&node);
   }
   if (skip_last && !all.empty()) all.pop_back();
   std::vector<const Node*> out;
@@ -457,19 +455,20 @@ void apply_layer_fits(Model& model, const LayerGram& layer, const std::vector<Fi
 Tensor* bias_for(Model& model, const std::string& node_name) {
   for (auto& node : model.graph.nodes) {
     if (node.name != node_name) continue;
-    if (node.op != "Conv" && node.op != "Gemm") return nullptr;
-    if (node.has_input(2)) {
-      model.graph.check_not_encoded(node.inputs[2], "bias correction of " + node.describe());
-      return &model.graph.values_to_change(node.inputs[2], "bias correction of " + node.describe());
+    const auto layer = weighted_layer(model.graph, node);
+    if (!layer || layer->traits->bias_input < 0) return nullptr;
+    if (!layer->bias.empty()) {
+      model.graph.check_not_encoded(layer->bias, "bias correction of " + node.describe());
+      return &model.graph.values_to_change(layer->bias, "bias correction of " + node.describe());
     }
-    const Tensor& w = *model.graph.initializer(node.inputs.at(1));
-    int64_t outputs = node.op == "Conv" ? w.dim(0) : (node.attr_int("transB", 0) ? w.dim(0) : w.dim(1));
+    const int64_t outputs = layer->geometry.filters;
+    const size_t slot = static_cast<size_t>(layer->traits->bias_input);
     std::string name = model.graph.fresh_name(node.name + "_bias");
     Tensor b(DType::f32, {outputs});
     std::fill(b.data<float>(), b.data<float>() + outputs, 0.0f);
     model.graph.initializers[name] = std::move(b);
-    node.inputs.resize(3);
-    node.inputs[2] = name;
+    node.inputs.resize(std::max(node.inputs.size(), slot + 1));
+    node.inputs[slot] = name;
     return &model.graph.values_to_change(name, "bias correction of " + node.describe());
   }
   return nullptr;

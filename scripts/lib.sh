@@ -3,6 +3,18 @@
 # json_field KEY < FILE.json: prints the top-level value KEY of a JSON document.
 json_field() { node -e "const j=JSON.parse(require('fs').readFileSync(0,'utf8')); console.log(j[process.argv[1]])" "$1"; }
 
+# json_path A.B.C < FILE.json: prints the value at a dotted path of a JSON document (objects as JSON);
+# fails (exit 1, message on stderr) if a key on the path is missing, rather than printing 'undefined'.
+json_path() {
+  node -e "
+    let v = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+    for (const k of process.argv[1].split('.')) {
+      if (v === null || typeof v !== 'object' || !(k in v)) { console.error('json_path: no ' + process.argv[1] + ' (missing ' + k + ')'); process.exit(1); }
+      v = v[k];
+    }
+    console.log(typeof v === 'object' ? JSON.stringify(v) : v);" "$1"
+}
+
 # This folder, resolved when the file is sourced (callers may change directory later).
 mcompress_scripts_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 

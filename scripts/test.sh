@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --with-ort --with-chromium
 jobs="$(nproc 2>/dev/null || echo 2)"
 export MCOMPRESS_REQUIRE_CHROMIUM=1
+# Tests that need ../shared fail when it is missing instead of skipping (tests/test_util.h need_shared).
+export MCOMPRESS_REQUIRE_SHARED=1
 
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release
 ctest --test-dir build --output-on-failure -j "$jobs"

@@ -406,7 +406,7 @@ TEST_CASE("test_equalize: iterations option parses and 0 sweeps changes nothing"
 }
 
 TEST_CASE("test_equalize: every shared model keeps its outputs") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   struct Case {
     const char* model;
     const char* input;
@@ -435,7 +435,7 @@ TEST_CASE("test_equalize: every shared model keeps its outputs") {
 }
 
 TEST_CASE("test_equalize: MobileNetV1 0.25 depthwise ranges become much more uniform") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   Model m = load_onnx((test::shared_dir() / "models" / "mobilenet_v1_0.25_224.onnx").string());
   run_logged(m, "fold-constants,fold-bn");
   Model eq = m;

@@ -53,17 +53,14 @@ void check_model(const Reference& ref, int threads) {
 }  // namespace
 
 TEST_CASE("test_executor_reference: every shared model matches ONNX Runtime") {
-  if (!test::have_shared()) {
-    MESSAGE("../shared not present; skipped");
-    return;
-  }
+  if (!test::need_shared()) return;
   for (const auto& ref : references) {
     SUBCASE(ref.model) { check_model(ref, 0); }
   }
 }
 
 TEST_CASE("test_executor_reference: outputs are bit-identical at 1, 2 and 3 threads") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   auto dir = test::shared_dir();
   for (const char* name : {"mobilenet_v2_1_0", "shufflenet_v2_x1_0"}) {
     Model model = load_onnx((dir / "models" / (std::string(name) + ".onnx")).string());

@@ -225,10 +225,7 @@ TEST_CASE("test_image_io: npy files on disk: missing, directory, output errors")
 }
 
 TEST_CASE("test_image_io: reference npy files have the documented shapes") {
-  if (!mc::test::have_shared()) {
-    MESSAGE("shared data not found; skipping");
-    return;
-  }
+  if (!mc::test::need_shared()) return;
   const auto ref = mc::test::shared_dir() / "reference";
   Tensor keras = mc::read_npy((ref / "input_keras.npy").string());
   CHECK(keras.dtype() == DType::f32);
@@ -247,10 +244,7 @@ TEST_CASE("test_image_io: reference npy files have the documented shapes") {
 // JPEG decoding and the reference pipeline
 
 TEST_CASE("test_image_io: decode, crop and preprocess reproduce the reference inputs") {
-  if (!mc::test::have_shared()) {
-    MESSAGE("shared data not found; skipping");
-    return;
-  }
+  if (!mc::test::need_shared()) return;
   const auto ref = mc::test::shared_dir() / "reference";
   const Tensor crops = mc::read_npy((ref / "crops_uint8_nhwc.npy").string());
   const Tensor keras = mc::read_npy((ref / "input_keras.npy").string());
@@ -361,10 +355,7 @@ TEST_CASE("test_image_io: corrupt JPEG data is an input error naming the file") 
   write_text(empty, "");
   expect_error([&] { mc::load_image_batch({empty}, mc::ImageConfig{}); }, ErrorKind::input, empty + ": empty file");
 
-  if (!mc::test::have_shared()) {
-    MESSAGE("shared data not found; skipping the tests that damage a real JPEG");
-    return;
-  }
+  if (!mc::test::need_shared()) return;
   const std::vector<std::byte> real = mc::read_binary_file(dev_image(reference_images()[0]));
 
   std::vector<std::byte> half(real.begin(), real.begin() + static_cast<std::ptrdiff_t>(real.size() / 2));
@@ -528,7 +519,7 @@ TEST_CASE("test_image_io: labels.tsv parsing") {
 
   expect_error([&] { mc::read_labels_tsv((tmp.path / "none.tsv").string()); }, ErrorKind::input, "none.tsv: no such file");
 
-  if (!mc::test::have_shared()) return;
+  if (!mc::test::need_shared()) return;
   labels = mc::read_labels_tsv((mc::test::shared_dir() / "imagenet-dev" / "labels.tsv").string());
   REQUIRE(labels.size() == 500);
   CHECK(labels[0].file == "n01440764_tench.JPEG");
@@ -549,7 +540,7 @@ TEST_CASE("test_image_io: list_images") {
   expect_error([&] { mc::list_images(dir + "/missing"); }, ErrorKind::input, dir + "/missing: no such directory");
   expect_error([&] { mc::list_images(dir + "/d.txt"); }, ErrorKind::input, dir + "/d.txt: not a directory");
 
-  if (!mc::test::have_shared()) return;
+  if (!mc::test::need_shared()) return;
   const auto images = mc::list_images((mc::test::shared_dir() / "imagenet-dev").string());
   CHECK(images.size() == 500);
   CHECK(std::is_sorted(images.begin(), images.end()));

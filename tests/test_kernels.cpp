@@ -387,7 +387,7 @@ TEST_CASE("test_kernels: executor folds Conv -> BatchNormalization -> Clip") {
 }
 
 TEST_CASE("test_kernels: MobileNetV1 with folded BatchNormalization is bit-identical at 1, 2 and 3 threads") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   auto dir = test::shared_dir();
   Model model = load_onnx((dir / "models" / "mobilenet_v1_0.25_224.onnx").string());
   Tensor input = read_npy((dir / "reference" / "input_keras.npy").string());

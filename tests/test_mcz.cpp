@@ -2,14 +2,19 @@
 // decoded against hand-computed values, checksums, determinism.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <random>
+#include <set>
 
 #include "core/executor.h"
 #include "formats/checksum.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
+#include "formats/rans.h"
 #include "passes/recipe.h"
 #include "tests/model_builder.h"
 #include "tests/test_util.h"
@@ -139,7 +144,7 @@ TEST_CASE("test_mcz: lossless round trip is bit-identical and runs identically")
 }
 
 TEST_CASE("test_mcz: shared models: lossless is bit-identical, fp16 equals the rounded weights") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   for (const char* name : {"mobilenet_v1_0.25_224"}) {
     CAPTURE(name);
     Model m = load_onnx((test::shared_dir() / "models" / (std::string(name) + ".onnx")).string());
@@ -176,11 +181,63 @@ TEST_CASE("test_mcz: the coder keeps the smallest of packed, rANS and zstd per s
   m.graph.initializers["w"] = w;
   m.graph.initializers["b"] = Tensor(DType::f32, {64});
   std::memset(m.graph.initializers["b"].values.raw(), 0, 256);
-  auto bytes = compress(m, "lossless");
-  McFile f = read_mcz(bytes, "zeros.mcz");
-  for (const auto& t : f.tensors) {
-    if (t.name != "w") continue;
-    CHECK(t.stored_bytes() < w.byte_size() / 8);
-    for (const auto& s : t.streams[0]) CHECK(s.length <= (s.symbols * s.symbol_bits + 7) / 8);
+  CompressedModel c = run_recipe("lossless", m);
+  // Streams meant for each coder: random bytes and random int4 symbols have nothing to gain over
+  // packing; in independent bytes where 0 is 4 in 5, rANS codes each 0 in a third of a bit, zstd's
+  // Huffman literals in a whole bit (its short matches win back little); a repeated ramp uses every
+  // byte equally often, so only zstd's matches gain on it.
+  std::mt19937 rng(13);
+  std::vector<uint8_t> uniform(4096), skewed(4096), ramp(4096);
+  std::geometric_distribution<int> geometric(0.8);
+  for (size_t i = 0; i < uniform.size(); ++i) {
+    uniform[i] = static_cast<uint8_t>(rng() & 0xff);
+    skewed[i] = static_cast<uint8_t>(std::min(geometric(rng), 255));
+    ramp[i] = static_cast<uint8_t>(i % 256);
   }
+  for (const auto& [name, bytes] : {std::pair{"uniform", &uniform}, {"skewed", &skewed}, {"ramp", &ramp}}) {
+    c.model.graph.initializers[name] = Tensor::from_vector<uint8_t>({4096}, *bytes);
+    c.model.graph.encode(name, encode_raw(*c.model.graph.initializer(name)));
+  }
+  EncodedTensor int4;
+  int4.shape = {4, 256};
+  EncodedPart part;
+  part.encoding = Encoding::int4;
+  part.channel_end = 4;
+  part.scales = {0.1f, 0.2f, 0.3f, 0.4f};
+  part.streams.resize(1);
+  for (int i = 0; i < 4 * 256; ++i) part.streams[0].push_back(static_cast<uint8_t>(rng() & 15));
+  part.symbol_bits = {4};
+  int4.parts = {part};
+  c.model.graph.initializers["int4"] = Tensor(DType::f32, {4, 256});
+  c.model.graph.encode("int4", int4);
+
+  nlohmann::ordered_json meta;
+  meta["recipe"] = "lossless";
+  auto bytes = write_mcz(c.model, meta);
+  McFile f = read_mcz(bytes, "coders.mcz");
+  std::map<std::string, std::set<StreamCoder>> coders;
+  for (const auto& t : f.tensors) {
+    CAPTURE(t.name);
+    const EncodedTensor e = decode_streams(f, t);
+    for (size_t pi = 0; pi < t.streams.size(); ++pi) {
+      for (size_t si = 0; si < t.streams[pi].size(); ++si) {
+        CAPTURE(si);
+        const McStream& s = t.streams[pi][si];
+        const std::vector<uint8_t>& symbols = e.parts[pi].streams[si];
+        const auto sizes = coded_sizes(symbols, s.symbol_bits);
+        CHECK(sizes[0] == (symbols.size() * s.symbol_bits + 7) / 8);
+        CHECK(sizes[1] == rans_encode(std::span<const uint8_t>(symbols.data(), symbols.size())).size());
+        CHECK(s.length == *std::min_element(sizes.begin(), sizes.end()));
+        CHECK(s.length == sizes[static_cast<size_t>(s.coder)]);
+        coders[t.name].insert(s.coder);
+      }
+    }
+    if (t.name == "w") CHECK(t.stored_bytes() < w.byte_size() / 8);
+  }
+  CHECK(coders["uniform"] == std::set{StreamCoder::packed});
+  CHECK(coders["int4"] == std::set{StreamCoder::packed});
+  CHECK(coders["skewed"] == std::set{StreamCoder::rans});
+  CHECK(coders["ramp"] == std::set{StreamCoder::zstd});
+  // An empty stream (a sparse part with every weight pruned) is stored packed, in no bytes.
+  CHECK(coded_sizes({}, 8)[0] == 0);
 }

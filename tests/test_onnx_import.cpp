@@ -88,7 +88,7 @@ TEST_CASE("test_onnx_import: export then import gives the same graph and outputs
 }
 
 TEST_CASE("test_onnx_import: shared models round-trip with bit-identical initializers") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   for (const char* name : {"mobilenet_v1_0.25_224", "mobilenet_v2_1_0", "shufflenet_v2_x1_0"}) {
     Model m = load_onnx((test::shared_dir() / "models" / (std::string(name) + ".onnx")).string());
     Model back = parse_onnx(as_bytes(serialize_onnx(m)), name);

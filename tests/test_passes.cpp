@@ -43,7 +43,7 @@ TEST_CASE("test_passes: pipelines parse, print back, and reject bad tokens") {
 }
 
 TEST_CASE("test_passes: fold-bn and fold-constants keep every shared model's outputs") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   struct Case {
     const char* model;
     const char* input;
@@ -63,7 +63,7 @@ TEST_CASE("test_passes: fold-bn and fold-constants keep every shared model's out
 }
 
 TEST_CASE("test_passes: fold-constants folds batch-independent shape arithmetic only") {
-  if (!test::have_shared()) return;
+  if (!test::need_shared()) return;
   // MobileNetV2 flattens with Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])): the batch
   // entry depends on the input and must stay; Unsqueeze of the constant axes must fold.
   Model m = load_onnx((test::shared_dir() / "models" / "mobilenet_v2_1_0.onnx").string());

@@ -178,6 +178,33 @@ expect 0 "" -- export "$tmp/q.mcz" -o "$tmp/q.onnx" --qdq --quiet
 check "a QDQ export keeps every parameter and MAC" grep -q '"macs": 41030272' "$tmp/qi.json"
 check "a QDQ export contains DequantizeLinear weights" grep -q DequantizeLinear "$tmp/q.onnx"
 
+# --- one truth (issue 13): the numbers a file stores are what the file does, on every path
+# A pass that rewrites float weights after one that encoded them is refused before anything runs.
+expect 2 "pass 'equalize' rewrites float weights and cannot run after 'quantize-int8'" -- compress "$model" -o "$tmp/eq.mcz" --recipe int8 \
+  --passes 'fold-bn,quantize-int8<method=rtn>,equalize' --calib "$images" --preprocess keras --eval-images "$images"
+check "a refused pipeline leaves no file" test ! -e "$tmp/eq.mcz"
+# Options are checked whole before the first pass: the error names the pass and the option.
+expect 2 "pass 'equalize': option 'iterations=abc' needs a whole number" -- compress "$model" -o "$tmp/eq.mcz" --recipe int8 \
+  --passes 'fold-bn,equalize,equalize<iterations=abc>' --calib "$images" --preprocess keras
+expect 2 "pass 'quantize-int8'.* needs calibration images" -- compress "$model" -o "$tmp/eq.mcz" --recipe lossless --passes 'fold-bn,quantize-int8'
+# The accuracy stored in the file (measured on the written bytes) is what eval of the file gives.
+expect 0 "" -- compress "$model" -o "$tmp/eq.mcz" --recipe int8 --passes 'fold-bn,equalize,quantize-int8<method=rtn>,quantize-activations' \
+  --calib "$images" --preprocess keras --eval-images "$images" --quiet
+stored=$("$bin" info "$tmp/eq.mcz" --json | sed -n 's/.*"top1_after": \([0-9.]*\).*/\1/p' | head -1)
+evaluated=$("$bin" eval "$tmp/eq.mcz" --images "$images" --json --quiet | sed -n 's/.*"top1": \([0-9.]*\).*/\1/p')
+check "stored top-1 ($stored) equals eval of the file ($evaluated)" test -n "$stored" -a "$stored" = "$evaluated"
+# The default export is the graph eval runs (QDQ for int8 activations) and says which form it wrote.
+expect 0 "as mcompress eval runs it" -- export "$tmp/eq.mcz" -o "$tmp/eq.onnx"
+check "the default export of an int8-activation file is its QDQ form" grep -q QuantizeLinear "$tmp/eq.onnx"
+expect 0 "every weight decoded to float32|int8 activations: ONNX Runtime re-quantizes" -- export "$tmp/eq.mcz" -o "$tmp/eqf.onnx" --float-weights
+expect 2 "--qdq and --float-weights" -- export "$tmp/eq.mcz" -o "$tmp/eqx.onnx" --qdq --float-weights
+expect 0 "" -- compress "$model" -o "$tmp/f16.mcz" --recipe fp16 --quiet
+expect 0 "no weight is stored as int8, int4 or ternary" -- export "$tmp/f16.mcz" -o "$tmp/f16.onnx" --qdq
+expect 0 "float activations, weights decoded to float32" -- export "$tmp/f16.mcz" -o "$tmp/f16d.onnx"
+# profile reads its input once: a pipe works.
+"$bin" profile - --calib "$images" --preprocess keras --calib-count 4 --e2e-images 0 --json <"$model" >"$tmp/prof.json" 2>"$tmp/prof.err"
+check "profile - reads the model from a pipe ($(head -c 200 "$tmp/prof.err"))" grep -q '"layers"' "$tmp/prof.json"
+
 # --- sweep: grid errors before any work (2), unwritable outputs (5), a small real sweep
 sw=(--eval-images "$images" --preprocess keras --eval-limit 2)
 expect 2 "sweep grid has no valid point \(int8: .*calib" -- sweep "$model" "${sw[@]}" --recipes int8

@@ -8,8 +8,13 @@
 # Usage: run_ort_roundtrip.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
 set -u
 bin="${1:?usage: run_ort_roundtrip.sh MCOMPRESS_BINARY}"
-shared="$(pwd)/../shared"
-if [ ! -d "$shared/reference" ]; then echo "../shared not present: skipped"; echo "0 passed, 0 failed"; exit 0; fi
+# MCOMPRESS_SHARED_DIR overrides ../shared as in tests/test_util.h. A missing folder skips, except under
+# MCOMPRESS_REQUIRE_SHARED=1 (scripts/test.sh), where it fails.
+shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
+if [ ! -d "$shared/reference" ]; then
+  if [ "${MCOMPRESS_REQUIRE_SHARED:-}" = 1 ]; then echo "FAIL: $shared/reference not found (MCOMPRESS_REQUIRE_SHARED=1)"; exit 1; fi
+  echo "$shared/reference not found: skipped (MCOMPRESS_REQUIRE_SHARED=1 makes this a failure)"; echo "0 passed, 0 failed"; exit 0
+fi
 command -v node >/dev/null || { echo "node is required (scripts/setup.sh --with-ort)"; exit 1; }
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
