@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "cli/report_output.h"
 #include "formats/file_io.h"
+#include "passes/pass.h"
 
 namespace mc::cli {
 
@@ -107,7 +108,9 @@ Command add_compress_command(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("compress", "Compress an ONNX model into a .mcz file with a recipe");
   std::string recipes;
   for (const auto& r : recipe_names()) recipes += "  " + r + std::string(10 - std::min<size_t>(9, r.size()), ' ') + recipe_description(r) + "\n";
-  cmd->footer("Recipes:\n" + recipes +
+  std::string passes;
+  for (const auto& p : registered_passes()) passes += (passes.empty() ? "" : ", ") + p.name;
+  cmd->footer("Recipes:\n" + recipes + "\nPasses for --passes (options and defaults: --print-passes):\n  " + passes + "\n" +
               "\nEvery symbol stream is stored packed, rANS- or zstd-coded, whichever is smallest. The output is\n"
               "written atomically (nothing appears on error) and never replaces a file without --force.\n\n"
               "Examples:\n  mcompress compress model.onnx -o model.mcz --recipe lossless\n"
@@ -146,6 +149,13 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--report", o->report, "Also write the size / operations / energy report: HTML if FILE ends in .html, else JSON")
       ->type_name("FILE.json|FILE.html");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
+  cmd->add_flag_callback(
+      "--print-passes",
+      [] {
+        std::cout << pass_reference();
+        throw CLI::Success();
+      },
+      "List every pass with its options, ranges and defaults, and exit");
   add_common_options(cmd, o->common);
   return {cmd, [o] { return run_compress(*o); }};
 }

@@ -126,7 +126,7 @@ int run_profile(const ProfileOptions& o) {
   }
   int64_t total_macs = 0;
   for (const auto& l : layers) total_macs += l.macs;
-  std::printf("%s: %zu layers, %zu calibration images from %s (seed %llu)\n", o.file.c_str(), layers.size(), set.files.size(), o.calib.c_str(),
+  std::printf("%s: %zu layers, %zu calibration images from %s (seed %llu)\n", file.name.c_str(), layers.size(), set.files.size(), o.calib.c_str(),
               static_cast<unsigned long long>(o.seed));
   std::printf("per-filter relative output error e = (w-q)'C(w-q)/(w'Cw); end-to-end: one whole layer quantized, %lld images\n\n",
               static_cast<long long>(std::min<int64_t>(o.e2e_images, static_cast<int64_t>(set.files.size()))));

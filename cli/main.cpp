@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
       return root.exit(e);
     } catch (const CLI::CallForVersion& e) {
       return root.exit(e);
+    } catch (const CLI::Success&) {
+      return 0;  // a flag that did its work (compress --print-passes)
     } catch (const CLI::ParseError& e) {
       std::string msg = e.what(), help = "mcompress --help";
       for (auto& c : commands)

@@ -201,6 +201,9 @@ expect 2 "--qdq and --float-weights" -- export "$tmp/eq.mcz" -o "$tmp/eqx.onnx" 
 expect 0 "" -- compress "$model" -o "$tmp/f16.mcz" --recipe fp16 --quiet
 expect 0 "no weight is stored as int8, int4 or ternary" -- export "$tmp/f16.mcz" -o "$tmp/f16.onnx" --qdq
 expect 0 "float activations, weights decoded to float32" -- export "$tmp/f16.mcz" -o "$tmp/f16d.onnx"
+# The pass list comes from the registry rows, with each option's range and default.
+expect 0 "bits: 2 to 8; default 8" -- compress --print-passes
+expect 0 "Passes for --passes" -- compress --help
 # profile reads its input once: a pipe works.
 "$bin" profile - --calib "$images" --preprocess keras --calib-count 4 --e2e-images 0 --json <"$model" >"$tmp/prof.json" 2>"$tmp/prof.err"
 check "profile - reads the model from a pipe ($(head -c 200 "$tmp/prof.err"))" grep -q '"layers"' "$tmp/prof.json"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # ONNX Runtime confirms the import -> export round trip: every shared model exported by mcompress
 # gives ORT outputs byte-identical to ../shared/reference (ORT 1.30, 1 thread, same inputs).
-# And int8 inference agrees: the bundled MobileNet compressed with the int8 recipe, `mcompress eval`
-# of the .mcz against ORT (default optimizations: QLinearConv kernels) on its `export --qdq`, on the
-# bundled images: the integer layers compute the same integers, so the outputs differ only by float
-# rounding in the float tail (pooling, classifier, softmax), far below one activation step.
+# And compressed inference agrees: the bundled MobileNet compressed with every recipe, the top-1 its
+# file stores, `mcompress eval` of the .mcz, and ORT (default optimizations: QLinearConv kernels) on
+# its default export and (int8) its `export --qdq`, on the bundled images: the integer layers compute
+# the same integers, so the outputs differ only by float rounding in the float tail (pooling,
+# classifier, softmax), far below one activation step.
 # Usage: run_ort_roundtrip.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
 set -u
 bin="${1:?usage: run_ort_roundtrip.sh MCOMPRESS_BINARY}"
@@ -33,11 +34,41 @@ for m in mobilenet_v1_0.25_224 mobilenet_v1_0.5_224_quant_dequant mobilenet_v1_0
 done
 
 . "$(dirname "$0")/../../scripts/lib.sh"
-if "$bin" compress examples/mobilenet_v1_0.25_224.onnx -o "$tmp/int8.mcz" --recipe int8 --calib examples/images \
-     --preprocess keras --quiet &&
-   "$bin" eval "$tmp/int8.mcz" --images examples/images --quiet --save-inputs "$tmp/in.npy" --save-scores "$tmp/ours.npy" \
+# Every recipe on the bundled model: the top-1 the file stores (measured on the written file), `eval`
+# of the file, and ONNX Runtime (default optimizations, as users run it) on the default export, on
+# the same preprocessed inputs, must all be equal; ORT's outputs must match eval's up to float
+# rounding in the float tail. And for int8 the --qdq form as well.
+export NODE_PATH="${MCOMPRESS_ORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcompress-ort-eval}/node_modules"
+"$shared/tools/ort-eval/run" ort-npy --help >/dev/null 2>&1  # installs onnxruntime-node on first use
+for recipe in lossless fp16 int8 prom hybrid sparse; do
+  f="$tmp/$recipe.mcz"
+  if "$bin" compress examples/mobilenet_v1_0.25_224.onnx -o "$f" --recipe "$recipe" --calib examples/images --preprocess keras \
+       --eval-images examples/images --quiet &&
+     "$bin" eval "$f" --images examples/images --quiet --json --save-inputs "$tmp/in.npy" --save-scores "$tmp/ours.npy" --force \
+       >"$tmp/eval.json" &&
+     "$bin" info "$f" --json >"$tmp/info.json" &&
+     "$bin" export "$f" -o "$tmp/$recipe.onnx" --quiet &&
+     node scripts/ort_outputs.js "$tmp/$recipe.onnx" "$tmp/in.npy" "$tmp/ort.npy" --optimization all --threads 1 &&
+     node scripts/npy_topk.js "$tmp/ort.npy" examples/images/labels.tsv >"$tmp/ort.json"; then
+    stored="$(json_path metadata.report.accuracy.top1_after <"$tmp/info.json")"
+    evaluated="$(json_field top1 <"$tmp/eval.json")"
+    ort_top1="$(json_field top1 <"$tmp/ort.json")"
+    diff="$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort.npy")"
+    if awk -v a="$stored" -v b="$evaluated" -v c="$ort_top1" -v d="${diff%% *}" -v m="${diff##* }" \
+         'BEGIN { exit !(a == b && b == c && d <= 1e-4 * (m > 1 ? m : 1)) }'; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+      echo "FAIL: $recipe: stored top-1 $stored, eval $evaluated, ORT on the default export $ort_top1, outputs differ by $diff"
+    fi
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $recipe: compress, eval, info, export or ORT failed"
+  fi
+done
+if "$bin" export "$tmp/int8.mcz" -o "$tmp/int8_qdq.onnx" --qdq --quiet &&
+   "$bin" eval "$tmp/int8.mcz" --images examples/images --quiet --save-inputs "$tmp/in.npy" --save-scores "$tmp/ours.npy" --force \
      >/dev/null &&
-   "$bin" export "$tmp/int8.mcz" -o "$tmp/int8_qdq.onnx" --qdq --quiet &&
    "$shared/tools/ort-eval/run" ort-npy "$tmp/int8_qdq.onnx" "$tmp/in.npy" "$tmp/ort.npy" --threads 1 >/dev/null; then
   diff="$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort.npy")"
   if awk -v d="${diff%% *}" 'BEGIN { exit !(d < 1e-4) }'; then
@@ -48,7 +79,7 @@ if "$bin" compress examples/mobilenet_v1_0.25_224.onnx -o "$tmp/int8.mcz" --reci
   fi
 else
   failed=$((failed + 1))
-  echo "FAIL: int8 .mcz: compress, eval, export --qdq or ORT failed"
+  echo "FAIL: int8 .mcz: eval, export --qdq or ORT failed"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
