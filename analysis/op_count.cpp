@@ -9,12 +9,6 @@ namespace mc {
 
 namespace {
 
-const Shape& shape_of(const InferredGraph& shapes, const std::string& value) {
-  static const Shape none;
-  auto it = shapes.types.find(value);
-  return it == shapes.types.end() ? none : it->second.shape;
-}
-
 // Learned parameters: float initializers, and integer weights a DequantizeLinear turns into float
 // (a QDQ export's int8 weights); not a Clip's bounds nor quantizers' scales and zero points, which
 // are hyperparameters of the representation rather than weights.
@@ -75,10 +69,10 @@ OpCount count_ops(const Model& model, const InferredGraph& shapes) {
     }
     for (const auto& in : node.inputs)
       if (!in.empty() && !g.initializer(in)) {
-        layer.input_shape = shape_of(shapes, in);
+        layer.input_shape = shapes.shape_of(in);
         break;
       }
-    if (!node.outputs.empty()) layer.output_shape = shape_of(shapes, node.outputs[0]);
+    if (!node.outputs.empty()) layer.output_shape = shapes.shape_of(node.outputs[0]);
     total.macs += layer.macs;
     total.layers.push_back(std::move(layer));
   }

@@ -13,12 +13,10 @@ namespace mc {
 
 SourceModel load_source_model(const std::string& path) {
   SourceModel s;
-  s.path = path;
-  s.name = path == "-" ? "<stdin>" : path;
-  s.bytes = read_binary_file(path);
-  if (looks_like_mcz(s.bytes))
-    fail_usage(s.name + ": is a .mcz file; compress reads the float ONNX model (use 'mcompress export' to get one back)");
-  s.model = parse_onnx(s.bytes, s.name);
+  s.file = read_model_file(path);
+  if (s.file.mcz)
+    fail_usage(s.file.name + ": is a .mcz file; compress reads the float ONNX model (use 'mcompress export' to get one back)");
+  s.model = decoded_model(s.file);
   s.count = count_ops(s.model);
   return s;
 }
@@ -72,7 +70,7 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
   result.pipeline = compressed.pipeline;
 
   const Provenance provenance =
-      make_provenance(source.path, &source.bytes, source.count, job.preprocess, job.calib_dir,
+      make_provenance(source.file.path, &source.file.bytes, source.count, job.preprocess, job.calib_dir,
                       result.calibrated ? &result.calibration.fit : nullptr, &result.calibration.held_out, job.seed);
   EvalRequest eval{job.eval_images, job.eval_limit, image, job.threads, stage("eval (compressed)")};
   if (!job.eval_images.empty()) {

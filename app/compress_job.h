@@ -14,16 +14,15 @@
 #include "analysis/op_count.h"
 #include "app/compressed_file.h"
 #include "core/graph.h"
+#include "formats/model_file.h"
 #include "passes/recipe.h"
 
 namespace mc {
 
-// A model file as a job reads it: once, whatever it is (a pipe cannot be read twice).
+// The float model a job compresses, read once (formats/model_file.h) and parsed.
 struct SourceModel {
-  std::string path;  // as given ("-" for stdin)
-  std::string name;  // as messages name it ("<stdin>" for "-")
-  std::vector<std::byte> bytes;
-  Model model;       // the parsed ONNX model
+  ModelFile file;  // path, name, bytes
+  Model model;     // the parsed ONNX model
   OpCount count;
 };
 // Reads and parses an ONNX model (a .mcz is refused: recipes start from the float model).

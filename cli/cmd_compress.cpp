@@ -62,37 +62,29 @@ int run_compress(const CompressOptions& o) {
   job.warn = [&](const std::string& m) {
     if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
   };
-  std::map<std::string, std::unique_ptr<Progress>> bars;
-  job.progress = [&](const std::string& stage, int64_t done, int64_t total) {
-    auto& bar = bars[stage];
-    if (!bar) {
-      for (auto& [name, other] : bars)
-        if (other) other->finish();
-      bar = std::make_unique<Progress>(stage, o.common.quiet);
-    }
-    bar->update(done, total);
-  };
+  StageProgress progress(o.common.quiet);
+  job.progress = progress.callback();
 
   const SourceModel source = load_source_model(o.file);
   const CompressResult result = run_compress_job(job, source);
-  for (auto& [name, bar] : bars) bar->finish();
+  progress.finish();
   write_binary_file(o.output, result.bytes);
   if (!o.report.empty()) write_report_file(o.report, result.bytes, o.output);
 
-  const double ratio = static_cast<double>(source.bytes.size()) / static_cast<double>(result.bytes.size());
+  const double ratio = static_cast<double>(source.file.bytes.size()) / static_cast<double>(result.bytes.size());
   if (o.common.json) {
     nlohmann::ordered_json j;
     j["output"] = o.output;
     j["recipe"] = result.recipe;
     j["bytes"] = result.bytes.size();
-    j["source_bytes"] = source.bytes.size();
+    j["source_bytes"] = source.file.bytes.size();
     j["compression_ratio"] = ratio;
     if (result.after) j["accuracy"] = accuracy_json(accuracy_record(*result.before, *result.after));
     std::cout << j.dump(2) << "\n";
   } else if (!o.common.quiet) {
-    std::fprintf(stderr, "%s: %s -> %s bytes (%.3fx smaller than the %s-byte source), recipe %s\n", o.output.c_str(), source.name.c_str(),
+    std::fprintf(stderr, "%s: %s -> %s bytes (%.3fx smaller than the %s-byte source), recipe %s\n", o.output.c_str(), source.file.name.c_str(),
                  with_commas(static_cast<int64_t>(result.bytes.size())).c_str(), ratio,
-                 with_commas(static_cast<int64_t>(source.bytes.size())).c_str(), result.recipe.c_str());
+                 with_commas(static_cast<int64_t>(source.file.bytes.size())).c_str(), result.recipe.c_str());
     if (result.after)
       std::fprintf(stderr, "top-1 %.2f%% -> %.2f%%, top-5 %.2f%% -> %.2f%% on %lld images of %s (measured on the written file)\n",
                    result.before->top1, result.after->top1, result.before->top5, result.after->top5,

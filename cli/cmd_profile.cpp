@@ -99,19 +99,11 @@ int run_profile(const ProfileOptions& o) {
   job.warn = [&](const std::string& m) {
     if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
   };
-  std::map<std::string, std::unique_ptr<Progress>> bars;
-  job.progress = [&](const std::string& stage, int64_t done, int64_t total) {
-    auto& bar = bars[stage];
-    if (!bar) {
-      for (auto& [name, other] : bars)
-        if (other) other->finish();
-      bar = std::make_unique<Progress>(stage, o.common.quiet);
-    }
-    bar->update(done, total);
-  };
+  StageProgress progress(o.common.quiet);
+  job.progress = progress.callback();
   const ModelFile file = read_model_file(o.file);  // once: standard input cannot be read twice
   const ProfileResult result = run_profile_job(job, file);
-  for (auto& [name, bar] : bars) bar->finish();
+  progress.finish();
   const CalibrationSet& set = result.images;
   const CalibrationStats& stats = result.statistics;
   const std::vector<LayerSensitivity>& layers = result.layers;

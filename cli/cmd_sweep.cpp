@@ -81,19 +81,10 @@ int run_sweep(SweepOptions& opts) {
   s.warn = [&](const std::string& m) {
     if (!common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
   };
-  std::map<std::string, std::unique_ptr<Progress>> bars;
-  auto bar = [&](const std::string& stage) -> Progress& {
-    auto& b = bars[stage];
-    if (!b) {
-      for (auto& [name, other] : bars)
-        if (other) other->finish();
-      b = std::make_unique<Progress>(stage, common.quiet);
-    }
-    return *b;
-  };
-  s.progress = [&](const std::string& stage, int64_t done, int64_t total) { bar(stage).update(done, total); };
+  StageProgress bars(common.quiet);
+  s.progress = bars.callback();
   s.point_done = [&](size_t done, size_t total, const SweepPoint& p) {
-    Progress& progress = bar("sweep");
+    Progress& progress = bars.bar("sweep");
     if (!common.quiet) {
       progress.finish();
       if (p.ok())
@@ -107,7 +98,7 @@ int run_sweep(SweepOptions& opts) {
 
   const SourceModel source = load_source_model(s.file);
   const SweepOutcome out = run_sweep(s, grid, source);
-  for (auto& [name, b] : bars) b->finish();
+  bars.finish();
   const SweepTable& table = out.table;
 
   if (!s.keep.empty())

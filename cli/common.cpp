@@ -46,6 +46,20 @@ void Progress::finish() {
   drawn_ = false;
 }
 
+Progress& StageProgress::bar(const std::string& stage) {
+  auto& b = bars_[stage];
+  if (!b) {
+    finish();
+    b = std::make_unique<Progress>(stage, quiet_);
+  }
+  return *b;
+}
+
+void StageProgress::finish() {
+  for (auto& [name, b] : bars_)
+    if (b) b->finish();
+}
+
 void check_output_path(const std::string& path, bool force) {
   namespace fs = std::filesystem;
   if (path == "-") return;

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "core/text.h"  // with_commas
@@ -46,6 +48,23 @@ class Progress {
   bool enabled_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_;
+};
+
+// The progress bars of a job's long stages ("calibration", "eval (float)", ...), one at a time: a
+// new stage clears the bar of the one before. `callback()` is what the app layer's jobs take.
+class StageProgress {
+ public:
+  explicit StageProgress(bool quiet) : quiet_(quiet) {}
+  Progress& bar(const std::string& stage);
+  void update(const std::string& stage, int64_t done, int64_t total) { bar(stage).update(done, total); }
+  std::function<void(const std::string&, int64_t, int64_t)> callback() {
+    return [this](const std::string& stage, int64_t done, int64_t total) { update(stage, done, total); };
+  }
+  void finish();
+
+ private:
+  bool quiet_;
+  std::map<std::string, std::unique_ptr<Progress>> bars_;
 };
 
 // Fails before any work is done if PATH ("-" is stdout) cannot be written: its directory is missing

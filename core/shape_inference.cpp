@@ -6,6 +6,12 @@
 
 namespace mc {
 
+const Shape& InferredGraph::shape_of(const std::string& value) const {
+  static const Shape none;
+  auto it = types.find(value);
+  return it == types.end() ? none : it->second.shape;
+}
+
 Shape concrete_input_shape(const ValueInfo& input, int64_t batch) {
   Shape s = input.shape;
   for (auto& d : s)

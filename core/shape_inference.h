@@ -14,6 +14,8 @@ namespace mc {
 struct InferredGraph {
   std::map<std::string, TensorType> types;
   std::map<std::string, Tensor> constants;  // computed values (not initializers)
+  // The inferred shape of `value`; an empty shape when it has none.
+  const Shape& shape_of(const std::string& value) const;
 };
 
 // Symbolic dims of a declared input become `batch`.

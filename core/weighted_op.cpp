@@ -6,12 +6,6 @@ namespace mc {
 
 namespace {
 
-const Shape& shape_of(const InferredGraph& shapes, const std::string& value) {
-  static const Shape none;
-  auto it = shapes.types.find(value);
-  return it == shapes.types.end() ? none : it->second.shape;
-}
-
 std::optional<WeightGeometry> conv_geometry(const Node& node, const Shape& w) {
   WeightGeometry g;
   g.groups = node.attr_int("group", 1);
@@ -44,23 +38,23 @@ std::optional<WeightGeometry> matmul_geometry(const Node&, const Shape& w) {
 // Per output element, (Cin / groups) * kernel positions multiply-accumulates: the weight's
 // per-filter size, whatever the weight's element type.
 template <size_t weight_input> int64_t conv_macs(const Node& node, const InferredGraph& shapes) {
-  const Shape& w = shape_of(shapes, node.inputs.at(weight_input));
-  const Shape& y = shape_of(shapes, node.outputs.at(0));
+  const Shape& w = shapes.shape_of(node.inputs.at(weight_input));
+  const Shape& y = shapes.shape_of(node.outputs.at(0));
   if (w.size() < 3 || y.size() < 3) return 0;
   return dims_product(w, 1, w.size()) * dims_product(y, 1, y.size());
 }
 
 int64_t gemm_macs(const Node& node, const InferredGraph& shapes) {
-  const Shape& a = shape_of(shapes, node.inputs.at(0));
-  const Shape& y = shape_of(shapes, node.outputs.at(0));
+  const Shape& a = shapes.shape_of(node.inputs.at(0));
+  const Shape& y = shapes.shape_of(node.outputs.at(0));
   if (a.size() != 2 || y.size() != 2) return 0;
   const int64_t k = node.attr_int("transA", 0) ? a[0] : a[1];
   return y[0] * y[1] * k;
 }
 
 int64_t matmul_macs(const Node& node, const InferredGraph& shapes) {
-  const Shape& a = shape_of(shapes, node.inputs.at(0));
-  const Shape& y = shape_of(shapes, node.outputs.at(0));
+  const Shape& a = shapes.shape_of(node.inputs.at(0));
+  const Shape& y = shapes.shape_of(node.outputs.at(0));
   if (a.empty()) return 0;
   return shape_numel(y) * a.back();
 }

@@ -1,5 +1,7 @@
 #include "tests/helpers.h"
 
+#include <doctest/doctest.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -45,6 +47,17 @@ std::vector<Tensor> write_small_inputs(const std::filesystem::path& dir, int n) 
     inputs.push_back(t);
   }
   return inputs;
+}
+
+void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part) {
+  try {
+    f();
+  } catch (const Error& e) {
+    CHECK_MESSAGE(static_cast<int>(e.kind()) == static_cast<int>(kind), e.what());
+    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, "message '" << e.what() << "' lacks '" << part << "'");
+    return;
+  }
+  FAIL_CHECK("expected an mc::Error containing '" << part << "', nothing was thrown");
 }
 
 ImageConfig small_image_config() {

@@ -2,15 +2,20 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/graph.h"
 #include "formats/image.h"
 
 namespace mc::test {
 
 int count_op(const Model& m, const std::string& op);
+
+// Checks (doctest) that `f` throws an mc::Error of `kind` whose message contains `part`.
+void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part);
 
 // Max |a - b| / max |a| of the two models' first outputs on `input`.
 double relative_change(const Model& before, const Model& after, const Tensor& input);

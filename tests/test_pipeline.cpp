@@ -27,15 +27,8 @@ using namespace mc;
 
 namespace {
 
-void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part) {
-  try {
-    f();
-    FAIL("no error; expected one containing '" << part << "'");
-  } catch (const Error& e) {
-    CHECK(e.kind() == kind);
-    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
-  }
-}
+using test::expect_error;
+
 
 // Eight fit images, six held out, and a labelled folder of the same inputs (labels: the float
 // model's top-1 on even images, a fixed other class on odd ones, so top-1 is neither 0 nor 100).

@@ -67,17 +67,7 @@ SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples, uint
   return s;
 }
 
-// Runs f, which must throw mc::Error of `kind` whose message contains `part`.
-void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part) {
-  try {
-    f();
-  } catch (const Error& e) {
-    CHECK_MESSAGE(static_cast<int>(e.kind()) == static_cast<int>(kind), e.what());
-    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, "message '" << e.what() << "' lacks '" << part << "'");
-    return;
-  }
-  FAIL_CHECK("expected an mc::Error containing '" << part << "', nothing was thrown");
-}
+using test::expect_error;
 
 double output_error(const std::vector<FilterFit>& fits) {
   double total = 0;

@@ -58,15 +58,7 @@ double round_half_even(double v) {
   return r;
 }
 
-template <class F> void check_error(F&& f, ErrorKind kind, const std::string& needle) {
-  try {
-    f();
-    FAIL("expected an error containing '" << needle << "'");
-  } catch (const Error& e) {
-    CHECK(e.kind() == kind);
-    CHECK_MESSAGE(std::string(e.what()).find(needle) != std::string::npos, e.what());
-  }
-}
+const auto& check_error = test::expect_error;
 
 }  // namespace
 
