@@ -1,5 +1,7 @@
 #include "analysis/calibration.h"
 
+#include "core/text.h"
+
 #include <algorithm>
 #include <random>
 
@@ -29,7 +31,7 @@ CalibrationSet calibration_set(const std::string& dir, int64_t count, uint64_t s
   auto files = list_images(dir);
   if (files.empty()) fail_input(dir + ": no calibration images (.jpg, .jpeg or .npy files)");
   if (static_cast<int64_t>(files.size()) < count && warn)
-    warn(dir + " has " + std::to_string(files.size()) + " images, fewer than the " + std::to_string(count) + " asked for: using all of them");
+    warn(dir + " has " + count_of(static_cast<int64_t>(files.size()), "image") + ", fewer than the " + std::to_string(count) + " asked for: using all of them");
   auto order = seeded_permutation(static_cast<int64_t>(files.size()), seed);
   CalibrationSet set;
   for (int64_t i = 0; i < std::min<int64_t>(count, static_cast<int64_t>(files.size())); ++i) set.files.push_back(files[static_cast<size_t>(order[static_cast<size_t>(i)])]);

@@ -34,6 +34,18 @@ void store_rows(Tensor& all, const Tensor& batch, int64_t first, int64_t total) 
 }
 }  // namespace
 
+int64_t check_labelled_folder(const std::string& image_dir, const EvalOptions& options) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(image_dir)) fail_input(image_dir + ": no such directory");
+  const std::string labels_path = options.labels_path.empty() ? (fs::path(image_dir) / "labels.tsv").string() : options.labels_path;
+  if (!fs::exists(labels_path)) fail_input(labels_path + ": no such file (a labelled folder has labels.tsv: filename<TAB>class per line)");
+  auto labels = read_labels_tsv(labels_path);
+  if (labels.empty()) fail_input(labels_path + ": no labelled images");
+  if (options.limit > 0 && static_cast<int64_t>(labels.size()) > options.limit) labels.resize(static_cast<size_t>(options.limit));
+  for (const auto& li : labels) check_image_header((fs::path(image_dir) / li.file).string());
+  return static_cast<int64_t>(labels.size());
+}
+
 EvalResult evaluate(Executor& executor, const std::string& image_dir, const EvalOptions& options,
                     const std::function<void(int64_t, int64_t)>& progress) {
   namespace fs = std::filesystem;

@@ -36,6 +36,11 @@ struct EvalResult {
 // Indices of the k largest scores, largest first; ties go to the lower index (deterministic).
 std::vector<int64_t> top_k(const float* scores, int64_t count, int64_t k);
 
+// Checks a labelled folder before long work: labels.tsv parses and is not empty, and each labelled
+// image (the first `options.limit` when set) exists and has a readable header (formats/image.h
+// check_image_header). Fails (input) naming the file. Returns the number of images to evaluate.
+int64_t check_labelled_folder(const std::string& image_dir, const EvalOptions& options);
+
 // Evaluates in batches, in labels.tsv order. A missing, corrupt or non-JPEG labelled file is an
 // error (input) naming it: accuracy is never computed over a silently smaller set. Labels beyond the
 // model's output width are an error too. `progress(done, total)` is called after each batch.

@@ -4,7 +4,9 @@
 #include <tuple>
 
 #include "core/executor.h"
+#include "analysis/energy.h"
 #include "formats/file_io.h"
+#include "formats/labels.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
 #include "passes/pass.h"
@@ -32,22 +34,43 @@ CalibrationSample sample_calibration(const std::string& dir, int64_t count, int6
   return sample;
 }
 
-bool job_needs_calibration(const CompressJob& job) { return recipe_needs_calibration(job.recipe, job.recipe_options); }
+bool job_needs_calibration(const CompressJob& job) {
+  return recipe_needs_calibration(job.recipe.empty() ? std::string(custom_recipe) : job.recipe, job.recipe_options);
+}
 
-void validate_job(const CompressJob& job) {
-  const std::string pipeline = recipe_pipeline(job.recipe, job.recipe_options);  // unknown recipe, flags it does not take
+std::vector<std::string> validate_job(const CompressJob& job) {
+  std::vector<std::string> notes;
+  const std::string recipe = job.recipe.empty() ? std::string(custom_recipe) : job.recipe;
+  const std::string pipeline = recipe_pipeline(recipe, job.recipe_options);  // unknown recipe, flags it does not take
   const auto passes = pipeline.empty() ? std::vector<PassInvocation>{} : parse_pipeline(pipeline);
   const PassInvocation* needs = first_needing_calibration(passes);
+  const std::string what = job.recipe_options.passes.empty() ? "recipe '" + recipe + "'" : std::string("--passes");
   if (needs && job.calib_dir.empty())
-    fail_usage("pass '" + needs->name + "'" + (job.recipe_options.passes.empty() ? " of recipe '" + job.recipe + "'" : std::string()) +
+    fail_usage("pass '" + needs->name + "'" + (job.recipe_options.passes.empty() ? " of recipe '" + recipe + "'" : std::string()) +
                " needs calibration images: give --calib DIR");
   if ((needs || !job.eval_images.empty()) && job.preprocess.empty())
     fail_usage("--preprocess is required with --calib or --eval-images (keras or torch)");
+  if (!needs && !job.calib_dir.empty())
+    notes.push_back("--calib (and --calib-count, --seed, --held-out) ignored: " + what + " needs no calibration images");
+  if (job.preprocess.empty())
+    notes.push_back("the file will not record the model's preprocessing: eval and sweep of it will need --preprocess (give it here to store it)");
+  if (needs) {
+    const auto images = list_images(job.calib_dir);
+    if (images.empty()) fail_input(job.calib_dir + ": no images (.jpg, .jpeg or .npy) for calibration");
+    for (const auto& path : images) check_image_header(path);  // headers only: a whole folder in well under a second
+  }
+  if (!job.eval_images.empty()) {
+    EvalOptions eo;
+    eo.limit = job.eval_limit;
+    check_labelled_folder(job.eval_images, eo);
+  }
+  return notes;
 }
 
 CompressResult run_compress_job(const CompressJob& job, const SourceModel& source) {
   validate_job(job);
   CompressResult result;
+  const std::string recipe = job.recipe.empty() ? std::string(custom_recipe) : job.recipe;
   ImageConfig image;
   if (!job.preprocess.empty()) image.preprocess = parse_preprocess(job.preprocess);
   auto stage = [&](const std::string& name) {
@@ -58,6 +81,7 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
   RecipeOptions ro = job.recipe_options;
   ro.threads = job.threads;
   ro.log = job.log;
+  ro.note = [&](const std::string& line) { result.notes.push_back(line); };
   ro.progress = stage("calibration");
   result.calibrated = job_needs_calibration(job);
   if (result.calibrated) {
@@ -65,7 +89,7 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
     ro.calibration = result.calibration.fit;
     ro.held_out = result.calibration.held_out;
   }
-  CompressedModel compressed = run_recipe(job.recipe, source.model, ro);
+  CompressedModel compressed = run_recipe(recipe, source.model, ro);
   result.recipe = compressed.recipe;
   result.pipeline = compressed.pipeline;
 
@@ -84,6 +108,8 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
                                            job.eval_images.empty() ? nullptr : &eval, result.before ? &*result.before : nullptr);
   result.bytes = std::move(file.bytes);
   result.after = file.after;
+  const McFile written = read_mcz(result.bytes, job.output_name);
+  result.report = build_report(written, structure_of_mcz(written, job.output_name), EnergyTable::builtin(), job.output_name);
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include "analysis/calibration.h"
 #include "analysis/eval.h"
 #include "analysis/op_count.h"
+#include "analysis/report.h"
 #include "app/compressed_file.h"
 #include "core/graph.h"
 #include "formats/model_file.h"
@@ -39,7 +40,7 @@ CalibrationSample sample_calibration(const std::string& dir, int64_t count, int6
                                      const Model& model, const std::function<void(const std::string&)>& warn);
 
 struct CompressJob {
-  std::string recipe;
+  std::string recipe;            // "" with recipe_options.passes: the custom recipe
   RecipeOptions recipe_options;  // budgets and --passes; calibration, threads and callbacks are set by the job
   std::string preprocess;        // "" when not given
   std::string calib_dir;
@@ -49,7 +50,7 @@ struct CompressJob {
   int64_t eval_limit = 0;
   std::string output_name;       // how errors and the report name the file
   int threads = 0;
-  std::function<void(const std::string&)> log;   // pass-by-pass detail
+  std::function<void(const std::string&)> log;   // pass-by-pass detail (--verbose)
   std::function<void(const std::string&)> warn;  // non-fatal problems
   // Progress of a long stage ("calibration", "eval (float)", "eval (compressed)"): (stage, done, total).
   std::function<void(const std::string&, int64_t, int64_t)> progress;
@@ -58,13 +59,18 @@ struct CompressJob {
 // Whether the job's recipe (or --passes pipeline) needs calibration images; fails (usage) on an
 // unknown recipe or flags it does not take, before any work.
 bool job_needs_calibration(const CompressJob& job);
-// Checks everything the job needs that can be checked without running it (recipe and flags,
-// calibration and preprocessing present when needed); fails (usage) naming what is missing.
-void validate_job(const CompressJob& job);
+// Checks everything the job needs that can be checked without running it: the recipe and its flags,
+// calibration and preprocessing present when needed (usage errors naming what is missing), the
+// calibration folder holding images and the evaluation folder's labels and image headers (input
+// errors naming the file), so that nothing fails after minutes of work for a reason known before.
+// Returns the notes a user should see: flags the recipe ignores, a file that will need --preprocess.
+std::vector<std::string> validate_job(const CompressJob& job);
 
 struct CompressResult {
   std::vector<std::byte> bytes;     // the .mcz file
   std::string recipe, pipeline;
+  std::vector<std::string> notes;   // what the budgeted passes chose, one line each
+  Report report;                    // the file's report (size, operations, energy)
   std::optional<EvalResult> before, after;  // after: measured on `bytes`
   CalibrationSample calibration;
   bool calibrated = false;

@@ -1,6 +1,8 @@
 // mcompress compress MODEL -o OUT.mcz --recipe NAME: run a recipe and write the .mcz container.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -29,15 +31,66 @@ struct CompressOptions {
   std::optional<int> ternary_terms;
   std::string drop_estimate, activations;
   bool force = false;
+  bool verbose = false;
   CommonOptions common;
 };
 
+// "4.82x smaller" / "1.20x larger".
+std::string times(double ratio, const char* smaller, const char* larger) {
+  return ratio >= 1 ? fixed(ratio, 2) + "x " + smaller : fixed(ratio > 0 ? 1 / ratio : 0, 2) + "x " + larger;
+}
+
+// "28.5% fewer" / "3.1% more": the change from `before` to `after`.
+std::string change(double before, double after, const char* fewer, const char* more) {
+  if (before <= 0) return "n/a";
+  const double d = 100.0 * (before - after) / before;
+  return fixed(std::fabs(d), 1) + "% " + (d >= 0 ? fewer : more);
+}
+
+// The screenful `compress` prints: what ran, the file, its size and operations, what the budgeted
+// passes chose, and the accuracy measured on the written file.
+void print_summary(const CompressOptions& o, const SourceModel& source, const CompressResult& r, double seconds) {
+  const Report& rep = r.report;
+  std::fprintf(stderr, "%s -> %s: recipe %s, %s\n", source.file.name.c_str(), o.output.c_str(), r.recipe.c_str(),
+               (fixed(seconds, 1) + " s").c_str());
+  if (r.recipe == custom_recipe) std::fprintf(stderr, "  pipeline  %s\n", r.pipeline.c_str());
+  std::fprintf(stderr, "  size      %s bytes: %s than fp32 (%s bytes), %s than the source file\n",
+               with_commas(static_cast<int64_t>(rep.bytes)).c_str(), times(rep.compression_ratio(), "smaller", "larger").c_str(),
+               with_commas(static_cast<int64_t>(rep.fp32_bytes)).c_str(),
+               times(static_cast<double>(source.file.bytes.size()) / static_cast<double>(rep.bytes), "smaller", "larger").c_str());
+  std::fprintf(stderr, "  compute   MULs %s than the float model (%s of %s left), arithmetic energy %s\n",
+               change(static_cast<double>(rep.macs_original), static_cast<double>(rep.ops.muls()), "fewer", "more").c_str(),
+               short_count(static_cast<double>(rep.ops.muls())).c_str(), short_count(static_cast<double>(rep.macs_original)).c_str(),
+               times(rep.energy_pj > 0 ? rep.energy_pj_original / rep.energy_pj : 0, "lower", "higher").c_str());
+  for (const auto& note : r.notes) std::fprintf(stderr, "  chose     %s\n", note.c_str());
+  if (r.after) {
+    const double drop = r.before->top1 - r.after->top1;
+    std::fprintf(stderr, "  accuracy  top-1 %s%% -> %s%% (%s points), top-5 %s%% -> %s%%, on %s of %s, measured on the written file\n",
+                 fixed(r.before->top1, 2).c_str(), fixed(r.after->top1, 2).c_str(), ((drop > 0 ? "-" : "+") + fixed(std::fabs(drop), 2)).c_str(),
+                 fixed(r.before->top5, 2).c_str(), fixed(r.after->top5, 2).c_str(), count_of(r.before->images, "image").c_str(),
+                 o.eval_images.c_str());
+    if (o.max_drop || r.recipe == "hybrid" || r.recipe == "sparse") {
+      const double budget = o.max_drop.value_or(1.0);
+      std::fprintf(stderr, "  budget    --max-drop %s: %s on these images (the search judged it without labels on held-out calibration images)\n",
+                   format_number(budget).c_str(), drop <= budget ? "met" : "NOT met");
+    }
+  } else {
+    std::fprintf(stderr, "  accuracy  not measured (give --eval-images DIR to measure it on the written file)\n");
+  }
+}
+
 int run_compress(const CompressOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
-  check_output_path(o.output, o.force);
-  if (!o.report.empty()) check_output_path(o.report, o.force);
+  if (o.recipe.empty() && o.passes.empty()) fail_usage("give --recipe NAME or --passes PIPELINE (see 'mcompress compress --help')");
+  auto warn = [&](const std::string& m) {
+    if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
+  };
+  check_output_path(o.output, o.force, {o.file});
+  check_output_kind(o.output, OutputKind::mcz, o.force, warn);
+  if (!o.report.empty()) check_output_path(o.report, o.force, {o.file, o.output});
   CompressJob job;
-  job.recipe = o.recipe;
+  job.recipe = o.recipe.empty() ? std::string(custom_recipe) : o.recipe;
   RecipeOptions& ro = job.recipe_options;
   ro.max_drop = o.max_drop;
   ro.ternary_fraction = o.ternary_fraction;
@@ -55,14 +108,19 @@ int run_compress(const CompressOptions& o) {
   job.eval_limit = o.eval_limit;
   job.output_name = o.output;
   job.threads = o.common.threads;
-  validate_job(job);  // unknown recipe, conflicting flags, missing --calib / --preprocess: before any work
-  job.log = [&](const std::string& m) {
-    if (!o.common.quiet) std::fprintf(stderr, "%s\n", m.c_str());
-  };
-  job.warn = [&](const std::string& m) {
-    if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
-  };
+  // The recipe and its flags, missing --calib / --preprocess, the calibration and evaluation
+  // folders: all checked before any work.
+  for (const auto& note : validate_job(job)) warn(note);
   StageProgress progress(o.common.quiet);
+  if (o.verbose && !o.common.quiet)
+    job.log = [&](const std::string& m) {
+      progress.finish();
+      std::fprintf(stderr, "%s\n", m.c_str());
+    };
+  job.warn = [&](const std::string& m) {
+    progress.finish();
+    warn(m);
+  };
   job.progress = progress.callback();
 
   const SourceModel source = load_source_model(o.file);
@@ -70,26 +128,32 @@ int run_compress(const CompressOptions& o) {
   progress.finish();
   write_binary_file(o.output, result.bytes);
   if (!o.report.empty()) write_report_file(o.report, result.bytes, o.output);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  const double ratio = static_cast<double>(source.file.bytes.size()) / static_cast<double>(result.bytes.size());
   if (o.common.json) {
     nlohmann::ordered_json j;
     j["output"] = o.output;
     j["recipe"] = result.recipe;
+    j["passes"] = result.pipeline;
     j["bytes"] = result.bytes.size();
     j["source_bytes"] = source.file.bytes.size();
-    j["compression_ratio"] = ratio;
+    j["compression_ratio"] = round_to(result.report.compression_ratio(), 4);
+    j["compression_ratio_vs_source"] = round_to(static_cast<double>(source.file.bytes.size()) / static_cast<double>(result.bytes.size()), 4);
+    j["muls"] = result.report.ops.muls();
+    j["muls_original"] = result.report.macs_original;
+    j["decisions"] = result.notes;
     if (result.after) j["accuracy"] = accuracy_json(accuracy_record(*result.before, *result.after));
     std::cout << j.dump(2) << "\n";
   } else if (!o.common.quiet) {
-    std::fprintf(stderr, "%s: %s -> %s bytes (%.3fx smaller than the %s-byte source), recipe %s\n", o.output.c_str(), source.file.name.c_str(),
-                 with_commas(static_cast<int64_t>(result.bytes.size())).c_str(), ratio,
-                 with_commas(static_cast<int64_t>(source.file.bytes.size())).c_str(), result.recipe.c_str());
-    if (result.after)
-      std::fprintf(stderr, "top-1 %.2f%% -> %.2f%%, top-5 %.2f%% -> %.2f%% on %lld images of %s (measured on the written file)\n",
-                   result.before->top1, result.after->top1, result.before->top5, result.after->top5,
-                   static_cast<long long>(result.before->images), o.eval_images.c_str());
+    print_summary(o, source, result, seconds);
   }
+  // Loud, whatever the output mode: a file that lost most of its accuracy is not a result to ship.
+  if (result.after && result.before->top1 - result.after->top1 > 10)
+    std::fprintf(stderr,
+                 "mcompress: WARNING: top-1 fell by %s points (%s%% -> %s%%) on %s: this file is not usable as it is%s\n",
+                 fixed(result.before->top1 - result.after->top1, 2).c_str(), fixed(result.before->top1, 2).c_str(),
+                 fixed(result.after->top1, 2).c_str(), o.eval_images.c_str(),
+                 result.recipe == "prom" ? " (post-training one-term ternary needs reconstruction to keep accuracy; try hybrid)" : "");
   return 0;
 }
 
@@ -109,7 +173,8 @@ Command add_compress_command(CLI::App& root) {
               "  mcompress compress - -o - --recipe fp16 < model.onnx | mcompress info -");
   cmd->add_option("file", o->file, "ONNX model ('-' reads stdin)")->required();
   cmd->add_option("-o,--output", o->output, "Output .mcz file ('-' writes stdout)")->required()->type_name("OUT.mcz");
-  cmd->add_option("--recipe", o->recipe, "Compression recipe (see below)")->required()->type_name("NAME");
+  cmd->add_option("--recipe", o->recipe, "Compression recipe (see below); with --passes instead, the file records recipe 'custom'")
+      ->type_name("NAME");
   cmd->add_option("--preprocess", o->preprocess, "The model's input normalization (keras or torch); stored in the file")
       ->check(CLI::IsMember({"keras", "torch"}));
   cmd->add_option("--calib", o->calib, "Calibration images (JPEG or .npy; no labels needed)")->type_name("DIR");
@@ -119,7 +184,7 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
   cmd->add_option("--max-drop", o->max_drop,
                   "hybrid, sparse: largest top-1 loss in points (default 1), estimated against the float model on the\n"
-                  "held-out images (hybrid: mean + 1 standard error; sparse: 95% bound, docs/SPARSE.md)")
+                  "held-out images (hybrid: mean + 1 standard error; sparse: one-sided 95% bound)")
       ->type_name("P");
   cmd->add_option("--drop-estimate", o->drop_estimate,
                   "hybrid: how --max-drop is estimated without labels: 'expected' (default; the float model's\n"
@@ -140,7 +205,8 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--eval-limit", o->eval_limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--report", o->report, "Also write the size / operations / energy report: HTML if FILE ends in .html, else JSON")
       ->type_name("FILE.json|FILE.html");
-  cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
+  cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file (never the input); allow -o - to a terminal");
+  cmd->add_flag("-v,--verbose", o->verbose, "Also print every pass's detail (fits, probes, choices) on stderr");
   cmd->add_flag_callback(
       "--print-passes",
       [] {

@@ -37,7 +37,7 @@ int run_eval(const EvalCliOptions& o) {
   // A .mcz runs as written, in the form ONNX Runtime runs its default export.
   const Model model = runnable_model(file);
   if (preprocess.empty())
-    fail_usage("--preprocess is required (keras or torch; ../shared/models/README.md says which each model uses) unless the .mcz file stores it");
+    fail_usage("--preprocess is required (keras: inputs scaled to [-1, 1]; torch: ImageNet mean/std) unless the .mcz file stores it");
   EvalOptions options;
   options.image.preprocess = parse_preprocess(preprocess);
   options.image.resize_short = o.resize;
@@ -49,7 +49,7 @@ int run_eval(const EvalCliOptions& o) {
   options.keep_inputs = !o.save_inputs.empty();
   options.keep_scores = !o.save_scores.empty();
   for (const auto* path : {&o.save_inputs, &o.save_scores})
-    if (!path->empty()) check_output_path(*path, o.force);
+    if (!path->empty()) check_output_path(*path, o.force, {o.file});
   Executor executor(model, ExecutorOptions{o.common.threads, true});
   Progress progress("eval", o.common.quiet);
   EvalResult r = evaluate(executor, o.images, options, [&](int64_t done, int64_t total) { progress.update(done, total); });
@@ -92,7 +92,7 @@ Command add_eval_command(CLI::App& root) {
       "A .mcz whose activations are int8 runs in the form `export --qdq` writes, and each int8 layer\n"
       "(DequantizeLinear -> Conv -> [Relu/Clip] -> QuantizeLinear, int8 weights) as one QLinearConv: exact\n"
       "integer sums, then ONNX Runtime's requantization, so scores match ONNX Runtime on the export.\n\n"
-      "Examples:\n  mcompress eval mobilenet_v1_0.25_224.onnx --images ../shared/imagenet-dev --preprocess keras\n"
+      "Examples:\n  mcompress eval mobilenet_v1_0.25_224.onnx --images val_images --preprocess keras\n"
       "  mcompress eval mobilenet_v2_1_0.onnx --images DIR --preprocess torch --limit 100 --json");
   cmd->add_option("file", o->file, "ONNX model or .mcz file ('-' reads stdin)")->required();
   cmd->add_option("--images", o->images, "Folder of labelled images")->required()->type_name("DIR");

@@ -45,7 +45,10 @@ std::pair<Model, std::string> model_to_export(const ExportOptions& o, const Mode
 
 int run_export(const ExportOptions& o) {
   if (o.qdq && o.float_weights) fail_usage("--qdq and --float-weights choose different forms; give one");
-  check_output_path(o.output, o.force);
+  check_output_path(o.output, o.force, {o.file});
+  check_output_kind(o.output, OutputKind::onnx, o.force, [&](const std::string& m) {
+    if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
+  });
   const ModelFile file = read_model_file(o.file);
   auto [model, form] = model_to_export(o, file);
   infer_shapes(model, 1);  // refuse to write a model we could not run

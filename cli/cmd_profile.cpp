@@ -84,7 +84,7 @@ std::string to_csv(const std::vector<LayerSensitivity>& layers) {
 }
 
 int run_profile(const ProfileOptions& o) {
-  if (!o.output.empty()) check_output_path(o.output, o.force);
+  if (!o.output.empty()) check_output_path(o.output, o.force, {o.file});
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
   ProfileJob job;
   job.passes = o.passes;
@@ -158,7 +158,7 @@ Command add_profile_command(CLI::App& root) {
       "mean KL divergence of the output distribution from the float model's and top-1 agreement.\n"
       "Calibration images need no labels; JPEGs are resized and cropped like eval's, .npy tensors are used as they are.\n"
       "A folder with fewer images than --calib-count is used whole, with a warning.\n\n"
-      "Examples:\n  mcompress profile mobilenet_v1_0.75_224.onnx --calib ../shared/imagenet-dev --preprocess keras -o profile.json\n"
+      "Examples:\n  mcompress profile mobilenet_v1_0.75_224.onnx --calib calib_images --preprocess keras -o profile.json\n"
       "  mcompress profile model.onnx --calib DIR --preprocess torch --calib-count 64 -o filters.csv");
   cmd->add_option("file", o->file, "ONNX model or .mcz file")->required();
   cmd->add_option("--calib", o->calib, "Folder of calibration images (JPEG or .npy)")->required()->type_name("DIR");

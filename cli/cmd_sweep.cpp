@@ -64,8 +64,8 @@ int run_sweep(SweepOptions& opts) {
   for (const auto& path : opts.outputs) stdout_writers += path == "-";
   stdout_writers += opts.html == "-";
   if (stdout_writers > 1) fail_usage("more than one of --json, -o - and --html - write to stdout; choose one");
-  for (const auto& path : opts.outputs) check_output_path(path, opts.force);
-  if (!opts.html.empty()) check_output_path(opts.html, opts.force);
+  for (const auto& path : opts.outputs) check_output_path(path, opts.force, {s.file});
+  if (!opts.html.empty()) check_output_path(opts.html, opts.force, {s.file});
   if (!s.keep.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(s.keep, ec)) throw Error(ErrorKind::output, s.keep + ": --keep needs an existing directory");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 
@@ -60,16 +61,39 @@ void StageProgress::finish() {
     if (b) b->finish();
 }
 
-void check_output_path(const std::string& path, bool force) {
+void check_output_path(const std::string& path, bool force, const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
   if (path == "-") return;
   fs::path p(path);
+  std::error_code same_ec;
+  for (const auto& input : inputs)
+    if (input != "-" && fs::exists(p, same_ec) && fs::equivalent(p, input, same_ec))
+      throw Error(ErrorKind::output, path + ": is the input file " + input + "; mcompress never overwrites its input, even with --force");
   fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(ErrorKind::output, path + ": cannot write: directory " + dir.string() + " does not exist");
   if (fs::is_directory(p, ec)) throw Error(ErrorKind::output, path + ": cannot write: is a directory");
   if (fs::exists(p, ec) && !force) throw Error(ErrorKind::output, path + ": already exists (use --force to overwrite)");
   if (access(dir.c_str(), W_OK) != 0) throw Error(ErrorKind::output, path + ": cannot write: directory " + dir.string() + " is not writable");
+}
+
+void check_output_kind(const std::string& path, OutputKind kind, bool force, const std::function<void(const std::string&)>& warn) {
+  if (kind == OutputKind::text) return;
+  const char* what = kind == OutputKind::mcz ? ".mcz" : "ONNX";
+  if (path == "-") {
+    if (isatty(STDOUT_FILENO) && !force)
+      fail_usage(std::string("refusing to write binary ") + what + " data to a terminal: redirect standard output, or give --force");
+    return;
+  }
+  auto ends_with = [&](const char* ext) {
+    std::string lower = path;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string e = ext;
+    return lower.size() >= e.size() && lower.compare(lower.size() - e.size(), e.size(), e) == 0;
+  };
+  if (kind == OutputKind::mcz && ends_with(".onnx") && warn)
+    warn(path + ": this is a .mcz file, not an ONNX model, whatever its name ('mcompress export' writes ONNX)");
+  if (kind == OutputKind::onnx && ends_with(".mcz") && warn) warn(path + ": this is an ONNX model, not a .mcz file, whatever its name");
 }
 
 std::string short_count(double v) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/text.h"  // with_commas
 
@@ -68,8 +69,16 @@ class StageProgress {
 };
 
 // Fails before any work is done if PATH ("-" is stdout) cannot be written: its directory is missing
-// or PATH exists and `force` is not set (output error, exit 5).
-void check_output_path(const std::string& path, bool force);
+// or PATH exists and `force` is not set (output error, exit 5). An output that is one of `inputs`
+// (the same file, by device and inode, whatever its name) is refused even with `force`: mcompress
+// never modifies its input.
+void check_output_path(const std::string& path, bool force, const std::vector<std::string>& inputs = {});
+
+// What an output holds, for the checks on its name and on where it goes.
+enum class OutputKind { mcz, onnx, text };
+// Refuses (usage, exit 2) binary output (`kind` mcz or onnx) to a terminal unless `force`; warns
+// (through `warn`) when a .mcz is written under a name ending in .onnx, or an ONNX model under .mcz.
+void check_output_kind(const std::string& path, OutputKind kind, bool force, const std::function<void(const std::string&)>& warn);
 
 // 3,487,818 -> "3,487,818"
 // 569000000 -> "569.0M"

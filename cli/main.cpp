@@ -1,11 +1,55 @@
 // mcompress: command-line entry. Parses the subcommand, runs it, and turns every failure into
 // one line on stderr plus the exit code of ../shared/docs/CLI.md.
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <iostream>
 #include <new>
 
 #include "cli/common.h"
 #include "core/error.h"
+
+namespace {
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The closest of `candidates` to `word` when it is close enough to be a typo, else "".
+std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_distance) best = c, best_distance = d;
+  }
+  return best;
+}
+
+// The long and short flag names of `app`, as typed ("--max-drop", "-o").
+std::vector<std::string> flag_names(const CLI::App* app) {
+  std::vector<std::string> names;
+  for (const CLI::Option* opt : app->get_options()) {
+    for (const auto& l : opt->get_lnames()) names.push_back("--" + l);
+    for (const auto& sn : opt->get_snames()) names.push_back("-" + sn);
+  }
+  return names;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App root{
@@ -15,7 +59,10 @@ int main(int argc, char** argv) {
       "  mcompress info model.onnx                     per-layer parameters and MACs\n"
       "  mcompress eval model.onnx --images DIR --preprocess keras\n"
       "                                                top-1 / top-5 on a labelled image folder\n"
-      "  mcompress export model.onnx -o out.onnx       write the model back as ONNX\n\n"
+      "  mcompress compress model.onnx -o model.mcz --recipe hybrid --calib DIR --preprocess keras --eval-images DIR\n"
+      "                                                compress, and measure top-1 before/after on the written file\n"
+      "  mcompress export model.mcz -o out.onnx        an ONNX model ONNX Runtime runs with eval's accuracy\n"
+      "  mcompress help compress                       a command's flags, recipes and examples\n\n"
       "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 unsupported input, 5 cannot write output.",
       "mcompress"};
   root.set_version_flag("--version", std::string("mcompress ") + MCOMPRESS_VERSION);
@@ -25,12 +72,27 @@ int main(int argc, char** argv) {
                                             mc::cli::add_export_command(root),
                                             mc::cli::add_report_command(root), mc::cli::add_sweep_command(root)};
   try {
+    // `mcompress help [COMMAND]` is `mcompress [COMMAND] --help`.
+    std::vector<char*> args(argv, argv + argc);
+    std::string help_flag = "--help";
+    if (argc >= 2 && std::string(argv[1]) == "help") {
+      args.erase(args.begin() + 1);
+      args.push_back(help_flag.data());
+      argc = static_cast<int>(args.size());
+      argv = args.data();
+    }
     bool known_command = false;
-    for (auto& c : commands) known_command = known_command || (argc > 1 && c.app->check_name(argv[1]));
+    std::vector<std::string> command_names;
+    for (auto& c : commands) {
+      known_command = known_command || (argc > 1 && c.app->check_name(argv[1]));
+      command_names.push_back(c.app->get_name());
+    }
     if (argc > 1 && argv[1][0] != '-' && !known_command) {
       std::string known;
-      for (auto& c : commands) known += (known.empty() ? "" : ", ") + c.app->get_name();
-      std::fprintf(stderr, "mcompress: error: unknown command '%s' (commands: %s; see 'mcompress --help')\n", argv[1], known.c_str());
+      for (const auto& n : command_names) known += (known.empty() ? "" : ", ") + n;
+      const std::string guess = closest(argv[1], command_names);
+      std::fprintf(stderr, "mcompress: error: unknown command '%s'%s (commands: %s; see 'mcompress --help')\n", argv[1],
+                   guess.empty() ? "" : ("; did you mean '" + guess + "'?").c_str(), known.c_str());
       return 2;
     }
     try {
@@ -45,8 +107,17 @@ int main(int argc, char** argv) {
       return 0;  // a flag that did its work (compress --print-passes)
     } catch (const CLI::ParseError& e) {
       std::string msg = e.what(), help = "mcompress --help";
+      const CLI::App* app = &root;
       for (auto& c : commands)
-        if (c.app->parsed()) help = "mcompress " + c.app->get_name() + " --help";
+        if (c.app->parsed()) help = "mcompress " + c.app->get_name() + " --help", app = c.app;
+      // An unknown flag: suggest the closest the command takes.
+      for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg.size() < 2 || arg[0] != '-' || msg.find(arg) == std::string::npos) continue;
+        const std::string guess = closest(arg.substr(0, arg.find('=')), flag_names(app));
+        if (!guess.empty()) msg += "; did you mean " + guess + "?";
+        break;
+      }
       std::fprintf(stderr, "mcompress: error: %s (see '%s')\n", msg.c_str(), help.c_str());
       return 2;
     }

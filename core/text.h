@@ -3,6 +3,8 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <set>
@@ -52,6 +54,27 @@ inline std::optional<double> parse_double(const std::string& text) {
   }
   if (text.empty() || used != text.size()) return std::nullopt;
   return v;
+}
+
+// `v` with `decimals` digits after the point ("28.52"), for numbers a person reads.
+inline std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// `v` rounded to `significant` significant digits (188739251.20000002 -> 188739251 at 9), for JSON and
+// CSV numbers whose last digits are float noise.
+inline double round_to(double v, int significant) {
+  if (v == 0 || !(v == v) || v > 1e300 || v < -1e300) return v;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", significant, v);
+  return std::strtod(buf, nullptr);
+}
+
+// "1 layer", "3 layers": `count` with the noun in the right number (plural: noun + "s" unless given).
+inline std::string count_of(int64_t count, const std::string& noun, const std::string& plural = "") {
+  return with_commas(count) + " " + (count == 1 ? noun : plural.empty() ? noun + "s" : plural);
 }
 
 // The shortest decimal that reads back as `v` (0.1 -> "0.1", 20 -> "20", 1e-06 -> "1e-06").

@@ -281,6 +281,31 @@ void load_one(const std::string& path, const ImageConfig& config, float* dst) {
 
 }  // namespace
 
+void check_image_header(const std::string& path) {
+  const std::vector<std::byte> bytes = read_binary_file(path);
+  if (has_npy_extension(path)) {
+    read_npy_bytes(bytes, path);
+    return;
+  }
+  auto starts = [&](std::initializer_list<unsigned char> magic) {
+    if (bytes.size() < magic.size()) return false;
+    size_t i = 0;
+    for (unsigned char m : magic)
+      if (static_cast<unsigned char>(bytes[i++]) != m) return false;
+    return true;
+  };
+  if (starts({0x89, 'P', 'N', 'G'})) fail_input(path + ": a PNG image under a JPEG name (convert it to JPEG)");
+  if (starts({'G', 'I', 'F', '8'})) fail_input(path + ": a GIF image under a JPEG name (convert it to JPEG)");
+  if (starts({'B', 'M'})) fail_input(path + ": a BMP image under a JPEG name (convert it to JPEG)");
+  if (bytes.empty()) fail_input(path + ": empty file, not a JPEG image");
+  TurboJpegHandle handle(tjInitDecompress());
+  if (!handle) fail_internal("cannot initialise the TurboJPEG decompressor: " + turbojpeg_message(nullptr));
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle.get(), reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()), &width,
+                          &height, &subsampling, &colorspace) != 0)
+    fail_input(path + ": not a valid JPEG image: " + turbojpeg_message(handle.get()));
+}
+
 Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig& config) {
   if (config.resize_short < 1 || config.resize_short > max_image_side)
     fail_usage("resize size " + std::to_string(config.resize_short) + " is out of range (1.." +

@@ -30,6 +30,11 @@ struct ImageU8 {
 // unsupported (CMYK / YCCK JPEGs). NAME is only used in messages.
 ImageU8 decode_jpeg(std::span<const std::byte> bytes, const std::string& name);
 
+// Checks, without decoding pixels, that PATH is an image load_image_batch can read: a .npy whose
+// header parses, or a JPEG whose header TurboJPEG accepts (a PNG, GIF or BMP under a .jpg name is named
+// as such). Fails (input) naming the file; for checking a folder before long work starts.
+void check_image_header(const std::string& path);
+
 // Scales IMAGE so its shorter side is SHORT_SIDE, keeping the aspect ratio; the longer side is
 // floor(long * short_side / short), as torchvision's Resize(int) computes it. Returns a copy when the
 // short side already has that length (the shared images are stored that way).

@@ -1,6 +1,7 @@
 #include "passes/analysis_manager.h"
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/thread_pool.h"
 
 namespace mc {
@@ -20,7 +21,7 @@ const CalibrationStats& AnalysisManager::calibration_statistics(const Model& mod
   if (settings_.calibration.files.empty()) fail_usage("this pass needs calibration images (--calib DIR)");
   if (!statistics_) {
     auto compute = [&] {
-      if (settings_.log) settings_.log("calibration statistics on " + std::to_string(settings_.calibration.files.size()) + " images");
+      if (settings_.log) settings_.log("calibration statistics on " + count_of(static_cast<int64_t>(settings_.calibration.files.size()), "image"));
       ++computed_[AnalysisKind::calibration_statistics];
       return collect_calibration_stats(model, settings_.calibration, StatsOptions{settings_.threads, true, true, {}}, settings_.progress);
     };

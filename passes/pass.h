@@ -28,7 +28,8 @@ namespace mc {
 // itself, core/graph.h Initializer): the calibration images and the cached analyses.
 struct PassContext {
   int threads = 0;
-  std::function<void(const std::string&)> log;         // pass-by-pass detail lines; may be empty
+  std::function<void(const std::string&)> log;         // pass-by-pass detail lines (--verbose); may be empty
+  std::function<void(const std::string&)> note;        // one line per decision a user reads (what a budgeted pass chose); may be empty
   std::function<void(int64_t, int64_t)> progress;      // (done, total) of long steps; may be empty
 
   // Calibration images (fit set) and held-out images for decisions; empty when none were given.

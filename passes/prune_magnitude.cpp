@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/text.h"
 #include "passes/pass.h"
 #include "passes/pruning.h"
 #include "passes/weight_fit.h"
@@ -36,7 +37,10 @@ void run_prune_magnitude(Model& model, const PassOptions& options, PassContext& 
     model.graph.set_pruned(name, std::move(mask));
     pruned_total += static_cast<int64_t>(count);
   }
-  if (ctx.log) ctx.log("prune-magnitude: " + std::to_string(pruned_total) + " of " + std::to_string(weights_total) + " weights in " + std::to_string(layers.size()) + " layers");
+  const std::string note = "prune-magnitude: " + with_commas(pruned_total) + " of " + count_of(weights_total, "weight") + " in " +
+                           count_of(static_cast<int64_t>(layers.size()), "layer") + " pruned";
+  if (ctx.log) ctx.log(note);
+  if (ctx.note) ctx.note(note);
 }
 
 }  // namespace mc

@@ -17,6 +17,7 @@
 
 #include "core/thread_pool.h"
 #include "passes/budget.h"
+#include "core/text.h"
 #include "passes/pass.h"
 #include "passes/pruning.h"
 #include "passes/weight_fit.h"
@@ -142,7 +143,10 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
     pruned += layers[l].pruned[chosen[l]];
     if (ctx.log) ctx.log("prune-obs: " + layers[l].gram->node + " sparsity " + std::to_string(layers[l].sparsity[chosen[l]]));
   }
-  if (ctx.log) ctx.log("prune-obs: " + std::to_string(static_cast<int64_t>(pruned)) + " of " + std::to_string(static_cast<int64_t>(total_weights)) + " weights pruned");
+  const std::string note = "prune-obs: " + with_commas(static_cast<int64_t>(pruned)) + " of " + count_of(static_cast<int64_t>(total_weights), "weight") +
+                           " pruned (" + fixed(100.0 * pruned / std::max(total_weights, 1.0), 1) + "%)";
+  if (ctx.log) ctx.log(note);
+  if (ctx.note) ctx.note(note);
   model = build(model, layers, chosen, &ctx);
 }
 

@@ -150,6 +150,9 @@ void run_quantize_activations(Model& model, const PassOptions& options, PassCont
     nodes.push_back(std::move(g.nodes[i]));
   }
   g.nodes = std::move(nodes);
+  if (ctx.note)
+    ctx.note("quantize-activations: " + count_of(static_cast<int64_t>(tensors.size()), "activation") + " feeding " +
+             count_of(layers, "layer") + " quantized to uint8 (" + method + " ranges)");
   if (ctx.log)
     ctx.log("quantize-activations: " + std::to_string(tensors.size()) + " activations (" + std::to_string(asymmetric) +
             " with a zero point) feeding " + std::to_string(layers) + " layers are now uint8 (method " + method + ")");

@@ -24,7 +24,9 @@ const RecipeRow recipes[] = {
     // activations are quantized, to the inputs the int8 network computes.
     {"int8", "int8 per-channel weights (GPTQ + bias correction), int8 activations (calibrated ranges)",
      "${canonical},quantize-int8<layers=depthwise+conv+fc>,quantize-activations,quantize-int8", Encoding::fp32_planes},
-    {"prom", "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations",
+    {"prom",
+     "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations. Post-training, without\n"
+     "            reconstruction, one-term ternary loses most of the accuracy (measure it with --eval-images)",
      "${canonical},ternarize<terms=1>,quantize-int8,quantize-activations", Encoding::fp32_planes},
     // Activations are quantized before the split so that its held-out probes (--max-drop) measure
     // the whole compressed model; the statistics the split fits to are then those of the int8
@@ -152,13 +154,15 @@ std::string recipe_description(const std::string& name) {
 }
 
 std::string recipe_pipeline(const std::string& recipe, const RecipeOptions& o) {
-  const RecipeRow& row = recipe_row(recipe);
   const std::vector<std::string> given = flags_given(o);
-  if (!o.passes.empty()) {
+  if (recipe == custom_recipe) {
+    if (o.passes.empty()) fail_usage("the custom recipe runs the pipeline given with --passes");
     if (!given.empty())
       fail_usage(given.front() + " has no effect with --passes: write it as a pass option (e.g. split-hybrid<max-drop=1>)");
     return o.passes;
   }
+  if (!o.passes.empty()) fail_usage("--passes replaces the recipe: give either --recipe " + recipe + " or --passes, not both");
+  const RecipeRow& row = recipe_row(recipe);
   // Expand the placeholders, noting which flags they read.
   std::string text = row.pipeline, out;
   std::vector<std::string> read;
@@ -201,6 +205,7 @@ CompressedModel run_recipe(const std::string& recipe, const Model& model, const 
   PassContext ctx;
   ctx.threads = o.threads;
   ctx.log = o.log;
+  ctx.note = o.note;
   ctx.progress = o.progress;
   ctx.calibration = o.calibration;
   ctx.held_out = o.held_out;
@@ -208,7 +213,7 @@ CompressedModel run_recipe(const std::string& recipe, const Model& model, const 
   if (!pipeline.empty()) run_pipeline(out.model, pipeline, ctx);
   out.filter_sensitivity = std::move(ctx.filter_sensitivity);
   out.filter_sensitivity_format = ctx.filter_sensitivity_format;
-  encode_remaining(out.model, recipe_row(recipe).float_encoding);
+  encode_remaining(out.model, recipe == custom_recipe ? Encoding::fp32_planes : recipe_row(recipe).float_encoding);
   return out;
 }
 

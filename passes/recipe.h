@@ -25,11 +25,12 @@ struct RecipeOptions {
   std::string drop_estimate;                // hybrid: "expected" (default) or "agreement"
   std::string activations;                  // hybrid: "int8" (default) or "float"
   std::optional<double> sparsity;           // sparse: share of the weights pruned first (prune-obs)
-  std::string passes;                       // explicit pipeline (overrides the recipe's)
+  std::string passes;                       // the pipeline of the custom recipe (--passes)
   CalibrationSet calibration;               // fit images (empty: none given)
   CalibrationSet held_out;                  // decision images
   int threads = 0;
-  std::function<void(const std::string&)> log;
+  std::function<void(const std::string&)> log;   // pass-by-pass detail
+  std::function<void(const std::string&)> note;  // what the budgeted passes chose, one line each
   std::function<void(int64_t, int64_t)> progress;
   // Calibration statistics shared with other runs (mcompress sweep); null: computed for this run.
   std::shared_ptr<StatisticsCache> statistics_cache;
@@ -44,7 +45,11 @@ struct CompressedModel {
   std::string filter_sensitivity_format;
 };
 
-// The recipe names, in the order `--help` lists them.
+// The recipe a `--passes` pipeline runs as: the file records "custom" and the pipeline text; weights no
+// pass encoded are stored losslessly.
+inline constexpr const char* custom_recipe = "custom";
+
+// The recipe names, in the order `--help` lists them (not "custom").
 std::vector<std::string> recipe_names();
 std::string recipe_description(const std::string& name);
 // The recipe's pipeline text for these options (what `--passes` would have to say to do the same).

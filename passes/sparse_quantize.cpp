@@ -32,6 +32,7 @@
 #include "core/thread_pool.h"
 #include "formats/rans.h"
 #include "passes/budget.h"
+#include "core/text.h"
 #include "passes/pass.h"
 #include "passes/weight_fit.h"
 
@@ -324,6 +325,23 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
               std::to_string(c.sparsity) + ", ~" + std::to_string(static_cast<int64_t>(unit_bytes(c, lc.gram->rows, units[u].begin, units[u].end))) + " bytes");
   }
   model = build(model, layers, units, chosen, fp16_bias, true);
+  if (ctx.note) {
+    // Weighted by the weights each unit holds.
+    double weights = 0, bits = 0, pruned = 0, narrowest = 99, widest = 0;
+    for (size_t u = 0; u < units.size(); ++u) {
+      const Candidate& c = layers[units[u].layer].candidates[chosen[u]];
+      const double w = static_cast<double>((units[u].end - units[u].begin) * layers[units[u].layer].gram->rows);
+      weights += w;
+      bits += w * grid_bits(c.qmax);
+      pruned += w * c.sparsity;
+      narrowest = std::min(narrowest, grid_bits(c.qmax));
+      widest = std::max(widest, grid_bits(c.qmax));
+    }
+    ctx.note("sparse-quantize: " + count_of(static_cast<int64_t>(layers.size()), "layer") + " at " + fixed(narrowest, 1) + " to " +
+             fixed(widest, 1) + " bits (mean " + fixed(bits / std::max(weights, 1.0), 2) + "), " + fixed(100.0 * pruned / std::max(weights, 1.0), 1) +
+             "% of their weights pruned; weights about " + with_commas(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes (" +
+             with_commas(static_cast<int64_t>(dense8_bytes)) + " at 8 bits dense)");
+  }
 }
 
 }  // namespace mc

@@ -225,7 +225,10 @@ TEST_CASE("test_pipeline: recipes are rows: a flag names the recipes that take i
         "fold-constants,fold-bn,fc-to-gemm,quantize-int8<layers=depthwise+conv+fc>,quantize-activations,split-hybrid<max-drop=2;terms=3>,quantize-int8");
   expect_error([&] { recipe_pipeline("int8", o); }, ErrorKind::usage, "(it applies to: hybrid, sparse)");
   o.passes = "fold-bn";
-  expect_error([&] { recipe_pipeline("int8", o); }, ErrorKind::usage, "--max-drop has no effect with --passes");
+  expect_error([&] { recipe_pipeline(custom_recipe, o); }, ErrorKind::usage, "--max-drop has no effect with --passes");
+  o.max_drop.reset();
+  expect_error([&] { recipe_pipeline("int8", o); }, ErrorKind::usage, "--passes replaces the recipe");
+  CHECK(recipe_pipeline(custom_recipe, o) == "fold-bn");
   // Every recipe's pipeline parses, and a recipe needs calibration exactly when one of its passes does.
   for (const auto& name : recipe_names()) {
     CAPTURE(name);
@@ -304,7 +307,7 @@ TEST_CASE("test_pipeline: random pipelines from the registry write files whose s
       o.calibration = data.fit;
       o.held_out = data.held;
       o.threads = 1;
-      compressed = run_recipe("int8", m, o);
+      compressed = run_recipe(custom_recipe, m, o);
     } catch (const Error& e) {
       CHECK_MESSAGE((e.kind() == ErrorKind::usage || e.kind() == ErrorKind::unsupported), e.what());
       ++refused;

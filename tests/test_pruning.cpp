@@ -327,7 +327,7 @@ TEST_CASE("test_pruning: pruned and quantized models round-trip through .mcz exa
     o.calibration = calib.fit;
     o.held_out = calib.held;
     o.threads = 1;
-    CompressedModel c = run_recipe("int8", m, o);
+    CompressedModel c = run_recipe(custom_recipe, m, o);
     if (std::string(pipeline).find("prune") != std::string::npos) {
       // The zeros survive quantization.
       int64_t pruned_weights = 0;
@@ -345,7 +345,7 @@ TEST_CASE("test_pruning: pruned and quantized models round-trip through .mcz exa
     }
     // Same bytes at another thread count.
     o.threads = 3;
-    CompressedModel c3 = run_recipe("int8", m, o);
+    CompressedModel c3 = run_recipe(custom_recipe, m, o);
     CHECK(write_mcz(c3.model, nlohmann::ordered_json::object(), 3) == bytes);
   }
 }
@@ -354,7 +354,7 @@ TEST_CASE("test_pruning: a pruned float layer is stored as a sparse part") {
   const Model m = test::tiny_pointwise_model();
   RecipeOptions o;
   o.passes = "prune-magnitude<sparsity=0.5>";
-  CompressedModel c = run_recipe("lossless", m, o);
+  CompressedModel c = run_recipe(custom_recipe, m, o);
   const EncodedTensor& e = *c.model.graph.initializers.at("w2").encoding;
   REQUIRE(e.parts.size() == 1);
   CHECK(e.parts[0].sparse);
@@ -419,11 +419,11 @@ TEST_CASE("test_pruning: bad sparsity and N:M settings fail naming the flag or t
   // Which pipelines load the calibration images: prune-nm does unless method=magnitude.
   RecipeOptions p;
   p.passes = "fold-bn,prune-nm<layers=pointwise>";
-  CHECK(recipe_needs_calibration("sparse", p));
+  CHECK(recipe_needs_calibration(custom_recipe, p));
   p.passes = "fold-bn,prune-nm<layers=pointwise;method=magnitude>";
-  CHECK_FALSE(recipe_needs_calibration("sparse", p));
+  CHECK_FALSE(recipe_needs_calibration(custom_recipe, p));
   p.passes = "fold-bn,prune-magnitude<sparsity=0.5>";
-  CHECK_FALSE(recipe_needs_calibration("sparse", p));
+  CHECK_FALSE(recipe_needs_calibration(custom_recipe, p));
 }
 
 TEST_CASE("test_pruning: --qdq export carries int4 and sparse int8/int4 weights exactly in int8") {

@@ -156,10 +156,10 @@ expect 2 "--max-drop does not apply to the int8 recipe \\(it applies to: hybrid,
 expect 2 "--sparsity must be in \\[0, 1\\), got 1$" -- compress "$model" -o "$tmp/x.mcz" --recipe sparse --sparsity 1 --calib "$images" --preprocess keras
 expect 2 "--sparsity must be in \\[0, 1\\), got -0.2" -- compress "$model" -o "$tmp/x.mcz" --recipe sparse --sparsity -0.2 --calib "$images" --preprocess keras
 expect 2 "--sparsity does not apply to the int8 recipe \\(it applies to: sparse\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --sparsity 0.5 --calib "$images" --preprocess keras
-expect 2 "pass 'prune-magnitude': option 'sparsity=1.5' must be in \\[0, 1\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-magnitude<sparsity=1.5>" --quiet
-expect 2 "layer 'conv1': N:M pruning with M=4 needs M to divide its 3 input channels" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-nm<layers=conv;method=magnitude>" --quiet
-expect 2 "layer 'conv_pw_1': N:M pruning with M=3 needs M to divide its 8 input channels" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "prune-nm<n=1;m=3;method=magnitude>" --quiet
-expect 2 "layer 'conv_pw_1'" -- compress "$model" -o "$tmp/x.mcz" --recipe lossless --passes "fold-bn,prune-nm<n=1;m=3>" --calib "$images" --preprocess keras --quiet
+expect 2 "pass 'prune-magnitude': option 'sparsity=1.5' must be in \\[0, 1\\)" -- compress "$model" -o "$tmp/x.mcz" --passes "prune-magnitude<sparsity=1.5>" --quiet
+expect 2 "layer 'conv1': N:M pruning with M=4 needs M to divide its 3 input channels" -- compress "$model" -o "$tmp/x.mcz" --passes "prune-nm<layers=conv;method=magnitude>" --quiet
+expect 2 "layer 'conv_pw_1': N:M pruning with M=3 needs M to divide its 8 input channels" -- compress "$model" -o "$tmp/x.mcz" --passes "prune-nm<n=1;m=3;method=magnitude>" --quiet
+expect 2 "layer 'conv_pw_1'" -- compress "$model" -o "$tmp/x.mcz" --passes "fold-bn,prune-nm<n=1;m=3>" --calib "$images" --preprocess keras --quiet
 check "a failed pruning leaves no file" test ! -e "$tmp/x.mcz"
 expect 0 "" -- compress "$model" -o "$tmp/s.mcz" --recipe sparse --sparsity 0.2 --max-drop 5 --calib "$images" --preprocess keras --quiet
 "$bin" info "$tmp/s.mcz" --json >"$tmp/si.json"
@@ -180,15 +180,15 @@ check "a QDQ export contains DequantizeLinear weights" grep -q DequantizeLinear 
 
 # --- one truth (issue 13): the numbers a file stores are what the file does, on every path
 # A pass that rewrites float weights after one that encoded them is refused before anything runs.
-expect 2 "pass 'equalize' rewrites float weights and cannot run after 'quantize-int8'" -- compress "$model" -o "$tmp/eq.mcz" --recipe int8 \
+expect 2 "pass 'equalize' rewrites float weights and cannot run after 'quantize-int8'" -- compress "$model" -o "$tmp/eq.mcz" \
   --passes 'fold-bn,quantize-int8<method=rtn>,equalize' --calib "$images" --preprocess keras --eval-images "$images"
 check "a refused pipeline leaves no file" test ! -e "$tmp/eq.mcz"
 # Options are checked whole before the first pass: the error names the pass and the option.
-expect 2 "pass 'equalize': option 'iterations=abc' needs a whole number" -- compress "$model" -o "$tmp/eq.mcz" --recipe int8 \
+expect 2 "pass 'equalize': option 'iterations=abc' needs a whole number" -- compress "$model" -o "$tmp/eq.mcz" \
   --passes 'fold-bn,equalize,equalize<iterations=abc>' --calib "$images" --preprocess keras
-expect 2 "pass 'quantize-int8'.* needs calibration images" -- compress "$model" -o "$tmp/eq.mcz" --recipe lossless --passes 'fold-bn,quantize-int8'
+expect 2 "pass 'quantize-int8'.* needs calibration images" -- compress "$model" -o "$tmp/eq.mcz" --passes 'fold-bn,quantize-int8'
 # The accuracy stored in the file (measured on the written bytes) is what eval of the file gives.
-expect 0 "" -- compress "$model" -o "$tmp/eq.mcz" --recipe int8 --passes 'fold-bn,equalize,quantize-int8<method=rtn>,quantize-activations' \
+expect 0 "" -- compress "$model" -o "$tmp/eq.mcz" --passes 'fold-bn,equalize,quantize-int8<method=rtn>,quantize-activations' \
   --calib "$images" --preprocess keras --eval-images "$images" --quiet
 stored=$("$bin" info "$tmp/eq.mcz" --json | sed -n 's/.*"top1_after": \([0-9.]*\).*/\1/p' | head -1)
 evaluated=$("$bin" eval "$tmp/eq.mcz" --images "$images" --json --quiet | sed -n 's/.*"top1": \([0-9.]*\).*/\1/p')
@@ -207,6 +207,65 @@ expect 0 "Passes for --passes" -- compress --help
 # profile reads its input once: a pipe works.
 "$bin" profile - --calib "$images" --preprocess keras --calib-count 4 --e2e-images 0 --json <"$model" >"$tmp/prof.json" 2>"$tmp/prof.err"
 check "profile - reads the model from a pipe ($(head -c 200 "$tmp/prof.err"))" grep -q '"layers"' "$tmp/prof.json"
+
+# --- issue 14: guard users' files, fail fast, speak plainly
+mkdir -p "$tmp/guard"
+cp "$model" "$tmp/guard/m.onnx"
+expect 5 "is the input file .*never overwrites its input, even with --force" -- compress "$tmp/guard/m.onnx" -o "$tmp/guard/m.onnx" --recipe fp16 --force
+ln "$tmp/guard/m.onnx" "$tmp/guard/other_name.mcz"
+expect 5 "is the input file" -- compress "$tmp/guard/m.onnx" -o "$tmp/guard/other_name.mcz" --recipe fp16 --force
+expect 5 "is the input file" -- export "$tmp/guard/m.onnx" -o "$tmp/guard/other_name.mcz" --force
+check "the input is unchanged after refused overwrites" cmp -s "$model" "$tmp/guard/m.onnx"
+expect 0 "this is a .mcz file, not an ONNX model" -- compress "$model" -o "$tmp/guard/looks.onnx" --recipe fp16
+expect 0 "this is an ONNX model, not a .mcz file" -- export "$model" -o "$tmp/guard/looks.mcz"
+if command -v script >/dev/null 2>&1; then
+  script -qec "$bin compress $model -o - --recipe fp16" /dev/null >"$tmp/guard/tty.out" 2>&1
+  check "binary output to a terminal is refused" grep -q "refusing to write binary .mcz data to a terminal" "$tmp/guard/tty.out"
+fi
+# Inputs the long work needs are checked before it starts.
+mkdir -p "$tmp/guard/nolabels" "$tmp/guard/png"
+cp "$images"/*.JPEG "$tmp/guard/nolabels/"
+expect 3 "labels.tsv: no such file" -- compress "$model" -o "$tmp/guard/x.mcz" --recipe int8 --calib "$images" --preprocess keras --eval-images "$tmp/guard/nolabels"
+printf '\x89PNG\r\n\x1a\n0000000000000000' >"$tmp/guard/png/a.jpg"
+printf 'a.jpg\t1\n' >"$tmp/guard/png/labels.tsv"
+expect 3 "a.jpg: a PNG image under a JPEG name" -- compress "$model" -o "$tmp/guard/x.mcz" --recipe int8 --calib "$images" --preprocess keras --eval-images "$tmp/guard/png"
+check "a refused job leaves no file" test ! -e "$tmp/guard/x.mcz"
+expect 3 "a.jpg: a PNG image under a JPEG name" -- compress "$model" -o "$tmp/guard/x.mcz" --recipe int8 --calib "$tmp/guard/png" --preprocess keras
+mkdir -p "$tmp/guard/empty"
+expect 3 "no images" -- compress "$model" -o "$tmp/guard/x.mcz" --recipe int8 --calib "$tmp/guard/empty" --preprocess keras
+# A short summary by default, the pass-by-pass detail under --verbose.
+"$bin" compress "$model" -o "$tmp/guard/h.mcz" --recipe hybrid --calib "$images" --preprocess keras --eval-images "$images" 2>"$tmp/guard/h.err"
+lines=$(wc -l <"$tmp/guard/h.err")
+check "compress prints a short summary ($lines lines)" test "$lines" -le 12
+check "the summary says what the file measured" grep -q "measured on the written file" "$tmp/guard/h.err"
+check "the summary says what split-hybrid chose" grep -q "chose     split-hybrid" "$tmp/guard/h.err"
+check "the summary has no raw float noise" bash -c "! grep -Eq '[0-9]\.[0-9]{4,}' '$tmp/guard/h.err'"
+"$bin" compress "$model" -o "$tmp/guard/h.mcz" --recipe hybrid --calib "$images" --preprocess keras --force --verbose 2>"$tmp/guard/hv.err"
+check "--verbose adds the pass-by-pass detail" test "$(wc -l <"$tmp/guard/hv.err")" -gt "$((lines + 10))"
+expect 0 "" -- compress "$model" -o "$tmp/guard/q.mcz" --recipe hybrid --calib "$images" --preprocess keras --quiet
+check "--quiet prints nothing" test ! -s "$tmp/err"
+# --passes without --recipe: the file records recipe "custom" and the pipeline it ran.
+expect 0 "" -- compress "$model" -o "$tmp/guard/c.mcz" --passes 'fold-bn,prune-magnitude<sparsity=0.3>' --quiet
+"$bin" info "$tmp/guard/c.mcz" --json >"$tmp/guard/c.json"
+check "a --passes file records recipe custom" grep -q '"recipe": "custom"' "$tmp/guard/c.json"
+check "a --passes file records its pipeline" grep -q '"passes": "fold-bn,prune-magnitude<sparsity=0.3>"' "$tmp/guard/c.json"
+expect 2 "--passes replaces the recipe" -- compress "$model" -o "$tmp/guard/c2.mcz" --recipe int8 --passes fold-bn
+expect 2 "give --recipe NAME or --passes PIPELINE" -- compress "$model" -o "$tmp/guard/c2.mcz"
+# Flags a recipe ignores, and a file that will need --preprocess later, are said.
+expect 0 "--calib .*ignored: recipe 'lossless' needs no calibration images" -- compress "$model" -o "$tmp/guard/l.mcz" --recipe lossless --calib "$images"
+expect 0 "will not record the model's preprocessing" -- compress "$model" -o "$tmp/guard/l2.mcz" --recipe lossless
+expect 0 "" -- compress "$model" -o "$tmp/guard/l3.mcz" --recipe fp16 --preprocess keras --quiet
+check "fp16 stores --preprocess" bash -c "'$bin' info '$tmp/guard/l3.mcz' --json | grep -q '\"preprocess\": \"keras\"'"
+expect 0 "WARNING: top-1 fell by .* points .*not usable" -- compress "$model" -o "$tmp/guard/p.mcz" --recipe prom --calib "$images" --preprocess keras --eval-images "$images"
+# Help that teaches: `help COMMAND`, suggestions for typos, no development paths.
+expect 0 "--max-drop" -- help compress
+expect 2 "did you mean --max-drop" -- compress "$model" -o "$tmp/guard/t.mcz" --recipe hybrid --max-dorp 1
+expect 2 "did you mean 'compress'" -- comprss "$model"
+for c in eval profile compress export sweep; do
+  "$bin" "$c" --help >"$tmp/guard/help.txt" 2>&1
+  check "'$c --help' names no development path" bash -c "! grep -Eq '\.\./shared|docs/|scripts/|data/[a-z]|[a-z_]+\.h\b' '$tmp/guard/help.txt'"
+done
+check "the compress summary names no development path" bash -c "! grep -Eq '\.\./shared|docs/|scripts/' '$tmp/guard/h.err'"
 
 # --- sweep: grid errors before any work (2), unwritable outputs (5), a small real sweep
 sw=(--eval-images "$images" --preprocess keras --eval-limit 2)
