@@ -164,7 +164,11 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
   // Per image: its cost, averaged over its views when the set is mirrored, so the standard error
   // counts images (the two views of one image are not independent samples).
   const size_t views = images.mirrored ? 2 : 1;
-  std::vector<double> image_cost((probs.size() + views - 1) / views, 0.0);
+  const size_t image_count = (probs.size() + views - 1) / views;
+  std::vector<double> image_cost(image_count, 0.0);
+  e.image_disagreement.assign(image_count, 0.0);
+  e.image_float_top1.assign(image_count, 0);
+  e.image_top1.assign(image_count, 0);
   for (size_t i = 0; i < probs.size(); ++i) {
     const auto& p = reference.probabilities.at(i);
     const auto& q = probs[i];
@@ -176,6 +180,11 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
     const size_t quant_top = static_cast<size_t>(std::max_element(q.begin(), q.end()) - q.begin());
     agree += float_top == quant_top;
     image_cost[i / views] += (p[float_top] - p[quant_top]) / static_cast<double>(views);
+    e.image_disagreement[i / views] += (float_top != quant_top ? 1.0 : 0.0) / static_cast<double>(views);
+    if (i % views == 0) {
+      e.image_float_top1[i / views] = static_cast<int64_t>(float_top);
+      e.image_top1[i / views] = static_cast<int64_t>(quant_top);
+    }
   }
   double cost_squares = 0;
   for (double cost : image_cost) {
@@ -188,6 +197,7 @@ EndToEnd compare_outputs(const Model& quantized, const CalibrationSet& images, c
   if (n > 1) e.expected_drop_se = 100.0 * std::sqrt(std::max(0.0, (cost_squares - n * mean * mean) / (n * (n - 1))));
   e.kl /= static_cast<double>(probs.size());
   e.top1_agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(probs.size());
+  e.image_expected_cost = std::move(image_cost);
   return e;
 }
 

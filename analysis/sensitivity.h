@@ -39,6 +39,11 @@ struct EndToEnd {
   // float model was, so a flip between two near-tied classes costs little and a confident one a lot.
   double expected_drop = 0;
   double expected_drop_se = 0;  // its standard error over the images, points
+  // Per image (its views averaged when the set is mirrored): the expected top-1 loss above, the
+  // share of views whose top-1 changed, and (first view) the top-1 class of the float model and of
+  // the compared model.
+  std::vector<double> image_expected_cost, image_disagreement;
+  std::vector<int64_t> image_float_top1, image_top1;
 };
 
 struct LayerSensitivity {

@@ -1,7 +1,12 @@
 #include "passes/budget.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
+
+#include "core/text.h"
 
 namespace mc {
 
@@ -59,16 +64,180 @@ DropCriterion drop_criterion(const PassOptions& options) {
   return options.text("criterion") == "agreement" ? DropCriterion::agreement : DropCriterion::expected;
 }
 
-bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const CalibrationSet& held_out, const std::string& what,
-                 DropCriterion criterion, double z) {
-  EndToEnd e = compare_outputs(probe, held_out, ctx.float_reference(held_out), ctx.threads);
-  if (ctx.log)
-    ctx.log(what + ": held-out top-1 agreement " + std::to_string(e.top1_agreement) + "%, expected top-1 drop " +
-            std::to_string(e.expected_drop) + " +- " + std::to_string(e.expected_drop_se) + " points, KL " + std::to_string(e.kl));
-  // Default z = 1.645, a one-sided 95% bound: the held-out sample is small and the bisection looks
-  // at it many times.
-  if (criterion == DropCriterion::expected) return e.expected_drop + z * e.expected_drop_se <= max_drop;
-  return e.top1_agreement >= 100.0 - max_drop;
+CalibrationSet search_images(const CalibrationSet& held_out, bool mirrored) {
+  CalibrationSet s = held_out;
+  s.mirrored = mirrored;
+  if (held_out.files.size() >= 2) s.files.resize(held_out.files.size() / 2);
+  return s;
+}
+
+namespace {
+
+// The other half of the held-out images: what a label-free decision is confirmed on.
+CalibrationSet confirmation_images(const CalibrationSet& held_out, bool mirrored) {
+  CalibrationSet s = held_out;
+  s.mirrored = mirrored;
+  if (held_out.files.size() >= 2) s.files.erase(s.files.begin(), s.files.begin() + static_cast<std::ptrdiff_t>(held_out.files.size() / 2));
+  return s;
+}
+
+// One candidate on one image set: a paired bound with labels, the label-free bound otherwise.
+DropBound judge(PassContext& ctx, const Model& candidate, const CalibrationSet& images, const std::vector<int64_t>* labels,
+                DropCriterion criterion, double confidence) {
+  const EndToEnd e = compare_outputs(candidate, images, ctx.float_reference(images), ctx.threads);
+  if (labels) {
+    std::vector<uint8_t> float_right(labels->size()), candidate_right(labels->size());
+    for (size_t i = 0; i < labels->size(); ++i) {
+      float_right[i] = e.image_float_top1.at(i) == (*labels)[i];
+      candidate_right[i] = e.image_top1.at(i) == (*labels)[i];
+    }
+    return labelled_drop(float_right, candidate_right, confidence);
+  }
+  return label_free_drop(criterion == DropCriterion::expected ? e.image_expected_cost : e.image_disagreement, confidence);
+}
+
+std::string describe(const DropBound& d) {
+  return "drop " + fixed(d.estimate, 2) + ", bound " + fixed(d.bound, 2) + " points on " + count_of(d.images, "image") +
+         (d.labels ? " (labelled)" : "");
+}
+
+}  // namespace
+
+size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
+  const double confidence = q.confidence > 0 ? q.confidence : ctx.confidence;
+  const bool labelled = ctx.has_validation();
+  // Decision images: the labelled validation set (search and decision alike), or the two halves of
+  // the held-out calibration images.
+  const CalibrationSet search = labelled ? ctx.validation : search_images(ctx.held_out, q.mirrored_views);
+  const CalibrationSet confirm = labelled ? ctx.validation : confirmation_images(ctx.held_out, q.mirrored_views);
+  const std::vector<int64_t>* labels = labelled ? &ctx.validation_labels : nullptr;
+  const bool separate = !labelled && ctx.held_out.files.size() >= 2;
+  if (search.files.empty()) fail_usage(q.pass + ": max-drop needs held-out calibration images (--calib with enough images) or --val DIR");
+
+  BudgetRecord record;
+  record.pass = q.pass;
+  record.benefit_unit = q.benefit_unit;
+  record.max_drop = q.max_drop;
+  const double decision_images = static_cast<double>(confirm.files.size());
+  record.certifiable = 100.0 / decision_images <= q.max_drop;
+  // A candidate no image disagrees on: the best bound these images can give.
+  record.image_worth = 100.0 / decision_images;
+  if (!record.certifiable && ctx.note)
+    ctx.note(q.pass + ": one of the " + count_of(static_cast<int64_t>(confirm.files.size()), "decision image") + " is worth " +
+             fixed(100.0 / decision_images, 2) + " points, more than the " + format_number(q.max_drop) +
+             "-point budget: these images cannot resolve it (give more calibration images, or --val with more images)");
+
+  // Search: bisection on the search images.
+  std::map<size_t, size_t> probe_of;  // steps -> index in record.path
+  auto probe = [&](size_t n) {
+    BudgetProbe p;
+    p.steps = n;
+    p.benefit = q.benefit_through(n);
+    p.search = judge(ctx, q.build(n), search, labels, q.criterion, confidence);
+    p.accepted = p.search.bound <= q.max_drop;
+    if (ctx.log)
+      ctx.log(q.pass + ": " + with_commas(static_cast<int64_t>(n)) + " steps (" + with_commas(static_cast<int64_t>(p.benefit)) + " " +
+              q.benefit_unit + "): " + describe(p.search) + (p.accepted ? ", within" : ", over") + " the budget");
+    probe_of[n] = record.path.size();
+    record.path.push_back(p);
+    return p.accepted;
+  };
+  const size_t found = q.count == 0 ? 0 : largest_acceptable(q.count, probe, q.benefit_through, q.resolution);
+
+  // Decision: the candidate found, then the smaller ones the search accepted, until one passes on
+  // the confirmation images (with labels the search's own judgement is the decision).
+  std::vector<size_t> order;
+  for (const auto& p : record.path)
+    if (p.accepted) order.push_back(p.steps);
+  order.push_back(found);
+  order.push_back(0);
+  std::sort(order.begin(), order.end(), std::greater<size_t>());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  std::optional<size_t> chosen;
+  std::vector<std::pair<size_t, DropBound>> decided;
+  for (size_t n : order) {
+    if (n > found) continue;
+    DropBound d;
+    auto it = probe_of.find(n);
+    if (!separate && it != probe_of.end()) {
+      d = record.path[it->second].search;
+    } else {
+      d = judge(ctx, q.build(n), separate ? confirm : search, labels, q.criterion, confidence);
+      if (it == probe_of.end()) {
+        probe_of[n] = record.path.size();
+        BudgetProbe p;
+        p.steps = n;
+        p.benefit = q.benefit_through(n);
+        p.search = d;
+        record.path.push_back(p);
+        it = probe_of.find(n);
+      }
+      if (separate) record.path[it->second].confirm = d;
+      record.path[it->second].accepted = d.bound <= q.max_drop;
+      if (ctx.log) ctx.log(q.pass + ": confirming " + with_commas(static_cast<int64_t>(n)) + " steps: " + describe(d));
+    }
+    decided.emplace_back(n, d);
+    if (d.bound <= q.max_drop) {
+      chosen = n;
+      break;
+    }
+  }
+  if (chosen) {
+    record.met = true;
+    record.chosen_steps = *chosen;
+    record.decision = decided.back().second;
+  } else {
+    // No candidate meets the budget: keep the most accurate one judged (a file, with the record
+    // saying so, rather than nothing).
+    auto best = std::min_element(decided.begin(), decided.end(), [](const auto& a, const auto& b) { return a.second.estimate < b.second.estimate; });
+    record.met = false;
+    record.chosen_steps = best->first;
+    record.decision = best->second;
+  }
+  record.chosen_benefit = q.benefit_through(record.chosen_steps);
+  if (ctx.note)
+    ctx.note(q.pass + ": budget " + format_number(q.max_drop) + " point" + (q.max_drop == 1 ? "" : "s") + " (" +
+             (labelled ? "labelled validation images" : "label-free, held-out calibration images") + ", confidence " +
+             format_number(confidence) + "): " + (record.met ? "met" : "NOT met by any candidate; kept the most accurate") + ", " +
+             describe(record.decision) + ", " + with_commas(static_cast<int64_t>(record.chosen_benefit)) + " " + q.benefit_unit + "; " +
+             count_of(static_cast<int64_t>(record.path.size()), "candidate") + " tried");
+  ctx.budgets.push_back(record);
+  return record.chosen_steps;
+}
+
+nlohmann::ordered_json to_json(const BudgetRecord& r) {
+  auto points = [](double v) { return round_to(v, 4); };
+  nlohmann::ordered_json j;
+  j["pass"] = r.pass;
+  j["max_drop"] = r.max_drop;
+  j["estimate"] = points(r.decision.estimate);
+  j["bound"] = points(r.decision.bound);
+  j["confidence"] = r.decision.confidence;
+  j["images"] = r.decision.images;
+  j["labels"] = r.decision.labels;
+  j["met"] = r.met;
+  j["certifiable"] = r.certifiable;
+  j["image_worth"] = points(r.image_worth);
+  j["benefit_unit"] = r.benefit_unit;
+  j["benefit"] = round_to(r.chosen_benefit, 9);
+  j["steps"] = r.chosen_steps;
+  j["path"] = nlohmann::ordered_json::array();
+  for (const auto& p : r.path) {
+    nlohmann::ordered_json pj;
+    pj["steps"] = p.steps;
+    pj["benefit"] = round_to(p.benefit, 9);
+    pj["estimate"] = points(p.search.estimate);
+    pj["bound"] = points(p.search.bound);
+    pj["images"] = p.search.images;
+    if (p.confirm) {
+      pj["confirm_estimate"] = points(p.confirm->estimate);
+      pj["confirm_bound"] = points(p.confirm->bound);
+      pj["confirm_images"] = p.confirm->images;
+    }
+    pj["accepted"] = p.accepted;
+    j["path"].push_back(pj);
+  }
+  return j;
 }
 
 double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx, const CalibrationSet& held_out) {

@@ -44,24 +44,45 @@ std::vector<size_t> options_after(const std::vector<BudgetStep>& steps, size_t n
 size_t largest_acceptable(size_t count, const std::function<bool(size_t)>& acceptable,
                           const std::function<double(size_t)>& benefit_through, double resolution);
 
-// What max-drop=P bounds on the held-out images: the drop of top-1 agreement with the float model
-// (100 - agreement; the README's meaning of --max-drop, strict: on 128 images one changed
-// prediction is 0.78 points), or the expected top-1 accuracy drop estimated without labels from
-// the float model's output distribution (analysis/sensitivity.h EndToEnd::expected_drop),
-// bounded with one-sided 95% confidence over the held-out images (mean + 1.645 standard errors).
+// How a budget is judged without labels (--max-drop on held-out calibration images): each image
+// costs the expected top-1 loss p[argmax p] - p[argmax q] under the float model's output
+// distribution p (expected), or 1 when its top-1 changed (agreement, stricter).
 enum class DropCriterion { agreement, expected };
 // criterion=agreement|expected from the options.
 DropCriterion drop_criterion(const PassOptions& options);
-
-// The max-drop=P check of `probe` on `held_out` (the held-out images, as the pass views them):
-// logs `what` with the held-out agreement, expected drop and KL. With the expected criterion the
-// bound is mean + z standard errors (z: the pass's confidence=Z).
-bool within_drop(const Model& probe, double max_drop, PassContext& ctx, const CalibrationSet& held_out, const std::string& what,
-                 DropCriterion criterion = DropCriterion::agreement, double confidence_z = 1.645);
 
 // Measured damage per unit of proxy error: the KL on `held_out` that `probe` (the model with one
 // layer changed) adds over `base_kl`, divided by that change's proxy error; floored so a change
 // that measures as free does not look infinitely cheap.
 double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx, const CalibrationSet& held_out);
+
+// A budgeted choice (max-drop=P) over a ranked list of `count` steps: the largest prefix whose drop
+// stays within P, searched and then confirmed (docs/BUDGET.md):
+//  - with labels (--val): every decision is a paired one-sided bound on the top-1 drop on the
+//    validation images (analysis/paired_drop.h), at the context's confidence;
+//  - without labels: the search bisects on one half of the held-out calibration images and the
+//    candidate it finds must then pass on the other half, which the search never saw; if it does
+//    not, the search steps back along its path (the smaller candidates it accepted) until one does.
+// Always a file: when no candidate meets P, the most accurate one tried is kept and the record says
+// the budget was not met. The record (the context's `budgets`) holds the decision, the bound, the
+// images and the whole path.
+struct BudgetQuery {
+  std::string pass;            // for messages and the record
+  double max_drop = 1;
+  size_t count = 0;            // steps; 0: nothing to choose
+  std::function<Model(size_t)> build;             // the model after the first n steps
+  std::function<double(size_t)> benefit_through;  // total benefit of the first n steps
+  double resolution = 0;       // stop bisecting when an interval holds at most this much benefit
+  std::string benefit_unit;    // "MULs removed", "bytes saved", "weights pruned"
+  DropCriterion criterion = DropCriterion::expected;
+  double confidence = 0;       // 0: the context's
+  bool mirrored_views = false; // label-free: judge each held-out image and its mirror (sparse-quantize views=2)
+};
+// The chosen number of steps.
+size_t budget_search(PassContext& ctx, const BudgetQuery& query);
+
+// The held-out images a label-free search bisects on (the first half of `held_out`, `mirrored` as
+// asked): what the passes also measure their per-layer cost scales on.
+CalibrationSet search_images(const CalibrationSet& held_out, bool mirrored);
 
 }  // namespace mc

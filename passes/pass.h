@@ -20,6 +20,7 @@
 #include "analysis/calibration.h"
 #include "core/graph.h"
 #include "passes/analysis_manager.h"
+#include "passes/budget_record.h"
 #include "passes/pass_options.h"
 
 namespace mc {
@@ -38,6 +39,15 @@ struct PassContext {
   bool has_calibration() const { return !calibration.files.empty(); }
   // Statistics shared with other pipeline runs on the same images (mcompress sweep); may be null.
   std::shared_ptr<StatisticsCache> statistics_cache;
+
+  // Budget decisions (passes/budget.h): their confidence (--confidence), and with --val the
+  // labelled validation images they are made on (labels: one class per file).
+  double confidence = 0.9;
+  CalibrationSet validation;
+  std::vector<int64_t> validation_labels;
+  bool has_validation() const { return !validation.files.empty(); }
+  // What each budgeted pass decided, in pipeline order.
+  std::vector<BudgetRecord> budgets;
 
   // The cached analyses (set up by run_pipeline from the fields above).
   AnalysisManager analyses;

@@ -65,7 +65,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
   fit.damping = options.number("damping");
   std::string allocation = options.text("allocation");
   if (allocation == "auto") allocation = ctx.held_out.files.empty() ? "proxy" : "measured";
-  const double z = options.number("confidence");
+  const double confidence = options.given("confidence") ? options.number("confidence") : 0.0;  // 0: the context's
   const DropCriterion criterion = drop_criterion(options);
 
   const CalibrationStats& stats = ctx.statistics(model);
@@ -113,11 +113,13 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
   if (allocation != "uniform") {
     std::vector<double> scale(layers.size(), 1.0);
     if (allocation == "measured") {
-      const double base_kl = compare_outputs(model, ctx.held_out, ctx.float_reference(), ctx.threads).kl;
+      // Measured on the images a label-free budget search sees, never on those it is confirmed on.
+      const CalibrationSet allocation_images = ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
+      const double base_kl = compare_outputs(model, allocation_images, ctx.float_reference(allocation_images), ctx.threads).kl;
       for (size_t l = 0; l < layers.size(); ++l) {
         std::vector<size_t> one(layers.size(), 0);
         one[l] = 5;  // 50%
-        scale[l] = kl_per_proxy(build(model, layers, one, nullptr), base_kl, layers[l].proxy[5], ctx, ctx.held_out);
+        scale[l] = kl_per_proxy(build(model, layers, one, nullptr), base_kl, layers[l].proxy[5], ctx, allocation_images);
       }
     }
     std::vector<std::vector<BudgetOption>> budget(layers.size());
@@ -130,11 +132,17 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
     if (has_sparsity) {
       while (n < steps.size() && through[n] < target * total_weights) ++n;
     } else {
-      auto acceptable = [&](size_t k) {
-        return within_drop(build(model, layers, options_after(steps, k, layers.size()), nullptr), max_drop, ctx, ctx.held_out,
-                           "prune-obs: " + std::to_string(100.0 * through[k] / total_weights) + "% pruned", criterion, z);
-      };
-      n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return through[k]; }, 0.005 * total_weights);
+      BudgetQuery q;
+      q.pass = "prune-obs";
+      q.max_drop = max_drop;
+      q.count = steps.size();
+      q.build = [&](size_t k) { return build(model, layers, options_after(steps, k, layers.size()), nullptr); };
+      q.benefit_through = [&](size_t k) { return through[k]; };
+      q.resolution = 0.005 * total_weights;
+      q.benefit_unit = "weights pruned";
+      q.criterion = criterion;
+      q.confidence = confidence;
+      n = budget_search(ctx, q);
     }
     chosen = options_after(steps, n, layers.size());
   }

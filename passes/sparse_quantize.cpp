@@ -194,7 +194,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   grids.erase(std::unique(grids.begin(), grids.end()), grids.end());
   std::sort(sparsities.begin(), sparsities.end());
   sparsities.erase(std::unique(sparsities.begin(), sparsities.end()), sparsities.end());
-  const double z = options.number("confidence");
+  const double confidence = options.given("confidence") ? options.number("confidence") : 0.0;  // 0: the context's
   const DropCriterion criterion = drop_criterion(options);
   const bool fp16_bias = options.text("bias") == "fp16";
   const double unit_share = options.number("unit-share");
@@ -205,8 +205,14 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   // views' costs are averaged per image: the estimate keeps its meaning and its standard error
   // (over images) shrinks as far as the views disagree on which predictions flip. Every held-out
   // judgement of this pass uses this view of the set (its float reference is cached by it).
-  CalibrationSet held_views = ctx.held_out;
-  held_views.mirrored = options.integer("views") == 2;
+  const bool mirrored = options.integer("views") == 2;
+  // Per-layer cost scales and held-out scoring see the search images only (a label-free decision is
+  // confirmed on the other half); with --val, the whole held-out set.
+  const CalibrationSet held_views = ctx.has_validation() ? [&] {
+    CalibrationSet all = ctx.held_out;
+    all.mirrored = mirrored;
+    return all;
+  }() : search_images(ctx.held_out, mirrored);
 
   const CalibrationStats& stats = ctx.statistics(model);
   auto selected = select_layers(model, options.text("layers"));
@@ -309,12 +315,18 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   const auto steps = ranked_steps(budget);
   std::vector<double> saved(steps.size() + 1, 0.0);
   for (size_t i = 0; i < steps.size(); ++i) saved[i + 1] = saved[i] + steps[i].benefit;
-  auto acceptable = [&](size_t n) {
-    return within_drop(build(model, layers, units, options_after(steps, n, units.size()), fp16_bias, false), max_drop, ctx, held_views,
-                       "sparse-quantize: " + std::to_string(n) + " steps, weights ~" + std::to_string(static_cast<int64_t>(dense8_bytes - saved[n])) + " bytes",
-                       criterion, z);
-  };
-  const size_t n = largest_acceptable(steps.size(), acceptable, [&](size_t k) { return saved[k]; }, 0.002 * dense8_bytes);
+  BudgetQuery q;
+  q.pass = "sparse-quantize";
+  q.max_drop = max_drop;
+  q.count = steps.size();
+  q.build = [&](size_t k) { return build(model, layers, units, options_after(steps, k, units.size()), fp16_bias, false); };
+  q.benefit_through = [&](size_t k) { return saved[k]; };
+  q.resolution = 0.002 * dense8_bytes;
+  q.benefit_unit = "bytes saved";
+  q.criterion = criterion;
+  q.confidence = confidence;
+  q.mirrored_views = mirrored;
+  const size_t n = budget_search(ctx, q);
   const auto chosen = options_after(steps, n, units.size());
   for (size_t u = 0; u < units.size(); ++u) {
     const LayerChoice& lc = layers[units[u].layer];

@@ -153,9 +153,11 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   // making that layer's least sensitive half ternary, per unit of their summed proxy.
   std::string allocation = options.text("allocation");
   if (allocation == "auto") allocation = ctx.held_out.files.empty() ? "proxy" : "measured";
+  // Measured on the images a label-free budget search sees, never on those it is confirmed on.
+  const CalibrationSet allocation_images = ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
   if (allocation == "measured") {
-    const ReferenceOutputs& reference = ctx.float_reference(ctx.held_out);
-    const double base_kl = compare_outputs(model, ctx.held_out, reference, ctx.threads).kl;
+    const ReferenceOutputs& reference = ctx.float_reference(allocation_images);
+    const double base_kl = compare_outputs(model, allocation_images, reference, ctx.threads).kl;
     for (size_t l = 0; l < layers.size(); ++l) {
       std::vector<Candidate> own;
       for (const auto& c : candidates)
@@ -166,7 +168,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
       double proxy_sum = 0;
       for (const auto& c : own) proxy_sum += c.cost;
       Model probe = build(model, stats, layers, own, own.size(), ternary, bank, int8_bank, false);
-      double added = compare_outputs(probe, ctx.held_out, reference, ctx.threads).kl - base_kl;
+      double added = compare_outputs(probe, allocation_images, reference, ctx.threads).kl - base_kl;
       // A floor keeps a layer whose half measured as free from looking infinitely cheap.
       double weight = std::max(added, 1e-6) / std::max(proxy_sum, 1e-12);
       for (auto& c : candidates)
@@ -184,17 +186,19 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   if (has_fraction) {
     while (chosen < candidates.size() && removed[chosen] < fraction * total_macs) ++chosen;
   } else {
-    // Largest prefix whose estimated held-out drop fits the budget. The expected drop must hold with
-    // one standard error to spare: a budget is a limit, and on ~128 images the estimate itself is
-    // uncertain by about a point.
-    auto acceptable = [&](size_t n) {
-      Model probe = build(model, stats, layers, candidates, n, ternary, bank, int8_bank, false);
-      return within_drop(probe, max_drop, ctx, ctx.held_out,
-                         "split-hybrid: " + std::to_string(n) + " ternary filters (" + std::to_string(100.0 * removed[n] / total_macs) + "% of MACs)",
-                         criterion, 1.0);
-    };
-    // Stop when the interval is below 0.5% of the network's MACs.
-    chosen = largest_acceptable(candidates.size(), acceptable, [&](size_t n) { return removed[n]; }, 0.005 * total_macs);
+    // The largest prefix whose drop stays within the budget (passes/budget.h). Stop bisecting when
+    // the interval is below 0.5% of the network's MACs.
+    BudgetQuery q;
+    q.pass = "split-hybrid";
+    q.max_drop = max_drop;
+    q.count = candidates.size();
+    q.build = [&](size_t n) { return build(model, stats, layers, candidates, n, ternary, bank, int8_bank, false); };
+    q.benefit_through = [&](size_t n) { return removed[n]; };
+    q.resolution = 0.005 * total_macs;
+    q.benefit_unit = "MULs removed";
+    q.criterion = criterion;
+    if (options.given("confidence")) q.confidence = options.number("confidence");
+    chosen = budget_search(ctx, q);
   }
   if (ctx.log)
     ctx.log("split-hybrid: " + std::to_string(chosen) + " of " + std::to_string(candidates.size()) + " filters ternary, " +
