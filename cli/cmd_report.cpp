@@ -68,6 +68,15 @@ int run_report(const ReportOptions& o) {
   return 0;
 }
 
+// "(pJ per operation: fp32 add 0.9, mult 3.7; ...)" from the built-in table itself.
+std::string builtin_figures() {
+  const EnergyTable& t = EnergyTable::builtin();
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "(pJ per operation: fp32 add %g, mult %g; fp16 add %g, mult %g; int32 add %g; int8 mult %g).\n", t.add_fp32_pj,
+                t.mult_fp32_pj, t.add_fp16_pj, t.mult_fp16_pj, t.add_int32_pj, t.mult_int8_pj);
+  return buf;
+}
+
 }  // namespace
 
 Command add_report_command(CLI::App& root) {
@@ -80,9 +89,10 @@ Command add_report_command(CLI::App& root) {
       "compression_ratio is the file against its parameters at fp32 (4 bytes each); compression_ratio_vs_fp16 against\n"
       "them at 2 bytes, compression_ratio_vs_source against the source ONNX file. Energy is arithmetic only (no\n"
       "memory traffic); an estimate of reading the stored weights from SRAM is given separately. JSON numbers are\n"
-      "rounded: ratios and bits per weight to 4 significant digits, picojoules to 0.001, percentages to 0.01.\n\n"
-      "The default energy table holds the 45 nm figures of M. Horowitz, \"Computing's energy problem\", ISSCC 2014\n"
-      "(pJ per operation: fp32 add 0.9, mult 3.7; fp16 add 0.4, mult 1.1; int32 add 0.1; int8 mult 0.2).\n"
+      "rounded: ratios and bits per weight to 4 significant digits, picojoules to 0.001, top-1 differences to\n"
+      "0.01 points; counts are exact and measured top-1 is as measured.\n\n"
+      "The default energy table holds the 45 nm figures of M. Horowitz, \"Computing's energy problem\", ISSCC 2014\n" +
+      builtin_figures() +
       "--energy-table takes a JSON file with your hardware's figures in picojoules per operation:\n"
       "  {\"add\": {\"int32\": ..., \"fp16\": ..., \"fp32\": ...}, \"mult\": {\"int8\": ..., \"fp16\": ..., \"fp32\": ...},\n"
       "   \"memory\": {\"sram_read_32bit\": ...}}  (optional: add.int8, add.int16, mult.int16, mult.int32, memory.dram_read_32bit)\n\n"
