@@ -552,7 +552,7 @@ std::string to_text(const Report& r) {
          with_commas(static_cast<int64_t>(r.weight_bytes)).c_str(),
          with_commas(static_cast<int64_t>(r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0)).c_str(), with_commas(r.params).c_str(),
          ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)));
-  append(out, "      %s the parameters at fp32 (%s), %s at fp16 (%s)", smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.fp32_bytes)).c_str(),
+  append(out, "      %s the parameters at fp32 (%s), %s them at fp16 (%s)", smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.fp32_bytes)).c_str(),
          bytes_str(r.fp32_bytes).c_str(), smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.fp16_bytes)).c_str(),
          bytes_str(r.fp16_bytes).c_str());
   if (r.source_bytes)
