@@ -91,7 +91,7 @@ EnergyTable EnergyTable::load(const std::string& path) {
 }
 
 const EnergyTable& EnergyTable::builtin() {
-  static const EnergyTable table = parse(energy_45nm_json, "built-in (data/energy_45nm.json)");
+  static const EnergyTable table = parse(energy_45nm_json, "built-in (Horowitz, ISSCC 2014, 45 nm)");
   return table;
 }
 

@@ -16,7 +16,9 @@ namespace mc {
 // Picojoules per single operation. The required figures are the ones a report prices; the
 // optional ones are kept (and validated) so a table can document its whole source.
 struct EnergyTable {
-  std::string origin;  // where it was read from: a file path, or "built-in (data/energy_45nm.json)"
+  // Where it was read from, as reports print it (and .mcz metadata embeds it): the path given to
+  // --energy-table, or "built-in (Horowitz, ISSCC 2014, 45 nm)", never a path of the source tree.
+  std::string origin;
   std::string name;    // the table's "name", if any
   std::string source;  // the table's "source" (citation), if any
 

@@ -55,37 +55,40 @@ std::string summary_section(const Report& r) {
   std::string h = "<h2>Summary</h2><table>";
   h += row("file", escape(r.file));
   h += row("recipe", escape(r.recipe.empty() ? "?" : r.recipe));
-  h += row("size", with_commas(static_cast<int64_t>(r.bytes)) + " bytes (weights " + with_commas(static_cast<int64_t>(r.weight_bytes)) + ")");
-  h += row("vs fp32", with_commas(static_cast<int64_t>(r.fp32_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio()) + " smaller");
-  h += row("vs fp16", with_commas(static_cast<int64_t>(r.fp16_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio_vs_fp16()) + " smaller");
+  const auto bytes = [](uint64_t n) { return with_commas(static_cast<int64_t>(n)) + " bytes"; };
+  const double file = static_cast<double>(r.bytes);
+  h += row("size", bytes(r.bytes) + " (weights " + with_commas(static_cast<int64_t>(r.weight_bytes)) + ")");
+  h += row("vs fp32", smaller_or_larger(file, static_cast<double>(r.fp32_bytes)) + " the parameters at fp32 (" + bytes(r.fp32_bytes) + ")");
+  h += row("vs fp16", smaller_or_larger(file, static_cast<double>(r.fp16_bytes)) + " the parameters at fp16 (" + bytes(r.fp16_bytes) + ")");
   if (r.source_bytes)
-    h += row("vs source file", with_commas(static_cast<int64_t>(r.source_bytes)) + " bytes: " + fmt("%.2fx", r.compression_ratio_vs_source()) + " smaller");
+    h += row("vs source file", smaller_or_larger(file, static_cast<double>(r.source_bytes)) + " the source file (" + bytes(r.source_bytes) + ")");
   h += row("parameters", with_commas(r.params) + ", " + fmt("%.2f", ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params))) +
                              " bits per weight stored");
   const double m0 = static_cast<double>(r.macs_original);
   h += row("MULs per image", with_commas(r.ops.muls()) + " (float model " + with_commas(r.macs_original) + ", " +
-                                 fmt("%.1f%%", 100 * (1 - ratio(static_cast<double>(r.ops.muls()), m0))) + " fewer)");
+                                 fewer_or_more(static_cast<double>(r.ops.muls()), m0) + ")");
   h += row("ADDs per image", with_commas(r.ops.adds()) + " (float model " + with_commas(r.macs_original) + ", " +
-                                 fmt("%.1f%%", 100 * (1 - ratio(static_cast<double>(r.ops.adds()), m0))) + " fewer)");
+                                 fewer_or_more(static_cast<double>(r.ops.adds()), m0) + ")");
   h += row("by kind", "fp32 MACs " + with_commas(r.ops.fp32_macs) + ", int8 MACs " + with_commas(r.ops.int8_macs) + ", ternary adds " +
                           with_commas(r.ops.ternary_adds()) + ", scale muls " + with_commas(r.ops.scale_muls));
-  h += row("compute energy", energy(r.energy_pj) + "; float model at fp32 " + energy(r.energy_pj_original) + " (" +
-                                 fmt("%.2fx", ratio(r.energy_pj_original, r.energy_pj)) + "), at fp16 " + energy(r.energy_pj_fp16) + " (" +
-                                 fmt("%.2fx", ratio(r.energy_pj_fp16, r.energy_pj)) + ")");
+  h += row("compute energy", energy(r.energy_pj) + ", " + less_or_more(r.energy_pj, r.energy_pj_original) + " the float model at fp32 (" +
+                                 energy(r.energy_pj_original) + ") and " + less_or_more(r.energy_pj, r.energy_pj_fp16) + " at fp16 (" +
+                                 energy(r.energy_pj_fp16) + ")");
   if (r.accuracy) {
     const Accuracy& a = *r.accuracy;
     std::string s;
-    if (a.top1_before) s += "top-1 before " + fmt("%.2f", *a.top1_before);
-    if (a.top1_after) s += ", after " + fmt("%.2f", *a.top1_after);
-    if (a.top5_before) s += "; top-5 before " + fmt("%.2f", *a.top5_before);
-    if (a.top5_after) s += ", after " + fmt("%.2f", *a.top5_after);
-    if (a.images) s += " (" + with_commas(*a.images) + " images)";
+    if (a.top1_before) s += "top-1 before " + fmt("%.2f%%", *a.top1_before);
+    if (a.top1_after) s += ", after " + fmt("%.2f%%", *a.top1_after);
+    if (a.top5_before) s += "; top-5 before " + fmt("%.2f%%", *a.top5_before);
+    if (a.top5_after) s += ", after " + fmt("%.2f%%", *a.top5_after);
+    if (a.images) s += " (" + count_noun(*a.images, "image") + ")";
     h += row("accuracy", s);
   } else {
     h += row("accuracy", "not measured (compress with --eval-images to record it)");
   }
-  h += "</table><p class=\"note\">Per image, batch 1. Energy is arithmetic only (" + escape(r.table.origin) +
-       "; no memory traffic); the counting rules are in docs/COUNTING.md.</p>";
+  h += "</table><p class=\"note\">Per image, batch 1. Energy is arithmetic only: MACs, ternary additions and scale "
+       "multiplications of the Conv, Gemm and MatMul layers; no memory traffic, activations, bias or pooling. Energy table: " +
+       escape(r.table.origin) + ".</p>";
   return h;
 }
 
@@ -151,7 +154,7 @@ std::string layer_charts(const Report& r, const std::optional<SensitivitySummary
         const auto& q = *it->second;
         b.present = true;
         b.min = q.min, b.p10 = q.p10, b.p25 = q.p25, b.median = q.median, b.p75 = q.p75, b.p90 = q.p90, b.max = q.max;
-        b.note = std::to_string(q.filters) + " filters";
+        b.note = count_noun(q.filters, "filter");
       }
       rows.push_back(b);
     }
@@ -159,7 +162,8 @@ std::string layer_charts(const Report& r, const std::optional<SensitivitySummary
          " fit under the layer's calibration input covariance C, as measured while compressing (recorded in the file's metadata).</p>";
     h += svg::box_rows(rows, "relative output error of a " + sensitivity->format + " fit");
     if (unmeasured)
-      h += "<p class=\"note\">" + std::to_string(unmeasured) + " other layers were not measured (the recipe only considers the layers shown).</p>";
+      h += "<p class=\"note\">" + count_noun(unmeasured, "other layer") + (unmeasured == 1 ? " was" : " were") +
+           " not measured (the recipe only considers the layers shown).</p>";
   } else {
     h += "<p class=\"note\">Not recorded: this recipe measured no per-filter sensitivity (the hybrid recipe records it; "
          "<code>mcompress profile MODEL --calib DIR</code> measures it for any model).</p>";
@@ -172,17 +176,8 @@ std::string layer_table(const Report& r) {
                   "<th>params</th><th>bytes</th><th>bits/weight</th><th>fp32 MACs</th><th>int8 MACs</th><th>ternary adds</th>"
                   "<th>scale muls</th><th>energy</th></tr>";
   for (const auto& l : r.layers) {
-    std::string split;
-    for (const auto& p : l.parts) {
-      if (!split.empty()) split += " + ";
-      split += p.encoding;
-      if (l.parts.size() > 1) {
-        split += ':';
-        split += std::to_string(p.channel_end - p.channel_begin);
-      }
-    }
     h += "<tr><td class=\"l\">" + escape(l.name) + "</td><td class=\"l\">" + escape(l.op) + "</td><td class=\"l\">" +
-         escape(split.empty() ? "-" : split) + "</td><td>" + (l.int8_activations ? "int8" : "fp32") + "</td><td>" + with_commas(l.params) +
+         escape(encoding_summary(l, " + ")) + "</td><td>" + (l.int8_activations ? "int8" : "fp32") + "</td><td>" + with_commas(l.params) +
          "</td><td>" + with_commas(static_cast<int64_t>(l.bytes)) + "</td><td>" +
          fmt("%.2f", ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params))) + "</td><td>" + with_commas(l.ops.fp32_macs) +
          "</td><td>" + with_commas(l.ops.int8_macs) + "</td><td>" + with_commas(l.ops.ternary_adds()) + "</td><td>" + with_commas(l.ops.scale_muls) +
@@ -194,7 +189,7 @@ std::string layer_table(const Report& r) {
 // `this_file`: the bytes of the report's own file, to point out its row (0: none).
 std::string sweep_section(const SweepTable& t, uint64_t this_file) {
   std::string h = "<h2>Sweep: trade-offs and Pareto front</h2>";
-  h += "<p class=\"note\">Model " + escape(t.model) + "; top-1 on " + with_commas(t.eval_images) + " labelled images" +
+  h += "<p class=\"note\">Model " + escape(t.model) + "; top-1 on " + count_noun(t.eval_images, "labelled image") +
        (t.top1_float ? ", float model " + fmt("%.2f", *t.top1_float) : std::string()) +
        ". Filled points are Pareto-optimal: no other point is as small (as few multiplications) with at least the same top-1.</p>";
   svg::Scatter by_size, by_muls;
@@ -249,7 +244,7 @@ std::string sweep_section(const SweepTable& t, uint64_t this_file) {
     }
     h += "<td>" + with_commas(static_cast<int64_t>(p.bytes)) + "</td><td>" + fmt("%.2fx", p.compression_ratio) + "</td><td>" + with_commas(p.muls) +
          "</td><td>" + with_commas(p.adds) + "</td><td>" + energy(p.energy_pj) + "</td><td>" + (p.top1 ? fmt("%.2f", *p.top1) : "-") +
-         "</td><td>" + (p.top1 && t.top1_float ? fmt("%+.2f", *p.top1 - *t.top1_float) : "-") + "</td><td>" + (p.pareto_size ? "yes" : "") +
+         "</td><td>" + (top1_change(t, p) ? fmt("%+.2f", *top1_change(t, p)) : "-") + "</td><td>" + (p.pareto_size ? "yes" : "") +
          "</td><td>" + (p.pareto_muls ? "yes" : "") + "</td></tr>";
   }
   h += "</table><p class=\"note\">Each row is reproduced by the command recorded for it in the sweep's CSV / JSON (column "

@@ -35,38 +35,41 @@ int64_t node_macs(const Node& node, const InferredGraph& shapes) {
   return traits ? traits->macs(node, shapes) : 0;
 }
 
+std::set<std::string> parameter_tensors(const Graph& g) {
+  std::set<std::string> out;
+  for (const auto& node : g.nodes)
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      if (is_parameter_input(g, node, i)) out.insert(node.inputs[i]);
+  return out;
+}
+
 OpCount count_ops(const Model& model) { return count_ops(model, infer_shapes(model, 1)); }
 
 OpCount count_ops(const Model& model, const InferredGraph& shapes) {
   const Graph& g = model.graph;
   OpCount total;
-  std::set<std::string> parameters;
-  for (const auto& node : g.nodes)
-    for (size_t i = 0; i < node.inputs.size(); ++i)
-      if (is_parameter_input(g, node, i)) parameters.insert(node.inputs[i]);
-  for (const auto& name : parameters) total.params += g.initializer(name)->numel();
+  for (const auto& name : parameter_tensors(g)) total.params += g.initializer(name)->numel();
+  // A tensor read by several nodes counts in the first, so the layers' parameters add up to the total.
+  std::set<std::string> owned;
   for (const auto& node : g.nodes) {
+    // A QDQ weight's DequantizeLinear is not a layer: its integer weight belongs to the node reading
+    // its output (below).
+    if (node.op == "DequantizeLinear") continue;
     LayerCount layer;
     layer.name = node.name;
     layer.op = node.op;
-    std::set<std::string> seen;
     for (size_t i = 0; i < node.inputs.size(); ++i)
-      if (is_parameter_input(g, node, i) && seen.insert(node.inputs[i]).second) layer.params += g.initializer(node.inputs[i])->numel();
-    // A weight stored as integers behind a DequantizeLinear (QDQ export) counts for its reader.
-    if (node.op != "DequantizeLinear" && node.op != "QuantizeLinear")
+      if (is_parameter_input(g, node, i) && owned.insert(node.inputs[i]).second) layer.params += g.initializer(node.inputs[i])->numel();
+    if (node.op != "QuantizeLinear")
       for (const auto& in : node.inputs) {
         int p = in.empty() || g.initializer(in) ? -1 : g.producer(in);
         if (p < 0) continue;
         const Node& dq = g.nodes[static_cast<size_t>(p)];
-        const Tensor* q = dq.op == "DequantizeLinear" ? g.initializer(dq.inputs.at(0)) : nullptr;
-        if (q && q->dtype() != DType::f32 && seen.insert(dq.inputs[0]).second) layer.params += q->numel();
+        if (dq.op == "DequantizeLinear" && is_parameter_input(g, dq, 0) && owned.insert(dq.inputs[0]).second)
+          layer.params += g.initializer(dq.inputs[0])->numel();
       }
     layer.macs = node_macs(node, shapes);
     if (layer.params == 0 && layer.macs == 0) continue;
-    if (node.op == "DequantizeLinear") {
-      // A QDQ weight: its parameters belong to the layer that reads it, listed there.
-      continue;
-    }
     for (const auto& in : node.inputs)
       if (!in.empty() && !g.initializer(in)) {
         layer.input_shape = shapes.shape_of(in);

@@ -1,10 +1,16 @@
 // Parameter and multiply-accumulate counts per layer, by the conventions of
 // ../shared/docs/RESEARCH.md ("Operation counting conventions"):
 //   Conv MACs = Cout * Hout * Wout * (Cin / groups) * Kh * Kw;  Gemm / MatMul MACs = M * N * K.
-// Counts are per image (batch 1). Parameters are the elements of the float initializers that nodes
-// read as weights (a Clip's min/max bounds are hyperparameters and are not counted).
+// Counts are per image (batch 1).
+//
+// A parameter is one element of a learned tensor: a float initializer a node reads as data (weights,
+// biases, BatchNorm's scale, shift, mean and variance), or an integer weight a DequantizeLinear turns
+// into float (a QDQ weight). Not parameters: a Clip's bounds, the scales and zero points of
+// quantizers (of activations or of weights), integer shapes and indices. `info`, `report` and the
+// sweep count parameters by this one rule (docs/KEYS.md).
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,7 +24,7 @@ struct LayerCount {
   std::string op;
   Shape input_shape;   // first input
   Shape output_shape;  // first output
-  int64_t params = 0;
+  int64_t params = 0;  // of the parameter tensors this node is the first to read (so the layers add up to the total)
   int64_t macs = 0;
 };
 
@@ -27,6 +33,9 @@ struct OpCount {
   int64_t params = 0;              // every parameter of the model, each initializer counted once
   int64_t macs = 0;
 };
+
+// The initializers that hold parameters (the rule above).
+std::set<std::string> parameter_tensors(const Graph& g);
 
 OpCount count_ops(const Model& model);
 OpCount count_ops(const Model& model, const InferredGraph& shapes);

@@ -1,10 +1,13 @@
 #include "analysis/report.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
 
 #include "analysis/op_count.h"
+#include "analysis/rounding.h"
 #include "core/error.h"
 #include "core/shape_inference.h"
 #include "core/text.h"
@@ -36,26 +39,12 @@ int64_t part_weight_count(const EncodedTensor& e, const EncodedPart& p) {
 
 int64_t elements(const McTensor& t) { return static_cast<int64_t>(t.weights()); }
 bool is_float(const McTensor& t) { return t.encoded.dtype == DType::f32; }
-// What the tensor takes uncompressed: float32 elements at `float_bytes` each, integer tensors at
-// their own size (shapes and indices are not weights and do not shrink).
-uint64_t plain_bytes(const McTensor& t, uint64_t float_bytes) {
-  return static_cast<uint64_t>(elements(t)) * (is_float(t) ? float_bytes : dtype_size(t.encoded.dtype));
-}
 
 double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 
 bool is_weighted_layer(const Node& node) {
   const WeightedOpTraits* traits = weighted_op_traits(node.op);
   return traits && traits->float_weight;
-}
-
-// Reads of a stored tensor that make it a learned parameter: as in analysis/op_count.cpp, a Clip's
-// bounds are hyperparameters, not weights.
-bool read_as_parameter(const Graph& g, const std::string& tensor) {
-  for (const auto& node : g.nodes)
-    for (size_t i = 0; i < node.inputs.size(); ++i)
-      if (node.inputs[i] == tensor && !(node.op == "Clip" && i >= 1)) return true;
-  return false;
 }
 
 struct LayerInputs {
@@ -131,6 +120,21 @@ class LayerResolver {
   std::map<std::string, const McTensor*> stored_;
 };
 
+// Part `pi` of a weight as stored: encoding, channel range, elements, bytes (no operations yet).
+PartReport stored_part(const McTensor& weight, size_t pi) {
+  const EncodedPart& p = weight.encoded.parts[pi];
+  PartReport part;
+  part.encoding = encoding_label(p);
+  part.arithmetic = encoding_traits(p.encoding).arithmetic;
+  part.terms = p.terms;
+  part.sparse = p.sparse;
+  part.channel_begin = p.channel_begin;
+  part.channel_end = p.channel_end;
+  part.weights = part_weight_count(weight.encoded, p);
+  part.bytes = part_bytes(weight, pi);
+  return part;
+}
+
 // Splits one layer's operations among its weight tensor's parts (docs/COUNTING.md, "Operations").
 void count_part_ops(const McFile& file, const McTensor& weight, bool via_dequantize, bool int8_activations, const Node& node,
                     const std::string& name, LayerReport& layer) {
@@ -152,15 +156,7 @@ void count_part_ops(const McFile& file, const McTensor& weight, bool via_dequant
 
   for (size_t pi = 0; pi < e.parts.size(); ++pi) {
     const EncodedPart& p = e.parts[pi];
-    PartReport part;
-    part.encoding = encoding_label(p);
-    part.arithmetic = encoding_traits(p.encoding).arithmetic;
-    part.terms = p.terms;
-    part.sparse = p.sparse;
-    part.channel_begin = p.channel_begin;
-    part.channel_end = p.channel_end;
-    part.weights = part_weight_count(e, p);
-    part.bytes = part_bytes(weight, pi);
+    PartReport part = stored_part(weight, pi);
     part.macs = exact ? part.weights * uses : layer.macs;
     switch (part.arithmetic) {
       case WeightArithmetic::ternary_adds: {
@@ -219,25 +215,26 @@ double Report::compression_ratio() const { return ratio(static_cast<double>(fp32
 double Report::compression_ratio_vs_fp16() const { return ratio(static_cast<double>(fp16_bytes), static_cast<double>(bytes)); }
 double Report::compression_ratio_vs_source() const { return ratio(static_cast<double>(source_bytes), static_cast<double>(bytes)); }
 
-Report build_report(const McFile& file, const Model& structure, const EnergyTable& table, const std::string& name,
-                    std::optional<Accuracy> accuracy) {
+namespace {
+
+// Sizes and float MACs always; operations and energy (which decode ternary streams) when `table`.
+Report build(const McFile& file, const Model& structure, const EnergyTable* table, const std::string& name) {
   Report r;
   r.file = name;
-  r.table = table;
+  if (table) r.table = *table;
   const McMetadata meta = parse_metadata(file.metadata, name);
   r.recipe = meta.recipe;
 
-  // Size of the whole file and of every tensor, uncompressed (fp32, fp16) and stored.
+  // Size of the whole file and of every tensor as stored.
   r.bytes = file.file_bytes;
   for (const auto& t : file.tensors) {
-    r.fp32_bytes += plain_bytes(t, 4);
-    r.fp16_bytes += plain_bytes(t, 2);
     r.weight_bytes += t.stored_bytes();
     for (size_t p = 0; p < t.encoded.parts.size(); ++p)
       add_encoding(r.by_encoding, encoding_label(t.encoded.parts[p]), part_weight_count(t.encoded, t.encoded.parts[p]), part_bytes(t, p));
   }
   if (meta.source) {
     r.source_bytes = meta.source->bytes;
+    r.source_params = meta.source->params;
     if (meta.source->macs) {
       r.macs_original = *meta.source->macs;
       r.macs_original_from_metadata = true;
@@ -247,6 +244,7 @@ Report build_report(const McFile& file, const Model& structure, const EnergyTabl
   // Layers: every Conv / Gemm / MatMul in execution order. A stored tensor read by several layers
   // is counted (params, bytes) in the first; its MACs in every one.
   const Graph& g = structure.graph;
+  const std::set<std::string> parameters = parameter_tensors(g);
   InferredGraph shapes = infer_shapes(structure, 1);
   LayerResolver resolver(file, g);
   std::set<std::string> assigned;
@@ -261,51 +259,86 @@ Report build_report(const McFile& file, const Model& structure, const EnergyTabl
     for (const McTensor* t : in.tensors) {
       if (!assigned.insert(t->name).second) continue;
       layer.tensors.push_back(t->name);
-      if (is_float(*t) || t == in.weight) layer.params += elements(*t);
+      if (parameters.count(t->name)) layer.params += elements(*t);
       layer.bytes += t->stored_bytes();
-      layer.fp32_bytes += plain_bytes(*t, 4);
-      layer.fp16_bytes += plain_bytes(*t, 2);
       for (size_t p = 0; p < t->encoded.parts.size(); ++p)
         add_encoding(layer.by_encoding, encoding_label(t->encoded.parts[p]), part_weight_count(t->encoded, t->encoded.parts[p]),
                      part_bytes(*t, p));
     }
+    layer.fp32_bytes = 4 * static_cast<uint64_t>(layer.params);
+    layer.fp16_bytes = 2 * static_cast<uint64_t>(layer.params);
     layer.macs = node_macs(node, shapes);
-    if (in.weight) {
-      layer.weight = in.weight->name;
-      count_part_ops(file, *in.weight, in.weight_via_dequantize, layer.int8_activations, node, name, layer);
-    } else {
-      layer.ops.fp32_macs = layer.macs;  // activation x activation: float
+    if (in.weight) layer.weight = in.weight->name;
+    if (table) {
+      if (in.weight) count_part_ops(file, *in.weight, in.weight_via_dequantize, layer.int8_activations, node, name, layer);
+      else layer.ops.fp32_macs = layer.macs;  // activation x activation: float
+      for (auto& part : layer.parts) part.energy_pj = compute_energy_pj(part.ops, *table);
+      layer.energy_pj = compute_energy_pj(layer.ops, *table);
+      layer.energy_pj_original = static_cast<double>(layer.macs) * fp32_mac_pj(*table);
+      layer.energy_pj_fp16 = static_cast<double>(layer.macs) * fp16_mac_pj(*table);
+      layer.weight_read_pj = weight_read_pj(*table, layer.bytes);
+      layer.weight_read_pj_original = weight_read_pj(*table, layer.fp32_bytes);
+    } else if (in.weight) {
+      // The parts without their operations: what the file stores, channel range by channel range.
+      for (size_t pi = 0; pi < in.weight->encoded.parts.size(); ++pi) layer.parts.push_back(stored_part(*in.weight, pi));
     }
-    for (auto& part : layer.parts) part.energy_pj = compute_energy_pj(part.ops, table);
-    layer.energy_pj = compute_energy_pj(layer.ops, table);
-    layer.energy_pj_original = static_cast<double>(layer.macs) * fp32_mac_pj(table);
-    layer.energy_pj_fp16 = static_cast<double>(layer.macs) * fp16_mac_pj(table);
-    layer.weight_read_pj = weight_read_pj(table, layer.bytes);
-    layer.weight_read_pj_original = weight_read_pj(table, layer.fp32_bytes);
     add_layer(r.totals, layer);
     r.layers.push_back(std::move(layer));
   }
 
   // Tensors outside every weighted layer.
-  r.params = r.totals.params;
   for (const auto& t : file.tensors) {
     if (assigned.count(t.name)) continue;
     r.other_tensors += 1;
     r.other_bytes += t.stored_bytes();
-    r.other_fp32_bytes += plain_bytes(t, 4);
-    if (is_float(t) && read_as_parameter(g, t.name)) r.other_params += elements(t);
+    if (parameters.count(t.name)) r.other_params += elements(t);
+    std::string reader = "no node";
+    for (const auto& node : g.nodes)
+      if (std::find(node.inputs.begin(), node.inputs.end(), t.name) != node.inputs.end()) {
+        reader = node.op;
+        break;
+      }
+    auto it = std::find_if(r.other_readers.begin(), r.other_readers.end(), [&](const auto& e) { return e.first == reader; });
+    if (it == r.other_readers.end()) r.other_readers.push_back({reader, 1});
+    else ++it->second;
   }
-  r.params += r.other_params;
+  r.other_fp32_bytes = 4 * static_cast<uint64_t>(r.other_params);
+  r.params = r.totals.params + r.other_params;
+  r.fp32_bytes = 4 * static_cast<uint64_t>(r.params);
+  r.fp16_bytes = 2 * static_cast<uint64_t>(r.params);
 
   r.ops = r.totals.ops;
   if (!r.macs_original_from_metadata) r.macs_original = r.totals.macs;
-  r.energy_pj = r.totals.energy_pj;
-  r.energy_pj_original = static_cast<double>(r.macs_original) * fp32_mac_pj(table);
-  r.energy_pj_fp16 = static_cast<double>(r.macs_original) * fp16_mac_pj(table);
-  r.weight_read_pj = r.totals.weight_read_pj;
-  r.weight_read_pj_original = r.totals.weight_read_pj_original;
-  r.accuracy = accuracy ? accuracy : meta.accuracy;
+  if (table) {
+    r.energy_pj = r.totals.energy_pj;
+    r.energy_pj_original = static_cast<double>(r.macs_original) * fp32_mac_pj(*table);
+    r.energy_pj_fp16 = static_cast<double>(r.macs_original) * fp16_mac_pj(*table);
+    r.weight_read_pj = r.totals.weight_read_pj;
+    r.weight_read_pj_original = r.totals.weight_read_pj_original;
+  }
+  r.accuracy = meta.accuracy;
   return r;
+}
+
+}  // namespace
+
+Report build_report(const McFile& file, const Model& structure, const EnergyTable& table, const std::string& name,
+                    std::optional<Accuracy> accuracy) {
+  Report r = build(file, structure, &table, name);
+  if (accuracy) r.accuracy = accuracy;
+  return r;
+}
+
+Report build_size_report(const McFile& file, const Model& structure, const std::string& name) {
+  return build(file, structure, nullptr, name);
+}
+
+std::string encoding_summary(const LayerReport& l, const std::string& separator) {
+  if (l.parts.empty()) return l.weight.empty() ? "-" : "?";
+  if (l.parts.size() == 1) return l.parts[0].encoding;
+  std::string s;
+  for (const auto& p : l.parts) s += (s.empty() ? "" : separator) + p.encoding + ":" + std::to_string(p.channel_end - p.channel_begin);
+  return s;
 }
 
 namespace {
@@ -320,7 +353,7 @@ nlohmann::ordered_json encodings_json(const std::vector<EncodingBytes>& list) {
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const auto& e : list)
     j.push_back({{"encoding", e.encoding}, {"weights", e.weights}, {"bytes", e.bytes},
-                 {"bits_per_weight", ratio(8.0 * static_cast<double>(e.bytes), static_cast<double>(e.weights))}});
+                 {"bits_per_weight", ratio_value(ratio(8.0 * static_cast<double>(e.bytes), static_cast<double>(e.weights)))}});
   return j;
 }
 
@@ -335,8 +368,8 @@ nlohmann::ordered_json layer_json(const LayerReport& l) {
   j["bytes"] = l.bytes;
   j["fp32_bytes"] = l.fp32_bytes;
   j["fp16_bytes"] = l.fp16_bytes;
-  j["bits_per_weight"] = ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params));
-  j["compression_ratio"] = ratio(static_cast<double>(l.fp32_bytes), static_cast<double>(l.bytes));
+  j["bits_per_weight"] = ratio_value(ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params)));
+  j["compression_ratio"] = ratio_value(ratio(static_cast<double>(l.fp32_bytes), static_cast<double>(l.bytes)));
   j["by_encoding"] = encodings_json(l.by_encoding);
   j["parts"] = nlohmann::ordered_json::array();
   int64_t weight_elements = 0;
@@ -346,25 +379,25 @@ nlohmann::ordered_json layer_json(const LayerReport& l) {
     pj["encoding"] = p.encoding;
     pj["channels"] = {p.channel_begin, p.channel_end};
     pj["weights"] = p.weights;
-    pj["share"] = ratio(static_cast<double>(p.weights), static_cast<double>(weight_elements));  // of the weight tensor
+    pj["share"] = ratio_value(ratio(static_cast<double>(p.weights), static_cast<double>(weight_elements)));  // of the weight tensor
     pj["bytes"] = p.bytes;
-    pj["bits_per_weight"] = ratio(8.0 * static_cast<double>(p.bytes), static_cast<double>(p.weights));
+    pj["bits_per_weight"] = ratio_value(ratio(8.0 * static_cast<double>(p.bytes), static_cast<double>(p.weights)));
     if (p.arithmetic == WeightArithmetic::ternary_adds) {
       pj["terms"] = p.terms;
       pj["ternary_nonzeros"] = p.ternary_nonzeros;
     }
     pj["macs"] = p.macs;
     pj["ops"] = ops_json(p.ops);
-    pj["energy_pj"] = p.energy_pj;
+    pj["energy_pj"] = pj_value(p.energy_pj);
     j["parts"].push_back(pj);
   }
   j["macs"] = l.macs;
   j["ops"] = ops_json(l.ops);
-  j["energy_pj"] = l.energy_pj;
-  j["energy_pj_original"] = l.energy_pj_original;
-  j["energy_pj_fp16"] = l.energy_pj_fp16;
-  j["weight_read_pj"] = l.weight_read_pj;
-  j["weight_read_pj_original"] = l.weight_read_pj_original;
+  j["energy_pj"] = pj_value(l.energy_pj);
+  j["energy_pj_original"] = pj_value(l.energy_pj_original);
+  j["energy_pj_fp16"] = pj_value(l.energy_pj_fp16);
+  j["weight_read_pj"] = pj_value(l.weight_read_pj);
+  j["weight_read_pj_original"] = pj_value(l.weight_read_pj_original);
   return j;
 }
 
@@ -376,50 +409,52 @@ nlohmann::ordered_json to_json(const Report& r) {
   j["recipe"] = r.recipe;
   j["size"] = {{"bytes", r.bytes},
                {"fp32_bytes", r.fp32_bytes},
-               {"compression_ratio", r.compression_ratio()},
+               {"compression_ratio", ratio_value(r.compression_ratio())},
                {"fp16_bytes", r.fp16_bytes},
-               {"compression_ratio_vs_fp16", r.compression_ratio_vs_fp16()},
+               {"compression_ratio_vs_fp16", ratio_value(r.compression_ratio_vs_fp16())},
                {"source_bytes", r.source_bytes},
-               {"compression_ratio_vs_source", r.compression_ratio_vs_source()},
+               {"compression_ratio_vs_source", ratio_value(r.compression_ratio_vs_source())},
+               {"source_params", r.source_params},
                {"weight_bytes", r.weight_bytes},
                {"container_bytes", r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0},
                {"params", r.params},
-               {"bits_per_weight", ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params))},
+               {"bits_per_weight", ratio_value(ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)))},
                {"by_encoding", encodings_json(r.by_encoding)}};
   j["ops"] = ops_json(r.ops);
   OperationCounts original;
   original.fp32_macs = r.macs_original;
   j["ops_original"] = ops_json(original);
   j["ops_original"]["from"] = r.macs_original_from_metadata ? "metadata source.macs" : "the stored graph's float MACs";
-  j["energy_pj"] = r.energy_pj;
-  j["energy_pj_original"] = r.energy_pj_original;
-  j["energy_pj_fp16"] = r.energy_pj_fp16;
-  j["energy"] = {{"ratio_vs_original", ratio(r.energy_pj_original, r.energy_pj)},
-                 {"ratio_vs_fp16", ratio(r.energy_pj_fp16, r.energy_pj)},
+  j["energy_pj"] = pj_value(r.energy_pj);
+  j["energy_pj_original"] = pj_value(r.energy_pj_original);
+  j["energy_pj_fp16"] = pj_value(r.energy_pj_fp16);
+  j["energy"] = {{"ratio_vs_original", ratio_value(ratio(r.energy_pj_original, r.energy_pj))},
+                 {"ratio_vs_fp16", ratio_value(ratio(r.energy_pj_fp16, r.energy_pj))},
                  {"scope", "arithmetic only, per image (batch 1): MACs, ternary additions and scale multiplications of the "
-                           "Conv/Gemm/MatMul layers; no memory traffic, activations, bias, pooling or decoding (docs/COUNTING.md)"},
+                           "Conv/Gemm/MatMul layers; no memory traffic, activations, bias, pooling or decoding"},
                  {"per_op_pj",
-                  {{"fp32_mac", fp32_mac_pj(r.table)},
-                   {"fp16_mac", fp16_mac_pj(r.table)},
-                   {"int8_mac", int8_mac_pj(r.table)},
-                   {"ternary_add_int8_activations", ternary_add_pj(r.table, true)},
-                   {"ternary_add_float_activations", ternary_add_pj(r.table, false)},
-                   {"scale_mult", scale_mult_pj(r.table)}}},
+                  {{"fp32_mac", pj_value(fp32_mac_pj(r.table))},
+                   {"fp16_mac", pj_value(fp16_mac_pj(r.table))},
+                   {"int8_mac", pj_value(int8_mac_pj(r.table))},
+                   {"ternary_add_int8_activations", pj_value(ternary_add_pj(r.table, true))},
+                   {"ternary_add_float_activations", pj_value(ternary_add_pj(r.table, false))},
+                   {"scale_mult", pj_value(scale_mult_pj(r.table))}}},
                  {"table", r.table.to_json()}};
-  j["memory"] = {{"weight_read_pj", r.weight_read_pj},
-                 {"weight_read_pj_original", r.weight_read_pj_original},
+  j["memory"] = {{"weight_read_pj", pj_value(r.weight_read_pj)},
+                 {"weight_read_pj_original", pj_value(r.weight_read_pj_original)},
                  {"scope", "separate from energy_pj: every stored weight byte of the layers read once from on-chip SRAM at the "
                            "table's memory.sram_read_32bit figure per 32 bits (original: the fp32 weights); no DRAM, activations "
                            "or entropy decoding"}};
   if (r.accuracy) {
     nlohmann::ordered_json a = nlohmann::ordered_json::object();
     const Accuracy& acc = *r.accuracy;
+    // As measured, so they equal what `eval --json` prints for the same file and images.
     if (acc.top1_before) a["top1_before"] = *acc.top1_before;
     if (acc.top1_after) a["top1_after"] = *acc.top1_after;
     if (acc.top5_before) a["top5_before"] = *acc.top5_before;
     if (acc.top5_after) a["top5_after"] = *acc.top5_after;
     if (acc.images) a["images"] = *acc.images;
-    if (acc.top1_before && acc.top1_after) a["top1_drop"] = *acc.top1_before - *acc.top1_after;
+    if (acc.top1_before && acc.top1_after) a["top1_drop"] = percent_value(*acc.top1_before - *acc.top1_after);
     j["accuracy"] = a;
   }
   j["layers"] = nlohmann::ordered_json::array();
@@ -427,8 +462,49 @@ nlohmann::ordered_json to_json(const Report& r) {
   nlohmann::ordered_json totals = layer_json(r.totals);
   for (const char* key : {"name", "op", "weight", "int8_activations", "tensors", "parts"}) totals.erase(key);
   j["totals"] = totals;
-  j["other_tensors"] = {{"count", r.other_tensors}, {"params", r.other_params}, {"bytes", r.other_bytes}, {"fp32_bytes", r.other_fp32_bytes}};
+  j["other_tensors"] = {{"count", r.other_tensors},
+                        {"params", r.other_params},
+                        {"bytes", r.other_bytes},
+                        {"fp32_bytes", r.other_fp32_bytes},
+                        {"read_by", readers_summary(r)}};
   return j;
+}
+
+std::string count_noun(int64_t n, const std::string& singular, const std::string& plural) {
+  return with_commas(n) + " " + (n == 1 ? singular : plural.empty() ? singular + "s" : plural);
+}
+
+std::string fewer_or_more(double now, double before) {
+  if (now == before) return "the same";
+  if (before <= 0) return "more";
+  const double percent = 100.0 * std::fabs(now - before) / before;
+  char buf[48];
+  if (percent < 0.05) std::snprintf(buf, sizeof buf, "<0.1%% %s", now < before ? "fewer" : "more");
+  else std::snprintf(buf, sizeof buf, "%.1f%% %s", percent, now < before ? "fewer" : "more");
+  return buf;
+}
+
+std::string smaller_or_larger(double bytes, double reference) {
+  if (bytes <= 0 || reference <= 0) return "?";
+  char buf[48];
+  if (bytes <= reference) std::snprintf(buf, sizeof buf, "%.2fx smaller than", reference / bytes);
+  else std::snprintf(buf, sizeof buf, "%.2fx larger than", bytes / reference);
+  return buf;
+}
+
+std::string less_or_more(double energy, double reference) {
+  if (energy <= 0 || reference <= 0) return "?";
+  char buf[48];
+  if (std::fabs(energy - reference) <= 0.005 * reference) return "the same as";
+  if (energy < reference) std::snprintf(buf, sizeof buf, "%.2fx less than", reference / energy);
+  else std::snprintf(buf, sizeof buf, "%.2fx more than", energy / reference);
+  return buf;
+}
+
+std::string readers_summary(const Report& r) {
+  std::string out;
+  for (const auto& [op, n] : r.other_readers) out += (out.empty() ? "" : ", ") + op + " " + with_commas(n);
+  return out;
 }
 
 namespace {
@@ -441,14 +517,6 @@ std::string energy_str(double pj) {
   return buf;
 }
 
-std::string split_str(const LayerReport& l) {
-  if (l.parts.empty()) return l.weight.empty() ? "-" : "?";
-  if (l.parts.size() == 1) return l.parts[0].encoding;
-  std::string s;
-  for (const auto& p : l.parts) s += (s.empty() ? "" : "+") + p.encoding + ":" + std::to_string(p.channel_end - p.channel_begin);
-  return s;
-}
-
 std::string fit(const std::string& s, size_t width) { return s.size() > width ? s.substr(0, width - 3) + "..." : s; }
 
 void append(std::string& out, const char* fmt, auto... args) {
@@ -457,14 +525,16 @@ void append(std::string& out, const char* fmt, auto... args) {
   out += buf;
 }
 
+std::string bytes_str(uint64_t bytes) { return with_commas(static_cast<int64_t>(bytes)) + " bytes"; }
+
 }  // namespace
 
 std::string to_text(const Report& r) {
   std::string out;
-  append(out, "%s: recipe %s, %zu weighted layers; per image (batch 1); energy from %s\n\n", r.file.c_str(),
-         r.recipe.empty() ? "?" : r.recipe.c_str(), r.layers.size(), r.table.origin.c_str());
+  append(out, "%s: recipe %s, %s; per image (batch 1); energy table: %s\n\n", r.file.c_str(), r.recipe.empty() ? "?" : r.recipe.c_str(),
+         count_noun(static_cast<int64_t>(r.layers.size()), "weighted layer").c_str(), r.table.origin.c_str());
   const char* row = "%-32s %-6s %-22s %-4s %10s %10s %6s %13s %13s %13s %11s\n";
-  append(out, row, "layer", "op", "encoding", "act", "params", "bytes", "b/w", "fp32 MACs", "int8 MACs", "ternary adds", "energy");
+  append(out, row, "layer", "op", "encoding", "act", "params", "bytes", "bits/w", "fp32 MACs", "int8 MACs", "ternary adds", "energy");
   auto line = [&](const LayerReport& l, const std::string& label, const std::string& op, const std::string& split, const std::string& act) {
     char bpw[16];
     std::snprintf(bpw, sizeof bpw, "%.2f", ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params)));
@@ -472,46 +542,48 @@ std::string to_text(const Report& r) {
            with_commas(static_cast<int64_t>(l.bytes)).c_str(), bpw, with_commas(l.ops.fp32_macs).c_str(), with_commas(l.ops.int8_macs).c_str(),
            with_commas(l.ops.ternary_adds()).c_str(), energy_str(l.energy_pj).c_str());
   };
-  for (const auto& l : r.layers) line(l, l.name, l.op, split_str(l), l.int8_activations ? "int8" : "fp32");
+  for (const auto& l : r.layers) line(l, l.name, l.op, encoding_summary(l), l.int8_activations ? "int8" : "fp32");
   line(r.totals, "total", "", "", "");
   if (r.other_tensors)
-    append(out, "(not in any weighted layer, so in no row: %lld tensors, %s parameters, %s bytes: BatchNorm, Clip bounds, quantizer scales, shapes)\n",
-           static_cast<long long>(r.other_tensors), with_commas(r.other_params).c_str(), with_commas(static_cast<int64_t>(r.other_bytes)).c_str());
+    append(out, "in no weighted layer, so in no row: %s (%s, %s), read by: %s\n", count_noun(r.other_tensors, "tensor").c_str(),
+           count_noun(r.other_params, "parameter").c_str(), bytes_str(r.other_bytes).c_str(), readers_summary(r).c_str());
 
-  append(out, "\nsize: %s bytes (weights %s, container %s); fp32 %s bytes -> %.2fx smaller", with_commas(static_cast<int64_t>(r.bytes)).c_str(),
+  append(out, "\nsize: %s (weights %s, container %s), %s parameters, %.2f bits/weight stored\n", bytes_str(r.bytes).c_str(),
          with_commas(static_cast<int64_t>(r.weight_bytes)).c_str(),
-         with_commas(static_cast<int64_t>(r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0)).c_str(),
-         with_commas(static_cast<int64_t>(r.fp32_bytes)).c_str(), r.compression_ratio());
-  append(out, "; vs fp16 (%s bytes) %.2fx", with_commas(static_cast<int64_t>(r.fp16_bytes)).c_str(), r.compression_ratio_vs_fp16());
-  if (r.source_bytes) append(out, "; vs the source file (%s bytes) %.2fx", with_commas(static_cast<int64_t>(r.source_bytes)).c_str(), r.compression_ratio_vs_source());
-  append(out, "\n      %s parameters, %.2f bits/weight stored:", with_commas(r.params).c_str(),
+         with_commas(static_cast<int64_t>(r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0)).c_str(), with_commas(r.params).c_str(),
          ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)));
+  append(out, "      %s the parameters at fp32 (%s), %s them at fp16 (%s)", smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.fp32_bytes)).c_str(),
+         bytes_str(r.fp32_bytes).c_str(), smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.fp16_bytes)).c_str(),
+         bytes_str(r.fp16_bytes).c_str());
+  if (r.source_bytes)
+    append(out, ", %s the source file (%s)", smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.source_bytes)).c_str(),
+           bytes_str(r.source_bytes).c_str());
+  out += "\n      stored:";
   for (const auto& e : r.by_encoding)
-    append(out, " %s %s elements %s bytes;", e.encoding.c_str(), with_commas(e.weights).c_str(), with_commas(static_cast<int64_t>(e.bytes)).c_str());
+    append(out, " %s %s in %s;", e.encoding.c_str(), count_noun(e.weights, "element").c_str(), bytes_str(e.bytes).c_str());
   if (!r.by_encoding.empty()) out.pop_back();
-  const int64_t muls0 = r.macs_original, adds0 = r.macs_original;
+  const double macs0 = static_cast<double>(r.macs_original);
   append(out, "\nops:  fp32 MACs %s, int8 MACs %s, ternary adds %s, scale muls %s\n", with_commas(r.ops.fp32_macs).c_str(),
          with_commas(r.ops.int8_macs).c_str(), with_commas(r.ops.ternary_adds()).c_str(), with_commas(r.ops.scale_muls).c_str());
-  append(out, "      muls %s (original %s, %.1f%% fewer), adds %s (original %s, %.1f%% fewer)\n", with_commas(r.ops.muls()).c_str(),
-         with_commas(muls0).c_str(), muls0 ? 100.0 * (1.0 - static_cast<double>(r.ops.muls()) / static_cast<double>(muls0)) : 0.0,
-         with_commas(r.ops.adds()).c_str(), with_commas(adds0).c_str(),
-         adds0 ? 100.0 * (1.0 - static_cast<double>(r.ops.adds()) / static_cast<double>(adds0)) : 0.0);
-  append(out, "energy (compute only, no memory traffic): %s; float model at fp32 %s (%.2fx), at fp16 %s (%.2fx)\n",
-         energy_str(r.energy_pj).c_str(), energy_str(r.energy_pj_original).c_str(), ratio(r.energy_pj_original, r.energy_pj),
-         energy_str(r.energy_pj_fp16).c_str(), ratio(r.energy_pj_fp16, r.energy_pj));
-  append(out, "weight reads (separate; SRAM, %.3g pJ per 32 bits, each stored byte once): %s; fp32 weights %s\n",
+  append(out, "      muls %s (float model %s, %s), adds %s (float model %s, %s)\n", with_commas(r.ops.muls()).c_str(),
+         with_commas(r.macs_original).c_str(), fewer_or_more(static_cast<double>(r.ops.muls()), macs0).c_str(),
+         with_commas(r.ops.adds()).c_str(), with_commas(r.macs_original).c_str(), fewer_or_more(static_cast<double>(r.ops.adds()), macs0).c_str());
+  append(out, "energy (compute only, no memory traffic): %s, %s the float model at fp32 (%s) and %s at fp16 (%s)\n",
+         energy_str(r.energy_pj).c_str(), less_or_more(r.energy_pj, r.energy_pj_original).c_str(), energy_str(r.energy_pj_original).c_str(),
+         less_or_more(r.energy_pj, r.energy_pj_fp16).c_str(), energy_str(r.energy_pj_fp16).c_str());
+  append(out, "weight reads (separate; SRAM, %.3g pJ per 32 bits, each stored byte once): %s; the parameters at fp32 %s\n",
          r.table.sram_read_32bit_pj, energy_str(r.weight_read_pj).c_str(), energy_str(r.weight_read_pj_original).c_str());
   if (r.accuracy) {
     const Accuracy& a = *r.accuracy;
     out += "accuracy:";
-    if (a.top1_before) append(out, " top-1 before %.2f", *a.top1_before);
-    if (a.top1_after) append(out, " after %.2f", *a.top1_after);
-    if (a.top5_before) append(out, "; top-5 before %.2f", *a.top5_before);
-    if (a.top5_after) append(out, " after %.2f", *a.top5_after);
-    if (a.images) append(out, " (%lld images)", static_cast<long long>(*a.images));
+    if (a.top1_before) append(out, " top-1 before %.2f%%", *a.top1_before);
+    if (a.top1_after) append(out, " after %.2f%%", *a.top1_after);
+    if (a.top5_before) append(out, "; top-5 before %.2f%%", *a.top5_before);
+    if (a.top5_after) append(out, " after %.2f%%", *a.top5_after);
+    if (a.images) append(out, " (%s)", count_noun(*a.images, "image").c_str());
     out += "\n";
   } else {
-    out += "accuracy: not measured (no report.accuracy in the file's metadata)\n";
+    out += "accuracy: not measured (compress with --eval-images to record it)\n";
   }
   return out;
 }

@@ -1,8 +1,9 @@
 // The size / operations / energy / accuracy report of a compressed model (`mcompress report`,
-// `compress --report`). Read-only over a parsed .mcz: sizes come from its tensor table (no payload
-// is decoded except ternary streams, whose non-zeros set the addition count), operations from the
-// counting conventions of ../shared/docs/RESEARCH.md applied per weight part, energy from an
-// EnergyTable. docs/COUNTING.md states every rule and the source of every number.
+// `compress --report`, and `info`'s layer table through build_size_report). Read-only over a parsed
+// .mcz: sizes come from its tensor table (no payload is decoded except ternary streams, whose
+// non-zeros set the addition count), operations from the counting conventions of
+// ../shared/docs/RESEARCH.md applied per weight part, energy from an EnergyTable.
+// docs/COUNTING.md states every rule and the source of every number, docs/KEYS.md every key.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -51,10 +52,10 @@ struct LayerReport {
   std::string weight;              // the weight tensor ("" if the layer reads no stored weight)
   bool int8_activations = false;   // its data input comes straight from a DequantizeLinear
   std::vector<std::string> tensors;  // stored tensors counted in this layer (weight, bias, ...)
-  int64_t params = 0;
+  int64_t params = 0;       // parameters (analysis/op_count.h) among `tensors`
   uint64_t bytes = 0;       // stored bytes of `tensors`
-  uint64_t fp32_bytes = 0;  // the same tensors at fp32 (integer tensors at their own size)
-  uint64_t fp16_bytes = 0;  // ... at fp16
+  uint64_t fp32_bytes = 0;  // 4 x params
+  uint64_t fp16_bytes = 0;  // 2 x params
   std::vector<EncodingBytes> by_encoding;
   std::vector<PartReport> parts;  // of `weight`
   int64_t macs = 0;               // the float model's MACs (Conv: Cout*Hout*Wout*(Cin/groups)*Kh*Kw)
@@ -71,19 +72,23 @@ struct Report {
   std::string recipe;
   EnergyTable table;
 
-  // Size. `fp32_bytes` = 4 x every float tensor element + the raw bytes of integer tensors.
+  // Size. One parameter count (analysis/op_count.h's rule) and the parameters at 4 and 2 bytes:
+  // the float model the file stands for, whatever else the file stores.
   uint64_t bytes = 0;         // the whole .mcz file
   uint64_t weight_bytes = 0;  // every stored stream (the rest of the file is graph, tables, metadata)
-  uint64_t fp32_bytes = 0, fp16_bytes = 0;
-  uint64_t source_bytes = 0;  // the source ONNX file (metadata source.bytes; 0 if unknown)
   int64_t params = 0;
+  uint64_t fp32_bytes = 0, fp16_bytes = 0;  // 4 x params, 2 x params
+  uint64_t source_bytes = 0;  // the source ONNX file (metadata source.bytes; 0 if unknown)
+  int64_t source_params = 0;  // the source model's parameters (metadata source.params; 0 if unknown)
   std::vector<EncodingBytes> by_encoding;  // every tensor of the file
 
   std::vector<LayerReport> layers;  // every Conv / Gemm / MatMul, in execution order
   LayerReport totals;               // the sum of `layers`
   // Stored tensors that no weighted layer reads (Clip bounds, shapes, a BatchNorm left unfolded, ...).
-  int64_t other_tensors = 0, other_params = 0;
+  int64_t other_tensors = 0, other_params = 0;  // other_fp32_bytes = 4 x other_params
   uint64_t other_bytes = 0, other_fp32_bytes = 0;
+  // What those tensors are, by the op of the first node reading each: {"Clip", 54}, {"QuantizeLinear", 28}.
+  std::vector<std::pair<std::string, int64_t>> other_readers;
 
   OperationCounts ops;           // = totals.ops
   int64_t macs_original = 0;     // the source model's MACs, all fp32
@@ -105,10 +110,32 @@ struct Report {
 Report build_report(const McFile& file, const Model& structure, const EnergyTable& table, const std::string& name = "<mcz>",
                     std::optional<Accuracy> accuracy = std::nullopt);
 
-// The report as JSON (keys of ../shared/docs/CLI.md, "report --json", and more).
+// The sizes and float MACs of build_report without operations or energy (their fields stay 0 and
+// `table` empty): no payload is decoded at all (`info`).
+Report build_size_report(const McFile& file, const Model& structure, const std::string& name = "<mcz>");
+
+// "int8", or "int8:96+ternaryx3:32" for a weight split into channel ranges (channels per part);
+// "-" for a layer without a stored weight.
+std::string encoding_summary(const LayerReport& layer, const std::string& separator = "+");
+
+// The report as JSON (keys of ../shared/docs/CLI.md, "report --json", and more; docs/KEYS.md), the
+// derived numbers rounded as analysis/rounding.h states.
 nlohmann::ordered_json to_json(const Report& report);
 // A per-layer table and the totals with their ratios, for a terminal.
 std::string to_text(const Report& report);
+
+// Wording shared by the text and HTML reports, so they say the same thing the same way.
+// "1 layer", "2 layers" (`plural` when not singular + "s"); n with thousands separators.
+std::string count_noun(int64_t n, const std::string& singular, const std::string& plural = "");
+// A count against the float model's: "77.2% fewer", "40.3% more", "the same".
+std::string fewer_or_more(double now, double before);
+// A file's size against another size: "4.74x smaller than", "1.20x larger than".
+std::string smaller_or_larger(double bytes, double reference);
+// An energy against another: "12.81x less than", "3.07x more than", "the same as" (within 0.5%).
+std::string less_or_more(double energy, double reference);
+
+// "Clip 54, QuantizeLinear 28" (Report::other_readers).
+std::string readers_summary(const Report& report);
 
 // Everything in one call, for `compress --report`: parses the .mcz bytes, builds and renders.
 nlohmann::ordered_json report_json_for(const std::vector<std::byte>& mcz_bytes, const std::string& name, const EnergyTable& table);

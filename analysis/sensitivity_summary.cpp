@@ -50,7 +50,7 @@ SensitivitySummary summarize_sensitivity(const std::map<std::string, std::vector
 nlohmann::ordered_json to_json(const SensitivitySummary& s) {
   nlohmann::ordered_json j;
   j["measure"] = "relative output error e = (w-q)'C(w-q)/(w'Cw) of each filter's " + s.format +
-                 " fit under its layer's calibration input covariance (analysis/sensitivity.h)";
+                 " fit under its layer's calibration input covariance C";
   j["format"] = s.format;
   j["layers"] = nlohmann::ordered_json::array();
   for (auto q : s.layers) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "analysis/pareto.h"
+#include "analysis/rounding.h"
 #include "core/error.h"
 
 namespace mc {
@@ -67,17 +68,22 @@ T required_at(const nlohmann::ordered_json& j, const char* key, const std::strin
 
 }  // namespace
 
+std::optional<double> top1_change(const SweepTable& table, const SweepPoint& point) {
+  if (!point.top1 || !table.top1_float) return std::nullopt;
+  return percent_value(*point.top1 - *table.top1_float);
+}
+
 std::string to_csv(const SweepTable& t) {
   std::string out =
       "recipe,budget,status,bytes,compression_ratio,muls,adds,fp32_macs,int8_macs,ternary_adds,energy_pj,top1,top5,top1_change,"
       "pareto_size,pareto_muls,command\n";
   for (const auto& p : t.points) {
-    std::string change = p.top1 && t.top1_float ? number(*p.top1 - *t.top1_float) : "";
     out += csv_field(p.recipe) + "," + csv_field(p.budget) + "," + csv_field(p.ok() ? "ok" : "failed: " + p.error) + ",";
     if (p.ok())
-      out += std::to_string(p.bytes) + "," + number(p.compression_ratio) + "," + std::to_string(p.muls) + "," + std::to_string(p.adds) + "," +
-             std::to_string(p.fp32_macs) + "," + std::to_string(p.int8_macs) + "," + std::to_string(p.ternary_adds) + "," +
-             number(p.energy_pj) + "," + optional_number(p.top1) + "," + optional_number(p.top5) + "," + change + ",";
+      out += std::to_string(p.bytes) + "," + number(ratio_value(p.compression_ratio)) + "," + std::to_string(p.muls) + "," +
+             std::to_string(p.adds) + "," + std::to_string(p.fp32_macs) + "," + std::to_string(p.int8_macs) + "," +
+             std::to_string(p.ternary_adds) + "," + number(pj_value(p.energy_pj)) + "," + optional_number(p.top1) + "," +
+             optional_number(p.top5) + "," + optional_number(top1_change(t, p)) + ",";
     else
       out += ",,,,,,,,,,,";
     out += std::string(p.pareto_size ? "1" : "0") + "," + (p.pareto_muls ? "1" : "0") + "," + csv_field(p.command) + "\n";
@@ -88,8 +94,8 @@ std::string to_csv(const SweepTable& t) {
 nlohmann::ordered_json to_json(const SweepTable& t) {
   nlohmann::ordered_json j;
   j["model"] = t.model;
-  j["float"] = {{"source_bytes", t.source_bytes}, {"fp32_bytes", t.fp32_bytes}, {"macs", t.macs},
-                {"energy_pj", t.energy_pj_fp32}, {"top1", optional_json(t.top1_float)}, {"top5", optional_json(t.top5_float)}};
+  j["float"] = {{"source_bytes", t.source_bytes}, {"fp32_bytes", t.fp32_bytes},         {"macs", t.macs},
+                {"energy_pj", pj_value(t.energy_pj_fp32)}, {"top1", optional_json(t.top1_float)}, {"top5", optional_json(t.top5_float)}};
   j["eval_images"] = t.eval_images;
   j["points"] = nlohmann::ordered_json::array();
   for (const auto& p : t.points) {
@@ -100,15 +106,16 @@ nlohmann::ordered_json to_json(const SweepTable& t) {
     if (!p.ok()) pj["error"] = p.error;
     if (p.ok()) {
       pj["bytes"] = p.bytes;
-      pj["compression_ratio"] = p.compression_ratio;
+      pj["compression_ratio"] = ratio_value(p.compression_ratio);
       pj["muls"] = p.muls;
       pj["adds"] = p.adds;
       pj["fp32_macs"] = p.fp32_macs;
       pj["int8_macs"] = p.int8_macs;
       pj["ternary_adds"] = p.ternary_adds;
-      pj["energy_pj"] = p.energy_pj;
+      pj["energy_pj"] = pj_value(p.energy_pj);
       pj["top1"] = optional_json(p.top1);
       pj["top5"] = optional_json(p.top5);
+      pj["top1_change"] = optional_json(top1_change(t, p));
     }
     pj["pareto_size"] = p.pareto_size;
     pj["pareto_muls"] = p.pareto_muls;

@@ -17,7 +17,7 @@ struct SweepPoint {
   std::string budget;  // "" (the recipe's default) or "key=value", e.g. "ternary-fraction=0.2"
   std::string error;   // "" when the point ran; else why it failed (the point has no numbers)
   uint64_t bytes = 0;
-  double compression_ratio = 0;  // fp32 bytes / .mcz bytes
+  double compression_ratio = 0;  // the file's parameters at fp32 / .mcz bytes (Report::compression_ratio)
   int64_t muls = 0, adds = 0;
   int64_t fp32_macs = 0, int8_macs = 0, ternary_adds = 0;
   double energy_pj = 0;
@@ -46,8 +46,13 @@ struct SweepTable {
 // when no other is at most as large (as many MULs) with at least the top-1 and better in one of them.
 void mark_pareto(SweepTable& table);
 
+// The point's top-1 minus the float model's, in points, rounded to 0.01 (analysis/rounding.h).
+std::optional<double> top1_change(const SweepTable& table, const SweepPoint& point);
+
 // One header line, then one line per point in grid order; fields with commas or quotes are quoted
-// (RFC 4180). Numbers are printed with enough digits to be read back exactly.
+// (RFC 4180). Integers and measured accuracies are exact (top-1 reads back to the double `eval`
+// printed); ratios, pJ and top-1 changes are rounded as analysis/rounding.h states (docs/KEYS.md), the
+// same in CSV and JSON.
 std::string to_csv(const SweepTable& table);
 nlohmann::ordered_json to_json(const SweepTable& table);
 // Fails (input error) naming `name` and the bad key.

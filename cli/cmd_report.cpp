@@ -68,6 +68,15 @@ int run_report(const ReportOptions& o) {
   return 0;
 }
 
+// "(pJ per operation: fp32 add 0.9, mult 3.7; ...)" from the built-in table itself.
+std::string builtin_figures() {
+  const EnergyTable& t = EnergyTable::builtin();
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "(pJ per operation: fp32 add %g, mult %g; fp16 add %g, mult %g; int32 add %g; int8 mult %g).\n", t.add_fp32_pj,
+                t.mult_fp32_pj, t.add_fp16_pj, t.mult_fp16_pj, t.add_int32_pj, t.mult_int8_pj);
+  return buf;
+}
+
 }  // namespace
 
 Command add_report_command(CLI::App& root) {
@@ -77,11 +86,16 @@ Command add_report_command(CLI::App& root) {
       "Per weighted layer (Conv, Gemm, MatMul) and in total: parameters, stored bytes by encoding, bits per weight;\n"
       "operations per image (batch 1) after compression: fp32 MACs, int8 MACs, ternary additions, scale\n"
       "multiplications; compute energy from a per-operation table; and the same for the float model (fp32 and fp16).\n"
-      "Compression ratios are against the model at fp32 (4 bytes per float parameter), at fp16, and against the\n"
-      "source ONNX file. Energy is arithmetic only (no memory traffic); an estimate of reading the stored weights\n"
-      "from SRAM is given separately. docs/COUNTING.md has every rule and the source of every number.\n\n"
-      "The default energy table is Horowitz (ISSCC 2014, 45 nm), data/energy_45nm.json; --energy-table takes a JSON\n"
-      "file of the same form with your hardware's figures.\n\n"
+      "compression_ratio is the file against its parameters at fp32 (4 bytes each); compression_ratio_vs_fp16 against\n"
+      "them at 2 bytes, compression_ratio_vs_source against the source ONNX file. Energy is arithmetic only (no\n"
+      "memory traffic); an estimate of reading the stored weights from SRAM is given separately. JSON numbers are\n"
+      "rounded: ratios and bits per weight to 4 significant digits, picojoules to 0.001, top-1 differences to\n"
+      "0.01 points; counts are exact and measured top-1 is as measured.\n\n"
+      "The default energy table holds the 45 nm figures of M. Horowitz, \"Computing's energy problem\", ISSCC 2014\n" +
+      builtin_figures() +
+      "--energy-table takes a JSON file with your hardware's figures in picojoules per operation:\n"
+      "  {\"add\": {\"int32\": ..., \"fp16\": ..., \"fp32\": ...}, \"mult\": {\"int8\": ..., \"fp16\": ..., \"fp32\": ...},\n"
+      "   \"memory\": {\"sram_read_32bit\": ...}}  (optional: add.int8, add.int16, mult.int16, mult.int32, memory.dram_read_32bit)\n\n"
       "Examples:\n  mcompress report model.mcz\n  mcompress report model.mcz --json | jq .energy_pj\n"
       "  mcompress report model.mcz -o report.json --force\n  mcompress report model.mcz --html report.html --sweep sweep.json\n  mcompress report model.mcz --energy-table my_chip.json");
   cmd->add_option("file", o->file, ".mcz file ('-' reads stdin)")->required();

@@ -12,6 +12,7 @@
 #include "analysis/energy.h"
 #include "analysis/op_count.h"
 #include "analysis/report.h"
+#include "analysis/rounding.h"
 #include "formats/file_io.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
@@ -349,7 +350,7 @@ TEST_CASE("test_report: int8 and ternary banks with float activations: exact cou
   for (const char* key : {"size", "ops", "ops_original", "energy_pj", "energy_pj_original", "energy_pj_fp16", "layers"})
     CHECK(j.contains(key));
   for (const char* key : {"bytes", "fp32_bytes", "compression_ratio"}) CHECK(j["size"].contains(key));
-  CHECK(j["size"]["compression_ratio"].get<double>() == doctest::Approx(448.0 / static_cast<double>(r.bytes)));
+  CHECK(j["size"]["compression_ratio"].get<double>() == round_significant(448.0 / static_cast<double>(r.bytes), 4));
   CHECK(j["ops_original"]["fp32_macs"] == 6912);
   CHECK(j["ops_original"]["muls"] == 6912);
   CHECK(j["ops_original"]["adds"] == 6912);
@@ -372,9 +373,12 @@ TEST_CASE("test_report: int8 activations: int8 MACs and int32 ternary additions"
   CHECK(l.ops.scale_muls == 256);
   // int8 MAC = int8 mult + int32 accumulate; ternary add at the int32 accumulator's width.
   CHECK(r.energy_pj == doctest::Approx(3456 * (0.2 + 0.1) + 47 * 64 * 0.1 + 256 * 3.7));
-  // The activation quantizer's scale and zero point belong to no weighted layer.
+  // The activation quantizer's scale and zero point belong to no weighted layer, and are no
+  // parameters (analysis/op_count.h): the file has exactly the parameters of the float model.
   CHECK(r.other_tensors == 2);
-  CHECK(r.other_params == 1);
+  CHECK(r.other_params == 0);
+  CHECK(r.params == 4 * filter_weights + 4);
+  CHECK(r.fp32_bytes == 4 * 112);
   REQUIRE(r.accuracy.has_value());
   CHECK(*r.accuracy->top1_before == 70.5);
   CHECK(*r.accuracy->top1_after == 70.1);

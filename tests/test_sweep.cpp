@@ -165,6 +165,29 @@ TEST_CASE("test_sweep: JSON round trip, and a malformed sweep file fails naming 
         "'top1' must be a number");
 }
 
+TEST_CASE("test_sweep: CSV and JSON round ratios and energies, keep top-1 exact, and agree") {
+  SweepTable t = sample_table();
+  SweepPoint& p = t.points[2];        // hybrid: 900 / 280 bytes
+  p.energy_pj = 188739251.20000002;   // a sum of priced operations, with binary noise
+  p.top1 = 200.0 / 3.0;               // 8 of 12 images
+  t.top1_float = 70.5;
+  t.energy_pj_fp32 = 0.1 + 0.2;
+  const std::string csv = to_csv(t);
+  CHECK(csv.find("hybrid,ternary-fraction=0.3,ok,280,3.214,350,357,350,0,0,188739251.2,66.66666666666667,79,-3.83,") !=
+        std::string::npos);
+  const nlohmann::ordered_json j = to_json(t);
+  CHECK(j["points"][2]["compression_ratio"].dump() == "3.214");
+  CHECK(j["points"][2]["energy_pj"].dump() == "188739251.2");
+  CHECK(j["points"][2]["top1"].get<double>() == 200.0 / 3.0);  // as measured: what eval printed
+  CHECK(j["points"][2]["top1_change"].dump() == "-3.83");
+  CHECK(j["float"]["energy_pj"].dump() == "0.3");
+  // Read back, the table writes the same CSV and JSON (rounding twice changes nothing), with the
+  // same fronts.
+  const SweepTable back = sweep_from_json(nlohmann::ordered_json::parse(j.dump()), "s.json");
+  CHECK(to_csv(back) == csv);
+  CHECK(to_json(back).dump() == j.dump());
+}
+
 TEST_CASE("test_sweep: sensitivity summary quantiles and metadata round trip") {
   std::map<std::string, std::vector<double>> by_layer;
   for (int i = 10; i >= 1; --i) by_layer["pw"].push_back(i * 0.1);

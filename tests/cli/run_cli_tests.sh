@@ -354,5 +354,61 @@ else
   echo "SKIP: batch Makefile (make not installed)"
 fi
 
+# === issue 14 (items 4, 5, 8): one key, one meaning; info's layer table; no source-tree paths ===
+# json_number FILE KEY: the first "KEY": number of a pretty-printed JSON file (info --json: its top
+# level; report --json: "size" comes first).
+json_number() { sed -n 's/^ *"'"$2"'": \([-0-9.eE+]*\),\{0,1\}$/\1/p' "$1" | head -1; }
+commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+for f in "$tmp/f16.mcz" "$tmp/q.mcz" "$tmp/s.mcz" "$tmp/sweep/kept.mcz"; do
+  n="$(basename "$f")"
+  "$bin" info "$f" --json >"$tmp/keys_info.json"
+  "$bin" report "$f" --json >"$tmp/keys_report.json"
+  for key in bytes params fp32_bytes compression_ratio weight_bytes bits_per_weight source_bytes source_params compression_ratio_vs_source; do
+    a="$(json_number "$tmp/keys_info.json" "$key")"
+    b="$(json_number "$tmp/keys_report.json" "$key")"
+    check "$n: info --json and report --json agree on $key ($a, $b)" test -n "$a" -a "$a" = "$b"
+  done
+  params="$(json_number "$tmp/keys_info.json" params)"
+  fp32="$(json_number "$tmp/keys_info.json" fp32_bytes)"
+  check "$n: fp32_bytes ($fp32) = 4 x params ($params)" test "$fp32" = "$((4 * params))"
+  "$bin" info "$f" >"$tmp/keys_info.txt"
+  "$bin" report "$f" >"$tmp/keys_report.txt"
+  check "$n: info text has the same parameter count" grep -q "^weights: $(commas "$params") parameters" "$tmp/keys_info.txt"
+  check "$n: report text has the same parameter count" grep -q ", $(commas "$params") parameters," "$tmp/keys_report.txt"
+  ratio="$(json_number "$tmp/keys_info.json" compression_ratio)"
+  shown="$(awk -v r="$ratio" 'BEGIN { printf "%.2fx smaller than the parameters at fp32", r }')"
+  check "$n: info and report text say '$shown'" grep -q "$shown" "$tmp/keys_info.txt" "$tmp/keys_report.txt"
+  check "$n: report says 'more' for more (no negative 'fewer')" bash -c "! grep -Eq -- '-[0-9.]+% fewer' '$tmp/keys_report.txt'"
+  check "$n: no '1 ...s' plural" bash -c "! grep -Eq '(^|[^0-9,.])1 (layers|tensors|images|parameters|sections)' '$tmp/keys_info.txt' '$tmp/keys_report.txt'"
+  check "$n: report --json carries no float noise" bash -c "! grep -Ev '\"top[15]' '$tmp/keys_report.json' | grep -Eq '[0-9]\.[0-9]{9,}'"
+  check "$n: info shows one row per weighted layer, no tensor rows" grep -Eq '^total \([0-9]+ layers\)' "$tmp/keys_info.txt"
+  check "$n: info lists tensors only with --tensors" bash -c "! grep -q '^tensor ' '$tmp/keys_info.txt'"
+done
+check "hybrid: report says the additions grew" grep -Eq 'adds [0-9,]+ \(float model [0-9,]+, [0-9.]+% more\)' "$tmp/keys_report.txt"
+"$bin" info "$tmp/f16.mcz" --tensors >"$tmp/keys_tensors.txt"
+dw2="$(grep -n '^conv_dw_2_W ' "$tmp/keys_tensors.txt" | cut -d: -f1)"
+dw10="$(grep -n '^conv_dw_10_W ' "$tmp/keys_tensors.txt" | cut -d: -f1)"
+check "info --tensors lists tensors in natural order (conv_dw_2 at line ${dw2:-?}, conv_dw_10 at ${dw10:-?})" test -n "$dw2" -a -n "$dw10" -a "${dw2:-0}" -lt "${dw10:-0}"
+# A sweep point's numbers are its file's report.
+"$bin" report "$tmp/sweep/keep/fp16.mcz" --json >"$tmp/keys_report.json"
+row="$(grep '^fp16,' "$tmp/sweep/j2.csv")"
+check "sweep CSV compression_ratio = report's" test "$(echo "$row" | cut -d, -f5)" = "$(json_number "$tmp/keys_report.json" compression_ratio)"
+check "sweep CSV energy_pj = report's" test "$(echo "$row" | cut -d, -f11)" = "$(json_number "$tmp/keys_report.json" energy_pj)"
+check "sweep CSV and JSON carry no float noise outside top-1/top-5" bash -c "! cut -d, -f1-11,14- '$tmp/sweep/j2.csv' | grep -Eq '[0-9]\.[0-9]{9,}' && ! grep -Ev '\"top[15]\"' '$tmp/sweep/j2.json' | grep -Eq '[0-9]\.[0-9]{9,}'"
+# No output points into the source tree or ../shared: the energy table is cited, not our file.
+paths='\.\./shared|docs/|data/|scripts/|analysis/|energy_45nm|RESEARCH\.md|COUNTING\.md|[A-Za-z_]\.(h|cpp)\b'
+"$bin" report "$tmp/sweep/kept.mcz" --html "$tmp/keys.html" --quiet
+for args in "info $tmp/sweep/kept.mcz" "info $tmp/sweep/kept.mcz --tensors" "info $tmp/sweep/kept.mcz --json" "report $tmp/sweep/kept.mcz" \
+  "report $tmp/sweep/kept.mcz --json" "info $tmp/f16.mcz --json" "report $tmp/q.mcz --json" "info --help" "report --help"; do
+  # shellcheck disable=SC2086
+  "$bin" $args >"$tmp/keys_out.txt" 2>&1
+  check "mcompress $args names no source-tree path ($(grep -Eo "$paths" "$tmp/keys_out.txt" | head -1))" bash -c "! grep -Eq '$paths' '$tmp/keys_out.txt'"
+done
+for page in "$tmp/keys.html" "$tmp/sweep/s.html" "$tmp/sweep/r.html"; do
+  check "$(basename "$page") names no source-tree path ($(grep -Eo "$paths" "$page" | head -1))" bash -c "! grep -Eq '$paths' '$page'"
+done
+check "report --json cites the built-in energy table" grep -q '"origin": "built-in (Horowitz, ISSCC 2014, 45 nm)"' "$tmp/keys_report.json"
+# === end of issue 14 block ===
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
