@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "app/compress_job.h"
+#include "analysis/rounding.h"
 #include "cli/common.h"
 #include "cli/report_output.h"
 #include "formats/file_io.h"
@@ -137,8 +138,8 @@ int run_compress(const CompressOptions& o) {
     j["passes"] = result.pipeline;
     j["bytes"] = result.bytes.size();
     j["source_bytes"] = source.file.bytes.size();
-    j["compression_ratio"] = round_to(result.report.compression_ratio(), 4);
-    j["compression_ratio_vs_source"] = round_to(static_cast<double>(source.file.bytes.size()) / static_cast<double>(result.bytes.size()), 4);
+    j["compression_ratio"] = ratio_value(result.report.compression_ratio());
+    j["compression_ratio_vs_source"] = ratio_value(static_cast<double>(source.file.bytes.size()) / static_cast<double>(result.bytes.size()));
     j["muls"] = result.report.ops.muls();
     j["muls_original"] = result.report.macs_original;
     j["decisions"] = result.notes;

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <set>
@@ -61,15 +60,6 @@ inline std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
-}
-
-// `v` rounded to `significant` significant digits (188739251.20000002 -> 188739251 at 9), for JSON and
-// CSV numbers whose last digits are float noise.
-inline double round_to(double v, int significant) {
-  if (v == 0 || !(v == v) || v > 1e300 || v < -1e300) return v;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", significant, v);
-  return std::strtod(buf, nullptr);
 }
 
 // "1 layer", "3 layers": `count` with the noun in the right number (plural: noun + "s" unless given).

@@ -1,11 +1,13 @@
 #include "passes/budget.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "analysis/rounding.h"
 #include "core/text.h"
 
 namespace mc {
@@ -206,7 +208,7 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
 }
 
 nlohmann::ordered_json to_json(const BudgetRecord& r) {
-  auto points = [](double v) { return round_to(v, 4); };
+  auto points = [](double v) { return percent_value(v); };
   nlohmann::ordered_json j;
   j["pass"] = r.pass;
   j["max_drop"] = r.max_drop;
@@ -219,13 +221,13 @@ nlohmann::ordered_json to_json(const BudgetRecord& r) {
   j["certifiable"] = r.certifiable;
   j["image_worth"] = points(r.image_worth);
   j["benefit_unit"] = r.benefit_unit;
-  j["benefit"] = round_to(r.chosen_benefit, 9);
+  j["benefit"] = std::round(r.chosen_benefit);
   j["steps"] = r.chosen_steps;
   j["path"] = nlohmann::ordered_json::array();
   for (const auto& p : r.path) {
     nlohmann::ordered_json pj;
     pj["steps"] = p.steps;
-    pj["benefit"] = round_to(p.benefit, 9);
+    pj["benefit"] = std::round(p.benefit);
     pj["estimate"] = points(p.search.estimate);
     pj["bound"] = points(p.search.bound);
     pj["images"] = p.search.images;
