@@ -3,8 +3,12 @@
 #include "core/text.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <set>
 #include <random>
 
+#include "formats/checksum.h"
+#include "formats/file_io.h"
 #include "formats/labels.h"
 
 namespace mc {
@@ -25,6 +29,46 @@ std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
   return p;
 }
 
+namespace {
+
+// The crop follows the model's input when it is static and square, so the images always fit it.
+ImageConfig fitted_to(ImageConfig image, const Model& model) {
+  if (model.graph.inputs.size() == 1) {
+    const Shape& s = model.graph.inputs[0].shape;
+    if (s.size() == 4 && s[2] > 0 && s[2] == s[3]) {
+      image.crop = static_cast<int>(s[2]);
+      if (image.resize_short < image.crop) image.resize_short = image.crop;
+    }
+  }
+  return image;
+}
+
+}  // namespace
+
+LabelledSet labelled_set(const std::string& dir, ImageConfig image, const Model& model) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) fail_input(dir + ": no such directory");
+  const std::string labels_path = (fs::path(dir) / "labels.tsv").string();
+  if (!fs::exists(labels_path)) fail_input(labels_path + ": no such file (a labelled folder has labels.tsv: filename<TAB>class per line)");
+  LabelledSet out;
+  for (const auto& li : read_labels_tsv(labels_path)) {
+    out.images.files.push_back((fs::path(dir) / li.file).string());
+    out.labels.push_back(li.class_index);
+  }
+  if (out.labels.empty()) fail_input(labels_path + ": no labelled images");
+  out.images.image = fitted_to(image, model);
+  return out;
+}
+
+std::vector<std::string> shared_images(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::set<std::string> hashes;
+  for (const auto& f : b) hashes.insert(sha256_hex(read_binary_file(f)));
+  std::vector<std::string> out;
+  for (const auto& f : a)
+    if (hashes.count(sha256_hex(read_binary_file(f)))) out.push_back(f);
+  return out;
+}
+
 CalibrationSet calibration_set(const std::string& dir, int64_t count, uint64_t seed, ImageConfig image, const Model& model,
                                const std::function<void(const std::string&)>& warn) {
   if (count <= 0) fail_usage("--calib-count must be at least 1");
@@ -35,14 +79,7 @@ CalibrationSet calibration_set(const std::string& dir, int64_t count, uint64_t s
   auto order = seeded_permutation(static_cast<int64_t>(files.size()), seed);
   CalibrationSet set;
   for (int64_t i = 0; i < std::min<int64_t>(count, static_cast<int64_t>(files.size())); ++i) set.files.push_back(files[static_cast<size_t>(order[static_cast<size_t>(i)])]);
-  if (model.graph.inputs.size() == 1) {
-    const Shape& s = model.graph.inputs[0].shape;
-    if (s.size() == 4 && s[2] > 0 && s[2] == s[3]) {
-      image.crop = static_cast<int>(s[2]);
-      if (image.resize_short < image.crop) image.resize_short = image.crop;
-    }
-  }
-  set.image = image;
+  set.image = fitted_to(image, model);
   return set;
 }
 

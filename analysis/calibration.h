@@ -30,6 +30,18 @@ struct CalibrationSet {
 CalibrationSet calibration_set(const std::string& dir, int64_t count, uint64_t seed, ImageConfig image, const Model& model,
                                const std::function<void(const std::string&)>& warn = {});
 
+// A labelled folder as images to judge on: every image of labels.tsv in its order, with its class,
+// the crop following the model's input like calibration_set. Fails (input) as evaluate() would.
+struct LabelledSet {
+  CalibrationSet images;
+  std::vector<int64_t> labels;
+};
+LabelledSet labelled_set(const std::string& dir, ImageConfig image, const Model& model);
+
+// The files of `a` whose content (SHA-256) is also in `b`, for keeping calibration and validation
+// images apart.
+std::vector<std::string> shared_images(const std::vector<std::string>& a, const std::vector<std::string>& b);
+
 // Splits off the last `held_out` images (for decisions that must not be judged on the images they
 // were fitted on). Fails (usage) if that leaves fewer than one image on either side.
 std::pair<CalibrationSet, CalibrationSet> split_held_out(const CalibrationSet& set, int64_t held_out);

@@ -81,6 +81,7 @@ EvalResult evaluate(Executor& executor, const std::string& image_dir, const Eval
                    " is beyond the model's " + std::to_string(classes) + " outputs");
       auto best = top_k(scores.data<float>() + i * classes, classes, 5);
       if (best[0] == li.class_index) ++result.top1_correct;
+      result.top1_hits.push_back(best[0] == li.class_index ? 1 : 0);
       if (std::find(best.begin(), best.end(), li.class_index) != best.end()) ++result.top5_correct;
     }
     if (options.keep_inputs) store_rows(result.inputs, input, first, total);

@@ -28,6 +28,7 @@ struct EvalResult {
   double top5 = 0;  // percent
   double seconds = 0;            // whole loop: decoding, preprocessing and inference
   double inference_seconds = 0;  // executor only
+  std::vector<uint8_t> top1_hits;  // per image, in labels.tsv order: 1 when the top-1 class is the label
   Tensor inputs;  // [N,3,H,W] when EvalOptions::keep_inputs
   Tensor scores;  // [N,classes] when EvalOptions::keep_scores
   double images_per_second() const { return seconds > 0 ? static_cast<double>(images) / seconds : 0; }

@@ -317,6 +317,7 @@ Report build(const McFile& file, const Model& structure, const EnergyTable* tabl
     r.weight_read_pj_original = r.totals.weight_read_pj_original;
   }
   r.accuracy = meta.accuracy;
+  r.budget = meta.budget;
   return r;
 }
 
@@ -457,6 +458,7 @@ nlohmann::ordered_json to_json(const Report& r) {
     if (acc.top1_before && acc.top1_after) a["top1_drop"] = percent_value(*acc.top1_before - *acc.top1_after);
     j["accuracy"] = a;
   }
+  if (!r.budget.is_null()) j["budget"] = r.budget;
   j["layers"] = nlohmann::ordered_json::array();
   for (const auto& l : r.layers) j["layers"].push_back(layer_json(l));
   nlohmann::ordered_json totals = layer_json(r.totals);

@@ -99,6 +99,9 @@ struct Report {
   double weight_read_pj = 0, weight_read_pj_original = 0;  // = totals'
 
   std::optional<Accuracy> accuracy;
+  // The budget decision the recipe made (metadata `budget`, passes/budget_record.h), as stored; null
+  // when it had none.
+  nlohmann::ordered_json budget;
 
   double compression_ratio() const;            // fp32_bytes / bytes
   double compression_ratio_vs_fp16() const;    // fp16_bytes / bytes

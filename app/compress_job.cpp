@@ -1,10 +1,13 @@
 #include "app/compress_job.h"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 #include "core/executor.h"
+#include "core/text.h"
 #include "analysis/energy.h"
+#include "analysis/paired_drop.h"
 #include "formats/file_io.h"
 #include "formats/labels.h"
 #include "formats/mcz.h"
@@ -64,6 +67,27 @@ std::vector<std::string> validate_job(const CompressJob& job) {
     eo.limit = job.eval_limit;
     check_labelled_folder(job.eval_images, eo);
   }
+  check_confidence(job.confidence, "--confidence");
+  if (!job.validation_dir.empty()) {
+    bool budgeted = false;
+    for (const auto& p : passes) budgeted = budgeted || p.options.has_value("max-drop");
+    if (!budgeted) notes.push_back("--val ignored: " + what + " makes no --max-drop decision");
+    const int64_t images = check_labelled_folder(job.validation_dir, EvalOptions{});
+    // A budget finer than one image cannot be decided: one flipped image would already exceed it.
+    const double max_drop = job.recipe_options.max_drop.value_or(1.0);
+    if (budgeted && 100.0 / static_cast<double>(images) > max_drop)
+      fail_usage("--val " + job.validation_dir + " has " + count_of(images, "labelled image") + ": one image is worth " +
+                 fixed(100.0 / static_cast<double>(images), 2) + " points, more than the " + format_number(max_drop) +
+                 "-point budget; give at least " + std::to_string(static_cast<int64_t>(std::ceil(100.0 / max_drop))) + " labelled images");
+    if (needs) {
+      std::vector<std::string> val_files;
+      for (const auto& f : labelled_set(job.validation_dir, ImageConfig{}, Model{}).images.files) val_files.push_back(f);
+      const auto shared = shared_images(list_images(job.calib_dir), val_files);
+      if (!shared.empty())
+        fail_usage(count_of(static_cast<int64_t>(shared.size()), "image") + " of --calib also " + (shared.size() == 1 ? "is" : "are") +
+                   " in --val (same content, e.g. " + shared.front() + "): validation images must be disjoint from calibration images");
+    }
+  }
   return notes;
 }
 
@@ -89,9 +113,16 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
     ro.calibration = result.calibration.fit;
     ro.held_out = result.calibration.held_out;
   }
+  ro.confidence = job.confidence;
+  if (!job.validation_dir.empty()) {
+    LabelledSet val = labelled_set(job.validation_dir, image, source.model);
+    ro.validation = std::move(val.images);
+    ro.validation_labels = std::move(val.labels);
+  }
   CompressedModel compressed = run_recipe(recipe, source.model, ro);
   result.recipe = compressed.recipe;
   result.pipeline = compressed.pipeline;
+  result.budgets = compressed.budgets;
 
   const Provenance provenance =
       make_provenance(source.file.path, &source.file.bytes, source.count, job.preprocess, job.calib_dir,

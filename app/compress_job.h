@@ -46,6 +46,8 @@ struct CompressJob {
   std::string calib_dir;
   int64_t calib_count = 256, held_out = 0;
   uint64_t seed = 0;
+  std::string validation_dir;    // --val: labelled images for every budget decision ("" : label-free decisions)
+  double confidence = 0.9;       // --confidence of budget decisions
   std::string eval_images;       // "" : accuracy not measured
   int64_t eval_limit = 0;
   std::string output_name;       // how errors and the report name the file
@@ -70,6 +72,7 @@ struct CompressResult {
   std::vector<std::byte> bytes;     // the .mcz file
   std::string recipe, pipeline;
   std::vector<std::string> notes;   // what the budgeted passes chose, one line each
+  std::vector<BudgetRecord> budgets;  // the budget decisions (passes/budget_record.h)
   Report report;                    // the file's report (size, operations, energy)
   std::optional<EvalResult> before, after;  // after: measured on `bytes`
   CalibrationSample calibration;

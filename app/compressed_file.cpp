@@ -100,6 +100,13 @@ McMetadata compressed_metadata(const CompressedModel& compressed, const Provenan
   meta.preprocess = p.preprocess;
   if (!compressed.filter_sensitivity.empty())
     meta.sensitivity = to_json(summarize_sensitivity(compressed.filter_sensitivity, compressed.filter_sensitivity_format));
+  if (!compressed.budgets.empty()) {
+    meta.budget = to_json(compressed.budgets.back());
+    if (compressed.budgets.size() > 1) {
+      meta.budgets = nlohmann::ordered_json::array();
+      for (const auto& b : compressed.budgets) meta.budgets.push_back(to_json(b));
+    }
+  }
   return meta;
 }
 

@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "analysis/eval.h"
+#include "analysis/paired_drop.h"
+#include "analysis/rounding.h"
 #include "cli/common.h"
 #include "formats/npy.h"
 #include "formats/file_io.h"
@@ -26,18 +28,24 @@ struct EvalCliOptions {
   int resize = 256;
   int crop = 224;
   std::string save_inputs, save_scores;
+  std::vector<std::string> compare;  // --compare A B
+  double confidence = 0.95;
   bool force = false;
   CommonOptions common;
 };
 
-int run_eval(const EvalCliOptions& o) {
-  const ModelFile file = read_model_file(o.file);
-  std::string preprocess = o.preprocess;
+// The model of FILE as eval runs it, and the preprocessing to feed it (flag, else what a .mcz stores).
+std::pair<Model, std::string> model_to_evaluate(const std::string& path, const std::string& preprocess_flag) {
+  const ModelFile file = read_model_file(path);
+  std::string preprocess = preprocess_flag;
   if (file.mcz && preprocess.empty()) preprocess = parse_metadata(read_mcz(file.bytes, file.name).metadata, file.name).preprocess;
-  // A .mcz runs as written, in the form ONNX Runtime runs its default export.
-  const Model model = runnable_model(file);
   if (preprocess.empty())
-    fail_usage("--preprocess is required (keras: inputs scaled to [-1, 1]; torch: ImageNet mean/std) unless the .mcz file stores it");
+    fail_usage(file.name + ": --preprocess is required (keras: inputs scaled to [-1, 1]; torch: ImageNet mean/std) unless the .mcz file stores it");
+  // A .mcz runs as written, in the form ONNX Runtime runs its default export.
+  return {runnable_model(file), preprocess};
+}
+
+EvalOptions eval_options(const EvalCliOptions& o, const std::string& preprocess) {
   EvalOptions options;
   options.image.preprocess = parse_preprocess(preprocess);
   options.image.resize_short = o.resize;
@@ -46,6 +54,56 @@ int run_eval(const EvalCliOptions& o) {
   options.labels_path = o.labels;
   options.limit = o.limit;
   options.batch = o.batch;
+  return options;
+}
+
+// eval --compare A B: both models on the same images, the paired difference with its interval.
+int run_compare(const EvalCliOptions& o) {
+  check_confidence(o.confidence, "--confidence");
+  std::vector<EvalResult> results;
+  std::vector<std::string> preprocess;
+  for (size_t i = 0; i < 2; ++i) {
+    auto [model, pre] = model_to_evaluate(o.compare[i], o.preprocess);
+    preprocess.push_back(pre);
+    Executor executor(model, ExecutorOptions{o.common.threads, true});
+    Progress progress("eval " + std::string(i == 0 ? "A" : "B"), o.common.quiet);
+    results.push_back(evaluate(executor, o.images, eval_options(o, pre), [&](int64_t d, int64_t t) { progress.update(d, t); }));
+  }
+  if (preprocess[0] != preprocess[1] && !o.common.quiet)
+    std::fprintf(stderr, "mcompress: warning: the two models take different preprocessing (%s, %s): each was fed its own\n",
+                 preprocess[0].c_str(), preprocess[1].c_str());
+  const PairedDifference d = paired_difference(results[0].top1_hits, results[1].top1_hits, o.confidence);
+  if (o.common.json) {
+    nlohmann::ordered_json j;
+    j["a"] = o.compare[0];
+    j["b"] = o.compare[1];
+    j["images"] = d.images;
+    j["top1_a"] = d.top1_a;
+    j["top1_b"] = d.top1_b;
+    j["difference"] = percent_value(d.difference);
+    j["interval"] = {percent_value(d.low), percent_value(d.high)};
+    j["confidence"] = d.confidence;
+    j["a_only"] = d.a_only;
+    j["b_only"] = d.b_only;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%s vs %s on %s: %s\n", o.compare[0].c_str(), o.compare[1].c_str(), o.images.c_str(), count_of(d.images, "image").c_str());
+  std::printf("top-1 %s%% vs %s%%: difference %s points, %s%% interval [%s, %s]\n", fixed(d.top1_a, 2).c_str(), fixed(d.top1_b, 2).c_str(),
+              fixed(d.difference, 2).c_str(), format_number(100 * d.confidence).c_str(), fixed(d.low, 2).c_str(), fixed(d.high, 2).c_str());
+  std::printf("%s right only for A, %s right only for B (the images that decide the difference)\n", count_of(d.a_only, "image").c_str(),
+              count_of(d.b_only, "image").c_str());
+  return 0;
+}
+
+int run_eval(const EvalCliOptions& o) {
+  if (!o.compare.empty()) {
+    if (!o.file.empty()) fail_usage("give either FILE or --compare A B, not both");
+    return run_compare(o);
+  }
+  if (o.file.empty()) fail_usage("give the model FILE to evaluate (or --compare A B)");
+  auto [model, preprocess] = model_to_evaluate(o.file, o.preprocess);
+  EvalOptions options = eval_options(o, preprocess);
   options.keep_inputs = !o.save_inputs.empty();
   options.keep_scores = !o.save_scores.empty();
   for (const auto* path : {&o.save_inputs, &o.save_scores})
@@ -93,8 +151,13 @@ Command add_eval_command(CLI::App& root) {
       "(DequantizeLinear -> Conv -> [Relu/Clip] -> QuantizeLinear, int8 weights) as one QLinearConv: exact\n"
       "integer sums, then ONNX Runtime's requantization, so scores match ONNX Runtime on the export.\n\n"
       "Examples:\n  mcompress eval mobilenet_v1_0.25_224.onnx --images val_images --preprocess keras\n"
-      "  mcompress eval mobilenet_v2_1_0.onnx --images DIR --preprocess torch --limit 100 --json");
-  cmd->add_option("file", o->file, "ONNX model or .mcz file ('-' reads stdin)")->required();
+      "  mcompress eval mobilenet_v2_1_0.onnx --images DIR --preprocess torch --limit 100 --json\n"
+      "  mcompress eval --compare model.onnx model.mcz --images DIR --preprocess keras   # paired difference, 95% interval");
+  cmd->add_option("file", o->file, "ONNX model or .mcz file ('-' reads stdin)");
+  cmd->add_option("--compare", o->compare, "Evaluate two models on the same images: top-1 of each, the paired difference A - B and its interval")
+      ->expected(2)
+      ->type_name("A B");
+  cmd->add_option("--confidence", o->confidence, "--compare: the interval's confidence, in (0.5, 1)")->default_val(0.95)->type_name("C");
   cmd->add_option("--images", o->images, "Folder of labelled images")->required()->type_name("DIR");
   cmd->add_option("--labels", o->labels, "Labels file (default: DIR/labels.tsv)")->type_name("FILE");
   cmd->add_option("--preprocess", o->preprocess, "Input normalization: keras or torch (default: what the .mcz stores)")

@@ -75,6 +75,8 @@ json metadata_json(const McMetadata& m) {
   }
   if (!m.preprocess.empty()) j["preprocess"] = m.preprocess;
   if (!m.sensitivity.is_null()) j["sensitivity"] = m.sensitivity;
+  if (!m.budget.is_null()) j["budget"] = m.budget;
+  if (!m.budgets.is_null()) j["budgets"] = m.budgets;
   if (!m.report.is_null()) j["report"] = m.report;
   else if (m.accuracy) j["report"]["accuracy"] = accuracy_json(*m.accuracy);
   return j;
@@ -108,6 +110,17 @@ McMetadata parse_metadata(const json& metadata, const std::string& name) {
     m.source = r;
   }
   if (top.has("sensitivity")) m.sensitivity = top.at("sensitivity");
+  if (top.has("budget")) {
+    m.budget = top.at("budget");
+    const Fields b(m.budget, top.where("budget"));
+    for (const char* key : {"max_drop", "estimate", "bound", "confidence"})
+      if (b.has(key)) b.number(key);
+    if (b.has("images")) b.count("images");
+  }
+  if (top.has("budgets")) {
+    m.budgets = top.at("budgets");
+    if (!m.budgets.is_array()) fail_input(top.where("budgets") + " must be an array, got " + m.budgets.dump());
+  }
   if (top.has("report")) {
     m.report = top.at("report");
     const Fields report(m.report, top.where("report"));

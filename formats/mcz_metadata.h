@@ -44,12 +44,15 @@ struct McMetadata {
   std::optional<McSourceRecord> source;
   std::string preprocess;  // the input normalization the model needs ("" when not stored)
   nlohmann::ordered_json sensitivity;  // per-layer sensitivity summary (analysis/sensitivity_summary.h); null when absent
+  // The budget decisions of the recipe (passes/budget_record.h: max_drop, estimate, bound, confidence,
+  // images, labels, met, path), the last one first as `budget`; null when the recipe had none.
+  nlohmann::ordered_json budget, budgets;
   nlohmann::ordered_json report;       // the embedded report (analysis/report.h); null when absent
   std::optional<McAccuracy> accuracy;  // written as report.accuracy when there is no report yet
 };
 
 // The section's JSON, keys in a fixed order (the file's bytes depend on it): tool, version, recipe,
-// passes, calibration, source, preprocess, sensitivity, report.
+// passes, calibration, source, preprocess, sensitivity, budget, budgets, report.
 nlohmann::ordered_json metadata_json(const McMetadata& metadata);
 // Reads and checks the section; `name` labels errors ("FILE: metadata key 'preprocess' must be a
 // string, got 5").

@@ -225,6 +225,8 @@ bool PassOptions::declares(const std::string& key) const {
   return false;
 }
 
+bool PassOptions::has_value(const std::string& key) const { return declares(key) && (given(key) || !spec(key).default_value.empty()); }
+
 const OptionSpec& PassOptions::spec(const std::string& key) const {
   if (specs_)
     for (const auto& s : *specs_)

@@ -72,6 +72,8 @@ class PassOptions {
 
   bool given(const std::string& key) const { return values_.count(key) != 0; }
   bool declares(const std::string& key) const;
+  // Declared, and given or defaulted: reading it gives a value.
+  bool has_value(const std::string& key) const;
   // Values, given or declared default. Reading an undeclared option, or one with no default that
   // was not given, is an internal error (the pass and its declaration disagree).
   double number(const std::string& key) const;

@@ -209,10 +209,14 @@ CompressedModel run_recipe(const std::string& recipe, const Model& model, const 
   ctx.progress = o.progress;
   ctx.calibration = o.calibration;
   ctx.held_out = o.held_out;
+  ctx.validation = o.validation;
+  ctx.validation_labels = o.validation_labels;
+  ctx.confidence = o.confidence;
   ctx.statistics_cache = o.statistics_cache;
   if (!pipeline.empty()) run_pipeline(out.model, pipeline, ctx);
   out.filter_sensitivity = std::move(ctx.filter_sensitivity);
   out.filter_sensitivity_format = ctx.filter_sensitivity_format;
+  out.budgets = std::move(ctx.budgets);
   encode_remaining(out.model, recipe == custom_recipe ? Encoding::fp32_planes : recipe_row(recipe).float_encoding);
   return out;
 }

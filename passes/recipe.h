@@ -15,11 +15,12 @@
 #include "analysis/statistics_cache.h"
 #include "core/graph.h"
 #include "core/encoding.h"
+#include "passes/budget_record.h"
 
 namespace mc {
 
 struct RecipeOptions {
-  std::optional<double> max_drop;           // hybrid: points of held-out top-1 agreement
+  std::optional<double> max_drop;           // hybrid, sparse: points of top-1 (passes/budget.h)
   std::optional<double> ternary_fraction;   // hybrid: share of all MACs made ternary
   std::optional<int> ternary_terms;         // hybrid: residual ternary terms, 1..3 (default 3)
   std::string drop_estimate;                // hybrid: "expected" (default) or "agreement"
@@ -27,7 +28,12 @@ struct RecipeOptions {
   std::optional<double> sparsity;           // sparse: share of the weights pruned first (prune-obs)
   std::string passes;                       // the pipeline of the custom recipe (--passes)
   CalibrationSet calibration;               // fit images (empty: none given)
-  CalibrationSet held_out;                  // decision images
+  CalibrationSet held_out;                  // held out of fitting: label-free decisions, per-layer cost scales
+  // --val: labelled images every budget decision is made on (labels: one class per file); empty:
+  // label-free decisions. --confidence of those decisions.
+  CalibrationSet validation;
+  std::vector<int64_t> validation_labels;
+  double confidence = 0.9;
   int threads = 0;
   std::function<void(const std::string&)> log;   // pass-by-pass detail
   std::function<void(const std::string&)> note;  // what the budgeted passes chose, one line each
@@ -43,6 +49,7 @@ struct CompressedModel {
   // Per-filter sensitivity measured by the pipeline (PassContext::filter_sensitivity), by layer.
   std::map<std::string, std::vector<double>> filter_sensitivity;
   std::string filter_sensitivity_format;
+  std::vector<BudgetRecord> budgets;  // what each budgeted pass decided (passes/budget_record.h)
 };
 
 // The recipe a `--passes` pipeline runs as: the file records "custom" and the pipeline text; weights no

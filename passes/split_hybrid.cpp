@@ -204,14 +204,9 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
     ctx.log("split-hybrid: " + std::to_string(chosen) + " of " + std::to_string(candidates.size()) + " filters ternary, " +
             std::to_string(100.0 * removed[chosen] / total_macs) + "% of all MACs");
   model = build(model, stats, layers, candidates, chosen, ternary, bank, int8_bank, true);
-  std::string note = "split-hybrid: " + with_commas(static_cast<int64_t>(chosen)) + " of " + count_of(static_cast<int64_t>(candidates.size()), "filter") +
-                     " ternary (" + fixed(100.0 * removed[chosen] / total_macs, 1) + "% of all MACs)";
-  if ((ctx.log || ctx.note) && !ctx.held_out.files.empty()) {
-    EndToEnd e = compare_outputs(model, ctx.held_out, ctx.float_reference(), ctx.threads);
-    note += "; on " + count_of(static_cast<int64_t>(ctx.held_out.files.size()), "held-out image") + ": top-1 agreement " + fixed(e.top1_agreement, 1) +
-            "%, estimated drop " + fixed(e.expected_drop, 2) + " +- " + fixed(e.expected_drop_se, 2) + " points";
-    if (ctx.log) ctx.log(note + ", KL " + fixed(e.kl, 4));
-  }
+  const std::string note = "split-hybrid: " + with_commas(static_cast<int64_t>(chosen)) + " of " +
+                           count_of(static_cast<int64_t>(candidates.size()), "filter") + " ternary (" +
+                           fixed(100.0 * removed[chosen] / total_macs, 1) + "% of all MACs)";
   if (ctx.note) ctx.note(note);
 
 }

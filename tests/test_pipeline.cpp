@@ -10,6 +10,7 @@
 #include <random>
 
 #include "analysis/eval.h"
+#include "analysis/paired_drop.h"
 #include "app/compressed_file.h"
 #include "core/executor.h"
 #include "core/text.h"
@@ -17,6 +18,7 @@
 #include "formats/mcz_metadata.h"
 #include "formats/onnx_model.h"
 #include "formats/qdq_export.h"
+#include "passes/budget.h"
 #include "passes/pass.h"
 #include "passes/recipe.h"
 #include "tests/helpers.h"
@@ -348,4 +350,76 @@ TEST_CASE("test_pipeline: random pipelines from the registry write files whose s
   }
   MESSAGE(written << " random pipelines written and checked, " << refused << " refused with a clear error");
   CHECK(written >= 8);  // the generator must exercise the writer, not only the refusals
+}
+
+TEST_CASE("test_pipeline: paired bounds: Clopper-Pearson limits, McNemar drops, label-free bounds, intervals") {
+  // Known values: with no success in n trials the 90% upper limit is 1 - 0.1^(1/n).
+  CHECK(binomial_upper_limit(0, 10, 0.9) == doctest::Approx(1 - std::pow(0.1, 0.1)).epsilon(1e-9));
+  CHECK(binomial_upper_limit(5, 5, 0.9) == 1.0);
+  // P(X <= 3 | 10, p) = 0.1 at p = 0.5504 (a tabulated Clopper-Pearson limit).
+  CHECK(binomial_upper_limit(3, 10, 0.9) == doctest::Approx(0.5504).epsilon(1e-3));
+  CHECK(normal_quantile(0.9) == doctest::Approx(1.28155).epsilon(1e-5));
+  CHECK(normal_quantile(0.5) == doctest::Approx(0.0).epsilon(1e-9));
+  // 100 images: float right on the first 60; the candidate loses images 0..4 and gains 60, 61.
+  std::vector<uint8_t> f(100, 0), c(100, 0);
+  for (int i = 0; i < 60; ++i) f[static_cast<size_t>(i)] = c[static_cast<size_t>(i)] = 1;
+  for (int i = 0; i < 5; ++i) c[static_cast<size_t>(i)] = 0;
+  c[60] = c[61] = 1;
+  const DropBound d = labelled_drop(f, c, 0.9);
+  CHECK(d.float_only == 5);
+  CHECK(d.candidate_only == 2);
+  CHECK(d.estimate == doctest::Approx(3.0));
+  // bound = (2 pi_U - 1) n / N with pi_U the 90% upper limit of 5 of 7.
+  CHECK(d.bound == doctest::Approx(100.0 * (2 * binomial_upper_limit(5, 7, 0.9) - 1) * 7 / 100).epsilon(1e-9));
+  CHECK(d.bound > d.estimate);
+  CHECK(labelled_drop(f, c, 0.99).bound > d.bound);  // more confidence, a wider bound
+  CHECK(labelled_drop(f, f, 0.9).bound == 0.0);     // identical answers: no drop
+  // Label-free: mean + z standard errors.
+  const DropBound l = label_free_drop({0.0, 0.02, 0.0, 0.04}, 0.9);
+  CHECK(l.estimate == doctest::Approx(1.5));
+  const double se = std::sqrt(((0.015 * 0.015) * 2 + 0.005 * 0.005 + 0.025 * 0.025) / 3 / 4);
+  CHECK(l.bound == doctest::Approx(100 * (0.015 + normal_quantile(0.9) * se)).epsilon(1e-6));
+  // Two-sided paired difference, a - b = the drop above with the roles as given.
+  const PairedDifference p = paired_difference(f, c, 0.95);
+  CHECK(p.difference == doctest::Approx(3.0));
+  CHECK(p.low < 3.0);
+  CHECK(p.high > 3.0);
+  CHECK(p.a_only == 5);
+  expect_error([] { check_confidence(0.5, "--confidence"); }, ErrorKind::usage, "--confidence must be between 0.5 and 1");
+  expect_error([] { check_confidence(1.0, "--confidence"); }, ErrorKind::usage, "--confidence");
+}
+
+TEST_CASE("test_pipeline: a budget search confirms on images it never saw and keeps the most accurate file when none passes") {
+  const Model m = test::tiny_pointwise_model();
+  SmallData data(m);
+  const std::string pipeline = "split-hybrid<max-drop=0;terms=1>,quantize-int8";
+  for (bool labelled : {false, true}) {
+    CAPTURE(labelled);
+    Model q = m;
+    PassContext ctx = context_for(data);
+    if (labelled) {
+      const LabelledSet val = labelled_set(data.eval_dir.path.string(), test::small_image_config(), m);
+      ctx.validation = val.images;
+      ctx.validation_labels = val.labels;
+    }
+    run_pipeline(q, parse_pipeline(pipeline), ctx);
+    REQUIRE(ctx.budgets.size() == 1);
+    const BudgetRecord& r = ctx.budgets[0];
+    CHECK(r.pass == "split-hybrid");
+    CHECK(r.max_drop == 0);
+    CHECK(r.decision.labels == labelled);
+    CHECK(r.decision.images == (labelled ? 10 : 3));  // label-free: decided on the second half of the 6 held-out images
+    CHECK_FALSE(r.path.empty());
+    // The chosen candidate is one of the path, judged where the decision is made.
+    bool found = false;
+    for (const auto& p : r.path) found = found || p.steps == r.chosen_steps;
+    CHECK(found);
+    if (!labelled)
+      for (const auto& p : r.path)
+        if (p.steps == r.chosen_steps && r.met) CHECK(p.confirm.has_value());
+    // A budget of 0 points on a few images: met only by a candidate that changes no answer.
+    if (r.met) CHECK(r.decision.bound <= 0.0);
+    const auto j = to_json(r);
+    for (const char* key : {"max_drop", "estimate", "bound", "confidence", "images", "labels", "met", "path"}) CHECK(j.contains(key));
+  }
 }

@@ -261,11 +261,36 @@ expect 0 "WARNING: top-1 fell by .* points .*not usable" -- compress "$model" -o
 expect 0 "--max-drop" -- help compress
 expect 2 "did you mean --max-drop" -- compress "$model" -o "$tmp/guard/t.mcz" --recipe hybrid --max-dorp 1
 expect 2 "did you mean 'compress'" -- comprss "$model"
-for c in eval profile compress export sweep; do
+for c in info eval profile compress export report sweep; do
   "$bin" "$c" --help >"$tmp/guard/help.txt" 2>&1
   check "'$c --help' names no development path" bash -c "! grep -Eq '\.\./shared|docs/|scripts/|data/[a-z]|[a-z_]+\.h\b' '$tmp/guard/help.txt'"
 done
 check "the compress summary names no development path" bash -c "! grep -Eq '\.\./shared|docs/|scripts/' '$tmp/guard/h.err'"
+
+# --- issue 15: budgets with labels (--val), confidence, paired comparisons
+mkdir -p "$tmp/val/nolabels" "$tmp/val/three"
+cp "$images"/n01440764_tench.JPEG "$images"/n01818515_macaw.JPEG "$images"/n02092339_Weimaraner.JPEG "$tmp/val/nolabels/"
+cp "$tmp/val/nolabels/"*.JPEG "$tmp/val/three/"
+grep -E 'tench|macaw|Weimaraner' "$images/labels.tsv" >"$tmp/val/three/labels.tsv"
+expect 3 "labels.tsv: no such file" -- compress "$model" -o "$tmp/val/x.mcz" --recipe hybrid --calib "$images" --preprocess keras --val "$tmp/val/nolabels"
+expect 2 "one image is worth 33.33 points, more than the 1-point budget; give at least 100 labelled images" -- compress "$model" -o "$tmp/val/x.mcz" \
+  --recipe hybrid --calib "$images" --preprocess keras --val "$tmp/val/three"
+expect 2 "3 images of --calib also are in --val .*must be disjoint" -- compress "$model" -o "$tmp/val/x.mcz" --recipe hybrid --max-drop 50 \
+  --calib "$images" --preprocess keras --val "$tmp/val/three"
+expect 2 "--confidence must be between 0.5 and 1" -- compress "$model" -o "$tmp/val/x.mcz" --recipe hybrid --calib "$images" --preprocess keras --confidence 0.4
+expect 2 "--confidence must be between 0.5 and 1" -- compress "$model" -o "$tmp/val/x.mcz" --recipe hybrid --calib "$images" --preprocess keras --confidence 1
+check "refused budgets leave no file" test ! -e "$tmp/val/x.mcz"
+# The budget object: in the file's report and in compress --json.
+"$bin" compress "$model" -o "$tmp/val/h.mcz" --recipe hybrid --calib "$images" --preprocess keras --json --quiet >"$tmp/val/h.json"
+for key in max_drop estimate bound confidence images labels met path; do
+  check "compress --json has budget.$key" grep -q "\"$key\"" "$tmp/val/h.json"
+done
+"$bin" report "$tmp/val/h.mcz" --json >"$tmp/val/r.json"
+check "report --json has the budget object" grep -q '"budget"' "$tmp/val/r.json"
+# eval --compare: both models on the same images, the paired difference and its interval.
+expect 0 "" -- eval --compare "$model" "$tmp/val/h.mcz" --images "$images" --preprocess keras --json
+for key in top1_a top1_b difference interval images; do check "eval --compare --json has $key" grep -q "\"$key\"" "$tmp/out"; done
+expect 2 "give either FILE or --compare" -- eval "$model" --compare "$model" "$model" --images "$images" --preprocess keras
 
 # --- sweep: grid errors before any work (2), unwritable outputs (5), a small real sweep
 sw=(--eval-images "$images" --preprocess keras --eval-limit 2)

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Coverage study of --max-drop (docs/BUDGET.md): how often the top-1 drop on images no decision saw
+# exceeds the budget, with labels (--val) and without.
+#
+# For each of N random splits (seed s = 1..N) of ../shared/imagenet-dev's 500 labelled images into
+# calibration (C, 100 images), validation (V, 200) and test (T, 200) images, and for each studied run
+# (hybrid on MobileNetV1 0.25 and ShuffleNetV2, sparse on MobileNetV2: the runs that overshot their
+# budget in the README), two files are compressed with --max-drop 1:
+#   labels:    --calib C --val V                (every budget decision a paired bound on V, confidence 0.9)
+#   no labels: --calib C+V (the same 300 images, labels unused; 128 held out, split into search and
+#              confirmation halves)
+# and both are measured on T (--eval-images T: the written file's top-1 against the float model's).
+# Prints one TSV row per file on stdout (seed, model, recipe, mode, bytes, MULs, budget met, decision
+# estimate and bound, drop on T), then a summary per run and mode on stderr. Rows already in OUT
+# (--resume OUT) are skipped, so an interrupted study continues where it stopped.
+# Usage: scripts/budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--resume FILE.tsv] > coverage.tsv
+#   --runs  comma-separated MODEL:RECIPE (default mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+. "$repo/scripts/lib.sh"
+shared="$repo/../shared"
+images="$shared/imagenet-dev"
+splits=20 build="$repo/build" resume="" runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --splits) splits="$2"; shift 2 ;;
+    --build) build="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --resume) resume="$2"; shift 2 ;;
+    *) echo "usage: budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--resume FILE.tsv]" >&2; exit 2 ;;
+  esac
+done
+bin="$build/mcompress"
+[ -x "$bin" ] || { echo "budget_coverage: $bin not built" >&2; exit 2; }
+[ -f "$images/labels.tsv" ] || { echo "budget_coverage: $images/labels.tsv not found" >&2; exit 3; }
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+header=$'seed\tmodel\trecipe\tmode\tbytes\tmuls\tmet\testimate\tbound\tdecision_images\ttop1_float_test\ttop1_test\tdrop_test'
+if [ -n "$resume" ] && [ -s "$resume" ]; then cat "$resume"; else echo "$header"; fi
+
+# split SEED DIR: C, V, T folders of symlinks (V and T with their labels.tsv), by a seeded shuffle.
+split() {
+  local seed="$1" dir="$2"
+  mkdir -p "$dir/C" "$dir/V" "$dir/T" "$dir/CV"
+  node -e '
+    const fs = require("fs"), path = require("path");
+    const [labelsPath, seed, dir, src] = process.argv.slice(1);
+    const lines = fs.readFileSync(labelsPath, "utf8").split("\n").filter(Boolean);
+    let s = BigInt(seed) * 2654435761n + 1n;  // a 64-bit LCG: the same split on every machine
+    const next = () => { s = (s * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n); return Number(s >> 33n); };
+    for (let i = lines.length - 1; i > 0; i--) { const j = next() % (i + 1); [lines[i], lines[j]] = [lines[j], lines[i]]; }
+    const parts = { C: lines.slice(0, 100), V: lines.slice(100, 300), T: lines.slice(300) };
+    for (const [name, part] of Object.entries(parts)) {
+      for (const l of part) {
+        const f = l.split("\t")[0];
+        fs.symlinkSync(path.join(src, f), path.join(dir, name, f));
+        if (name !== "T") fs.symlinkSync(path.join(src, f), path.join(dir, "CV", f));
+      }
+      if (name !== "C") fs.writeFileSync(path.join(dir, name, "labels.tsv"), part.join("\n") + "\n");
+    }' "$images/labels.tsv" "$seed" "$dir" "$images"
+}
+
+for ((seed = 1; seed <= splits; seed++)); do
+  d="$tmp/split$seed"
+  split "$seed" "$d"
+  for run in ${runs//,/ }; do
+    model="${run%%:*}" recipe="${run##*:}"
+    case "$model" in mobilenet_v1*) pre=keras ;; *) pre=torch ;; esac
+    for mode in labels no_labels; do
+      if [ -n "$resume" ] && grep -q "^$seed"$'\t'"$model"$'\t'"$recipe"$'\t'"$mode"$'\t' "$resume" 2>/dev/null; then continue; fi
+      if [ "$mode" = labels ]; then data=(--calib "$d/C" --val "$d/V"); else data=(--calib "$d/CV"); fi
+      echo "budget_coverage: split $seed $model $recipe $mode..." >&2
+      if ! "$bin" compress "$shared/models/$model.onnx" -o "$tmp/f.mcz" --recipe "$recipe" --max-drop 1 "${data[@]}" \
+           --preprocess "$pre" --eval-images "$d/T" --force --quiet --json >"$tmp/c.json" 2>"$tmp/err"; then
+        echo "budget_coverage: failed: $(head -c 300 "$tmp/err")" >&2
+        continue
+      fi
+      node -e '
+        const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const b = j.budget || {}, a = j.accuracy || {};
+        const drop = a.top1_before - a.top1_after;
+        console.log([process.argv[2], process.argv[3], process.argv[4], process.argv[5], j.bytes, j.muls, b.met, b.estimate, b.bound,
+                     b.images, a.top1_before, a.top1_after, drop.toFixed(2)].join("\t"));' \
+        "$tmp/c.json" "$seed" "$model" "$recipe" "$mode"
+    done
+  done
+  rm -rf "$d"
+done
