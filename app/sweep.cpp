@@ -9,11 +9,13 @@
 #include <thread>
 
 #include "analysis/energy.h"
+#include "analysis/paired_drop.h"
 #include "analysis/report.h"
 #include "analysis/statistics_cache.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "core/text.h"
+#include "formats/labels.h"
 #include "formats/mcz.h"
 
 namespace mc {
@@ -77,6 +79,7 @@ struct Shared {
   const SourceModel* source = nullptr;
   ImageConfig image;
   CalibrationSample calibration;
+  LabelledSet validation;  // empty without --val
   bool have_calibration = false;
   std::shared_ptr<StatisticsCache> cache;
   int threads_per_point = 1;
@@ -102,6 +105,8 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
   if (needs_calib) cmd += " --calib " + shell_quote(o.calib) + " --calib-count " + std::to_string(o.calib_count) + " --seed " + std::to_string(o.seed);
   cmd += " --preprocess " + o.preprocess + " --eval-images " + shell_quote(o.eval_images);
   if (o.eval_limit) cmd += " --eval-limit " + std::to_string(o.eval_limit);
+  if (!o.validation_dir.empty()) cmd += " --val " + shell_quote(o.validation_dir);
+  if (o.confidence != 0.9) cmd += " --confidence " + format_number(o.confidence);
   r.point.command = cmd;
   try {
     RecipeOptions ro = g.options;
@@ -111,6 +116,9 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
       ro.held_out = s.calibration.held_out;
       ro.statistics_cache = s.cache;
     }
+    ro.confidence = o.confidence;
+    ro.validation = s.validation.images;
+    ro.validation_labels = s.validation.labels;
     CompressedModel compressed = run_recipe(g.recipe, s.source->model, ro);
     // The file exactly as `compress` with the point's command writes it, its top-1 measured on it.
     const Provenance provenance = make_provenance(o.file, &s.source->file.bytes, s.source->count, o.preprocess, o.calib,
@@ -217,6 +225,7 @@ SweepGrid build_sweep_grid(const SweepSettings& o) {
 
 SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const SourceModel& source) {
   if (o.preprocess.empty()) fail_usage("--preprocess is required (keras or torch)");
+  check_confidence(o.confidence, "--confidence");
   const std::vector<GridPoint>& points = grid.points;
   Shared s;
   s.o = &o;
@@ -233,6 +242,16 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
     // As `compress`: half of the sample (at most 128 images) is held out for budget decisions.
     s.calibration = sample_calibration(o.calib, o.calib_count, 0, o.seed, s.image, source.model, o.warn);
     s.cache = std::make_shared<StatisticsCache>();
+  }
+  if (!o.validation_dir.empty()) {
+    check_labelled_folder(o.validation_dir, EvalOptions{});
+    s.validation = labelled_set(o.validation_dir, s.image, source.model);
+    if (any_calib) {
+      const auto shared = shared_images(list_images(o.calib), s.validation.images.files);
+      if (!shared.empty())
+        fail_usage(std::to_string(shared.size()) + " images of --calib are also in --val (same content, e.g. " + shared.front() +
+                   "): validation images must be disjoint from calibration images");
+    }
   }
   const int total_threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const int jobs = std::max(1, std::min<int>(o.jobs, static_cast<int>(points.size())));

@@ -20,6 +20,8 @@ struct SweepSettings {
   std::vector<std::string> recipes;  // empty: every registered recipe
   std::vector<std::string> budgets;  // "recipe:key=v1,v2"
   std::string keep;                  // folder the point files are named into ("" : not kept)
+  std::string validation_dir;        // --val: labelled images for the budget decisions ("" : label-free)
+  double confidence = 0.9;           // --confidence of those decisions
   int64_t calib_count = 256, eval_limit = 0;
   uint64_t seed = 0;
   int jobs = 1;

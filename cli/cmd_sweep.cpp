@@ -164,6 +164,8 @@ Command add_sweep_command(CLI::App& root) {
       ->type_name("DIR");
   cmd->add_option("--eval-limit", st.eval_limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--preprocess", st.preprocess, "The model's input normalization (keras or torch)")->check(CLI::IsMember({"keras", "torch"}));
+  cmd->add_option("--val", st.validation_dir, "Labelled images every --max-drop decision is made on (as compress --val)")->type_name("DIR");
+  cmd->add_option("--confidence", st.confidence, "Confidence of --max-drop decisions, in (0.5, 1)")->default_val(0.9)->type_name("C");
   cmd->add_option("--recipes", st.recipes, "Recipes to sweep, comma-separated (default: all)")->delimiter(',')->type_name("LIST");
   cmd->add_option("--budgets", st.budgets, "A budget axis RECIPE:BUDGET=V1,V2,... (repeatable)")->type_name("SPEC");
   cmd->add_option("-o,--output", o->outputs, "Write the table: JSON if FILE ends in .json, else CSV; '-' stdout (repeatable)")
