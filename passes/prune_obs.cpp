@@ -113,8 +113,9 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
   if (allocation != "uniform") {
     std::vector<double> scale(layers.size(), 1.0);
     if (allocation == "measured") {
-      // Measured on the images a label-free budget search sees, never on those it is confirmed on.
-      const CalibrationSet allocation_images = ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
+      // Measured on the images a label-free budget search sees, never on those it is confirmed on (all
+      // held-out images when no label-free decision follows).
+      const CalibrationSet allocation_images = has_sparsity || ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
       const double base_kl = compare_outputs(model, allocation_images, ctx.float_reference(allocation_images), ctx.threads).kl;
       for (size_t l = 0; l < layers.size(); ++l) {
         std::vector<size_t> one(layers.size(), 0);

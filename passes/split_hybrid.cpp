@@ -153,8 +153,9 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   // making that layer's least sensitive half ternary, per unit of their summed proxy.
   std::string allocation = options.text("allocation");
   if (allocation == "auto") allocation = ctx.held_out.files.empty() ? "proxy" : "measured";
-  // Measured on the images a label-free budget search sees, never on those it is confirmed on.
-  const CalibrationSet allocation_images = ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
+  // Measured on the images a label-free budget search sees, never on those it is confirmed on (all
+  // held-out images when no label-free decision follows).
+  const CalibrationSet allocation_images = has_fraction || ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
   if (allocation == "measured") {
     const ReferenceOutputs& reference = ctx.float_reference(allocation_images);
     const double base_kl = compare_outputs(model, allocation_images, reference, ctx.threads).kl;

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+'use strict';
+// Summarizes scripts/budget_coverage.sh's TSV as a markdown table: per run (model, recipe) and mode
+// (labels / no labels), the number of splits, how often the budget was declared met, how often the
+// top-1 drop on the test images exceeded the budget (all files, and among files declared within it),
+// the mean and largest test drop, and the mean size and MULs (what being safe costs).
+//   node scripts/coverage_summary.js coverage.tsv [--max-drop P]
+const fs = require('fs');
+
+function fail(message) { process.stderr.write(`coverage_summary: error: ${message}\n`); process.exit(2); }
+
+const args = process.argv.slice(2);
+let maxDrop = 1;
+const files = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--max-drop') maxDrop = Number(args[++i]);
+  else files.push(args[i]);
+}
+if (files.length !== 1 || !(maxDrop >= 0)) fail('usage: coverage_summary.js coverage.tsv [--max-drop P]');
+const lines = fs.readFileSync(files[0], 'utf8').split('\n').filter(Boolean);
+const header = lines.shift().split('\t');
+const rows = lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [header[i], v])));
+const groups = new Map();
+for (const r of rows) {
+  const key = `${r.model}\t${r.recipe}\t${r.mode}`;
+  if (!groups.has(key)) groups.set(key, []);
+  groups.get(key).push(r);
+}
+const pct = (a, b) => (b ? `${(100 * a / b).toFixed(0)}%` : 'n/a');
+console.log('| model | recipe | mode | splits | budget met | test drop > budget: all | among met | mean test drop | largest | mean .mcz bytes | mean MULs |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+for (const [key, g] of [...groups].sort()) {
+  const [model, recipe, mode] = key.split('\t');
+  const met = g.filter((r) => r.met === 'true');
+  const over = (rs) => rs.filter((r) => Number(r.drop_test) > maxDrop).length;
+  const mean = (rs, f) => rs.reduce((s, r) => s + Number(r[f]), 0) / rs.length;
+  const largest = Math.max(...g.map((r) => Number(r.drop_test)));
+  console.log(`| ${model} | ${recipe} | ${mode.replace('_', ' ')} | ${g.length} | ${pct(met.length, g.length)} | ` +
+    `${pct(over(g), g.length)} | ${met.length ? pct(over(met), met.length) : 'n/a'} | ${mean(g, 'drop_test').toFixed(2)} | ` +
+    `${largest.toFixed(2)} | ${Math.round(mean(g, 'bytes')).toLocaleString('en-US')} | ${(mean(g, 'muls') / 1e6).toFixed(1)}M |`);
+}
