@@ -35,8 +35,9 @@ namespace {
 ImageConfig fitted_to(ImageConfig image, const Model& model) {
   if (model.graph.inputs.size() == 1) {
     const Shape& s = model.graph.inputs[0].shape;
-    if (s.size() == 4 && s[2] > 0 && s[2] == s[3]) {
-      image.crop = static_cast<int>(s[2]);
+    const size_t h = image.layout == Layout::nhwc ? 1 : 2;
+    if (s.size() == 4 && s[h] > 0 && s[h] == s[h + 1]) {
+      image.crop = static_cast<int>(s[h]);
       if (image.resize_short < image.crop) image.resize_short = image.crop;
     }
   }
@@ -45,7 +46,7 @@ ImageConfig fitted_to(ImageConfig image, const Model& model) {
 
 }  // namespace
 
-LabelledSet labelled_set(const std::string& dir, ImageConfig image, const Model& model) {
+LabelledSet labelled_set(const std::string& dir, ImageConfig image, const Model& model, int64_t label_offset) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(dir)) fail_input(dir + ": no such directory");
   const std::string labels_path = (fs::path(dir) / "labels.tsv").string();
@@ -53,7 +54,7 @@ LabelledSet labelled_set(const std::string& dir, ImageConfig image, const Model&
   LabelledSet out;
   for (const auto& li : read_labels_tsv(labels_path)) {
     out.images.files.push_back((fs::path(dir) / li.file).string());
-    out.labels.push_back(li.class_index);
+    out.labels.push_back(li.class_index + label_offset);
   }
   if (out.labels.empty()) fail_input(labels_path + ": no labelled images");
   out.images.image = fitted_to(image, model);

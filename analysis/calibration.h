@@ -36,7 +36,7 @@ struct LabelledSet {
   CalibrationSet images;
   std::vector<int64_t> labels;
 };
-LabelledSet labelled_set(const std::string& dir, ImageConfig image, const Model& model);
+LabelledSet labelled_set(const std::string& dir, ImageConfig image, const Model& model, int64_t label_offset = 0);
 
 // The files of `a` whose content (SHA-256) is also in `b`, for keeping calibration and validation
 // images apart.

@@ -74,15 +74,18 @@ EvalResult evaluate(Executor& executor, const std::string& image_dir, const Eval
     if (scores.dtype() != DType::f32 || scores.rank() != 2 || scores.dim(0) != count)
       fail_unsupported("eval expects a [N, classes] float output, the model gives " + shape_str(scores.shape()));
     const int64_t classes = scores.dim(1);
+    result.label_offset = options.label_offset >= 0 ? options.label_offset : (classes == 1001 ? 1 : 0);
     for (int64_t i = 0; i < count; ++i) {
       const LabeledImage& li = labels[static_cast<size_t>(first + i)];
-      if (li.class_index >= classes)
-        fail_input(labels_path + ": class " + std::to_string(li.class_index) + " of " + li.file +
-                   " is beyond the model's " + std::to_string(classes) + " outputs");
+      const int64_t label = li.class_index + result.label_offset;
+      if (label >= classes)
+        fail_input(labels_path + ": class " + std::to_string(li.class_index) +
+                   (result.label_offset ? " (+" + std::to_string(result.label_offset) + " label offset)" : std::string()) + " of " +
+                   li.file + " is beyond the model's " + std::to_string(classes) + " outputs");
       auto best = top_k(scores.data<float>() + i * classes, classes, 5);
-      if (best[0] == li.class_index) ++result.top1_correct;
-      result.top1_hits.push_back(best[0] == li.class_index ? 1 : 0);
-      if (std::find(best.begin(), best.end(), li.class_index) != best.end()) ++result.top5_correct;
+      if (best[0] == label) ++result.top1_correct;
+      result.top1_hits.push_back(best[0] == label ? 1 : 0);
+      if (std::find(best.begin(), best.end(), label) != best.end()) ++result.top5_correct;
     }
     if (options.keep_inputs) store_rows(result.inputs, input, first, total);
     if (options.keep_scores) store_rows(result.scores, scores, first, total);

@@ -18,6 +18,7 @@ struct EvalOptions {
   int64_t batch = 16;
   bool keep_inputs = false;  // collect the preprocessed inputs in EvalResult::inputs
   bool keep_scores = false;  // collect the model outputs in EvalResult::scores
+  int64_t label_offset = -1;  // added to each labels.tsv class; -1: 1 for a 1001-class model (background first), else 0
 };
 
 struct EvalResult {
@@ -28,6 +29,7 @@ struct EvalResult {
   double top5 = 0;  // percent
   double seconds = 0;            // whole loop: decoding, preprocessing and inference
   double inference_seconds = 0;  // executor only
+  int64_t label_offset = 0;      // what was added to each labels.tsv class
   std::vector<uint8_t> top1_hits;  // per image, in labels.tsv order: 1 when the top-1 class is the label
   Tensor inputs;  // [N,3,H,W] when EvalOptions::keep_inputs
   Tensor scores;  // [N,classes] when EvalOptions::keep_scores

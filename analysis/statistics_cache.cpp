@@ -10,10 +10,7 @@ namespace mc {
 std::string statistics_key(const Model& model, const CalibrationSet& set) {
   std::string serialized = serialize_onnx(model);
   std::string key = sha256_hex(std::as_bytes(std::span<const char>(serialized.data(), serialized.size())));
-  for (int v : {set.image.resize_short, set.image.crop, static_cast<int>(set.image.preprocess), static_cast<int>(set.batch)}) {
-    key += '|';
-    key += std::to_string(v);
-  }
+  key += '|' + image_config_key(set.image) + '|' + std::to_string(set.batch);
   for (const auto& f : set.files) {
     key += '|';
     key += f;

@@ -9,6 +9,7 @@
 #include "analysis/energy.h"
 #include "analysis/paired_drop.h"
 #include "formats/file_io.h"
+#include "formats/input_convention.h"
 #include "formats/labels.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
@@ -51,11 +52,19 @@ std::vector<std::string> validate_job(const CompressJob& job) {
   if (needs && job.calib_dir.empty())
     fail_usage("pass '" + needs->name + "'" + (job.recipe_options.passes.empty() ? " of recipe '" + recipe + "'" : std::string()) +
                " needs calibration images: give --calib DIR");
-  if ((needs || !job.eval_images.empty()) && job.preprocess.empty())
-    fail_usage("--preprocess is required with --calib or --eval-images (keras or torch)");
+  const InputConvention convention = parse_input_spec(job.preprocess);
+  if (convention.preprocess.kind == Preprocess::Kind::none) {
+    auto needs_preprocess = [](const std::vector<std::string>& files) {
+      return std::any_of(files.begin(), files.end(), [](const std::string& f) { return !is_npy_path(f); });
+    };
+    if ((needs && needs_preprocess(list_images(job.calib_dir))) ||
+        (!job.eval_images.empty() && needs_preprocess(list_images(job.eval_images))))
+      fail_usage("--preprocess is required with JPEG --calib or --eval-images (keras, torch, caffe, raw, unit, or --mean/--std); "
+                 "folders of preprocessed float32 .npy tensors need none");
+  }
   if (!needs && !job.calib_dir.empty())
     notes.push_back("--calib (and --calib-count, --seed, --held-out) ignored: " + what + " needs no calibration images");
-  if (job.preprocess.empty())
+  if (convention.preprocess.kind == Preprocess::Kind::none)
     notes.push_back("the file will not record the model's preprocessing: eval and sweep of it will need --preprocess (give it here to store it)");
   if (needs) {
     const auto images = list_images(job.calib_dir);
@@ -91,12 +100,36 @@ std::vector<std::string> validate_job(const CompressJob& job) {
   return notes;
 }
 
+namespace {
+
+// NaN or Inf in a float weight: lossless and fp16 keep such values as they are (with a warning: the
+// model's outputs may be NaN); every other recipe refuses, since scales, sensitivities and budgets
+// computed from them would be meaningless. docs/CLI-NOTES in README ("Weights with NaN or Inf").
+void check_finite_weights(const std::string& recipe, const SourceModel& source, const std::function<void(const std::string&)>& warn) {
+  for (const auto& [name, init] : source.model.graph.initializers) {
+    const Tensor& t = init.values;
+    if (t.dtype() != DType::f32) continue;
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(t.data<float>()[i]) && bad++ == 0) first = i;
+    if (!bad) continue;
+    const std::string what = source.file.name + ": weight '" + name + "' holds " + count_of(bad, "NaN or Inf value") + " (first at index " +
+                             std::to_string(first) + ")";
+    if (recipe != "lossless" && recipe != "fp16")
+      fail_input(what + ": recipe '" + recipe + "' needs finite weights (lossless and fp16 keep them as they are)");
+    if (warn) warn(what + ": kept as is; the model's outputs may be NaN");
+  }
+}
+
+}  // namespace
+
 CompressResult run_compress_job(const CompressJob& job, const SourceModel& source) {
   validate_job(job);
   CompressResult result;
   const std::string recipe = job.recipe.empty() ? std::string(custom_recipe) : job.recipe;
-  ImageConfig image;
-  if (!job.preprocess.empty()) image.preprocess = parse_preprocess(job.preprocess);
+  check_finite_weights(recipe, source, job.warn);
+  const InputConvention convention = parse_input_spec(job.preprocess);
+  const ImageConfig image = fit_image_config(convention, source.model, source.file.name);
   auto stage = [&](const std::string& name) {
     return [&job, name](int64_t done, int64_t total) {
       if (job.progress) job.progress(name, done, total);
@@ -115,7 +148,7 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
   }
   ro.confidence = job.confidence;
   if (!job.validation_dir.empty()) {
-    LabelledSet val = labelled_set(job.validation_dir, image, source.model);
+    LabelledSet val = labelled_set(job.validation_dir, image, source.model, label_offset_for(convention, model_classes(source.model)));
     ro.validation = std::move(val.images);
     ro.validation_labels = std::move(val.labels);
   }
@@ -127,11 +160,12 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
   const Provenance provenance =
       make_provenance(source.file.path, &source.file.bytes, source.count, job.preprocess, job.calib_dir,
                       result.calibrated ? &result.calibration.fit : nullptr, &result.calibration.held_out, job.seed);
-  EvalRequest eval{job.eval_images, job.eval_limit, image, job.threads, stage("eval (compressed)")};
+  EvalRequest eval{job.eval_images, job.eval_limit, image, convention.label_offset, job.threads, stage("eval (compressed)")};
   if (!job.eval_images.empty()) {
     Executor exec(source.model, ExecutorOptions{job.threads, true});
     EvalOptions eo;
     eo.image = image;
+    eo.label_offset = convention.label_offset;
     eo.limit = job.eval_limit;
     result.before = evaluate(exec, job.eval_images, eo, stage("eval (float)"));
   }

@@ -115,6 +115,7 @@ EvalResult evaluate_mcz_bytes(std::span<const std::byte> bytes, const std::strin
   Executor exec(runnable, ExecutorOptions{request.threads, true});
   EvalOptions eo;
   eo.image = request.image;
+  eo.label_offset = request.label_offset;
   eo.limit = request.limit;
   return evaluate(exec, request.images, eo, request.progress);
 }

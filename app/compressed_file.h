@@ -46,6 +46,7 @@ struct EvalRequest {
   std::string images;  // labelled folder
   int64_t limit = 0;
   ImageConfig image;
+  int64_t label_offset = -1;  // EvalOptions::label_offset
   int threads = 0;
   std::function<void(int64_t, int64_t)> progress;
 };

@@ -1,6 +1,7 @@
 #include "app/profile_job.h"
 
 #include "core/error.h"
+#include "formats/input_convention.h"
 #include "passes/pass.h"
 
 namespace mc {
@@ -9,7 +10,7 @@ void validate_profile_job(const ProfileJob& job) {
   for (const auto& f : job.end_to_end_formats)
     if (f != "ternary" && f != "ternary2" && f != "ternary3" && f != "int4" && f != "int8")
       fail_usage("--e2e-formats: unknown format '" + f + "' (valid: ternary, ternary2, ternary3, int4, int8)");
-  if (job.preprocess.empty()) fail_usage("--preprocess is required (keras or torch)");
+  parse_input_spec(job.preprocess);  // a bad convention fails before any work
   if (first_needing_calibration(parse_pipeline(job.passes)))
     fail_usage("--passes: profile runs passes that need no calibration images (canonicalizing ones such as fold-bn, equalize)");
 }
@@ -24,8 +25,7 @@ ProfileResult run_profile_job(const ProfileJob& job, const ModelFile& file) {
   run_pipeline(model, parse_pipeline(job.passes), pctx);
 
   ProfileResult r;
-  ImageConfig image;
-  image.preprocess = parse_preprocess(job.preprocess);
+  const ImageConfig image = fit_image_config(parse_input_spec(job.preprocess), model, file.name);
   r.images = calibration_set(job.calib_dir, job.calib_count, job.seed, image, model, job.warn);
   AnalysisManager analyses(AnalysisManager::Settings{job.threads, {}, [&](int64_t d, int64_t t) {
                                                        if (job.progress) job.progress("calibration", d, t);

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "core/text.h"
+#include "formats/input_convention.h"
 #include "formats/labels.h"
 #include "formats/mcz.h"
 
@@ -78,6 +79,7 @@ struct Shared {
   const SweepSettings* o = nullptr;
   const SourceModel* source = nullptr;
   ImageConfig image;
+  int64_t label_offset = -1;  // EvalOptions::label_offset
   CalibrationSample calibration;
   LabelledSet validation;  // empty without --val
   bool have_calibration = false;
@@ -103,7 +105,8 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
   if (!g.key.empty()) cmd += " --" + g.key + " " + g.value;
   const bool needs_calib = recipe_needs_calibration(g.recipe, g.options);
   if (needs_calib) cmd += " --calib " + shell_quote(o.calib) + " --calib-count " + std::to_string(o.calib_count) + " --seed " + std::to_string(o.seed);
-  cmd += " --preprocess " + o.preprocess + " --eval-images " + shell_quote(o.eval_images);
+  if (!o.preprocess.empty()) cmd += " --preprocess " + shell_quote(o.preprocess);
+  cmd += " --eval-images " + shell_quote(o.eval_images);
   if (o.eval_limit) cmd += " --eval-limit " + std::to_string(o.eval_limit);
   if (!o.validation_dir.empty()) cmd += " --val " + shell_quote(o.validation_dir);
   if (o.confidence != 0.9) cmd += " --confidence " + format_number(o.confidence);
@@ -123,7 +126,7 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
     // The file exactly as `compress` with the point's command writes it, its top-1 measured on it.
     const Provenance provenance = make_provenance(o.file, &s.source->file.bytes, s.source->count, o.preprocess, o.calib,
                                                   needs_calib ? &s.calibration.fit : nullptr, &s.calibration.held_out, o.seed);
-    const EvalRequest eval{o.eval_images, o.eval_limit, s.image, s.threads_per_point, {}};
+    const EvalRequest eval{o.eval_images, o.eval_limit, s.image, s.label_offset, s.threads_per_point, {}};
     WrittenFile file = write_compressed_file(compressed, compressed_metadata(compressed, provenance), out_name, s.threads_per_point, &eval,
                                              &s.float_eval);
     r.point.top1 = file.after->top1;
@@ -224,13 +227,14 @@ SweepGrid build_sweep_grid(const SweepSettings& o) {
 }
 
 SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const SourceModel& source) {
-  if (o.preprocess.empty()) fail_usage("--preprocess is required (keras or torch)");
+  const InputConvention convention = parse_input_spec(o.preprocess);
   check_confidence(o.confidence, "--confidence");
   const std::vector<GridPoint>& points = grid.points;
   Shared s;
   s.o = &o;
   s.source = &source;
-  s.image.preprocess = parse_preprocess(o.preprocess);
+  s.image = fit_image_config(convention, source.model, source.file.name);
+  s.label_offset = convention.label_offset;
   auto stage = [&](const std::string& name) {
     return [&o, name](int64_t done, int64_t total) {
       if (o.progress) o.progress(name, done, total);
@@ -245,7 +249,7 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
   }
   if (!o.validation_dir.empty()) {
     check_labelled_folder(o.validation_dir, EvalOptions{});
-    s.validation = labelled_set(o.validation_dir, s.image, source.model);
+    s.validation = labelled_set(o.validation_dir, s.image, source.model, label_offset_for(convention, model_classes(source.model)));
     if (any_calib) {
       const auto shared = shared_images(list_images(o.calib), s.validation.images.files);
       if (!shared.empty())
@@ -260,6 +264,7 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
     Executor exec(source.model, ExecutorOptions{total_threads, true});
     EvalOptions eo;
     eo.image = s.image;
+    eo.label_offset = s.label_offset;
     eo.limit = o.eval_limit;
     s.float_eval = evaluate(exec, o.eval_images, eo, stage("eval (float)"));
   }

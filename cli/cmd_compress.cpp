@@ -24,7 +24,7 @@ struct CompressOptions {
   std::string file;
   std::string output;
   std::string recipe;
-  std::string preprocess;
+  InputFlags input;
   std::string calib, passes, eval_images, report, val;
   double confidence = 0.9;
   int64_t calib_count = 256, held_out = 0, eval_limit = 0;
@@ -105,7 +105,7 @@ int run_compress(const CompressOptions& o) {
   ro.activations = o.activations;
   ro.sparsity = o.sparsity;
   ro.passes = o.passes;
-  job.preprocess = o.preprocess;
+  job.preprocess = input_spec_with_flags("", o.input);
   job.calib_dir = o.calib;
   job.calib_count = o.calib_count;
   job.held_out = o.held_out;
@@ -117,8 +117,9 @@ int run_compress(const CompressOptions& o) {
   job.output_name = o.output;
   job.threads = o.common.threads;
   // The recipe and its flags, missing --calib / --preprocess, the calibration and evaluation
-  // folders: all checked before any work.
-  for (const auto& note : validate_job(job)) warn(note);
+  // folders: all checked before any work; the notes are shown once the model has been read (a model
+  // that cannot be read gets its one error line alone).
+  const std::vector<std::string> notes = validate_job(job);
   StageProgress progress(o.common.quiet);
   if (o.verbose && !o.common.quiet)
     job.log = [&](const std::string& m) {
@@ -132,6 +133,7 @@ int run_compress(const CompressOptions& o) {
   job.progress = progress.callback();
 
   const SourceModel source = load_source_model(o.file);
+  for (const auto& note : notes) warn(note);
   const CompressResult result = run_compress_job(job, source);
   progress.finish();
   write_binary_file(o.output, result.bytes);
@@ -188,8 +190,6 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("-o,--output", o->output, "Output .mcz file ('-' writes stdout)")->required()->type_name("OUT.mcz");
   cmd->add_option("--recipe", o->recipe, "Compression recipe (see below); with --passes instead, the file records recipe 'custom'")
       ->type_name("NAME");
-  cmd->add_option("--preprocess", o->preprocess, "The model's input normalization (keras or torch); stored in the file")
-      ->check(CLI::IsMember({"keras", "torch"}));
   cmd->add_option("--calib", o->calib, "Calibration images (JPEG or .npy; no labels needed)")->type_name("DIR");
   cmd->add_option("--calib-count", o->calib_count, "Calibration images to sample")->check(CLI::Range(int64_t{2}, int64_t{1} << 30))->default_val(256);
   cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: half, at most 128)")
@@ -235,6 +235,7 @@ Command add_compress_command(CLI::App& root) {
         throw CLI::Success();
       },
       "List every pass with its options, ranges and defaults, and exit");
+  add_input_options(cmd, o->input, " (stored in the file; eval, sweep and info read it back)");
   add_common_options(cmd, o->common);
   return {cmd, [o] { return run_compress(*o); }};
 }

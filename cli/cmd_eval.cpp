@@ -10,6 +10,9 @@
 #include "cli/common.h"
 #include "formats/npy.h"
 #include "formats/file_io.h"
+#include "formats/input_convention.h"
+#include "formats/labels.h"
+#include <algorithm>
 #include "formats/mcz.h"
 #include "formats/mcz_metadata.h"
 #include "formats/model_file.h"
@@ -22,11 +25,11 @@ struct EvalCliOptions {
   std::string file;
   std::string images;
   std::string labels;
-  std::string preprocess;
+  InputFlags input;
   int64_t limit = 0;
   int batch = 16;
-  int resize = 256;
-  int crop = 224;
+  int resize = 0;  // 0: crop / crop ratio
+  int crop = 0;    // 0: the model's input size
   std::string save_inputs, save_scores;
   std::vector<std::string> compare;  // --compare A B
   double confidence = 0.95;
@@ -34,23 +37,35 @@ struct EvalCliOptions {
   CommonOptions common;
 };
 
-// The model of FILE as eval runs it, and the preprocessing to feed it (flag, else what a .mcz stores).
-std::pair<Model, std::string> model_to_evaluate(const std::string& path, const std::string& preprocess_flag) {
+struct ModelToEvaluate {
+  Model model;
+  std::string name;
+  std::string input;  // the input convention's spec line (what the .mcz stores, with the flags applied)
+};
+
+// The model of FILE as eval runs it, and how to feed it (flags over what a .mcz stores).
+ModelToEvaluate model_to_evaluate(const std::string& path, const EvalCliOptions& o) {
   const ModelFile file = read_model_file(path);
-  std::string preprocess = preprocess_flag;
-  if (file.mcz && preprocess.empty()) preprocess = parse_metadata(read_mcz(file.bytes, file.name).metadata, file.name).preprocess;
-  if (preprocess.empty())
-    fail_usage(file.name + ": --preprocess is required (keras: inputs scaled to [-1, 1]; torch: ImageNet mean/std) unless the .mcz file stores it");
+  const std::string stored = file.mcz ? parse_metadata(read_mcz(file.bytes, file.name).metadata, file.name).preprocess : "";
+  const std::string spec = input_spec_with_flags(stored, o.input);
+  if (parse_input_spec(spec).preprocess.kind == Preprocess::Kind::none) {
+    const auto files = list_images(o.images);
+    if (std::any_of(files.begin(), files.end(), [](const std::string& f) { return !is_npy_path(f); }))
+      fail_usage(file.name + ": --preprocess is required for JPEG images (keras, torch, caffe, raw, unit, or --mean/--std) unless the .mcz file stores it");
+  }
   // A .mcz runs as written, in the form ONNX Runtime runs its default export.
-  return {runnable_model(file), preprocess};
+  return {runnable_model(file), file.name, spec};
 }
 
-EvalOptions eval_options(const EvalCliOptions& o, const std::string& preprocess) {
+EvalOptions eval_options(const EvalCliOptions& o, const ModelToEvaluate& m) {
   EvalOptions options;
-  options.image.preprocess = parse_preprocess(preprocess);
-  options.image.resize_short = o.resize;
-  options.image.crop = o.crop;
-  if (o.crop > o.resize) fail_usage("--crop " + std::to_string(o.crop) + " is larger than --resize " + std::to_string(o.resize));
+  const InputConvention convention = parse_input_spec(m.input);
+  options.image = fit_image_config(convention, m.model, m.name);
+  options.label_offset = convention.label_offset;
+  if (o.resize) options.image.resize_short = o.resize;
+  if (o.crop) options.image.crop = o.crop;
+  if (options.image.crop > options.image.resize_short)
+    fail_usage("crop " + std::to_string(options.image.crop) + " is larger than the resize " + std::to_string(options.image.resize_short));
   options.labels_path = o.labels;
   options.limit = o.limit;
   options.batch = o.batch;
@@ -63,11 +78,11 @@ int run_compare(const EvalCliOptions& o) {
   std::vector<EvalResult> results;
   std::vector<std::string> preprocess;
   for (size_t i = 0; i < 2; ++i) {
-    auto [model, pre] = model_to_evaluate(o.compare[i], o.preprocess);
-    preprocess.push_back(pre);
-    Executor executor(model, ExecutorOptions{o.common.threads, true});
+    const ModelToEvaluate m = model_to_evaluate(o.compare[i], o);
+    preprocess.push_back(m.input);
+    Executor executor(m.model, ExecutorOptions{o.common.threads, true});
     Progress progress("eval " + std::string(i == 0 ? "A" : "B"), o.common.quiet);
-    results.push_back(evaluate(executor, o.images, eval_options(o, pre), [&](int64_t d, int64_t t) { progress.update(d, t); }));
+    results.push_back(evaluate(executor, o.images, eval_options(o, m), [&](int64_t d, int64_t t) { progress.update(d, t); }));
   }
   if (preprocess[0] != preprocess[1] && !o.common.quiet)
     std::fprintf(stderr, "mcompress: warning: the two models take different preprocessing (%s, %s): each was fed its own\n",
@@ -102,13 +117,13 @@ int run_eval(const EvalCliOptions& o) {
     return run_compare(o);
   }
   if (o.file.empty()) fail_usage("give the model FILE to evaluate (or --compare A B)");
-  auto [model, preprocess] = model_to_evaluate(o.file, o.preprocess);
-  EvalOptions options = eval_options(o, preprocess);
+  const ModelToEvaluate m = model_to_evaluate(o.file, o);
+  EvalOptions options = eval_options(o, m);
   options.keep_inputs = !o.save_inputs.empty();
   options.keep_scores = !o.save_scores.empty();
   for (const auto* path : {&o.save_inputs, &o.save_scores})
     if (!path->empty()) check_output_path(*path, o.force, {o.file});
-  Executor executor(model, ExecutorOptions{o.common.threads, true});
+  Executor executor(m.model, ExecutorOptions{o.common.threads, true});
   Progress progress("eval", o.common.quiet);
   EvalResult r = evaluate(executor, o.images, options, [&](int64_t done, int64_t total) { progress.update(done, total); });
   progress.finish();
@@ -125,7 +140,9 @@ int run_eval(const EvalCliOptions& o) {
     j["images_per_second"] = r.images_per_second();
     j["inference_images_per_second"] = r.inference_seconds > 0 ? static_cast<double>(r.images) / r.inference_seconds : 0.0;
     j["threads"] = executor.pool().size();
-    j["preprocess"] = preprocess;
+    j["preprocess"] = m.input;
+    j["input"] = {{"layout", layout_name(options.image.layout)}, {"size", options.image.crop}, {"resize", options.image.resize_short},
+                  {"label_offset", r.label_offset}};
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -143,8 +160,9 @@ Command add_eval_command(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("eval", "Top-1 / top-5 accuracy of a model on a labelled image folder");
   cmd->footer(
       "The folder holds JPEGs (or .npy tensors) and labels.tsv: 'filename<TAB>class index' per line. Each image\n"
-      "is decoded with libjpeg-turbo, its short side resized to --resize, center-cropped to --crop and\n"
-      "normalized: keras = x/127.5-1, torch = (x/255-mean)/std with ImageNet mean and std.\n"
+      "is decoded with libjpeg-turbo, its short side resized (224 / 0.875 = 256 for a 224 model), center-cropped\n"
+      "to the model's input size and normalized (--preprocess, or --mean/--std; a .mcz stores its own). NHWC\n"
+      "inputs and 1001-class models (background class first) are detected; --layout and --label-offset override.\n"
       "A labelled file that is missing or not a valid JPEG is an error (exit 3): accuracy is never\n"
       "computed over a silently smaller set.\n\n"
       "A .mcz whose activations are int8 runs in the form `export --qdq` writes, and each int8 layer\n"
@@ -160,12 +178,11 @@ Command add_eval_command(CLI::App& root) {
   cmd->add_option("--confidence", o->confidence, "--compare: the interval's confidence, in (0.5, 1)")->default_val(0.95)->type_name("C");
   cmd->add_option("--images", o->images, "Folder of labelled images")->required()->type_name("DIR");
   cmd->add_option("--labels", o->labels, "Labels file (default: DIR/labels.tsv)")->type_name("FILE");
-  cmd->add_option("--preprocess", o->preprocess, "Input normalization: keras or torch (default: what the .mcz stores)")
-      ->check(CLI::IsMember({"keras", "torch"}));
   cmd->add_option("--limit", o->limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 40))->type_name("N");
   cmd->add_option("--batch", o->batch, "Images per executor run")->check(CLI::Range(1, 4096))->default_val(16);
-  cmd->add_option("--resize", o->resize, "Short side after resizing")->check(CLI::Range(1, 8192))->default_val(256);
-  cmd->add_option("--crop", o->crop, "Center crop size")->check(CLI::Range(1, 8192))->default_val(224);
+  cmd->add_option("--resize", o->resize, "Short side after resizing (default: crop / --crop-ratio, 256 for 224)")->check(CLI::Range(1, 8192));
+  cmd->add_option("--crop", o->crop, "Center crop size (default: the model's input size)")->check(CLI::Range(1, 8192));
+  add_input_options(cmd, o->input, " (default: what the .mcz stores)");
   cmd->add_option("--save-inputs", o->save_inputs,
                   "Write the preprocessed input batch as float32 .npy [N,3,H,W] (to run other runtimes on identical inputs)")
       ->type_name("FILE.npy");

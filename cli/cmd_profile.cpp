@@ -22,7 +22,8 @@ namespace mc::cli {
 namespace {
 
 struct ProfileOptions {
-  std::string file, calib, output, preprocess, passes = "fold-constants,fold-bn";
+  InputFlags input;
+  std::string file, calib, output, passes = "fold-constants,fold-bn";
   int64_t calib_count = 256, e2e_images = 32;
   uint64_t seed = 0;
   std::string e2e_formats = "ternary2,int8";
@@ -88,7 +89,7 @@ int run_profile(const ProfileOptions& o) {
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
   ProfileJob job;
   job.passes = o.passes;
-  job.preprocess = o.preprocess;
+  job.preprocess = input_spec_with_flags("", o.input);
   job.calib_dir = o.calib;
   job.calib_count = o.calib_count;
   job.seed = o.seed;
@@ -164,7 +165,7 @@ Command add_profile_command(CLI::App& root) {
   cmd->add_option("--calib", o->calib, "Folder of calibration images (JPEG or .npy)")->required()->type_name("DIR");
   cmd->add_option("--calib-count", o->calib_count, "Calibration images to use (a seeded sample)")->check(CLI::Range(int64_t{1}, int64_t{1} << 30))->default_val(256);
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
-  cmd->add_option("--preprocess", o->preprocess, "Input normalization: keras or torch")->check(CLI::IsMember({"keras", "torch"}));
+  add_input_options(cmd, o->input, "");
   cmd->add_option("--passes", o->passes, "Canonicalizing passes run before profiling")->default_val("fold-constants,fold-bn");
   cmd->add_option("--e2e-images", o->e2e_images, "Images for the per-layer end-to-end measurement (0: skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->default_val(32);
   cmd->add_option("--e2e-formats", o->e2e_formats, "Formats measured end to end, comma-separated")->default_val("ternary2,int8");

@@ -26,6 +26,7 @@ struct SweepOptions {
   std::vector<std::string> outputs;  // .csv / .json / "-"
   std::string html;
   bool force = false;
+  InputFlags input;
   CommonOptions common;
 };
 
@@ -70,7 +71,7 @@ int run_sweep(SweepOptions& opts) {
     std::error_code ec;
     if (!std::filesystem::is_directory(s.keep, ec)) throw Error(ErrorKind::output, s.keep + ": --keep needs an existing directory");
   }
-  if (s.preprocess.empty()) fail_usage("--preprocess is required (keras or torch)");
+  s.preprocess = input_spec_with_flags("", opts.input);
   s.threads = common.threads;
   const SweepGrid grid = build_sweep_grid(s);
   for (const auto& r : grid.rejected)
@@ -163,7 +164,7 @@ Command add_sweep_command(CLI::App& root) {
       ->required()
       ->type_name("DIR");
   cmd->add_option("--eval-limit", st.eval_limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
-  cmd->add_option("--preprocess", st.preprocess, "The model's input normalization (keras or torch)")->check(CLI::IsMember({"keras", "torch"}));
+  add_input_options(cmd, o->input, " (as compress; stored in every point's file)");
   cmd->add_option("--val", st.validation_dir, "Labelled images every --max-drop decision is made on (as compress --val)")->type_name("DIR");
   cmd->add_option("--confidence", st.confidence, "Confidence of --max-drop decisions, in (0.5, 1)")->default_val(0.9)->type_name("C");
   cmd->add_option("--recipes", st.recipes, "Recipes to sweep, comma-separated (default: all)")->delimiter(',')->type_name("LIST");

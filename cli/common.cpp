@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "formats/input_convention.h"
 #include <sstream>
 
 namespace mc::cli {
@@ -17,6 +18,53 @@ void add_common_options(CLI::App* cmd, CommonOptions& options, bool with_json) {
       ->type_name("N");
   cmd->add_flag("-q,--quiet", options.quiet, "No progress or informational output on stderr");
   if (with_json) cmd->add_flag("--json", options.json, "Print machine-readable JSON on stdout instead of a table");
+}
+
+void add_input_options(CLI::App* cmd, InputFlags& f, const std::string& stored_note) {
+  const std::string group = "Input convention" + stored_note;
+  cmd->add_option("--preprocess", f.preprocess,
+                  "How pixels become inputs: keras (x/127.5-1), torch (ImageNet mean/std on x/255), caffe (BGR, x-mean),\n"
+                  "raw (0..255), unit (x/255); not needed for folders of preprocessed float32 .npy tensors")
+      ->type_name("NAME")
+      ->group(group);
+  cmd->add_option("--mean", f.mean, "Per-channel mean to subtract, on the 0..255 scale (instead of --preprocess)")->type_name("R,G,B")->group(group);
+  cmd->add_option("--std", f.std, "Per-channel divisor after --mean, on the 0..255 scale (default 1,1,1)")->type_name("R,G,B")->group(group);
+  cmd->add_flag("--bgr", f.bgr, "With --mean: feed channels in B, G, R order")->group(group);
+  cmd->add_option("--layout", f.layout, "nchw or nhwc (default: from the model's input shape)")->type_name("LAYOUT")->group(group);
+  cmd->add_option("--input-size", f.input_size, "Square input size for a model whose size is not fixed (default: the model's, else 224)")
+      ->check(CLI::Range(1, 8192))
+      ->type_name("N")
+      ->group(group);
+  cmd->add_option("--crop-ratio", f.crop_ratio, "Center crop / resized short side (default 0.875: 224 from 256)")
+      ->check(CLI::Range(0.01, 1.0))
+      ->type_name("X")
+      ->group(group);
+  cmd->add_option("--label-offset", f.label_offset,
+                  "Added to each labels.tsv class (default: 1 for a 1001-class model whose class 0 is background, else 0)")
+      ->check(CLI::Range(0, 1000))
+      ->type_name("N")
+      ->group(group);
+}
+
+std::string input_spec_with_flags(const std::string& base, const InputFlags& f) {
+  InputConvention c = parse_input_spec(base);
+  if (!f.preprocess.empty() && !f.mean.empty()) fail_usage("--mean/--std replace --preprocess: give one or the other");
+  if (f.mean.empty() && (!f.std.empty() || f.bgr)) fail_usage(std::string(f.bgr ? "--bgr" : "--std") + " needs --mean R,G,B");
+  if (!f.preprocess.empty()) {
+    // --preprocess also takes a whole stored line ("caffe;layout=nhwc"), as sweep's reproducing commands write it.
+    const InputConvention given = parse_input_spec(f.preprocess);
+    c.preprocess = given.preprocess;
+    if (given.layout) c.layout = given.layout;
+    if (given.input_size) c.input_size = given.input_size;
+    if (given.crop_ratio != 0.875) c.crop_ratio = given.crop_ratio;
+    if (given.label_offset >= 0) c.label_offset = given.label_offset;
+  }
+  if (!f.mean.empty()) c.preprocess = custom_preprocess(f.mean, f.std, f.bgr);
+  if (!f.layout.empty()) c.layout = parse_layout(f.layout);
+  if (f.input_size) c.input_size = f.input_size;
+  if (f.crop_ratio > 0) c.crop_ratio = f.crop_ratio;
+  if (f.label_offset >= 0) c.label_offset = f.label_offset;
+  return input_spec(c);
 }
 
 Progress::Progress(std::string label, bool quiet)

@@ -22,6 +22,20 @@ struct CommonOptions {
 // --threads N, --quiet, and (if with_json) --json.
 void add_common_options(CLI::App* cmd, CommonOptions& options, bool with_json = true);
 
+// How images become the model's input (formats/input_convention.h), as flags: --preprocess, --mean,
+// --std, --bgr, --layout, --input-size, --crop-ratio, --label-offset. Empty / zero / -1: not given.
+struct InputFlags {
+  std::string preprocess, mean, std, layout;
+  bool bgr = false;
+  int input_size = 0;
+  double crop_ratio = 0;
+  int label_offset = -1;
+};
+void add_input_options(CLI::App* cmd, InputFlags& flags, const std::string& stored_note);
+// BASE (a stored convention's spec, or "") with every given flag replacing its part; returns the
+// spec line. Fails (usage) on a bad combination (--mean with --preprocess, --std without --mean, ...).
+std::string input_spec_with_flags(const std::string& base, const InputFlags& flags);
+
 // A subcommand: its CLI11 app and what to run once it has parsed. Returns the exit code.
 struct Command {
   CLI::App* app;

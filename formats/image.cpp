@@ -7,9 +7,12 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "formats/file_io.h"
 #include "formats/npy.h"
 
@@ -213,64 +216,163 @@ ImageU8 center_crop(const ImageU8& image, int width, int height) {
 }
 
 Preprocess parse_preprocess(const std::string& name) {
-  if (name == "keras") return Preprocess::keras;
-  if (name == "torch") return Preprocess::torch;
-  fail_usage("unknown preprocessing '" + name + "' (valid: keras, torch)");
+  Preprocess p;
+  if (name == "keras") p.kind = Preprocess::Kind::keras;
+  else if (name == "torch") p.kind = Preprocess::Kind::torch;
+  else if (name == "caffe") p.kind = Preprocess::Kind::caffe, p.bgr = true;
+  else if (name == "raw") p.kind = Preprocess::Kind::raw;
+  else if (name == "unit") p.kind = Preprocess::Kind::unit;
+  else fail_usage("unknown preprocessing '" + name + "' (valid: keras, torch, caffe, raw, unit; or --mean R,G,B --std R,G,B [--bgr])");
+  return p;
 }
 
-const char* preprocess_name(Preprocess p) { return p == Preprocess::keras ? "keras" : "torch"; }
+namespace {
 
-void image_to_chw(const ImageU8& image, Preprocess preprocess, float* dst) {
+std::array<float, 3> three_numbers(const std::string& text, const std::string& flag) {
+  std::array<float, 3> out{};
+  size_t pos = 0;
+  for (int c = 0; c < 3; ++c) {
+    const size_t comma = text.find(',', pos);
+    if ((c < 2) != (comma != std::string::npos)) fail_usage(flag + " '" + text + "': expected three numbers R,G,B");
+    const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const auto v = parse_double(item);
+    if (!v || !std::isfinite(*v)) fail_usage(flag + " '" + text + "': '" + item + "' is not a number");
+    out[static_cast<size_t>(c)] = static_cast<float>(*v);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Preprocess custom_preprocess(const std::string& mean, const std::string& std, bool bgr) {
+  Preprocess p;
+  p.kind = Preprocess::Kind::custom;
+  p.mean = three_numbers(mean, "--mean");
+  p.std = std.empty() ? std::array<float, 3>{1, 1, 1} : three_numbers(std, "--std");
+  for (float s : p.std)
+    if (!(s > 0)) fail_usage("--std '" + std + "': every value must be above 0");
+  p.bgr = bgr;
+  return p;
+}
+
+std::string preprocess_name(const Preprocess& p) {
+  switch (p.kind) {
+    case Preprocess::Kind::none: return "none";
+    case Preprocess::Kind::keras: return "keras";
+    case Preprocess::Kind::torch: return "torch";
+    case Preprocess::Kind::caffe: return "caffe";
+    case Preprocess::Kind::raw: return "raw";
+    case Preprocess::Kind::unit: return "unit";
+    case Preprocess::Kind::custom: break;
+  }
+  // Each value in the fewest digits that read back as the same float32.
+  auto shortest = [](float v) {
+    char buf[32];
+    for (int digits = 1; digits <= 9; ++digits) {
+      std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
+      if (std::strtof(buf, nullptr) == v) break;
+    }
+    return std::string(buf);
+  };
+  auto three = [&](const std::array<float, 3>& v) { return shortest(v[0]) + "," + shortest(v[1]) + "," + shortest(v[2]); };
+  return "mean=" + three(p.mean) + ";std=" + three(p.std) + (p.bgr ? ";bgr" : "");
+}
+
+const char* layout_name(Layout layout) { return layout == Layout::nhwc ? "nhwc" : "nchw"; }
+
+Layout parse_layout(const std::string& name) {
+  if (name == "nchw") return Layout::nchw;
+  if (name == "nhwc") return Layout::nhwc;
+  fail_usage("unknown layout '" + name + "' (valid: nchw, nhwc)");
+}
+
+std::string image_config_key(const ImageConfig& c) {
+  return std::to_string(c.resize_short) + "|" + std::to_string(c.crop) + "|" + preprocess_name(c.preprocess) + "|" + layout_name(c.layout);
+}
+
+int resize_for(int crop, double crop_ratio) {
+  if (!(crop_ratio > 0 && crop_ratio <= 1)) fail_usage("--crop-ratio must be in (0, 1], got " + format_number(crop_ratio));
+  return static_cast<int>(std::lround(static_cast<double>(crop) / crop_ratio));
+}
+
+void image_to_chw(const ImageU8& image, const Preprocess& preprocess, float* dst) {
   // One table per channel of the 256 possible results. Each entry is computed with float32 operations
   // in numpy's order — (x / 127.5) - 1 and ((x / 255) - mean) / std — so the tensors equal
   // ../shared/reference/input_{keras,torch}.npy; a multiply by a reciprocal would not.
-  static constexpr float mean[3] = {0.485f, 0.456f, 0.406f};
-  static constexpr float stddev[3] = {0.229f, 0.224f, 0.225f};
+  static constexpr float torch_mean[3] = {0.485f, 0.456f, 0.406f};
+  static constexpr float torch_std[3] = {0.229f, 0.224f, 0.225f};
+  static constexpr float caffe_mean[3] = {123.68f, 116.779f, 103.939f};  // R, G, B
   std::array<std::array<float, 256>, 3> table;
   for (int c = 0; c < 3; ++c)
     for (int v = 0; v < 256; ++v) {
       const float x = static_cast<float>(v);
-      table[c][v] = preprocess == Preprocess::keras ? x / 127.5f - 1.0f : (x / 255.0f - mean[c]) / stddev[c];
+      float y = x;
+      switch (preprocess.kind) {
+        case Preprocess::Kind::none: fail_internal("image_to_chw: no preprocessing");
+        case Preprocess::Kind::keras: y = x / 127.5f - 1.0f; break;
+        case Preprocess::Kind::torch: y = (x / 255.0f - torch_mean[c]) / torch_std[c]; break;
+        case Preprocess::Kind::caffe: y = x - caffe_mean[c]; break;
+        case Preprocess::Kind::raw: y = x; break;
+        case Preprocess::Kind::unit: y = x / 255.0f; break;
+        case Preprocess::Kind::custom: y = (x - preprocess.mean[static_cast<size_t>(c)]) / preprocess.std[static_cast<size_t>(c)]; break;
+      }
+      table[static_cast<size_t>(c)][static_cast<size_t>(v)] = y;
     }
   const size_t plane = static_cast<size_t>(image.width) * static_cast<size_t>(image.height);
   if (image.rgb.size() != plane * 3) fail_internal("image_to_chw: malformed image buffer");
   for (size_t i = 0; i < plane; ++i)
-    for (int c = 0; c < 3; ++c) dst[static_cast<size_t>(c) * plane + i] = table[c][image.rgb[3 * i + c]];
+    for (size_t c = 0; c < 3; ++c) {
+      const size_t plane_index = preprocess.bgr ? 2 - c : c;
+      dst[plane_index * plane + i] = table[c][image.rgb[3 * i + c]];
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Batches
 
-namespace {
-
-bool has_npy_extension(const std::string& path) {
+bool is_npy_path(const std::string& path) {
   if (path.size() < 4) return false;
   std::string ext = path.substr(path.size() - 4);
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return ext == ".npy";
 }
 
+namespace {
+
 void load_one(const std::string& path, const ImageConfig& config, float* dst) {
   const std::vector<std::byte> bytes = read_binary_file(path);
   ImageU8 image;
-  if (has_npy_extension(path)) {
+  if (is_npy_path(path)) {
     Tensor t = read_npy_bytes(bytes, path);
     const int64_t crop = config.crop;
-    if (t.dtype() == DType::f32 && ((t.rank() == 3 && t.shape() == Shape{3, crop, crop}) ||
-                                    (t.rank() == 4 && t.shape() == Shape{1, 3, crop, crop}))) {
-      std::memcpy(dst, t.raw(), t.byte_size());
+    const bool nhwc = config.layout == Layout::nhwc;
+    const Shape want = nhwc ? Shape{crop, crop, 3} : Shape{3, crop, crop};
+    Shape batched = want;
+    batched.insert(batched.begin(), 1);
+    if (t.dtype() == DType::f32 && (t.shape() == want || t.shape() == batched)) {
+      if (!nhwc) {
+        std::memcpy(dst, t.raw(), t.byte_size());
+        return;
+      }
+      // [H, W, 3] -> planes; load_image_batch lays the batch out as NHWC again.
+      const size_t plane = static_cast<size_t>(crop * crop);
+      for (size_t i = 0; i < plane; ++i)
+        for (size_t c = 0; c < 3; ++c) dst[c * plane + i] = t.data<float>()[i * 3 + c];
       return;
     }
     if (t.dtype() != DType::u8 || t.rank() != 3 || t.dim(2) != 3 || t.dim(0) < 1 || t.dim(1) < 1 ||
         t.dim(0) > max_image_side || t.dim(1) > max_image_side)
-      fail_input(path + ": expected a uint8 [H,W,3] RGB image or a preprocessed float32 [3," + std::to_string(crop) +
-                 "," + std::to_string(crop) + "] tensor, got " + dtype_name(t.dtype()) + " " + shape_str(t.shape()));
+      fail_input(path + ": expected a uint8 [H,W,3] RGB image or a preprocessed float32 " + shape_str(want) +
+                 " tensor, got " + dtype_name(t.dtype()) + " " + shape_str(t.shape()));
     image.height = static_cast<int>(t.dim(0));
     image.width = static_cast<int>(t.dim(1));
     image.rgb.assign(t.data<uint8_t>(), t.data<uint8_t>() + t.numel());
   } else {
     image = decode_jpeg(bytes, path);
   }
+  if (config.preprocess.kind == Preprocess::Kind::none)
+    fail_usage(path + ": an image needs --preprocess (keras, torch, caffe, raw, unit, or --mean/--std); only preprocessed float32 .npy tensors need none");
   try {
     image = center_crop(resize_short_side(image, config.resize_short), config.crop, config.crop);
   } catch (const Error& e) {
@@ -283,7 +385,7 @@ void load_one(const std::string& path, const ImageConfig& config, float* dst) {
 
 void check_image_header(const std::string& path) {
   const std::vector<std::byte> bytes = read_binary_file(path);
-  if (has_npy_extension(path)) {
+  if (is_npy_path(path)) {
     read_npy_bytes(bytes, path);
     return;
   }
@@ -317,7 +419,15 @@ Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig
   Tensor batch(DType::f32, {static_cast<int64_t>(paths.size()), 3, crop, crop});
   const size_t per_image = static_cast<size_t>(3 * crop * crop);
   for (size_t i = 0; i < paths.size(); ++i) load_one(paths[i], config, batch.data<float>() + i * per_image);
-  return batch;
+  if (config.layout == Layout::nchw) return batch;
+  // [N, 3, H, W] -> [N, H, W, 3]
+  Tensor nhwc(DType::f32, {static_cast<int64_t>(paths.size()), crop, crop, 3});
+  const size_t plane = static_cast<size_t>(crop * crop);
+  for (size_t n = 0; n < paths.size(); ++n)
+    for (size_t c = 0; c < 3; ++c)
+      for (size_t i = 0; i < plane; ++i)
+        nhwc.data<float>()[n * per_image + i * 3 + c] = batch.data<float>()[n * per_image + c * plane + i];
+  return nhwc;
 }
 
 }  // namespace mc

@@ -6,6 +6,7 @@
 // round-half-to-even, and float32 arithmetic in the same order as numpy.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -45,29 +46,63 @@ ImageU8 resize_short_side(const ImageU8& image, int short_side);
 // the image.
 ImageU8 center_crop(const ImageU8& image, int width, int height);
 
-enum class Preprocess { keras, torch };
-
-// "keras" or "torch"; anything else fails (usage) listing the valid names.
-Preprocess parse_preprocess(const std::string& name);
-const char* preprocess_name(Preprocess p);
-
-// Writes IMAGE as three planes R, G, B of height x width floats to DST (3 * width * height floats):
-//   keras: x / 127.5 - 1
-//   torch: (x / 255 - mean[c]) / std[c], mean = (0.485, 0.456, 0.406), std = (0.229, 0.224, 0.225)
+// How 0..255 pixel values become a model's input, per channel c (R, G, B):
+//   keras:  x / 127.5 - 1                                (Keras "tf" mode; MobileNet, EfficientNet-Lite)
+//   torch:  (x / 255 - mean[c]) / std[c], mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225)
+//   caffe:  x - mean[c], mean (123.68, 116.779, 103.939), channels written B, G, R (Keras "caffe" mode)
+//   raw:    x (0 to 255)
+//   unit:   x / 255
+//   custom: (x - mean[c]) / std[c] with the given mean and std (0-255 scale), optionally written B, G, R
+//   none:   not given; only already-preprocessed float32 .npy tensors can be fed
 // each step rounded to float32 as numpy does on float32 arrays.
-void image_to_chw(const ImageU8& image, Preprocess preprocess, float* dst);
-
-struct ImageConfig {
-  int resize_short = 256;
-  int crop = 224;
-  Preprocess preprocess = Preprocess::keras;
+struct Preprocess {
+  enum class Kind { none, keras, torch, caffe, raw, unit, custom } kind = Kind::none;
+  std::array<float, 3> mean{0, 0, 0}, std{1, 1, 1};  // custom, in R, G, B order on the 0-255 scale
+  bool bgr = false;                                   // channels written B, G, R (caffe: always)
 };
 
-// Loads PATHS into one float32 [N, 3, crop, crop] tensor: each file is decoded, resized so its short
-// side is config.resize_short, center-cropped and preprocessed. A ".npy" path (any case) holds either
-// an image, uint8 [H, W, 3] RGB, that goes through the same resize / crop / preprocess steps, or an
-// already-preprocessed float32 [3, crop, crop] or [1, 3, crop, crop] copied as is. Every other path is
-// decoded as a JPEG. Errors name the file; a config with crop > resize_short fails (usage).
+// "keras", "torch", "caffe", "raw" or "unit"; anything else fails (usage) listing the valid names.
+Preprocess parse_preprocess(const std::string& name);
+// --mean R,G,B --std R,G,B [--bgr]: fails (usage) naming the flag unless each is three numbers (std > 0;
+// an empty STD means 1,1,1).
+Preprocess custom_preprocess(const std::string& mean, const std::string& std, bool bgr);
+// "keras", ..., "unit", "none", or for custom "mean=R,G,B;std=R,G,B[;bgr]" (what parse_input_spec reads back).
+std::string preprocess_name(const Preprocess& p);
+
+// How a batch of images is laid out for the model: [N, 3, H, W] or [N, H, W, 3].
+enum class Layout { nchw, nhwc };
+const char* layout_name(Layout layout);
+Layout parse_layout(const std::string& name);
+
+// Writes IMAGE as three planes of height x width floats to DST (3 * width * height floats), in the
+// channel order `preprocess` asks for.
+void image_to_chw(const ImageU8& image, const Preprocess& preprocess, float* dst);
+
+// How images become one model's input batch, fully resolved (see input_convention.h for how a user's
+// flags and a model's input shape give it).
+struct ImageConfig {
+  int resize_short = 256;  // the short side before the center crop (crop / crop ratio)
+  int crop = 224;
+  Preprocess preprocess;
+  Layout layout = Layout::nchw;
+};
+
+// Every setting of `config` as text, for cache keys (two configs are equal when their keys are).
+std::string image_config_key(const ImageConfig& config);
+
+// The resize that a crop ratio gives for `crop` (224 at 0.875 -> 256): round(crop / ratio).
+int resize_for(int crop, double crop_ratio);
+
+// Whether PATH ends in ".npy" (any letter case).
+bool is_npy_path(const std::string& path);
+
+// Loads PATHS into one float32 [N, 3, crop, crop] tensor ([N, crop, crop, 3] for Layout::nhwc): each
+// file is decoded, resized so its short side is config.resize_short, center-cropped and preprocessed.
+// A ".npy" path (any case) holds either an image, uint8 [H, W, 3] RGB, that goes through the same
+// resize / crop / preprocess steps, or an already-preprocessed float32 tensor in the model's layout
+// ([3, crop, crop] or [crop, crop, 3], optionally with a leading 1) copied as is. Every other path is
+// decoded as a JPEG. Errors name the file; a config with crop > resize_short fails (usage), an image
+// with Preprocess::Kind::none fails (usage) asking for --preprocess.
 Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig& config);
 
 }  // namespace mc

@@ -227,10 +227,15 @@ void check_imported(Model& model, const std::string& name) {
     if (!find_kernel(node.op))
       fail_unsupported(name + ": unsupported op '" + node.op + "' in node '" + (node.name.empty() ? "(unnamed)" : node.name) +
                        "' (opset " + std::to_string(model.opset) + ")");
+  if (g.outputs.empty()) fail_input(name + ": the graph has no outputs (nothing for it to compute)");
+  // Shapes are checked here, once, so that every command refuses the same models with the file named
+  // (a Conv whose weights do not fit its input, a Reshape to an impossible shape, ...).
   try {
     g.sort();
+    infer_shapes(model, 1);
   } catch (const Error& e) {
-    throw Error(e.kind(), name + ": " + e.what());
+    const std::string what = e.what();
+    throw Error(e.kind(), what.rfind(name + ":", 0) == 0 ? what : name + ": " + what);
   }
 }
 

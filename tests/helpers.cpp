@@ -64,6 +64,7 @@ ImageConfig small_image_config() {
   ImageConfig c;
   c.crop = 8;
   c.resize_short = 8;
+  c.preprocess = parse_preprocess("keras");
   return c;
 }
 

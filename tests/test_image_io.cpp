@@ -275,8 +275,8 @@ TEST_CASE("test_image_io: decode, crop and preprocess reproduce the reference in
     std::vector<float> k(values), t(values);
     const float* want_k = keras.data<float>() + i * values;
     const float* want_t = torch.data<float>() + i * values;
-    mc::image_to_chw(ref_crop, mc::Preprocess::keras, k.data());
-    mc::image_to_chw(ref_crop, mc::Preprocess::torch, t.data());
+    mc::image_to_chw(ref_crop, mc::parse_preprocess("keras"), k.data());
+    mc::image_to_chw(ref_crop, mc::parse_preprocess("torch"), t.data());
     float max_k = 0, max_t = 0;
     for (size_t j = 0; j < values; ++j) {
       max_k = std::max(max_k, std::abs(k[j] - want_k[j]));
@@ -286,8 +286,8 @@ TEST_CASE("test_image_io: decode, crop and preprocess reproduce the reference in
     CHECK(max_t <= 1e-6f);
 
     // The whole pipeline, from our own decode: 1e-5 if the decoders agree, else one level's worth.
-    mc::image_to_chw(crop, mc::Preprocess::keras, k.data());
-    mc::image_to_chw(crop, mc::Preprocess::torch, t.data());
+    mc::image_to_chw(crop, mc::parse_preprocess("keras"), k.data());
+    mc::image_to_chw(crop, mc::parse_preprocess("torch"), t.data());
     max_k = max_t = 0;
     for (size_t j = 0; j < values; ++j) {
       max_k = std::max(max_k, std::abs(k[j] - want_k[j]));
@@ -304,7 +304,7 @@ TEST_CASE("test_image_io: decode, crop and preprocess reproduce the reference in
   // load_image_batch does the same end to end.
   std::vector<std::string> paths;
   for (const auto& name : reference_images()) paths.push_back(dev_image(name));
-  const mc::ImageConfig torch_config{256, 224, mc::Preprocess::torch};
+  const mc::ImageConfig torch_config{256, 224, mc::parse_preprocess("torch")};
   const Tensor batch = mc::load_image_batch(paths, torch_config);
   REQUIRE(batch.shape() == torch.shape());
   float max_batch = 0;
@@ -326,18 +326,18 @@ TEST_CASE("test_image_io: load_image_batch reads .npy images and preprocessed te
   const std::string pre_npy = (tmp.path / "pre.npy").string();
   mc::write_npy(pre_npy, pre);
 
-  const mc::ImageConfig config{256, 224, mc::Preprocess::keras};
+  const mc::ImageConfig config{256, 224, mc::parse_preprocess("keras")};
   Tensor batch = mc::load_image_batch({image_npy, pre_npy}, config);
   REQUIRE(batch.shape() == Shape{2, 3, 224, 224});
   std::vector<float> want(3 * 224 * 224);
-  mc::image_to_chw(mc::center_crop(mc::resize_short_side(img, 256), 224, 224), mc::Preprocess::keras, want.data());
+  mc::image_to_chw(mc::center_crop(mc::resize_short_side(img, 256), 224, 224), mc::parse_preprocess("keras"), want.data());
   CHECK(std::equal(want.begin(), want.end(), batch.data<float>()));
   CHECK(std::memcmp(batch.data<float>() + want.size(), pre.raw(), pre.byte_size()) == 0);
 
   const std::string wrong_npy = (tmp.path / "wrong.npy").string();
   mc::write_npy(wrong_npy, Tensor(DType::f32, {3, 100, 100}));
   expect_error([&] { mc::load_image_batch({wrong_npy}, config); }, ErrorKind::input, wrong_npy + ": expected a uint8");
-  expect_error([&] { mc::load_image_batch({image_npy}, mc::ImageConfig{200, 224, mc::Preprocess::keras}); },
+  expect_error([&] { mc::load_image_batch({image_npy}, mc::ImageConfig{200, 224, mc::parse_preprocess("keras")}); },
                ErrorKind::usage, "crop size 224");
   expect_error([&] { mc::load_image_batch({(tmp.path / "nope.jpg").string()}, config); }, ErrorKind::input,
                "nope.jpg: no such file");
@@ -451,17 +451,17 @@ TEST_CASE("test_image_io: center_crop rounds offsets half to even like Python") 
 TEST_CASE("test_image_io: preprocessing formulas and names") {
   const ImageU8 img = synthetic_image(2, 1, [](int x, int, int c) { return static_cast<uint8_t>(x == 0 ? 0 : 255 - c); });
   float out[6];
-  mc::image_to_chw(img, mc::Preprocess::keras, out);
+  mc::image_to_chw(img, mc::parse_preprocess("keras"), out);
   CHECK(out[0] == -1.0f);               // R plane, pixel 0
   CHECK(out[1] == 1.0f);                // R plane, pixel 1 (255)
   CHECK(out[3] == 254.0f / 127.5f - 1.0f);  // G plane, pixel 1 (254)
-  mc::image_to_chw(img, mc::Preprocess::torch, out);
+  mc::image_to_chw(img, mc::parse_preprocess("torch"), out);
   CHECK(out[0] == (0.0f - 0.485f) / 0.229f);
   CHECK(out[5] == (253.0f / 255.0f - 0.406f) / 0.225f);  // B plane, pixel 1 (253)
 
-  CHECK(mc::parse_preprocess("keras") == mc::Preprocess::keras);
-  CHECK(mc::parse_preprocess("torch") == mc::Preprocess::torch);
-  expect_error([] { mc::parse_preprocess("caffe"); }, ErrorKind::usage, "unknown preprocessing 'caffe' (valid: keras, torch)");
+  CHECK(mc::parse_preprocess("keras").kind == mc::Preprocess::Kind::keras);
+  CHECK(mc::parse_preprocess("torch").kind == mc::Preprocess::Kind::torch);
+  expect_error([] { mc::parse_preprocess("tf"); }, ErrorKind::usage, "unknown preprocessing 'tf' (valid: keras, torch, caffe, raw, unit;");
 }
 
 // ---------------------------------------------------------------------------------------------------

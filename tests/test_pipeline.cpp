@@ -53,7 +53,7 @@ struct SmallData {
       labels << "img" << i << ".npy\t" << (i % 2 == 0 ? top : (top + 1) % y.numel()) << "\n";
     }
   }
-  EvalRequest eval_request() const { return EvalRequest{eval_dir.path.string(), 0, test::small_image_config(), 1, {}}; }
+  EvalRequest eval_request() const { return EvalRequest{eval_dir.path.string(), 0, test::small_image_config(), -1, 1, {}}; }
 };
 
 PassContext context_for(const SmallData& data) {

@@ -48,7 +48,7 @@ expect 2 "threads" -- info "$model" --threads 0
 expect 2 "threads" -- eval "$model" --images "$images" --preprocess keras --threads -3
 expect 2 "threads" -- eval "$model" --images "$images" --preprocess keras --threads many
 expect 2 "limit" -- eval "$model" --images "$images" --preprocess keras --limit 0
-expect 2 "preprocess" -- eval "$model" --images "$images" --preprocess caffe
+expect 2 "unknown preprocessing .tf." -- eval "$model" --images "$images" --preprocess tf
 expect 2 "--preprocess is required" -- eval "$model" --images "$images"
 expect 2 "images" -- eval "$model"
 expect 2 "crop" -- eval "$model" --images "$images" --preprocess keras --crop 300 --resize 256
@@ -434,6 +434,64 @@ for page in "$tmp/keys.html" "$tmp/sweep/s.html" "$tmp/sweep/r.html"; do
 done
 check "report --json cites the built-in energy table" grep -q '"origin": "built-in (Horowitz, ISSCC 2014, 45 nm)"' "$tmp/keys_report.json"
 # === end of issue 14 block ===
+
+# === input conventions (issue 16, item 5) ===
+expect 2 "--mean '1,2': expected three numbers R,G,B" -- eval "$model" --images "$images" --mean 1,2
+expect 2 "--std needs --mean" -- eval "$model" --images "$images" --std 1,2,3
+expect 2 "--bgr needs --mean" -- eval "$model" --images "$images" --preprocess caffe --bgr
+expect 2 "--mean/--std replace --preprocess" -- eval "$model" --images "$images" --preprocess keras --mean 1,2,3
+expect 2 "unknown layout 'nwhc'" -- eval "$model" --images "$images" --preprocess keras --layout nwhc
+expect 2 "input '[^']+' is \[-1,3,224,224\]: with --layout nhwc that is 224 channels, not 3" -- eval "$model" --images "$images" --preprocess keras --layout nhwc
+expect 2 "--input-size 192 does not fit input" -- eval "$model" --images "$images" --preprocess keras --input-size 192
+expect 2 "crop-ratio" -- eval "$model" --images "$images" --preprocess keras --crop-ratio 2
+expect 2 "--mean '1,2'" -- compress "$model" -o "$tmp/conv.mcz" --recipe int8 --calib "$images" --mean 1,2
+check "a refused convention leaves no output" test ! -e "$tmp/conv.mcz"
+for pre in caffe raw unit; do expect 0 "top-1" -- eval "$model" --images "$images" --preprocess "$pre" --limit 2; done
+expect 0 "top-1" -- eval "$model" --images "$images" --mean 127.5,127.5,127.5 --std 127.5,127.5,127.5 --limit 3
+# keras written as --mean/--std gives keras's accuracy (x/127.5-1 vs (x-127.5)/127.5: equal up to rounding)
+"$bin" eval "$model" --images "$images" --preprocess keras --json --quiet >"$tmp/k.json"
+"$bin" eval "$model" --images "$images" --mean 127.5,127.5,127.5 --std 127.5,127.5,127.5 --json --quiet >"$tmp/m.json"
+check "--mean/--std 127.5 = keras top-1" test "$(json_number "$tmp/k.json" top1)" = "$(json_number "$tmp/m.json" top1)"
+check "eval --json reports the input it fed (nchw 224, resize 256, offset 0)" grep -q '"layout": "nchw"' "$tmp/k.json"
+# 1000 labels on a 1000-class model: a forced offset of 1 moves every label (and top-1 changes)
+"$bin" eval "$model" --images "$images" --preprocess keras --label-offset 1 --json --quiet >"$tmp/o.json"
+check "--label-offset 1 is applied" grep -q '"label_offset": 1' "$tmp/o.json"
+# The convention is stored: compress with caffe-style custom values, eval of the file needs no flags.
+expect 0 "" -- compress "$model" -o "$tmp/conv.mcz" --recipe fp16 --mean 123.68,116.78,103.94 --std 58.4,57.12,57.38 --bgr --crop-ratio 0.9 --quiet
+"$bin" info "$tmp/conv.mcz" --json >"$tmp/conv_info.json"
+check "the .mcz stores the convention line" grep -q 'mean=123.68,116.78,103.94;std=58.4,57.12,57.38;bgr;crop-ratio=0.9' "$tmp/conv_info.json"
+expect 0 "top-1" -- eval "$tmp/conv.mcz" --images "$images" --limit 2
+# Preprocessed float32 .npy tensors need no --preprocess (compress --calib and eval).
+mkdir -p "$tmp/npy"
+make_npy() {  # make_npy FILE: float32 [3,224,224], a constant 0.25 plane
+  local header="{'descr': '<f4', 'fortran_order': False, 'shape': (3, 224, 224), }"
+  local pad=$((128 - 10 - ${#header} - 1))
+  { printf '\x93NUMPY\x01\x00\x76\x00%s%*s\n' "$header" "$pad" ""
+    head -c $((3 * 224 * 224)) /dev/zero | tr '\0' '\001' | sed 's/\x01/\x00\x00\x80\x3e/g'; } >"$1"
+}
+for i in 0 1 2 3; do make_npy "$tmp/npy/t$i.npy"; printf 't%s.npy\t%s\n' "$i" "$i" >>"$tmp/npy/labels.tsv"; done
+check "make_npy writes 128 + 602112 bytes" test "$(stat -c %s "$tmp/npy/t0.npy")" -eq $((128 + 3 * 224 * 224 * 4))
+expect 0 "top-1" -- eval "$model" --images "$tmp/npy"
+expect 0 "" -- compress "$model" -o "$tmp/npy.mcz" --recipe int8 --calib "$tmp/npy" --calib-count 4 --eval-images "$tmp/npy" --quiet
+expect 2 "--preprocess is required" -- compress "$model" -o "$tmp/npy2.mcz" --recipe int8 --calib "$images"
+# === end of input conventions ===
+
+# === clearer refusals (issue 16, item 6) ===
+expect 3 "tests/data/bad/no_outputs.onnx: the graph has no outputs" -- info tests/data/bad/no_outputs.onnx
+expect 3 "tests/data/bad/no_outputs.onnx: the graph has no outputs" -- export tests/data/bad/no_outputs.onnx -o "$tmp/no.onnx"
+expect 3 "tests/data/bad/no_outputs.onnx: the graph has no outputs" -- compress tests/data/bad/no_outputs.onnx -o "$tmp/no.mcz" --recipe lossless
+check "a model without outputs leaves no file" test ! -e "$tmp/no.onnx" -a ! -e "$tmp/no.mcz"
+expect 3 "tests/data/bad/conv_channels.onnx: node 'conv' \(Conv\): weight \[4,2,3,3\] expects 2 input channels" -- info tests/data/bad/conv_channels.onnx
+expect 3 "conv_channels.onnx: node 'conv'" -- eval tests/data/bad/conv_channels.onnx --images "$images" --preprocess keras
+# NaN / Inf weights: lossless and fp16 keep them with a warning naming the tensor; quantizing recipes refuse.
+for r in lossless fp16; do
+  "$bin" compress tests/data/models/nan_weight.onnx -o "$tmp/nan_$r.mcz" --recipe "$r" 2>"$tmp/nan_err"
+  check "$r on NaN/Inf weights: exit 0" test $? -eq 0
+  check "$r on NaN/Inf weights: the warning names the weight and the count" grep -q "weight 'w' holds 2 NaN or Inf values (first at index 5): kept as is" "$tmp/nan_err"
+done
+expect 3 "nan_weight.onnx: weight 'w' holds 2 NaN or Inf values .*recipe 'int8' needs finite weights" -- compress tests/data/models/nan_weight.onnx -o "$tmp/nan.mcz" --recipe int8 --calib "$tmp/npy" --calib-count 4 --preprocess keras
+check "a refused NaN model leaves no file" test ! -e "$tmp/nan.mcz"
+# === end of clearer refusals ===
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
