@@ -113,6 +113,17 @@ TEST_CASE("test_onnx_import: invalid models fail with the right kind and message
   }
 }
 
+TEST_CASE("test_onnx_import: a node without outputs is an input error") {
+  // Regression (fuzz finding tests/fuzz/regressions/onnx/crash-relu-without-outputs-3fdbc4a6.onnx): a
+  // Relu with constant inputs and no outputs was folded by shape inference, whose kernel wrote to an
+  // output that did not exist.
+  Model m = test::tiny_conv_model();
+  m.graph.nodes[1].outputs.clear();
+  const Error e = parse_error(serialize_onnx(m));
+  CHECK(e.kind() == ErrorKind::input);
+  CHECK(std::string(e.what()) == "m.onnx: node 'relu' (Relu) has no outputs");
+}
+
 TEST_CASE("test_onnx_import: golden must-fail files are current and fail as documented") {
   auto dir = test::source_dir() / "tests" / "data" / "bad";
   bool regenerate = std::getenv("MCOMPRESS_REGENERATE_GOLDEN") != nullptr;
