@@ -42,7 +42,8 @@ constexpr uint32_t compressed_flag = 2;
 // - all tensors together: mcz_max_decoded_bytes (4 GiB) of decoded values, checked while reading the
 //   tensor table, which bounds decode_mcz's tensors and structure_of_mcz's placeholders;
 // - counts in the tensor table (tensors, rank, permutation, parts, scales, zero points, streams, string
-//   lengths): bounded below and checked against the bytes left before anything is sized from them.
+//   lengths): each bounded (ByteReader::count) and nothing sized from it up front: entries are read one
+//   at a time, and a string's or a permutation's length is checked against the bytes left first.
 constexpr uint64_t structure_section_cap = uint64_t{1} << 30;  // graph, tensor table: absolute
 constexpr uint64_t metadata_section_cap = uint64_t{1} << 26;   // metadata: absolute
 constexpr uint64_t section_cap_floor = uint64_t{1} << 20;      // any compressed section may hold 1 MiB
