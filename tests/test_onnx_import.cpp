@@ -6,11 +6,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/executor.h"
 #include "core/shape_inference.h"
 #include "formats/file_io.h"
 #include "formats/onnx_model.h"
+#include "tests/mcz_test_util.h"
 #include "tests/model_builder.h"
 #include "tests/test_util.h"
 
@@ -122,6 +124,27 @@ TEST_CASE("test_onnx_import: a node without outputs is an input error") {
   const Error e = parse_error(serialize_onnx(m));
   CHECK(e.kind() == ErrorKind::input);
   CHECK(std::string(e.what()) == "m.onnx: node 'relu' (Relu) has no outputs");
+}
+
+TEST_CASE("test_onnx_import: float values where integers are expected convert without undefined behaviour") {
+  // Regression (fuzz finding tests/fuzz/regressions/onnx/crash-float-axes-out-of-int64-range-b53d466f.onnx):
+  // an Unsqueeze whose axes input was a float weight holding 5.5e19 was converted to int64 with a cast
+  // undefined for values outside its range. They saturate now (NaN as 0), and the op rejects the axes.
+  const Tensor f = Tensor::from_vector<float>({6}, {1e20f, -1e20f, std::numeric_limits<float>::quiet_NaN(), 3.7f, -3.7f, 0x1p62f});
+  CHECK(f.to_int64_vector() == std::vector<int64_t>{std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), 0, 3, -3,
+                                                     int64_t{1} << 62});
+  Model m = test::varied_model();
+  Graph& g = m.graph;
+  for (auto& node : g.nodes)
+    if (node.op == "Unsqueeze") node.inputs[1] = "fc_w";
+  try {
+    Model parsed = parse_onnx(as_bytes(serialize_onnx(m)), "m.onnx");
+    infer_shapes(parsed, 1);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::input);
+    CHECK_MESSAGE(std::string(e.what()).find("unsqueeze") != std::string::npos, e.what());
+  }
 }
 
 TEST_CASE("test_onnx_import: golden must-fail files are current and fail as documented") {
