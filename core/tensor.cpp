@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace mc {
@@ -77,6 +79,19 @@ void Tensor::reshape(Shape shape) {
   shape_ = std::move(shape);
 }
 
+namespace {
+
+// static_cast<int64_t> where it is defined (fuzz finding: a float axes input of 5.5e19 was undefined
+// behaviour), saturated outside [-2^63, 2^63), NaN as 0.
+int64_t float_to_int64(float v) {
+  if (std::isnan(v)) return 0;
+  if (v >= 0x1p63f) return std::numeric_limits<int64_t>::max();
+  if (v < -0x1p63f) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
 std::vector<int64_t> Tensor::to_int64_vector() const {
   std::vector<int64_t> out(static_cast<size_t>(numel_));
   for (size_t i = 0; i < out.size(); ++i) {
@@ -86,7 +101,7 @@ std::vector<int64_t> Tensor::to_int64_vector() const {
       case DType::i8: out[i] = data<int8_t>()[i]; break;
       case DType::u8: out[i] = data<uint8_t>()[i]; break;
       case DType::boolean: out[i] = reinterpret_cast<const uint8_t*>(raw())[i]; break;
-      case DType::f32: out[i] = static_cast<int64_t>(data<float>()[i]); break;
+      case DType::f32: out[i] = float_to_int64(data<float>()[i]); break;
       case DType::undefined: fail_internal("to_int64_vector on an empty tensor");
     }
   }

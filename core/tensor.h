@@ -129,6 +129,8 @@ class Tensor {
   }
 
   // Integer contents widened to int64 (for shape-like inputs: Reshape shape, Slice starts, ...).
+  // float32 contents are truncated toward zero, saturated to the int64 range, NaN as 0 (a float where
+  // an integer is expected is a malformed model: the op's own checks then reject the value).
   std::vector<int64_t> to_int64_vector() const;
   // fp32 contents (converting integer types); used by tests and tools.
   std::vector<float> to_float_vector() const;

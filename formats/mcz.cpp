@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <list>
+#include <memory>
 #include <set>
 #include <tuple>
 
@@ -29,9 +30,28 @@ constexpr size_t trailer_bytes = 8;
 constexpr uint32_t max_sections = 64;
 constexpr uint32_t required_flag = 1;
 constexpr uint32_t compressed_flag = 2;
-constexpr uint64_t max_section_content = uint64_t{1} << 30;  // decompressed structural section
+// Caps on what the sizes a file declares may make this reader allocate (FORMAT.md, "Limits a reader
+// enforces before allocating", says why none refuses a file mcompress writes):
+// - a compressed section's content: min(absolute cap of its kind, max(1 MiB, 1024 × its stored
+//   bytes)) (mcz_section_content_cap), checked on the frame's declared content size before anything
+//   is allocated; the content is then decoded into a buffer that grows with zstd's real output
+//   (zstd_decode_growing), so a frame declaring more than its blocks hold fails early;
+// - zstd streams in the payload: the same growing decoder, up to the symbol count the tensor table
+//   requires; rANS streams grow with the decoded symbols too (rans_decode); packed streams are as long
+//   as their symbols need (checked in the tensor table), so they allocate at most 8 × their bytes;
+// - all tensors together: mcz_max_decoded_bytes (4 GiB) of decoded values, checked while reading the
+//   tensor table, which bounds decode_mcz's tensors and structure_of_mcz's placeholders;
+// - counts in the tensor table (tensors, rank, permutation, parts, scales, zero points, streams, string
+//   lengths): each bounded (ByteReader::count) and nothing sized from it up front: entries are read one
+//   at a time, and a string's or a permutation's length is checked against the bytes left first.
+constexpr uint64_t structure_section_cap = uint64_t{1} << 30;  // graph, tensor table: absolute
+constexpr uint64_t metadata_section_cap = uint64_t{1} << 26;   // metadata: absolute
+constexpr uint64_t section_cap_floor = uint64_t{1} << 20;      // any compressed section may hold 1 MiB
+constexpr uint64_t section_cap_ratio = 1024;                   // else 1024 × its stored bytes
+constexpr int zstd_window_log_max = 27;  // zstd's default decoder limit; mcompress writes 2^23 at most
 constexpr uint64_t max_tensors = 1 << 20;
 constexpr uint64_t max_rank = 8;
+constexpr uint64_t max_string_length = 1 << 16;  // ByteReader::string's default
 constexpr uint64_t max_streams_per_part = 5;
 
 const char* section_name(uint32_t kind) {
@@ -69,6 +89,40 @@ std::vector<uint8_t> unpack_symbols(std::span<const std::byte> in, uint64_t coun
     bit += bits;
   }
   return out;
+}
+
+// Decodes one zstd frame, already checked to be exactly one frame that declares `declared` content
+// bytes (within a cap), into `out`. The buffer is not sized from the declaration: it starts at
+// min(declared, 64 KiB + 16 × the frame's bytes) and doubles only when zstd has filled it, never past
+// `declared`, so a frame declaring more than its blocks produce fails having allocated about what they
+// did produce. zstd's own window buffer is at most min(declared, 2^27) (ZSTD_d_windowLogMax). False
+// when the frame is corrupt or does not decode to exactly `declared` bytes.
+template <class Byte>
+bool zstd_decode_growing(std::span<const std::byte> frame, uint64_t declared, std::vector<Byte>& out) {
+  static_assert(sizeof(Byte) == 1);
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  if (!dctx) throw std::bad_alloc();
+  if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, zstd_window_log_max)))
+    fail_internal("zstd: cannot set the decoder's window limit");
+  // At least one byte, so that the output pointer is never null (an empty frame decodes to none).
+  out.assign(static_cast<size_t>(std::max<uint64_t>(1, std::min<uint64_t>(declared, (uint64_t{1} << 16) + 16 * uint64_t{frame.size()}))), Byte{});
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  size_t produced = 0;
+  for (;;) {
+    if (produced == out.size() && out.size() < declared)
+      out.resize(static_cast<size_t>(std::min<uint64_t>(declared, 2 * uint64_t{out.size()})));
+    ZSTD_outBuffer o{out.data(), out.size(), produced};
+    const size_t consumed = in.pos;
+    const size_t hint = ZSTD_decompressStream(dctx.get(), &o, &in);
+    if (ZSTD_isError(hint)) return false;
+    const bool progress = o.pos != produced || in.pos != consumed;
+    produced = o.pos;
+    if (hint == 0) break;        // the frame is complete
+    if (!progress) return false;  // input exhausted, or more output than declared
+  }
+  if (in.pos != in.size || produced != declared) return false;
+  out.resize(produced);
+  return true;
 }
 
 std::vector<std::byte> zstd_compress(const std::vector<uint8_t>& symbols) {
@@ -133,9 +187,9 @@ std::vector<uint8_t> decode_stream(const McStream& s, std::span<const std::byte>
         fail_input(context + ": zstd frame does not hold the expected " + std::to_string(s.symbols) + " symbols");
       if (ZSTD_findFrameCompressedSize(bytes.data(), bytes.size()) != bytes.size())
         fail_input(context + ": zstd stream is not exactly one frame");
-      std::vector<uint8_t> out(static_cast<size_t>(s.symbols));
-      size_t n = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
-      if (ZSTD_isError(n) || n != out.size()) fail_input(context + ": corrupt zstd frame");
+      std::vector<uint8_t> out;
+      if (!zstd_decode_growing(bytes, s.symbols, out))
+        fail_input(context + ": corrupt zstd frame (it does not decode to the " + std::to_string(s.symbols) + " symbols it declares)");
       check_symbol_bits(out, s.symbol_bits, context);
       return out;
     }
@@ -289,6 +343,18 @@ McTensor read_tensor_record(ByteReader& r, uint64_t payload_bytes) {
 
 }  // namespace
 
+uint64_t mcz_section_content_cap(SectionKind kind, uint64_t stored_bytes) {
+  uint64_t absolute = 0;
+  switch (kind) {
+    case SectionKind::graph:
+    case SectionKind::tensors: absolute = structure_section_cap; break;
+    case SectionKind::metadata: absolute = metadata_section_cap; break;
+    case SectionKind::payload: return 0;
+  }
+  const uint64_t relative = stored_bytes > absolute / section_cap_ratio ? absolute : stored_bytes * section_cap_ratio;
+  return std::min(absolute, std::max(section_cap_floor, relative));
+}
+
 const char* coder_name(StreamCoder c) {
   switch (c) {
     case StreamCoder::packed: return "packed";
@@ -333,11 +399,22 @@ CodedTensors code_tensors(const Model& model, int threads) {
     std::vector<std::byte> bytes;
   };
   std::vector<Job> jobs;
+  // What a reader refuses (FORMAT.md, "Limits a reader enforces before allocating") is not written.
+  if (model.graph.initializers.size() > max_tensors)
+    fail_unsupported("write_mcz: " + std::to_string(model.graph.initializers.size()) + " weight tensors, an .mcz file holds at most " + std::to_string(max_tensors));
+  uint64_t decoded_bytes = 0;
   for (const auto& [name, init] : model.graph.initializers) {
     if (!init.encoding) fail_internal("write_mcz: tensor '" + name + "' has no encoding");
     const EncodedTensor& e = *init.encoding;
     validate_encoded(e, name);
     if (e.shape != init.values.shape() || e.dtype != init.values.dtype()) fail_internal("write_mcz: encoding of '" + name + "' has another shape or type");
+    if (name.size() > max_string_length || e.shape.size() > max_rank)
+      fail_unsupported("write_mcz: tensor '" + name.substr(0, 64) + "' has a name of " + std::to_string(name.size()) + " bytes and rank " +
+                       std::to_string(e.shape.size()) + "; an .mcz file holds names of at most " + std::to_string(max_string_length) +
+                       " bytes and ranks of at most " + std::to_string(max_rank));
+    decoded_bytes += init.values.byte_size();
+    if (decoded_bytes > mcz_max_decoded_bytes)
+      fail_unsupported("write_mcz: the weights take more than " + std::to_string(mcz_max_decoded_bytes) + " bytes, the most an .mcz file holds");
     for (const auto& part : e.parts)
       for (size_t s = 0; s < part.streams.size(); ++s) jobs.push_back(Job{&part.streams[s], part.symbol_bits[s], {}, {}});
   }
@@ -394,7 +471,8 @@ std::vector<std::byte> assemble_mcz(const Model& model, const CodedTensors& code
   auto maybe_pack = [&](std::span<const std::byte> raw, int slot, Pending p) {
     std::vector<uint8_t> plain(reinterpret_cast<const uint8_t*>(raw.data()), reinterpret_cast<const uint8_t*>(raw.data()) + raw.size());
     packed[slot] = zstd_compress(plain);
-    if (compress_sections && packed[slot].size() < raw.size()) {
+    // Compressed only when smaller and within what a reader accepts for the kind (else stored plain).
+    if (compress_sections && packed[slot].size() < raw.size() && raw.size() <= mcz_section_content_cap(p.kind, packed[slot].size())) {
       p.bytes = packed[slot];
       p.compressed = true;
     }
@@ -508,11 +586,18 @@ McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
     if ((s.flags & compressed_flag) && known) {
       if (s.kind == static_cast<uint32_t>(SectionKind::payload)) fail_input(name + ": the payload section must not be compressed");
       unsigned long long size = ZSTD_getFrameContentSize(data.data(), data.size());
-      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_section_content)
-        fail_input(name + ": " + label + " is not a zstd frame with a content size of at most 1 GiB");
-      std::vector<std::byte> plain(static_cast<size_t>(size));
-      size_t got = ZSTD_decompress(plain.data(), plain.size(), data.data(), data.size());
-      if (ZSTD_isError(got) || got != plain.size()) fail_input(name + ": " + label + " holds a corrupt zstd frame");
+      if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+        fail_input(name + ": " + label + " is not a zstd frame with a content size (it is marked compressed)");
+      // What the kind can hold, relative to the stored bytes: checked before anything is allocated.
+      const uint64_t cap = mcz_section_content_cap(static_cast<SectionKind>(s.kind), s.length);
+      if (size > cap)
+        fail_input(name + ": " + label + " declares " + std::to_string(size) + " bytes of content in " + std::to_string(s.length) +
+                   " compressed bytes, more than the limit " + std::to_string(cap));
+      if (ZSTD_findFrameCompressedSize(data.data(), data.size()) != data.size())
+        fail_input(name + ": " + label + " is not exactly one zstd frame");
+      std::vector<std::byte> plain;
+      if (!zstd_decode_growing(data, size, plain))
+        fail_input(name + ": " + label + " holds a corrupt zstd frame (it does not decode to the " + std::to_string(size) + " bytes it declares)");
       unpacked.push_back(std::move(plain));
       data = unpacked.back();
     }
@@ -539,9 +624,14 @@ McFile read_mcz(std::span<const std::byte> bytes, const std::string& name) {
   ByteReader tt(found[2], name + ": tensor table");
   uint64_t n = tt.count("tensor count", max_tensors);
   std::set<std::string> names;
+  uint64_t decoded_bytes = 0;  // what decode_mcz and structure_of_mcz allocate for the tensors
   for (uint64_t i = 0; i < n; ++i) {
     McTensor t = read_tensor_record(tt, f.payload.size());
     if (!names.insert(t.name).second) tt.fail("tensor '" + t.name + "' appears twice");
+    decoded_bytes += t.weights() * dtype_size(t.encoded.dtype);
+    if (decoded_bytes > mcz_max_decoded_bytes)
+      tt.fail("tensor '" + t.name + "' brings the tensors' decoded size to " + std::to_string(decoded_bytes) + " bytes, more than the limit " +
+              std::to_string(mcz_max_decoded_bytes));
     f.tensors.push_back(std::move(t));
   }
   if (tt.remaining() != 0) tt.fail("trailing bytes after the last tensor");

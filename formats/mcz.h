@@ -21,6 +21,19 @@ inline constexpr uint16_t mcz_major_version = 1;
 inline constexpr uint16_t mcz_minor_version = 0;
 
 enum class SectionKind : uint32_t { graph = 1, tensors = 2, payload = 3, metadata = 4 };
+
+// Reader limits on what a file's declared sizes may make the reader allocate (docs/FORMAT.md, "Limits a
+// reader enforces before allocating"); the writer keeps within them, so they never refuse a file
+// mcompress writes.
+//
+// The largest content a compressed section of `kind` stored in `stored_bytes` bytes may declare:
+// min(absolute(kind), max(1 MiB, 1024 × stored_bytes)), absolute = 1 GiB for the graph and the tensor
+// table, 64 MiB for the metadata (0 for the payload and unknown kinds, which are never decompressed).
+// The writer stores a section uncompressed when its content would exceed this.
+uint64_t mcz_section_content_cap(SectionKind kind, uint64_t stored_bytes);
+// The most bytes all tensors of one file may decode to (sum of element count × element size): 4 GiB,
+// twice what an ONNX file mcompress can read holds (protobuf's 2 GiB limit, no external data).
+inline constexpr uint64_t mcz_max_decoded_bytes = uint64_t{1} << 32;
 enum class StreamCoder : uint8_t { packed = 0, rans = 1, zstd = 2 };
 const char* coder_name(StreamCoder c);
 // The bytes each coder, indexed by StreamCoder, takes for one stream of `bits`-bit symbols: the

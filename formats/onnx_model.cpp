@@ -223,10 +223,15 @@ Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& 
 
 void check_imported(Model& model, const std::string& name) {
   Graph& g = model.graph;
-  for (const auto& node : g.nodes)
+  for (const auto& node : g.nodes) {
     if (!find_kernel(node.op))
       fail_unsupported(name + ": unsupported op '" + node.op + "' in node '" + (node.name.empty() ? "(unnamed)" : node.name) +
                        "' (opset " + std::to_string(model.opset) + ")");
+    // Every operator has an output, and the kernels write their first (a fuzzed Relu without outputs
+    // reached a kernel writing to none).
+    if (node.outputs.empty())
+      fail_input(name + ": node '" + (node.name.empty() ? "(unnamed)" : node.name) + "' (" + node.op + ") has no outputs");
+  }
   if (g.outputs.empty()) fail_input(name + ": the graph has no outputs (nothing for it to compute)");
   // Shapes are checked here, once, so that every command refuses the same models with the file named
   // (a Conv whose weights do not fit its input, a Reshape to an impossible shape, ...).

@@ -489,7 +489,7 @@ constexpr std::array<GroupDecoder, sizeof...(p)> group_decoders(std::index_seque
 
 template <int lanes>
 void decode_lanes(uint32_t* x, const DecodeTable& table, unsigned precision, WordCursor& words, uint8_t* out,
-                  uint64_t count) {
+                  uint64_t count, uint64_t first) {
   static constexpr auto decoders = group_decoders<lanes>(std::make_index_sequence<max_precision>());
   const GroupDecoder fast = decoders[precision - 1];
   const uint32_t mask = (uint32_t{1} << precision) - 1;
@@ -499,7 +499,7 @@ void decode_lanes(uint32_t* x, const DecodeTable& table, unsigned precision, Wor
     const uint64_t safe = std::min<uint64_t>(groups - g, static_cast<uint64_t>(words.end - words.ptr) / (2 * lanes));
     if (safe == 0) {
       for (int l = 0; l < lanes; ++l)
-        out[g * lanes + l] = decode_checked(x[l], table, precision, mask, words, g * lanes + l);
+        out[g * lanes + l] = decode_checked(x[l], table, precision, mask, words, first + g * lanes + l);
       ++g;
       continue;
     }
@@ -508,7 +508,7 @@ void decode_lanes(uint32_t* x, const DecodeTable& table, unsigned precision, Wor
   }
   for (uint64_t i = groups * lanes; i < count; ++i) {
     const int l = static_cast<int>(i % lanes);
-    out[i] = decode_checked(x[l], table, precision, mask, words, i);
+    out[i] = decode_checked(x[l], table, precision, mask, words, first + i);
   }
 }
 
@@ -725,15 +725,30 @@ std::vector<uint8_t> rans_decode(std::span<const std::byte> encoded, uint64_t ma
     }
   }
 
-  std::vector<uint8_t> out(n);
+  // The output grows with the symbols actually decoded instead of being sized from the declared count:
+  // the first chunk holds at most 64 KiB + 32 symbols per byte of the stream (more than any stream of
+  // 1/4 bit per symbol or more needs), each further chunk doubles the buffer. A stream that declares
+  // more symbols than its words hold runs out of words ("data ends early") having allocated about what
+  // it did decode. Every chunk but the last is whole lane groups, so symbol i stays on lane i mod K.
+  std::vector<uint8_t> out;
   WordCursor words{encoded.data() + in.offset(), encoded.data() + encoded.size()};
-  switch (lanes) {
-    case 1: decode_lanes<1>(state, table, precision, words, out.data(), n); break;
-    case 2: decode_lanes<2>(state, table, precision, words, out.data(), n); break;
-    case 4: decode_lanes<4>(state, table, precision, words, out.data(), n); break;
-    case 8: decode_lanes<8>(state, table, precision, words, out.data(), n); break;
-    default: fail_internal("rans_decode: unexpected lane count");
+  uint64_t done = 0;
+  uint64_t capacity = std::min<uint64_t>(n, (uint64_t{1} << 16) + 32 * uint64_t{encoded.size()});
+  while (done < n) {
+    out.resize(static_cast<size_t>(capacity));
+    uint64_t count = capacity - done;
+    if (capacity < n) count -= count % static_cast<uint64_t>(lanes);
+    switch (lanes) {
+      case 1: decode_lanes<1>(state, table, precision, words, out.data() + done, count, done); break;
+      case 2: decode_lanes<2>(state, table, precision, words, out.data() + done, count, done); break;
+      case 4: decode_lanes<4>(state, table, precision, words, out.data() + done, count, done); break;
+      case 8: decode_lanes<8>(state, table, precision, words, out.data() + done, count, done); break;
+      default: fail_internal("rans_decode: unexpected lane count");
+    }
+    done += count;
+    capacity = std::min<uint64_t>(n, 2 * capacity);
   }
+  out.resize(static_cast<size_t>(n));
   for (int l = 0; l < lanes; ++l)
     if (state[l] != lower_bound)
       corrupt("lane " + std::to_string(l) + " ends in state " + std::to_string(state[l]) + ", expected its initial " +

@@ -58,7 +58,10 @@ std::vector<std::byte> rans_encode(std::span<const uint8_t> symbols);
 // Decodes a stream written by rans_encode. Untrusted input: every read is bounds-checked and any
 // inconsistency (truncation, trailing bytes, bad table, a symbol count above MAX_SYMBOLS, final states
 // not at their initial value) fails with an input error "rANS stream: ...". The symbol count is
-// checked against MAX_SYMBOLS before anything is allocated.
+// checked against MAX_SYMBOLS before anything is allocated, and the output grows with the symbols
+// actually decoded (first chunk at most 64 KiB + 32 × the stream's bytes), so a stream declaring more
+// symbols than its words hold fails before the declared count is allocated. (A one-symbol stream,
+// precision 0, is its symbol repeated: it allocates the declared count, bounded by MAX_SYMBOLS.)
 std::vector<uint8_t> rans_decode(std::span<const std::byte> encoded, uint64_t max_symbols);
 
 // Order-0 (empirical) entropy of SYMBOLS in bits, summed over the stream: sum over symbols of

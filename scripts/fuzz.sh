@@ -37,7 +37,7 @@ for format in mcz onnx; do
   set -e
   done_line="$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" | tail -1 || true)"
   if [ "$rc" -ne 0 ]; then
-    echo "fuzz_$format: FAILED (exit $rc) after $(grep -o '#[0-9]*' "$log" | tail -1 || echo '?') runs; log: $log"
+    echo "fuzz_$format: FAILED (exit $rc) after $(grep -oE '^#[0-9]+' "$log" | tail -1 || echo '?') runs; log: $log"
     grep -E "^==[0-9]+==(ERROR|WARNING)|SUMMARY|runtime error|mc::Error of kind|uncaught exception|Test unit written" "$log" | head -20 || true
     status=1
   else

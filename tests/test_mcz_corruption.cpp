@@ -20,6 +20,7 @@
 
 #include "formats/file_io.h"
 #include "formats/onnx_model.h"
+#include "formats/rans.h"
 #include "tests/mcz_test_util.h"
 #include "tests/test_util.h"
 
@@ -339,6 +340,62 @@ std::vector<std::byte> huge_initializer_fragment() {
 }
 
 std::vector<std::byte> graph_without_weights() { return section_bytes(small_mcz(), graph_kind); }
+
+// A zstd frame (RFC 8878) made by hand, so that it can declare any content size: a 4-byte
+// Frame_Content_Size of `declared`, a 128 KiB window (not single-segment, so zstd's own buffer stays
+// small whatever the declaration), no checksum, then the blocks: raw bytes, or a byte repeated `run`
+// times (an RLE block: 4 bytes for up to 128 KiB of content).
+struct ZstdBlock {
+  std::vector<std::byte> raw;
+  uint32_t run = 0;  // > 0: an RLE block of `rle` repeated run times
+  std::byte rle{};
+};
+std::vector<std::byte> zstd_frame(uint32_t declared, const std::vector<ZstdBlock>& blocks) {
+  std::vector<std::byte> f = {std::byte{0x28}, std::byte{0xb5}, std::byte{0x2f}, std::byte{0xfd},
+                              std::byte{0x80},   // frame header descriptor: 4-byte content size
+                              std::byte{0x38}};  // window descriptor: 2^(10 + 7) bytes
+  for (int i = 0; i < 4; ++i) f.push_back(static_cast<std::byte>(declared >> (8 * i)));
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const ZstdBlock& b = blocks[i];
+    const uint32_t size = b.run ? b.run : static_cast<uint32_t>(b.raw.size());
+    const uint32_t header = (i + 1 == blocks.size() ? 1u : 0u) | (b.run ? 1u : 0u) << 1 | size << 3;
+    for (int k = 0; k < 3; ++k) f.push_back(static_cast<std::byte>(header >> (8 * k)));
+    if (b.run) f.push_back(b.rle);
+    else f.insert(f.end(), b.raw.begin(), b.raw.end());
+  }
+  return f;
+}
+// `content` in raw blocks of at most 128 KiB.
+std::vector<std::byte> zstd_raw_frame(const std::vector<std::byte>& content, uint32_t declared) {
+  std::vector<ZstdBlock> blocks;
+  for (size_t at = 0; at == 0 || at < content.size(); at += 128 * 1024) {
+    const size_t end = std::min(content.size(), at + 128 * 1024);
+    blocks.push_back({std::vector<std::byte>(content.begin() + static_cast<std::ptrdiff_t>(at), content.begin() + static_cast<std::ptrdiff_t>(end))});
+  }
+  return zstd_frame(declared, blocks);
+}
+
+// `file` with section `kind` replaced by `bytes` stored with the compressed flag.
+std::vector<std::byte> with_compressed_section(const std::vector<std::byte>& file, uint32_t kind, const std::vector<std::byte>& bytes) {
+  auto sections = extract_sections(file);
+  auto& s = sections.at(section_index(file, kind));
+  s.bytes = bytes;
+  s.flags |= 2;
+  return assemble_mcz(sections);
+}
+
+// What reading and decoding `file` throws while no single allocation may exceed `limit` bytes.
+Error load_error_within(const std::vector<std::byte>& file, size_t limit) {
+  try {
+    AllocationLimit guard(limit);
+    McFile f = read_mcz(file, "t.mcz");
+    decode_mcz(f, "t.mcz");
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("no error");
+  return Error(ErrorKind::internal, "");
+}
 
 // --- golden must-fail files -------------------------------------------------------------------------
 
@@ -736,6 +793,167 @@ TEST_CASE("test_mcz_corruption: duplicate and empty tensor names are rejected") 
   CHECK_FAILS(with_field(file, "b.name", to_bytes(std::string(1, '\0'))), ErrorKind::input, "a tensor has an empty name");
   // A tensor the graph does not use is fine; one the graph lacks an initializer for is not.
   CHECK_FAILS(with_field(file, "b.name", to_bytes("\x01z")), ErrorKind::input, "'b'");
+}
+
+TEST_CASE("test_mcz_corruption: a compressed section declaring a huge content size is refused before it is allocated") {
+  // Regression (fuzz finding tests/fuzz/regressions/mcz/oom-compressed-section-693MB-4713f808.mcz): a
+  // 3 KB file whose graph frame declared 693 MB made the reader allocate them before decoding the frame.
+  const auto file = small_mcz();
+  const auto graph = graph_without_weights();
+  // The same graph in a frame made by hand reads back (a zstd frame mcompress did not write).
+  const auto honest = zstd_raw_frame(graph, static_cast<uint32_t>(graph.size()));
+  CHECK(serialize_onnx(load(with_compressed_section(file, graph_kind, honest))) == serialize_onnx(load(file)));
+
+  const uint64_t cap = mcz_section_content_cap(SectionKind::graph, honest.size());
+  CHECK(cap == std::max<uint64_t>(uint64_t{1} << 20, 1024 * honest.size()));
+  // Declaring 1 GiB - 1 (within the former limit) or just past the cap: refused on the declaration.
+  for (uint64_t declared : {(uint64_t{1} << 30) - 1, uint64_t{693360950}, cap + 1}) {
+    CAPTURE(declared);
+    const auto huge = with_compressed_section(file, graph_kind, zstd_raw_frame(graph, static_cast<uint32_t>(declared)));
+    const Error e = load_error_within(huge, 256u << 10);
+    CHECK(e.kind() == ErrorKind::input);
+    CHECK(std::string(e.what()) == "t.mcz: section 'graph' declares " + std::to_string(declared) + " bytes of content in " +
+                                       std::to_string(honest.size()) + " compressed bytes, more than the limit " + std::to_string(cap));
+  }
+  // Declaring exactly the cap is allowed, but the frame's blocks hold only the graph: refused as a corrupt
+  // frame having allocated about what the blocks produced, not the declared size (under the 256 KiB guard).
+  const auto at_cap = with_compressed_section(file, graph_kind, zstd_raw_frame(graph, static_cast<uint32_t>(cap)));
+  const Error e = load_error_within(at_cap, 256u << 10);
+  CHECK(e.kind() == ErrorKind::input);
+  CHECK(std::string(e.what()) == "t.mcz: section 'graph' holds a corrupt zstd frame (it does not decode to the " + std::to_string(cap) + " bytes it declares)");
+  // The same for the tensor table and the metadata, whose absolute caps are 1 GiB and 64 MiB.
+  CHECK(mcz_section_content_cap(SectionKind::tensors, uint64_t{1} << 40) == uint64_t{1} << 30);
+  CHECK(mcz_section_content_cap(SectionKind::metadata, uint64_t{1} << 40) == uint64_t{1} << 26);
+  CHECK(mcz_section_content_cap(SectionKind::metadata, 0) == uint64_t{1} << 20);
+  CHECK(mcz_section_content_cap(SectionKind::payload, 1000) == 0);
+  for (uint32_t kind : {tensors_kind, metadata_kind}) {
+    CAPTURE(kind);
+    const auto content = section_bytes(file, kind);
+    const auto huge = with_compressed_section(file, kind, zstd_raw_frame(content, uint32_t{1} << 31));
+    const Error k = load_error_within(huge, 256u << 10);
+    CHECK(k.kind() == ErrorKind::input);
+    CHECK_MESSAGE(contains(k.what(), "declares 2147483648 bytes of content"), std::string(k.what()));
+  }
+  // A payload section marked compressed is refused as before.
+  CHECK_FAILS(with_compressed_section(file, payload_kind, section_bytes(file, payload_kind)), ErrorKind::input,
+              "the payload section must not be compressed");
+}
+
+TEST_CASE("test_mcz_corruption: compressed content grows with zstd's output, and the writer keeps within the caps") {
+  // 600 KB of metadata in 10 bytes of RLE blocks: more than the first buffer (64 KiB + 16 bytes per
+  // stored byte), within the 1 MiB every section may hold; the buffer grows as the output arrives.
+  const auto file = small_mcz();
+  const std::string head = "{\"tool\": \"mcompress\", \"note\": \"", tail = "\"}";
+  const uint32_t run = 120000;
+  std::vector<ZstdBlock> blocks = {{to_bytes(head)}};
+  for (int i = 0; i < 5; ++i) blocks.push_back({{}, run, std::byte{'a'}});
+  blocks.push_back({to_bytes(tail)});
+  const uint32_t size = static_cast<uint32_t>(head.size() + 5 * run + tail.size());
+  const auto frame = zstd_frame(size, blocks);
+  CHECK(frame.size() < 100);
+  const auto grown = with_compressed_section(file, metadata_kind, frame);
+  {
+    McFile f = read_mcz(grown, "t.mcz");
+    CHECK(f.metadata.at("note").get<std::string>() == std::string(5 * run, 'a'));
+  }
+  // Declaring one byte less or more than the blocks hold is corrupt.
+  for (uint32_t declared : {size - 1, size + 1})
+    CHECK_FAILS(with_compressed_section(file, metadata_kind, zstd_frame(declared, blocks)), ErrorKind::input,
+                "section 'metadata' holds a corrupt zstd frame");
+  // Two frames, or a frame with trailing bytes, are not one frame.
+  auto two = frame;
+  two.insert(two.end(), frame.begin(), frame.end());
+  CHECK_FAILS(with_compressed_section(file, metadata_kind, two), ErrorKind::input, "section 'metadata' is not exactly one zstd frame");
+
+  // The writer stores a section compressed only within the cap for its stored size: 2 MB of one
+  // letter compresses far more than 1024 times, so that metadata is stored plain (and reads back);
+  // 500 KB of it stays under the 1 MiB every section may hold, so it is compressed.
+  Model m = tiny_conv_model();
+  const Model encoded = with_encodings(m, lossless_encodings(m));
+  for (size_t letters : {size_t{2} << 20, size_t{500} << 10}) {
+    CAPTURE(letters);
+    const nlohmann::ordered_json meta = {{"tool", "mcompress"}, {"note", std::string(letters, 'a')}};
+    const auto written = write_mcz(encoded, meta);
+    const auto entry = section_of(written, metadata_kind);
+    CHECK(((entry.flags & 2) != 0) == (letters < (size_t{1} << 20)));
+    McFile f = read_mcz(written, "t.mcz");
+    CHECK(f.metadata.at("note").get<std::string>().size() == letters);
+  }
+}
+
+TEST_CASE("test_mcz_corruption: streams declaring more symbols than their bytes hold fail before the declared count is allocated") {
+  // w as a [2^24, 1, 1, 1] float tensor (64 MiB decoded) whose stream 0 is a 1 KB zstd frame or rANS
+  // stream declaring its 2^24 symbols; streams 1-3 declare rANS (never reached). Decoding must fail on
+  // stream 0 without any allocation near 2^24 bytes (guard: 4 MiB).
+  const uint64_t n = uint64_t{1} << 24;
+  const auto file = small_mcz();
+  const uint64_t old_payload = section_of(file, payload_kind).length;
+  auto declare = [&](const std::vector<std::byte>& stream, uint8_t coder) {
+    auto payload = section_bytes(file, payload_kind);
+    payload.insert(payload.end(), stream.begin(), stream.end());
+    auto f = with_section(file, payload_kind, payload);
+    f = with_varint(f, "w.dims[0]", n);
+    for (int d = 1; d < 4; ++d) f = with_varint(f, "w.dims[" + std::to_string(d) + "]", 1);
+    f = with_varint(f, "w.part[0].end channel", n);
+    for (int s = 0; s < 4; ++s) {
+      const std::string p = "w.part[0].stream[" + std::to_string(s) + "].";
+      f = with_u8(f, p + "coder", s == 0 ? coder : 1);
+      f = with_varint(f, p + "symbol count", n);
+      if (s == 0) {
+        f = with_varint(f, p + "offset", old_payload);
+        f = with_varint(f, p + "length", stream.size());
+      }
+    }
+    return f;
+  };
+  const std::vector<uint8_t> symbols = pseudo_random_symbols(1000, 7, 9);
+  const std::vector<std::byte> raw(reinterpret_cast<const std::byte*>(symbols.data()), reinterpret_cast<const std::byte*>(symbols.data()) + symbols.size());
+  const Error z = load_error_within(declare(zstd_raw_frame(raw, static_cast<uint32_t>(n)), 2), 4u << 20);
+  CHECK(z.kind() == ErrorKind::input);
+  CHECK(std::string(z.what()) == "t.mcz: tensor 'w': stream 0: corrupt zstd frame (it does not decode to the 16777216 symbols it declares)");
+
+  // A rANS stream of those 1000 symbols with its symbol count rewritten to 2^24: it runs out of words.
+  const auto coded = rans_encode(std::span<const uint8_t>(symbols.data(), symbols.size()));
+  REQUIRE(std::to_integer<uint8_t>(coded[0]) == ((1000 & 0x7f) | 0x80));
+  std::vector<std::byte> rans = leb128(n);
+  rans.insert(rans.end(), coded.begin() + 2, coded.end());
+  const Error r = load_error_within(declare(rans, 1), 4u << 20);
+  CHECK(r.kind() == ErrorKind::input);
+  CHECK_MESSAGE(contains(r.what(), "t.mcz: tensor 'w': stream 0: rANS stream: data ends early"), std::string(r.what()));
+}
+
+TEST_CASE("test_mcz_corruption: the tensors' total decoded size is capped at 4 GiB") {
+  // Every stream declares rANS (no length rule in the table), so only the cap stops a table of a few
+  // bytes from declaring an 8 GiB tensor that decode_mcz or structure_of_mcz would allocate.
+  auto f = small_mcz();
+  const uint64_t n = uint64_t{1} << 31;
+  f = with_varint(f, "w.dims[0]", n);
+  for (int d = 1; d < 4; ++d) f = with_varint(f, "w.dims[" + std::to_string(d) + "]", 1);
+  f = with_varint(f, "w.part[0].end channel", n);
+  for (int s = 0; s < 4; ++s) {
+    f = with_u8(f, "w.part[0].stream[" + std::to_string(s) + "].coder", 1);
+    f = with_varint(f, "w.part[0].stream[" + std::to_string(s) + "].symbol count", n);
+  }
+  const Error e = load_error_within(f, 1u << 20);
+  CHECK(e.kind() == ErrorKind::input);
+  CHECK(std::string(e.what()) == "t.mcz: tensor table: tensor 'w' brings the tensors' decoded size to 8589934608 bytes, more than the limit 4294967296");
+}
+
+TEST_CASE("test_mcz_corruption: the writer refuses what the reader's limits would refuse") {
+  auto refused = [](const std::string& name, const Tensor& t) {
+    Model m = tiny_conv_model();
+    m.graph.initializers[name] = t;
+    try {
+      write_mcz(with_encodings(m, lossless_encodings(m)), {{"tool", "mcompress"}});
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::unsupported);
+      return std::string(e.what());
+    }
+    FAIL("written");
+    return std::string();
+  };
+  CHECK(contains(refused("deep", Tensor(DType::f32, Shape(9, 1))), "tensor 'deep' has a name of 4 bytes and rank 9"));
+  CHECK(contains(refused(std::string(70000, 'n'), Tensor::scalar_f32(1.0f)), "has a name of 70000 bytes and rank 0"));
 }
 
 TEST_CASE("test_mcz_corruption: a stream outside the payload is rejected") {

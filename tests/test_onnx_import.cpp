@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/executor.h"
 #include "core/shape_inference.h"
 #include "formats/file_io.h"
 #include "formats/onnx_model.h"
+#include "tests/mcz_test_util.h"
 #include "tests/model_builder.h"
 #include "tests/test_util.h"
 
@@ -121,6 +123,38 @@ TEST_CASE("test_onnx_import: invalid models fail with the right kind and message
     CHECK(e.kind() == g.kind);
     CHECK(std::string(e.what()).find(g.message_part) != std::string::npos);
     CHECK(std::string(e.what()).find(g.file) != std::string::npos);
+  }
+}
+
+TEST_CASE("test_onnx_import: a node without outputs is an input error") {
+  // Regression (fuzz finding tests/fuzz/regressions/onnx/crash-relu-without-outputs-3fdbc4a6.onnx): a
+  // Relu with constant inputs and no outputs was folded by shape inference, whose kernel wrote to an
+  // output that did not exist.
+  Model m = test::tiny_conv_model();
+  m.graph.nodes[1].outputs.clear();
+  const Error e = parse_error(serialize_onnx(m));
+  CHECK(e.kind() == ErrorKind::input);
+  CHECK(std::string(e.what()) == "m.onnx: node 'relu' (Relu) has no outputs");
+}
+
+TEST_CASE("test_onnx_import: float values where integers are expected convert without undefined behaviour") {
+  // Regression (fuzz finding tests/fuzz/regressions/onnx/crash-float-axes-out-of-int64-range-b53d466f.onnx):
+  // an Unsqueeze whose axes input was a float weight holding 5.5e19 was converted to int64 with a cast
+  // undefined for values outside its range. They saturate now (NaN as 0), and the op rejects the axes.
+  const Tensor f = Tensor::from_vector<float>({6}, {1e20f, -1e20f, std::numeric_limits<float>::quiet_NaN(), 3.7f, -3.7f, 0x1p62f});
+  CHECK(f.to_int64_vector() == std::vector<int64_t>{std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), 0, 3, -3,
+                                                     int64_t{1} << 62});
+  Model m = test::varied_model();
+  Graph& g = m.graph;
+  for (auto& node : g.nodes)
+    if (node.op == "Unsqueeze") node.inputs[1] = "fc_w";
+  try {
+    Model parsed = parse_onnx(as_bytes(serialize_onnx(m)), "m.onnx");
+    infer_shapes(parsed, 1);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::input);
+    CHECK_MESSAGE(std::string(e.what()).find("unsqueeze") != std::string::npos, e.what());
   }
 }
 

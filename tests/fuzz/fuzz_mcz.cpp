@@ -13,8 +13,9 @@
 // tensor table and stream decoders behind the checksums.
 //
 // Files whose tensor table declares more than 2^22 elements in total are parsed but not decoded:
-// the format lets a few bytes stand for a large constant tensor (up to 2^31 elements), so decoding
-// them would measure the machine's memory, not the reader. The table itself is still checked.
+// the format lets a few bytes stand for a large constant tensor (up to 2^31 elements, all tensors
+// together up to 4 GiB decoded), so decoding them would measure the machine's memory, not the
+// reader. The table itself is still checked.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
