@@ -1,5 +1,6 @@
 #include "formats/model_file.h"
 
+#include "formats/external_data.h"
 #include "formats/file_io.h"
 #include "formats/mcz.h"
 #include "formats/onnx_model.h"
@@ -18,7 +19,8 @@ ModelFile read_model_file(const std::string& path) {
 
 Model decoded_model(const ModelFile& file) {
   if (file.mcz) return decode_mcz(read_mcz(file.bytes, file.name), file.name);
-  return parse_onnx(file.bytes, file.name);
+  ExternalDataReader external(file.path);  // side files in the model's folder; none for stdin
+  return parse_onnx(file.bytes, file.name, &external);
 }
 
 Model runnable_model(const ModelFile& file) {

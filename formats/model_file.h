@@ -20,7 +20,9 @@ struct ModelFile {
 // Reads PATH ("-" is stdin); fails (input) when it is missing or empty.
 ModelFile read_model_file(const std::string& path);
 
-// The model as stored: an ONNX model as parsed; a .mcz decoded, each weight with its encoding.
+// The model as stored: an ONNX model as parsed (with its external data, read from the side files in
+// the model's folder: the side files are read here, the model file itself is not read again); a .mcz
+// decoded, each weight with its encoding.
 Model decoded_model(const ModelFile& file);
 
 // The model in the form mcompress runs it (eval, profile, export by default): decoded_model, and for
