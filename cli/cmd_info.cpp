@@ -241,7 +241,7 @@ int run_info(const InfoOptions& o) {
     j["file"] = name;
     j["bytes"] = bytes.size();
     if (!external.files().empty()) {
-      j["external_data"]["bytes"] = external.bytes_read();
+      j["external_data"]["bytes"] = external.files_bytes();
       for (const auto& [path, n] : external.files()) j["external_data"]["files"].push_back({{"path", path}, {"bytes", n}});
     }
     j["opset"] = model.opset;
@@ -265,7 +265,7 @@ int run_info(const InfoOptions& o) {
   if (!model.producer_name.empty()) std::printf(", producer %s", model.producer_name.c_str());
   std::printf("\n");
   for (const auto& [path, n] : external.files())
-    std::printf("external data: %s bytes read from %s\n", with_commas(static_cast<int64_t>(n)).c_str(), path.c_str());
+    std::printf("external data: %s (%s bytes)\n", path.c_str(), with_commas(static_cast<int64_t>(n)).c_str());
   for (const auto& v : model.graph.inputs) std::printf("input  %s %s %s\n", v.name.c_str(), dtype_name(v.dtype), dims_str(v).c_str());
   for (const auto& v : model.graph.outputs) std::printf("output %s %s %s\n", v.name.c_str(), dtype_name(v.dtype), dims_str(v).c_str());
   std::printf("\n%-40s %-20s %-18s %-18s %12s %14s %6s\n", "layer", "op", "input", "output", "params", "MACs", "MACs%");

@@ -99,9 +99,9 @@ ExternalDataRef parse_external_data_ref(const std::vector<std::pair<std::string,
 ExternalDataReader::ExternalDataReader(const std::string& model_path)
     : from_stdin_(model_path == "-"), folder_(from_stdin_ ? fs::path() : fs::path(model_path).parent_path()) {}
 
-uint64_t ExternalDataReader::bytes_read() const {
+uint64_t ExternalDataReader::files_bytes() const {
   uint64_t total = 0;
-  for (const auto& [path, n] : file_bytes_) total += n;
+  for (const auto& [path, n] : file_sizes_) total += n;
   return total;
 }
 
@@ -144,6 +144,7 @@ const ExternalDataReader::SideFile& ExternalDataReader::side_file(const std::str
   f.real = real;
   f.size = fs::file_size(real, ec);
   if (ec) fail_input(label + ": external data file " + path_name + ": cannot read: " + ec.message());
+  file_sizes_[f.path.string()] = f.size;
   return resolved_.emplace(location, std::move(f)).first->second;
 }
 
@@ -169,7 +170,6 @@ void ExternalDataReader::read(const ExternalDataRef& ref, size_t bytes, void* de
   ::close(fd);
   if (err == EIO) fail_input(label + ": external data file " + path_name + " ended early (did it change while being read?)");
   if (err) fail_input(label + ": external data file " + path_name + ": cannot read: " + std::strerror(err));
-  file_bytes_[f.path.string()] += bytes;
 }
 
 }  // namespace mc

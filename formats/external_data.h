@@ -51,9 +51,10 @@ class ExternalDataReader {
   // check, then reads the BYTES bytes into DEST.
   void read(const ExternalDataRef& ref, size_t bytes, void* dest, const std::string& label);
 
-  // The side files read so far (paths as messages name them) and the bytes read from them.
-  const std::map<std::string, uint64_t>& files() const { return file_bytes_; }
-  uint64_t bytes_read() const;
+  // The side files used so far (paths as messages name them) with their sizes, and the sum of those
+  // sizes: what the model occupies on disk besides its .onnx file.
+  const std::map<std::string, uint64_t>& files() const { return file_sizes_; }
+  uint64_t files_bytes() const;
 
  private:
   struct SideFile {
@@ -66,7 +67,7 @@ class ExternalDataReader {
   bool from_stdin_ = false;
   std::filesystem::path folder_;    // as given ("." for a bare file name)
   std::map<std::string, SideFile> resolved_;  // by location
-  std::map<std::string, uint64_t> file_bytes_;
+  std::map<std::string, uint64_t> file_sizes_;
 };
 
 }  // namespace mc

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/graph.h"
+#include "formats/external_data.h"
 
 namespace mc {
 
@@ -15,6 +18,8 @@ struct ModelFile {
   std::string name;  // as messages name it ("<stdin>" for "-")
   std::vector<std::byte> bytes;
   bool mcz = false;
+  // An ONNX file's external data (side files in its folder): read by decoded_model.
+  std::shared_ptr<ExternalDataReader> external;
 };
 
 // Reads PATH ("-" is stdin); fails (input) when it is missing or empty.
@@ -29,6 +34,10 @@ Model decoded_model(const ModelFile& file);
 // a .mcz with quantized activations the integer form ONNX Runtime runs (formats/qdq_export.h
 // model_to_run).
 Model runnable_model(const ModelFile& file);
+
+// The model's size on disk: the file, plus for ONNX the side files its external data came from (known
+// once decoded_model has read them).
+uint64_t model_file_bytes(const ModelFile& file);
 
 // runnable_model(read_model_file(path)).
 Model load_model(const std::string& path);

@@ -70,7 +70,7 @@ rm -f "$tmp/pair/m2.onnx.data"
 "$bin" export "$model" -o "$tmp/single.onnx" --quiet
 expect 0 "" -- export "$tmp/pair/m.onnx" -o "$tmp/back.onnx" --quiet
 check "pair -> single export is byte-identical to the single-file export" cmp -s "$tmp/single.onnx" "$tmp/back.onnx"
-expect 0 "external data: 1,[0-9,]+ bytes read from .*m.onnx.data" -- info "$tmp/pair/m.onnx"
+expect 0 "external data: .*pair/m.onnx.data \(1,[0-9,]+ bytes\)" -- info "$tmp/pair/m.onnx"
 "$bin" info "$model" --json | jq -S 'del(.file, .bytes)' >"$tmp/info_single.json"
 "$bin" info "$tmp/pair/m.onnx" --json | jq -S 'del(.file, .bytes, .external_data)' >"$tmp/info_pair.json"
 check "info --json: same params, MACs and layers" cmp -s "$tmp/info_single.json" "$tmp/info_pair.json"
@@ -88,6 +88,12 @@ check "eval: same top-1 / top-5 on the pair" test "$(jq -c '[.top1, .top5, .imag
 check "eval: identical scores on the pair" cmp -s "$tmp/m.scores.npy" "$tmp/mobilenet_v1_0.25_224.scores.npy"
 check "compress: the same tensors from the pair" cmp -s "$tmp/m.mcz.json" "$tmp/mobilenet_v1_0.25_224.mcz.json"
 check "compress: the same exported model from the pair" cmp -s "$tmp/m.mcz.onnx" "$tmp/mobilenet_v1_0.25_224.mcz.onnx"
+pair_bytes=$(($(stat -c %s "$tmp/pair/m.onnx") + $(stat -c %s "$tmp/pair/m.onnx.data")))
+"$bin" compress "$tmp/pair/m.onnx" -o "$tmp/l.mcz" --recipe lossless --preprocess keras --json --quiet >"$tmp/l.json"
+check "compress --json: the source's bytes count its side file" test "$(jq .source_bytes "$tmp/l.json")" = "$pair_bytes"
+check "info of the .mcz: the same source bytes" test "$("$bin" info "$tmp/l.mcz" --json | jq .source_bytes)" = "$pair_bytes"
+check "info --json external_data.bytes is the side file's size" \
+  test "$("$bin" info "$tmp/pair/m.onnx" --json | jq .external_data.bytes)" = "$(stat -c %s "$tmp/pair/m.onnx.data")"
 # A compressed model's int8 export as a pair reads back too.
 expect 0 "and .*q.onnx.data" -- export "$tmp/m.mcz" -o "$tmp/pair/q.onnx" --external-data --qdq
 expect 0 "" -- export "$tmp/pair/q.onnx" -o "$tmp/q_single.onnx" --quiet
