@@ -33,7 +33,7 @@ Tensor external_tensor(const onnx::TensorProto& p, DType dtype, const Shape& sha
 }
 
 Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context, ExternalDataReader* external) {
-  std::string label = context + ": tensor '" + p.name() + "'";
+  std::string label = p.name().empty() ? context : context + ": tensor '" + p.name() + "'";
   if (p.has_segment()) fail_unsupported(label + " is segmented, which is not supported");
   if (!dtype_supported(p.data_type()))
     fail_unsupported(label + " has element type " + std::to_string(p.data_type()) + " (" +
@@ -144,7 +144,7 @@ Attribute attribute_from_proto(const onnx::AttributeProto& a, const Node& node, 
     case onnx::AttributeProto::FLOAT: out.type = AttrType::floating; out.f = a.f(); break;
     case onnx::AttributeProto::INT: out.type = AttrType::integer; out.i = a.i(); break;
     case onnx::AttributeProto::STRING: out.type = AttrType::string; out.s = a.s(); break;
-    case onnx::AttributeProto::TENSOR: out.type = AttrType::tensor; out.t = tensor_from_proto(a.t(), context, external); break;
+    case onnx::AttributeProto::TENSOR: out.type = AttrType::tensor; out.t = tensor_from_proto(a.t(), a.t().name().empty() ? context + ": " + node.describe() + ", attribute '" + a.name() + "'" : context, external); break;
     case onnx::AttributeProto::FLOATS: out.type = AttrType::floats; out.floats.assign(a.floats().begin(), a.floats().end()); break;
     case onnx::AttributeProto::INTS: out.type = AttrType::integers; out.ints.assign(a.ints().begin(), a.ints().end()); break;
     case onnx::AttributeProto::STRINGS: out.type = AttrType::strings; out.strings.assign(a.strings().begin(), a.strings().end()); break;

@@ -232,3 +232,29 @@ TEST_CASE("test_external_data: write_binary_files leaves nothing when one file c
   CHECK(read_file(dir.path / "a.data") == a);
   CHECK(read_file(dir.path / "b.onnx") == b);
 }
+
+TEST_CASE("test_external_data: a Constant node's tensor may be external data too") {
+  test::TempDir dir;
+  Model m = test::tiny_conv_model();
+  Attribute value;
+  value.type = AttrType::tensor;
+  value.t = m.graph.initializers.at("b").values;
+  m.graph.initializers.erase("b");
+  m.graph.nodes.insert(m.graph.nodes.begin(), Node{"bias", "Constant", {}, {"b"}, {}});
+  m.graph.nodes.front().attrs["value"] = value;
+  onnx::ModelProto proto;
+  REQUIRE(proto.ParseFromString(serialize_onnx(m)));
+  onnx::TensorProto* t = proto.mutable_graph()->mutable_node(0)->mutable_attribute(0)->mutable_t();
+  const std::string bias = t->raw_data();
+  t->clear_raw_data();
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* kv = t->add_external_data();
+  kv->set_key("location");
+  kv->set_value("bias.bin");
+  write_file(dir.path / "m.onnx", proto.SerializeAsString());
+  write_file(dir.path / "bias.bin", bias);
+  const Model back = load_onnx((dir.path / "m.onnx").string());
+  CHECK(serialize_onnx(back) == serialize_onnx(m));
+  fs::remove(dir.path / "bias.bin");
+  CHECK(std::string(load_error((dir.path / "m.onnx").string()).what()).find("m.onnx: node 'bias' (Constant), attribute 'value': external data file '" + (dir.path / "bias.bin").string() + "' not found") != std::string::npos);
+}

@@ -88,6 +88,11 @@ check "eval: same top-1 / top-5 on the pair" test "$(jq -c '[.top1, .top5, .imag
 check "eval: identical scores on the pair" cmp -s "$tmp/m.scores.npy" "$tmp/mobilenet_v1_0.25_224.scores.npy"
 check "compress: the same tensors from the pair" cmp -s "$tmp/m.mcz.json" "$tmp/mobilenet_v1_0.25_224.mcz.json"
 check "compress: the same exported model from the pair" cmp -s "$tmp/m.mcz.onnx" "$tmp/mobilenet_v1_0.25_224.mcz.onnx"
+for m in "$model" "$tmp/pair/m.onnx"; do
+  "$bin" profile "$m" --calib "$images" --preprocess keras -o "$tmp/$(basename "$m" .onnx).profile.json" --quiet >/dev/null
+done
+check "profile: the same sensitivities from the pair" cmp -s <(jq -S 'del(.model)' "$tmp/m.profile.json") \
+  <(jq -S 'del(.model)' "$tmp/mobilenet_v1_0.25_224.profile.json")
 pair_bytes=$(($(stat -c %s "$tmp/pair/m.onnx") + $(stat -c %s "$tmp/pair/m.onnx.data")))
 "$bin" compress "$tmp/pair/m.onnx" -o "$tmp/l.mcz" --recipe lossless --preprocess keras --json --quiet >"$tmp/l.json"
 check "compress --json: the source's bytes count its side file" test "$(jq .source_bytes "$tmp/l.json")" = "$pair_bytes"
