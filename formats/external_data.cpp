@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "formats/file_io.h"
 
 namespace mc {
 
@@ -157,6 +158,8 @@ void ExternalDataReader::check(const ExternalDataRef& ref, size_t bytes, const s
   if (ref.offset > f.size || bytes > f.size - ref.offset)
     fail_input(label + ": external data at offset " + std::to_string(ref.offset) + ", " + std::to_string(bytes) + " bytes, passes the end of " +
                path_name + " (" + std::to_string(f.size) + " bytes)");
+  if (bytes > max_input_file_bytes - std::min(bytes_read_, max_input_file_bytes))
+    fail_unsupported(label + ": external data in " + path_name + " brings the model's tensors over 4 GiB, which is not supported");
 }
 
 void ExternalDataReader::read(const ExternalDataRef& ref, size_t bytes, void* dest, const std::string& label) {
@@ -170,6 +173,7 @@ void ExternalDataReader::read(const ExternalDataRef& ref, size_t bytes, void* de
   ::close(fd);
   if (err == EIO) fail_input(label + ": external data file " + path_name + " ended early (did it change while being read?)");
   if (err) fail_input(label + ": external data file " + path_name + ": cannot read: " + std::strerror(err));
+  bytes_read_ += bytes;
 }
 
 }  // namespace mc

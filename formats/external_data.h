@@ -47,6 +47,8 @@ class ExternalDataReader {
   // for it. Fails (input) naming `label` and the side file's path when the location is absolute,
   // contains `..`, resolves (through symbolic links) outside the model's folder, is missing or not a
   // regular file, when `length` is not BYTES, or when offset + BYTES passes the end of the file.
+  // Fails (unsupported) when the model's external data would exceed max_input_file_bytes (4 GiB) in
+  // total, the limit of every input mcompress reads into memory.
   void check(const ExternalDataRef& ref, size_t bytes, const std::string& label);
   // check, then reads the BYTES bytes into DEST.
   void read(const ExternalDataRef& ref, size_t bytes, void* dest, const std::string& label);
@@ -68,6 +70,7 @@ class ExternalDataReader {
   std::filesystem::path folder_;    // as given ("." for a bare file name)
   std::map<std::string, SideFile> resolved_;  // by location
   std::map<std::string, uint64_t> file_sizes_;
+  uint64_t bytes_read_ = 0;
 };
 
 }  // namespace mc

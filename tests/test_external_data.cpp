@@ -258,3 +258,21 @@ TEST_CASE("test_external_data: a Constant node's tensor may be external data too
   fs::remove(dir.path / "bias.bin");
   CHECK(std::string(load_error((dir.path / "m.onnx").string()).what()).find("m.onnx: node 'bias' (Constant), attribute 'value': external data file '" + (dir.path / "bias.bin").string() + "' not found") != std::string::npos);
 }
+
+TEST_CASE("test_external_data: more than 4 GiB of external data is unsupported, refused before allocating") {
+  test::TempDir dir;
+  const std::string path = write_with_entries(dir.path, {{"location", "w.data"}}, w_bytes());
+  fs::resize_file(dir.path / "w.data", (uint64_t{5} << 30));  // sparse: no disk space used
+  onnx::ModelProto proto;
+  REQUIRE(proto.ParseFromString(read_file(path)));
+  for (auto& t : *proto.mutable_graph()->mutable_initializer())
+    if (t.name() == "w") {
+      t.clear_dims();
+      t.add_dims((int64_t{1} << 30) + 16);  // 4 GiB + 64 bytes of float32
+    }
+  write_file(path, proto.SerializeAsString());
+  const Error e = load_error(path);
+  CHECK(e.kind() == ErrorKind::unsupported);
+  CHECK(std::string(e.what()).find("tensor 'w': external data in '" + (dir.path / "w.data").string() + "' brings the model's tensors over 4 GiB") !=
+        std::string::npos);
+}
