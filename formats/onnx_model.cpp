@@ -144,7 +144,13 @@ Attribute attribute_from_proto(const onnx::AttributeProto& a, const Node& node, 
     case onnx::AttributeProto::FLOAT: out.type = AttrType::floating; out.f = a.f(); break;
     case onnx::AttributeProto::INT: out.type = AttrType::integer; out.i = a.i(); break;
     case onnx::AttributeProto::STRING: out.type = AttrType::string; out.s = a.s(); break;
-    case onnx::AttributeProto::TENSOR: out.type = AttrType::tensor; out.t = tensor_from_proto(a.t(), a.t().name().empty() ? context + ": " + node.describe() + ", attribute '" + a.name() + "'" : context, external); break;
+    case onnx::AttributeProto::TENSOR: {
+      // An attribute's tensor is usually unnamed: its messages then name the node and attribute.
+      const std::string where = a.t().name().empty() ? context + ": " + node.describe() + ", attribute '" + a.name() + "'" : context;
+      out.type = AttrType::tensor;
+      out.t = tensor_from_proto(a.t(), where, external);
+      break;
+    }
     case onnx::AttributeProto::FLOATS: out.type = AttrType::floats; out.floats.assign(a.floats().begin(), a.floats().end()); break;
     case onnx::AttributeProto::INTS: out.type = AttrType::integers; out.ints.assign(a.ints().begin(), a.ints().end()); break;
     case onnx::AttributeProto::STRINGS: out.type = AttrType::strings; out.strings.assign(a.strings().begin(), a.strings().end()); break;
