@@ -157,9 +157,10 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
   result.pipeline = compressed.pipeline;
   result.budgets = compressed.budgets;
 
-  const Provenance provenance =
+  Provenance provenance =
       make_provenance(source.file.path, &source.file.bytes, source.count, job.preprocess, job.calib_dir,
                       result.calibrated ? &result.calibration.fit : nullptr, &result.calibration.held_out, job.seed);
+  provenance.source_external_bytes = model_file_bytes(source.file) - source.file.bytes.size();
   EvalRequest eval{job.eval_images, job.eval_limit, image, convention.label_offset, job.threads, stage("eval (compressed)")};
   if (!job.eval_images.empty()) {
     Executor exec(source.model, ExecutorOptions{job.threads, true});

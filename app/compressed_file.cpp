@@ -92,7 +92,7 @@ McMetadata compressed_metadata(const CompressedModel& compressed, const Provenan
   if (p.calibrated) meta.calibration = McCalibrationRecord{p.calib_dir, p.calib_images, p.held_out_images, p.seed};
   McSourceRecord source;
   source.file = p.source_file;
-  source.bytes = p.source_bytes ? p.source_bytes->size() : 0;
+  source.bytes = p.source_bytes ? p.source_bytes->size() + p.source_external_bytes : 0;
   source.sha256 = p.source_bytes ? sha256_hex(*p.source_bytes) : std::string();
   source.params = p.source_params;
   source.macs = p.source_macs;

@@ -20,7 +20,8 @@ namespace mc {
 
 struct Provenance {
   std::string source_file;  // base name, or "-"
-  const std::vector<std::byte>* source_bytes = nullptr;
+  const std::vector<std::byte>* source_bytes = nullptr;  // the file (its SHA-256 is recorded)
+  uint64_t source_external_bytes = 0;                      // its ONNX external data files (counted in its size)
   int64_t source_params = 0, source_macs = 0;
   std::string preprocess;     // "" if none
   bool calibrated = false;

@@ -124,8 +124,9 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
     ro.validation_labels = s.validation.labels;
     CompressedModel compressed = run_recipe(g.recipe, s.source->model, ro);
     // The file exactly as `compress` with the point's command writes it, its top-1 measured on it.
-    const Provenance provenance = make_provenance(o.file, &s.source->file.bytes, s.source->count, o.preprocess, o.calib,
-                                                  needs_calib ? &s.calibration.fit : nullptr, &s.calibration.held_out, o.seed);
+    Provenance provenance = make_provenance(o.file, &s.source->file.bytes, s.source->count, o.preprocess, o.calib,
+                                            needs_calib ? &s.calibration.fit : nullptr, &s.calibration.held_out, o.seed);
+    provenance.source_external_bytes = model_file_bytes(s.source->file) - s.source->file.bytes.size();
     const EvalRequest eval{o.eval_images, o.eval_limit, s.image, s.label_offset, s.threads_per_point, {}};
     WrittenFile file = write_compressed_file(compressed, compressed_metadata(compressed, provenance), out_name, s.threads_per_point, &eval,
                                              &s.float_eval);
@@ -289,7 +290,7 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
   SweepOutcome out;
   SweepTable& table = out.table;
   table.model = o.file;
-  table.source_bytes = source.file.bytes.size();
+  table.source_bytes = model_file_bytes(source.file);
   table.fp32_bytes = 4 * static_cast<uint64_t>(source.count.params);
   table.macs = source.count.macs;
   table.energy_pj_fp32 = static_cast<double>(source.count.macs) * fp32_mac_pj(EnergyTable::builtin());

@@ -59,7 +59,7 @@ void print_summary(const CompressOptions& o, const SourceModel& source, const Co
   std::fprintf(stderr, "  size      %s bytes: %s than fp32 (%s bytes), %s than the source file\n",
                with_commas(static_cast<int64_t>(rep.bytes)).c_str(), times(rep.compression_ratio(), "smaller", "larger").c_str(),
                with_commas(static_cast<int64_t>(rep.fp32_bytes)).c_str(),
-               times(static_cast<double>(source.file.bytes.size()) / static_cast<double>(rep.bytes), "smaller", "larger").c_str());
+               times(static_cast<double>(model_file_bytes(source.file)) / static_cast<double>(rep.bytes), "smaller", "larger").c_str());
   std::fprintf(stderr, "  compute   MULs %s than the float model (%s of %s left), arithmetic energy %s\n",
                change(static_cast<double>(rep.macs_original), static_cast<double>(rep.ops.muls()), "fewer", "more").c_str(),
                short_count(static_cast<double>(rep.ops.muls())).c_str(), short_count(static_cast<double>(rep.macs_original)).c_str(),
@@ -146,9 +146,9 @@ int run_compress(const CompressOptions& o) {
     j["recipe"] = result.recipe;
     j["passes"] = result.pipeline;
     j["bytes"] = result.bytes.size();
-    j["source_bytes"] = source.file.bytes.size();
+    j["source_bytes"] = model_file_bytes(source.file);
     j["compression_ratio"] = ratio_value(result.report.compression_ratio());
-    j["compression_ratio_vs_source"] = ratio_value(static_cast<double>(source.file.bytes.size()) / static_cast<double>(result.bytes.size()));
+    j["compression_ratio_vs_source"] = ratio_value(static_cast<double>(model_file_bytes(source.file)) / static_cast<double>(result.bytes.size()));
     j["muls"] = result.report.ops.muls();
     j["muls_original"] = result.report.macs_original;
     j["decisions"] = result.notes;

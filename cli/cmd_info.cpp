@@ -11,6 +11,7 @@
 #include "analysis/report.h"
 #include "analysis/rounding.h"
 #include "cli/common.h"
+#include "formats/external_data.h"
 #include "formats/file_io.h"
 #include "formats/mcz.h"
 #include "formats/mcz_metadata.h"
@@ -230,7 +231,8 @@ int run_info(const InfoOptions& o) {
   auto bytes = read_binary_file(o.file);
   const std::string name = o.file == "-" ? "<stdin>" : o.file;
   if (looks_like_mcz(bytes)) return run_info_mcz(o, bytes, name);
-  Model model = parse_onnx(bytes, name);
+  ExternalDataReader external(o.file);
+  Model model = parse_onnx(bytes, name, &external);
   InferredGraph shapes = infer_shapes(model, 1);
   OpCount count = count_ops(model, shapes);
   if (o.common.json) {
@@ -238,6 +240,10 @@ int run_info(const InfoOptions& o) {
     j["format"] = "onnx";
     j["file"] = name;
     j["bytes"] = bytes.size();
+    if (!external.files().empty()) {
+      j["external_data"]["bytes"] = external.files_bytes();
+      for (const auto& [path, n] : external.files()) j["external_data"]["files"].push_back({{"path", path}, {"bytes", n}});
+    }
     j["opset"] = model.opset;
     j["ir_version"] = model.ir_version;
     j["producer"] = model.producer_name;
@@ -258,6 +264,8 @@ int run_info(const InfoOptions& o) {
               static_cast<long long>(model.ir_version), model.graph.nodes.size(), with_commas(static_cast<int64_t>(bytes.size())).c_str());
   if (!model.producer_name.empty()) std::printf(", producer %s", model.producer_name.c_str());
   std::printf("\n");
+  for (const auto& [path, n] : external.files())
+    std::printf("external data: %s (%s bytes)\n", path.c_str(), with_commas(static_cast<int64_t>(n)).c_str());
   for (const auto& v : model.graph.inputs) std::printf("input  %s %s %s\n", v.name.c_str(), dtype_name(v.dtype), dims_str(v).c_str());
   for (const auto& v : model.graph.outputs) std::printf("output %s %s %s\n", v.name.c_str(), dtype_name(v.dtype), dims_str(v).c_str());
   std::printf("\n%-40s %-20s %-18s %-18s %12s %14s %6s\n", "layer", "op", "input", "output", "params", "MACs", "MACs%");

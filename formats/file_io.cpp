@@ -90,12 +90,10 @@ int write_all(int fd, std::span<const std::byte> bytes) {
 
 }  // namespace
 
-void write_binary_file(const std::string& path, std::span<const std::byte> bytes) {
-  if (path == "-") {
-    std::fflush(stdout);
-    if (int err = write_all(STDOUT_FILENO, bytes)) fail_write("<stdout>", err);
-    return;
-  }
+namespace {
+
+// Writes BYTES to a new temporary file next to PATH and returns its name; nothing is left on failure.
+std::string write_temporary(const std::string& path, std::span<const std::byte> bytes) {
   if (path.empty()) fail(ErrorKind::output, "empty output path");
   if (std::filesystem::is_directory(path)) fail(ErrorKind::output, path + ": is a directory");
 
@@ -112,10 +110,49 @@ void write_binary_file(const std::string& path, std::span<const std::byte> bytes
 
   int err = write_all(fd, bytes);
   if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(tmp.c_str());
     fail_write(path, err);
+  }
+  return tmp;
+}
+
+}  // namespace
+
+void write_binary_file(const std::string& path, std::span<const std::byte> bytes) {
+  if (path == "-") {
+    std::fflush(stdout);
+    if (int err = write_all(STDOUT_FILENO, bytes)) fail_write("<stdout>", err);
+    return;
+  }
+  const std::string tmp = write_temporary(path, bytes);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    fail_write(path, err);
+  }
+}
+
+void write_binary_files(const std::vector<std::pair<std::string, std::span<const std::byte>>>& files) {
+  std::vector<std::string> temporaries;
+  auto remove_all = [&](size_t from) {
+    for (size_t i = from; i < temporaries.size(); ++i) ::unlink(temporaries[i].c_str());
+  };
+  for (const auto& [path, bytes] : files) {
+    if (path == "-") fail_internal("write_binary_files: standard output is not a file");
+    try {
+      temporaries.push_back(write_temporary(path, bytes));
+    } catch (...) {
+      remove_all(0);
+      throw;
+    }
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (std::rename(temporaries[i].c_str(), files[i].first.c_str()) == 0) continue;
+    const int err = errno;
+    remove_all(i);
+    for (size_t j = 0; j < i; ++j) ::unlink(files[j].first.c_str());  // no output without the others
+    fail_write(files[i].first, err);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mc {
@@ -24,5 +25,10 @@ std::vector<std::byte> read_binary_file(const std::string& path);
 // Fails (output error) with "PATH: cannot write: <reason>". Whether an existing PATH may be replaced
 // (--force) is the caller's decision.
 void write_binary_file(const std::string& path, std::span<const std::byte> bytes);
+
+// Writes several files (no "-") as one output: each to a temporary file next to it, then, once all are
+// complete, each renamed into place. A failure before the renames leaves none of them; a rename
+// failing (rare: the temporaries sit in the same folders) removes the ones already renamed.
+void write_binary_files(const std::vector<std::pair<std::string, std::span<const std::byte>>>& files);
 
 }  // namespace mc

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/shape_inference.h"
+#include "formats/external_data.h"
 #include "formats/file_io.h"
 
 namespace mc {
@@ -14,10 +15,25 @@ namespace {
 
 bool default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
 
-Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context) {
-  std::string label = context + ": tensor '" + p.name() + "'";
-  if (p.data_location() == onnx::TensorProto::EXTERNAL)
-    fail_unsupported(label + " uses external data, which is not supported");
+// A tensor whose raw little-endian bytes are in a side file (formats/external_data.h); `external` is
+// null for a model not read from a file.
+Tensor external_tensor(const onnx::TensorProto& p, DType dtype, const Shape& shape, const std::string& label, ExternalDataReader* external) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& kv : p.external_data()) entries.emplace_back(kv.key(), kv.value());
+  const ExternalDataRef ref = parse_external_data_ref(entries, label);
+  if (p.has_raw_data() || p.float_data_size() || p.int32_data_size() || p.int64_data_size())
+    fail_input(label + ": has both external data and data in the model");
+  if (!external)
+    fail_input(label + ": its data is in external file '" + ref.location + "', which cannot be located for a model not read from a file");
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  external->check(ref, bytes, label);  // before allocating: a declared shape alone must not allocate
+  Tensor t(dtype, shape);
+  external->read(ref, bytes, t.raw(), label);
+  return t;
+}
+
+Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context, ExternalDataReader* external) {
+  std::string label = p.name().empty() ? context : context + ": tensor '" + p.name() + "'";
   if (p.has_segment()) fail_unsupported(label + " is segmented, which is not supported");
   if (!dtype_supported(p.data_type()))
     fail_unsupported(label + " has element type " + std::to_string(p.data_type()) + " (" +
@@ -36,6 +52,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context)
   }
   const DType dtype = static_cast<DType>(p.data_type());
   const size_t n = static_cast<size_t>(numel);
+  if (p.data_location() == onnx::TensorProto::EXTERNAL) return external_tensor(p, dtype, shape, label, external);
   if (p.has_raw_data()) {
     if (p.raw_data().size() != n * dtype_size(dtype))
       fail_input(label + ": raw data has " + std::to_string(p.raw_data().size()) + " bytes, shape " +
@@ -121,13 +138,19 @@ void value_info_to_proto(const ValueInfo& info, onnx::ValueInfoProto* v) {
   }
 }
 
-Attribute attribute_from_proto(const onnx::AttributeProto& a, const Node& node, const std::string& context) {
+Attribute attribute_from_proto(const onnx::AttributeProto& a, const Node& node, const std::string& context, ExternalDataReader* external) {
   Attribute out;
   switch (a.type()) {
     case onnx::AttributeProto::FLOAT: out.type = AttrType::floating; out.f = a.f(); break;
     case onnx::AttributeProto::INT: out.type = AttrType::integer; out.i = a.i(); break;
     case onnx::AttributeProto::STRING: out.type = AttrType::string; out.s = a.s(); break;
-    case onnx::AttributeProto::TENSOR: out.type = AttrType::tensor; out.t = tensor_from_proto(a.t(), context); break;
+    case onnx::AttributeProto::TENSOR: {
+      // An attribute's tensor is usually unnamed: its messages then name the node and attribute.
+      const std::string where = a.t().name().empty() ? context + ": " + node.describe() + ", attribute '" + a.name() + "'" : context;
+      out.type = AttrType::tensor;
+      out.t = tensor_from_proto(a.t(), where, external);
+      break;
+    }
     case onnx::AttributeProto::FLOATS: out.type = AttrType::floats; out.floats.assign(a.floats().begin(), a.floats().end()); break;
     case onnx::AttributeProto::INTS: out.type = AttrType::integers; out.ints.assign(a.ints().begin(), a.ints().end()); break;
     case onnx::AttributeProto::STRINGS: out.type = AttrType::strings; out.strings.assign(a.strings().begin(), a.strings().end()); break;
@@ -153,13 +176,13 @@ void attribute_to_proto(const std::string& name, const Attribute& a, onnx::Attri
 
 }  // namespace
 
-Model parse_onnx(std::span<const std::byte> bytes, const std::string& name) {
-  Model model = parse_onnx_unchecked(bytes, name);
+Model parse_onnx(std::span<const std::byte> bytes, const std::string& name, ExternalDataReader* external) {
+  Model model = parse_onnx_unchecked(bytes, name, external);
   check_imported(model, name);
   return model;
 }
 
-Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& name) {
+Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& name, ExternalDataReader* external) {
   if (bytes.empty()) fail_input(name + ": empty file, not an ONNX model");
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
     fail_unsupported(name + ": models over 2 GiB are not supported");
@@ -194,7 +217,7 @@ Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& 
   g.name = gp.name();
   for (const auto& init : gp.initializer()) {
     if (g.initializers.count(init.name())) fail_input(name + ": initializer '" + init.name() + "' is defined twice");
-    g.initializers.emplace(init.name(), tensor_from_proto(init, name));
+    g.initializers.emplace(init.name(), tensor_from_proto(init, name, external));
   }
   if (gp.sparse_initializer_size() > 0) fail_unsupported(name + ": sparse initializers are not supported");
   for (const auto& in : gp.input()) {
@@ -214,7 +237,7 @@ Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& 
     for (const auto& a : np.attribute()) {
       if (!a.ref_attr_name().empty())
         fail_unsupported(name + ": " + node.describe() + ": attribute references are not supported");
-      node.attrs[a.name()] = attribute_from_proto(a, node, name);
+      node.attrs[a.name()] = attribute_from_proto(a, node, name, external);
     }
     g.nodes.push_back(std::move(node));
   }
@@ -246,7 +269,8 @@ void check_imported(Model& model, const std::string& name) {
 
 Model load_onnx(const std::string& path) {
   auto bytes = read_binary_file(path);
-  return parse_onnx(bytes, path == "-" ? "<stdin>" : path);
+  ExternalDataReader external(path);
+  return parse_onnx(bytes, path == "-" ? "<stdin>" : path, &external);
 }
 
 Tensor parse_onnx_tensor(std::span<const std::byte> bytes, const std::string& name) {
@@ -254,10 +278,12 @@ Tensor parse_onnx_tensor(std::span<const std::byte> bytes, const std::string& na
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
       !proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     fail_input(name + ": not a valid ONNX tensor");
-  return tensor_from_proto(proto, name);
+  return tensor_from_proto(proto, name, nullptr);
 }
 
-std::string serialize_onnx(const Model& model) {
+namespace {
+
+onnx::ModelProto model_proto(const Model& model) {
   onnx::ModelProto proto;
   proto.set_ir_version(model.ir_version);
   proto.set_producer_name(model.producer_name.empty() ? "mcompress" : model.producer_name);
@@ -285,8 +311,40 @@ std::string serialize_onnx(const Model& model) {
     for (const auto& o : node.outputs) np->add_output(o);
     for (const auto& [an, a] : node.attrs) attribute_to_proto(an, a, np->add_attribute());
   }
+  return proto;
+}
+
+std::string serialized(const onnx::ModelProto& proto) {
+  if (proto.ByteSizeLong() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    fail_unsupported("the ONNX model is over 2 GiB, which protobuf cannot write (export --external-data keeps weights out of it)");
   std::string out;
   if (!proto.SerializeToString(&out)) fail_internal("ONNX serialization failed");
+  return out;
+}
+
+}  // namespace
+
+std::string serialize_onnx(const Model& model) { return serialized(model_proto(model)); }
+
+OnnxWithExternalData serialize_onnx_external(const Model& model, const std::string& location) {
+  onnx::ModelProto proto = model_proto(model);
+  OnnxWithExternalData out;
+  for (auto& t : *proto.mutable_graph()->mutable_initializer()) {
+    if (t.raw_data().size() < external_data_min_bytes) continue;
+    out.data.resize((out.data.size() + external_data_alignment - 1) / external_data_alignment * external_data_alignment, '\0');
+    const size_t offset = out.data.size();
+    out.data += t.raw_data();
+    t.clear_raw_data();
+    t.set_data_location(onnx::TensorProto::EXTERNAL);
+    for (const auto& [key, value] : {std::pair<const char*, std::string>{"location", location}, {"offset", std::to_string(offset)},
+                                     {"length", std::to_string(out.data.size() - offset)}}) {
+      auto* kv = t.add_external_data();
+      kv->set_key(key);
+      kv->set_value(value);
+    }
+    ++out.tensors;
+  }
+  out.model = serialized(proto);
   return out;
 }
 
