@@ -50,6 +50,7 @@ struct RunContext {
 
 struct OpKernel {
   const char* op;
+  int64_t since;  // the first default-domain opset that defines the op
   void (*infer)(InferContext&);
   void (*run)(RunContext&);
   bool can_fuse_clip;  // applies RunContext::fused_clip
@@ -60,9 +61,12 @@ const OpKernel* find_kernel(const std::string& op);
 std::optional<FusedClip> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph);
 std::vector<std::string> supported_ops();
 
-// Oldest and newest default-domain opset the importer accepts. Older opsets are read where the
-// ops' old attribute forms are handled (Clip, Squeeze/Unsqueeze, Split, Slice, Pad, Softmax).
+// Oldest and newest default-domain opset the importer accepts. Every kernel reads its node by the
+// model's opset: the attribute forms before 13 (Clip, Squeeze/Unsqueeze, Split, Slice, Pad, Softmax,
+// legacy broadcasting), and the input forms of 13 to 21 (ReduceSum axes from 13, ReduceMean/ReduceMax
+// axes and Split num_outputs from 18, Pad axes from 18 and wrap from 19, Quantize/DequantizeLinear
+// block_size and output_dtype from 21).
 inline constexpr int64_t min_opset = 6;
-inline constexpr int64_t max_opset = 17;
+inline constexpr int64_t max_opset = 21;
 
 }  // namespace mc

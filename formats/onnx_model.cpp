@@ -20,8 +20,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context)
     fail_unsupported(label + " uses external data, which is not supported");
   if (p.has_segment()) fail_unsupported(label + " is segmented, which is not supported");
   if (!dtype_supported(p.data_type()))
-    fail_unsupported(label + " has element type " + std::to_string(p.data_type()) + " (" +
-                     onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(p.data_type())) +
+    fail_unsupported(label + " has element type " + std::to_string(p.data_type()) + " (" + onnx_type_name(p.data_type()) +
                      "), which is not supported");
   Shape shape(p.dims().begin(), p.dims().end());
   for (int64_t d : shape)
@@ -92,7 +91,7 @@ ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v, const std::string
   const auto& tt = v.type().tensor_type();
   if (!dtype_supported(tt.elem_type()))
     fail_unsupported(context + ": value '" + v.name() + "' has unsupported element type " +
-                     std::to_string(tt.elem_type()));
+                     std::to_string(tt.elem_type()) + " (" + onnx_type_name(tt.elem_type()) + ")");
   info.dtype = static_cast<DType>(tt.elem_type());
   info.shape_known = tt.has_shape();
   for (const auto& d : tt.shape().dim()) {

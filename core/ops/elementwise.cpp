@@ -1,4 +1,6 @@
-// Element-wise operators: the broadcasting binary arithmetic ops, variadic Min/Max and the unary activations.
+// Element-wise operators: the broadcasting binary arithmetic ops, variadic Min/Max, the unary
+// activations (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Exp, Erf) and PRelu.
+// Activations compute float32 only; other element types are reported unsupported.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -211,16 +213,45 @@ void infer_float_unary(InferContext& ctx) {
   infer_same_as_input(ctx);
 }
 
-void clip_into(const Tensor& x, Tensor& y, float lo, float hi, ThreadPool& pool) {
+// y[i] = f(x[i]) over float32 tensors, in fixed blocks (results never depend on the thread count).
+template <class F> void map_floats(const Tensor& x, Tensor& y, ThreadPool& pool, const F& f) {
   const float* px = x.data<float>();
   float* py = y.data<float>();
   const int64_t n = x.numel();
   constexpr int64_t block = 1 << 16;
   pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
     int64_t end = std::min(n, (t + 1) * block);
-    for (int64_t i = t * block; i < end; ++i) py[i] = std::min(std::max(px[i], lo), hi);
+    for (int64_t i = t * block; i < end; ++i) py[i] = f(px[i]);
   });
 }
+
+void clip_into(const Tensor& x, Tensor& y, float lo, float hi, ThreadPool& pool) {
+  map_floats(x, y, pool, [lo, hi](float v) { return std::min(std::max(v, lo), hi); });
+}
+
+// max(0, min(1, alpha * x + beta)), as ONNX's HardSigmoid (and HardSwish's function body) define it.
+float hard_sigmoid(float x, float alpha, float beta) {
+  return std::max(0.0f, std::min(1.0f, alpha * x + beta));
+}
+
+// PRelu's slope as the broadcasting kernel should see it (unidirectional: the output has X's shape).
+// From opset 7 the slope broadcasts to X numpy-style. PRelu-6 defines only a slope "shared across
+// channels" (one value) or one per channel, as the Caffe2 and PyTorch exporters of that time wrote it
+// (a 1-D slope as long as X's dim 1); a slope of X's own shape is elementwise in every reading.
+Shape prelu_slope_shape(const Node& node, int64_t opset, const Shape& x, const Shape& slope) {
+  if (opset >= 7 || shape_numel(slope) == 1 || slope == x) return slope;
+  if (slope.size() == 1 && x.size() >= 2 && slope[0] == x[1]) {
+    Shape per_channel(x.size() - 1, 1);
+    per_channel[0] = slope[0];
+    return per_channel;
+  }
+  fail_unsupported(node.describe() + ": a slope of shape " + shape_str(slope) + " for X of shape " + shape_str(x) +
+                   " is not supported before opset 7 (only one value, one per channel of dim 1, or X's shape)");
+}
+
+struct PReluOp {
+  float operator()(float x, float slope) const { return x < 0.0f ? slope * x : x; }
+};
 
 }  // namespace
 
@@ -277,6 +308,71 @@ void run_Clip(RunContext& ctx) {
   auto [lo, hi] = clip_bounds(ctx.node, ctx.opset, ctx.node.has_input(1) ? ctx.in[1] : nullptr,
                               ctx.node.has_input(2) ? ctx.in[2] : nullptr);
   clip_into(*ctx.in[0], *ctx.out[0], lo, hi, ctx.pool);
+}
+
+void infer_Sigmoid(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Sigmoid(RunContext& ctx) {
+  // 1 / (1 + e^-x), written so that neither branch overflows: for x < 0, e^x / (1 + e^x).
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+    const float e = std::exp(x);
+    return e / (1.0f + e);
+  });
+}
+
+void infer_Tanh(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Tanh(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::tanh(x); });
+}
+
+void infer_Exp(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Exp(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::exp(x); });
+}
+
+void infer_Erf(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Erf(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::erf(x); });
+}
+
+// HardSigmoid: alpha 0.2 and beta 0.5 by default (opset 6 on; the same in every opset).
+void infer_HardSigmoid(InferContext& ctx) { infer_float_unary(ctx); }
+void run_HardSigmoid(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 0.2f), beta = ctx.node.attr_float("beta", 0.5f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha, beta](float x) { return hard_sigmoid(x, alpha, beta); });
+}
+
+// HardSwish (opset 14): x * HardSigmoid(x) with alpha 1/6 and beta 0.5, the op's function body.
+void infer_HardSwish(InferContext& ctx) { infer_float_unary(ctx); }
+void run_HardSwish(RunContext& ctx) {
+  constexpr float alpha = 1.0f / 6.0f;
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return x * hard_sigmoid(x, alpha, 0.5f); });
+}
+
+// LeakyRelu: alpha 0.01 by default.
+void infer_LeakyRelu(InferContext& ctx) { infer_float_unary(ctx); }
+void run_LeakyRelu(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 0.01f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha](float x) { return x < 0.0f ? alpha * x : x; });
+}
+
+// PRelu: x where x >= 0, slope * x elsewhere; the slope broadcasts to X (prelu_slope_shape).
+void infer_PRelu(InferContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  const TensorType& slope = ctx.input(1);
+  if (x.dtype != DType::f32)
+    ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
+  if (slope.dtype != x.dtype)
+    ctx.fail(std::string("slope is ") + dtype_name(slope.dtype) + ", X is " + dtype_name(x.dtype));
+  const Shape slope_shape = prelu_slope_shape(ctx.node, ctx.opset, x.shape, slope.shape);
+  if (broadcast_shapes(ctx, x.shape, slope_shape) != x.shape)
+    ctx.fail("slope of shape " + shape_str(slope.shape) + " does not broadcast to X of shape " + shape_str(x.shape));
+  ctx.out = {x};
+}
+void run_PRelu(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  const Shape slope_shape = prelu_slope_shape(ctx.node, ctx.opset, x.shape(), ctx.in[1]->shape());
+  broadcast_apply<float, PReluOp>(x, *ctx.in[1], slope_shape, *ctx.out[0], ctx.pool);
 }
 
 void infer_Identity(InferContext& ctx) { infer_same_as_input(ctx); }

@@ -136,7 +136,6 @@ void check_integer_conv(const InferContext& ctx, size_t x_i, size_t x_zp_i, size
 }  // namespace
 
 void infer_QLinearConv(InferContext& ctx) {
-  if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
   const TensorType& x = ctx.input(0);
   const TensorType& w = ctx.input(3);
   check_integer_conv(ctx, 0, 2, 3, 5);
@@ -209,7 +208,6 @@ void run_QLinearConv(RunContext& ctx) {
 }
 
 void infer_ConvInteger(InferContext& ctx) {
-  if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
   check_integer_conv(ctx, 0, 2, 1, 3);
   ctx.out = {TensorType{DType::i32, conv_output_shape(ctx, ctx.input(0).shape, ctx.input(1).shape, nullptr)}};
 }
