@@ -263,24 +263,48 @@ TEST_CASE("test_ops: opsets: 6 to 21 accepted, an op newer than the model's opse
   test::expect_error([&] { unary(13, "Softplus", x).run(); }, ErrorKind::unsupported, "unsupported op 'Softplus'");
 }
 
-TEST_CASE("test_ops: activations after a Conv give the same values fused and unfused, at 1 and 2 threads") {
+TEST_CASE("test_ops: activations fused into a Conv give the values of their own kernels, at 1 and 2 threads") {
+  struct Geometry { int64_t cin, cout, k, group; };
+  // The conv algorithms: direct (27 taps), pointwise GEMM, depthwise, im2col GEMM (72 taps).
+  const Geometry geometries[] = {{3, 4, 3, 1}, {8, 6, 1, 1}, {8, 8, 3, 8}, {8, 6, 3, 1}};
   for (const char* act : {"Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid", "LeakyRelu", "Tanh"}) {
-    CAPTURE(act);
-    Net n(14);
-    n.add("Conv", {"x", "w", "b"}, {"c"}, {{"pads", ints_attr({1, 1, 1, 1})}});
-    Node& a = n.add(act, {"c"}, {"y"});
-    if (std::string(act) == "Clip") a.inputs = {"c", "lo", "hi"};
-    n.constant("lo", Tensor::scalar_f32(-0.5f));
-    n.constant("hi", Tensor::scalar_f32(1.5f));
-    n.input("x", ramp({1, 3, 6, 6}, -2, 2, 7));
-    n.constant("w", ramp({4, 3, 3, 3}, -0.5f, 0.5f, 11));
-    n.constant("b", ramp({4}, -0.3f, 0.3f, 13));
-    n.output("y");
-    const Tensor fused = n.run(1, true)[0];
-    const Tensor plain = n.run(2, false)[0];
-    REQUIRE(fused.shape() == plain.shape());
-    CHECK(fused.to_float_vector() == plain.to_float_vector());
+    for (const auto& geo : geometries) {
+      CAPTURE(act);
+      CAPTURE(geo.cin);
+      CAPTURE(geo.k);
+      CAPTURE(geo.group);
+      Net n(14);
+      const int64_t pad = geo.k / 2;
+      n.add("Conv", {"x", "w", "b"}, {"c"}, {{"pads", ints_attr({pad, pad, pad, pad})}, {"group", int_attr(geo.group)}});
+      Node& a = n.add(act, {"c"}, {"y"});
+      if (std::string(act) == "Clip") a.inputs = {"c", "lo", "hi"};
+      if (std::string(act) == "HardSigmoid") a.attrs = {{"alpha", float_attr(0.25f)}, {"beta", float_attr(0.4f)}};
+      if (std::string(act) == "LeakyRelu") a.attrs = {{"alpha", float_attr(0.125f)}};
+      n.constant("lo", Tensor::scalar_f32(-0.5f));
+      n.constant("hi", Tensor::scalar_f32(1.5f));
+      n.input("x", ramp({2, geo.cin, 6, 7}, -2, 2, 7));
+      n.constant("w", ramp({geo.cout, geo.cin / geo.group, geo.k, geo.k}, -0.5f, 0.5f, 11));
+      n.constant("b", ramp({geo.cout}, -0.3f, 0.3f, 13));
+      n.output("y");
+      // Fused: the plan is the Conv alone.
+      CHECK(Executor(n.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv"});
+      const Tensor fused = n.run(1, true)[0];
+      const Tensor fused2 = n.run(2, true)[0];
+      const Tensor plain = n.run(2, false)[0];
+      REQUIRE(fused.shape() == plain.shape());
+      CHECK(fused.to_float_vector() == plain.to_float_vector());
+      CHECK(fused2.to_float_vector() == plain.to_float_vector());
+    }
   }
+  // Not fused: an activation reading a value something else reads too.
+  Net shared(14);
+  shared.add("Conv", {"x", "w"}, {"c"});
+  shared.add("HardSwish", {"c"}, {"h"});
+  shared.add("Add", {"c", "h"}, {"y"});
+  shared.input("x", ramp({1, 2, 3, 3}, -2, 2));
+  shared.constant("w", ramp({2, 2, 1, 1}, -1, 1));
+  shared.output("y");
+  CHECK(Executor(shared.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv", "HardSwish", "Add"});
 }
 
 // --- ONNX Runtime ------------------------------------------------------------------------------

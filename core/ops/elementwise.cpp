@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/ops/activation.h"
 #include "core/ops/kernel_util.h"
 
 namespace mc {
@@ -226,12 +227,7 @@ template <class F> void map_floats(const Tensor& x, Tensor& y, ThreadPool& pool,
 }
 
 void clip_into(const Tensor& x, Tensor& y, float lo, float hi, ThreadPool& pool) {
-  map_floats(x, y, pool, [lo, hi](float v) { return std::min(std::max(v, lo), hi); });
-}
-
-// max(0, min(1, alpha * x + beta)), as ONNX's HardSigmoid (and HardSwish's function body) define it.
-float hard_sigmoid(float x, float alpha, float beta) {
-  return std::max(0.0f, std::min(1.0f, alpha * x + beta));
+  map_floats(x, y, pool, [lo, hi](float v) { return clip(v, lo, hi); });
 }
 
 // PRelu's slope as the broadcasting kernel should see it (unidirectional: the output has X's shape).
@@ -288,15 +284,37 @@ static std::pair<float, float> clip_bounds(const Node& node, int64_t opset, cons
   return {min_v, max_v};
 }
 
-std::optional<FusedClip> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph) {
-  if (node.op == "Relu") return FusedClip{0.0f, std::numeric_limits<float>::infinity()};
+std::optional<FusedActivation> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph) {
+  if (node.op == "Relu") return FusedActivation{0.0f, std::numeric_limits<float>::infinity()};
   if (node.op != "Clip") return std::nullopt;
   const Tensor* lo = node.has_input(1) ? graph.initializer(node.inputs[1]) : nullptr;
   const Tensor* hi = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
   if ((node.has_input(1) && !lo) || (node.has_input(2) && !hi)) return std::nullopt;
   if ((lo && lo->numel() != 1) || (hi && hi->numel() != 1)) return std::nullopt;
   auto [a, b] = clip_bounds(node, opset, lo, hi);
-  return FusedClip{a, b};
+  return FusedActivation{a, b};
+}
+
+std::optional<FusedActivation> activation_as_fusable(const Node& node, int64_t opset, const Graph& graph) {
+  using Kind = FusedActivation::Kind;
+  FusedActivation f;
+  if (node.op == "HardSigmoid") {
+    f.kind = Kind::hard_sigmoid;
+    f.alpha = node.attr_float("alpha", 0.2f);
+    f.beta = node.attr_float("beta", 0.5f);
+  } else if (node.op == "HardSwish") {
+    f.kind = Kind::hard_swish;
+  } else if (node.op == "LeakyRelu") {
+    f.kind = Kind::leaky_relu;
+    f.alpha = node.attr_float("alpha", 0.01f);
+  } else if (node.op == "Sigmoid") {
+    f.kind = Kind::sigmoid;
+  } else if (node.op == "Tanh") {
+    f.kind = Kind::tanh;
+  } else {
+    return clip_as_fusable(node, opset, graph);
+  }
+  return f;
 }
 
 void infer_Clip(InferContext& ctx) {
@@ -312,12 +330,7 @@ void run_Clip(RunContext& ctx) {
 
 void infer_Sigmoid(InferContext& ctx) { infer_float_unary(ctx); }
 void run_Sigmoid(RunContext& ctx) {
-  // 1 / (1 + e^-x), written so that neither branch overflows: for x < 0, e^x / (1 + e^x).
-  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
-    const float e = std::exp(x);
-    return e / (1.0f + e);
-  });
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return sigmoid(x); });
 }
 
 void infer_Tanh(InferContext& ctx) { infer_float_unary(ctx); }
@@ -345,15 +358,14 @@ void run_HardSigmoid(RunContext& ctx) {
 // HardSwish (opset 14): x * HardSigmoid(x) with alpha 1/6 and beta 0.5, the op's function body.
 void infer_HardSwish(InferContext& ctx) { infer_float_unary(ctx); }
 void run_HardSwish(RunContext& ctx) {
-  constexpr float alpha = 1.0f / 6.0f;
-  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return x * hard_sigmoid(x, alpha, 0.5f); });
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return hard_swish(x); });
 }
 
 // LeakyRelu: alpha 0.01 by default.
 void infer_LeakyRelu(InferContext& ctx) { infer_float_unary(ctx); }
 void run_LeakyRelu(RunContext& ctx) {
   const float alpha = ctx.node.attr_float("alpha", 0.01f);
-  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha](float x) { return x < 0.0f ? alpha * x : x; });
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha](float x) { return leaky_relu(x, alpha); });
 }
 
 // PRelu: x where x >= 0, slope * x elsewhere; the slope broadcasts to X (prelu_slope_shape).
