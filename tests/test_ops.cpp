@@ -7,8 +7,6 @@
 // (../shared/tools/ort-eval, node) on one-node and few-node graphs at opsets 18 to 21.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -311,18 +309,6 @@ TEST_CASE("test_ops: activations fused into a Conv give the values of their own 
 
 namespace {
 
-// ../shared/tools/ort-eval/run, or empty (with a note, or a failure under MCOMPRESS_REQUIRE_SHARED=1)
-// when it or node is missing.
-std::string ort_runner() {
-  const auto run = test::shared_dir() / "tools" / "ort-eval" / "run";
-  const bool present = std::filesystem::exists(run) && std::system("command -v node >/dev/null 2>&1") == 0;
-  if (present) return run.string();
-  const char* require = std::getenv("MCOMPRESS_REQUIRE_SHARED");
-  if (require && std::string(require) == "1") FAIL(run.string() << " or node not found (MCOMPRESS_REQUIRE_SHARED=1)");
-  MESSAGE(run.string() << " or node not found; the ONNX Runtime cross-check is skipped");
-  return "";
-}
-
 struct OrtCase {
   std::string name;
   Net net;
@@ -467,9 +453,8 @@ std::vector<OrtCase> ort_cases() {
 }  // namespace
 
 TEST_CASE("test_ops: ONNX Runtime computes what the executor computes at opsets 18 to 21") {
-  const std::string ort = ort_runner();
+  const std::string ort = test::ort_runner();
   if (ort.empty()) return;
-  test::TempDir dir;
   int compared = 0;
   auto cases = ort_cases();
   for (auto& c : cases) {
@@ -479,23 +464,8 @@ TEST_CASE("test_ops: ONNX Runtime computes what the executor computes at opsets 
     const Tensor ours = c.net.run(1, true)[0];
     const Tensor unfused = c.net.run(2, false)[0];
     CHECK(ours.to_float_vector() == unfused.to_float_vector());
-    const auto model = dir.path / "model.onnx", in = dir.path / "in.npy", out = dir.path / "out.npy";
-    {
-      std::ofstream f(model, std::ios::binary);
-      f << serialize_onnx(c.net.model);
-    }
-    write_npy(in.string(), c.net.feeds.at(0));
-    std::filesystem::remove(out);
-    const std::string cmd = "'" + ort + "' ort-npy '" + model.string() + "' '" + in.string() + "' '" + out.string() +
-                            "' --threads 1 >'" + (dir.path / "log").string() + "' 2>&1";
-    const int status = std::system(cmd.c_str());
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-      std::ifstream log(dir.path / "log");
-      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-      FAIL_CHECK("ONNX Runtime failed: " << text);
-      continue;
-    }
-    const Tensor theirs = read_npy(out.string());
+    const Tensor theirs = test::ort_output(ort, c.net.model, c.net.feeds.at(0));
+    if (theirs.numel() == 0 && ours.numel() != 0) continue;
     REQUIRE(theirs.shape() == ours.shape());
     const auto a = ours.to_float_vector(), b = theirs.to_float_vector();
     float range = 0, diff = 0;
