@@ -128,6 +128,27 @@ TEST_CASE("test_ops: the family activations compute their ONNX definitions") {
                {-0.99999998f, -0.84270079f, 0.0f, 0.52049988f, 0.99532227f, 0.99999998f});
 }
 
+TEST_CASE("test_ops: the float arithmetic and the other activations exports use") {
+  const Tensor x = floats({5}, {-2.0f, -0.5f, 0.0f, 0.25f, 4.0f});
+  check_values(unary(13, "Neg", x).run()[0], {5}, {2.0f, 0.5f, -0.0f, -0.25f, -4.0f});
+  check_values(unary(13, "Abs", x).run()[0], {5}, {2.0f, 0.5f, 0.0f, 0.25f, 4.0f});
+  check_values(unary(13, "Reciprocal", floats({3}, {-2.0f, 0.25f, 4.0f})).run()[0], {3}, {-0.5f, 4.0f, 0.25f});
+  const auto roots = unary(13, "Sqrt", floats({3}, {0.25f, 4.0f, -1.0f})).run()[0].to_float_vector();
+  CHECK(roots[0] == 0.5f);
+  CHECK(roots[1] == 2.0f);
+  CHECK(std::isnan(roots[2]));
+  // Softplus ln(1 + e^x), finite for large x.
+  check_values(unary(13, "Softplus", floats({4}, {-2.0f, 0.0f, 3.0f, 100.0f})).run()[0], {4},
+               {0.12692801f, 0.69314718f, 3.04858735f, 100.0f});
+  // Elu alpha (e^x - 1) below 0 (default alpha 1, then 2).
+  check_values(unary(6, "Elu", x).run()[0], {5}, {-0.86466472f, -0.39346934f, 0.0f, 0.25f, 4.0f});
+  check_values(unary(6, "Elu", x, {{"alpha", float_attr(2.0f)}}).run()[0], {5}, {-1.72932943f, -0.78693868f, 0.0f, 0.25f, 4.0f});
+  // Selu with ONNX's default alpha 1.67326 and gamma 1.0507.
+  check_values(unary(6, "Selu", x).run()[0], {5}, {-1.52016647f, -0.69175116f, 0.0f, 0.26267526f, 4.20280409f}, 1e-5f);
+  // Integer tensors are not computed: unsupported, naming the element type.
+  test::expect_error([&] { unary(13, "Neg", ints({2}, {1, -1})).run(); }, ErrorKind::unsupported, "element type int64");
+}
+
 TEST_CASE("test_ops: PRelu's slope: one per channel at opset 6, numpy broadcasting from opset 7") {
   // X [1, 2, 2]: channel 0 {-1, 2}, channel 1 {-3, 4}; slopes 0.5 and 0.25.
   const Tensor x = floats({1, 2, 2}, {-1, 2, -3, 4});
@@ -258,7 +279,7 @@ TEST_CASE("test_ops: opsets: 6 to 21 accepted, an op newer than the model's opse
     check_values(unary(opset, "Relu", x).run()[0], {2}, {0, 1});
     check_values(unary(opset, "Sigmoid", floats({1}, {0})).run()[0], {1}, {0.5f});
   }
-  test::expect_error([&] { unary(13, "Softplus", x).run(); }, ErrorKind::unsupported, "unsupported op 'Softplus'");
+  test::expect_error([&] { unary(13, "Softsign", x).run(); }, ErrorKind::unsupported, "unsupported op 'Softsign'");
 }
 
 TEST_CASE("test_ops: activations fused into a Conv give the values of their own kernels, at 1 and 2 threads") {
@@ -347,6 +368,12 @@ std::vector<OrtCase> ort_cases() {
   add_unary("Exp-21", 21, "Exp");
   add_unary("Erf-21", 21, "Erf");
   add_unary("LeakyRelu-21", 21, "LeakyRelu", {{"alpha", float_attr(0.1f)}});
+  add_unary("Softplus-21", 21, "Softplus");
+  add_unary("Elu-21", 21, "Elu", {{"alpha", float_attr(0.7f)}});
+  add_unary("Selu-21", 21, "Selu");
+  add_unary("Neg-21", 21, "Neg");
+  add_unary("Abs-21", 21, "Abs");
+  add_unary("Reciprocal-21", 21, "Reciprocal");
   add_unary("PRelu-21 per channel", 21, "PRelu", {}, {{"slope", ramp({4, 1, 1}, 0, 0.5f, 5)}});
   add_unary("Clip-21 min max", 21, "Clip", {}, {{"min", Tensor::scalar_f32(-1)}, {"max", Tensor::scalar_f32(2.5f)}});
   add_unary("Softmax-21", 21, "Softmax", {{"axis", int_attr(1)}});
@@ -363,6 +390,14 @@ std::vector<OrtCase> ort_cases() {
   add_unary("MaxPool-21", 21, "MaxPool", {{"kernel_shape", ints_attr({3, 3})}, {"strides", ints_attr({2, 2})}, {"pads", ints_attr({1, 1, 1, 1})}});
   add_unary("GlobalAveragePool-21", 21, "GlobalAveragePool");
 
+  {  // Sqrt of |x| (Sqrt's domain).
+    Net n(21);
+    n.add("Abs", {"x"}, {"a"});
+    n.add("Sqrt", {"a"}, {"y"});
+    n.input("x", image);
+    n.output("y");
+    cases.push_back({"Abs -> Sqrt-21", std::move(n)});
+  }
   {  // Split-18 num_outputs (uneven: 7 into ceil(7 / 4) = 2, 2, 2 and 1) and a Concat in reverse order.
     Net n(18);
     n.add("Split", {"x"}, {"a", "b", "c", "d"}, {{"num_outputs", int_attr(4)}, {"axis", int_attr(3)}});

@@ -1,5 +1,6 @@
 // Element-wise operators: the broadcasting binary arithmetic ops, variadic Min/Max, the unary
-// activations (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Exp, Erf) and PRelu.
+// activations (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Exp, Erf, Softplus, Elu,
+// Selu), PRelu, and the float arithmetic exports use around them (Sqrt, Reciprocal, Neg, Abs).
 // Activations compute float32 only; other element types are reported unsupported.
 #include <algorithm>
 #include <cmath>
@@ -341,6 +342,50 @@ void run_Tanh(RunContext& ctx) {
 void infer_Exp(InferContext& ctx) { infer_float_unary(ctx); }
 void run_Exp(RunContext& ctx) {
   map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::exp(x); });
+}
+
+void infer_Sqrt(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Sqrt(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::sqrt(x); });  // NaN below 0
+}
+
+void infer_Reciprocal(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Reciprocal(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return 1.0f / x; });
+}
+
+void infer_Neg(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Neg(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return -x; });
+}
+
+void infer_Abs(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Abs(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::fabs(x); });
+}
+
+// Softplus ln(1 + e^x), as x + ln(1 + e^-x) for x > 0 so that large inputs do not overflow.
+void infer_Softplus(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Softplus(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool,
+             [](float x) { return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); });
+}
+
+// Elu: alpha (e^x - 1) below 0, x elsewhere; alpha 1 by default.
+void infer_Elu(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Elu(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 1.0f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha](float x) { return x < 0.0f ? alpha * std::expm1(x) : x; });
+}
+
+// Selu: gamma (alpha e^x - alpha) at or below 0, gamma x above; ONNX's default alpha and gamma
+// (those of Klambauer et al., as float32).
+void infer_Selu(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Selu(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 1.67326319217681884765625f);
+  const float gamma = ctx.node.attr_float("gamma", 1.05070102214813232421875f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool,
+             [alpha, gamma](float x) { return x <= 0.0f ? gamma * (alpha * std::exp(x) - alpha) : gamma * x; });
 }
 
 void infer_Erf(InferContext& ctx) { infer_float_unary(ctx); }
