@@ -19,6 +19,7 @@
 #include "core/executor.h"
 #include "formats/npy.h"
 #include "formats/onnx_model.h"
+#include "formats/qdq_export.h"
 #include "helpers.h"
 #include "test_util.h"
 
@@ -251,6 +252,31 @@ TEST_CASE("test_ops: Pad axes (opset 18) and wrap (opset 19)") {
   early_axes.constant("pads", ints({2}, {1, 2}));
   early_axes.constant("axes", ints({1}, {1}));
   test::expect_error([&] { early_axes.run(); }, ErrorKind::input, "axes input exists from opset 18");
+}
+
+TEST_CASE("test_ops: carried from opset 6 to 13 (export --qdq): ReduceSum's axes and PRelu-6's per-channel slope") {
+  Net n(6);
+  n.add("PRelu", {"x", "slope"}, {"p"});
+  n.add("ReduceSum", {"p"}, {"y"}, {{"axes", ints_attr({2, 3})}, {"keepdims", int_attr(0)}});
+  n.input("x", ramp({1, 3, 4, 4}, -2, 2, 5));
+  n.constant("slope", floats({3}, {0.5f, 0.25f, 2.0f}));
+  n.output("y");
+  const Model up = upgraded_to_opset13(n.model);
+  CHECK(up.opset == 13);
+  const Node& prelu = up.graph.nodes.at(0);
+  const Node& sum = up.graph.nodes.at(1);
+  CHECK(up.graph.initializer(prelu.inputs.at(1))->shape() == Shape{3, 1, 1});
+  CHECK_FALSE(sum.has("axes"));
+  CHECK(up.graph.initializer(sum.inputs.at(1))->to_int64_vector() == std::vector<int64_t>{2, 3});
+  const Tensor before = n.run()[0];
+  const Tensor after = Executor(up).run(n.feeds)[0];
+  CHECK(before.shape() == Shape{1, 3});
+  CHECK(before.to_float_vector() == after.to_float_vector());
+  if (const std::string ort = test::ort_runner(); !ort.empty()) {
+    const Tensor theirs = test::ort_output(ort, up, n.feeds.at(0));
+    if (theirs.numel() == 3)
+      for (int i = 0; i < 3; ++i) CHECK(theirs.data<float>()[i] == doctest::Approx(before.data<float>()[i]).epsilon(1e-6));
+  }
 }
 
 TEST_CASE("test_ops: opset 21 quantization: output_dtype is read, blocked quantization is refused") {
