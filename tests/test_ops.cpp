@@ -150,6 +150,30 @@ TEST_CASE("test_ops: the float arithmetic and the other activations exports use"
   test::expect_error([&] { unary(13, "Neg", ints({2}, {1, -1})).run(); }, ErrorKind::unsupported, "element type int64");
 }
 
+TEST_CASE("test_ops: 8-bit integer arithmetic wraps like numpy; integer division truncates") {
+  auto run2 = [](const std::string& op, Tensor a, Tensor b, DType out) {
+    Net n(14);
+    n.add(op, {"a", "b"}, {"y"});
+    n.input("a", std::move(a));
+    n.constant("b", std::move(b));
+    n.output("y", out);
+    return n.run()[0];
+  };
+  const Tensor ua = Tensor::from_vector<uint8_t>({3}, {250, 7, 200});
+  const Tensor ub = Tensor::from_vector<uint8_t>({3}, {10, 2, 100});
+  CHECK(run2("Add", ua, ub, DType::u8).to_int64_vector() == std::vector<int64_t>{4, 9, 44});
+  CHECK(run2("Sub", ub, ua, DType::u8).to_int64_vector() == std::vector<int64_t>{16, 251, 156});
+  CHECK(run2("Mul", ua, ub, DType::u8).to_int64_vector() == std::vector<int64_t>{196, 14, 32});
+  CHECK(run2("Div", ua, ub, DType::u8).to_int64_vector() == std::vector<int64_t>{25, 3, 2});
+  const Tensor ia = Tensor::from_vector<int8_t>({3}, {-7, 7, -128});
+  const Tensor ib = Tensor::from_vector<int8_t>({1}, {2});
+  CHECK(run2("Div", ia, ib, DType::i8).to_int64_vector() == std::vector<int64_t>{-3, 3, -64});
+  CHECK(run2("Max", ia, ib, DType::i8).to_int64_vector() == std::vector<int64_t>{2, 7, 2});
+  CHECK(run2("Min", ia, ib, DType::i8).to_int64_vector() == std::vector<int64_t>{-7, 2, -128});
+  test::expect_error([&] { run2("Div", ia, Tensor::from_vector<int8_t>({1}, {0}), DType::i8); }, ErrorKind::input,
+                     "integer division by zero");
+}
+
 TEST_CASE("test_ops: PRelu's slope: one per channel at opset 6, numpy broadcasting from opset 7") {
   // X [1, 2, 2]: channel 0 {-1, 2}, channel 1 {-3, 4}; slopes 0.5 and 0.25.
   const Tensor x = floats({1, 2, 2}, {-1, 2, -3, 4});

@@ -42,20 +42,27 @@ Shape effective_b_shape(const Node& node, int64_t opset, const Shape& a, const S
   return legacy_broadcast_shape(node, a, b);
 }
 
+// The element types the arithmetic ops compute on: float32 and the integers mcompress reads. Integer
+// results wrap like numpy's (the sum, difference or product modulo 2^bits, as a C++ conversion of the
+// promoted result does); integer division truncates toward zero and by zero is an input error.
+bool arithmetic_type(DType t) {
+  return t == DType::f32 || t == DType::i64 || t == DType::i32 || t == DType::u8 || t == DType::i8;
+}
+
 void infer_binary(InferContext& ctx) {
   const auto& a = ctx.input(0);
   const auto& b = ctx.input(1);
   if (a.dtype != b.dtype)
     ctx.fail(std::string("input types differ: ") + dtype_name(a.dtype) + " and " + dtype_name(b.dtype));
-  if (a.dtype != DType::f32 && a.dtype != DType::i64 && a.dtype != DType::i32)
+  if (!arithmetic_type(a.dtype))
     ctx.unsupported(std::string("element type ") + dtype_name(a.dtype) + " is not supported");
   Shape b_shape = effective_b_shape(ctx.node, ctx.opset, a.shape, b.shape);
   ctx.out = {TensorType{a.dtype, broadcast_shapes(ctx, a.shape, b_shape)}};
 }
 
-struct AddOp { template <class T> T operator()(T x, T y) const { return x + y; } };
-struct SubOp { template <class T> T operator()(T x, T y) const { return x - y; } };
-struct MulOp { template <class T> T operator()(T x, T y) const { return x * y; } };
+struct AddOp { template <class T> T operator()(T x, T y) const { return static_cast<T>(x + y); } };
+struct SubOp { template <class T> T operator()(T x, T y) const { return static_cast<T>(x - y); } };
+struct MulOp { template <class T> T operator()(T x, T y) const { return static_cast<T>(x * y); } };
 // Min and Max propagate NaN from either side, like numpy's minimum/maximum.
 struct MinOp {
   template <class T> T operator()(T x, T y) const { return (y < x || y != y) ? y : x; }
@@ -68,7 +75,7 @@ struct DivOp {
     if constexpr (std::is_integral_v<T>) {
       if (y == 0) fail_input("integer division by zero");
     }
-    return x / y;
+    return static_cast<T>(x / y);
   }
 };
 
@@ -139,6 +146,8 @@ template <class Op> void run_binary(RunContext& ctx) {
     case DType::f32: broadcast_apply<float, Op>(a, b, b_shape, out, ctx.pool); break;
     case DType::i64: broadcast_apply<int64_t, Op>(a, b, b_shape, out, ctx.pool); break;
     case DType::i32: broadcast_apply<int32_t, Op>(a, b, b_shape, out, ctx.pool); break;
+    case DType::u8: broadcast_apply<uint8_t, Op>(a, b, b_shape, out, ctx.pool); break;
+    case DType::i8: broadcast_apply<int8_t, Op>(a, b, b_shape, out, ctx.pool); break;
     default: fail_internal(ctx.node.describe() + ": unexpected type");
   }
 }
@@ -148,7 +157,7 @@ template <class Op> void run_binary(RunContext& ctx) {
 void infer_variadic(InferContext& ctx) {
   if (ctx.node.input_count() == 0) ctx.fail("needs at least one input");
   const TensorType& first = ctx.input(0);
-  if (first.dtype != DType::f32 && first.dtype != DType::i64 && first.dtype != DType::i32)
+  if (!arithmetic_type(first.dtype))
     ctx.unsupported(std::string("element type ") + dtype_name(first.dtype) + " is not supported");
   Shape shape = first.shape;
   for (size_t i = 1; i < ctx.node.input_count(); ++i) {
@@ -201,6 +210,8 @@ template <class Op> void run_variadic(RunContext& ctx) {
     case DType::f32: variadic_apply<float, Op>(ctx); break;
     case DType::i64: variadic_apply<int64_t, Op>(ctx); break;
     case DType::i32: variadic_apply<int32_t, Op>(ctx); break;
+    case DType::u8: variadic_apply<uint8_t, Op>(ctx); break;
+    case DType::i8: variadic_apply<int8_t, Op>(ctx); break;
     default: fail_internal(ctx.node.describe() + ": unexpected type");
   }
 }
