@@ -4,7 +4,9 @@
 // Quantize/DequantizeLinear block_size and output_dtype). ONNX 1.12's conformance cases
 // (tests/test_onnx_conformance.cpp) stop at opset 17, so these forms are checked here twice: against
 // values worked out by hand from the operator definitions, and against ONNX Runtime
-// (../shared/tools/ort-eval, node) on one-node and few-node graphs at opsets 18 to 21.
+// (../shared/tools/ort-eval, node) on graphs at opsets 18 to 21 that use every op with a kernel:
+// one-node forms, and MobileNetV3, EfficientNet, GhostNet, ShuffleNetV1, SqueezeNet and ResNet
+// blocks.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -475,6 +477,132 @@ std::vector<OrtCase> ort_cases() {
     n.output("y");
     cases.push_back({"Quantize/DequantizeLinear-19 per axis", std::move(n)});
   }
+  // The other ops at opset 21, in the patterns of the families that use them.
+  auto conv21 = [](Net& n, const std::string& in, const std::string& out, int64_t cin, int64_t cout, int64_t k,
+                   int64_t group, uint32_t seed) {
+    n.add("Conv", {in, out + "_w", out + "_b"}, {out},
+          {{"pads", ints_attr({k / 2, k / 2, k / 2, k / 2})}, {"group", int_attr(group)}});
+    n.constant(out + "_w", ramp({cout, cin / group, k, k}, -0.4f, 0.4f, seed));
+    n.constant(out + "_b", ramp({cout}, -0.2f, 0.2f, seed + 1));
+  };
+  {  // GhostNet ghost module: primary conv, cheap depthwise conv, Concat, Slice to the output channels.
+    Net n(21);
+    n.input("x", image);
+    conv21(n, "x", "primary", 4, 3, 1, 1, 100);
+    conv21(n, "primary", "cheap", 3, 3, 3, 3, 110);
+    n.add("Concat", {"primary", "cheap"}, {"ghost"}, {{"axis", int_attr(1)}});
+    n.add("Slice", {"ghost", "starts", "ends", "axes"}, {"y"});
+    n.constant("starts", ints({1}, {0}));
+    n.constant("ends", ints({1}, {5}));
+    n.constant("axes", ints({1}, {1}));
+    n.output("y");
+    cases.push_back({"GhostNet module (Concat, Slice), opset 21", std::move(n)});
+  }
+  {  // ShuffleNetV1 unit: grouped 1x1 conv and channel shuffle (Reshape, Transpose, Reshape).
+    Net n(21);
+    n.input("x", image);
+    conv21(n, "x", "gconv", 4, 4, 1, 2, 120);
+    n.add("Reshape", {"gconv", "split_shape"}, {"r"});
+    n.add("Transpose", {"r"}, {"t"}, {{"perm", ints_attr({0, 2, 1, 3, 4})}});
+    n.add("Reshape", {"t", "merged_shape"}, {"y"});
+    n.constant("split_shape", ints({5}, {2, 2, 2, 5, 6}));
+    n.constant("merged_shape", ints({4}, {2, 4, 5, 6}));
+    n.output("y");
+    cases.push_back({"ShuffleNetV1 channel shuffle, opset 21", std::move(n)});
+  }
+  {  // SqueezeNet Fire module after a ceil-mode MaxPool.
+    Net n(21);
+    n.input("x", image);
+    n.add("MaxPool", {"x"}, {"pool"}, {{"kernel_shape", ints_attr({3, 3})}, {"strides", ints_attr({2, 2})}, {"ceil_mode", int_attr(1)}});
+    conv21(n, "pool", "squeeze", 4, 2, 1, 1, 130);
+    n.add("Relu", {"squeeze"}, {"squeeze_act"});
+    conv21(n, "squeeze_act", "e1", 2, 3, 1, 1, 140);
+    conv21(n, "squeeze_act", "e3", 2, 3, 3, 1, 150);
+    n.add("Relu", {"e1"}, {"e1_act"});
+    n.add("Relu", {"e3"}, {"e3_act"});
+    n.add("Concat", {"e1_act", "e3_act"}, {"y"}, {{"axis", int_attr(1)}});
+    n.output("y");
+    cases.push_back({"SqueezeNet Fire module, opset 21", std::move(n)});
+  }
+  {  // ResNet basic block with BatchNormalization-15.
+    Net n(21);
+    n.input("x", image);
+    auto bn = [&](const std::string& in, const std::string& out, uint32_t seed) {
+      n.add("BatchNormalization", {in, out + "_s", out + "_b", out + "_m", out + "_v"}, {out}, {{"epsilon", float_attr(1e-3f)}});
+      n.constant(out + "_s", ramp({4}, 0.5f, 1.5f, seed));
+      n.constant(out + "_b", ramp({4}, -0.2f, 0.2f, seed + 1));
+      n.constant(out + "_m", ramp({4}, -0.1f, 0.1f, seed + 2));
+      n.constant(out + "_v", ramp({4}, 0.5f, 2.0f, seed + 3));
+    };
+    conv21(n, "x", "c1", 4, 4, 3, 1, 160);
+    bn("c1", "n1", 170);
+    n.add("Relu", {"n1"}, {"r1"});
+    conv21(n, "r1", "c2", 4, 4, 3, 1, 180);
+    bn("c2", "n2", 190);
+    n.add("Add", {"n2", "x"}, {"sum"});
+    n.add("Relu", {"sum"}, {"y"});
+    n.output("y");
+    cases.push_back({"ResNet basic block with BatchNormalization, opset 21", std::move(n)});
+  }
+  {  // Gather, Identity, Dropout (inference), ReduceMean, Squeeze with axes input, MatMul, Gemm (alpha, beta).
+    Net n(21);
+    n.input("x", image);
+    n.add("Gather", {"x", "idx"}, {"g"}, {{"axis", int_attr(1)}});
+    n.constant("idx", ints({3}, {3, 0, 2}));
+    n.add("Identity", {"g"}, {"i"});
+    n.add("Dropout", {"i"}, {"d"});
+    n.add("ReduceMean", {"d", "hw"}, {"m"});
+    n.constant("hw", ints({2}, {2, 3}));
+    n.add("Squeeze", {"m", "sq_axes"}, {"s"});
+    n.constant("sq_axes", ints({2}, {2, 3}));
+    n.add("MatMul", {"s", "mm_w"}, {"mm"});
+    n.constant("mm_w", ramp({3, 5}, -1, 1, 200));
+    n.add("Gemm", {"mm", "gemm_w", "gemm_c"}, {"y"}, {{"alpha", float_attr(0.5f)}, {"beta", float_attr(2.0f)}});
+    n.constant("gemm_w", ramp({5, 7}, -1, 1, 201));
+    n.constant("gemm_c", ramp({7}, -1, 1, 202));
+    n.output("y");
+    cases.push_back({"Gather, Identity, Dropout, Squeeze, MatMul, Gemm, opset 21", std::move(n)});
+  }
+  {  // Shape-21 with start/end, Cast-21 to float, Constant-21, Unsqueeze: a shape computed at run time.
+    Net n(21);
+    n.input("x", image);
+    n.add("Shape", {"x"}, {"shape"}, {{"start", int_attr(1)}, {"end", int_attr(3)}});
+    n.add("Cast", {"shape"}, {"shape_f"}, {{"to", int_attr(static_cast<int64_t>(DType::f32))}});
+    n.add("Constant", {}, {"c"}, {{"value", Attribute{AttrType::tensor, 0, 0, {}, floats({2}, {0.5f, -1.0f}), {}, {}, {}}}});
+    n.add("Mul", {"shape_f", "c"}, {"y"});
+    n.output("y");
+    cases.push_back({"Shape start/end, Cast, Constant, opset 21", std::move(n)});
+  }
+  {  // QLinearConv and ConvInteger in an opset-21 graph (what export --qdq and ORT's quantizer write).
+    Net n(21);
+    n.input("x", image);
+    n.add("QuantizeLinear", {"x", "xs", "xz"}, {"xq"});
+    n.constant("xs", Tensor::scalar_f32(0.04f));
+    n.constant("xz", Tensor::from_vector<uint8_t>({}, {128}));
+    n.add("QLinearConv", {"xq", "xs", "xz", "w", "ws", "wz", "ys", "yz", "bias"}, {"yq"}, {{"pads", ints_attr({1, 1, 1, 1})}});
+    std::vector<uint8_t> w(4 * 4 * 9);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint8_t>((i * 37 + 11) % 256);
+    n.constant("w", Tensor::from_vector<uint8_t>({4, 4, 3, 3}, w));
+    n.constant("ws", Tensor::scalar_f32(0.01f));
+    n.constant("wz", Tensor::from_vector<uint8_t>({}, {128}));
+    n.constant("ys", Tensor::scalar_f32(0.05f));
+    n.constant("yz", Tensor::from_vector<uint8_t>({}, {100}));
+    n.constant("bias", Tensor::from_vector<int32_t>({4}, {100, -200, 0, 50}));
+    n.add("DequantizeLinear", {"yq", "ys", "yz"}, {"y"});
+    n.output("y");
+    cases.push_back({"QuantizeLinear, QLinearConv, DequantizeLinear, opset 21", std::move(n)});
+    Net m(21);
+    m.input("x", image);
+    m.add("QuantizeLinear", {"x", "xs", "xz"}, {"xq"});
+    m.constant("xs", Tensor::scalar_f32(0.04f));
+    m.constant("xz", Tensor::from_vector<uint8_t>({}, {128}));
+    m.add("ConvInteger", {"xq", "w", "xz", "wz"}, {"acc"});
+    m.constant("w", Tensor::from_vector<uint8_t>({4, 4, 3, 3}, w));
+    m.constant("wz", Tensor::from_vector<uint8_t>({}, {128}));
+    m.add("Cast", {"acc"}, {"y"}, {{"to", int_attr(static_cast<int64_t>(DType::f32))}});
+    m.output("y");
+    cases.push_back({"QuantizeLinear, ConvInteger, Cast, opset 21", std::move(m)});
+  }
   // Family blocks at opset 21 (and 18 for the SE form PyTorch 2 writes).
   auto conv = [](Net& n, const std::string& in, const std::string& out, int64_t cin, int64_t cout, int64_t k,
                  int64_t group, uint32_t seed) {
@@ -548,7 +676,9 @@ TEST_CASE("test_ops: ONNX Runtime computes what the executor computes at opsets 
     c.net.model.graph.initializers.erase("");
     const Tensor ours = c.net.run(1, true)[0];
     const Tensor unfused = c.net.run(2, false)[0];
-    CHECK(ours.to_float_vector() == unfused.to_float_vector());
+    // Fused activations compute bit for bit what their nodes do; a BatchNormalization folded into
+    // its Conv (fused runs only) rounds differently.
+    if (test::count_op(c.net.model, "BatchNormalization") == 0) CHECK(ours.to_float_vector() == unfused.to_float_vector());
     const Tensor theirs = test::ort_output(ort, c.net.model, c.net.feeds.at(0));
     if (theirs.numel() == 0 && ours.numel() != 0) continue;
     REQUIRE(theirs.shape() == ours.shape());
