@@ -174,6 +174,18 @@ TEST_CASE("test_ops: 8-bit integer arithmetic wraps like numpy; integer division
   CHECK(run2("Min", ia, ib, DType::i8).to_int64_vector() == std::vector<int64_t>{-7, 2, -128});
   test::expect_error([&] { run2("Div", ia, Tensor::from_vector<int8_t>({1}, {0}), DType::i8); }, ErrorKind::input,
                      "integer division by zero");
+  // Clip on integers from opset 12: bounds of the data's type, the type's range where omitted.
+  Net clip(13);
+  clip.add("Clip", {"a", "", "hi"}, {"y"});
+  clip.input("a", ia);
+  clip.constant("hi", Tensor::from_vector<int8_t>({}, {5}));
+  clip.output("y", DType::i8);
+  CHECK(clip.run()[0].to_int64_vector() == std::vector<int64_t>{-7, 5, -128});
+  clip.model.opset = 11;
+  test::expect_error([&] { clip.run(); }, ErrorKind::unsupported, "element type int8");
+  clip.model.opset = 13;
+  clip.constant("hi", Tensor::from_vector<int64_t>({}, {5}));
+  test::expect_error([&] { clip.run(); }, ErrorKind::input, "max is int64, the data int8");
 }
 
 TEST_CASE("test_ops: PRelu's slope: one per channel at opset 6, numpy broadcasting from opset 7") {

@@ -329,12 +329,37 @@ std::optional<FusedActivation> activation_as_fusable(const Node& node, int64_t o
   return f;
 }
 
+namespace {
+// Clip on integers (opset 12 on): bounds of the data's type, the type's range where absent.
+template <class T> void clip_integers(RunContext& ctx) {
+  const T lo = ctx.node.has_input(1) ? ctx.in[1]->data<T>()[0] : std::numeric_limits<T>::lowest();
+  const T hi = ctx.node.has_input(2) ? ctx.in[2]->data<T>()[0] : std::numeric_limits<T>::max();
+  const T* px = ctx.in[0]->data<T>();
+  T* py = ctx.out[0]->data<T>();
+  for (int64_t i = 0; i < ctx.in[0]->numel(); ++i) py[i] = std::min(std::max(px[i], lo), hi);
+}
+}  // namespace
+
 void infer_Clip(InferContext& ctx) {
-  infer_float_unary(ctx);
-  for (size_t i = 1; i <= 2; ++i)
-    if (ctx.has_input(i) && shape_numel(ctx.in[i].shape) != 1) ctx.fail("min and max must be scalars");
+  const DType t = ctx.input(0).dtype;
+  const bool integer = t == DType::u8 || t == DType::i8 || t == DType::i32 || t == DType::i64;
+  if (integer && ctx.opset >= 12) infer_same_as_input(ctx);
+  else infer_float_unary(ctx);
+  for (size_t i = 1; i <= 2; ++i) {
+    if (!ctx.has_input(i)) continue;
+    if (shape_numel(ctx.in[i].shape) != 1) ctx.fail("min and max must be scalars");
+    if (ctx.in[i].dtype != t)
+      ctx.fail(std::string(i == 1 ? "min" : "max") + " is " + dtype_name(ctx.in[i].dtype) + ", the data " + dtype_name(t));
+  }
 }
 void run_Clip(RunContext& ctx) {
+  switch (ctx.in[0]->dtype()) {
+    case DType::u8: return clip_integers<uint8_t>(ctx);
+    case DType::i8: return clip_integers<int8_t>(ctx);
+    case DType::i32: return clip_integers<int32_t>(ctx);
+    case DType::i64: return clip_integers<int64_t>(ctx);
+    default: break;
+  }
   auto [lo, hi] = clip_bounds(ctx.node, ctx.opset, ctx.node.has_input(1) ? ctx.in[1] : nullptr,
                               ctx.node.has_input(2) ? ctx.in[2] : nullptr);
   clip_into(*ctx.in[0], *ctx.out[0], lo, hi, ctx.pool);
