@@ -108,6 +108,13 @@ TEST_CASE("test_family_passes: every recipe compresses the SE / hard-swish / Swi
         REQUIRE(node != nodes.end());
         CHECK_MESSAGE(input_is_quantized(c.model, *node), name);
       }
+    // hybrid measures each pointwise layer's filters, the SE block's 1x1 convs among them.
+    if (recipe == "hybrid")
+      for (const char* name : {"se_reduce", "se_expand", "mb_se_reduce", "mb_se_expand", "expand", "project"}) {
+        CAPTURE(name);
+        REQUIRE(c.filter_sensitivity.count(name));
+        CHECK(!c.filter_sensitivity.at(name).empty());
+      }
     // What eval runs is close to the float model.
     const Model runnable = model_to_run(c.model);
     const Tensor y = Executor(runnable).run({x})[0];
