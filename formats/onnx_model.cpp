@@ -222,10 +222,16 @@ Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& 
 
 void check_imported(Model& model, const std::string& name) {
   Graph& g = model.graph;
-  for (const auto& node : g.nodes)
-    if (!find_kernel(node.op))
+  for (const auto& node : g.nodes) {
+    const OpKernel* kernel = find_kernel(node.op);
+    if (!kernel)
       fail_unsupported(name + ": unsupported op '" + node.op + "' in node '" + (node.name.empty() ? "(unnamed)" : node.name) +
                        "' (opset " + std::to_string(model.opset) + ")");
+    // An op newer than the opset the model imports is not part of the model's ONNX: invalid.
+    if (model.opset < kernel->since)
+      fail_input(name + ": " + node.describe() + ": the op does not exist before opset " + std::to_string(kernel->since) +
+                 " (the model imports opset " + std::to_string(model.opset) + ")");
+  }
   try {
     g.sort();
   } catch (const Error& e) {

@@ -67,6 +67,10 @@ const Golden goldens[] = {
     {"empty.onnx", [] { return std::string(); }, ErrorKind::input, "empty file"},
     {"not_a_model.onnx", [] { return std::string("\x0a\x03\x66\x6f\x6f\x12\x02\x08\x01", 9); }, ErrorKind::input, "not an ONNX model"},
     {"opset_99.onnx", [] { auto m = test::tiny_conv_model(); m.opset = 99; return serialize_onnx(m); }, ErrorKind::unsupported, "opset 99 is not supported"},
+    {"opset_22.onnx", [] { auto m = test::tiny_conv_model(); m.opset = 22; return serialize_onnx(m); }, ErrorKind::unsupported,
+     "opset 22 is not supported (supported: 6 to 21)"},
+    {"op_before_its_opset.onnx", [] { return serialize_onnx(with_op("HardSwish")); }, ErrorKind::input,
+     "node 'relu' (HardSwish): the op does not exist before opset 14 (the model imports opset 13)"},
 };
 
 }  // namespace
@@ -136,7 +140,9 @@ TEST_CASE("test_onnx_import: small valid test models on disk are current") {
     const char* file;
     Model (*make)();
   };
-  const Valid valid[] = {{"relu_only.onnx", test::relu_only_model}, {"tiny_conv.onnx", test::tiny_conv_model}};
+  const Valid valid[] = {{"relu_only.onnx", test::relu_only_model},
+                         {"tiny_conv.onnx", test::tiny_conv_model},
+                         {"se_family_opset18.onnx", [] { return test::se_family_model(18); }}};
   auto dir = test::source_dir() / "tests" / "data" / "models";
   bool regenerate = std::getenv("MCOMPRESS_REGENERATE_GOLDEN") != nullptr;
   for (const auto& v : valid) {
