@@ -174,6 +174,18 @@ TEST_CASE("test_ops: 8-bit integer arithmetic wraps like numpy; integer division
   CHECK(run2("Min", ia, ib, DType::i8).to_int64_vector() == std::vector<int64_t>{-7, 2, -128});
   test::expect_error([&] { run2("Div", ia, Tensor::from_vector<int8_t>({1}, {0}), DType::i8); }, ErrorKind::input,
                      "integer division by zero");
+  // Sum and Mean: three inputs broadcast together (opset 8 on).
+  Net sum(13);
+  sum.add("Sum", {"a", "b", "c"}, {"y"});
+  sum.add("Mean", {"a", "b", "c"}, {"m"});
+  sum.input("a", floats({2, 1}, {1, 2}));
+  sum.constant("b", floats({3}, {10, 20, 30}));
+  sum.constant("c", floats({1}, {0.5f}));
+  sum.output("y");
+  sum.output("m");
+  const auto sm = sum.run();
+  check_values(sm[0], {2, 3}, {11.5f, 21.5f, 31.5f, 12.5f, 22.5f, 32.5f});
+  check_values(sm[1], {2, 3}, {11.5f / 3, 21.5f / 3, 31.5f / 3, 12.5f / 3, 22.5f / 3, 32.5f / 3});
   // Clip on integers from opset 12: bounds of the data's type, the type's range where omitted.
   Net clip(13);
   clip.add("Clip", {"a", "", "hi"}, {"y"});
@@ -461,6 +473,16 @@ std::vector<OrtCase> ort_cases() {
     n.input("x", image);
     n.output("y");
     cases.push_back({"Abs -> Sqrt-21", std::move(n)});
+  }
+  {  // Sum and Mean at 21 (Caffe2-era residual additions).
+    Net n(21);
+    n.add("Sum", {"x", "s1", "s2"}, {"s"});
+    n.add("Mean", {"s", "x", "s1"}, {"y"});
+    n.input("x", image);
+    n.constant("s1", ramp({4, 1, 1}, -1, 1, 40));
+    n.constant("s2", ramp({6}, -1, 1, 41));
+    n.output("y");
+    cases.push_back({"Sum, Mean-21", std::move(n)});
   }
   {  // Split-18 num_outputs (uneven: 7 into ceil(7 / 4) = 2, 2, 2 and 1) and a Concat in reverse order.
     Net n(18);

@@ -1,7 +1,8 @@
-// Element-wise operators: the broadcasting binary arithmetic ops, variadic Min/Max, the unary
-// activations (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Exp, Erf, Softplus, Elu,
-// Selu), PRelu, and the float arithmetic exports use around them (Sqrt, Reciprocal, Neg, Abs).
-// Activations compute float32 only; other element types are reported unsupported.
+// Element-wise operators: the broadcasting binary arithmetic ops, the variadic Min, Max, Sum and
+// Mean, the unary activations (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Exp,
+// Erf, Softplus, Elu, Selu), PRelu, and the float arithmetic exports use around them (Sqrt,
+// Reciprocal, Neg, Abs). Activations compute float32 only; other element types are reported
+// unsupported.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -275,6 +276,22 @@ void infer_Min(InferContext& ctx) { infer_variadic(ctx); }
 void infer_Max(InferContext& ctx) { infer_variadic(ctx); }
 void run_Min(RunContext& ctx) { run_variadic<MinOp>(ctx); }
 void run_Max(RunContext& ctx) { run_variadic<MaxOp>(ctx); }
+// Sum and Mean (variadic, like Min and Max; Caffe2-era ResNet and ShuffleNet exports write residual
+// additions as Sum): the inputs added left to right; Mean divides that sum by the input count
+// (float32 only, as ONNX defines it).
+void infer_Sum(InferContext& ctx) { infer_variadic(ctx); }
+void run_Sum(RunContext& ctx) { run_variadic<AddOp>(ctx); }
+void infer_Mean(InferContext& ctx) {
+  infer_variadic(ctx);
+  if (ctx.input(0).dtype != DType::f32)
+    ctx.unsupported(std::string("element type ") + dtype_name(ctx.input(0).dtype) + " is not supported");
+}
+void run_Mean(RunContext& ctx) {
+  run_variadic<AddOp>(ctx);
+  const float n = static_cast<float>(ctx.node.input_count());
+  float* y = ctx.out[0]->data<float>();
+  for (int64_t i = 0; i < ctx.out[0]->numel(); ++i) y[i] /= n;
+}
 
 void infer_Relu(InferContext& ctx) { infer_float_unary(ctx); }
 void run_Relu(RunContext& ctx) {
