@@ -180,13 +180,15 @@ void run_QLinearConv(RunContext& ctx) {
   const int32_t* bias = ctx.in.size() > 8 && ctx.in[8] ? ctx.in[8]->data<int32_t>() : nullptr;
   // A fused Relu/Clip as bounds on the quantized output (QuantizeLinear's formula).
   int32_t lo = qmin, hi = qmax;
-  if (ctx.fused_activation) {
+  if (const auto& clip = ctx.fused_activation) {
+    if (clip->kind != FusedActivation::Kind::clip)
+      fail_internal(ctx.node.describe() + ": only a Relu or Clip can be fused into QLinearConv");
     auto quantize = [&](float v) {
       const float r = std::nearbyint(v / y_scale) + static_cast<float>(y_zp);
       return static_cast<int32_t>(std::clamp(r, static_cast<float>(qmin), static_cast<float>(qmax)));
     };
-    if (ctx.fused_activation->lo > -std::numeric_limits<float>::infinity()) lo = std::max(lo, quantize(ctx.fused_activation->lo));
-    if (ctx.fused_activation->hi < std::numeric_limits<float>::infinity()) hi = std::min(hi, quantize(ctx.fused_activation->hi));
+    if (clip->lo > -std::numeric_limits<float>::infinity()) lo = std::max(lo, quantize(clip->lo));
+    if (clip->hi < std::numeric_limits<float>::infinity()) hi = std::min(hi, quantize(clip->hi));
   }
   const float low = static_cast<float>(qmin - y_zp), high = static_cast<float>(qmax - y_zp);
   const int64_t positions = channels > 0 ? y.numel() / (s.batch * channels) : 0;
