@@ -72,18 +72,20 @@ void Executor::plan() {
       fuse_quantized_convs();
       count_readers();
     }
-    // Conv -> Relu/Clip (also after a folded BatchNormalization): when the activation is the conv
-    // output's only reader and the conv output is not a graph output, the conv writes the
-    // activation's output directly.
+    // Conv -> Relu, Clip, HardSigmoid, HardSwish, LeakyRelu, Sigmoid or Tanh (also after a folded
+    // BatchNormalization; QLinearConv -> Relu/Clip): when the activation is the conv output's only
+    // reader and the conv output is not a graph output, the conv writes the activation's output
+    // directly, computing the activation with the same function as its kernel.
     for (auto& s : steps_) {
-      if (s.skipped || !s.kernel->can_fuse_clip || s.outputs.size() != 1 || s.outputs[0] < 0) continue;
+      if (s.skipped || s.kernel->fusion == Fusion::none || s.outputs.size() != 1 || s.outputs[0] < 0) continue;
       const auto v = static_cast<size_t>(s.outputs[0]);
       if (readers[v] != 1 || g.is_graph_output(value_names_[v])) continue;
       Step& act = steps_[reader_step[v]];
       if (act.inputs.empty() || act.inputs[0] != s.outputs[0] || act.outputs.size() != 1) continue;
-      auto clip = clip_as_fusable(*act.node, model_.opset, g);
-      if (!clip) continue;
-      s.fused_clip = clip;
+      auto fused = s.kernel->fusion == Fusion::clip ? clip_as_fusable(*act.node, model_.opset, g)
+                                                    : activation_as_fusable(*act.node, model_.opset, g);
+      if (!fused) continue;
+      s.fused_activation = fused;
       s.outputs[0] = act.outputs[0];
       act.skipped = true;
     }
@@ -218,7 +220,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     const Step& s = steps_[si];
     if (s.skipped) continue;
     InferContext ictx{*s.node, model_.opset, {}, {}, {}};
-    RunContext rctx{*s.node, model_.opset, {}, {}, pool_, s.fused_clip};
+    RunContext rctx{*s.node, model_.opset, {}, {}, pool_, s.fused_activation};
     for (int v : s.inputs) {
       const Tensor* t = v >= 0 ? current[static_cast<size_t>(v)] : nullptr;
       if (v >= 0 && !t) fail_internal(s.node->describe() + ": input '" + value_names_[static_cast<size_t>(v)] + "' not computed");

@@ -55,7 +55,7 @@ class Executor {
     const OpKernel* kernel;
     std::vector<int> inputs;   // value ids, -1 for omitted
     std::vector<int> outputs;  // value ids, -1 for omitted
-    std::optional<FusedClip> fused_clip;
+    std::optional<FusedActivation> fused_activation;
     bool skipped = false;      // an activation fused into its producer
   };
   // A Conv with a following BatchNormalization folded in: the node the step runs (the Conv with

@@ -46,7 +46,7 @@ void Executor::fuse_quantized_convs() {
     const bool per_tensor = match->per_tensor;
     const int64_t channels = match->channels();
     const Tensor* bias = match->bias;
-    const std::optional<FusedClip> clip = match->clip;
+    const std::optional<FusedActivation> clip = match->clip;
 
     QuantizedConv& f = quantized_.emplace_back();
     f.node = *conv.node;
@@ -71,7 +71,7 @@ void Executor::fuse_quantized_convs() {
     conv.kernel = find_kernel("QLinearConv");
     conv.inputs = inputs;
     conv.outputs = {q->outputs[0]};
-    conv.fused_clip = clip;
+    conv.fused_activation = clip;
     if (act) act->skipped = true;
     q->skipped = true;
   }

@@ -4,7 +4,7 @@
 
 namespace mc {
 
-#define OP(name, fuse)                 \
+#define OP(name, since, fuse)           \
   void infer_##name(InferContext&);    \
   void run_##name(RunContext&);
 #include "core/ops/op_list.def"
@@ -12,7 +12,7 @@ namespace mc {
 
 namespace {
 const OpKernel kernels[] = {
-#define OP(name, fuse) {#name, &infer_##name, &run_##name, fuse},
+#define OP(name, since, fuse) {#name, since, &infer_##name, &run_##name, fuse},
 #include "core/ops/op_list.def"
 #undef OP
 };

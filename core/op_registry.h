@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "core/ops/activation.h"
 #include "core/thread_pool.h"
 
 namespace mc {
@@ -33,36 +34,42 @@ struct InferContext {
   [[noreturn]] void unsupported(const std::string& what) const;     // unsupported feature (exit 4)
 };
 
-// An activation the executor fused into the op that produces its input (Conv -> Relu/Clip).
-struct FusedClip {
-  float lo;
-  float hi;
-};
-
 struct RunContext {
   const Node& node;
   int64_t opset;
   std::vector<const Tensor*> in;   // nullptr where omitted
   std::vector<Tensor*> out;        // already reset to the inferred types and shapes
   ThreadPool& pool;
-  std::optional<FusedClip> fused_clip;
+  std::optional<FusedActivation> fused_activation;
 };
+
+enum class Fusion { none, clip, activation };
 
 struct OpKernel {
   const char* op;
+  int64_t since;  // the first default-domain opset that defines the op
   void (*infer)(InferContext&);
   void (*run)(RunContext&);
-  bool can_fuse_clip;  // applies RunContext::fused_clip
+  // What the executor may fuse into the op (RunContext::fused_activation): nothing, a Relu or
+  // constant Clip (QLinearConv: bounds on the quantized output), or any activation FusedActivation
+  // computes (Conv).
+  Fusion fusion;
 };
 
 const OpKernel* find_kernel(const std::string& op);
 // If `node` is a Relu, or a Clip whose bounds are constants, the clip it applies.
-std::optional<FusedClip> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph);
+std::optional<FusedActivation> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph);
+// clip_as_fusable's clips, and the HardSigmoid, HardSwish, LeakyRelu, Sigmoid and Tanh of a float
+// tensor: the activation as FusedActivation computes it.
+std::optional<FusedActivation> activation_as_fusable(const Node& node, int64_t opset, const Graph& graph);
 std::vector<std::string> supported_ops();
 
-// Oldest and newest default-domain opset the importer accepts. Older opsets are read where the
-// ops' old attribute forms are handled (Clip, Squeeze/Unsqueeze, Split, Slice, Pad, Softmax).
+// Oldest and newest default-domain opset the importer accepts. Every kernel reads its node by the
+// model's opset: the attribute forms before 13 (Clip, Squeeze/Unsqueeze, Split, Slice, Pad, Softmax,
+// legacy broadcasting), and the input forms of 13 to 21 (ReduceSum axes from 13, ReduceMean/ReduceMax
+// axes and Split num_outputs from 18, Pad axes from 18 and wrap from 19, Quantize/DequantizeLinear
+// block_size and output_dtype from 21).
 inline constexpr int64_t min_opset = 6;
-inline constexpr int64_t max_opset = 17;
+inline constexpr int64_t max_opset = 21;
 
 }  // namespace mc

@@ -62,7 +62,7 @@ std::optional<QdqConv> match_qdq_conv(const Graph& g, const Node& conv, int64_t 
   const Node* next = only_reader(g, conv.outputs[0]);
   if (!next) return m;
   const Node* activation = nullptr;
-  std::optional<FusedClip> clip;
+  std::optional<FusedActivation> clip;
   if (next->op == "Relu" || next->op == "Clip") {
     clip = clip_as_fusable(*next, opset, g);
     if (!clip || next->outputs.size() != 1) return m;

@@ -31,7 +31,7 @@ struct QdqConv {
   // Set when the output is requantized: the Relu/Clip between (or nullptr), its clamp, and the
   // QuantizeLinear.
   const Node* activation = nullptr;
-  std::optional<FusedClip> clip;
+  std::optional<FusedActivation> clip;
   const Node* quantize = nullptr;
   int64_t channels() const { return w_q->dim(0); }
 };

@@ -23,10 +23,16 @@ void check_supported(const Model& model) {
   if (model.opset < min_opset || model.opset > max_opset)
     fail_unsupported("opset " + std::to_string(model.opset) + " is not supported (supported: " +
                      std::to_string(min_opset) + " to " + std::to_string(max_opset) + ")");
-  for (const auto& node : model.graph.nodes)
-    if (!find_kernel(node.op))
+  for (const auto& node : model.graph.nodes) {
+    const OpKernel* kernel = find_kernel(node.op);
+    if (!kernel)
       fail_unsupported("unsupported op '" + node.op + "' in node '" + node.name + "' (opset " +
                        std::to_string(model.opset) + ")");
+    // An op newer than the model's opset is not part of the model's ONNX: an invalid model.
+    if (model.opset < kernel->since)
+      fail_input(node.describe() + ": the op does not exist before opset " + std::to_string(kernel->since) +
+                 " (the model imports opset " + std::to_string(model.opset) + ")");
+  }
 }
 
 InferredGraph infer_shapes(const Model& model, int64_t batch) {

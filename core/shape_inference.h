@@ -25,7 +25,8 @@ Shape concrete_input_shape(const ValueInfo& input, int64_t batch);
 // with an input error for inconsistent shapes or shapes over the element cap.
 InferredGraph infer_shapes(const Model& model, int64_t batch = 1);
 
-// Checks the opset range and that every op has a kernel (unsupported error otherwise).
+// Checks the opset range and that every op has a kernel (unsupported error otherwise) and exists at
+// the model's opset (input error otherwise: an op newer than the opset the model imports).
 void check_supported(const Model& model);
 
 }  // namespace mc

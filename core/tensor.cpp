@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -37,6 +38,15 @@ bool dtype_supported(int32_t onnx_type) {
     case 1: case 2: case 3: case 6: case 7: case 9: return true;
     default: return false;
   }
+}
+
+std::string onnx_type_name(int64_t onnx_type) {
+  static const char* const names[] = {"undefined", "float32", "uint8", "int8", "uint16", "int16", "int32", "int64",
+                                      "string", "bool", "float16", "float64", "uint32", "uint64", "complex64",
+                                      "complex128", "bfloat16", "float8e4m3fn", "float8e4m3fnuz", "float8e5m2",
+                                      "float8e5m2fnuz", "uint4", "int4", "float4e2m1"};
+  if (onnx_type >= 0 && onnx_type < static_cast<int64_t>(std::size(names))) return names[onnx_type];
+  return "type " + std::to_string(onnx_type);
 }
 
 int64_t shape_numel(const Shape& shape) {

@@ -31,6 +31,9 @@ enum class DType : int32_t {
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
 bool dtype_supported(int32_t onnx_type);
+// The name of any ONNX TensorProto.DataType ("float16", "float8e4m3fn", "int4", ...; the names of
+// dtype_name for the types above), for messages about element types mcompress does not compute on.
+std::string onnx_type_name(int64_t onnx_type);
 
 using Shape = std::vector<int64_t>;
 

@@ -36,8 +36,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& context,
   std::string label = p.name().empty() ? context : context + ": tensor '" + p.name() + "'";
   if (p.has_segment()) fail_unsupported(label + " is segmented, which is not supported");
   if (!dtype_supported(p.data_type()))
-    fail_unsupported(label + " has element type " + std::to_string(p.data_type()) + " (" +
-                     onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(p.data_type())) +
+    fail_unsupported(label + " has element type " + std::to_string(p.data_type()) + " (" + onnx_type_name(p.data_type()) +
                      "), which is not supported");
   Shape shape(p.dims().begin(), p.dims().end());
   for (int64_t d : shape)
@@ -109,7 +108,7 @@ ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v, const std::string
   const auto& tt = v.type().tensor_type();
   if (!dtype_supported(tt.elem_type()))
     fail_unsupported(context + ": value '" + v.name() + "' has unsupported element type " +
-                     std::to_string(tt.elem_type()));
+                     std::to_string(tt.elem_type()) + " (" + onnx_type_name(tt.elem_type()) + ")");
   info.dtype = static_cast<DType>(tt.elem_type());
   info.shape_known = tt.has_shape();
   for (const auto& d : tt.shape().dim()) {
@@ -247,9 +246,14 @@ Model parse_onnx_unchecked(std::span<const std::byte> bytes, const std::string& 
 void check_imported(Model& model, const std::string& name) {
   Graph& g = model.graph;
   for (const auto& node : g.nodes) {
-    if (!find_kernel(node.op))
+    const OpKernel* kernel = find_kernel(node.op);
+    if (!kernel)
       fail_unsupported(name + ": unsupported op '" + node.op + "' in node '" + (node.name.empty() ? "(unnamed)" : node.name) +
                        "' (opset " + std::to_string(model.opset) + ")");
+    // An op newer than the opset the model imports is not part of the model's ONNX: invalid.
+    if (model.opset < kernel->since)
+      fail_input(name + ": " + node.describe() + ": the op does not exist before opset " + std::to_string(kernel->since) +
+                 " (the model imports opset " + std::to_string(model.opset) + ")");
     // Every operator has an output, and the kernels write their first (a fuzzed Relu without outputs
     // reached a kernel writing to none).
     if (node.outputs.empty())

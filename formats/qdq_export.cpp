@@ -19,10 +19,14 @@ namespace {
 // --- Raising the opset to 13 --------------------------------------------------------------------
 // Only the ops mcompress has kernels for (core/ops/op_list.def) can occur. Between opset 6 and 13
 // these changed form: Clip (11), Pad (11) and Slice (10) took their attributes as inputs, Squeeze,
-// Unsqueeze and Split (13) too; Dropout lost is_test (7) and took ratio as an input (12), its mask
-// became bool (10); BatchNormalization lost is_test (7) and spatial (9); the arithmetic ops and Gemm
-// lost `broadcast`/`axis` for numpy broadcasting (7); Softmax (13) normalizes over one axis instead
-// of all dims from `axis` on. Everything else reads the same at 13.
+// Unsqueeze, Split and ReduceSum (13) too; Dropout lost is_test (7) and took ratio as an input (12),
+// its mask became bool (10); BatchNormalization lost is_test (7) and spatial (9); the arithmetic ops
+// and Gemm lost `broadcast`/`axis` for numpy broadcasting (7), and PRelu's slope broadcasts numpy-style
+// from 7 (a per-channel slope of PRelu-6 gets trailing 1s); Softmax (13) normalizes over one axis
+// instead of all dims from `axis` on. Everything else reads the same at 13 (the activations changed
+// only their types; ReduceMean, ReduceMax and ReduceMin keep their axes attribute until 18).
+// A model at opset 13 or later is kept as it is: the QDQ export writes DequantizeLinear with `axis`
+// (13), ConvInteger, Cast, Mul and Add, which read the same in every later opset up to 21.
 
 [[noreturn]] void cannot_upgrade(const Node& node, int64_t opset, const std::string& why) {
   fail_unsupported(node.describe() + ": cannot be carried from opset " + std::to_string(opset) +
@@ -114,6 +118,21 @@ void upgrade_node(Graph& g, Node& node, int64_t opset, const InferredGraph& shap
     attribute_to_input(g, node, "axes", 1);
   } else if (op == "Split") {
     attribute_to_input(g, node, "split", 1);
+  } else if (op == "ReduceSum") {
+    attribute_to_input(g, node, "axes", 1);
+  } else if (op == "PRelu") {
+    if (opset >= 7) return;
+    // PRelu-6's one-per-channel slope (1-D, as long as X's dim 1) sits at axis 1: give it trailing 1s.
+    const Shape& x = shape_of(shapes, node, node.inputs.at(0));
+    const Shape& slope = shape_of(shapes, node, node.inputs.at(1));
+    if (shape_numel(slope) == 1 || slope == x) return;  // the same under numpy broadcasting
+    const Tensor* constant_slope = g.initializer(node.inputs[1]);
+    if (!constant_slope) cannot_upgrade(node, opset, "its per-channel slope is not a constant");
+    Tensor reshaped = *constant_slope;
+    Shape per_channel(x.size() - 1, 1);
+    per_channel[0] = slope.at(0);
+    reshaped.reshape(per_channel);
+    node.inputs[1] = add_constant(g, node.inputs[1] + "_per_channel", std::move(reshaped));
   } else if (op == "Dropout") {
     node.attrs.erase("is_test");
     node.attrs.erase("ratio");  // inference ignores it

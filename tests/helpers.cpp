@@ -2,11 +2,17 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "core/executor.h"
 #include "formats/npy.h"
+#include "formats/onnx_model.h"
 #include "tests/test_util.h"
 
 namespace mc::test {
@@ -66,6 +72,35 @@ ImageConfig small_image_config() {
   c.resize_short = 8;
   c.preprocess = parse_preprocess("keras");
   return c;
+}
+
+std::string ort_runner() {
+  const auto run = shared_dir() / "tools" / "ort-eval" / "run";
+  if (std::filesystem::exists(run) && std::system("command -v node >/dev/null 2>&1") == 0) return run.string();
+  const char* require = std::getenv("MCOMPRESS_REQUIRE_SHARED");
+  if (require && std::string(require) == "1") FAIL(run.string() << " or node not found (MCOMPRESS_REQUIRE_SHARED=1)");
+  MESSAGE(run.string() << " or node not found; the ONNX Runtime cross-check is skipped");
+  return "";
+}
+
+Tensor ort_output(const std::string& runner, const Model& model, const Tensor& input) {
+  TempDir dir;
+  const auto onnx = dir.path / "model.onnx", in = dir.path / "in.npy", out = dir.path / "out.npy", log = dir.path / "log";
+  {
+    std::ofstream f(onnx, std::ios::binary);
+    f << serialize_onnx(model);
+  }
+  write_npy(in.string(), input);
+  const std::string cmd = "'" + runner + "' ort-npy '" + onnx.string() + "' '" + in.string() + "' '" + out.string() +
+                          "' --threads 1 >'" + log.string() + "' 2>&1";
+  const int status = std::system(cmd.c_str());
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    std::ifstream f(log);
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    FAIL_CHECK("ONNX Runtime failed: " << text);
+    return Tensor();
+  }
+  return read_npy(out.string());
 }
 
 }  // namespace mc::test

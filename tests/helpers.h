@@ -29,4 +29,11 @@ std::vector<Tensor> write_small_inputs(const std::filesystem::path& dir, int n);
 // The image configuration that reads those inputs (crop 8).
 ImageConfig small_image_config();
 
+// ../shared/tools/ort-eval/run when it and node are present; empty otherwise, with a note (or a
+// failure under MCOMPRESS_REQUIRE_SHARED=1), so the caller skips its ONNX Runtime cross-check.
+std::string ort_runner();
+// ONNX Runtime's first output of `model` (serialized as is) on the float32 `input`, at 1 thread; on
+// failure a failed check with ORT's message and an empty tensor.
+Tensor ort_output(const std::string& runner, const Model& model, const Tensor& input);
+
 }  // namespace mc::test

@@ -33,6 +33,17 @@ Model tiny_conv_model();
 // a fully connected layer whose input channels (8) N:M groups of 2 or 4 divide.
 Model tiny_pointwise_model();
 
+// input [N,3,8,8] -> the layer patterns of MobileNetV3 / EfficientNet / GhostNet-era exports at
+// `opset` (14 or later, for HardSwish) -> [N,10], deterministic pseudo-random weights:
+//   stem Conv 3x3 -> HardSwish;
+//   inverted residual: Conv 1x1 -> HardSwish -> depthwise Conv 3x3 -> Relu -> squeeze-and-excitation
+//     (ReduceMean over H, W: axes an attribute before 18, an input from 18; Conv 1x1 -> Relu ->
+//     Conv 1x1 -> HardSigmoid -> Mul) -> Conv 1x1 -> Add (residual);
+//   MBConv: Conv 1x1 -> Swish (x * Sigmoid(x)) -> SE (GlobalAveragePool, Conv 1x1 -> Swish, Conv 1x1 ->
+//     Sigmoid -> Mul) -> Conv 1x1 -> LeakyRelu -> PRelu (per-channel slope);
+//   head GlobalAveragePool -> Flatten -> Gemm (transB=1).
+Model se_family_model(int64_t opset);
+
 // input [N,3,8,8] -> Relu -> output: no layer with weights.
 Model relu_only_model();
 

@@ -24,7 +24,7 @@ struct ConvCase {
   ConvGeometry geometry;
   std::vector<float> input, weight, bias;
   bool has_bias = false;
-  std::optional<FusedClip> clip;
+  std::optional<FusedActivation> clip;
 
   ConvData data(float* output) const {
     return ConvData{input.data(), weight.data(), has_bias ? bias.data() : nullptr, output, clip};
@@ -106,9 +106,11 @@ ConvCase random_case(std::mt19937& rng, const Ranges& r) {
     for (auto& v : c.weight) v = normal(rng);
     for (auto& v : c.bias) v = normal(rng);
     c.has_bias = pick(rng, 0, 2) != 0;
-    const int64_t clip = pick(rng, 0, 2);
-    if (clip == 1) c.clip = FusedClip{0.0f, std::numeric_limits<float>::infinity()};  // Relu
-    if (clip == 2) c.clip = FusedClip{-1.0f, 1.5f};
+    const int64_t clip = pick(rng, 0, 4);
+    if (clip == 1) c.clip = FusedActivation{0.0f, std::numeric_limits<float>::infinity()};  // Relu
+    if (clip == 2) c.clip = FusedActivation{-1.0f, 1.5f};
+    if (clip == 3) c.clip = FusedActivation{.kind = FusedActivation::Kind::hard_swish};
+    if (clip == 4) c.clip = FusedActivation{.kind = FusedActivation::Kind::sigmoid};
     return c;
   }
 }

@@ -80,6 +80,10 @@ const Golden goldens[] = {
     {"no_outputs.onnx", [] { auto m = test::tiny_conv_model(); m.graph.outputs.clear(); return serialize_onnx(m); }, ErrorKind::input, "the graph has no outputs"},
     {"conv_channels.onnx", [] { return serialize_onnx(with_conv_channels(2)); }, ErrorKind::input, "'conv'"},
     {"opset_99.onnx", [] { auto m = test::tiny_conv_model(); m.opset = 99; return serialize_onnx(m); }, ErrorKind::unsupported, "opset 99 is not supported"},
+    {"opset_22.onnx", [] { auto m = test::tiny_conv_model(); m.opset = 22; return serialize_onnx(m); }, ErrorKind::unsupported,
+     "opset 22 is not supported (supported: 6 to 21)"},
+    {"op_before_its_opset.onnx", [] { return serialize_onnx(with_op("HardSwish")); }, ErrorKind::input,
+     "node 'relu' (HardSwish): the op does not exist before opset 14 (the model imports opset 13)"},
 };
 
 }  // namespace
@@ -190,7 +194,8 @@ TEST_CASE("test_onnx_import: small valid test models on disk are current") {
                             w.data<float>()[5] = std::numeric_limits<float>::quiet_NaN();
                             w.data<float>()[7] = std::numeric_limits<float>::infinity();
                             return m;
-                          }}};
+                          }},
+                         {"se_family_opset18.onnx", [] { return test::se_family_model(18); }}};
   auto dir = test::source_dir() / "tests" / "data" / "models";
   bool regenerate = std::getenv("MCOMPRESS_REGENERATE_GOLDEN") != nullptr;
   for (const auto& v : valid) {

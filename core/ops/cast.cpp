@@ -1,8 +1,9 @@
-// Cast (ONNX opsets 6-17; `to` is an attribute throughout): integer tensors (int8, uint8, int32,
-// int64) to float32 (exact up to 2^24, otherwise rounded to nearest even, as a C++ conversion does),
-// and float32 to float32. `export --qdq` writes ConvInteger -> Cast -> Mul for int8 layers that ONNX
-// Runtime cannot turn into QLinearConv, which is what this is for; other conversions (float to
-// integer with its saturation questions, strings, float16, bool) are reported unsupported.
+// Cast (ONNX opsets 6-21; `to` is an attribute throughout; Cast-19's `saturate` only concerns float8
+// targets, which are refused): integer tensors (int8, uint8, int32, int64) to float32 (exact up to
+// 2^24, otherwise rounded to nearest even, as a C++ conversion does), and float32 to float32.
+// `export --qdq` writes ConvInteger -> Cast -> Mul for int8 layers that ONNX Runtime cannot turn into
+// QLinearConv, which is what this is for; other conversions (float to integer with its saturation
+// questions, strings, float16, float8, int4, bool) are reported unsupported.
 #include <algorithm>
 
 #include "core/ops/kernel_util.h"
@@ -28,7 +29,8 @@ void infer_Cast(InferContext& ctx) {
   if (!ctx.node.has("to")) ctx.fail("the 'to' attribute is required");
   const int64_t to = ctx.node.attr_int("to", 0);
   if (to != static_cast<int64_t>(DType::f32))
-    ctx.unsupported("cast to ONNX type " + std::to_string(to) + " (only integer or float32 to float32 is supported)");
+    ctx.unsupported("cast to " + onnx_type_name(to) + " (ONNX type " + std::to_string(to) +
+                    ") is not supported (only integer or float32 to float32)");
   if (x.dtype != DType::f32 && x.dtype != DType::u8 && x.dtype != DType::i8 && x.dtype != DType::i32 && x.dtype != DType::i64)
     ctx.unsupported(std::string("cast from ") + dtype_name(x.dtype) + " (only integer or float32 to float32 is supported)");
   ctx.out = {TensorType{DType::f32, x.shape}};

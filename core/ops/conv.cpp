@@ -30,10 +30,8 @@ constexpr int64_t direct_max_taps = 32;
 
 std::vector<int64_t> kernel_dims(const Shape& w) { return Shape(w.begin() + 2, w.end()); }
 
-void apply_clip(float* p, int64_t n, const std::optional<FusedClip>& clip) {
-  if (!clip) return;
-  const float lo = clip->lo, hi = clip->hi;
-  for (int64_t i = 0; i < n; ++i) p[i] = std::min(std::max(p[i], lo), hi);
+void apply_activation(float* p, int64_t n, const std::optional<FusedActivation>& activation) {
+  if (activation) activation->apply(p, n);
 }
 
 // Output columns [lo, hi) whose input column for kernel column kx lies inside the image.
@@ -96,10 +94,10 @@ void im2col_block(const float* x, int64_t channels, const Window2d& w, const std
   }
 }
 
-// c = clip(bias + a * b) for one block: rows of c start with their bias, the product is added in
-// place, and the clip runs over the block while it is in cache.
+// c = f(bias + a * b) for one block (f: the fused activation): rows of c start with their bias,
+// the product is added in place, and the activation runs over the block while it is in cache.
 void gemm_block(const ConstMat& a, const ConstMat& b, float* out, int64_t out_stride, const float* bias,
-                const std::optional<FusedClip>& clip) {
+                const std::optional<FusedActivation>& activation) {
   const int64_t rows = a.rows(), cols = b.cols();
   for (int64_t r = 0; r < rows; ++r) {
     float* line = out + r * out_stride;
@@ -107,8 +105,8 @@ void gemm_block(const ConstMat& a, const ConstMat& b, float* out, int64_t out_st
   }
   Mat c(out, rows, cols, Eigen::OuterStride<>(out_stride));
   c.noalias() += a * b;
-  if (clip)
-    for (int64_t r = 0; r < rows; ++r) apply_clip(out + r * out_stride, cols, clip);
+  if (activation)
+    for (int64_t r = 0; r < rows; ++r) apply_activation(out + r * out_stride, cols, activation);
 }
 
 // Dense groups through GEMM: the input in place (`pointwise`) or im2col blocks.
@@ -134,7 +132,7 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
       ConstMat a(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
       ConstMat b(d.input + (n * s.in_channels + g * cin_g) * in_plane + col0, k, cols, Eigen::OuterStride<>(in_plane));
       gemm_block(a, b, d.output + (n * s.out_channels + row0) * positions + col0, positions,
-                 d.bias ? d.bias + row0 : nullptr, d.clip);
+                 d.bias ? d.bias + row0 : nullptr, d.activation);
     });
     return;
   }
@@ -153,7 +151,7 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
       const int64_t row0 = g * cout_g + r0, rows = std::min(row_block, cout_g - r0);
       ConstMat a(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
       gemm_block(a, b, d.output + (n * s.out_channels + row0) * positions + col0, positions,
-                 d.bias ? d.bias + row0 : nullptr, d.clip);
+                 d.bias ? d.bias + row0 : nullptr, d.activation);
     }
   });
 }
@@ -173,8 +171,8 @@ void conv_single_position(const ConvGeometry& s, const ConvData& d, ThreadPool& 
     ConstMat wt(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
     Mat y(out, s.batch, rows, Eigen::OuterStride<>(m));
     y.noalias() += x * wt.transpose();
-    if (d.clip)
-      for (int64_t n = 0; n < s.batch; ++n) apply_clip(out + n * m, rows, d.clip);
+    if (d.activation)
+      for (int64_t n = 0; n < s.batch; ++n) apply_activation(out + n * m, rows, d.activation);
   });
 }
 
@@ -266,7 +264,7 @@ void conv_reference(const ConvGeometry& s, const ConvData& d) {
             }
           }
           float v = static_cast<float>(acc);
-          if (d.clip) v = std::min(std::max(v, d.clip->lo), d.clip->hi);
+          if (d.activation) v = (*d.activation)(v);
           d.output[((n * s.out_channels + m) * w.out_h + oy) * w.out_w + ox] = v;
         }
       }
@@ -312,7 +310,7 @@ void run_Conv(RunContext& ctx) {
   d.weight = ctx.in[1]->data<float>();
   d.bias = ctx.in.size() > 2 && ctx.in[2] ? ctx.in[2]->data<float>() : nullptr;
   d.output = ctx.out[0]->data<float>();
-  d.clip = ctx.fused_clip;
+  d.activation = ctx.fused_activation;
   run_conv(choose_conv_algorithm(s), s, d, ctx.pool);
 }
 

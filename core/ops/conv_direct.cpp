@@ -285,6 +285,17 @@ void compute_band(const Window2d& w, const PolyphasePlan& plan, int64_t rows, bo
   }
 }
 
+// A fused clip runs inside the tap loops as bounds on each sum; any other fused activation runs over
+// the finished outputs (apply_unclipped), while they are still in cache.
+std::pair<float, float> clip_bounds_of(const std::optional<FusedActivation>& a) {
+  if (a && a->kind == FusedActivation::Kind::clip) return {a->lo, a->hi};
+  return {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+}
+
+void apply_unclipped(const std::optional<FusedActivation>& a, float* p, int64_t n) {
+  if (a && a->kind != FusedActivation::Kind::clip) a->apply(p, n);
+}
+
 }  // namespace
 
 void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
@@ -297,8 +308,7 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
   const int64_t in_plane = w.in_h * w.in_w;
   const PolyphasePlan plan = plan_polyphase(w, w.out_h);
   const bool flat = w.out_h > 1 && w.out_w < flat_below_width;
-  const float lo = d.clip ? d.clip->lo : -std::numeric_limits<float>::infinity();
-  const float hi = d.clip ? d.clip->hi : std::numeric_limits<float>::infinity();
+  const auto [lo, hi] = clip_bounds_of(d.activation);
   const uint64_t call = next_call_id();
 
   const int64_t planes = s.batch * s.in_channels;  // input planes; each makes `multiplier` outputs
@@ -321,6 +331,7 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
         const float b = d.bias ? d.bias[m] : 0.0f;
         float* out = d.output + (n * s.out_channels + m) * out_plane;
         compute_band(w, plan, w.out_h, flat, src.data(), taps, &wt, &b, 1, lo, hi, &out, scratch.flat.data());
+        apply_unclipped(d.activation, out, out_plane);
       }
     }
   });
@@ -339,8 +350,7 @@ void conv_direct(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
   const PolyphasePlan plan = plan_polyphase(w, band_rows);
   const int64_t per_channel = plan.floats();
   const bool flat = band_rows > 1 && w.out_w < flat_below_width;
-  const float lo = d.clip ? d.clip->lo : -std::numeric_limits<float>::infinity();
-  const float hi = d.clip ? d.clip->hi : std::numeric_limits<float>::infinity();
+  const auto [lo, hi] = clip_bounds_of(d.activation);
   const uint64_t call = next_call_id();
   pool.parallel_for(s.batch * s.groups * bands, [&](int64_t t) {
     const int64_t band = t % bands, g = (t / bands) % s.groups, n = t / (bands * s.groups);
@@ -367,6 +377,7 @@ void conv_direct(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
         out[c] = d.output + (n * s.out_channels + m) * out_plane + first_row * w.out_w;
       }
       compute_band(w, plan, rows, flat, src.data(), taps, wt, bias, channels, lo, hi, out, scratch.flat.data());
+      for (int64_t c = 0; c < channels; ++c) apply_unclipped(d.activation, out[c], rows * w.out_w);
     }
   });
 }

@@ -1,6 +1,6 @@
 // The Conv kernels behind run_Conv, exposed so tests can run every fast path against the plain
 // reference on the same data. All kernels compute the same function:
-//   y[n][m][oy][ox] = clip(bias[m] + sum_{c,ky,kx} w[m][c][ky][kx] * x[n][g*cin_g + c][iy][ix])
+//   y[n][m][oy][ox] = f(bias[m] + sum_{c,ky,kx} w[m][c][ky][kx] * x[n][g*cin_g + c][iy][ix])
 // with iy = oy*stride_h - pad_top + ky*dilation_h (likewise ix), zero outside the input, g = m / cout_g.
 // Every kernel splits work into tasks whose boundaries depend on the shapes only, never on the
 // thread count, and sums each output in a fixed order, so outputs are bit-identical at any --threads.
@@ -33,7 +33,7 @@ struct ConvData {
   const float* weight = nullptr;  // [out_channels, in_channels / groups, kernel_h, kernel_w]
   const float* bias = nullptr;    // [out_channels], or nullptr for none
   float* output = nullptr;        // [batch, out_channels, out_h, out_w]
-  std::optional<FusedClip> clip;  // an activation fused into the conv
+  std::optional<FusedActivation> activation;  // an activation fused into the conv
 };
 
 enum class ConvAlgorithm {

@@ -16,10 +16,30 @@ std::vector<int64_t> transpose_perm(const Node& node, size_t rank) {
   return perm;
 }
 
-// Split sizes: an attribute before opset 13, an optional input from 13 on; equal parts otherwise.
+// Split sizes: the `split` attribute before opset 13, the optional `split` input from 13 on, or from
+// opset 18 the num_outputs attribute instead: ceil(dim / num_outputs) per part, the last part what
+// remains (smaller, possibly empty). Neither given: equal parts, one per output (ONNX Runtime's reading
+// at every opset; Split-18's text asks for one of the two).
 std::vector<int64_t> split_sizes(const Node& node, int64_t opset, const Tensor* split_input, int64_t dim, size_t parts) {
   std::vector<int64_t> sizes = opset >= 13 ? (split_input ? split_input->to_int64_vector() : std::vector<int64_t>{})
                                            : node.attr_ints("split");
+  if (opset >= 18 && node.has("num_outputs")) {
+    if (split_input)
+      fail_input(node.describe() + ": takes the split input or the num_outputs attribute, not both");
+    const int64_t n = node.attr_int("num_outputs", 0);
+    if (n < 1 || n != static_cast<int64_t>(parts))
+      fail_input(node.describe() + ": num_outputs is " + std::to_string(n) + " but the node has " +
+                 std::to_string(parts) + " outputs");
+    const int64_t chunk = dim / n + (dim % n != 0);
+    const int64_t last = dim - chunk * (n - 1);
+    if (last < 0)
+      fail_input(node.describe() + ": dimension " + std::to_string(dim) + " does not split into " + std::to_string(n) +
+                 " parts of " + std::to_string(chunk) + " (ceil(" + std::to_string(dim) + " / " + std::to_string(n) +
+                 ")) with a last part of at least 0");
+    sizes.assign(static_cast<size_t>(n - 1), chunk);
+    sizes.push_back(last);
+    return sizes;
+  }
   if (sizes.empty()) {
     if (parts == 0 || dim % static_cast<int64_t>(parts) != 0)
       fail_input(node.describe() + ": dimension " + std::to_string(dim) + " does not split into " +
@@ -317,17 +337,41 @@ void run_Gather(RunContext& ctx) {
 
 namespace {
 struct PadSpec {
-  std::vector<int64_t> pads;  // begins then ends, one per axis
+  std::vector<int64_t> pads;  // begins then ends, one per axis of the data
   std::string mode;
 };
 
-template <class Get> PadSpec pad_spec(const Node& node, int64_t opset, size_t rank, Get get_pads) {
+// Pads: an attribute before opset 11, an input from 11 on; from opset 18 an optional axes input
+// names the axes they apply to (the others get none). Modes: constant, reflect, edge, and from
+// opset 19 wrap.
+template <class GetPads, class GetAxes>
+PadSpec pad_spec(const Node& node, int64_t opset, size_t rank, GetPads get_pads, GetAxes get_axes) {
+  auto fail = [&](const std::string& what) { fail_input(node.describe() + ": " + what); };
   PadSpec p;
   p.mode = node.attr_string("mode", "constant");
-  p.pads = opset < 11 ? node.attr_ints("pads") : get_pads();
-  if (p.pads.size() != 2 * rank)
-    fail_input(node.describe() + ": pads has " + std::to_string(p.pads.size()) + " entries for rank " + std::to_string(rank));
-  if (p.mode != "constant" && p.mode != "reflect" && p.mode != "edge")
+  const std::vector<int64_t> pads = opset < 11 ? node.attr_ints("pads") : get_pads();
+  if (node.has_input(3)) {
+    if (opset < 18) fail("the axes input exists from opset 18 on (model opset " + std::to_string(opset) + ")");
+    const std::vector<int64_t> axes = get_axes();
+    if (pads.size() != 2 * axes.size())
+      fail("pads has " + std::to_string(pads.size()) + " entries for " + std::to_string(axes.size()) + " axes");
+    p.pads.assign(2 * rank, 0);
+    std::vector<bool> seen(rank, false);
+    for (size_t i = 0; i < axes.size(); ++i) {
+      const auto ax = static_cast<size_t>(normalize_axis(node, axes[i], static_cast<int64_t>(rank)));
+      if (seen[ax]) fail("repeated axis " + std::to_string(axes[i]));
+      seen[ax] = true;
+      p.pads[ax] = pads[i];
+      p.pads[ax + rank] = pads[i + axes.size()];
+    }
+  } else {
+    p.pads = pads;
+    if (p.pads.size() != 2 * rank)
+      fail("pads has " + std::to_string(p.pads.size()) + " entries for rank " + std::to_string(rank));
+  }
+  if (p.mode == "wrap" && opset < 19)
+    fail("pad mode 'wrap' exists from opset 19 on (model opset " + std::to_string(opset) + ")");
+  if (p.mode != "constant" && p.mode != "reflect" && p.mode != "edge" && p.mode != "wrap")
     fail_unsupported(node.describe() + ": pad mode '" + p.mode + "' is not supported");
   return p;
 }
@@ -349,8 +393,9 @@ std::vector<std::byte> pad_fill(const Node& node, int64_t opset, DType dtype, co
 
 void infer_Pad(InferContext& ctx) {
   const auto& x = ctx.input(0);
-  if (ctx.opset >= 18 && ctx.has_input(3)) ctx.unsupported("the axes input is not supported");
-  PadSpec p = pad_spec(ctx.node, ctx.opset, x.shape.size(), [&] { return ctx.constant_input(1, "pads").to_int64_vector(); });
+  PadSpec p = pad_spec(
+      ctx.node, ctx.opset, x.shape.size(), [&] { return ctx.constant_input(1, "pads").to_int64_vector(); },
+      [&] { return ctx.constant_input(3, "axes").to_int64_vector(); });
   if (ctx.opset < 11 && x.dtype != DType::f32 && p.mode == "constant" && ctx.node.attr_float("value", 0.0f) != 0)
     ctx.fail("Pad before opset 11 takes float data only");
   if (ctx.opset >= 11 && ctx.has_input(2)) {
@@ -362,8 +407,8 @@ void infer_Pad(InferContext& ctx) {
   for (size_t d = 0; d < out.size(); ++d) {
     out[d] += p.pads[d] + p.pads[d + out.size()];
     if (out[d] < 0) ctx.fail("pads make dimension " + std::to_string(d) + " negative");
-    // Reflect and edge padding read the border of the dimension, so it cannot be empty. Reflect
-    // pads wider than the dimension reflect again (numpy's np.pad, ONNX's reference).
+    // Reflect, edge and wrap padding read the border of the dimension, so it cannot be empty. Reflect
+    // and wrap pads wider than the dimension reflect or wrap again (numpy's np.pad, ONNX's reference).
     if (p.mode != "constant" && x.shape[d] == 0 && out[d] > 0)
       ctx.fail(p.mode + " padding of an empty dimension");
   }
@@ -374,7 +419,8 @@ void run_Pad(RunContext& ctx) {
   const Tensor& x = *ctx.in[0];
   Tensor& y = *ctx.out[0];
   const size_t rank = x.rank();
-  PadSpec p = pad_spec(ctx.node, ctx.opset, rank, [&] { return ctx.in[1]->to_int64_vector(); });
+  PadSpec p = pad_spec(
+      ctx.node, ctx.opset, rank, [&] { return ctx.in[1]->to_int64_vector(); }, [&] { return ctx.in[3]->to_int64_vector(); });
   const auto fill = pad_fill(ctx.node, ctx.opset, x.dtype(), ctx.node.has_input(2) ? ctx.in[2] : nullptr);
   const size_t elem = dtype_size(x.dtype());
   auto in_strides = row_major_strides(x.shape());
@@ -391,6 +437,7 @@ void run_Pad(RunContext& ctx) {
       if (i < 0 || i >= n) {
         if (p.mode == "constant") outside = true;
         else if (p.mode == "edge") i = std::clamp(i, int64_t{0}, n - 1);
+        else if (p.mode == "wrap") i = ((i % n) + n) % n;
         else {
           // reflect without repeating the border element
           int64_t period = 2 * (n - 1);

@@ -1,9 +1,14 @@
-// Element-wise operators: the broadcasting binary arithmetic ops, variadic Min/Max and the unary activations.
+// Element-wise operators: the broadcasting binary arithmetic ops, the variadic Min, Max, Sum and
+// Mean, the unary activations (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Tanh, Exp,
+// Erf, Softplus, Elu, Selu), PRelu, and the float arithmetic exports use around them (Sqrt,
+// Reciprocal, Neg, Abs). Activations compute float32 only; other element types are reported
+// unsupported.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "core/ops/activation.h"
 #include "core/ops/kernel_util.h"
 
 namespace mc {
@@ -38,20 +43,27 @@ Shape effective_b_shape(const Node& node, int64_t opset, const Shape& a, const S
   return legacy_broadcast_shape(node, a, b);
 }
 
+// The element types the arithmetic ops compute on: float32 and the integers mcompress reads. Integer
+// results wrap like numpy's (the sum, difference or product modulo 2^bits, as a C++ conversion of the
+// promoted result does); integer division truncates toward zero and by zero is an input error.
+bool arithmetic_type(DType t) {
+  return t == DType::f32 || t == DType::i64 || t == DType::i32 || t == DType::u8 || t == DType::i8;
+}
+
 void infer_binary(InferContext& ctx) {
   const auto& a = ctx.input(0);
   const auto& b = ctx.input(1);
   if (a.dtype != b.dtype)
     ctx.fail(std::string("input types differ: ") + dtype_name(a.dtype) + " and " + dtype_name(b.dtype));
-  if (a.dtype != DType::f32 && a.dtype != DType::i64 && a.dtype != DType::i32)
+  if (!arithmetic_type(a.dtype))
     ctx.unsupported(std::string("element type ") + dtype_name(a.dtype) + " is not supported");
   Shape b_shape = effective_b_shape(ctx.node, ctx.opset, a.shape, b.shape);
   ctx.out = {TensorType{a.dtype, broadcast_shapes(ctx, a.shape, b_shape)}};
 }
 
-struct AddOp { template <class T> T operator()(T x, T y) const { return x + y; } };
-struct SubOp { template <class T> T operator()(T x, T y) const { return x - y; } };
-struct MulOp { template <class T> T operator()(T x, T y) const { return x * y; } };
+struct AddOp { template <class T> T operator()(T x, T y) const { return static_cast<T>(x + y); } };
+struct SubOp { template <class T> T operator()(T x, T y) const { return static_cast<T>(x - y); } };
+struct MulOp { template <class T> T operator()(T x, T y) const { return static_cast<T>(x * y); } };
 // Min and Max propagate NaN from either side, like numpy's minimum/maximum.
 struct MinOp {
   template <class T> T operator()(T x, T y) const { return (y < x || y != y) ? y : x; }
@@ -64,7 +76,7 @@ struct DivOp {
     if constexpr (std::is_integral_v<T>) {
       if (y == 0) fail_input("integer division by zero");
     }
-    return x / y;
+    return static_cast<T>(x / y);
   }
 };
 
@@ -135,6 +147,8 @@ template <class Op> void run_binary(RunContext& ctx) {
     case DType::f32: broadcast_apply<float, Op>(a, b, b_shape, out, ctx.pool); break;
     case DType::i64: broadcast_apply<int64_t, Op>(a, b, b_shape, out, ctx.pool); break;
     case DType::i32: broadcast_apply<int32_t, Op>(a, b, b_shape, out, ctx.pool); break;
+    case DType::u8: broadcast_apply<uint8_t, Op>(a, b, b_shape, out, ctx.pool); break;
+    case DType::i8: broadcast_apply<int8_t, Op>(a, b, b_shape, out, ctx.pool); break;
     default: fail_internal(ctx.node.describe() + ": unexpected type");
   }
 }
@@ -144,7 +158,7 @@ template <class Op> void run_binary(RunContext& ctx) {
 void infer_variadic(InferContext& ctx) {
   if (ctx.node.input_count() == 0) ctx.fail("needs at least one input");
   const TensorType& first = ctx.input(0);
-  if (first.dtype != DType::f32 && first.dtype != DType::i64 && first.dtype != DType::i32)
+  if (!arithmetic_type(first.dtype))
     ctx.unsupported(std::string("element type ") + dtype_name(first.dtype) + " is not supported");
   Shape shape = first.shape;
   for (size_t i = 1; i < ctx.node.input_count(); ++i) {
@@ -197,6 +211,8 @@ template <class Op> void run_variadic(RunContext& ctx) {
     case DType::f32: variadic_apply<float, Op>(ctx); break;
     case DType::i64: variadic_apply<int64_t, Op>(ctx); break;
     case DType::i32: variadic_apply<int32_t, Op>(ctx); break;
+    case DType::u8: variadic_apply<uint8_t, Op>(ctx); break;
+    case DType::i8: variadic_apply<int8_t, Op>(ctx); break;
     default: fail_internal(ctx.node.describe() + ": unexpected type");
   }
 }
@@ -211,16 +227,40 @@ void infer_float_unary(InferContext& ctx) {
   infer_same_as_input(ctx);
 }
 
-void clip_into(const Tensor& x, Tensor& y, float lo, float hi, ThreadPool& pool) {
+// y[i] = f(x[i]) over float32 tensors, in fixed blocks (results never depend on the thread count).
+template <class F> void map_floats(const Tensor& x, Tensor& y, ThreadPool& pool, const F& f) {
   const float* px = x.data<float>();
   float* py = y.data<float>();
   const int64_t n = x.numel();
   constexpr int64_t block = 1 << 16;
   pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
     int64_t end = std::min(n, (t + 1) * block);
-    for (int64_t i = t * block; i < end; ++i) py[i] = std::min(std::max(px[i], lo), hi);
+    for (int64_t i = t * block; i < end; ++i) py[i] = f(px[i]);
   });
 }
+
+void clip_into(const Tensor& x, Tensor& y, float lo, float hi, ThreadPool& pool) {
+  map_floats(x, y, pool, [lo, hi](float v) { return clip(v, lo, hi); });
+}
+
+// PRelu's slope as the broadcasting kernel should see it (unidirectional: the output has X's shape).
+// From opset 7 the slope broadcasts to X numpy-style. PRelu-6 defines only a slope "shared across
+// channels" (one value) or one per channel, as the Caffe2 and PyTorch exporters of that time wrote it
+// (a 1-D slope as long as X's dim 1); a slope of X's own shape is elementwise in every reading.
+Shape prelu_slope_shape(const Node& node, int64_t opset, const Shape& x, const Shape& slope) {
+  if (opset >= 7 || shape_numel(slope) == 1 || slope == x) return slope;
+  if (slope.size() == 1 && x.size() >= 2 && slope[0] == x[1]) {
+    Shape per_channel(x.size() - 1, 1);
+    per_channel[0] = slope[0];
+    return per_channel;
+  }
+  fail_unsupported(node.describe() + ": a slope of shape " + shape_str(slope) + " for X of shape " + shape_str(x) +
+                   " is not supported before opset 7 (only one value, one per channel of dim 1, or X's shape)");
+}
+
+struct PReluOp {
+  float operator()(float x, float slope) const { return x < 0.0f ? slope * x : x; }
+};
 
 }  // namespace
 
@@ -236,6 +276,22 @@ void infer_Min(InferContext& ctx) { infer_variadic(ctx); }
 void infer_Max(InferContext& ctx) { infer_variadic(ctx); }
 void run_Min(RunContext& ctx) { run_variadic<MinOp>(ctx); }
 void run_Max(RunContext& ctx) { run_variadic<MaxOp>(ctx); }
+// Sum and Mean (variadic, like Min and Max; Caffe2-era ResNet and ShuffleNet exports write residual
+// additions as Sum): the inputs added left to right; Mean divides that sum by the input count
+// (float32 only, as ONNX defines it).
+void infer_Sum(InferContext& ctx) { infer_variadic(ctx); }
+void run_Sum(RunContext& ctx) { run_variadic<AddOp>(ctx); }
+void infer_Mean(InferContext& ctx) {
+  infer_variadic(ctx);
+  if (ctx.input(0).dtype != DType::f32)
+    ctx.unsupported(std::string("element type ") + dtype_name(ctx.input(0).dtype) + " is not supported");
+}
+void run_Mean(RunContext& ctx) {
+  run_variadic<AddOp>(ctx);
+  const float n = static_cast<float>(ctx.node.input_count());
+  float* y = ctx.out[0]->data<float>();
+  for (int64_t i = 0; i < ctx.out[0]->numel(); ++i) y[i] /= n;
+}
 
 void infer_Relu(InferContext& ctx) { infer_float_unary(ctx); }
 void run_Relu(RunContext& ctx) {
@@ -257,26 +313,176 @@ static std::pair<float, float> clip_bounds(const Node& node, int64_t opset, cons
   return {min_v, max_v};
 }
 
-std::optional<FusedClip> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph) {
-  if (node.op == "Relu") return FusedClip{0.0f, std::numeric_limits<float>::infinity()};
+std::optional<FusedActivation> clip_as_fusable(const Node& node, int64_t opset, const Graph& graph) {
+  if (node.op == "Relu") return FusedActivation{0.0f, std::numeric_limits<float>::infinity()};
   if (node.op != "Clip") return std::nullopt;
   const Tensor* lo = node.has_input(1) ? graph.initializer(node.inputs[1]) : nullptr;
   const Tensor* hi = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
   if ((node.has_input(1) && !lo) || (node.has_input(2) && !hi)) return std::nullopt;
   if ((lo && lo->numel() != 1) || (hi && hi->numel() != 1)) return std::nullopt;
   auto [a, b] = clip_bounds(node, opset, lo, hi);
-  return FusedClip{a, b};
+  return FusedActivation{a, b};
 }
 
+std::optional<FusedActivation> activation_as_fusable(const Node& node, int64_t opset, const Graph& graph) {
+  using Kind = FusedActivation::Kind;
+  FusedActivation f;
+  if (node.op == "HardSigmoid") {
+    f.kind = Kind::hard_sigmoid;
+    f.alpha = node.attr_float("alpha", 0.2f);
+    f.beta = node.attr_float("beta", 0.5f);
+  } else if (node.op == "HardSwish") {
+    f.kind = Kind::hard_swish;
+  } else if (node.op == "LeakyRelu") {
+    f.kind = Kind::leaky_relu;
+    f.alpha = node.attr_float("alpha", 0.01f);
+  } else if (node.op == "Sigmoid") {
+    f.kind = Kind::sigmoid;
+  } else if (node.op == "Tanh") {
+    f.kind = Kind::tanh;
+  } else {
+    return clip_as_fusable(node, opset, graph);
+  }
+  return f;
+}
+
+namespace {
+// Clip on integers (opset 12 on): bounds of the data's type, the type's range where absent.
+template <class T> void clip_integers(RunContext& ctx) {
+  const T lo = ctx.node.has_input(1) ? ctx.in[1]->data<T>()[0] : std::numeric_limits<T>::lowest();
+  const T hi = ctx.node.has_input(2) ? ctx.in[2]->data<T>()[0] : std::numeric_limits<T>::max();
+  const T* px = ctx.in[0]->data<T>();
+  T* py = ctx.out[0]->data<T>();
+  for (int64_t i = 0; i < ctx.in[0]->numel(); ++i) py[i] = std::min(std::max(px[i], lo), hi);
+}
+}  // namespace
+
 void infer_Clip(InferContext& ctx) {
-  infer_float_unary(ctx);
-  for (size_t i = 1; i <= 2; ++i)
-    if (ctx.has_input(i) && shape_numel(ctx.in[i].shape) != 1) ctx.fail("min and max must be scalars");
+  const DType t = ctx.input(0).dtype;
+  const bool integer = t == DType::u8 || t == DType::i8 || t == DType::i32 || t == DType::i64;
+  if (integer && ctx.opset >= 12) infer_same_as_input(ctx);
+  else infer_float_unary(ctx);
+  for (size_t i = 1; i <= 2; ++i) {
+    if (!ctx.has_input(i)) continue;
+    if (shape_numel(ctx.in[i].shape) != 1) ctx.fail("min and max must be scalars");
+    if (ctx.in[i].dtype != t)
+      ctx.fail(std::string(i == 1 ? "min" : "max") + " is " + dtype_name(ctx.in[i].dtype) + ", the data " + dtype_name(t));
+  }
 }
 void run_Clip(RunContext& ctx) {
+  switch (ctx.in[0]->dtype()) {
+    case DType::u8: return clip_integers<uint8_t>(ctx);
+    case DType::i8: return clip_integers<int8_t>(ctx);
+    case DType::i32: return clip_integers<int32_t>(ctx);
+    case DType::i64: return clip_integers<int64_t>(ctx);
+    default: break;
+  }
   auto [lo, hi] = clip_bounds(ctx.node, ctx.opset, ctx.node.has_input(1) ? ctx.in[1] : nullptr,
                               ctx.node.has_input(2) ? ctx.in[2] : nullptr);
   clip_into(*ctx.in[0], *ctx.out[0], lo, hi, ctx.pool);
+}
+
+void infer_Sigmoid(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Sigmoid(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return sigmoid(x); });
+}
+
+void infer_Tanh(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Tanh(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::tanh(x); });
+}
+
+void infer_Exp(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Exp(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::exp(x); });
+}
+
+void infer_Sqrt(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Sqrt(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::sqrt(x); });  // NaN below 0
+}
+
+void infer_Reciprocal(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Reciprocal(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return 1.0f / x; });
+}
+
+void infer_Neg(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Neg(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return -x; });
+}
+
+void infer_Abs(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Abs(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::fabs(x); });
+}
+
+// Softplus ln(1 + e^x), as x + ln(1 + e^-x) for x > 0 so that large inputs do not overflow.
+void infer_Softplus(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Softplus(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool,
+             [](float x) { return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); });
+}
+
+// Elu: alpha (e^x - 1) below 0, x elsewhere; alpha 1 by default.
+void infer_Elu(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Elu(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 1.0f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha](float x) { return x < 0.0f ? alpha * std::expm1(x) : x; });
+}
+
+// Selu: gamma (alpha e^x - alpha) at or below 0, gamma x above; ONNX's default alpha and gamma
+// (those of Klambauer et al., as float32).
+void infer_Selu(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Selu(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 1.67326319217681884765625f);
+  const float gamma = ctx.node.attr_float("gamma", 1.05070102214813232421875f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool,
+             [alpha, gamma](float x) { return x <= 0.0f ? gamma * (alpha * std::exp(x) - alpha) : gamma * x; });
+}
+
+void infer_Erf(InferContext& ctx) { infer_float_unary(ctx); }
+void run_Erf(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return std::erf(x); });
+}
+
+// HardSigmoid: alpha 0.2 and beta 0.5 by default (opset 6 on; the same in every opset).
+void infer_HardSigmoid(InferContext& ctx) { infer_float_unary(ctx); }
+void run_HardSigmoid(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 0.2f), beta = ctx.node.attr_float("beta", 0.5f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha, beta](float x) { return hard_sigmoid(x, alpha, beta); });
+}
+
+// HardSwish (opset 14): x * HardSigmoid(x) with alpha 1/6 and beta 0.5, the op's function body.
+void infer_HardSwish(InferContext& ctx) { infer_float_unary(ctx); }
+void run_HardSwish(RunContext& ctx) {
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [](float x) { return hard_swish(x); });
+}
+
+// LeakyRelu: alpha 0.01 by default.
+void infer_LeakyRelu(InferContext& ctx) { infer_float_unary(ctx); }
+void run_LeakyRelu(RunContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 0.01f);
+  map_floats(*ctx.in[0], *ctx.out[0], ctx.pool, [alpha](float x) { return leaky_relu(x, alpha); });
+}
+
+// PRelu: x where x >= 0, slope * x elsewhere; the slope broadcasts to X (prelu_slope_shape).
+void infer_PRelu(InferContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  const TensorType& slope = ctx.input(1);
+  if (x.dtype != DType::f32)
+    ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
+  if (slope.dtype != x.dtype)
+    ctx.fail(std::string("slope is ") + dtype_name(slope.dtype) + ", X is " + dtype_name(x.dtype));
+  const Shape slope_shape = prelu_slope_shape(ctx.node, ctx.opset, x.shape, slope.shape);
+  if (broadcast_shapes(ctx, x.shape, slope_shape) != x.shape)
+    ctx.fail("slope of shape " + shape_str(slope.shape) + " does not broadcast to X of shape " + shape_str(x.shape));
+  ctx.out = {x};
+}
+void run_PRelu(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  const Shape slope_shape = prelu_slope_shape(ctx.node, ctx.opset, x.shape(), ctx.in[1]->shape());
+  broadcast_apply<float, PReluOp>(x, *ctx.in[1], slope_shape, *ctx.out[0], ctx.pool);
 }
 
 void infer_Identity(InferContext& ctx) { infer_same_as_input(ctx); }

@@ -136,7 +136,6 @@ void check_integer_conv(const InferContext& ctx, size_t x_i, size_t x_zp_i, size
 }  // namespace
 
 void infer_QLinearConv(InferContext& ctx) {
-  if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
   const TensorType& x = ctx.input(0);
   const TensorType& w = ctx.input(3);
   check_integer_conv(ctx, 0, 2, 3, 5);
@@ -181,13 +180,15 @@ void run_QLinearConv(RunContext& ctx) {
   const int32_t* bias = ctx.in.size() > 8 && ctx.in[8] ? ctx.in[8]->data<int32_t>() : nullptr;
   // A fused Relu/Clip as bounds on the quantized output (QuantizeLinear's formula).
   int32_t lo = qmin, hi = qmax;
-  if (ctx.fused_clip) {
+  if (const auto& clip = ctx.fused_activation) {
+    if (clip->kind != FusedActivation::Kind::clip)
+      fail_internal(ctx.node.describe() + ": only a Relu or Clip can be fused into QLinearConv");
     auto quantize = [&](float v) {
       const float r = std::nearbyint(v / y_scale) + static_cast<float>(y_zp);
       return static_cast<int32_t>(std::clamp(r, static_cast<float>(qmin), static_cast<float>(qmax)));
     };
-    if (ctx.fused_clip->lo > -std::numeric_limits<float>::infinity()) lo = std::max(lo, quantize(ctx.fused_clip->lo));
-    if (ctx.fused_clip->hi < std::numeric_limits<float>::infinity()) hi = std::min(hi, quantize(ctx.fused_clip->hi));
+    if (clip->lo > -std::numeric_limits<float>::infinity()) lo = std::max(lo, quantize(clip->lo));
+    if (clip->hi < std::numeric_limits<float>::infinity()) hi = std::min(hi, quantize(clip->hi));
   }
   const float low = static_cast<float>(qmin - y_zp), high = static_cast<float>(qmax - y_zp);
   const int64_t positions = channels > 0 ? y.numel() / (s.batch * channels) : 0;
@@ -209,7 +210,6 @@ void run_QLinearConv(RunContext& ctx) {
 }
 
 void infer_ConvInteger(InferContext& ctx) {
-  if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
   check_integer_conv(ctx, 0, 2, 1, 3);
   ctx.out = {TensorType{DType::i32, conv_output_shape(ctx, ctx.input(0).shape, ctx.input(1).shape, nullptr)}};
 }

@@ -1,4 +1,4 @@
-// Pooling and mean reduction: MaxPool, AveragePool (1-D/2-D windows), GlobalAveragePool, ReduceMean.
+// Pooling: MaxPool, AveragePool (1-D/2-D windows), GlobalAveragePool. The Reduce ops are in reduce.cpp.
 #include <algorithm>
 #include <limits>
 
@@ -71,18 +71,6 @@ void mean_rows(const float* x, float* y, int64_t outer, int64_t inner, ThreadPoo
   });
 }
 
-std::vector<int64_t> reduce_axes(const InferContext& ctx, int64_t rank) {
-  std::vector<int64_t> axes;
-  if (ctx.opset >= 18 && ctx.has_input(1)) axes = ctx.constant_input(1, "axes").to_int64_vector();
-  else axes = ctx.node.attr_ints("axes");
-  if (axes.empty())
-    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
-  for (auto& a : axes) a = normalize_axis(ctx, a, rank);
-  std::sort(axes.begin(), axes.end());
-  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) ctx.fail("repeated axis");
-  return axes;
-}
-
 }  // namespace
 
 void infer_MaxPool(InferContext& ctx) { infer_window_pool(ctx); }
@@ -103,62 +91,6 @@ void run_GlobalAveragePool(RunContext& ctx) {
   const Tensor& x = *ctx.in[0];
   int64_t outer = x.dim(0) * x.dim(1);
   mean_rows(x.data<float>(), ctx.out[0]->data<float>(), outer, outer ? x.numel() / outer : 0, ctx.pool);
-}
-
-void infer_ReduceMean(InferContext& ctx) {
-  const auto& x = ctx.input(0);
-  if (x.dtype != DType::f32) ctx.unsupported(std::string("element type ") + dtype_name(x.dtype) + " is not supported");
-  auto axes = reduce_axes(ctx, static_cast<int64_t>(x.shape.size()));
-  bool keep = ctx.node.attr_int("keepdims", 1) != 0;
-  Shape out;
-  for (int64_t i = 0; i < static_cast<int64_t>(x.shape.size()); ++i) {
-    bool reduced = std::binary_search(axes.begin(), axes.end(), i);
-    if (!reduced) out.push_back(x.shape[static_cast<size_t>(i)]);
-    else if (keep) out.push_back(1);
-  }
-  ctx.out = {TensorType{DType::f32, out}};
-}
-
-void run_ReduceMean(RunContext& ctx) {
-  const Tensor& x = *ctx.in[0];
-  const int64_t rank = static_cast<int64_t>(x.rank());
-  std::vector<int64_t> axes = ctx.node.attr_ints("axes");
-  if (ctx.opset >= 18 && ctx.node.has_input(1)) axes = ctx.in[1]->to_int64_vector();
-  if (axes.empty())
-    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
-  std::vector<bool> reduced(static_cast<size_t>(rank), false);
-  for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(ctx.node, a, rank))] = true;
-  // Fast path: the reduced axes are the trailing ones.
-  int64_t first = rank;
-  while (first > 0 && reduced[static_cast<size_t>(first - 1)]) --first;
-  bool trailing = true;
-  for (int64_t i = 0; i < first; ++i) trailing = trailing && !reduced[static_cast<size_t>(i)];
-  if (trailing) {
-    int64_t outer = dims_product(x.shape(), 0, static_cast<size_t>(first));
-    mean_rows(x.data<float>(), ctx.out[0]->data<float>(), outer, outer ? x.numel() / outer : 0, ctx.pool);
-    return;
-  }
-  // General path: accumulate each input element into its output slot, in input order.
-  const Shape& s = x.shape();
-  auto in_strides = row_major_strides(s);
-  Shape kept_shape;
-  for (int64_t i = 0; i < rank; ++i) kept_shape.push_back(reduced[static_cast<size_t>(i)] ? 1 : s[static_cast<size_t>(i)]);
-  auto out_strides = row_major_strides(kept_shape);
-  int64_t out_n = shape_numel(kept_shape);
-  std::vector<double> acc(static_cast<size_t>(out_n), 0.0);
-  const float* px = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    int64_t rem = i, o = 0;
-    for (int64_t d = 0; d < rank; ++d) {
-      int64_t idx = rem / in_strides[static_cast<size_t>(d)];
-      rem %= in_strides[static_cast<size_t>(d)];
-      if (!reduced[static_cast<size_t>(d)]) o += idx * out_strides[static_cast<size_t>(d)];
-    }
-    acc[static_cast<size_t>(o)] += px[i];
-  }
-  double count = out_n ? static_cast<double>(x.numel() / out_n) : 1.0;
-  float* py = ctx.out[0]->data<float>();
-  for (int64_t i = 0; i < out_n; ++i) py[i] = static_cast<float>(acc[static_cast<size_t>(i)] / count);
 }
 
 }  // namespace mc

@@ -1,13 +1,18 @@
-// QuantizeLinear and DequantizeLinear, opsets 10 to 17 (ONNX operator docs, "QuantizeLinear-10/13",
-// "DequantizeLinear-10/13"):
+// QuantizeLinear and DequantizeLinear, opsets 10 to 21 (ONNX operator docs, "QuantizeLinear-10/13/19/21",
+// "DequantizeLinear-10/13/19/21"):
 //   QuantizeLinear:   y = saturate(round_half_to_even(x / scale) + zero_point)  -> uint8 or int8
 //   DequantizeLinear: y = (x - zero_point) * scale                              -> float32
 // Per-tensor (scale and zero point scalars, or one-element 1-D tensors as ONNX Runtime accepts) or,
 // from opset 13, per-axis (1-D scale and zero point as long as x's dim `axis`, default 1).
 // These are the "QDQ" pairs that mark int8 activations and int8 weights in an ONNX graph.
+// Later forms: opset 19 adds float8 types (and `saturate`, which only they use) and float16 scales;
+// opset 21 adds int4/uint4/int16/uint16, blocked quantization (`block_size`) and QuantizeLinear's
+// `output_dtype`. Those element types are refused where the model is read (unsupported element
+// type), block_size other than 0 here; output_dtype may name uint8 or int8.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <type_traits>
 
 #include "core/ops/kernel_util.h"
@@ -27,7 +32,6 @@ bool is_per_tensor(const Shape& scale_shape) { return scale_shape.size() <= 1 &&
 
 // Validates scale and zero point (inputs 1 and 2) against x (input 0) and returns how they apply.
 QuantLayout check_quant_params(const InferContext& ctx, const char* scale_name, const char* zero_point_name) {
-  if (ctx.opset < 10) ctx.fail("the op does not exist before opset 10 (model opset " + std::to_string(ctx.opset) + ")");
   const TensorType& x = ctx.input(0);
   const TensorType& scale = ctx.input(1);
   if (scale.dtype != DType::f32)
@@ -138,17 +142,35 @@ template <class X> void dequantize(RunContext& ctx) {
   });
 }
 
+// Blocked quantization (opset 21: scale and zero point with x's rank, one value per block_size
+// elements along `axis`) is not implemented; block_size 0 (the default) is the per-tensor or
+// per-axis form.
+void check_block_size(const InferContext& ctx) {
+  const int64_t block_size = ctx.node.attr_int("block_size", 0);
+  if (block_size != 0)
+    ctx.unsupported("blocked quantization (block_size=" + std::to_string(block_size) + ") is not supported");
+}
+
 }  // namespace
 
 void infer_QuantizeLinear(InferContext& ctx) {
   const TensorType& x = ctx.input(0);
   if (x.dtype != DType::f32 && x.dtype != DType::i32)
     ctx.fail(std::string("x must be float32 or int32, got ") + dtype_name(x.dtype));
-  DType out = DType::u8;  // ONNX: uint8 when no zero point is given
+  check_block_size(ctx);
+  // output_dtype (opset 21; 0: unset) names the output type when no zero point does.
+  const int64_t output_dtype = ctx.opset >= 21 ? ctx.node.attr_int("output_dtype", 0) : 0;
+  if (output_dtype != 0 && output_dtype != static_cast<int64_t>(DType::u8) && output_dtype != static_cast<int64_t>(DType::i8))
+    ctx.unsupported("output_dtype " + std::to_string(output_dtype) + " (" + onnx_type_name(output_dtype) +
+                    ") is not supported (only uint8 and int8)");
+  DType out = output_dtype != 0 ? static_cast<DType>(output_dtype) : DType::u8;  // ONNX: uint8 when neither is given
   if (ctx.has_input(2)) {
-    out = ctx.input(2).dtype;
-    if (out != DType::u8 && out != DType::i8)
-      ctx.fail(std::string("y_zero_point must be uint8 or int8, got ") + dtype_name(out));
+    const DType zero_point = ctx.input(2).dtype;
+    if (zero_point != DType::u8 && zero_point != DType::i8)
+      ctx.fail(std::string("y_zero_point must be uint8 or int8, got ") + dtype_name(zero_point));
+    if (output_dtype != 0 && zero_point != out)
+      ctx.fail(std::string("output_dtype is ") + dtype_name(out) + " but y_zero_point is " + dtype_name(zero_point));
+    out = zero_point;
   }
   check_quant_params(ctx, "y_scale", "y_zero_point");
   ctx.out = {TensorType{out, x.shape}};
@@ -169,6 +191,7 @@ void infer_DequantizeLinear(InferContext& ctx) {
   const TensorType& x = ctx.input(0);
   if (x.dtype != DType::u8 && x.dtype != DType::i8 && x.dtype != DType::i32)
     ctx.fail(std::string("x must be uint8, int8 or int32, got ") + dtype_name(x.dtype));
+  check_block_size(ctx);
   if (ctx.has_input(2)) {
     const TensorType& zp = ctx.input(2);
     if (zp.dtype != x.dtype)

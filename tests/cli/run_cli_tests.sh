@@ -72,6 +72,8 @@ expect 3 "cut.onnx" -- info "$tmp/cut.onnx"
 # --- unsupported (4)
 expect 4 "unsupported op 'LSTM' in node 'relu' \(opset 13\)" -- info tests/data/bad/unsupported_op.onnx
 expect 4 "opset 99" -- info tests/data/bad/opset_99.onnx
+expect 4 "opset 22 is not supported \(supported: 6 to 21\)" -- info tests/data/bad/opset_22.onnx
+expect 3 "op_before_its_opset.onnx: node 'relu' \(HardSwish\): the op does not exist before opset 14" -- info tests/data/bad/op_before_its_opset.onnx
 expect 4 "LSTM" -- eval tests/data/bad/unsupported_op.onnx --images "$images" --preprocess keras
 
 # --- image folders: a corrupt labelled image is an error (3), never silently skipped
@@ -167,6 +169,13 @@ ratio="$(grep -o '"compression_ratio": [0-9.]*' "$tmp/si.json" | head -1 | sed '
 check "the sparse recipe writes a file over 4x smaller than fp32 (got ${ratio:-none})" awk -v r="${ratio:-0}" 'BEGIN { exit !(r > 4) }'
 expect 0 "" -- export "$tmp/s.mcz" -o "$tmp/s.onnx" --qdq --quiet
 check "a sparse recipe QDQ export contains DequantizeLinear weights" grep -q DequantizeLinear "$tmp/s.onnx"
+# An opset-18 graph with hard-swish, squeeze-and-excitation (ReduceMean with axes as an input), Swish,
+# LeakyRelu and PRelu (tests/model_builder.h se_family_model): info, profile, int8 and its QDQ export.
+expect 0 "opset 18" -- info tests/data/models/se_family_opset18.onnx
+expect 0 "se_reduce" -- profile tests/data/models/se_family_opset18.onnx --calib "$images" --preprocess keras --quiet
+expect 0 "" -- compress tests/data/models/se_family_opset18.onnx -o "$tmp/se.mcz" --recipe int8 --calib "$images" --preprocess keras --quiet
+expect 0 "" -- export "$tmp/se.mcz" -o "$tmp/se_qdq.onnx" --qdq --quiet
+check "the family model's QDQ export contains DequantizeLinear weights" grep -q DequantizeLinear "$tmp/se_qdq.onnx"
 expect 4 "no pointwise layers" -- compress tests/data/models/tiny_conv.onnx -o "$tmp/x.mcz" --recipe prom --calib "$images" --preprocess keras --quiet
 check "a failed compress leaves no file" test ! -e "$tmp/x.mcz"
 expect 0 "" -- compress "$model" -o "$tmp/q.mcz" --recipe int8 --calib "$images" --preprocess keras --report "$tmp/q.json" --quiet
