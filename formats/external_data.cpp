@@ -71,7 +71,9 @@ int read_at(int fd, uint64_t offset, size_t bytes, void* dest) {
 ExternalDataRef parse_external_data_ref(const std::vector<std::pair<std::string, std::string>>& entries, const std::string& label) {
   ExternalDataRef ref;
   bool has_location = false, has_offset = false;
-  for (const auto& [key, value] : entries) {
+  for (const auto& entry : entries) {
+    const std::string& key = entry.first;  // plain references: the lambdas capture them (clang 14 cannot capture bindings)
+    const std::string& value = entry.second;
     auto number = [&]() {
       auto v = parse_decimal(value);
       if (!v) fail_input(label + ": external data " + key + " " + quoted(value) + " is not a non-negative decimal integer");

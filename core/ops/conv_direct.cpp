@@ -308,7 +308,9 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
   const int64_t in_plane = w.in_h * w.in_w;
   const PolyphasePlan plan = plan_polyphase(w, w.out_h);
   const bool flat = w.out_h > 1 && w.out_w < flat_below_width;
-  const auto [lo, hi] = clip_bounds_of(d.activation);
+  // Plain variables, not a structured binding: the lambdas below capture them (clang 14 cannot capture bindings).
+  const std::pair<float, float> bounds = clip_bounds_of(d.activation);
+  const float lo = bounds.first, hi = bounds.second;
   const uint64_t call = next_call_id();
 
   const int64_t planes = s.batch * s.in_channels;  // input planes; each makes `multiplier` outputs
@@ -350,7 +352,9 @@ void conv_direct(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
   const PolyphasePlan plan = plan_polyphase(w, band_rows);
   const int64_t per_channel = plan.floats();
   const bool flat = band_rows > 1 && w.out_w < flat_below_width;
-  const auto [lo, hi] = clip_bounds_of(d.activation);
+  // Plain variables, not a structured binding: the lambdas below capture them (clang 14 cannot capture bindings).
+  const std::pair<float, float> bounds = clip_bounds_of(d.activation);
+  const float lo = bounds.first, hi = bounds.second;
   const uint64_t call = next_call_id();
   pool.parallel_for(s.batch * s.groups * bands, [&](int64_t t) {
     const int64_t band = t % bands, g = (t / bands) % s.groups, n = t / (bands * s.groups);
