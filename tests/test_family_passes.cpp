@@ -12,6 +12,7 @@
 #include "analysis/calibration.h"
 #include "core/executor.h"
 #include "core/weighted_op.h"
+#include "formats/npy.h"
 #include "formats/qdq_export.h"
 #include "passes/activation_quant.h"
 #include "passes/recipe.h"
@@ -131,4 +132,35 @@ TEST_CASE("test_family_passes: every recipe compresses the SE / hard-swish / Swi
       if (theirs_default.numel() == y.numel()) CHECK(relative_difference(theirs_default, y) < 1e-4);
     }
   }
+}
+
+TEST_CASE("test_family_passes: int8 activations on an opset-9 model (ResNet export) raise it to opset 13") {
+  // QuantizeLinear exists from opset 10: quantize-activations raises an older model to 13 (what the
+  // --qdq export does) instead of refusing it; the model computes the same, now with int8 inputs.
+  const Model m = test::resnet_model();
+  REQUIRE(m.opset == 9);
+  test::TempDir dir;
+  test::TestRandom random{99};
+  std::vector<Tensor> inputs;
+  for (int i = 0; i < 6; ++i) {
+    inputs.push_back(Tensor::from_vector<float>({3, 16, 16}, random.values(3 * 16 * 16, 4.0f)));
+    std::string file = std::to_string(i);
+    file += ".npy";
+    write_npy((dir.path / file).string(), inputs.back());
+  }
+  ImageConfig config = test::small_image_config();
+  config.crop = 16;
+  config.resize_short = 16;
+  RecipeOptions o;
+  o.calibration = calibration_set(dir.path.string(), 6, 0, config, m);
+  o.held_out = calibration_set(dir.path.string(), 6, 1, config, m);
+  o.threads = 1;
+  const CompressedModel c = run_recipe("int8", m, o);
+  CHECK(c.model.opset == 13);
+  CHECK(has_quantized_activations(c.model));
+  Tensor x = inputs[0];
+  x.reshape({1, 3, 16, 16});
+  const Tensor reference = Executor(m).run({x})[0];
+  const Tensor y = Executor(model_to_run(c.model)).run({x})[0];
+  CHECK(relative_difference(y, reference) < 0.1);
 }
