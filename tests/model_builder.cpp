@@ -375,9 +375,10 @@ Model shufflenet_v1_model() {
     b.node(name, "Reshape", {name + "_transpose", b.constant_i(name + "_shape4", {0, -1, side, side})});
     return name;
   };
-  // Stride-2 unit: grouped 1x1 -> Relu -> shuffle -> depthwise 3x3 stride 2 -> grouped 1x1, Concat
-  // with the 3x3 average-pooled input, Relu.
-  b.act("u1_g1_relu", "Relu", b.conv("u1_g1", "stem_relu", 12, 6, 1, 1, groups));
+  // Stride-2 unit (the first of its stage: its first 1x1 conv is not grouped, as in the paper) ->
+  // Relu -> shuffle -> depthwise 3x3 stride 2 -> grouped 1x1, Concat with the 3x3 average-pooled
+  // input, Relu.
+  b.act("u1_g1_relu", "Relu", b.conv("u1_g1", "stem_relu", 12, 6, 1));
   shuffle("u1_shuffle", "u1_g1_relu", 6, 8);
   b.conv("u1_g2", b.conv("u1_dw", "u1_shuffle", 6, 6, 3, 2, 6), 6, 12, 1, 1, groups);
   Node& avg = b.node("u1_shortcut", "AveragePool", {"stem_relu"});

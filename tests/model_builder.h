@@ -60,7 +60,8 @@ Model relu_only_model();
 //   squeezenet (opset 11): MaxPool with ceil_mode; two Fire modules (squeeze 1x1, expand 1x1 and 3x3,
 //     Concat); Dropout.
 //   shufflenet_v1 (opset 15): units with grouped 1x1 convs (3 groups), channel shuffle (Reshape ->
-//     Transpose -> Reshape), depthwise 3x3; a stride-2 unit concatenated with an AveragePool shortcut
+//     Transpose -> Reshape), depthwise 3x3; a stride-2 unit (its first 1x1 conv ungrouped, as the
+//     first unit of a stage in the paper) concatenated with an AveragePool shortcut
 //     (count_include_pad), a stride-1 unit with an Add residual.
 //   ghostnet (opset 21): Ghost modules (primary 1x1 conv + cheap depthwise 3x3, Concat, Slice), SE
 //     gated by relu6(x + 3) / 6 (Add, Clip with min/max inputs, Div); a stride-2 ghost bottleneck with

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The architecture families through the CLI, checked with ONNX Runtime. For each tiny random-weight
+# classifier tests/data/models/family_*.onnx (MobileNetV3, EfficientNet, ResNet, SqueezeNet,
+# ShuffleNetV1, GhostNet; built by tests/model_builder.cpp, kept current by test_families):
+#   info, eval on a folder of float32 .npy tensors (no --preprocess), profile;
+#   ONNX Runtime on the model itself against eval's scores;
+#   every recipe (lossless fp16 int8 prom hybrid sparse) with calibration on the .npy folder, eval of
+#   the .mcz, and ONNX Runtime (default optimizations, 1 thread) on its default export and on its
+#   `export --qdq`, each against eval's scores: max |diff| <= 1e-4 * max(1, max |output|).
+# A lossless file evaluates bit-identically to the model. Prints the measured differences.
+# Usage: run_family_tests.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
+set -u
+bin="${1:?usage: run_family_tests.sh MCOMPRESS_BINARY}"
+shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
+runner="$shared/tools/ort-eval/run"
+if [ ! -x "$runner" ] || ! command -v node >/dev/null; then
+  if [ "${MCOMPRESS_REQUIRE_SHARED:-}" = 1 ]; then echo "FAIL: $runner or node not found (MCOMPRESS_REQUIRE_SHARED=1)"; exit 1; fi
+  echo "$runner or node not found: skipped (MCOMPRESS_REQUIRE_SHARED=1 makes this a failure)"; echo "0 passed, 0 failed"; exit 0
+fi
+. "$(dirname "$0")/../../scripts/lib.sh"
+export NODE_PATH="${MCOMPRESS_ORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcompress-ort-eval}/node_modules"
+"$runner" ort-npy --help >/dev/null 2>&1  # installs onnxruntime-node on first use
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# run WHAT ARGS...: runs mcompress, a failure (with its stderr) when it exits non-zero.
+run() {
+  local what="$1"
+  shift
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  local code=$?
+  if [ "$code" -eq 0 ]; then ok; return 0; fi
+  bad "$what: mcompress $* -> exit $code"
+  sed 's/^/  stderr: /' "$tmp/err" | head -5
+  return 1
+}
+
+# ort_agrees WHAT MODEL.onnx SCORES.npy: ONNX Runtime on MODEL with eval's inputs gives SCORES up
+# to 1e-4 of the output range; prints the measured "DIFF / RANGE".
+ort_agrees() {
+  local what="$1" model="$2" scores="$3"
+  if ! node scripts/ort_outputs.js "$model" "$tmp/in.npy" "$tmp/ort.npy" --optimization all --threads 1 2>"$tmp/ort_err"; then
+    bad "$what: ONNX Runtime failed: $(head -c 300 "$tmp/ort_err")"
+    return 1
+  fi
+  local diff
+  diff="$(npy_max_abs_diff "$scores" "$tmp/ort.npy")"
+  printf '  %-34s %s\n' "$what" "$diff"
+  if awk -v d="${diff%% *}" -v m="${diff##* }" 'BEGIN { exit !(d <= 1e-4 * (m > 1 ? m : 1)) }'; then ok; else bad "$what: ONNX Runtime differs from eval by $diff"; fi
+}
+
+# Eight deterministic preprocessed inputs, float32 [3,16,16] in [-2, 2), labelled 0..7.
+mkdir -p "$tmp/npy"
+node -e "
+  const fs = require('fs');
+  const { npyBytes } = require(process.argv[1]);
+  let state = 31337;
+  for (let i = 0; i < 8; i++) {
+    const v = new Float32Array(3 * 16 * 16);
+    for (let j = 0; j < v.length; j++) { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; v[j] = 4 * ((state >>> 8) / 16777216 - 0.5); }
+    fs.writeFileSync(process.argv[2] + '/t' + i + '.npy', npyBytes([3, 16, 16], v));
+    fs.appendFileSync(process.argv[2] + '/labels.tsv', 't' + i + '.npy\t' + i + '\n');
+  }" "$(pwd)/scripts/npy.js" "$tmp/npy"
+
+models=(tests/data/models/family_*.onnx)
+[ "${#models[@]}" -eq 6 ] && [ -f "${models[0]}" ] || bad "expected 6 family models in tests/data/models, found ${#models[@]}"
+for model in "${models[@]}"; do
+  family="$(basename "$model" .onnx)"
+  family="${family#family_}"
+  start=$SECONDS
+  echo "$family:"
+  run "$family info" info "$model" --json && { grep -q '"layers"' "$tmp/out" || bad "$family info: no layers in $(head -c 200 "$tmp/out")"; }
+  if run "$family eval" eval "$model" --images "$tmp/npy" --quiet --json --save-inputs "$tmp/in.npy" --save-scores "$tmp/float.npy" --force; then
+    ort_agrees "$family float" "$model" "$tmp/float.npy"
+  fi
+  run "$family profile" profile "$model" --calib "$tmp/npy" --calib-count 8 --e2e-images 4 --quiet --json -o "$tmp/profile.json" --force
+  for recipe in lossless fp16 int8 prom hybrid sparse; do
+    f="$tmp/$family.$recipe.mcz"
+    run "$family $recipe compress" compress "$model" -o "$f" --recipe "$recipe" --calib "$tmp/npy" --calib-count 8 \
+      --eval-images "$tmp/npy" --quiet --threads 2 || continue
+    run "$family $recipe info" info "$f" --json || continue
+    run "$family $recipe eval" eval "$f" --images "$tmp/npy" --quiet --json --save-scores "$tmp/ours.npy" --force || continue
+    if [ "$recipe" = lossless ]; then
+      if cmp -s "$tmp/ours.npy" "$tmp/float.npy"; then ok; else bad "$family lossless: eval of the .mcz differs from the model's"; fi
+    fi
+    run "$family $recipe export" export "$f" -o "$tmp/default.onnx" --quiet --force &&
+      ort_agrees "$family $recipe export" "$tmp/default.onnx" "$tmp/ours.npy"
+    run "$family $recipe export --qdq" export "$f" -o "$tmp/qdq.onnx" --qdq --quiet --force &&
+      ort_agrees "$family $recipe export --qdq" "$tmp/qdq.onnx" "$tmp/ours.npy"
+  done
+  echo "  ($((SECONDS - start)) s)"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
