@@ -2,10 +2,11 @@
 # The architecture families through the CLI, checked with ONNX Runtime. For each tiny random-weight
 # classifier tests/data/models/family_*.onnx (MobileNetV3, EfficientNet, ResNet, SqueezeNet,
 # ShuffleNetV1, GhostNet; built by tests/model_builder.cpp, kept current by test_families):
-#   info, eval on a folder of float32 .npy tensors (no --preprocess), profile;
+#   info, eval on a folder of float32 .npy tensors (no --preprocess), profile (its layers are the
+#   model's Conv / Gemm layers);
 #   ONNX Runtime on the model itself against eval's scores;
 #   every recipe (lossless fp16 int8 prom hybrid sparse) with calibration on the .npy folder, eval of
-#   the .mcz, and ONNX Runtime (default optimizations, 1 thread) on its default export and on its
+#   the .mcz (its top-1 the one the file stores), and ONNX Runtime (default optimizations, 1 thread) on its default export and on its
 #   `export --qdq`, each against eval's scores: max |diff| <= 1e-4 * max(1, max |output|).
 # A lossless file evaluates bit-identically to the model. Prints the measured differences.
 # Usage: run_family_tests.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
@@ -17,7 +18,7 @@ if [ ! -x "$runner" ] || ! command -v node >/dev/null; then
   if [ "${MCOMPRESS_REQUIRE_SHARED:-}" = 1 ]; then echo "FAIL: $runner or node not found (MCOMPRESS_REQUIRE_SHARED=1)"; exit 1; fi
   echo "$runner or node not found: skipped (MCOMPRESS_REQUIRE_SHARED=1 makes this a failure)"; echo "0 passed, 0 failed"; exit 0
 fi
-. "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/../../scripts/lib.sh" || { echo "FAIL: scripts/lib.sh not found"; exit 1; }
 export NODE_PATH="${MCOMPRESS_ORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcompress-ort-eval}/node_modules"
 "$runner" ort-npy --help >/dev/null 2>&1  # installs onnxruntime-node on first use
 tmp="$(mktemp -d)"
@@ -48,7 +49,7 @@ ort_agrees() {
     return 1
   fi
   local diff
-  diff="$(npy_max_abs_diff "$scores" "$tmp/ort.npy")"
+  if ! diff="$(npy_max_abs_diff "$scores" "$tmp/ort.npy")" || [ -z "$diff" ]; then bad "$what: cannot compare the outputs"; return 1; fi
   printf '  %-34s %s\n' "$what" "$diff"
   if awk -v d="${diff%% *}" -v m="${diff##* }" 'BEGIN { exit !(d <= 1e-4 * (m > 1 ? m : 1)) }'; then ok; else bad "$what: ONNX Runtime differs from eval by $diff"; fi
 }
@@ -73,17 +74,30 @@ for model in "${models[@]}"; do
   family="${family#family_}"
   start=$SECONDS
   echo "$family:"
-  run "$family info" info "$model" --json && { grep -q '"layers"' "$tmp/out" || bad "$family info: no layers in $(head -c 200 "$tmp/out")"; }
+  run "$family info" info "$model" --json && cp "$tmp/out" "$tmp/info.json"
   if run "$family eval" eval "$model" --images "$tmp/npy" --quiet --json --save-inputs "$tmp/in.npy" --save-scores "$tmp/float.npy" --force; then
     ort_agrees "$family float" "$model" "$tmp/float.npy"
   fi
-  run "$family profile" profile "$model" --calib "$tmp/npy" --calib-count 8 --e2e-images 4 --quiet --json -o "$tmp/profile.json" --force
+  # profile measures every Conv / Gemm info lists, the SE blocks' 1x1 convs and the classifier included.
+  if run "$family profile" profile "$model" --calib "$tmp/npy" --calib-count 8 --e2e-images 4 --quiet -o "$tmp/profile.json" --force; then
+    if node -e "
+      const fs = require('fs');
+      const names = f => JSON.parse(fs.readFileSync(f, 'utf8')).layers.filter(l => !l.op || ['Conv', 'Gemm', 'MatMul'].includes(l.op)).map(l => l.name).join(' ');
+      const a = names(process.argv[1]), b = names(process.argv[2]);
+      if (a !== b || !a) { console.error('info: ' + a + '\nprofile: ' + b); process.exit(1); }" "$tmp/info.json" "$tmp/profile.json" 2>"$tmp/cmp_err"
+    then ok; else bad "$family profile: its layers are not the model's weighted layers: $(cat "$tmp/cmp_err")"; fi
+  fi
   for recipe in lossless fp16 int8 prom hybrid sparse; do
     f="$tmp/$family.$recipe.mcz"
     run "$family $recipe compress" compress "$model" -o "$f" --recipe "$recipe" --calib "$tmp/npy" --calib-count 8 \
       --eval-images "$tmp/npy" --quiet --threads 2 || continue
     run "$family $recipe info" info "$f" --json || continue
+    cp "$tmp/out" "$tmp/info.json"
     run "$family $recipe eval" eval "$f" --images "$tmp/npy" --quiet --json --save-scores "$tmp/ours.npy" --force || continue
+    # The top-1 compress stored (measured on the written file) is eval's.
+    stored="$(json_path metadata.report.accuracy.top1_after <"$tmp/info.json")"
+    evaluated="$(json_field top1 <"$tmp/out")"
+    if [ -n "$stored" ] && [ "$stored" = "$evaluated" ]; then ok; else bad "$family $recipe: stored top-1 $stored, eval $evaluated"; fi
     if [ "$recipe" = lossless ]; then
       if cmp -s "$tmp/ours.npy" "$tmp/float.npy"; then ok; else bad "$family lossless: eval of the .mcz differs from the model's"; fi
     fi
