@@ -160,19 +160,31 @@ RecipeOptions family_options(const Model& m, const test::TempDir& dir, Tensor& f
 
 }  // namespace
 
-TEST_CASE("test_family_passes: int8 activations on an opset-9 model (ResNet export) raise it to opset 13") {
+TEST_CASE("test_family_passes: int8 activations on opset-7 and opset-9 models (ResNet exports) raise them to opset 13") {
   // QuantizeLinear exists from opset 10: quantize-activations raises an older model to 13 (what the
-  // --qdq export does) instead of refusing it; the model computes the same, now with int8 inputs.
-  const Model m = test::resnet_model();
-  REQUIRE(m.opset == 9);
-  test::TempDir dir;
-  Tensor x;
-  const CompressedModel c = run_recipe("int8", m, family_options(m, dir, x));
-  CHECK(c.model.opset == 13);
-  CHECK(has_quantized_activations(c.model));
-  const Tensor reference = Executor(m).run({x})[0];
-  const Tensor y = Executor(model_to_run(c.model)).run({x})[0];
-  CHECK(relative_difference(y, reference) < 0.1);
+  // --qdq export does) instead of refusing it; the model computes the same, now with int8 inputs,
+  // and ONNX Runtime runs what eval runs.
+  const std::string ort = test::ort_runner();
+  for (const int64_t opset : {7, 9}) {
+    CAPTURE(opset);
+    Model m = test::resnet_model();
+    REQUIRE(m.opset == 9);
+    m.opset = opset;  // the same nodes read the same at 7 (model zoo ResNet-v1-7)
+    test::TempDir dir;
+    Tensor x;
+    const CompressedModel c = run_recipe("int8", m, family_options(m, dir, x));
+    CHECK(c.model.opset == 13);
+    CHECK(has_quantized_activations(c.model));
+    const Tensor reference = Executor(m).run({x})[0];
+    const Model runnable = model_to_run(c.model);
+    const Tensor y = Executor(runnable).run({x})[0];
+    CHECK(relative_difference(y, reference) < 0.1);
+    if (ort.empty()) continue;
+    for (const Model& exported : {runnable, with_qdq_weights(c.model)}) {
+      const Tensor theirs = test::ort_output(ort, exported, x);
+      if (theirs.numel() == y.numel()) CHECK(relative_difference(theirs, y) < 1e-4);
+    }
+  }
 }
 
 TEST_CASE("test_family_passes: prom makes ShuffleNetV1's grouped 1x1 convs ternary: they are pointwise layers") {
