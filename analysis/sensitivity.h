@@ -54,7 +54,7 @@ struct LayerSensitivity {
   std::map<std::string, EndToEnd> end_to_end;  // by format, when measured
 };
 
-// "pointwise" (1x1, one group), "depthwise", "conv" (any other Conv) or "fc" (Gemm / MatMul).
+// "pointwise" (1x1, grouped or not), "depthwise", "conv" (any other Conv) or "fc" (Gemm / MatMul).
 std::string layer_kind(const Model& model, const Node& node);
 
 // Filter rows of a layer's weight as doubles: filter f's K inputs (handles Gemm/MatMul layouts).

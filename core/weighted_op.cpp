@@ -97,7 +97,9 @@ std::string layer_kind(const WeightedLayer& layer, const Tensor& weight) {
   if (!layer.traits->convolution) return "fc";
   const bool one_by_one = weight.rank() == 4 && weight.dim(2) == 1 && weight.dim(3) == 1;
   if (layer.geometry.groups > 1 && weight.dim(1) == 1) return "depthwise";
-  if (layer.geometry.groups == 1 && one_by_one) return "pointwise";
+  // A grouped 1x1 conv (ShuffleNetV1's "pointwise group convolution") is pointwise too: each filter
+  // is a 1x1 filter over its group's channels, fitted with that group's statistics.
+  if (one_by_one) return "pointwise";
   return "conv";
 }
 

@@ -53,7 +53,7 @@ struct WeightedLayer {
 // `graph` in a form its row accepts; nullopt otherwise.
 std::optional<WeightedLayer> weighted_layer(const Graph& graph, const Node& node);
 
-// "pointwise" (1x1 Conv, one group), "depthwise" (one input channel per group), "conv" (any other
+// "pointwise" (1x1 Conv, grouped or not), "depthwise" (one input channel per group), "conv" (any other
 // Conv) or "fc" (Gemm / MatMul).
 std::string layer_kind(const WeightedLayer& layer, const Tensor& weight);
 

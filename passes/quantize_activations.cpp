@@ -17,6 +17,7 @@
 #include <set>
 
 #include "core/text.h"
+#include "formats/qdq_export.h"
 #include "passes/activation_quant.h"
 #include "passes/pass.h"
 #include "core/weighted_op.h"
@@ -80,9 +81,15 @@ void run_quantize_activations(Model& model, const PassOptions& options, PassCont
     if (ctx.log) ctx.log("quantize-activations: no layer input to quantize");
     return;
   }
-  if (model.opset < 10)
-    fail_unsupported("quantize-activations: QuantizeLinear needs opset 10 or later; the model is opset " +
-                     std::to_string(model.opset));
+  // QuantizeLinear exists from opset 10 (and the export's per-axis DequantizeLinear needs 13): an
+  // older model (ResNet / SqueezeNet exports at opset 7 to 9) is raised to opset 13 first, its nodes
+  // rewritten where their form changed (formats/qdq_export.h; a form with no exact opset-13
+  // equivalent is refused, naming the node). Nodes keep their order, so `readers` stays valid.
+  if (model.opset < 10) {
+    const int64_t from = model.opset;
+    model = upgraded_to_opset13(model);
+    if (ctx.log) ctx.log("quantize-activations: opset " + std::to_string(from) + " raised to 13 for QuantizeLinear");
+  }
   const CalibrationStats& stats = ctx.statistics(model);
 
   std::set<std::string> node_names;

@@ -47,6 +47,38 @@ Model se_family_model(int64_t opset);
 // input [N,3,8,8] -> Relu -> output: no layer with weights.
 Model relu_only_model();
 
+// Tiny random-weight classifiers of the architecture families mcompress reads, input [N,3,16,16],
+// output [N,10] (10 classes), each ending in GlobalAveragePool -> Flatten -> Gemm; written to
+// tests/data/models/family_<name>.onnx (test_families) for the CLI / ONNX Runtime tests.
+//   mobilenet_v3 (opset 18): hard-swish stem; inverted residuals with squeeze-and-excitation through
+//     GlobalAveragePool and ReduceMean (axes input), 1x1 convs, HardSigmoid, broadcasting Mul;
+//     torchvision's head (1x1 conv, pool, Gemm -> HardSwish -> Gemm).
+//   efficientnet (opset 13): MBConv1 and MBConv6 (5x5 depthwise) with Swish (x * Sigmoid(x)) and
+//     SE with Sigmoid gates; Add residual.
+//   resnet (opset 9): conv + BatchNormalization + Relu + MaxPool stem; a basic block and a bottleneck
+//     block with a projection shortcut (Add residuals).
+//   squeezenet (opset 11): MaxPool with ceil_mode; two Fire modules (squeeze 1x1, expand 1x1 and 3x3,
+//     Concat); Dropout.
+//   shufflenet_v1 (opset 15): units with grouped 1x1 convs (3 groups), channel shuffle (Reshape ->
+//     Transpose -> Reshape), depthwise 3x3; a stride-2 unit (its first 1x1 conv ungrouped, as the
+//     first unit of a stage in the paper) concatenated with an AveragePool shortcut
+//     (count_include_pad), a stride-1 unit with an Add residual.
+//   ghostnet (opset 21): Ghost modules (primary 1x1 conv + cheap depthwise 3x3, Concat, Slice), SE
+//     gated by relu6(x + 3) / 6 (Add, Clip with min/max inputs, Div); a stride-2 ghost bottleneck with
+//     a depthwise + 1x1 shortcut; GhostNet's head (pool, 1x1 conv_head, Gemm).
+Model mobilenet_v3_model();
+Model efficientnet_model();
+Model resnet_model();
+Model squeezenet_model();
+Model shufflenet_v1_model();
+Model ghostnet_model();
+struct FamilyModel {
+  const char* name;
+  Model (*make)();
+};
+// The six above, in that order.
+const std::vector<FamilyModel>& family_models();
+
 // `m` with `encodings` attached to its initializers (Graph::encode: their values become what the
 // encodings decode to); initializers not named keep theirs.
 inline Model with_encodings(Model m, const std::map<std::string, EncodedTensor>& encodings) {

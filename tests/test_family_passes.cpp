@@ -12,6 +12,7 @@
 #include "analysis/calibration.h"
 #include "core/executor.h"
 #include "core/weighted_op.h"
+#include "formats/npy.h"
 #include "formats/qdq_export.h"
 #include "passes/activation_quant.h"
 #include "passes/recipe.h"
@@ -131,4 +132,83 @@ TEST_CASE("test_family_passes: every recipe compresses the SE / hard-swish / Swi
       if (theirs_default.numel() == y.numel()) CHECK(relative_difference(theirs_default, y) < 1e-4);
     }
   }
+}
+
+namespace {
+
+// Recipe options calibrating `m` (input [N,3,16,16]) on six deterministic tensors written to `dir`;
+// the first of them as a batch of one in `first`.
+RecipeOptions family_options(const Model& m, const test::TempDir& dir, Tensor& first) {
+  test::TestRandom random{99};
+  for (int i = 0; i < 6; ++i) {
+    const Tensor t = Tensor::from_vector<float>({3, 16, 16}, random.values(3 * 16 * 16, 4.0f));
+    std::string file = std::to_string(i);
+    file += ".npy";
+    write_npy((dir.path / file).string(), t);
+    if (i == 0) first = t;
+  }
+  first.reshape({1, 3, 16, 16});
+  ImageConfig config = test::small_image_config();
+  config.crop = 16;
+  config.resize_short = 16;
+  RecipeOptions o;
+  o.calibration = calibration_set(dir.path.string(), 6, 0, config, m);
+  o.held_out = calibration_set(dir.path.string(), 6, 1, config, m);
+  o.threads = 1;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("test_family_passes: int8 activations on opset-7 and opset-9 models (ResNet exports) raise them to opset 13") {
+  // QuantizeLinear exists from opset 10: quantize-activations raises an older model to 13 (what the
+  // --qdq export does) instead of refusing it; the model computes the same, now with int8 inputs,
+  // and ONNX Runtime runs what eval runs.
+  const std::string ort = test::ort_runner();
+  for (const int64_t opset : {7, 9}) {
+    CAPTURE(opset);
+    Model m = test::resnet_model();
+    REQUIRE(m.opset == 9);
+    m.opset = opset;  // the same nodes read the same at 7 (model zoo ResNet-v1-7)
+    test::TempDir dir;
+    Tensor x;
+    const CompressedModel c = run_recipe("int8", m, family_options(m, dir, x));
+    CHECK(c.model.opset == 13);
+    CHECK(has_quantized_activations(c.model));
+    const Tensor reference = Executor(m).run({x})[0];
+    const Model runnable = model_to_run(c.model);
+    const Tensor y = Executor(runnable).run({x})[0];
+    CHECK(relative_difference(y, reference) < 0.1);
+    if (ort.empty()) continue;
+    for (const Model& exported : {runnable, with_qdq_weights(c.model)}) {
+      const Tensor theirs = test::ort_output(ort, exported, x);
+      if (theirs.numel() == y.numel()) CHECK(relative_difference(theirs, y) < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("test_family_passes: prom makes ShuffleNetV1's grouped 1x1 convs ternary: they are pointwise layers") {
+  const Model m = test::shufflenet_v1_model();
+  int grouped_pointwise = 0;
+  for (const auto& node : m.graph.nodes) {
+    const auto layer = weighted_layer(m.graph, node);
+    if (!layer || layer->geometry.groups == 1 || node.attrs.at("kernel_shape").ints != std::vector<int64_t>{1, 1}) continue;
+    CHECK(layer_kind(*layer, m.graph.initializers.at(layer->weight).values) == "pointwise");
+    ++grouped_pointwise;
+  }
+  CHECK(grouped_pointwise == 3);
+  test::TempDir dir;
+  Tensor x;
+  const CompressedModel c = run_recipe("prom", m, family_options(m, dir, x));
+  for (const char* name : {"u1_g1", "u1_g2", "u2_g1", "u2_g2"}) {
+    CAPTURE(name);
+    const auto& init = c.model.graph.initializers.at(std::string(name) + "_w");
+    REQUIRE(init.encoding);
+    for (const auto& part : init.encoding->parts) CHECK(part.encoding == Encoding::ternary);
+  }
+  const Tensor reference = Executor(m).run({x})[0];
+  const Tensor y = Executor(model_to_run(c.model)).run({x})[0];
+  CHECK(relative_difference(y, reference) < 0.5);
+  // The --qdq export (each ternary weight an int8 term behind DequantizeLinear, groups kept) runs as eval does.
+  CHECK(relative_difference(Executor(with_qdq_weights(c.model)).run({x})[0], y) < 1e-4);
 }
