@@ -33,7 +33,7 @@ for m in mobilenet_v1_0.25_224 mobilenet_v1_0.5_224_quant_dequant mobilenet_v1_0
   fi
 done
 
-. "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/../../scripts/lib.sh" || { echo "FAIL: scripts/lib.sh could not be read"; exit 1; }
 # Every recipe on the bundled model: the top-1 the file stores (measured on the written file), `eval`
 # of the file, and ONNX Runtime (default optimizations, as users run it) on the default export, on
 # the same preprocessed inputs, must all be equal; ORT's outputs must match eval's up to float
@@ -55,7 +55,7 @@ for recipe in lossless fp16 int8 prom hybrid sparse; do
     ort_top1="$(json_field top1 <"$tmp/ort.json")"
     diff="$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort.npy")"
     if awk -v a="$stored" -v b="$evaluated" -v c="$ort_top1" -v d="${diff%% *}" -v m="${diff##* }" \
-         'BEGIN { exit !(a == b && b == c && d <= 1e-4 * (m > 1 ? m : 1)) }'; then
+         'BEGIN { exit !(a != "" && d != "" && a == b && b == c && d <= 1e-4 * (m > 1 ? m : 1)) }'; then
       passed=$((passed + 1))
     else
       failed=$((failed + 1))
@@ -71,7 +71,7 @@ if "$bin" export "$tmp/int8.mcz" -o "$tmp/int8_qdq.onnx" --qdq --quiet &&
      >/dev/null &&
    "$shared/tools/ort-eval/run" ort-npy "$tmp/int8_qdq.onnx" "$tmp/in.npy" "$tmp/ort.npy" --threads 1 >/dev/null; then
   diff="$(npy_max_abs_diff "$tmp/ours.npy" "$tmp/ort.npy")"
-  if awk -v d="${diff%% *}" 'BEGIN { exit !(d < 1e-4) }'; then
+  if awk -v d="${diff%% *}" 'BEGIN { exit !(d != "" && d < 1e-4) }'; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
