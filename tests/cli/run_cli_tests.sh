@@ -6,10 +6,7 @@ set -u
 bin="${1:?usage: run_cli_tests.sh MCOMPRESS_BINARY}"
 model=examples/mobilenet_v1_0.25_224.onnx
 images=examples/images
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+. "$(dirname "$0")/../harness.sh" || exit 1
 
 # expect CODE PATTERN -- ARGS...: runs mcompress, checks the exit code, that stderr is exactly one
 # line starting with "mcompress: error:" (for non-zero codes) and that it matches PATTERN (grep -E).
@@ -34,11 +31,6 @@ expect() {
   fi
 }
 
-check() {  # check DESCRIPTION COMMAND...: a plain assertion
-  local what="$1"
-  shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
 
 # --- usage errors (2)
 expect 2 "" -- 
@@ -502,5 +494,4 @@ expect 3 "nan_weight.onnx: weight 'w' holds 2 NaN or Inf values .*recipe 'int8' 
 check "a refused NaN model leaves no file" test ! -e "$tmp/nan.mcz"
 # === end of clearer refusals ===
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -7,10 +7,7 @@ set -u
 bin="${1:?usage: run_external_data_tests.sh MCOMPRESS_BINARY}"
 model=examples/mobilenet_v1_0.25_224.onnx
 images=examples/images
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+. "$(dirname "$0")/../harness.sh" || exit 1
 
 # expect CODE PATTERN [STDIN] -- ARGS...: runs mcompress (stdin from STDIN, else /dev/null), checks the
 # exit code, that a failure prints exactly one line starting with "mcompress: error:", and PATTERN
@@ -37,11 +34,6 @@ expect() {
   fi
 }
 
-check() {  # check DESCRIPTION COMMAND...
-  local what="$1"
-  shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
 
 # same-length binary replacement of the first occurrence of FROM by TO in FILE (protobuf lengths stay valid)
 replace() { FROM="$2" TO="$3" perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/' "$1"; }
@@ -154,5 +146,4 @@ replace "$tmp/b7/m.onnx" "m.onnx.data" "m.onnx.dat/"
 mkdir "$tmp/b7/m.onnx.dat"
 expect 3 "is not a regular file|not found" -- info "$tmp/b7/m.onnx"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

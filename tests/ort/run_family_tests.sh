@@ -12,19 +12,15 @@
 # Usage: run_family_tests.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
 set -u
 bin="${1:?usage: run_family_tests.sh MCOMPRESS_BINARY}"
+. "$(dirname "$0")/../harness.sh" || exit 1
 shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
 runner="$shared/tools/ort-eval/run"
 if [ ! -x "$runner" ] || ! command -v node >/dev/null; then
-  if [ "${MCOMPRESS_REQUIRE_SHARED:-}" = 1 ]; then echo "FAIL: $runner or node not found (MCOMPRESS_REQUIRE_SHARED=1)"; exit 1; fi
-  echo "$runner or node not found: skipped (MCOMPRESS_REQUIRE_SHARED=1 makes this a failure)"; echo "0 passed, 0 failed"; exit 0
+  missing_shared "$runner or node"
 fi
 . "$(dirname "$0")/../../scripts/lib.sh" || { echo "FAIL: scripts/lib.sh not found"; exit 1; }
 export NODE_PATH="${MCOMPRESS_ORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcompress-ort-eval}/node_modules"
 "$runner" ort-npy --help >/dev/null 2>&1  # installs onnxruntime-node on first use
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
 ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
@@ -119,5 +115,4 @@ for model in "${models[@]}"; do
   done
   echo "  ($((SECONDS - start)) s)"
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

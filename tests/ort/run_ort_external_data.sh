@@ -5,18 +5,14 @@
 # Usage: run_ort_external_data.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
 set -u
 bin="${1:?usage: run_ort_external_data.sh MCOMPRESS_BINARY}"
+. "$(dirname "$0")/../harness.sh" || exit 1
 shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
 if [ ! -x "$shared/tools/ort-eval/run" ]; then
-  if [ "${MCOMPRESS_REQUIRE_SHARED:-}" = 1 ]; then echo "FAIL: $shared/tools/ort-eval not found (MCOMPRESS_REQUIRE_SHARED=1)"; exit 1; fi
-  echo "$shared/tools/ort-eval not found: skipped (MCOMPRESS_REQUIRE_SHARED=1 makes this a failure)"; echo "0 passed, 0 failed"; exit 0
+  missing_shared "$shared/tools/ort-eval"
 fi
 command -v node >/dev/null || { echo "node is required (scripts/setup.sh --with-ort)"; exit 1; }
 model=examples/mobilenet_v1_0.25_224.onnx
 images=examples/images
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
 ort() { "$shared/tools/ort-eval/run" ort-npy "$@" --threads 1 >/dev/null; }
 
 "$bin" eval "$model" --images "$images" --preprocess keras --quiet --save-inputs "$tmp/in.npy" >/dev/null ||
@@ -63,5 +59,4 @@ else
   failed=$((failed + 1))
   echo "FAIL: the moved pair does not load in ORT or gives other outputs"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -9,18 +9,14 @@
 # Usage: run_ort_roundtrip.sh PATH/TO/mcompress   (needs node + npm: scripts/setup.sh --with-ort)
 set -u
 bin="${1:?usage: run_ort_roundtrip.sh MCOMPRESS_BINARY}"
+. "$(dirname "$0")/../harness.sh" || exit 1
 # MCOMPRESS_SHARED_DIR overrides ../shared as in tests/test_util.h. A missing folder skips, except under
 # MCOMPRESS_REQUIRE_SHARED=1 (scripts/test.sh), where it fails.
 shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
 if [ ! -d "$shared/reference" ]; then
-  if [ "${MCOMPRESS_REQUIRE_SHARED:-}" = 1 ]; then echo "FAIL: $shared/reference not found (MCOMPRESS_REQUIRE_SHARED=1)"; exit 1; fi
-  echo "$shared/reference not found: skipped (MCOMPRESS_REQUIRE_SHARED=1 makes this a failure)"; echo "0 passed, 0 failed"; exit 0
+  missing_shared "$shared/reference"
 fi
 command -v node >/dev/null || { echo "node is required (scripts/setup.sh --with-ort)"; exit 1; }
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
 for m in mobilenet_v1_0.25_224 mobilenet_v1_0.5_224_quant_dequant mobilenet_v1_0.75_224 mobilenet_v2_1_0 shufflenet_v2_x1_0; do
   case "$m" in mobilenet_v1*) input=input_keras.npy ;; *) input=input_torch.npy ;; esac
   if "$bin" export "$shared/models/$m.onnx" -o "$tmp/$m.onnx" --quiet &&
@@ -81,5 +77,4 @@ else
   failed=$((failed + 1))
   echo "FAIL: int8 .mcz: eval, export --qdq or ORT failed"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
