@@ -9,7 +9,8 @@
 #   labels:    --calib C --val V                (every budget decision a paired bound on V, confidence 0.9)
 #   no labels: --calib C+V (the same 300 images, labels unused; 128 held out, split into search and
 #              confirmation halves)
-# and both are measured on T (--eval-images T: the written file's top-1 against the float model's).
+# and both are measured on T (--eval-images T: the written file's top-1 against the float model's), with the
+# paired 90% interval of that drop (eval --compare: the test measurement's own uncertainty on 200 images).
 # Prints one TSV row per file on stdout (seed, model, recipe, mode, bytes, MULs, budget met, decision
 # estimate and bound, drop on T), then a summary per run and mode on stderr. Rows already in OUT
 # (--resume OUT) are skipped, so an interrupted study continues where it stopped.
@@ -36,7 +37,7 @@ bin="$build/mcompress"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-header=$'seed\tmodel\trecipe\tmode\tbytes\tmuls\tmet\testimate\tbound\tdecision_images\ttop1_float_test\ttop1_test\tdrop_test'
+header=$'seed\tmodel\trecipe\tmode\tbytes\tmuls\tmet\testimate\tbound\tdecision_images\ttop1_float_test\ttop1_test\tdrop_test\ttest_drop_low\ttest_drop_high'
 if [ -n "$resume" ] && [ -s "$resume" ]; then cat "$resume"; else echo "$header"; fi
 
 # split SEED DIR: C, V, T folders of symlinks (V and T with their labels.tsv), by a seeded shuffle.
@@ -76,13 +77,20 @@ for ((seed = 1; seed <= splits; seed++)); do
         echo "budget_coverage: failed: $(head -c 300 "$tmp/err")" >&2
         continue
       fi
+      # The test drop's own uncertainty: eval --compare's paired interval (float - compressed) on T.
+      if ! "$bin" eval --compare "$shared/models/$model.onnx" "$tmp/f.mcz" --images "$d/T" --preprocess "$pre" --confidence 0.9 \
+           --quiet --json >"$tmp/cmp.json" 2>"$tmp/err"; then
+        echo "budget_coverage: eval --compare failed: $(head -c 300 "$tmp/err")" >&2
+        continue
+      fi
       node -e '
-        const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const fs = require("fs");
+        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")), c = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
         const b = j.budget || {}, a = j.accuracy || {};
         const drop = a.top1_before - a.top1_after;
-        console.log([process.argv[2], process.argv[3], process.argv[4], process.argv[5], j.bytes, j.muls, b.met, b.estimate, b.bound,
-                     b.images, a.top1_before, a.top1_after, drop.toFixed(2)].join("\t"));' \
-        "$tmp/c.json" "$seed" "$model" "$recipe" "$mode"
+        console.log([process.argv[3], process.argv[4], process.argv[5], process.argv[6], j.bytes, j.muls, b.met, b.estimate, b.bound,
+                     b.images, a.top1_before, a.top1_after, drop.toFixed(2), c.interval[0], c.interval[1]].join("\t"));' \
+        "$tmp/c.json" "$tmp/cmp.json" "$seed" "$model" "$recipe" "$mode"
     done
   done
   rm -rf "$d"
