@@ -6,22 +6,38 @@
 // the mean and largest test drop, how often the test images contradict the budget (the paired 90%
 // interval of the test drop lies wholly above it: rows with test_drop_low only), and the mean size and
 // MULs (what being safe costs).
-//   node scripts/coverage_summary.js coverage.tsv [--max-drop P]
+//   node scripts/coverage_summary.js coverage.tsv [--max-drop P] [--rows]
+// --rows prints one line per file instead (the README's labelled / label-free recipe table).
 const fs = require('fs');
 
 function fail(message) { process.stderr.write(`coverage_summary: error: ${message}\n`); process.exit(2); }
 
 const args = process.argv.slice(2);
 let maxDrop = 1;
+let perRow = false;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--max-drop') maxDrop = Number(args[++i]);
+  else if (args[i] === '--rows') perRow = true;
   else files.push(args[i]);
 }
-if (files.length !== 1 || !(maxDrop >= 0)) fail('usage: coverage_summary.js coverage.tsv [--max-drop P]');
+if (files.length !== 1 || !(maxDrop >= 0)) fail('usage: coverage_summary.js coverage.tsv [--max-drop P] [--rows]');
 const lines = fs.readFileSync(files[0], 'utf8').split('\n').filter(Boolean);
 const header = lines.shift().split('\t');
 const rows = lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [header[i], v])));
+if (perRow) {
+  console.log('| model | recipe | decisions | .mcz bytes | MULs | budget met | decision: estimate / bound (points) | ' +
+    'top-1 on T: float -> file | drop on T |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const sorted = [...rows].sort((a, b) => `${a.model}\t${a.recipe}\t${a.mode}`.localeCompare(`${b.model}\t${b.recipe}\t${b.mode}`));
+  for (const r of sorted) {
+    const how = r.mode === 'labels' ? `--val V (${r.decision_images} labelled)` : `no labels (${r.decision_images} held out)`;
+    const interval = r.test_drop_low !== undefined && r.test_drop_low !== '' ? ` [${r.test_drop_low}, ${r.test_drop_high}]` : '';
+    console.log(`| ${r.model} | ${r.recipe} | ${how} | ${Number(r.bytes).toLocaleString('en-US')} | ${(Number(r.muls) / 1e6).toFixed(1)}M | ` +
+      `${r.met === 'true' ? 'yes' : 'no'} | ${r.estimate} / ${r.bound} | ${r.top1_float_test} -> ${r.top1_test} | ${r.drop_test}${interval} |`);
+  }
+  process.exit(0);
+}
 const groups = new Map();
 for (const r of rows) {
   const key = `${r.model}\t${r.recipe}\t${r.mode}`;
