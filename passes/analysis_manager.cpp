@@ -10,7 +10,7 @@ namespace {
 
 // Identifies an image set for the reference cache: its files in order and how they are viewed.
 std::string image_set_key(const CalibrationSet& images) {
-  std::string key = std::to_string(images.batch) + (images.mirrored ? "|mirrored|" : "|plain|");
+  std::string key = image_config_key(images.image) + "|" + std::to_string(images.batch) + (images.mirrored ? "|mirrored|" : "|plain|");
   for (const auto& f : images.files) key += f + '\n';
   return key;
 }
