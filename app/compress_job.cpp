@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/executor.h"
+#include "core/stage_timer.h"
 #include "core/text.h"
 #include "analysis/energy.h"
 #include "analysis/paired_drop.h"
@@ -142,12 +143,14 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
   ro.progress = stage("calibration");
   result.calibrated = job_needs_calibration(job);
   if (result.calibrated) {
+    TimedStage timed("calibration images");
     result.calibration = sample_calibration(job.calib_dir, job.calib_count, job.held_out, job.seed, image, source.model, job.warn);
     ro.calibration = result.calibration.fit;
     ro.held_out = result.calibration.held_out;
   }
   ro.confidence = job.confidence;
   if (!job.validation_dir.empty()) {
+    TimedStage timed("validation images");
     LabelledSet val = labelled_set(job.validation_dir, image, source.model, label_offset_for(convention, model_classes(source.model)));
     ro.validation = std::move(val.images);
     ro.validation_labels = std::move(val.labels);
@@ -163,6 +166,7 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
   provenance.source_external_bytes = model_file_bytes(source.file) - source.file.bytes.size();
   EvalRequest eval{job.eval_images, job.eval_limit, image, convention.label_offset, job.threads, stage("eval (compressed)")};
   if (!job.eval_images.empty()) {
+    TimedStage timed("eval (float model)");
     Executor exec(source.model, ExecutorOptions{job.threads, true});
     EvalOptions eo;
     eo.image = image;
@@ -170,10 +174,14 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
     eo.limit = job.eval_limit;
     result.before = evaluate(exec, job.eval_images, eo, stage("eval (float)"));
   }
-  WrittenFile file = write_compressed_file(compressed, compressed_metadata(compressed, provenance), job.output_name, job.threads,
-                                           job.eval_images.empty() ? nullptr : &eval, result.before ? &*result.before : nullptr);
-  result.bytes = std::move(file.bytes);
-  result.after = file.after;
+  {
+    TimedStage writing("coding the file");
+    WrittenFile file = write_compressed_file(compressed, compressed_metadata(compressed, provenance), job.output_name, job.threads,
+                                             job.eval_images.empty() ? nullptr : &eval, result.before ? &*result.before : nullptr);
+    result.bytes = std::move(file.bytes);
+    result.after = file.after;
+  }
+  TimedStage reporting("report");
   const McFile written = read_mcz(result.bytes, job.output_name);
   result.report = build_report(written, structure_of_mcz(written, job.output_name), EnergyTable::builtin(), job.output_name);
   return result;

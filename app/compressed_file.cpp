@@ -7,6 +7,7 @@
 #include "analysis/report.h"
 #include "analysis/sensitivity_summary.h"
 #include "core/executor.h"
+#include "core/stage_timer.h"
 #include "formats/checksum.h"
 #include "formats/mcz.h"
 #include "formats/qdq_export.h"
@@ -111,6 +112,7 @@ McMetadata compressed_metadata(const CompressedModel& compressed, const Provenan
 }
 
 EvalResult evaluate_mcz_bytes(std::span<const std::byte> bytes, const std::string& name, const EvalRequest& request) {
+  TimedStage timed("eval (written file)");
   const Model runnable = model_to_run(decode_mcz(read_mcz(bytes, name), name));
   Executor exec(runnable, ExecutorOptions{request.threads, true});
   EvalOptions eo;

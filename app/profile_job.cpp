@@ -1,6 +1,7 @@
 #include "app/profile_job.h"
 
 #include "core/error.h"
+#include "core/stage_timer.h"
 #include "formats/input_convention.h"
 #include "passes/pass.h"
 
@@ -18,7 +19,10 @@ void validate_profile_job(const ProfileJob& job) {
 ProfileResult run_profile_job(const ProfileJob& job, const ModelFile& file) {
   validate_profile_job(job);
   // A .mcz is profiled as the float model its weights decode to.
-  Model model = decoded_model(file);
+  Model model = [&] {
+    TimedStage timed("decode model");
+    return decoded_model(file);
+  }();
   for (auto& [name, init] : model.graph.initializers) init.encoding.reset();
   PassContext pctx;
   pctx.threads = job.threads;
@@ -26,7 +30,10 @@ ProfileResult run_profile_job(const ProfileJob& job, const ModelFile& file) {
 
   ProfileResult r;
   const ImageConfig image = fit_image_config(parse_input_spec(job.preprocess), model, file.name);
-  r.images = calibration_set(job.calib_dir, job.calib_count, job.seed, image, model, job.warn);
+  {
+    TimedStage timed("calibration images");
+    r.images = calibration_set(job.calib_dir, job.calib_count, job.seed, image, model, job.warn);
+  }
   AnalysisManager analyses(AnalysisManager::Settings{job.threads, {}, [&](int64_t d, int64_t t) {
                                                        if (job.progress) job.progress("calibration", d, t);
                                                      },
@@ -40,6 +47,7 @@ ProfileResult run_profile_job(const ProfileJob& job, const ModelFile& file) {
     if (static_cast<int64_t>(e2e.files.size()) > job.end_to_end_images) e2e.files.resize(static_cast<size_t>(job.end_to_end_images));
     analyses.set_float_model(model);
     const ReferenceOutputs& reference = analyses.float_reference(e2e);
+    TimedStage timed("end-to-end probes");
     int64_t done = 0, total = static_cast<int64_t>(r.layers.size() * job.end_to_end_formats.size());
     for (auto& l : r.layers)
       for (const auto& f : job.end_to_end_formats) {

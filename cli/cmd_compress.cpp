@@ -13,6 +13,7 @@
 #include "analysis/rounding.h"
 #include "cli/common.h"
 #include "cli/report_output.h"
+#include "cli/timing_output.h"
 #include "formats/file_io.h"
 #include "passes/pass.h"
 
@@ -87,6 +88,8 @@ void print_summary(const CompressOptions& o, const SourceModel& source, const Co
 
 int run_compress(const CompressOptions& o) {
   const auto start = std::chrono::steady_clock::now();
+  StageTimer timer;  // where the time goes: --verbose and --json `timing`
+  const StageTimer::Install timing(timer);
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
   if (o.recipe.empty() && o.passes.empty()) fail_usage("give --recipe NAME or --passes PIPELINE (see 'mcompress compress --help')");
   auto warn = [&](const std::string& m) {
@@ -132,12 +135,19 @@ int run_compress(const CompressOptions& o) {
   };
   job.progress = progress.callback();
 
-  const SourceModel source = load_source_model(o.file);
+  const SourceModel source = [&] {
+    TimedStage timed("reading the model");
+    return load_source_model(o.file);
+  }();
   for (const auto& note : notes) warn(note);
   const CompressResult result = run_compress_job(job, source);
   progress.finish();
-  write_binary_file(o.output, result.bytes);
-  if (!o.report.empty()) write_report_file(o.report, result.bytes, o.output);
+  {
+    TimedStage timed("writing the output");
+    write_binary_file(o.output, result.bytes);
+    if (!o.report.empty()) write_report_file(o.report, result.bytes, o.output);
+  }
+  const StageTimer::Snapshot times = timer.snapshot();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (o.common.json) {
@@ -154,10 +164,12 @@ int run_compress(const CompressOptions& o) {
     j["decisions"] = result.notes;
     if (!result.budgets.empty()) j["budget"] = to_json(result.budgets.back());
     if (result.after) j["accuracy"] = accuracy_json(accuracy_record(*result.before, *result.after));
+    j["timing"] = timing_json(times);
     std::cout << j.dump(2) << "\n";
   } else if (!o.common.quiet) {
     print_summary(o, source, result, seconds);
   }
+  if (o.verbose && !o.common.quiet) print_timing(times);
   for (const auto& b : result.budgets)
     if (!b.met)
       warn(b.pass + ": no candidate met --max-drop " + format_number(b.max_drop) + " (bound " + fixed(b.decision.bound, 2) +
@@ -227,7 +239,8 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--report", o->report, "Also write the size / operations / energy report: HTML if FILE ends in .html, else JSON")
       ->type_name("FILE.json|FILE.html");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file (never the input); allow -o - to a terminal");
-  cmd->add_flag("-v,--verbose", o->verbose, "Also print every pass's detail (fits, probes, choices) on stderr");
+  cmd->add_flag("-v,--verbose", o->verbose, "Also print every pass's detail (fits, probes, choices), then the wall seconds\n"
+                "and share of each stage and the peak resident memory, on stderr");
   cmd->add_flag_callback(
       "--print-passes",
       [] {

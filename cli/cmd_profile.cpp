@@ -12,6 +12,7 @@
 #include "analysis/calibration_stats.h"
 #include "analysis/sensitivity.h"
 #include "cli/common.h"
+#include "cli/timing_output.h"
 #include "core/text.h"
 #include "formats/file_io.h"
 #include "formats/model_file.h"
@@ -25,6 +26,7 @@ struct ProfileOptions {
   InputFlags input;
   std::string file, calib, output, passes = "fold-constants,fold-bn";
   int64_t calib_count = 256, e2e_images = 32;
+  bool verbose = false;
   uint64_t seed = 0;
   std::string e2e_formats = "ternary2,int8";
   bool force = false;
@@ -85,6 +87,8 @@ std::string to_csv(const std::vector<LayerSensitivity>& layers) {
 }
 
 int run_profile(const ProfileOptions& o) {
+  StageTimer timer;  // where the time goes: --verbose
+  const StageTimer::Install timing(timer);
   if (!o.output.empty()) check_output_path(o.output, o.force, {o.file});
   if (o.common.json && o.output == "-") fail_usage("--json and -o - both write to stdout; choose one");
   ProfileJob job;
@@ -102,9 +106,14 @@ int run_profile(const ProfileOptions& o) {
   };
   StageProgress progress(o.common.quiet);
   job.progress = progress.callback();
-  const ModelFile file = read_model_file(o.file);  // once: standard input cannot be read twice
+  const ModelFile file = [&] {
+    TimedStage timed("reading the model");
+    return read_model_file(o.file);  // once: standard input cannot be read twice
+  }();
   const ProfileResult result = run_profile_job(job, file);
   progress.finish();
+  // Printed when the work is done, before the table (which may go to a pipe).
+  if (o.verbose && !o.common.quiet) print_timing(timer.snapshot());
   const CalibrationSet& set = result.images;
   const CalibrationStats& stats = result.statistics;
   const std::vector<LayerSensitivity>& layers = result.layers;
@@ -171,6 +180,7 @@ Command add_profile_command(CLI::App& root) {
   cmd->add_option("--e2e-formats", o->e2e_formats, "Formats measured end to end, comma-separated")->default_val("ternary2,int8");
   cmd->add_option("-o,--output", o->output, "Write full per-filter data: .json or .csv")->type_name("FILE");
   cmd->add_flag("-f,--force", o->force, "Overwrite an existing output file");
+  cmd->add_flag("-v,--verbose", o->verbose, "Print the wall seconds and share of each stage and the peak resident memory on stderr");
   add_common_options(cmd, o->common);
   return {cmd, [o] { return run_profile(*o); }};
 }

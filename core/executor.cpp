@@ -5,6 +5,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "core/arena_plan.h"
 #include "core/shape_inference.h"
 
 namespace mc {
@@ -98,6 +99,38 @@ void Executor::plan() {
   }
   for (int v : output_ids_) last_use_[static_cast<size_t>(v)] = INT_MAX;
   values_.assign(value_names_.size(), Tensor());
+  arena_ = Arena();  // new steps: the next run plans again
+}
+
+void Executor::plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at) {
+  std::vector<TensorLifetime> lifetimes;
+  std::vector<size_t> planned;  // value ids, in lifetimes' order
+  for (size_t v = 0; v < value_names_.size(); ++v) {
+    const int first = defined_at[v];
+    if (first < 0 || last_use_[v] == INT_MAX) continue;  // not written by a step, or a graph output (handed to the caller)
+    planned.push_back(v);
+    lifetimes.push_back(TensorLifetime{first, std::max(first, last_use_[v]), bytes[v]});
+  }
+  const ArenaAssignment assignment = mc::plan_arena(lifetimes);
+  arena_.buffer_of.assign(value_names_.size(), -1);
+  arena_.unshared_bytes = 0;
+  for (size_t i = 0; i < planned.size(); ++i) {
+    arena_.buffer_of[planned[i]] = assignment.buffer[i];
+    arena_.unshared_bytes += lifetimes[i].bytes;
+    values_[planned[i]] = Tensor();  // a buffer kept from the unplanned run (an output nobody reads)
+  }
+  free_buffers_.clear();  // the unplanned run's buffers: the arena replaces them
+  arena_.buffers.clear();
+  for (size_t b : assignment.buffer_bytes) {
+    Tensor& t = arena_.buffers.emplace_back();
+    t.reset(DType::u8, {static_cast<int64_t>(b)});
+  }
+  arena_.bytes = assignment.total_bytes();
+  arena_.planned = true;
+}
+
+Executor::ArenaStats Executor::arena_stats() const {
+  return ArenaStats{arena_.planned, arena_.buffers.size(), arena_.bytes, arena_.unshared_bytes};
 }
 
 std::vector<std::string> Executor::planned_ops() const {
@@ -216,6 +249,20 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     }
     current[static_cast<size_t>(input_ids_[i])] = &t;
   }
+  // The arena serves runs at the input shapes it was planned for; any other run recycles buffers on
+  // the fly, records the sizes and lifetimes, and plans the arena for the runs after it.
+  std::vector<std::pair<DType, Shape>> input_types;
+  for (const auto& t : inputs) input_types.emplace_back(t.dtype(), t.shape());
+  const bool planned = arena_.planned && arena_.inputs == input_types;
+  std::vector<size_t> seen_bytes;
+  std::vector<int> defined_at;
+  if (!planned) {
+    arena_ = Arena();
+    arena_.inputs = input_types;
+    seen_bytes.assign(value_names_.size(), 0);
+    defined_at.assign(value_names_.size(), -1);
+  }
+  auto arena_buffer = [&](int v) { return planned && v >= 0 ? arena_.buffer_of[static_cast<size_t>(v)] : -1; };
   for (size_t si = 0; si < steps_.size(); ++si) {
     const Step& s = steps_[si];
     if (s.skipped) continue;
@@ -235,7 +282,15 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       int v = s.outputs[o];
       size_t bytes = static_cast<size_t>(shape_numel(ictx.out[o].shape)) * dtype_size(ictx.out[o].dtype);
       Tensor& dst = v >= 0 ? values_[static_cast<size_t>(v)] : scratch[o];
-      if (dst.capacity_bytes() < bytes) dst = take_buffer(bytes);
+      if (const int b = arena_buffer(v); b >= 0) {
+        dst = std::move(arena_.buffers[static_cast<size_t>(b)]);  // grows in reset if a data-dependent shape is larger
+      } else {
+        if (dst.capacity_bytes() < bytes) dst = take_buffer(bytes);
+        if (!planned && v >= 0) {
+          seen_bytes[static_cast<size_t>(v)] = bytes;
+          defined_at[static_cast<size_t>(v)] = static_cast<int>(si);
+        }
+      }
       dst.reset(ictx.out[o].dtype, ictx.out[o].shape);
       rctx.out.push_back(&dst);
     }
@@ -250,10 +305,21 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     for (int v : s.inputs) {
       if (v < 0 || constant_[static_cast<size_t>(v)] || last_use_[static_cast<size_t>(v)] != static_cast<int>(si)) continue;
       if (std::find(input_ids_.begin(), input_ids_.end(), v) != input_ids_.end()) continue;
-      if (!values_[static_cast<size_t>(v)].empty()) free_buffers_.push_back(std::move(values_[static_cast<size_t>(v)]));
-      values_[static_cast<size_t>(v)] = Tensor();
+      Tensor& held = values_[static_cast<size_t>(v)];
+      if (!held.empty()) {  // empty: read twice by this step, already recycled
+        if (const int b = arena_buffer(v); b >= 0) arena_.buffers[static_cast<size_t>(b)] = std::move(held);
+        else free_buffers_.push_back(std::move(held));
+      }
+      held = Tensor();
       current[static_cast<size_t>(v)] = nullptr;
     }
+    // Arena tensors nobody reads: back to their buffer at once.
+    for (int v : s.outputs)
+      if (const int b = arena_buffer(v); b >= 0 && last_use_[static_cast<size_t>(v)] < static_cast<int>(si)) {
+        arena_.buffers[static_cast<size_t>(b)] = std::move(values_[static_cast<size_t>(v)]);
+        values_[static_cast<size_t>(v)] = Tensor();
+        current[static_cast<size_t>(v)] = nullptr;
+      }
     for (auto& t : scratch)
       if (!t.empty()) free_buffers_.push_back(std::move(t));
   }
@@ -266,6 +332,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     outputs.push_back(owned ? std::move(values_[static_cast<size_t>(v)]) : *t);
     if (owned) values_[static_cast<size_t>(v)] = Tensor();
   }
+  if (!planned) plan_arena(seen_bytes, defined_at);
   return outputs;
 }
 

@@ -1,6 +1,10 @@
 // The float executor: runs a Model on batches of inputs with the op kernels of core/ops.
 // Deterministic at any thread count (see thread_pool.h). Activation buffers are recycled as soon
-// as their last reader has run, so peak memory is a few live tensors, not the whole graph.
+// as their last reader has run, so peak memory is a few live tensors, not the whole graph: the
+// first run at an input shape recycles them on the fly (best fit among freed buffers) and records
+// every intermediate tensor's size; from then on, runs at the same input shapes use a planned
+// arena (core/arena_plan.h): tensors whose lifetimes do not overlap share one of a fixed set of
+// buffers, allocated once. Which buffer holds a tensor never changes what a kernel computes.
 #pragma once
 
 #include <deque>
@@ -47,6 +51,13 @@ class Executor {
   ThreadPool& pool() { return pool_; }
   // The ops the plan runs, in order, after fusion (e.g. "QLinearConv" for a fused int8 layer).
   std::vector<std::string> planned_ops() const;
+  // The activation arena: whether runs use one (made by the first run at the current input shapes),
+  // its buffers' total bytes, and the bytes of the intermediate tensors it holds if none shared.
+  struct ArenaStats {
+    bool planned = false;
+    size_t buffers = 0, bytes = 0, unshared_bytes = 0;
+  };
+  ArenaStats arena_stats() const;
   const Model& model() const { return model_; }
 
  private:
@@ -71,6 +82,7 @@ class Executor {
   void fuse_quantized_convs();
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
+  void plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at);
 
   const Model& model_;
   ExecutorOptions options_;
@@ -83,6 +95,16 @@ class Executor {
   std::vector<std::string> value_names_;
   std::vector<Tensor> values_;
   std::vector<Tensor> free_buffers_;
+  // The planned arena (see the top of this file): the input dtypes and shapes it was made for, per
+  // value id its buffer (-1: not in the arena: constants, graph inputs and outputs), the buffers.
+  struct Arena {
+    bool planned = false;
+    std::vector<std::pair<DType, Shape>> inputs;
+    std::vector<int> buffer_of;
+    std::vector<Tensor> buffers;
+    size_t bytes = 0, unshared_bytes = 0;
+  };
+  Arena arena_;
   std::deque<FoldedConv> folded_;  // deque: steps and constant_ point into it
   // A DequantizeLinear -> Conv -> QuantizeLinear chain run as one QLinearConv: the node the step
   // runs and the constants it adds (int32 bias, weight zero points when the model has none).

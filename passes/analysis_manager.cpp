@@ -1,6 +1,7 @@
 #include "passes/analysis_manager.h"
 
 #include "core/error.h"
+#include "core/stage_timer.h"
 #include "core/text.h"
 #include "core/thread_pool.h"
 
@@ -21,6 +22,7 @@ const CalibrationStats& AnalysisManager::calibration_statistics(const Model& mod
   if (settings_.calibration.files.empty()) fail_usage("this pass needs calibration images (--calib DIR)");
   if (!statistics_) {
     auto compute = [&] {
+      TimedStage timed("calibration statistics");
       if (settings_.log) settings_.log("calibration statistics on " + count_of(static_cast<int64_t>(settings_.calibration.files.size()), "image"));
       ++computed_[AnalysisKind::calibration_statistics];
       return collect_calibration_stats(model, settings_.calibration, StatsOptions{settings_.threads, true, true, {}}, settings_.progress);
@@ -34,6 +36,7 @@ const CalibrationStats& AnalysisManager::calibration_statistics(const Model& mod
 const std::vector<LayerSensitivity>& AnalysisManager::filter_sensitivity(const Model& model) {
   if (!sensitivity_) {
     const CalibrationStats& stats = calibration_statistics(model);
+    TimedStage timed("filter sensitivity");
     ThreadPool pool(settings_.threads);
     ++computed_[AnalysisKind::filter_sensitivity];
     sensitivity_ = std::make_unique<std::vector<LayerSensitivity>>(mc::filter_sensitivity(model, stats, pool));
@@ -52,6 +55,7 @@ const ReferenceOutputs& AnalysisManager::float_reference(const CalibrationSet& i
   const std::string key = image_set_key(images);
   auto it = references_.find(key);
   if (it == references_.end()) {
+    TimedStage timed("float reference outputs");
     ++computed_[AnalysisKind::float_reference];
     it = references_.emplace(key, reference_outputs(*float_model_, images, settings_.threads)).first;
   }

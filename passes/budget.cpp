@@ -9,6 +9,7 @@
 
 #include "analysis/rounding.h"
 #include "core/text.h"
+#include "core/stage_timer.h"
 
 namespace mc {
 
@@ -86,6 +87,7 @@ CalibrationSet confirmation_images(const CalibrationSet& held_out, bool mirrored
 // One candidate on one image set: a paired bound with labels, the label-free bound otherwise.
 DropBound judge(PassContext& ctx, const Model& candidate, const CalibrationSet& images, const std::vector<int64_t>* labels,
                 DropCriterion criterion, double confidence) {
+  TimedStage timed("budget probes");
   const EndToEnd e = compare_outputs(candidate, images, ctx.float_reference(images), ctx.threads);
   if (labels) {
     std::vector<uint8_t> float_right(labels->size()), candidate_right(labels->size());
@@ -243,6 +245,7 @@ nlohmann::ordered_json to_json(const BudgetRecord& r) {
 }
 
 double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx, const CalibrationSet& held_out) {
+  TimedStage timed("allocation probes");
   const double added = compare_outputs(probe, held_out, ctx.float_reference(held_out), ctx.threads).kl - base_kl;
   return std::max(added, 1e-6) / std::max(proxy, 1e-12);
 }

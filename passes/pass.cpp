@@ -1,5 +1,6 @@
 #include "passes/pass.h"
 
+#include "core/stage_timer.h"
 namespace mc {
 
 #define PASS(name, fn, calibration, weights, preserved, description, options, rules) void fn(Model&, const PassOptions&, PassContext&);
@@ -111,6 +112,7 @@ void run_pipeline(Model& model, const std::vector<PassInvocation>& pipeline, Pas
   }
   for (const auto& inv : pipeline) {
     if (context.log) context.log("pass " + inv.name);
+    TimedStage timed("pass " + inv.name);
     std::map<std::string, const EncodedTensor*> encoded_before;
     for (const auto& [name, init] : model.graph.initializers)
       if (init.encoding) encoded_before[name] = init.encoding.get();

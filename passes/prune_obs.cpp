@@ -15,6 +15,7 @@
 // stays at 100 - P or more.
 #include <algorithm>
 
+#include "core/stage_timer.h"
 #include "core/thread_pool.h"
 #include "passes/budget.h"
 #include "core/text.h"
@@ -116,6 +117,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
       // Measured on the images a label-free budget search sees, never on those it is confirmed on (all
       // held-out images when no label-free decision follows).
       const CalibrationSet allocation_images = has_sparsity || ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
+      TimedStage timed("allocation probes");
       const double base_kl = compare_outputs(model, allocation_images, ctx.float_reference(allocation_images), ctx.threads).kl;
       for (size_t l = 0; l < layers.size(); ++l) {
         std::vector<size_t> one(layers.size(), 0);

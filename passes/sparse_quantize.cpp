@@ -29,6 +29,7 @@
 #include <optional>
 #include <tuple>
 
+#include "core/stage_timer.h"
 #include "core/thread_pool.h"
 #include "formats/rans.h"
 #include "passes/budget.h"
@@ -267,6 +268,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   // Cost scale per layer: held-out KL of the layer alone at the candidate nearest 4 bits dense.
   std::vector<double> scale(layers.size(), 1.0);
   if (allocation == "measured") {
+    TimedStage timed("allocation probes");
     const double base_kl = compare_outputs(model, held_views, ctx.float_reference(held_views), ctx.threads).kl;
     for (size_t l = 0; l < layers.size(); ++l) {
       size_t probe = 0;

@@ -24,6 +24,7 @@
 #include <map>
 
 #include "analysis/op_count.h"
+#include "core/stage_timer.h"
 #include "core/shape_inference.h"
 #include "passes/budget.h"
 #include "core/text.h"
@@ -157,6 +158,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   // held-out images when no label-free decision follows).
   const CalibrationSet allocation_images = has_fraction || ctx.has_validation() ? ctx.held_out : search_images(ctx.held_out, false);
   if (allocation == "measured") {
+    TimedStage timed("allocation probes");
     const ReferenceOutputs& reference = ctx.float_reference(allocation_images);
     const double base_kl = compare_outputs(model, allocation_images, reference, ctx.threads).kl;
     for (size_t l = 0; l < layers.size(); ++l) {

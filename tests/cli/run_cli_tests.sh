@@ -286,6 +286,24 @@ check "refused budgets leave no file" test ! -e "$tmp/val/x.mcz"
 for key in max_drop estimate bound confidence images labels met path; do
   check "compress --json has budget.$key" grep -q "\"$key\"" "$tmp/val/h.json"
 done
+# Where the time goes: compress --json `timing` and compress --verbose per-stage lines (docs/KEYS.md).
+jq_true() { jq -e "$@" >/dev/null; }
+check "compress --json timing: stages add up to the total" \
+  jq_true '.timing.total_seconds > 0 and .timing.peak_rss_bytes > 1000000 and
+         ((([.timing.stages[].seconds] | add) - .timing.total_seconds) | fabs) < 0.01 and
+         ([.timing.stages[].share] | add) > 0.99' "$tmp/val/h.json"
+for stage in "reading the model" "calibration images" "calibration statistics" "pass split-hybrid" "budget probes" "coding the file" "writing the output" "other"; do
+  check "compress --json timing has stage '$stage'" jq_true --arg s "$stage" 'any(.timing.stages[]; .stage == $s)' "$tmp/val/h.json"
+done
+"$bin" compress "$model" -o "$tmp/val/v.mcz" --recipe int8 --calib "$images" --preprocess keras --calib-count 8 \
+  --eval-images "$images" --eval-limit 4 --verbose 2>"$tmp/val/v.err" >/dev/null
+for stage in "pass quantize-int8 .*(2 times)" "eval (float model)" "eval (written file)" "total .* 100.0%" "memory .*peak resident [0-9.]* MB"; do
+  check "compress --verbose prints time of '$stage'" grep -q "^  [a-z]* *$stage" "$tmp/val/v.err"
+done
+"$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 8 --e2e-images 2 --verbose 2>"$tmp/val/p.err" >/dev/null
+for stage in "calibration statistics" "filter sensitivity" "end-to-end probes" "total"; do
+  check "profile --verbose prints time of '$stage'" grep -q "^  time *$stage" "$tmp/val/p.err"
+done
 "$bin" report "$tmp/val/h.mcz" --json >"$tmp/val/r.json"
 check "report --json has the budget object" grep -q '"budget"' "$tmp/val/r.json"
 # eval --compare: both models on the same images, the paired difference and its interval.
