@@ -1,9 +1,35 @@
 # Sourced by the shell tests (tests/cli/*.sh, tests/ort/*.sh): a scratch folder removed on exit, the
-# pass / fail counters, `check`, `missing_shared` and `finish`.
+# pass / fail counters, `expect` (a CLI call: exit code, one error line, message), `check`,
+# `missing_shared` and `finish`.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
+
+# expect CODE PATTERN [STDIN] -- ARGS...: runs $bin, the mcompress under test (stdin from STDIN, else /dev/null), checks the
+# exit code, that a failure prints exactly one line starting with "mcompress: error:", and PATTERN
+# (grep -E) on stderr + stdout.
+expect() {
+  local code="$1" pattern="$2" input=/dev/null
+  shift 2
+  if [ "$1" != "--" ]; then input="$1"; shift; fi
+  shift
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err" <"$input"
+  local got=$? ok=1
+  [ "$got" -eq "$code" ] || ok=0
+  if [ "$code" -ne 0 ]; then
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || ok=0
+    grep -q '^mcompress: error: ' "$tmp/err" || ok=0
+  fi
+  if [ -n "$pattern" ]; then grep -Eq -- "$pattern" "$tmp/err" "$tmp/out" || ok=0; fi
+  if [ "$ok" -eq 1 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: mcompress $* -> exit $got (want $code, /$pattern/)"
+    sed 's/^/  stderr: /' "$tmp/err" | head -5
+  fi
+}
 
 check() {  # check DESCRIPTION COMMAND...: a plain assertion
   local what="$1"

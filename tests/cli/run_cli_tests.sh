@@ -8,30 +8,6 @@ model=examples/mobilenet_v1_0.25_224.onnx
 images=examples/images
 . "$(dirname "$0")/../harness.sh" || exit 1
 
-# expect CODE PATTERN -- ARGS...: runs mcompress, checks the exit code, that stderr is exactly one
-# line starting with "mcompress: error:" (for non-zero codes) and that it matches PATTERN (grep -E).
-expect() {
-  local code="$1" pattern="$2"
-  shift 3
-  "$bin" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local got=$?
-  local ok=1
-  [ "$got" -eq "$code" ] || ok=0
-  if [ "$code" -ne 0 ]; then
-    [ "$(wc -l <"$tmp/err")" -eq 1 ] || ok=0
-    grep -q '^mcompress: error: ' "$tmp/err" || ok=0
-  fi
-  if [ -n "$pattern" ]; then grep -Eq -- "$pattern" "$tmp/err" "$tmp/out" || ok=0; fi
-  if [ "$ok" -eq 1 ]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: mcompress $* -> exit $got (want $code, /$pattern/)"
-    sed 's/^/  stderr: /' "$tmp/err" | head -5
-  fi
-}
-
-
 # --- usage errors (2)
 expect 2 "" -- 
 expect 2 "frobnicate" -- frobnicate

@@ -9,31 +9,6 @@ model=examples/mobilenet_v1_0.25_224.onnx
 images=examples/images
 . "$(dirname "$0")/../harness.sh" || exit 1
 
-# expect CODE PATTERN [STDIN] -- ARGS...: runs mcompress (stdin from STDIN, else /dev/null), checks the
-# exit code, that a failure prints exactly one line starting with "mcompress: error:", and PATTERN
-# (grep -E) on stderr + stdout.
-expect() {
-  local code="$1" pattern="$2" input=/dev/null
-  shift 2
-  if [ "$1" != "--" ]; then input="$1"; shift; fi
-  shift
-  "$bin" "$@" >"$tmp/out" 2>"$tmp/err" <"$input"
-  local got=$? ok=1
-  [ "$got" -eq "$code" ] || ok=0
-  if [ "$code" -ne 0 ]; then
-    [ "$(wc -l <"$tmp/err")" -eq 1 ] || ok=0
-    grep -q '^mcompress: error: ' "$tmp/err" || ok=0
-  fi
-  if [ -n "$pattern" ]; then grep -Eq -- "$pattern" "$tmp/err" "$tmp/out" || ok=0; fi
-  if [ "$ok" -eq 1 ]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: mcompress $* -> exit $got (want $code, /$pattern/)"
-    sed 's/^/  stderr: /' "$tmp/err" | head -5
-  fi
-}
-
 
 # same-length binary replacement of the first occurrence of FROM by TO in FILE (protobuf lengths stay valid)
 replace() { FROM="$2" TO="$3" perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/' "$1"; }
