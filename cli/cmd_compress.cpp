@@ -70,7 +70,7 @@ void print_summary(const CompressOptions& o, const SourceModel& source, const Co
     std::fprintf(stderr, "  budget    %s: --max-drop %s on %s%s at confidence %s: %s (drop %s, bound %s points)\n", b.pass.c_str(),
                  format_number(b.max_drop).c_str(), count_of(b.decision.images, b.decision.labels ? "labelled validation image" : "held-out calibration image").c_str(),
                  b.decision.labels ? "" : " (no labels: estimated)", format_number(b.decision.confidence).c_str(),
-                 b.met ? "met" : "NOT met by any candidate, kept the most accurate", fixed(b.decision.estimate, 2).c_str(),
+                 outcome(b).c_str(), fixed(b.decision.estimate, 2).c_str(),
                  fixed(b.decision.bound, 2).c_str());
   if (r.after) {
     const double drop = r.before->top1 - r.after->top1;
@@ -171,7 +171,10 @@ int run_compress(const CompressOptions& o) {
   }
   if (o.verbose && !o.common.quiet) print_timing(times);
   for (const auto& b : result.budgets)
-    if (!b.met)
+    if (!b.met && b.within)
+      warn(b.pass + ": --max-drop " + format_number(b.max_drop) + " is not decided: one of the " + count_of(b.decision.images, "decision image") +
+           " is worth " + fixed(b.image_worth, 2) + " points (give more calibration images, or --val with more images)");
+    else if (!b.met)
       warn(b.pass + ": no candidate met --max-drop " + format_number(b.max_drop) + " (bound " + fixed(b.decision.bound, 2) +
            " points at the chosen one): the file holds the most accurate candidate tried");
   // Loud, whatever the output mode: a file that lost most of its accuracy is not a result to ship.

@@ -126,10 +126,7 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
   record.certifiable = 100.0 / decision_images <= q.max_drop;
   // A candidate no image disagrees on: the best bound these images can give.
   record.image_worth = 100.0 / decision_images;
-  if (!record.certifiable && ctx.note)
-    ctx.note(q.pass + ": one of the " + count_of(static_cast<int64_t>(confirm.files.size()), "decision image") + " is worth " +
-             fixed(100.0 / decision_images, 2) + " points, more than the " + format_number(q.max_drop) +
-             "-point budget: these images cannot resolve it (give more calibration images, or --val with more images)");
+  // Too few decision images (one worth more than the budget): the outcome says so (outcome(), the CLI's warning).
 
   // Search: bisection on the search images.
   std::map<size_t, size_t> probe_of;  // steps -> index in record.path
@@ -187,7 +184,9 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
     }
   }
   if (chosen) {
-    record.met = true;
+    // A bound within the budget on images too few to resolve it decides nothing: not met.
+    record.within = true;
+    record.met = record.certifiable;
     record.chosen_steps = *chosen;
     record.decision = decided.back().second;
   } else {
@@ -195,6 +194,7 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
     // saying so, rather than nothing).
     auto best = std::min_element(decided.begin(), decided.end(), [](const auto& a, const auto& b) { return a.second.estimate < b.second.estimate; });
     record.met = false;
+    record.within = false;
     record.chosen_steps = best->first;
     record.decision = best->second;
   }
@@ -202,11 +202,18 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
   if (ctx.note)
     ctx.note(q.pass + ": budget " + format_number(q.max_drop) + " point" + (q.max_drop == 1 ? "" : "s") + " (" +
              (labelled ? "labelled validation images" : "label-free, held-out calibration images") + ", confidence " +
-             format_number(confidence) + "): " + (record.met ? "met" : "NOT met by any candidate; kept the most accurate") + ", " +
+             format_number(confidence) + "): " + (record.met ? "met" : record.within ? "not decidable" : "NOT met; kept the most accurate") + ", " +
              describe(record.decision) + ", " + with_commas(static_cast<int64_t>(record.chosen_benefit)) + " " + q.benefit_unit + "; " +
              count_of(static_cast<int64_t>(record.path.size()), "candidate") + " tried");
   ctx.budgets.push_back(record);
   return record.chosen_steps;
+}
+
+std::string outcome(const BudgetRecord& r) {
+  if (r.met) return "met";
+  if (r.within)
+    return "not decidable on these images (one is worth " + fixed(r.image_worth, 2) + " points, more than the budget): kept the largest candidate within the bound";
+  return "NOT met by any candidate, kept the most accurate";
 }
 
 nlohmann::ordered_json to_json(const BudgetRecord& r) {
@@ -220,6 +227,7 @@ nlohmann::ordered_json to_json(const BudgetRecord& r) {
   j["images"] = r.decision.images;
   j["labels"] = r.decision.labels;
   j["met"] = r.met;
+  j["within"] = r.within;
   j["certifiable"] = r.certifiable;
   j["image_worth"] = points(r.image_worth);
   j["benefit_unit"] = r.benefit_unit;

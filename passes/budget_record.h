@@ -26,7 +26,8 @@ struct BudgetRecord {
   std::string pass;
   std::string benefit_unit;
   double max_drop = 0;
-  bool met = false;               // the chosen candidate's bound is within max_drop
+  bool met = false;               // the chosen candidate's bound is within max_drop, on images that can decide it
+  bool within = false;            // the chosen candidate's bound is within max_drop (met, or not decidable)
   bool certifiable = true;        // one decision image is worth no more than max_drop
   double image_worth = 0;         // points one decision image is worth (100 / images): the finest drop they resolve
   size_t chosen_steps = 0;
@@ -35,9 +36,11 @@ struct BudgetRecord {
   std::vector<BudgetProbe> path;  // in the order tried
 };
 
-// {max_drop, estimate, bound, confidence, images, labels, met, certifiable, image_worth, pass,
+// {max_drop, estimate, bound, confidence, images, labels, met, within, certifiable, image_worth, pass,
 //  benefit_unit, benefit, path: [{steps, benefit, estimate, bound, images, confirm_estimate,
 //  confirm_bound, accepted}]}, numbers rounded to what they can resolve.
 nlohmann::ordered_json to_json(const BudgetRecord& record);
+// One phrase for the outcome: "met", "not decidable on these images (...)" or "NOT met by any candidate...".
+std::string outcome(const BudgetRecord& record);
 
 }  // namespace mc
