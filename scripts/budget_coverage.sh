@@ -7,28 +7,30 @@
 # (hybrid on MobileNetV1 0.25 and ShuffleNetV2, sparse on MobileNetV2: the runs that overshot their
 # budget in the README), two files are compressed with --max-drop 1:
 #   labels:    --calib C --val V                (every budget decision a paired bound on V, confidence 0.9)
-#   no labels: --calib C+V (the same 300 images, labels unused; 128 held out, split into search and
-#              confirmation halves)
-# and both are measured on T (--eval-images T: the written file's top-1 against the float model's), with the
-# paired 90% interval of that drop (eval --compare: the test measurement's own uncertainty on 200 images).
+#   no labels: --calib C+V --calib-count 300 --held-out 200 (the same 300 images, labels unused: 100 fit
+#              and 200 held out, split into 100 to search and 100 to confirm, so that one confirmation
+#              image is worth 1 point and a 1-point budget is decidable)
+# and both are measured on T with eval --compare (the float model's and the written file's top-1, the drop
+# and its paired 90% interval: the test measurement's own uncertainty on 200 images).
 # Prints one TSV row per file on stdout (seed, model, recipe, mode, bytes, MULs, budget met, decision
 # estimate and bound, drop on T), then a summary per run and mode on stderr. Rows already in OUT
 # (--resume OUT) are skipped, so an interrupted study continues where it stopped.
-# Usage: scripts/budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--resume FILE.tsv] > coverage.tsv
+# Usage: scripts/budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--resume FILE.tsv] > coverage.tsv
 #   --runs  comma-separated MODEL:RECIPE (default mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/scripts/lib.sh"
 shared="$repo/../shared"
 images="$shared/imagenet-dev"
-splits=20 build="$repo/build" resume="" runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
+splits=20 build="$repo/build" resume="" threads=() runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
 while [ $# -gt 0 ]; do
   case "$1" in
     --splits) splits="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --resume) resume="$2"; shift 2 ;;
-    *) echo "usage: budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--resume FILE.tsv]" >&2; exit 2 ;;
+    --threads) threads=(--threads "$2"); shift 2 ;;
+    *) echo "usage: budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--resume FILE.tsv]" >&2; exit 2 ;;
   esac
 done
 bin="$build/mcompress"
@@ -37,7 +39,7 @@ bin="$build/mcompress"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-header=$'seed\tmodel\trecipe\tmode\tbytes\tmuls\tmet\testimate\tbound\tdecision_images\ttop1_float_test\ttop1_test\tdrop_test\ttest_drop_low\ttest_drop_high'
+header=$'seed\tmodel\trecipe\tmode\tbytes\tmuls\tmet\twithin\testimate\tbound\tdecision_images\ttop1_float_test\ttop1_test\tdrop_test\ttest_drop_low\ttest_drop_high'
 if [ -n "$resume" ] && [ -s "$resume" ]; then cat "$resume"; else echo "$header"; fi
 
 # split SEED DIR: C, V, T folders of symlinks (V and T with their labels.tsv), by a seeded shuffle.
@@ -70,15 +72,15 @@ for ((seed = 1; seed <= splits; seed++)); do
     case "$model" in mobilenet_v1*) pre=keras ;; *) pre=torch ;; esac
     for mode in labels no_labels; do
       if [ -n "$resume" ] && grep -q "^$seed"$'\t'"$model"$'\t'"$recipe"$'\t'"$mode"$'\t' "$resume" 2>/dev/null; then continue; fi
-      if [ "$mode" = labels ]; then data=(--calib "$d/C" --val "$d/V"); else data=(--calib "$d/CV"); fi
+      if [ "$mode" = labels ]; then data=(--calib "$d/C" --val "$d/V"); else data=(--calib "$d/CV" --calib-count 300 --held-out 200); fi
       echo "budget_coverage: split $seed $model $recipe $mode..." >&2
       if ! "$bin" compress "$shared/models/$model.onnx" -o "$tmp/f.mcz" --recipe "$recipe" --max-drop 1 "${data[@]}" \
-           --preprocess "$pre" --eval-images "$d/T" --force --quiet --json >"$tmp/c.json" 2>"$tmp/err"; then
+           --preprocess "$pre" "${threads[@]}" --force --quiet --json >"$tmp/c.json" 2>"$tmp/err"; then
         echo "budget_coverage: failed: $(head -c 300 "$tmp/err")" >&2
         continue
       fi
       # The test drop's own uncertainty: eval --compare's paired interval (float - compressed) on T.
-      if ! "$bin" eval --compare "$shared/models/$model.onnx" "$tmp/f.mcz" --images "$d/T" --preprocess "$pre" --confidence 0.9 \
+      if ! "$bin" eval --compare "$shared/models/$model.onnx" "$tmp/f.mcz" --images "$d/T" --preprocess "$pre" --confidence 0.9 "${threads[@]}" \
            --quiet --json >"$tmp/cmp.json" 2>"$tmp/err"; then
         echo "budget_coverage: eval --compare failed: $(head -c 300 "$tmp/err")" >&2
         continue
@@ -86,10 +88,9 @@ for ((seed = 1; seed <= splits; seed++)); do
       node -e '
         const fs = require("fs");
         const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")), c = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-        const b = j.budget || {}, a = j.accuracy || {};
-        const drop = a.top1_before - a.top1_after;
-        console.log([process.argv[3], process.argv[4], process.argv[5], process.argv[6], j.bytes, j.muls, b.met, b.estimate, b.bound,
-                     b.images, a.top1_before, a.top1_after, drop.toFixed(2), c.interval[0], c.interval[1]].join("\t"));' \
+        const b = j.budget || {};
+        console.log([process.argv[3], process.argv[4], process.argv[5], process.argv[6], j.bytes, j.muls, b.met, b.within, b.estimate,
+                     b.bound, b.images, c.top1_a, c.top1_b, c.difference.toFixed(2), c.interval[0], c.interval[1]].join("\t"));' \
         "$tmp/c.json" "$tmp/cmp.json" "$seed" "$model" "$recipe" "$mode"
     done
   done

@@ -34,7 +34,7 @@ if (perRow) {
     const how = r.mode === 'labels' ? `--val V (${r.decision_images} labelled)` : `no labels (${r.decision_images} held out)`;
     const interval = r.test_drop_low !== undefined && r.test_drop_low !== '' ? ` [${r.test_drop_low}, ${r.test_drop_high}]` : '';
     console.log(`| ${r.model} | ${r.recipe} | ${how} | ${Number(r.bytes).toLocaleString('en-US')} | ${(Number(r.muls) / 1e6).toFixed(1)}M | ` +
-      `${r.met === 'true' ? 'yes' : 'no'} | ${r.estimate} / ${r.bound} | ${r.top1_float_test} -> ${r.top1_test} | ${r.drop_test}${interval} |`);
+      `${r.met === 'true' ? 'yes' : r.within === 'true' ? 'not decidable' : 'no'} | ${r.estimate} / ${r.bound} | ${r.top1_float_test} -> ${r.top1_test} | ${r.drop_test}${interval} |`);
   }
   process.exit(0);
 }
