@@ -27,6 +27,21 @@ void mark_pareto(SweepTable& table) {
   }
 }
 
+void finish_sweep_table(SweepTable& table) {
+  const SweepPoint* first_failure = nullptr;
+  size_t failures = 0;
+  for (const auto& p : table.points)
+    if (!p.ok()) {
+      ++failures;
+      if (!first_failure) first_failure = &p;
+    }
+  if (first_failure && failures == table.points.size()) {
+    const int code = first_failure->exit_code >= 1 && first_failure->exit_code <= 5 ? first_failure->exit_code : 1;
+    throw Error(static_cast<ErrorKind>(code), "every sweep point failed (first: " + first_failure->label() + ": " + first_failure->error + ")");
+  }
+  mark_pareto(table);
+}
+
 namespace {
 
 std::string csv_field(const std::string& s) {

@@ -16,6 +16,7 @@ struct SweepPoint {
   std::string recipe;
   std::string budget;  // "" (the recipe's default) or "key=value", e.g. "ternary-fraction=0.2"
   std::string error;   // "" when the point ran; else why it failed (the point has no numbers)
+  int exit_code = 0;   // a failed point: the exit code its failure has (../shared/docs/CLI.md); not written
   uint64_t bytes = 0;
   double compression_ratio = 0;  // the file's parameters at fp32 / .mcz bytes (Report::compression_ratio)
   int64_t muls = 0, adds = 0;
@@ -45,6 +46,11 @@ struct SweepTable {
 // Sets pareto_size and pareto_muls: among the points that ran and have a top-1, a point is on a front
 // when no other is at most as large (as many MULs) with at least the top-1 and better in one of them.
 void mark_pareto(SweepTable& table);
+
+// Completes a table whose every point is in: marks the Pareto fronts (mark_pareto). Fails, with the
+// first failed point's exit code, when every point failed: a table of failures is an error, not a
+// result. An unsharded sweep and a merge of shards both end here, so they write the same table.
+void finish_sweep_table(SweepTable& table);
 
 // The point's top-1 minus the float model's, in points, rounded to 0.01 (analysis/rounding.h).
 std::optional<double> top1_change(const SweepTable& table, const SweepPoint& point);

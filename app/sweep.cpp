@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -12,10 +13,13 @@
 #include "analysis/paired_drop.h"
 #include "analysis/report.h"
 #include "analysis/statistics_cache.h"
+#include "app/sweep_identity.h"
+#include "app/sweep_resume.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "core/text.h"
 #include "formats/input_convention.h"
+#include "formats/file_io.h"
 #include "formats/labels.h"
 #include "formats/mcz.h"
 
@@ -99,7 +103,7 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
   PointResult r;
   r.point.recipe = g.recipe;
   r.point.budget = g.budget();
-  const std::string out_name = o.keep.empty() ? point_file_name(g) : (std::filesystem::path(o.keep) / point_file_name(g)).string();
+  const std::string out_name = o.keep.empty() ? point_file_name(g) : kept_path(o, g);
   // The command that reproduces this point's file byte for byte.
   std::string cmd = "mcompress compress " + shell_quote(o.file) + " -o " + shell_quote(out_name) + " --recipe " + shell_quote(g.recipe);
   if (!g.key.empty()) cmd += " --" + g.key + " " + g.value;
@@ -161,6 +165,10 @@ PointResult run_point(const GridPoint& g, const Shared& s) {
 }
 
 }  // namespace
+
+std::string kept_path(const SweepSettings& o, const GridPoint& point) {
+  return o.keep.empty() ? std::string() : (std::filesystem::path(o.keep) / point_file_name(point)).string();
+}
 
 std::vector<BudgetAxis> default_budgets() {
   // Recipes not listed run once at their defaults; entries for recipes not registered are ignored.
@@ -227,10 +235,36 @@ SweepGrid build_sweep_grid(const SweepSettings& o) {
   return SweepGrid{std::move(valid), std::move(rejected)};
 }
 
-SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const SourceModel& source) {
+size_t SweepPlan::reused_count() const {
+  size_t n = 0;
+  for (size_t i : points) n += reused[i].has_value();
+  return n;
+}
+
+SweepPlan plan_sweep(const SweepSettings& o, const SweepGrid& grid, const SourceModel& source) {
+  SweepPlan plan;
+  plan.points = shard_points(o.shard.value_or(ShardSpec{}), grid.points.size());
+  plan.reused.resize(grid.points.size());
+  plan.owned.assign(grid.points.size(), false);
+  if (o.shard || !o.resume.empty()) plan.identity = sweep_identity(o, grid, source);
+  if (o.resume.empty()) return plan;
+  auto resume = std::make_shared<SweepResume>(o.resume, *plan.identity, o.warn);
+  plan.reused_baseline = resume->baseline();
+  for (size_t i : plan.points) {
+    const GridPoint& g = grid.points[i];
+    plan.reused[i] = resume->point(g, kept_path(o, g));
+    plan.owned[i] = plan.reused[i].has_value() || resume->has_record(g);
+  }
+  plan.resume = std::move(resume);
+  return plan;
+}
+
+SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const SourceModel& source, const SweepPlan& plan) {
   const InputConvention convention = parse_input_spec(o.preprocess);
   check_confidence(o.confidence, "--confidence");
-  const std::vector<GridPoint>& points = grid.points;
+  std::vector<size_t> to_run;
+  for (size_t i : plan.points)
+    if (!plan.reused[i]) to_run.push_back(i);
   Shared s;
   s.o = &o;
   s.source = &source;
@@ -242,7 +276,7 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
     };
   };
   bool any_calib = false;
-  for (const auto& g : points) any_calib = any_calib || recipe_needs_calibration(g.recipe, g.options);
+  for (size_t i : to_run) any_calib = any_calib || recipe_needs_calibration(grid.points[i].recipe, grid.points[i].options);
   if (any_calib) {
     // As `compress`: half of the sample (at most 128 images) is held out for budget decisions.
     s.calibration = sample_calibration(o.calib, o.calib_count, 0, o.seed, s.image, source.model, o.warn);
@@ -259,59 +293,89 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
     }
   }
   const int total_threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  const int jobs = std::max(1, std::min<int>(o.jobs, static_cast<int>(points.size())));
+  const int jobs = std::max(1, std::min<int>(o.jobs, static_cast<int>(std::max<size_t>(1, to_run.size()))));
   s.threads_per_point = std::max(1, total_threads / jobs);
-  {
+
+  SweepOutcome out;
+  SweepTable& table = out.table;
+  if (plan.reused_baseline) {
+    table = *plan.reused_baseline;
+  } else {
+    table.model = o.file;
+    table.source_bytes = model_file_bytes(source.file);
+    table.fp32_bytes = 4 * static_cast<uint64_t>(source.count.params);
+    table.macs = source.count.macs;
+    table.energy_pj_fp32 = static_cast<double>(source.count.macs) * fp32_mac_pj(EnergyTable::builtin());
     Executor exec(source.model, ExecutorOptions{total_threads, true});
     EvalOptions eo;
     eo.image = s.image;
     eo.label_offset = s.label_offset;
     eo.limit = o.eval_limit;
-    s.float_eval = evaluate(exec, o.eval_images, eo, stage("eval (float)"));
+    const EvalResult float_eval = evaluate(exec, o.eval_images, eo, stage("eval (float)"));
+    table.top1_float = float_eval.top1;
+    table.top5_float = float_eval.top5;
+    table.eval_images = float_eval.images;
+    if (plan.resume) plan.resume->save_baseline(table);
   }
+  s.float_eval.top1 = table.top1_float.value_or(0);
+  s.float_eval.top5 = table.top5_float.value_or(0);
+  s.float_eval.images = table.eval_images;
 
-  std::vector<PointResult> results(points.size());
+  std::vector<SweepPoint> rows(grid.points.size());
+  for (size_t i : plan.points)
+    if (plan.reused[i]) rows[i] = *plan.reused[i];
   std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
   std::mutex report_mutex;
+  std::exception_ptr write_failure;
   size_t done = 0;
   auto worker = [&] {
-    for (size_t i = next++; i < points.size(); i = next++) {
-      results[i] = run_point(points[i], s);
+    for (size_t k = next++; k < to_run.size() && !stop; k = next++) {
+      const size_t i = to_run[k];
+      PointResult r = run_point(grid.points[i], s);
+      r.point.exit_code = r.exit_code;
+      try {
+        // The record first, then the kept file: a record whose file is missing is computed again,
+        // and that file is then known to be this sweep's to replace.
+        if (plan.resume) plan.resume->save_point(grid.points[i], r.point, r.bytes);
+        if (!r.point.output.empty()) write_binary_file(r.point.output, r.bytes);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(report_mutex);
+        if (!write_failure) write_failure = std::current_exception();
+        stop = true;
+        return;
+      }
+      rows[i] = std::move(r.point);
       std::lock_guard<std::mutex> lock(report_mutex);
       ++done;
-      if (o.point_done) o.point_done(done, points.size(), results[i].point);
+      if (o.point_done) o.point_done(done, to_run.size(), rows[i]);
     }
   };
   std::vector<std::thread> pool;
   for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  if (write_failure) std::rethrow_exception(write_failure);
 
-  SweepOutcome out;
-  SweepTable& table = out.table;
-  table.model = o.file;
-  table.source_bytes = model_file_bytes(source.file);
-  table.fp32_bytes = 4 * static_cast<uint64_t>(source.count.params);
-  table.macs = source.count.macs;
-  table.energy_pj_fp32 = static_cast<double>(source.count.macs) * fp32_mac_pj(EnergyTable::builtin());
-  table.top1_float = s.float_eval.top1;
-  table.top5_float = s.float_eval.top5;
-  table.eval_images = s.float_eval.images;
-  for (auto& r : results) {
-    table.points.push_back(r.point);
-    out.files.push_back(std::move(r.bytes));
-    if (!r.point.ok()) {
-      ++out.failures;
-      if (!out.first_failure_code) out.first_failure_code = r.exit_code, out.first_error = r.point.label() + ": " + r.point.error;
-    }
+  for (size_t i : plan.points) {
+    table.points.push_back(std::move(rows[i]));
+    out.indices.push_back(i);
   }
-  // Nothing is written when no point ran: a table of failures is an error, not a result.
-  if (out.failures == results.size())
-    throw Error(static_cast<ErrorKind>(out.first_failure_code), "every sweep point failed (first: " + out.first_error + ")");
-  mark_pareto(table);
+  out.computed = to_run.size();
+  out.reused = plan.points.size() - to_run.size();
   out.calibrated = s.cache != nullptr;
   out.statistics_computed = s.cache ? s.cache->computed() : 0;
   return out;
+}
+
+SweepPart sweep_part(const SweepSettings& o, const SweepPlan& plan, const SweepOutcome& outcome) {
+  if (!plan.identity || !o.shard) fail_internal("sweep_part: not a sharded run");
+  SweepPart part;
+  part.shard = *o.shard;
+  part.identity = *plan.identity;
+  part.table = outcome.table;
+  part.indices = outcome.indices;
+  return part;
 }
 
 }  // namespace mc

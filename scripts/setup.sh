@@ -14,6 +14,7 @@ packages=(
   libeigen3-dev libcli11-dev libzstd-dev doctest-dev
   libturbojpeg0-dev                     # JPEG decoding for eval / calibration
   nlohmann-json3-dev                    # --json output and JSON data files
+  parallel                              # GNU parallel: the sharded-sweep test runs its shards with it
 )
 for arg in "$@"; do
   case "$arg" in
