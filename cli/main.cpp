@@ -89,7 +89,8 @@ int run(int argc, char** argv) {
       "                                                compress, and measure top-1 before/after on the written file\n"
       "  mcompress export model.mcz -o out.onnx        an ONNX model ONNX Runtime runs with eval's accuracy\n"
       "  mcompress help compress                       a command's flags, recipes and examples\n\n"
-      "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 unsupported input, 5 cannot write output.",
+      "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 unsupported input, 5 cannot write output.\n"
+      "Stopped by a signal (130 Ctrl-C, 143 SIGTERM), it removes its temporary files first: outputs are whole or absent.",
       "mcompress"};
   root.set_version_flag("--version", std::string("mcompress ") + MCOMPRESS_VERSION);
   root.require_subcommand(1);

@@ -211,13 +211,19 @@ void write_binary_files(const std::vector<std::pair<std::string, std::span<const
     else pending.push_back(std::make_unique<PendingOutput>(path, bytes));
   }
   // All renames in one step: a termination signal finds none of the outputs in place, or all of them.
-  FileStepGuard guard;
-  for (size_t i = 0; i < pending.size(); ++i) {
-    const int err = pending[i]->place(if_exists);
-    if (err == 0) continue;
-    for (size_t j = 0; j < i; ++j) ::unlink(pending[j]->path().c_str());  // no output without the others
-    fail_place(pending[i]->path(), err);
+  // (The error is thrown after the step: nothing inside it allocates.)
+  int err = 0;
+  size_t failed = 0;
+  {
+    FileStepGuard guard;
+    for (; failed < pending.size(); ++failed) {
+      err = pending[failed]->place(if_exists);
+      if (err == 0) continue;
+      for (size_t j = 0; j < failed; ++j) ::unlink(pending[j]->path().c_str());  // no output without the others
+      break;
+    }
   }
+  if (err != 0) fail_place(pending[failed]->path(), err);
 }
 
 }  // namespace mc

@@ -38,10 +38,6 @@ std::atomic<bool> terminating{false};
 std::atomic<int> steps_in_progress{0};
 thread_local int guard_depth = 0;
 
-[[noreturn]] void fail_listing(const std::string& path, const char* why) {
-  fail(ErrorKind::output, path + ": cannot write: " + why);
-}
-
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -62,11 +58,19 @@ bool own_temporary_listed(uint64_t serial);
 const std::string& temporary_file_host() {
   static const std::string host = [] {
     char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return std::string("unknown");
-    std::string h(buf, ::strnlen(buf, 64));
+    std::string h = "unknown";
+    if (::gethostname(buf, sizeof buf - 1) == 0 && buf[0] != '\0') h.assign(buf, ::strnlen(buf, 64));
     // '-' separates the fields of the name, so it becomes '_' like anything else unusual.
     for (char& c : h)
       if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_')) c = '_';
+    // Containers may share a host name but not their PIDs: the PID namespace ("pid:[4026531836]")
+    // makes a PID checkable only where it means the same process.
+    char ns[64] = {};
+    const ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    std::string digits;
+    for (ssize_t i = 0; i < n; ++i)
+      if (ns[i] >= '0' && ns[i] <= '9') digits += ns[i];
+    if (!digits.empty()) h += ".pidns" + digits;
     return h;
   }();
   return host;
@@ -116,26 +120,48 @@ FileStepGuard::~FileStepGuard() {
   pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr);
 }
 
-void remove_on_termination(const std::string& path) {
-  FileStepGuard guard;
-  if (path.size() >= listed_path_bytes) fail_listing(path, std::strerror(ENAMETOOLONG));
+namespace {
+
+// Nothing here allocates: a termination handler may be waiting for the step, and it may have
+// interrupted another thread inside malloc. Returns 0, ENAMETOOLONG or ENOBUFS (the list is full).
+int list_path(const std::string& path) noexcept {
+  if (path.size() >= listed_path_bytes) return ENAMETOOLONG;
   for (Slot& s : listed) {
     int expected = slot_free;
     if (!s.state.compare_exchange_strong(expected, slot_filling)) continue;
     std::memcpy(s.path, path.c_str(), path.size() + 1);
     s.state.store(slot_listed);
-    return;
+    return 0;
   }
-  fail_listing(path, "too many files being written at once");
+  return ENOBUFS;
 }
 
-void keep_on_termination(const std::string& path) {
-  FileStepGuard guard;
+void unlist_path(const std::string& path) noexcept {
   for (Slot& s : listed) {
     if (s.state.load() != slot_listed || path != s.path) continue;
     int expected = slot_listed;
     if (s.state.compare_exchange_strong(expected, slot_free)) return;
   }
+}
+
+[[noreturn]] void fail_listing(const std::string& path, int err) {
+  fail(ErrorKind::output, path + ": cannot write: " + (err == ENOBUFS ? "too many files being written at once" : std::strerror(err)));
+}
+
+}  // namespace
+
+void remove_on_termination(const std::string& path) {
+  int err = 0;
+  {
+    FileStepGuard guard;
+    err = list_path(path);
+  }
+  if (err != 0) fail_listing(path, err);
+}
+
+void keep_on_termination(const std::string& path) {
+  FileStepGuard guard;
+  unlist_path(path);
 }
 
 bool listed_for_termination(const std::string& path) {
@@ -173,14 +199,21 @@ void remove_listed_files_for_termination() noexcept {
 }
 
 int create_listed_temporary(const std::string& path) {
-  FileStepGuard guard;
-  remove_on_termination(path);
-  // open(O_EXCL) with mode 0666 gives the usual umask-derived permissions, unlike mkstemp's 0600.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd >= 0) return fd;
-  const int err = errno;
-  keep_on_termination(path);
-  return -err;
+  int listing_error = 0, fd = -1, open_error = 0;
+  {
+    FileStepGuard guard;
+    listing_error = list_path(path);
+    if (listing_error == 0) {
+      // open(O_EXCL) with mode 0666 gives the usual umask-derived permissions, unlike mkstemp's 0600.
+      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd < 0) {
+        open_error = errno;
+        unlist_path(path);
+      }
+    }
+  }
+  if (listing_error != 0) fail_listing(path, listing_error);
+  return fd >= 0 ? fd : -open_error;
 }
 
 size_t remove_stale_temporaries(const std::string& folder) {

@@ -12,7 +12,8 @@
 
 namespace mc {
 
-// What every temporary file name holds: "<output>.mcompress-tmp-<host>-<pid>-<serial>".
+// What every temporary file name holds: "<output>.mcompress-tmp-<host>-<pid>-<serial>", where <host> is
+// the host name and the PID namespace ("node7.pidns4026531836"): where a PID can be checked.
 inline constexpr std::string_view temporary_file_marker = ".mcompress-tmp-";
 
 // A leftover older than this whose writer runs on another host (so its PID cannot be checked) is removed.
@@ -29,7 +30,7 @@ struct TemporaryFileWriter {
 };
 std::optional<TemporaryFileWriter> temporary_file_writer(std::string_view name);
 
-// This machine's name as it appears in temporary file names (letters, digits, '.', '_').
+// This machine's name and PID namespace as they appear in temporary file names (letters, digits, '.', '_').
 const std::string& temporary_file_host();
 
 // While a guard lives, the calling thread takes no signal, and a termination handler running on
