@@ -5,9 +5,11 @@
 // Anything that changes process-wide state (signal handlers, limits) runs in a forked child.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
