@@ -14,6 +14,7 @@ packages=(
   libeigen3-dev libcli11-dev libzstd-dev doctest-dev
   libturbojpeg0-dev                     # JPEG decoding for eval / calibration
   nlohmann-json3-dev                    # --json output and JSON data files
+  strace                                # tests/cli/run_fault_tests.sh: a signal at a chosen system call
 )
 for arg in "$@"; do
   case "$arg" in
