@@ -144,8 +144,18 @@ int run_compress(const CompressOptions& o) {
   progress.finish();
   {
     TimedStage timed("writing the output");
-    write_binary_file(o.output, result.bytes);
-    if (!o.report.empty()) write_report_file(o.report, result.bytes, o.output);
+    // Without --force, an output that appeared meanwhile (another run) is refused, not replaced.
+    const IfExists if_exists = o.force ? IfExists::replace : IfExists::fail;
+    if (o.report.empty() || o.report == "-" || o.output == "-") {
+      write_binary_file(o.output, result.bytes, if_exists);
+      if (!o.report.empty()) write_report_file(o.report, result.bytes, o.output, if_exists);
+    } else {
+      // The model and its report as one output: both in place, or (a failure, a signal) neither.
+      const std::string report = report_file_text(o.report, result.bytes, o.output);
+      write_binary_files({{o.output, result.bytes},
+                          {o.report, std::span<const std::byte>(reinterpret_cast<const std::byte*>(report.data()), report.size())}},
+                         if_exists);
+    }
   }
   const StageTimer::Snapshot times = timer.snapshot();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -61,15 +61,16 @@ int run_export(const ExportOptions& o) {
   infer_shapes(model, 1);  // refuse to write a model we could not run
   auto as_bytes = [](const std::string& b) { return std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()); };
   std::string bytes, side_note;
+  const IfExists if_exists = o.force ? IfExists::replace : IfExists::fail;  // another run's output is not replaced
   if (o.external_data) {
     OnnxWithExternalData pair = serialize_onnx_external(model, std::filesystem::path(side).filename().string());
-    write_binary_files({{side, as_bytes(pair.data)}, {o.output, as_bytes(pair.model)}});
+    write_binary_files({{side, as_bytes(pair.data)}, {o.output, as_bytes(pair.model)}}, if_exists);
     bytes = std::move(pair.model);
     side_note = " and " + side + " (" + with_commas(static_cast<int64_t>(pair.data.size())) + " bytes: " +
                 std::to_string(pair.tensors) + (pair.tensors == 1 ? " initializer" : " initializers") + " of " + with_commas(static_cast<int64_t>(external_data_min_bytes)) + " bytes or more)";
   } else {
     bytes = serialize_onnx(model);
-    write_binary_file(o.output, as_bytes(bytes));
+    write_binary_file(o.output, as_bytes(bytes), if_exists);
   }
   if (o.common.quiet) return 0;
   if (file.mcz && o.float_weights && has_quantized_activations(model))

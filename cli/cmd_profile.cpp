@@ -120,7 +120,8 @@ int run_profile(const ProfileOptions& o) {
   auto j = to_json(o, set, layers, stats);
   if (!o.output.empty()) {
     std::string text = o.output.size() >= 4 && o.output.substr(o.output.size() - 4) == ".csv" ? to_csv(layers) : j.dump(1) + "\n";
-    write_binary_file(o.output, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+    write_binary_file(o.output, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()),
+                      o.force ? IfExists::replace : IfExists::fail);
   }
   if (o.common.json) {
     std::cout << j.dump(1) << "\n";

@@ -52,16 +52,17 @@ int run_report(const ReportOptions& o) {
   Model structure = structure_of_mcz(file, name);
   Report report = build_report(file, structure, table, name);
   nlohmann::ordered_json j = to_json(report);
+  const IfExists if_exists = o.force ? IfExists::replace : IfExists::fail;  // another run's output is not replaced
   if (!o.html.empty()) {
     HtmlReportInputs in;
     in.report = &report;
     in.sensitivity = sensitivity_from_metadata(file.metadata, name);
     in.sweep = sweep ? &*sweep : nullptr;
-    write_text_file(o.html, render_html_report(in));
+    write_text_file(o.html, render_html_report(in), if_exists);
   }
   if (!o.output.empty()) {
     std::string text = j.dump(2) + "\n";
-    write_binary_file(o.output, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+    write_binary_file(o.output, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()), if_exists);
   }
   if (o.common.json) std::cout << j.dump(2) << "\n";
   else if (o.output != "-" && o.html != "-" && !(o.common.quiet && (!o.output.empty() || !o.html.empty()))) std::cout << to_text(report);

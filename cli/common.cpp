@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "core/error.h"
@@ -117,8 +119,15 @@ void check_output_path(const std::string& path, bool force, const std::vector<st
   for (const auto& input : inputs)
     if (input != "-" && fs::exists(p, same_ec) && fs::equivalent(p, input, same_ec))
       throw Error(ErrorKind::output, path + ": is the input file " + input + "; mcompress never overwrites its input, even with --force");
-  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::error_code ec;
+  // A device or a FIFO (/dev/null, /dev/full, a named pipe) is written in place, not replaced: no
+  // --force needed, and its folder need not be writable.
+  const fs::file_status status = fs::status(p, ec);
+  if (fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status)) {
+    if (access(path.c_str(), W_OK) != 0) throw Error(ErrorKind::output, path + ": cannot write: " + std::strerror(errno));
+    return;
+  }
+  fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   if (!fs::is_directory(dir, ec)) throw Error(ErrorKind::output, path + ": cannot write: directory " + dir.string() + " does not exist");
   if (fs::is_directory(p, ec)) throw Error(ErrorKind::output, path + ": cannot write: is a directory");
   if (fs::exists(p, ec) && !force) throw Error(ErrorKind::output, path + ": already exists (use --force to overwrite)");

@@ -83,7 +83,8 @@ class StageProgress {
 };
 
 // Fails before any work is done if PATH ("-" is stdout) cannot be written: its directory is missing
-// or PATH exists and `force` is not set (output error, exit 5). An output that is one of `inputs`
+// or PATH exists and `force` is not set (output error, exit 5). An existing device or FIFO (/dev/null)
+// is written in place and needs no `force`. An output that is one of `inputs`
 // (the same file, by device and inode, whatever its name) is refused even with `force`: mcompress
 // never modifies its input.
 void check_output_path(const std::string& path, bool force, const std::vector<std::string>& inputs = {});

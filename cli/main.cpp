@@ -1,7 +1,9 @@
 // mcompress: command-line entry. Parses the subcommand, runs it, and turns every failure into
 // one line on stderr plus the exit code of ../shared/docs/CLI.md.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 #include <iostream>
@@ -9,6 +11,7 @@
 
 #include "cli/common.h"
 #include "core/error.h"
+#include "formats/termination_signals.h"
 
 namespace {
 
@@ -49,9 +52,32 @@ std::vector<std::string> flag_names(const CLI::App* app) {
   return names;
 }
 
+// What a command printed on standard output (printf, std::cout: one stdio stream) is flushed here,
+// and a failed write (a full disk, /dev/full) is an output error like any other: exit 5, one line.
+// After a failed command its own error is the one reported.
+int flush_standard_output(int code) {
+  errno = 0;
+  const bool flush_failed = std::fflush(stdout) != 0;
+  const int err = errno;
+  if (code != 0 || (!flush_failed && !std::ferror(stdout))) return code;
+  std::fprintf(stderr, "mcompress: error: <stdout>: cannot write: %s\n", err != 0 ? std::strerror(err) : "a write failed, the output is incomplete");
+  return 5;
+}
+
+int run(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread starts: a signal removes the temporary files and ends the process with its
+  // conventional status; a write past the file-size limit is an error (exit 5), not SIGXFSZ.
+  mc::install_termination_cleanup();
+  return flush_standard_output(run(argc, argv));
+}
+
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App root{
       "mcompress: make MobileNet- and ShuffleNet-class ONNX models smaller and cheaper to run, post-training,\n"
       "and measure every claim (size, operations, energy, accuracy).\n\n"
@@ -63,7 +89,8 @@ int main(int argc, char** argv) {
       "                                                compress, and measure top-1 before/after on the written file\n"
       "  mcompress export model.mcz -o out.onnx        an ONNX model ONNX Runtime runs with eval's accuracy\n"
       "  mcompress help compress                       a command's flags, recipes and examples\n\n"
-      "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 unsupported input, 5 cannot write output.",
+      "Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 unsupported input, 5 cannot write output.\n"
+      "Stopped by a signal (130 Ctrl-C, 143 SIGTERM), it removes its temporary files first: outputs are whole or absent.",
       "mcompress"};
   root.set_version_flag("--version", std::string("mcompress ") + MCOMPRESS_VERSION);
   root.require_subcommand(1);
@@ -136,3 +163,5 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace

@@ -30,21 +30,22 @@ std::string html_report_for(const McFile& file, const std::string& name, const S
   return render_html_report(in);
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
+void write_text_file(const std::string& path, const std::string& text, IfExists if_exists) {
   if (path == "-") {
     std::cout << text;
     return;
   }
-  write_binary_file(path, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+  write_binary_file(path, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()), if_exists);
 }
 
-void write_report_file(const std::string& path, const std::vector<std::byte>& mcz_bytes, const std::string& name) {
-  if (is_html_path(path)) {
-    McFile file = read_mcz(mcz_bytes, name);
-    write_text_file(path, html_report_for(file, name, nullptr));
-  } else {
-    write_text_file(path, report_json_for(mcz_bytes, name, EnergyTable::builtin()).dump(2) + "\n");
-  }
+std::string report_file_text(const std::string& path, const std::vector<std::byte>& mcz_bytes, const std::string& name) {
+  if (is_html_path(path)) return html_report_for(read_mcz(mcz_bytes, name), name, nullptr);
+  return report_json_for(mcz_bytes, name, EnergyTable::builtin()).dump(2) + "\n";
+}
+
+void write_report_file(const std::string& path, const std::vector<std::byte>& mcz_bytes, const std::string& name,
+                       IfExists if_exists) {
+  write_text_file(path, report_file_text(path, mcz_bytes, name), if_exists);
 }
 
 }  // namespace mc::cli

@@ -10,9 +10,11 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "formats/temporary_files.h"
 
 namespace mc {
 namespace {
@@ -74,6 +76,10 @@ namespace {
   fail(ErrorKind::output, path + ": cannot write: " + std::strerror(err));
 }
 
+[[noreturn]] void fail_exists(const std::string& path) {
+  fail(ErrorKind::output, path + ": already exists (use --force to overwrite)");
+}
+
 // write(2) until everything is written or an error other than EINTR occurs; returns 0 or errno.
 int write_all(int fd, std::span<const std::byte> bytes) {
   size_t done = 0;
@@ -88,72 +94,136 @@ int write_all(int fd, std::span<const std::byte> bytes) {
   return 0;
 }
 
-}  // namespace
+// An existing PATH that a rename cannot replace meaningfully: a character or block device, a FIFO,
+// a socket. It is written in place, and there is no partial regular file to avoid.
+bool written_in_place(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
 
-namespace {
-
-// Writes BYTES to a new temporary file next to PATH and returns its name; nothing is left on failure.
-std::string write_temporary(const std::string& path, std::span<const std::byte> bytes) {
-  if (path.empty()) fail(ErrorKind::output, "empty output path");
-  if (std::filesystem::is_directory(path)) fail(ErrorKind::output, path + ": is a directory");
-
-  // open(O_EXCL) with mode 0666 gives the usual umask-derived permissions, unlike mkstemp's 0600.
-  static std::atomic<unsigned> counter{0};
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) fail_write(path, errno);
-  }
-  if (fd < 0) fail_write(path, EEXIST);
-
+void write_in_place(const std::string& path, std::span<const std::byte> bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) fail_write(path, errno);
   int err = write_all(fd, bytes);
   if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    fail_write(path, err);
+  if (err != 0) fail_write(path, err);
+}
+
+// Renames FROM to TO; with IfExists::fail, atomically refuses an existing TO (EEXIST). Returns 0 or errno.
+int rename_file(const std::string& from, const std::string& to, IfExists if_exists) {
+  if (if_exists == IfExists::replace) return std::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return errno;
+  // A file system without RENAME_NOREPLACE: a hard link is as exclusive (EEXIST), then the name goes.
+  if (::link(from.c_str(), to.c_str()) == 0) {
+    ::unlink(from.c_str());
+    return 0;
   }
-  return tmp;
+  if (errno == EEXIST || (errno != EPERM && errno != EOPNOTSUPP)) return errno;
+  // Neither (no hard links either): the best left is a check just before the rename.
+  struct stat st {};
+  if (::lstat(to.c_str(), &st) == 0) return EEXIST;
+  return std::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
+// One output on its way: its bytes in a temporary file next to it, listed for removal on termination,
+// and removed by the destructor unless renamed into place.
+class PendingOutput {
+ public:
+  PendingOutput(const std::string& path, std::span<const std::byte> bytes) : path_(path) {
+    if (path.empty()) fail(ErrorKind::output, "empty output path");
+    if (std::filesystem::is_directory(path)) fail(ErrorKind::output, path + ": is a directory");
+    remove_stale_temporaries_once(std::filesystem::path(path).parent_path().string());
+
+    static std::atomic<uint64_t> serial{0};
+    int fd = -EEXIST;
+    for (int attempt = 0; attempt < 100 && fd == -EEXIST; ++attempt) {
+      temporary_ = temporary_file_name(path, serial++);
+      fd = create_listed_temporary(temporary_);
+    }
+    if (fd < 0) fail_write(path, -fd);
+    int err = write_all(fd, bytes);
+    // fsync: a file system that allocates late (quotas, NFS, ext4 delayed allocation) reports a full
+    // disk or an I/O error here or at close, not at write. EINVAL: nothing to flush on this file system.
+    if (err == 0 && ::fsync(fd) != 0 && errno != EINVAL) err = errno;
+    if (::close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+    if (err != 0) {
+      discard();
+      fail_write(path, err);
+    }
+  }
+  ~PendingOutput() {
+    if (!placed_ && !temporary_.empty()) discard();
+  }
+  PendingOutput(const PendingOutput&) = delete;
+  PendingOutput& operator=(const PendingOutput&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Renames the temporary file onto the output; returns 0 or errno (EEXIST: refused, see IfExists).
+  int place(IfExists if_exists) {
+    FileStepGuard guard;
+    const int err = rename_file(temporary_, path_, if_exists);
+    if (err == 0) {
+      keep_on_termination(temporary_);
+      placed_ = true;
+    }
+    return err;
+  }
+
+ private:
+  void discard() {
+    FileStepGuard guard;
+    ::unlink(temporary_.c_str());
+    keep_on_termination(temporary_);
+    temporary_.clear();
+  }
+
+  std::string path_, temporary_;
+  bool placed_ = false;
+};
+
+[[noreturn]] void fail_place(const std::string& path, int err) {
+  if (err == EEXIST) fail_exists(path);
+  fail_write(path, err);
 }
 
 }  // namespace
 
-void write_binary_file(const std::string& path, std::span<const std::byte> bytes) {
+void write_binary_file(const std::string& path, std::span<const std::byte> bytes, IfExists if_exists) {
   if (path == "-") {
     std::fflush(stdout);
     if (int err = write_all(STDOUT_FILENO, bytes)) fail_write("<stdout>", err);
     return;
   }
-  const std::string tmp = write_temporary(path, bytes);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    fail_write(path, err);
-  }
+  if (written_in_place(path)) return write_in_place(path, bytes);
+  PendingOutput output(path, bytes);
+  if (const int err = output.place(if_exists)) fail_place(path, err);
 }
 
-void write_binary_files(const std::vector<std::pair<std::string, std::span<const std::byte>>>& files) {
-  std::vector<std::string> temporaries;
-  auto remove_all = [&](size_t from) {
-    for (size_t i = from; i < temporaries.size(); ++i) ::unlink(temporaries[i].c_str());
-  };
+void write_binary_files(const std::vector<std::pair<std::string, std::span<const std::byte>>>& files,
+                        IfExists if_exists) {
+  std::vector<std::unique_ptr<PendingOutput>> pending;  // the destructors remove what was not placed
   for (const auto& [path, bytes] : files) {
     if (path == "-") fail_internal("write_binary_files: standard output is not a file");
-    try {
-      temporaries.push_back(write_temporary(path, bytes));
-    } catch (...) {
-      remove_all(0);
-      throw;
+    if (written_in_place(path)) write_in_place(path, bytes);
+    else pending.push_back(std::make_unique<PendingOutput>(path, bytes));
+  }
+  // All renames in one step: a termination signal finds none of the outputs in place, or all of them.
+  // (The error is thrown after the step: nothing inside it allocates.)
+  int err = 0;
+  size_t failed = 0;
+  {
+    FileStepGuard guard;
+    for (; failed < pending.size(); ++failed) {
+      err = pending[failed]->place(if_exists);
+      if (err == 0) continue;
+      for (size_t j = 0; j < failed; ++j) ::unlink(pending[j]->path().c_str());  // no output without the others
+      break;
     }
   }
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (std::rename(temporaries[i].c_str(), files[i].first.c_str()) == 0) continue;
-    const int err = errno;
-    remove_all(i);
-    for (size_t j = 0; j < i; ++j) ::unlink(files[j].first.c_str());  // no output without the others
-    fail_write(files[i].first, err);
-  }
+  if (err != 0) fail_place(pending[failed]->path(), err);
 }
 
 }  // namespace mc

@@ -15,6 +15,7 @@ packages=(
   libturbojpeg0-dev                     # JPEG decoding for eval / calibration
   nlohmann-json3-dev                    # --json output and JSON data files
   parallel                              # GNU parallel: the sharded-sweep test runs its shards with it
+  strace                                # tests/cli/run_fault_tests.sh: a signal at a chosen system call
 )
 for arg in "$@"; do
   case "$arg" in

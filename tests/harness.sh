@@ -1,6 +1,6 @@
 # Sourced by the shell tests (tests/cli/*.sh, tests/ort/*.sh): a scratch folder removed on exit, the
 # pass / fail counters, `expect` (a CLI call: exit code, one error line, message), `check`,
-# `missing_shared` and `finish`.
+# `missing_shared`, `need_shared`, `need_node` and `finish`.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 passed=0
@@ -45,6 +45,15 @@ missing_shared() {
   echo "0 passed, 0 failed"
   exit 0
 }
+
+# need_shared PATH...: sets $shared (MCOMPRESS_SHARED_DIR, else ../shared, as tests/test_util.h) and
+# stops through missing_shared when a PATH below it is missing. need_node: ONNX Runtime's node.
+need_shared() {
+  shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
+  local p
+  for p in "$@"; do [ -e "$shared/$p" ] || missing_shared "$shared/$p"; done
+}
+need_node() { command -v node >/dev/null || { echo "FAIL: node is required (scripts/setup.sh --with-ort)"; exit 1; }; }
 
 finish() {  # the summary line; the exit status of the test
   echo "$passed passed, $failed failed"

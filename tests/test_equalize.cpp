@@ -407,12 +407,7 @@ TEST_CASE("test_equalize: iterations option parses and 0 sweeps changes nothing"
 
 TEST_CASE("test_equalize: every shared model keeps its outputs") {
   if (!test::need_shared()) return;
-  struct Case {
-    const char* model;
-    const char* input;
-  };
-  for (const Case c : {Case{"mobilenet_v1_0.25_224", "input_keras.npy"}, Case{"mobilenet_v1_0.75_224", "input_keras.npy"},
-                       Case{"mobilenet_v2_1_0", "input_torch.npy"}, Case{"shufflenet_v2_x1_0", "input_torch.npy"}}) {
+  for (const test::SharedModel c : test::float_shared_models) {
     CAPTURE(c.model);
     Model m = load_onnx((test::shared_dir() / "models" / (std::string(c.model) + ".onnx")).string());
     Model folded = m;

@@ -44,12 +44,7 @@ TEST_CASE("test_passes: pipelines parse, print back, and reject bad tokens") {
 
 TEST_CASE("test_passes: fold-bn and fold-constants keep every shared model's outputs") {
   if (!test::need_shared()) return;
-  struct Case {
-    const char* model;
-    const char* input;
-  };
-  for (const Case c : {Case{"mobilenet_v1_0.25_224", "input_keras.npy"}, Case{"mobilenet_v1_0.75_224", "input_keras.npy"},
-                       Case{"mobilenet_v2_1_0", "input_torch.npy"}, Case{"shufflenet_v2_x1_0", "input_torch.npy"}}) {
+  for (const test::SharedModel c : test::float_shared_models) {
     CAPTURE(c.model);
     Model m = load_onnx((test::shared_dir() / "models" / (std::string(c.model) + ".onnx")).string());
     Model folded = m;

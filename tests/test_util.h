@@ -31,6 +31,17 @@ inline bool need_shared() {
   return false;
 }
 
+// The four float shared models (BatchNorm kept or folded at import) and the reference input each takes
+// (../shared/reference: input_keras.npy for MobileNetV1, input_torch.npy for the others).
+struct SharedModel {
+  const char* model;
+  const char* input;
+};
+inline constexpr SharedModel float_shared_models[] = {{"mobilenet_v1_0.25_224", "input_keras.npy"},
+                                                      {"mobilenet_v1_0.75_224", "input_keras.npy"},
+                                                      {"mobilenet_v2_1_0", "input_torch.npy"},
+                                                      {"shufflenet_v2_x1_0", "input_torch.npy"}};
+
 // A fresh empty directory under the system temp dir, removed by the destructor.
 struct TempDir {
   std::filesystem::path path;

@@ -13,11 +13,9 @@
 set -u
 bin="${1:?usage: run_family_tests.sh MCOMPRESS_BINARY}"
 . "$(dirname "$0")/../harness.sh" || exit 1
-shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
+need_shared tools/ort-eval/run
+need_node
 runner="$shared/tools/ort-eval/run"
-if [ ! -x "$runner" ] || ! command -v node >/dev/null; then
-  missing_shared "$runner or node"
-fi
 . "$(dirname "$0")/../../scripts/lib.sh" || { echo "FAIL: scripts/lib.sh not found"; exit 1; }
 export NODE_PATH="${MCOMPRESS_ORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcompress-ort-eval}/node_modules"
 "$runner" ort-npy --help >/dev/null 2>&1  # installs onnxruntime-node on first use

@@ -6,11 +6,8 @@
 set -u
 bin="${1:?usage: run_ort_external_data.sh MCOMPRESS_BINARY}"
 . "$(dirname "$0")/../harness.sh" || exit 1
-shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
-if [ ! -x "$shared/tools/ort-eval/run" ]; then
-  missing_shared "$shared/tools/ort-eval"
-fi
-command -v node >/dev/null || { echo "node is required (scripts/setup.sh --with-ort)"; exit 1; }
+need_shared tools/ort-eval/run
+need_node
 model=examples/mobilenet_v1_0.25_224.onnx
 images=examples/images
 ort() { "$shared/tools/ort-eval/run" ort-npy "$@" --threads 1 >/dev/null; }

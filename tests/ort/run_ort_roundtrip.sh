@@ -10,13 +10,8 @@
 set -u
 bin="${1:?usage: run_ort_roundtrip.sh MCOMPRESS_BINARY}"
 . "$(dirname "$0")/../harness.sh" || exit 1
-# MCOMPRESS_SHARED_DIR overrides ../shared as in tests/test_util.h. A missing folder skips, except under
-# MCOMPRESS_REQUIRE_SHARED=1 (scripts/test.sh), where it fails.
-shared="${MCOMPRESS_SHARED_DIR:-$(pwd)/../shared}"
-if [ ! -d "$shared/reference" ]; then
-  missing_shared "$shared/reference"
-fi
-command -v node >/dev/null || { echo "node is required (scripts/setup.sh --with-ort)"; exit 1; }
+need_shared reference
+need_node
 for m in mobilenet_v1_0.25_224 mobilenet_v1_0.5_224_quant_dequant mobilenet_v1_0.75_224 mobilenet_v2_1_0 shufflenet_v2_x1_0; do
   case "$m" in mobilenet_v1*) input=input_keras.npy ;; *) input=input_torch.npy ;; esac
   if "$bin" export "$shared/models/$m.onnx" -o "$tmp/$m.onnx" --quiet &&
