@@ -338,7 +338,8 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
         // The record first, then the kept file: a record whose file is missing is computed again,
         // and that file is then known to be this sweep's to replace.
         if (plan.resume) plan.resume->save_point(grid.points[i], r.point, r.bytes);
-        if (!r.point.output.empty()) write_binary_file(r.point.output, r.bytes);
+        if (!r.point.output.empty())
+          write_binary_file(r.point.output, r.bytes, o.force || plan.owned[i] ? IfExists::replace : IfExists::fail);
       } catch (...) {
         std::lock_guard<std::mutex> lock(report_mutex);
         if (!write_failure) write_failure = std::current_exception();

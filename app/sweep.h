@@ -27,6 +27,7 @@ struct SweepSettings {
   std::vector<std::string> recipes;  // empty: every registered recipe
   std::vector<std::string> budgets;  // "recipe:key=v1,v2"
   std::string keep;                  // folder the point files are written into ("" : not kept)
+  bool force = false;                // --force: a kept file that exists is replaced (else only this sweep's own, SweepPlan::owned)
   std::optional<ShardSpec> shard;    // --shard: the part of the grid this run computes, written as a part (none: all of it)
   std::string resume;                // --resume: folder of the points' records ("" : none)
   std::string validation_dir;        // --val: labelled images for the budget decisions ("" : label-free)

@@ -84,7 +84,7 @@ void write_table_outputs(const SweepOptions& opts, const SweepTable& table) {
   std::vector<std::pair<std::string, std::span<const std::byte>>> files;
   for (const auto& [path, text] : texts)
     if (path != "-") files.emplace_back(path, std::as_bytes(std::span<const char>(text.data(), text.size())));
-  if (!files.empty()) write_binary_files(files);
+  if (!files.empty()) write_binary_files(files, opts.force ? IfExists::replace : IfExists::fail);  // another run's output is not replaced
   for (const auto& [path, text] : texts)
     if (path == "-") write_text_file(path, text);
   const bool stdout_taken = std::find(opts.outputs.begin(), opts.outputs.end(), "-") != opts.outputs.end() || opts.html == "-";
@@ -154,6 +154,7 @@ int run_sweep(CLI::App* cmd, SweepOptions& opts) {
   }
   s.preprocess = input_spec_with_flags("", opts.input);
   s.threads = common.threads;
+  s.force = opts.force;
   const SweepGrid grid = build_sweep_grid(s);
   for (const auto& r : grid.rejected)
     if (!common.quiet) std::fprintf(stderr, "mcompress: warning: sweep point skipped: %s\n", r.c_str());
@@ -201,7 +202,7 @@ int run_sweep(CLI::App* cmd, SweepOptions& opts) {
                  static_cast<long long>(out.statistics_computed));
   if (s.shard) {
     const SweepPart part = sweep_part(s, plan, out);
-    write_text_file(opts.outputs.front(), part_to_json(part).dump(2) + "\n");
+    write_text_file(opts.outputs.front(), part_to_json(part).dump(2) + "\n", opts.force ? IfExists::replace : IfExists::fail);
     size_t failures = 0;
     for (const auto& p : out.table.points) failures += !p.ok();
     if (failures && !common.quiet)
