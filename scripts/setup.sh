@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian package mcompress needs to build and test, if missing. Idempotent; needs root
-# (or sudo) only when something is missing. Usage: scripts/setup.sh [--with-ort] [--with-fuzz] [--with-chromium]
+# (or sudo) only when something is missing.
+# Usage: scripts/setup.sh [--with-ort] [--with-fuzz] [--with-chromium] [--with-slurm]
 #   --with-ort       also Node.js + npm, for ../shared/tools/ort-eval cross-checks and bench/
 #   --with-fuzz      also clang and its runtime, for the libFuzzer targets
 #   --with-chromium  also Chromium (headless) and Node.js, for scripts/check_html.sh: renders the HTML
 #                    reports and checks the screenshot is not blank (the CLI tests do it when present)
+#   --with-slurm     also Slurm and munge, for tests/slurm (a single-node cluster runs examples/slurm/)
 set -euo pipefail
 
 packages=(
@@ -22,7 +24,8 @@ for arg in "$@"; do
     --with-ort) packages+=(nodejs npm) ;;
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --with-chromium) packages+=(chromium nodejs) ;;
-    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz, --with-chromium)" >&2; exit 2 ;;
+    --with-slurm) packages+=(slurm-wlm munge) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz, --with-chromium, --with-slurm)" >&2; exit 2 ;;
   esac
 done
 

@@ -28,6 +28,8 @@ case "$cmd" in
 esac
 
 host="$(hostname -s)"
+# Ports derived from DIR, so two clusters in two folders (two test runs) do not collide.
+port=$((17000 + $(printf '%s' "$dir" | cksum | cut -d' ' -f1) % 4000 * 2))
 cpus="$(nproc)"
 mem_mb="$(awk '/MemTotal/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)"
 mkdir -p "$dir/state" "$dir/spool" "$dir/log"
@@ -44,8 +46,8 @@ SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres

@@ -4,7 +4,7 @@
 # every HTML report it writes in headless Chromium (scripts/check_html.sh), not only checks its text.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --with-ort --with-chromium
+scripts/setup.sh --with-ort --with-chromium --with-slurm
 jobs="$(nproc 2>/dev/null || echo 2)"
 export MCOMPRESS_REQUIRE_CHROMIUM=1
 # Tests that need ../shared fail when it is missing instead of skipping (tests/test_util.h need_shared).
