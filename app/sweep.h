@@ -21,6 +21,7 @@ struct SweepSettings {
   std::vector<std::string> budgets;  // "recipe:key=v1,v2"
   std::string keep;                  // folder the point files are named into ("" : not kept)
   std::string validation_dir;        // --val: labelled images for the budget decisions ("" : label-free)
+  std::string stats_file;            // --stats: calibration statistics read from this file ("" : computed)
   double confidence = 0.9;           // --confidence of those decisions
   int64_t calib_count = 256, eval_limit = 0;
   uint64_t seed = 0;
