@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <tuple>
 
 #include "analysis/calibration_stats.h"
@@ -189,6 +190,31 @@ TEST_CASE("test_stats_file: every truncation and every flipped byte is refused")
   encode_remaining(m, Encoding::fp32_planes);
   const std::vector<std::byte> mcz = write_mcz(m, nlohmann::ordered_json::object());
   test::expect_error([&] { read_statistics_file(mcz, "m.mcz"); }, ErrorKind::input, "m.mcz: not a calibration statistics file");
+}
+
+TEST_CASE("test_stats_file: mutations behind the checksums are read or refused as input errors, never anything else") {
+  // The checksums catch any corruption first; resealing each mutant exercises the parser behind
+  // them: every count, length, order and range check.
+  Fixture fx;
+  const std::vector<std::byte> bytes = write_statistics_file(fx.file());
+  std::mt19937_64 rng(19);
+  int refused = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::vector<std::byte> mutant = bytes;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = 32 + rng() % (mutant.size() - 40);
+      mutant[at] = static_cast<std::byte>(rng() % 3 == 0 ? 0xff : rng() & 0xff);
+    }
+    if (trial % 5 == 0) mutant.resize(32 + rng() % (mutant.size() - 40) + 8);  // cut the body short
+    try {
+      read_statistics_file(sealed(std::move(mutant)), "m.stats");
+    } catch (const Error& e) {
+      ++refused;
+      if (e.kind() != ErrorKind::input) FAIL("trial " << trial << ": error of kind " << static_cast<int>(e.kind()) << ": " << e.what());
+    }
+  }
+  CHECK(refused > 2000);
 }
 
 TEST_CASE("test_stats_file: sizes consistent with the checksums but not with the bytes are refused before allocating") {
