@@ -107,7 +107,7 @@ int run_calibrate(const CalibrateOptions& o) {
   progress.finish();
   {
     TimedStage timed("writing the output");
-    write_binary_file(o.output, result.bytes);
+    write_binary_file(o.output, result.bytes, o.force ? IfExists::replace : IfExists::fail);  // another run's output is not replaced
   }
   const StageTimer::Snapshot times = timer.snapshot();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
