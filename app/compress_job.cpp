@@ -9,6 +9,7 @@
 #include "core/text.h"
 #include "analysis/energy.h"
 #include "analysis/paired_drop.h"
+#include "app/statistics_from_file.h"
 #include "formats/file_io.h"
 #include "formats/input_convention.h"
 #include "formats/labels.h"
@@ -50,6 +51,8 @@ std::vector<std::string> validate_job(const CompressJob& job) {
   const auto passes = pipeline.empty() ? std::vector<PassInvocation>{} : parse_pipeline(pipeline);
   const PassInvocation* needs = first_needing_calibration(passes);
   const std::string what = job.recipe_options.passes.empty() ? "recipe '" + recipe + "'" : std::string("--passes");
+  if (!job.stats_file.empty() && job.calib_dir.empty())
+    fail_usage("--stats needs --calib DIR: the file is used only for the calibration images it was made from");
   if (needs && job.calib_dir.empty())
     fail_usage("pass '" + needs->name + "'" + (job.recipe_options.passes.empty() ? " of recipe '" + recipe + "'" : std::string()) +
                " needs calibration images: give --calib DIR");
@@ -64,7 +67,7 @@ std::vector<std::string> validate_job(const CompressJob& job) {
                  "folders of preprocessed float32 .npy tensors need none");
   }
   if (!needs && !job.calib_dir.empty())
-    notes.push_back("--calib (and --calib-count, --seed, --held-out) ignored: " + what + " needs no calibration images");
+    notes.push_back("--calib (and --calib-count, --seed, --held-out, --stats) ignored: " + what + " needs no calibration images");
   if (convention.preprocess.kind == Preprocess::Kind::none)
     notes.push_back("the file will not record the model's preprocessing: eval and sweep of it will need --preprocess (give it here to store it)");
   if (needs) {
@@ -147,6 +150,9 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
     result.calibration = sample_calibration(job.calib_dir, job.calib_count, job.held_out, job.seed, image, source.model, job.warn);
     ro.calibration = result.calibration.fit;
     ro.held_out = result.calibration.held_out;
+    if (!job.stats_file.empty())
+      ro.statistics_cache = statistics_for_run(job.stats_file, StatisticsRun{&source.model, source.file.name, job.seed, job.calib_count,
+                                                                             &result.calibration.fit, &result.calibration.held_out});
   }
   ro.confidence = job.confidence;
   if (!job.validation_dir.empty()) {
@@ -156,6 +162,9 @@ CompressResult run_compress_job(const CompressJob& job, const SourceModel& sourc
     ro.validation_labels = std::move(val.labels);
   }
   CompressedModel compressed = run_recipe(recipe, source.model, ro);
+  if (ro.statistics_cache && ro.statistics_cache->computed() > 0 && job.log)
+    job.log("--stats " + job.stats_file + " held no statistics for " + count_of(ro.statistics_cache->computed(), "model state") +
+            " this pipeline asked about: computed here");
   result.recipe = compressed.recipe;
   result.pipeline = compressed.pipeline;
   result.budgets = compressed.budgets;

@@ -46,6 +46,7 @@ struct CompressJob {
   std::string calib_dir;
   int64_t calib_count = 256, held_out = 0;
   uint64_t seed = 0;
+  std::string stats_file;        // --stats: calibration statistics read from this file (app/statistics_from_file.h; "" : none)
   std::string validation_dir;    // --val: labelled images for every budget decision ("" : label-free decisions)
   double confidence = 0.9;       // --confidence of budget decisions
   std::string eval_images;       // "" : accuracy not measured

@@ -1,5 +1,6 @@
 #include "app/profile_job.h"
 
+#include "app/statistics_from_file.h"
 #include "core/error.h"
 #include "core/stage_timer.h"
 #include "formats/input_convention.h"
@@ -16,28 +17,40 @@ void validate_profile_job(const ProfileJob& job) {
     fail_usage("--passes: profile runs passes that need no calibration images (canonicalizing ones such as fold-bn, equalize)");
 }
 
-ProfileResult run_profile_job(const ProfileJob& job, const ModelFile& file) {
-  validate_profile_job(job);
-  // A .mcz is profiled as the float model its weights decode to.
-  Model model = [&] {
-    TimedStage timed("decode model");
-    return decoded_model(file);
-  }();
+Model profiled_source(const ModelFile& file) {
+  TimedStage timed("decode model");
+  Model model = decoded_model(file);  // a .mcz is profiled as the float model its weights decode to
   for (auto& [name, init] : model.graph.initializers) init.encoding.reset();
+  return model;
+}
+
+ProfileInputs profile_inputs(const ProfileJob& job, const Model& decoded, const std::string& name) {
+  ProfileInputs in{decoded, {}};
   PassContext pctx;
   pctx.threads = job.threads;
-  run_pipeline(model, parse_pipeline(job.passes), pctx);
+  run_pipeline(in.model, parse_pipeline(job.passes), pctx);
+  const ImageConfig image = fit_image_config(parse_input_spec(job.preprocess), in.model, name);
+  TimedStage timed("calibration images");
+  in.images = calibration_set(job.calib_dir, job.calib_count, job.seed, image, in.model, job.warn);
+  return in;
+}
 
+ProfileResult run_profile_job(const ProfileJob& job, const ModelFile& file) {
+  validate_profile_job(job);
+  const Model source = profiled_source(file);
+  ProfileInputs in = profile_inputs(job, source, file.name);
+  Model& model = in.model;
   ProfileResult r;
-  const ImageConfig image = fit_image_config(parse_input_spec(job.preprocess), model, file.name);
-  {
-    TimedStage timed("calibration images");
-    r.images = calibration_set(job.calib_dir, job.calib_count, job.seed, image, model, job.warn);
-  }
+  r.images = in.images;
+  // Profile draws no held-out images: its statistics are those of the whole sample, and a file
+  // made for compress's split serves it as long as the sample is the same.
+  const std::shared_ptr<StatisticsCache> shared =
+      job.stats_file.empty() ? nullptr
+                             : statistics_for_run(job.stats_file, StatisticsRun{&source, file.name, job.seed, job.calib_count, &r.images, nullptr});
   AnalysisManager analyses(AnalysisManager::Settings{job.threads, {}, [&](int64_t d, int64_t t) {
                                                        if (job.progress) job.progress("calibration", d, t);
                                                      },
-                                                     r.images, nullptr});
+                                                     r.images, shared});
   r.statistics = analyses.calibration_statistics(model);
   if (r.statistics.layers.empty())
     fail_unsupported(file.name + ": the model has no Conv, Gemm or MatMul layer with constant weights to profile");

@@ -15,6 +15,7 @@
 #include "analysis/statistics_cache.h"
 #include "app/sweep_identity.h"
 #include "app/sweep_resume.h"
+#include "app/statistics_from_file.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "core/text.h"
@@ -280,7 +281,11 @@ SweepOutcome run_sweep(const SweepSettings& o, const SweepGrid& grid, const Sour
   if (any_calib) {
     // As `compress`: half of the sample (at most 128 images) is held out for budget decisions.
     s.calibration = sample_calibration(o.calib, o.calib_count, 0, o.seed, s.image, source.model, o.warn);
-    s.cache = std::make_shared<StatisticsCache>();
+    s.cache = o.stats_file.empty() ? std::make_shared<StatisticsCache>()
+                                   : statistics_for_run(o.stats_file, StatisticsRun{&source.model, source.file.name, o.seed, o.calib_count,
+                                                                                    &s.calibration.fit, &s.calibration.held_out});
+  } else if (!o.stats_file.empty() && o.warn) {
+    o.warn("--stats ignored: no point of the sweep needs calibration images");
   }
   if (!o.validation_dir.empty()) {
     check_labelled_folder(o.validation_dir, EvalOptions{});

@@ -31,6 +31,7 @@ struct SweepSettings {
   std::optional<ShardSpec> shard;    // --shard: the part of the grid this run computes, written as a part (none: all of it)
   std::string resume;                // --resume: folder of the points' records ("" : none)
   std::string validation_dir;        // --val: labelled images for the budget decisions ("" : label-free)
+  std::string stats_file;            // --stats: calibration statistics read from this file ("" : computed)
   double confidence = 0.9;           // --confidence of those decisions
   int64_t calib_count = 256, eval_limit = 0;
   uint64_t seed = 0;

@@ -26,7 +26,7 @@ struct CompressOptions {
   std::string output;
   std::string recipe;
   InputFlags input;
-  std::string calib, passes, eval_images, report, val;
+  std::string calib, passes, eval_images, report, val, stats;
   double confidence = 0.9;
   int64_t calib_count = 256, held_out = 0, eval_limit = 0;
   uint64_t seed = 0;
@@ -116,6 +116,8 @@ int run_compress(const CompressOptions& o) {
   job.eval_images = o.eval_images;
   job.eval_limit = o.eval_limit;
   job.validation_dir = o.val;
+  if (o.stats == "-" && o.file == "-") fail_usage("the model and --stats cannot both be standard input");
+  job.stats_file = o.stats;
   job.confidence = o.confidence;
   job.output_name = o.output;
   job.threads = o.common.threads;
@@ -220,6 +222,10 @@ Command add_compress_command(CLI::App& root) {
   cmd->add_option("--held-out", o->held_out, "Of those, images kept out of fitting for budget decisions (default: half, at most 128)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
+  cmd->add_option("--stats", o->stats,
+                  "Calibration statistics written by 'mcompress calibrate' for this model, --calib and settings: read\n"
+                  "instead of computed (the file is the same byte for byte); a file for anything else is refused")
+      ->type_name("FILE");
   cmd->add_option("--max-drop", o->max_drop,
                   "hybrid, sparse: largest top-1 loss in points (default 1). With --val, a paired one-sided bound on\n"
                   "those labelled images; without, estimated against the float model on held-out calibration images,\n"

@@ -24,7 +24,7 @@ namespace {
 
 struct ProfileOptions {
   InputFlags input;
-  std::string file, calib, output, passes = "fold-constants,fold-bn";
+  std::string file, calib, output, stats, passes = "fold-constants,fold-bn";
   int64_t calib_count = 256, e2e_images = 32;
   bool verbose = false;
   uint64_t seed = 0;
@@ -100,6 +100,8 @@ int run_profile(const ProfileOptions& o) {
   job.end_to_end_formats = split_list(o.e2e_formats);
   job.end_to_end_images = o.e2e_images;
   job.threads = o.common.threads;
+  if (o.stats == "-" && o.file == "-") fail_usage("the model and --stats cannot both be standard input");
+  job.stats_file = o.stats;
   validate_profile_job(job);  // before reading anything
   job.warn = [&](const std::string& m) {
     if (!o.common.quiet) std::fprintf(stderr, "mcompress: warning: %s\n", m.c_str());
@@ -175,6 +177,10 @@ Command add_profile_command(CLI::App& root) {
   cmd->add_option("--calib", o->calib, "Folder of calibration images (JPEG or .npy)")->required()->type_name("DIR");
   cmd->add_option("--calib-count", o->calib_count, "Calibration images to use (a seeded sample)")->check(CLI::Range(int64_t{1}, int64_t{1} << 30))->default_val(256);
   cmd->add_option("--seed", o->seed, "Seed of the calibration sample")->default_val(0);
+  cmd->add_option("--stats", o->stats,
+                  "Calibration statistics written by 'mcompress calibrate' for this model, --calib and settings: read\n"
+                  "instead of computed (the output is the same); a file for anything else is refused")
+      ->type_name("FILE");
   add_input_options(cmd, o->input, "");
   cmd->add_option("--passes", o->passes, "Canonicalizing passes run before profiling")->default_val("fold-constants,fold-bn");
   cmd->add_option("--e2e-images", o->e2e_images, "Images for the per-layer end-to-end measurement (0: skip)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->default_val(32);

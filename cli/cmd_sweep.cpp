@@ -260,6 +260,7 @@ Command add_sweep_command(CLI::App& root) {
   cmd->add_option("--calib", st.calib, "Calibration images (JPEG or .npy; no labels needed)")->type_name("DIR");
   cmd->add_option("--calib-count", st.calib_count, "Calibration images to sample")->check(CLI::Range(int64_t{2}, int64_t{1} << 30))->default_val(256);
   cmd->add_option("--seed", st.seed, "Seed of the calibration sample")->default_val(0);
+  cmd->add_option("--stats", st.stats_file, "Calibration statistics from 'mcompress calibrate' (as compress --stats)")->type_name("FILE");
   cmd->add_option("--eval-images", st.eval_images, "Labelled folder (labels.tsv) on which every point's top-1 is measured (required)")
       ->type_name("DIR");
   cmd->add_option("--eval-limit", st.eval_limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

@@ -136,7 +136,7 @@ void check_output_path(const std::string& path, bool force, const std::vector<st
 
 void check_output_kind(const std::string& path, OutputKind kind, bool force, const std::function<void(const std::string&)>& warn) {
   if (kind == OutputKind::text) return;
-  const char* what = kind == OutputKind::mcz ? ".mcz" : "ONNX";
+  const char* what = kind == OutputKind::mcz ? ".mcz" : kind == OutputKind::onnx ? "ONNX" : "calibration statistics";
   if (path == "-") {
     if (isatty(STDOUT_FILENO) && !force)
       fail_usage(std::string("refusing to write binary ") + what + " data to a terminal: redirect standard output, or give --force");

@@ -49,6 +49,7 @@ Command add_compress_command(CLI::App& root);
 Command add_profile_command(CLI::App& root);
 Command add_report_command(CLI::App& root);
 Command add_sweep_command(CLI::App& root);
+Command add_calibrate_command(CLI::App& root);
 
 // A one-line progress bar on stderr, shown only when stderr is a terminal and not --quiet.
 class Progress {
@@ -90,8 +91,8 @@ class StageProgress {
 void check_output_path(const std::string& path, bool force, const std::vector<std::string>& inputs = {});
 
 // What an output holds, for the checks on its name and on where it goes.
-enum class OutputKind { mcz, onnx, text };
-// Refuses (usage, exit 2) binary output (`kind` mcz or onnx) to a terminal unless `force`; warns
+enum class OutputKind { mcz, onnx, statistics, text };
+// Refuses (usage, exit 2) binary output (`kind` mcz, onnx or statistics) to a terminal unless `force`; warns
 // (through `warn`) when a .mcz is written under a name ending in .onnx, or an ONNX model under .mcz.
 void check_output_kind(const std::string& path, OutputKind kind, bool force, const std::function<void(const std::string&)>& warn);
 

@@ -97,7 +97,8 @@ int run(int argc, char** argv) {
   std::vector<mc::cli::Command> commands = {mc::cli::add_info_command(root), mc::cli::add_eval_command(root),
                                             mc::cli::add_profile_command(root), mc::cli::add_compress_command(root),
                                             mc::cli::add_export_command(root),
-                                            mc::cli::add_report_command(root), mc::cli::add_sweep_command(root)};
+                                            mc::cli::add_report_command(root), mc::cli::add_sweep_command(root),
+                                            mc::cli::add_calibrate_command(root)};
   try {
     // `mcompress help [COMMAND]` is `mcompress [COMMAND] --help`.
     std::vector<char*> args(argv, argv + argc);

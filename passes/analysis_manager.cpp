@@ -27,8 +27,13 @@ const CalibrationStats& AnalysisManager::calibration_statistics(const Model& mod
       ++computed_[AnalysisKind::calibration_statistics];
       return collect_calibration_stats(model, settings_.calibration, StatsOptions{settings_.threads, true, true, {}}, settings_.progress);
     };
-    statistics_ = settings_.shared_statistics ? settings_.shared_statistics->get(model, settings_.calibration, compute)
-                                              : std::make_shared<const CalibrationStats>(compute());
+    if (settings_.shared_statistics) {
+      bool computed = false;
+      statistics_ = settings_.shared_statistics->get(model, settings_.calibration, compute, &computed);
+      if (!computed && settings_.log) settings_.log("calibration statistics reused (already computed for this model state, or read from --stats)");
+    } else {
+      statistics_ = std::make_shared<const CalibrationStats>(compute());
+    }
   }
   return *statistics_;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "passes/pass.h"
+#include "passes/pipeline_statistics.h"
 
 namespace mc {
 
@@ -194,14 +195,11 @@ bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& op
   return !pipeline.empty() && first_needing_calibration(parse_pipeline(pipeline)) != nullptr;
 }
 
-CompressedModel run_recipe(const std::string& recipe, const Model& model, const RecipeOptions& o) {
-  CompressedModel out;
-  out.model = model;
-  out.recipe = recipe;
-  out.pipeline = recipe_pipeline(recipe, o);
-  // The whole pipeline is parsed and checked before anything runs (run_pipeline then refuses,
-  // naming the pass, to run one that needs calibration images without them).
-  const std::vector<PassInvocation> pipeline = out.pipeline.empty() ? std::vector<PassInvocation>{} : parse_pipeline(out.pipeline);
+namespace {
+
+// The context a recipe's pipeline runs in (one place, so that gathering its statistics ahead
+// runs the passes exactly as run_recipe does).
+PassContext recipe_context(const RecipeOptions& o) {
   PassContext ctx;
   ctx.threads = o.threads;
   ctx.log = o.log;
@@ -213,6 +211,27 @@ CompressedModel run_recipe(const std::string& recipe, const Model& model, const 
   ctx.validation_labels = o.validation_labels;
   ctx.confidence = o.confidence;
   ctx.statistics_cache = o.statistics_cache;
+  return ctx;
+}
+
+}  // namespace
+
+std::vector<StatisticsRequest> gather_recipe_statistics(const std::string& recipe, const Model& model, const RecipeOptions& o) {
+  const std::string text = recipe_pipeline(recipe, o);
+  if (text.empty()) return {};
+  PassContext ctx = recipe_context(o);
+  return gather_pipeline_statistics(model, parse_pipeline(text), ctx);
+}
+
+CompressedModel run_recipe(const std::string& recipe, const Model& model, const RecipeOptions& o) {
+  CompressedModel out;
+  out.model = model;
+  out.recipe = recipe;
+  out.pipeline = recipe_pipeline(recipe, o);
+  // The whole pipeline is parsed and checked before anything runs (run_pipeline then refuses,
+  // naming the pass, to run one that needs calibration images without them).
+  const std::vector<PassInvocation> pipeline = out.pipeline.empty() ? std::vector<PassInvocation>{} : parse_pipeline(out.pipeline);
+  PassContext ctx = recipe_context(o);
   if (!pipeline.empty()) run_pipeline(out.model, pipeline, ctx);
   out.filter_sensitivity = std::move(ctx.filter_sensitivity);
   out.filter_sensitivity_format = ctx.filter_sensitivity_format;

@@ -16,6 +16,7 @@
 #include "core/graph.h"
 #include "core/encoding.h"
 #include "passes/budget_record.h"
+#include "passes/statistics_request.h"
 
 namespace mc {
 
@@ -66,6 +67,12 @@ bool recipe_needs_calibration(const std::string& recipe, const RecipeOptions& op
 // Encodes every initializer no pass encoded: pruned weights as sparse fp32 (a mask and the non-zeros'
 // byte planes), integer tensors raw, float tensors as `float_encoding` (fp32_planes: lossless; fp16).
 void encode_remaining(Model& model, Encoding float_encoding);
+
+// Computes, into `options.statistics_cache` (which must be set), the calibration statistics the
+// recipe's pipeline will ask for (passes/pipeline_statistics.h), running its passes only as far as
+// the last request. A run of the recipe with the same options, model and images then finds every
+// one of them in the cache. Returns where the pipeline asks (none for recipes without calibration).
+std::vector<StatisticsRequest> gather_recipe_statistics(const std::string& recipe, const Model& model, const RecipeOptions& options);
 
 // Fails (usage error) for an unknown recipe, listing the valid ones, and for recipes that need
 // calibration images when none are given. Weights no pass encoded are stored losslessly (fp16
