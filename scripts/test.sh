@@ -18,5 +18,7 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 # 5.3 minutes on 2 cores, to save half a minute of test time).
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DMCOMPRESS_SANITIZE=ON -DMCOMPRESS_BENCH=OFF
+# ONNX Runtime comparisons (label ort: numbers, the same as in the Release tree) and the Slurm
+# cluster test (label cluster: the same binary paths as cli_shard) run in the Release tree only.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs"
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE 'ort|cluster'

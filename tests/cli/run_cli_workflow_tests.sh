@@ -14,7 +14,7 @@ images=examples/images
 expect 0 "" -- compress "$model" -o "$tmp/f16.mcz" --recipe fp16 --quiet
 expect 0 "" -- compress "$model" -o "$tmp/q.mcz" --recipe int8 --calib "$images" --preprocess keras --quiet
 
-expect 0 "" -- compress "$model" -o "$tmp/s.mcz" --recipe sparse --sparsity 0.2 --max-drop 5 --calib "$images" --preprocess keras --quiet
+expect 0 "" -- compress "$model" -o "$tmp/s.mcz" --recipe sparse --sparsity 0.2 --max-drop 5 --calib "$images" --calib-count 6 --preprocess keras --quiet
 "$bin" info "$tmp/s.mcz" --json >"$tmp/si.json"
 ratio="$(grep -o '"compression_ratio": [0-9.]*' "$tmp/si.json" | head -1 | sed 's/.*: //')"
 check "the sparse recipe writes a file over 4x smaller than fp32 (got ${ratio:-none})" awk -v r="${ratio:-0}" 'BEGIN { exit !(r > 4) }'

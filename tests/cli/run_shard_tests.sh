@@ -204,15 +204,16 @@ fi
 # --- the batch Makefile's sharded sweep: `make sweep -j3 SHARDS=3` merges into the unsharded table and page
 if command -v make >/dev/null 2>&1; then
   mk="$tmp/mk"
-  make -C examples sweep -j3 SHARDS=3 MCOMPRESS="$bin" OUT="$mk" >"$tmp/mk.log" 2>&1
+  mkflags="--recipes fp16,hybrid --budgets hybrid:ternary-fraction=0.3 --calib-count 4 --eval-limit 2"
+  make -C examples sweep -j3 SHARDS=3 MCOMPRESS="$bin" OUT="$mk" SWEEP_FLAGS="$mkflags" >"$tmp/mk.log" 2>&1
   rc=$?
   check "make sweep SHARDS=3 succeeds (exit $rc: $(tail -c 300 "$tmp/mk.log"))" test "$rc" -eq 0
   # The same sweep unsharded, from the same folder with the same (relative) paths as the Makefile's.
+  # shellcheck disable=SC2086
   (cd examples && "$bin" sweep mobilenet_v1_0.25_224.onnx --calib images --eval-images images --preprocess keras \
-     --recipes fp16,int8,hybrid --budgets hybrid:ternary-fraction=0.1,0.3 --calib-count 8 --eval-limit 4 \
-     -o "$mk/u.csv" --html "$mk/u.html" --quiet)
+     $mkflags -o "$mk/u.csv" --html "$mk/u.html" --quiet)
   for ext in csv html; do check "make sweep: $ext byte-identical to the unsharded run" cmp -s "$mk/sweep.$ext" "$mk/u.$ext"; done
-  check "make sweep again has nothing to do" bash -c "make -C examples sweep SHARDS=3 MCOMPRESS='$bin' OUT='$mk' | grep -q 'Nothing to be done'"
+  check "make sweep again has nothing to do" bash -c "make -C examples sweep SHARDS=3 MCOMPRESS='$bin' OUT='$mk' SWEEP_FLAGS='$mkflags' | grep -q 'Nothing to be done'"
 fi
 
 finish

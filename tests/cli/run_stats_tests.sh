@@ -54,11 +54,11 @@ done
 check "compress --stats - reads standard input" cmp -s "$tmp/without.mcz" "$tmp/q.mcz"
 rm -f "$tmp/q.mcz"
 expect 0 "--stats\) ignored: recipe 'fp16' needs no calibration images" -- compress "$model" -o "$tmp/f.mcz" --recipe fp16 "${calib[@]}" --stats "$stats"
-prof=(--e2e-images 4)
+prof=(--e2e-images 2)
 "$bin" profile "$model" "${calib[@]}" "${prof[@]}" -o "$tmp/p1.json" --quiet >/dev/null
 "$bin" profile "$model" "${calib[@]}" "${prof[@]}" -o "$tmp/p2.json" --quiet --stats "$stats" >/dev/null
 check "profile: the same output with --stats" cmp -s "$tmp/p1.json" "$tmp/p2.json"
-sw=(--eval-images "$images" --preprocess keras --calib "$images" --calib-count 6 --recipes fp16,int8,hybrid --budgets hybrid:ternary-fraction=0.2,0.3)
+sw=(--eval-images "$images" --preprocess keras --calib "$images" --calib-count 6 --eval-limit 2 --recipes int8,hybrid --budgets hybrid:ternary-fraction=0.3)
 "$bin" calibrate "$model" "${calib[@]}" --calib-count 6 --for int8,hybrid -o "$tmp/six.stats" --quiet
 "$bin" sweep "$model" "${sw[@]}" -o "$tmp/s1.csv" --quiet
 "$bin" sweep "$model" "${sw[@]}" -o "$tmp/s2.csv" --stats "$tmp/six.stats" 2>"$tmp/s2.err" >/dev/null
