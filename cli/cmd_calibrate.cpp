@@ -89,15 +89,8 @@ int run_calibrate(const CalibrateOptions& o) {
   job.threads = o.common.threads;
   validate_calibrate_job(job);  // before reading the model
   StageProgress progress(o.common.quiet);
-  if (o.verbose && !o.common.quiet)
-    job.log = [&](const std::string& m) {
-      progress.finish();
-      std::fprintf(stderr, "%s\n", m.c_str());
-    };
-  job.warn = [&](const std::string& m) {
-    progress.finish();
-    warn(m);
-  };
+  if (o.verbose && !o.common.quiet) job.log = progress.line(print_log_line);
+  job.warn = progress.line(warn);
   job.progress = progress.callback();
   const ModelFile file = [&] {
     TimedStage timed("reading the model");

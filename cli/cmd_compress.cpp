@@ -126,15 +126,8 @@ int run_compress(const CompressOptions& o) {
   // that cannot be read gets its one error line alone).
   const std::vector<std::string> notes = validate_job(job);
   StageProgress progress(o.common.quiet);
-  if (o.verbose && !o.common.quiet)
-    job.log = [&](const std::string& m) {
-      progress.finish();
-      std::fprintf(stderr, "%s\n", m.c_str());
-    };
-  job.warn = [&](const std::string& m) {
-    progress.finish();
-    warn(m);
-  };
+  if (o.verbose && !o.common.quiet) job.log = progress.line(print_log_line);
+  job.warn = progress.line(warn);
   job.progress = progress.callback();
 
   const SourceModel source = [&] {

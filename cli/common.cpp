@@ -106,6 +106,8 @@ Progress& StageProgress::bar(const std::string& stage) {
   return *b;
 }
 
+void print_log_line(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+
 void StageProgress::finish() {
   for (auto& [name, b] : bars_)
     if (b) b->finish();

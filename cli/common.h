@@ -77,11 +77,20 @@ class StageProgress {
     return [this](const std::string& stage, int64_t done, int64_t total) { update(stage, done, total); };
   }
   void finish();
+  // A message line for a job's `log` or `warn` callback: ends the current bar, then `print`s.
+  std::function<void(const std::string&)> line(std::function<void(const std::string&)> print) {
+    return [this, print = std::move(print)](const std::string& m) {
+      finish();
+      print(m);
+    };
+  }
 
  private:
   bool quiet_;
   std::map<std::string, std::unique_ptr<Progress>> bars_;
 };
+// Prints a --verbose log line on stderr as it is.
+void print_log_line(const std::string& line);
 
 // Fails before any work is done if PATH ("-" is stdout) cannot be written: its directory is missing
 // or PATH exists and `force` is not set (output error, exit 5). An existing device or FIFO (/dev/null)
