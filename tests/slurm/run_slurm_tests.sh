@@ -44,8 +44,10 @@ submitted="$(examples/slurm/submit.sh "$tmp/sweep.conf" 2>&1)"
 check "submit.sh submits the array and the merge ($submitted)" grep -Eq '^sweep array job [0-9]+ \(3 tasks\), merge job [0-9]+' <<<"$submitted"
 array="$(sed -n 's/^sweep array job \([0-9]*\).*/\1/p' <<<"$submitted")"
 merge="$(sed -n 's/.*merge job \([0-9]*\).*/\1/p' <<<"$submitted")"
-check "every array task completed ($(wait_job "${array:-0}"))" test "$(wait_job "${array:-0}")" = COMPLETED
-check "the merge job completed ($(wait_job "${merge:-0}"))" test "$(wait_job "${merge:-0}")" = COMPLETED
+array_state="$(wait_job "${array:-0}")"
+merge_state="$(wait_job "${merge:-0}")"
+check "every array task completed ($array_state)" test "$array_state" = COMPLETED
+check "the merge job completed ($merge_state)" test "$merge_state" = COMPLETED
 for k in 1 2 3; do check "array task $k wrote its part" test -s "$out/part$k.json"; done
 # The same sweep unsharded, from the same folder with the same paths (the rows' commands name them).
 . "$tmp/sweep.conf"
