@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <tuple>
 
 #include "core/ops/conv_kernels.h"
@@ -79,12 +80,43 @@ void integer_conv(const ConvGeometry& s, const std::vector<float>& x, const std:
 int32_t qmin_of(DType t) { return t == DType::u8 ? 0 : -128; }
 int32_t qmax_of(DType t) { return t == DType::u8 ? 255 : 127; }
 
-// sum over the window of (x - x_zp) * (w - w_zp[m]) for every output, exactly (see the top).
-std::vector<int32_t> integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w,
-                                  const std::vector<int32_t>& w_zp, ThreadPool& pool) {
+// Scratch floats reused across calls on one thread (slot 0: the shifted input, 1: the sums), never
+// value-initialized: every element is written before it is read. Large buffers freshly mapped on
+// every call would cost a page fault per 4 KB; these keep their pages for the thread's life, which
+// does not raise the peak (the largest layer needs them anyway).
+float* scratch(int slot, int64_t n) {
+  thread_local std::unique_ptr<float[]> buffers[2];
+  thread_local int64_t sizes[2] = {0, 0};
+  if (n > sizes[slot]) {
+    buffers[slot].reset();
+    buffers[slot].reset(new float[static_cast<size_t>(n)]);
+    sizes[slot] = n;
+  }
+  return buffers[slot].get();
+}
+
+// dst[i] = src[i] - zp as floats, in blocks over the pool (one loop per 8-bit type, so it vectorizes).
+template <class T>
+void shifted_to_float(const T* src, int64_t n, int32_t zp, float* dst, ThreadPool& pool) {
+  constexpr int64_t block = 1 << 16;
+  pool.parallel_for((n + block - 1) / block, [&](int64_t b) {
+    const int64_t end = std::min(n, (b + 1) * block);
+    for (int64_t i = b * block; i < end; ++i) dst[i] = static_cast<float>(static_cast<int32_t>(src[i]) - zp);
+  });
+}
+void to_shifted_float(const Tensor& t, int32_t zp, float* dst, ThreadPool& pool) {
+  if (t.dtype() == DType::u8) shifted_to_float(t.data<uint8_t>(), t.numel(), zp, dst, pool);
+  else shifted_to_float(t.data<int8_t>(), t.numel(), zp, dst, pool);
+}
+
+// sum over the window of (x - x_zp) * (w - w_zp[m]) for every output, exactly (see the top): as
+// integer-valued floats in `acc` when every sum is exact in float32 (returns true), else nothing is
+// written and `sums` holds the int64 loop's int32 results (returns false).
+bool integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w, const std::vector<int32_t>& w_zp,
+                  ThreadPool& pool, float*& acc, std::vector<int32_t>& sums) {
   const int64_t channels = s.out_channels;
-  std::vector<float> xf(static_cast<size_t>(x.numel()));
-  for (int64_t i = 0; i < x.numel(); ++i) xf[static_cast<size_t>(i)] = static_cast<float>(int_at(x, i) - x_zp);
+  float* xf = scratch(0, x.numel());
+  to_shifted_float(x, x_zp, xf, pool);
   std::vector<float> wf(static_cast<size_t>(w.numel()));
   const int64_t per_channel = channels > 0 ? w.numel() / channels : 0;
   const double max_x = std::max(std::abs(qmin_of(x.dtype()) - x_zp), std::abs(qmax_of(x.dtype()) - x_zp));
@@ -99,19 +131,19 @@ std::vector<int32_t> integer_sums(const ConvGeometry& s, const Tensor& x, int32_
     exact_in_float = exact_in_float && bound < 16777216.0;  // 2^24
   }
   const int64_t outputs = s.batch * channels * s.window.out_h * s.window.out_w;
-  std::vector<int32_t> sums(static_cast<size_t>(outputs));
   if (exact_in_float) {
-    std::vector<float> acc(sums.size());
+    acc = scratch(1, outputs);
     ConvData d;
-    d.input = xf.data();
+    d.input = xf;
     d.weight = wf.data();
-    d.output = acc.data();
+    d.output = acc;
     run_conv(choose_conv_algorithm(s), s, d, pool);
-    for (size_t i = 0; i < acc.size(); ++i) sums[i] = static_cast<int32_t>(acc[i]);
-  } else {
-    integer_conv(s, xf, wf, sums);
+    return true;
   }
-  return sums;
+  std::vector<float> xv(xf, xf + x.numel());
+  sums.assign(static_cast<size_t>(outputs), 0);
+  integer_conv(s, xv, wf, sums);
+  return false;
 }
 
 // Shape checks shared by QLinearConv and ConvInteger: 8-bit x and w, zero points of their types,
@@ -130,6 +162,26 @@ void check_integer_conv(const InferContext& ctx, size_t x_i, size_t x_zp_i, size
       ctx.fail(std::string(name) + " has shape " + shape_str(t.shape) + "; expected a scalar" +
                (per_channel_ok ? " or one value per output channel (" + std::to_string(channels) + ")" : std::string()));
     if (t.dtype != ctx.input(of).dtype) ctx.fail(std::string(name) + " must have the type of the tensor it belongs to");
+  }
+}
+
+// The output range of one QLinearConv: the clamp before rounding (shifted by the zero point) and
+// the quantized bounds after it (the type's, narrowed by a fused Relu/Clip).
+struct Requantization {
+  float low = 0, high = 0;
+  int32_t y_zp = 0, lo = 0, hi = 0;
+};
+
+// One output row: int32 sum (from exact float sums or int32) plus bias, wrapping as the runtime's
+// vector adds do (a bias saturated at +-2^31, from a filter whose weight scale is tiny, must not be
+// undefined behaviour here), scaled, clamped, rounded half to even, shifted and bounded.
+template <class Sum, class Out>
+void requantize_row(const Sum* a, int64_t n, int32_t b, float multiplier, const Requantization& r, Out* y) {
+  for (int64_t p = 0; p < n; ++p) {
+    const auto sum = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(a[p])) + static_cast<uint32_t>(b));
+    float f = static_cast<float>(sum) * multiplier;
+    f = std::min(std::max(f, r.low), r.high);
+    y[p] = static_cast<Out>(std::clamp(static_cast<int32_t>(std::nearbyint(f)) + r.y_zp, r.lo, r.hi));
   }
 }
 
@@ -174,7 +226,9 @@ void run_QLinearConv(RunContext& ctx) {
   const DType yt = y.dtype();
   const int32_t y_zp = int_at(*ctx.in[7], 0), qmin = qmin_of(yt), qmax = qmax_of(yt);
 
-  const std::vector<int32_t> sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
+  float* acc = nullptr;
+  std::vector<int32_t> sums;
+  const bool in_float = integer_sums(s, x, x_zp, w, w_zp, ctx.pool, acc, sums);
   std::vector<float> multiplier(static_cast<size_t>(channels));
   for (int64_t m = 0; m < channels; ++m) multiplier[static_cast<size_t>(m)] = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
   const int32_t* bias = ctx.in.size() > 8 && ctx.in[8] ? ctx.in[8]->data<int32_t>() : nullptr;
@@ -190,21 +244,20 @@ void run_QLinearConv(RunContext& ctx) {
     if (clip->lo > -std::numeric_limits<float>::infinity()) lo = std::max(lo, quantize(clip->lo));
     if (clip->hi < std::numeric_limits<float>::infinity()) hi = std::min(hi, quantize(clip->hi));
   }
-  const float low = static_cast<float>(qmin - y_zp), high = static_cast<float>(qmax - y_zp);
+  Requantization r;
+  r.low = static_cast<float>(qmin - y_zp), r.high = static_cast<float>(qmax - y_zp);
+  r.y_zp = y_zp, r.lo = lo, r.hi = hi;
   const int64_t positions = channels > 0 ? y.numel() / (s.batch * channels) : 0;
   ctx.pool.parallel_for(s.batch * channels, [&](int64_t row) {
     const auto m = static_cast<size_t>(row % channels);
     const int32_t b = bias ? bias[m] : 0;
-    const int32_t* a = sums.data() + row * positions;
-    for (int64_t p = 0; p < positions; ++p) {
-      // int32 addition wrapping around as the runtime's vector adds do (a bias saturated at +-2^31,
-      // from a filter whose weight scale is tiny, must not be undefined behaviour here).
-      const auto sum = static_cast<int32_t>(static_cast<uint32_t>(a[p]) + static_cast<uint32_t>(b));
-      float f = static_cast<float>(sum) * multiplier[m];
-      f = std::min(std::max(f, low), high);
-      const int32_t q = std::clamp(static_cast<int32_t>(std::nearbyint(f)) + y_zp, lo, hi);
-      if (yt == DType::u8) y.data<uint8_t>()[row * positions + p] = static_cast<uint8_t>(q);
-      else y.data<int8_t>()[row * positions + p] = static_cast<int8_t>(q);
+    const int64_t at = row * positions;
+    if (yt == DType::u8) {
+      if (in_float) requantize_row(acc + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
+      else requantize_row(sums.data() + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
+    } else {
+      if (in_float) requantize_row(acc + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
+      else requantize_row(sums.data() + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
     }
   });
 }
@@ -221,8 +274,12 @@ void run_ConvInteger(RunContext& ctx) {
   const int32_t x_zp = ctx.in.size() > 2 && ctx.in[2] ? int_at(*ctx.in[2], 0) : 0;
   const std::vector<int32_t> w_zp = ctx.in.size() > 3 && ctx.in[3] ? per_channel_int(*ctx.in[3], s.out_channels)
                                                                      : std::vector<int32_t>(static_cast<size_t>(s.out_channels), 0);
-  const std::vector<int32_t> sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
-  std::copy(sums.begin(), sums.end(), ctx.out[0]->data<int32_t>());
+  float* acc = nullptr;
+  std::vector<int32_t> sums;
+  int32_t* out = ctx.out[0]->data<int32_t>();
+  if (integer_sums(s, x, x_zp, w, w_zp, ctx.pool, acc, sums))
+    for (int64_t i = 0; i < ctx.out[0]->numel(); ++i) out[i] = static_cast<int32_t>(acc[i]);
+  else std::copy(sums.begin(), sums.end(), out);
 }
 
 }  // namespace mc
