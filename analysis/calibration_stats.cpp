@@ -54,18 +54,26 @@ void conv_patches(const float* x, int64_t channels, const Window2d& w, Patches& 
   p.stride = positions;
 }
 
-// gram += P P^T and sum += row sums of P, rows [r0, r1) of the gram only (one task's share).
-void accumulate_rows(const Patches& p, int64_t r0, int64_t r1, double* gram, double* sum) {
+// gram += P Q^T and sum += row sums of P, rows [r0, r1) of the gram only (one task's share); Q is P
+// unless given (the paired statistics' cross term). Either output may be null (not accumulated).
+void accumulate_rows(const Patches& p, int64_t r0, int64_t r1, double* gram, double* sum, const Patches* q = nullptr) {
   ConstMap all(p.data, p.rows, p.cols, Eigen::OuterStride<>(p.stride));
-  RowMajor block = all.middleRows(r0, r1 - r0) * all.transpose();
-  for (int64_t r = r0; r < r1; ++r) {
-    double* row = gram + r * p.rows;
-    for (int64_t c = 0; c < p.rows; ++c) row[c] += block(r - r0, c);
-    double s = 0;
-    const float* line = p.data + r * p.stride;
-    for (int64_t j = 0; j < p.cols; ++j) s += line[j];
-    sum[r] += s;
+  if (gram) {
+    const Patches& other = q ? *q : p;
+    ConstMap right(other.data, other.rows, other.cols, Eigen::OuterStride<>(other.stride));
+    RowMajor block = all.middleRows(r0, r1 - r0) * right.transpose();
+    for (int64_t r = r0; r < r1; ++r) {
+      double* row = gram + r * p.rows;
+      for (int64_t c = 0; c < other.rows; ++c) row[c] += block(r - r0, c);
+    }
   }
+  if (sum)
+    for (int64_t r = r0; r < r1; ++r) {
+      double s = 0;
+      const float* line = p.data + r * p.stride;
+      for (int64_t j = 0; j < p.cols; ++j) s += line[j];
+      sum[r] += s;
+    }
 }
 
 LayerGram make_layer(const WeightedLayer& layer) {
@@ -83,36 +91,18 @@ LayerGram make_layer(const WeightedLayer& layer) {
   return l;
 }
 
-void accumulate_layer(LayerGram& l, const Node& node, int64_t opset, const Tensor& x, const Tensor& w, ThreadPool& pool) {
-  const int64_t k = l.rows;
+// The patch matrices of one image (n) and group (g) of a weighted layer's input x, as K x P
+// (Gemm / MatMul: one "image" holding every row of x).
+void layer_patches(const LayerGram& l, const Node& node, int64_t opset, const Tensor& x, const Tensor& w, int64_t n, int64_t g,
+                   Patches& p) {
   if (weighted_op_traits(node.op)->convolution) {
-    Window2d win = window_geometry(node, opset, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()), false);
+    const Window2d win = window_geometry(node, opset, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()), false);
     const int64_t cin_g = x.dim(1) / l.groups;
     const int64_t plane = dims_product(x.shape(), 2, x.rank());
-    const int64_t row_blocks = (k + gram_row_block - 1) / gram_row_block;
-    for (int64_t n = 0; n < x.dim(0); ++n) {
-      if (l.groups > 1) {
-        // One task per group (depthwise: per channel); each owns its group's matrix.
-        pool.parallel_for(l.groups, [&](int64_t g) {
-          Patches p;
-          conv_patches(x.data<float>() + (n * x.dim(1) + g * cin_g) * plane, cin_g, win, p);
-          accumulate_rows(p, 0, k, l.gram.data() + g * k * k, l.sum.data() + g * k);
-        });
-      } else {
-        Patches p;
-        conv_patches(x.data<float>() + n * x.dim(1) * plane, cin_g, win, p);
-        pool.parallel_for(row_blocks, [&](int64_t b) {
-          int64_t r0 = b * gram_row_block, r1 = std::min(k, r0 + gram_row_block);
-          accumulate_rows(p, r0, r1, l.gram.data(), l.sum.data());
-        });
-      }
-      l.samples += win.out_h * win.out_w;
-    }
+    conv_patches(x.data<float>() + (n * x.dim(1) + g * cin_g) * plane, cin_g, win, p);
     return;
   }
-  // Gemm / MatMul: rows of x (all leading dims) are the samples; transpose to K x M patches.
-  const int64_t m = x.numel() / k;
-  Patches p;
+  const int64_t k = l.rows, m = x.numel() / k;
   p.buffer.resize(static_cast<size_t>(x.numel()));
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < k; ++j) p.buffer[static_cast<size_t>(j * m + i)] = x.data<float>()[i * k + j];
@@ -120,12 +110,46 @@ void accumulate_layer(LayerGram& l, const Node& node, int64_t opset, const Tenso
   p.rows = k;
   p.cols = m;
   p.stride = m;
+}
+
+// Adds one batch's input x of layer `l`: gram += P P^T and sum += row sums over every image and
+// group. With `reference` (the same layer's input in the reference network) also cross += P R^T
+// and reference_sum += row sums of R.
+void accumulate_layer(LayerGram& l, const Node& node, int64_t opset, const Tensor& x, const Tensor& w, ThreadPool& pool,
+                      const Tensor* reference = nullptr, double* cross = nullptr, double* reference_sum = nullptr) {
+  const int64_t k = l.rows;
+  const bool conv = weighted_op_traits(node.op)->convolution;
+  const int64_t images = conv ? x.dim(0) : 1;
+  int64_t positions = x.numel() / k;  // Gemm / MatMul: every row of x
+  if (conv) {
+    const Window2d win = window_geometry(node, opset, x.shape(), Shape(w.shape().begin() + 2, w.shape().end()), false);
+    positions = win.out_h * win.out_w;
+  }
   const int64_t row_blocks = (k + gram_row_block - 1) / gram_row_block;
-  pool.parallel_for(row_blocks, [&](int64_t b) {
-    int64_t r0 = b * gram_row_block, r1 = std::min(k, r0 + gram_row_block);
-    accumulate_rows(p, r0, r1, l.gram.data(), l.sum.data());
-  });
-  l.samples += m;
+  for (int64_t n = 0; n < images; ++n) {
+    auto group_task = [&](int64_t g, const Patches& p, const Patches* r, int64_t r0, int64_t r1) {
+      accumulate_rows(p, r0, r1, l.gram.data() + g * k * k, l.sum.data() + g * k);
+      if (r) accumulate_rows(p, r0, r1, cross + g * k * k, nullptr, r), accumulate_rows(*r, r0, r1, nullptr, reference_sum + g * k, nullptr);
+    };
+    if (l.groups > 1) {
+      // One task per group (depthwise: per channel); each owns its group's matrix.
+      pool.parallel_for(l.groups, [&](int64_t g) {
+        Patches p, r;
+        layer_patches(l, node, opset, x, w, n, g, p);
+        if (reference) layer_patches(l, node, opset, *reference, w, n, g, r);
+        group_task(g, p, reference ? &r : nullptr, 0, k);
+      });
+    } else {
+      Patches p, r;
+      layer_patches(l, node, opset, x, w, n, 0, p);
+      if (reference) layer_patches(l, node, opset, *reference, w, n, 0, r);
+      pool.parallel_for(row_blocks, [&](int64_t b) {
+        const int64_t r0 = b * gram_row_block, r1 = std::min(k, r0 + gram_row_block);
+        group_task(0, p, reference ? &r : nullptr, r0, r1);
+      });
+    }
+    l.samples += positions;
+  }
 }
 
 }  // namespace
@@ -265,6 +289,65 @@ CalibrationStats collect_calibration_stats(const Model& model, const Calibration
     if (progress) progress(first + batch.dim(0), total);
   });
   return stats;
+}
+
+std::vector<double> PairedLayerStats::reference_mean(int64_t group) const {
+  const int64_t k = layer.rows;
+  std::vector<double> m(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i)
+    m[static_cast<size_t>(i)] = layer.samples ? reference_sum[static_cast<size_t>(group * k + i)] / static_cast<double>(layer.samples) : 0.0;
+  return m;
+}
+
+std::vector<double> PairedLayerStats::cross_covariance(int64_t group) const {
+  const int64_t k = layer.rows;
+  std::vector<double> c(static_cast<size_t>(k * k));
+  if (layer.samples < 2) return c;
+  const auto mu = layer.mean(group), nu = reference_mean(group);
+  const double* x = cross.data() + group * k * k;
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      c[static_cast<size_t>(i * k + j)] = x[i * k + j] / static_cast<double>(layer.samples) - mu[static_cast<size_t>(i)] * nu[static_cast<size_t>(j)];
+  return c;
+}
+
+Model truncated_at(const Model& model, const std::string& value) {
+  Model cut = model;
+  Graph& g = cut.graph;
+  ValueInfo out;
+  out.name = value;
+  out.shape_known = false;
+  g.outputs = {out};
+  g.remove_dead();
+  return cut;
+}
+
+PairedLayerStats collect_paired_layer_stats(const Model& model, const std::string& node, const Model& reference,
+                                            const std::string& reference_input, const CalibrationSet& set, int threads) {
+  const Node* layer_node = nullptr;
+  for (const auto& n : model.graph.nodes)
+    if (n.name == node) layer_node = &n;
+  const auto layer = layer_node ? weighted_layer(model.graph, *layer_node) : std::nullopt;
+  if (!layer) fail_internal("paired statistics: no weighted layer '" + node + "'");
+  PairedLayerStats out;
+  out.layer = make_layer(*layer);
+  const int64_t k = out.layer.rows, groups = out.layer.groups;
+  out.cross.assign(static_cast<size_t>(groups * k * k), 0.0);
+  out.reference_sum.assign(static_cast<size_t>(groups * k), 0.0);
+  const Tensor& w = *model.graph.initializer(layer->weight);
+  const Model here = truncated_at(model, layer_node->inputs[0]);
+  const Model there = truncated_at(reference, reference_input);
+  Executor run_here(here, ExecutorOptions{threads});
+  Executor run_there(there, ExecutorOptions{threads});
+  for_each_calibration_batch(set, [&](const Tensor& batch, int64_t) {
+    const Tensor x = std::move(run_here.run({batch}).at(0));
+    const Tensor r = std::move(run_there.run({batch}).at(0));
+    if (x.dtype() != DType::f32 || r.dtype() != DType::f32 || x.shape() != r.shape())
+      fail_internal("paired statistics of " + layer_node->describe() + ": its input '" + layer_node->inputs[0] + "' " + shape_str(x.shape()) +
+                    " does not match the reference's '" + reference_input + "' " + shape_str(r.shape()));
+    accumulate_layer(out.layer, *layer_node, model.opset, x, w, run_here.pool(), &r, out.cross.data(), out.reference_sum.data());
+  });
+  return out;
 }
 
 }  // namespace mc

@@ -73,4 +73,26 @@ struct StatsOptions {
 CalibrationStats collect_calibration_stats(const Model& model, const CalibrationSet& set, const StatsOptions& options,
                                            const std::function<void(int64_t, int64_t)>& progress = {});
 
+// One layer's inputs in two networks fed the same images: `model` (partly quantized) and a
+// reference (the float network). `layer` holds the model's input statistics (gram, sum, as
+// collect_calibration_stats would), `cross` per group the sum of x_model x_reference^T (K x K,
+// row-major: row i is the model's input i), `reference_sum` the reference inputs' sums.
+struct PairedLayerStats {
+  LayerGram layer;
+  std::vector<double> cross;          // groups x K x K
+  std::vector<double> reference_sum;  // groups x K
+  // Centered cross-covariance of group g: cross / n - mean_model mean_reference^T.
+  std::vector<double> cross_covariance(int64_t group) const;
+  std::vector<double> reference_mean(int64_t group) const;
+};
+
+// Runs `model` up to the input of its weighted layer `node` and `reference` up to its value
+// `reference_input` (the same activation in the reference network) over `set`, batch by batch,
+// and pairs them. Fails (internal) when either value is missing or their shapes differ.
+PairedLayerStats collect_paired_layer_stats(const Model& model, const std::string& node, const Model& reference,
+                                            const std::string& reference_input, const CalibrationSet& set, int threads);
+
+// `model` cut after `value`: the nodes `value` depends on, with `value` as the only output.
+Model truncated_at(const Model& model, const std::string& value);
+
 }  // namespace mc

@@ -54,6 +54,11 @@ void AnalysisManager::set_float_model(const Model& model) {
   references_.clear();
 }
 
+const Model& AnalysisManager::float_model() const {
+  if (!float_model_) fail_internal("float_model: no float model recorded");
+  return *float_model_;
+}
+
 const ReferenceOutputs& AnalysisManager::float_reference(const CalibrationSet& images) {
   if (images.files.empty()) fail_usage("a budgeted pass needs held-out calibration images (--calib with enough images)");
   if (!float_model_) fail_internal("float_reference: no float model recorded");

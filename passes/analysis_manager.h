@@ -64,6 +64,8 @@ class AnalysisManager {
   // The float model the reference outputs come from (the model as the pipeline received it).
   void set_float_model(const Model& model);
   bool has_float_model() const { return float_model_ != nullptr; }
+  // The recorded float model (internal error when none was recorded).
+  const Model& float_model() const;
   // The float model's output distributions on `images` (cached by the image set). Fails (usage)
   // when `images` is empty.
   const ReferenceOutputs& float_reference(const CalibrationSet& images);

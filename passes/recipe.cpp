@@ -29,6 +29,13 @@ const RecipeRow recipes[] = {
      "PROM: pointwise convs one-term ternary, every other layer int8, int8 activations. Post-training, without\n"
      "            reconstruction, one-term ternary loses most of the accuracy (measure it with --eval-images)",
      "${canonical},ternarize<terms=1>,quantize-int8,quantize-activations", Encoding::fp32_planes},
+    // The academic point of comparison (4-bit weights, 8-bit activations, first and last layers 8-bit).
+    // Activations are quantized first so that every fit sees them; nothing is decided on held-out
+    // images, so the fits use all calibration images.
+    {"w4a8",
+     "4-bit per-channel weights (int8 in the first and last weighted layers), int8 activations; each layer fitted in turn\n"
+     "            to the quantized network's own inputs against the float network's output (GPTQ + bias correction)",
+     "${canonical},quantize-activations,quantize-int8<bits=4;edge-bits=8;sequential=on;images=all>", Encoding::fp32_planes},
     // Activations are quantized before the split so that its held-out probes (--max-drop) measure
     // the whole compressed model; the statistics the split fits to are then those of the int8
     // network's inputs.

@@ -1,0 +1,114 @@
+#include "passes/sequential_fit.h"
+
+#include <Eigen/Dense>
+
+#include "analysis/calibration_stats.h"
+#include "analysis/sensitivity.h"
+#include "core/error.h"
+#include "core/stage_timer.h"
+
+namespace mc {
+
+namespace {
+
+// The value of the float network that `value` of the partly quantized one stands for: an activation
+// quantization step (QuantizeLinear -> DequantizeLinear, inserted by quantize-activations) is looked
+// through to the value it quantizes.
+std::string float_counterpart(const Graph& g, std::string value) {
+  for (;;) {
+    const int dq = g.producer(value);
+    if (dq < 0 || g.nodes[static_cast<size_t>(dq)].op != "DequantizeLinear") return value;
+    const int q = g.producer(g.nodes[static_cast<size_t>(dq)].inputs[0]);
+    if (q < 0 || g.nodes[static_cast<size_t>(q)].op != "QuantizeLinear") return value;
+    value = g.nodes[static_cast<size_t>(q)].inputs[0];
+  }
+}
+
+bool defines(const Graph& g, const std::string& value) {
+  if (g.producer(value) >= 0) return true;
+  for (const auto& in : g.inputs)
+    if (in.name == value) return true;
+  return false;
+}
+
+// Moves the filters of one layer to the least-squares target (see the header) and its bias by
+// w'mu - w*'mu~; returns the model's statistics for the fit that follows.
+LayerGram move_to_target(Model& model, const std::string& node, const PairedLayerStats& paired, double damping) {
+  const LayerGram& layer = paired.layer;
+  const std::string weight_name = layer.weight;
+  const Tensor& weight = *model.graph.initializer(weight_name);
+  const int64_t k = layer.rows, count = filter_count(weight, layer);
+  std::vector<FilterFit> targets(static_cast<size_t>(count));
+  std::vector<double> bias_shift(static_cast<size_t>(count), 0.0);
+  for (int64_t g = 0; g < layer.groups; ++g) {
+    std::vector<int64_t> filters;
+    for (int64_t f = 0; f < count; ++f)
+      if (layer.group_of(f) == g) filters.push_back(f);
+    if (filters.empty()) continue;
+    const auto c = layer.moment(g, true), x = paired.cross_covariance(g);
+    const auto mu = paired.reference_mean(g), mu_model = layer.mean(g);
+    const Eigen::Map<const Eigen::MatrixXd> cov(c.data(), k, k), cross_t(x.data(), k, k);  // column-major view: cross^T
+    Eigen::MatrixXd w(k, static_cast<Eigen::Index>(filters.size()));
+    for (size_t i = 0; i < filters.size(); ++i) {
+      const auto wf = filter_weights(weight, layer, filters[i]);
+      for (int64_t j = 0; j < k; ++j) w(j, static_cast<Eigen::Index>(i)) = wf[static_cast<size_t>(j)];
+    }
+    double mean_diagonal = cov.diagonal().mean();
+    if (!(mean_diagonal > 0)) mean_diagonal = 1;
+    Eigen::MatrixXd regularized = cov;
+    regularized.diagonal().array() += damping * mean_diagonal;
+    // (Cov(x~, x) - C~) w, with Cov(x~, x) row i = the model's input i.
+    const Eigen::MatrixXd moved = w + regularized.ldlt().solve(cross_t.transpose() * w - cov * w);
+    const Eigen::Map<const Eigen::VectorXd> m_ref(mu.data(), k), m_model(mu_model.data(), k);
+    for (size_t i = 0; i < filters.size(); ++i) {
+      const auto f = static_cast<size_t>(filters[i]);
+      const auto col = static_cast<Eigen::Index>(i);
+      targets[f].values.assign(moved.col(col).data(), moved.col(col).data() + k);
+      for (double& v : targets[f].values) v = static_cast<double>(static_cast<float>(v));
+      Eigen::VectorXd stored(k);
+      for (int64_t j = 0; j < k; ++j) stored(j) = targets[f].values[static_cast<size_t>(j)];
+      bias_shift[f] = w.col(col).dot(m_ref) - stored.dot(m_model);
+    }
+  }
+  std::vector<int64_t> all(static_cast<size_t>(count));
+  for (int64_t f = 0; f < count; ++f) all[static_cast<size_t>(f)] = f;
+  for (int64_t f = 0; f < count; ++f) targets[static_cast<size_t>(f)].bias_shift = bias_shift[static_cast<size_t>(f)];
+  Tensor* bias = bias_for(model, node);
+  Tensor& w = model.graph.values_to_change(weight_name, "sequential fit of " + node);
+  apply_fits(w, bias, layer, all, targets);
+  return layer;
+}
+
+}  // namespace
+
+void quantize_sequentially(Model& model, const std::vector<std::string>& layers, const std::function<FitOptions(size_t)>& options_for,
+                           const SequentialFit& run) {
+  const Graph& reference = run.reference->graph;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const std::string& name = layers[i];
+    const Node* node = nullptr;
+    for (const auto& n : model.graph.nodes)
+      if (n.name == name) node = &n;
+    if (!node) fail_internal("sequential fit: no layer '" + name + "'");
+    const std::string input = float_counterpart(model.graph, node->inputs[0]);
+    if (!defines(reference, input))
+      fail_internal("sequential fit of " + node->describe() + ": its input '" + input + "' is not a value of the float model");
+    const FitOptions options = options_for(i);
+    PairedLayerStats paired;
+    {
+      TimedStage timed("sequential statistics");
+      paired = collect_paired_layer_stats(model, name, *run.reference, input, *run.images, run.threads);
+    }
+    CalibrationStats stats;
+    stats.layers.emplace(name, move_to_target(model, name, paired, options.damping));
+    stats.images = static_cast<int64_t>(run.images->files.size());
+    std::vector<const Node*> one;
+    for (const auto& n : model.graph.nodes)
+      if (n.name == name) one.push_back(&n);
+    quantize_layers(model, stats, one, options);
+    if (run.log) run.log("sequential fit: " + name + " (" + std::to_string(options.uniform_bits()) + "-bit grid)");
+    if (run.progress) run.progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(layers.size()));
+  }
+}
+
+}  // namespace mc
