@@ -1,5 +1,8 @@
 #include "passes/weight_fit.h"
 
+#include "core/adaround.h"
+#include "core/thread_pool.h"
+
 #include <Eigen/Core>
 #include <Eigen/LU>
 #include <algorithm>
@@ -180,6 +183,8 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
     std::vector<double> w_all;
     std::vector<LevelSet> level_sets;
     std::vector<FilterFit> plain;
+    std::vector<float> plain_scale;
+    std::vector<std::vector<float>> plain_scales;
     if (fixed_mask) spec.fixed_mask.clear();
     for (size_t m : members) {
       auto w = filter_weights(weight, layer, filters[m]);
@@ -216,12 +221,23 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         level_sets.push_back(uniform_levels(u.scale, qmax));
       }
       score(fit, w, c, mu);
+      plain_scale.push_back(fit.scale);
+      plain_scales.push_back(fit.term_scales);
       plain.push_back(std::move(fit));
     }
     // Pruning always goes through the compensated sweep (the plain fits are dense).
     const bool sweep = o.gptq || pruning;
     GptqResult gq;
     if (sweep) gq = gptq_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, o.damping, spec);
+    // Learned rounding on the plain fit's levels (not for float or pruning-only fits).
+    GptqResult learned;
+    const bool learn = o.adaround && o.format != WeightFormat::float32 && (spec.mode == PruneSpec::Mode::none || spec.mode == PruneSpec::Mode::fixed);
+    if (learn) {
+      std::vector<uint8_t> zeros = spec.mode == PruneSpec::Mode::fixed ? spec.fixed_mask : std::vector<uint8_t>{};
+      std::unique_ptr<ThreadPool> pool;
+      if (members.size() > 16) pool = std::make_unique<ThreadPool>(o.threads);
+      learned = adaround_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, zeros, AdaRoundOptions{}, pool.get());
+    }
     for (size_t r = 0; r < members.size(); ++r) {
       std::span<const double> w(w_all.data() + r * static_cast<size_t>(k), static_cast<size_t>(k));
       FilterFit best = std::move(plain[r]);
@@ -248,6 +264,14 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         } else if (compensated.abs_error < best.abs_error) {
           best = std::move(compensated);
         }
+      }
+      if (learn) {
+        const auto from = static_cast<std::ptrdiff_t>(r * static_cast<size_t>(k)), to = static_cast<std::ptrdiff_t>((r + 1) * static_cast<size_t>(k));
+        std::vector<int32_t> codes(learned.codes.begin() + from, learned.codes.begin() + to);
+        FilterFit rounded = o.format == WeightFormat::ternary ? from_codes(codes, o, 0, plain_scales[r]) : from_codes(codes, o, plain_scale[r], {});
+        score(rounded, w, c, mu);
+        if (pruning) rounded.pruned.assign(gq.pruned.begin() + from, gq.pruned.begin() + to);
+        if (rounded.abs_error < best.abs_error) best = std::move(rounded);
       }
       if (o.half_scales && o.format != WeightFormat::ternary && o.format != WeightFormat::float32) {
         std::vector<uint8_t> pruned = std::move(best.pruned);
@@ -360,7 +384,8 @@ std::vector<const Node*> select_layers(const Model& model, const std::string& se
 FitOptions fit_options(WeightFormat format, const PassOptions& options) {
   FitOptions o;
   o.format = format;
-  o.gptq = options.text("method") == "gptq";
+  o.gptq = options.text("method") == "gptq" || options.text("method") == "adaround";
+  o.adaround = options.text("method") == "adaround";
   o.damping = options.number("damping");
   o.terms = format == WeightFormat::ternary ? static_cast<int>(options.integer("terms")) : 1;
   o.bits = format == WeightFormat::int8 && options.given("bits") ? static_cast<int>(options.integer("bits")) : 0;

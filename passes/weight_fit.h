@@ -33,6 +33,10 @@ struct FitOptions {
   int bits = 0;             // uniform grids: levels -(2^(bits-1)-1)..2^(bits-1)-1; 0: 8 (int8), 4 (int4)
   int terms = 1;            // ternary residual terms
   bool gptq = true;
+  // Learned rounding (core/adaround.h) as one more candidate: the best of the plain fit, GPTQ (when
+  // gptq) and AdaRound on the fit's levels, by the layer objective. `threads` runs its rows.
+  bool adaround = false;
+  int threads = 0;
   double damping = 0.1;     // fraction of the mean diagonal added before inverting C
   FitPruning pruning;
   // Uniform grids: round each filter's final scale to float16 (when it lies in float16's normal
