@@ -32,7 +32,7 @@ struct CompressOptions {
   uint64_t seed = 0;
   std::optional<double> max_drop, ternary_fraction, sparsity;
   std::optional<int> ternary_terms;
-  std::string drop_estimate, activations;
+  std::string drop_estimate, activations, effort;
   bool force = false;
   bool verbose = false;
   CommonOptions common;
@@ -107,6 +107,7 @@ int run_compress(const CompressOptions& o) {
   ro.drop_estimate = o.drop_estimate;
   ro.activations = o.activations;
   ro.sparsity = o.sparsity;
+  ro.effort = o.effort;
   ro.passes = o.passes;
   job.preprocess = input_spec_with_flags("", o.input);
   job.calib_dir = o.calib;
@@ -244,6 +245,10 @@ Command add_compress_command(CLI::App& root) {
       ->type_name("F");
   cmd->add_option("--sparsity", o->sparsity, "sparse: first prune this share of all weights (prune-obs, per-layer allocation), 0 <= S < 1")
       ->type_name("S");
+  cmd->add_option("--effort", o->effort,
+                  "w4a8: reconstruction effort: 'fast' (GPTQ, each layer fitted in turn), 'default' (learned rounding\n"
+                  "too, AdaRound: a few minutes on a MobileNet) or 'max' (4x its optimizer steps)")
+      ->type_name("fast|default|max");
   cmd->add_option("--passes", o->passes, "Run this pass pipeline instead of the recipe's, e.g. fold-bn,quantize-int8<method=rtn>")
       ->type_name("PIPELINE");
   cmd->add_option("--eval-images", o->eval_images, "Labelled folder: measure top-1 before and after, stored in the report")->type_name("DIR");

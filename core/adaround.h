@@ -27,7 +27,7 @@ namespace mc {
 struct AdaRoundOptions {
   int iterations = 1000;
   double learning_rate = 0.01;
-  double lambda = 0.01;
+  double lambda = 1.0;   // in grid units: the reconstruction term is normalized by gap^2 x mean diag H
   double warmup = 0.2;  // share of the iterations without the regularizer
   double beta_start = 20, beta_end = 2;
 };

@@ -16,6 +16,7 @@ namespace mc {
 void run_quantize_int8(Model& model, const PassOptions& options, PassContext& ctx) {
   FitOptions fit = fit_options(WeightFormat::int8, options);
   fit.threads = ctx.threads;
+  fit.adaround_iterations = static_cast<int>(options.integer("iterations"));
   auto layers = select_layers(model, options.text("layers"));
   if (ctx.log) ctx.log("quantize-int8: " + count_of(static_cast<int64_t>(layers.size()), "layer"));
   const auto all = select_layers(model, "all");

@@ -34,8 +34,8 @@ const RecipeRow recipes[] = {
     // images, so the fits use all calibration images.
     {"w4a8",
      "4-bit per-channel weights (int8 in the first and last weighted layers), int8 activations; each layer fitted in turn\n"
-     "            to the quantized network's own inputs against the float network's output (GPTQ + bias correction)",
-     "${canonical},quantize-activations,quantize-int8<bits=4;edge-bits=8;sequential=on;images=all>", Encoding::fp32_planes},
+     "            to the quantized network's own inputs against the float network's output (GPTQ, learned rounding: --effort)",
+     "${canonical},quantize-activations,quantize-int8<bits=4;edge-bits=8;sequential=on;images=all;${effort}>", Encoding::fp32_planes},
     // Activations are quantized before the split so that its held-out probes (--max-drop) measure
     // the whole compressed model; the statistics the split fits to are then those of the int8
     // network's inputs.
@@ -81,6 +81,12 @@ const Placeholder placeholders[] = {
     {"sparsity", {"--sparsity"},
      [](const RecipeOptions& o) { return o.sparsity && *o.sparsity > 0 ? ",prune-obs<sparsity=" + number(*o.sparsity) + ">" : std::string(); }},
     {"max-drop", {"--max-drop"}, [](const RecipeOptions& o) { return number(o.max_drop.value_or(1.0)); }},
+    // Reconstruction effort: fast = GPTQ only, default = learned rounding too, max = 4x its steps.
+    {"effort", {"--effort"},
+     [](const RecipeOptions& o) {
+       const std::string e = o.effort.empty() ? "default" : o.effort;
+       return e == "fast" ? std::string("method=gptq") : e == "max" ? std::string("method=adaround;iterations=4000") : std::string("method=adaround");
+     }},
 };
 
 const RecipeRow& recipe_row(const std::string& name) {
@@ -115,6 +121,10 @@ std::vector<std::string> flags_given(const RecipeOptions& o) {
   if (!o.activations.empty()) {
     if (o.activations != "int8" && o.activations != "float") fail_usage("--activations must be int8 or float, got '" + o.activations + "'");
     given.push_back("--activations");
+  }
+  if (!o.effort.empty()) {
+    if (o.effort != "fast" && o.effort != "default" && o.effort != "max") fail_usage("--effort must be fast, default or max, got '" + o.effort + "'");
+    given.push_back("--effort");
   }
   if (o.sparsity) {
     if (!(*o.sparsity >= 0 && *o.sparsity < 1)) fail_usage("--sparsity must be in [0, 1), got " + number(*o.sparsity));

@@ -27,6 +27,7 @@ struct RecipeOptions {
   std::string drop_estimate;                // hybrid: "expected" (default) or "agreement"
   std::string activations;                  // hybrid: "int8" (default) or "float"
   std::optional<double> sparsity;           // sparse: share of the weights pruned first (prune-obs)
+  std::string effort;                       // w4a8: "fast", "default" (empty) or "max" reconstruction
   std::string passes;                       // the pipeline of the custom recipe (--passes)
   CalibrationSet calibration;               // fit images (empty: none given)
   CalibrationSet held_out;                  // held out of fitting: label-free decisions, per-layer cost scales

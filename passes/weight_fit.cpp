@@ -236,7 +236,9 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
       std::vector<uint8_t> zeros = spec.mode == PruneSpec::Mode::fixed ? spec.fixed_mask : std::vector<uint8_t>{};
       std::unique_ptr<ThreadPool> pool;
       if (members.size() > 16) pool = std::make_unique<ThreadPool>(o.threads);
-      learned = adaround_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, zeros, AdaRoundOptions{}, pool.get());
+      AdaRoundOptions ao;
+      ao.iterations = o.adaround_iterations;
+      learned = adaround_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, zeros, ao, pool.get());
     }
     for (size_t r = 0; r < members.size(); ++r) {
       std::span<const double> w(w_all.data() + r * static_cast<size_t>(k), static_cast<size_t>(k));

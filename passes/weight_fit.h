@@ -36,6 +36,7 @@ struct FitOptions {
   // Learned rounding (core/adaround.h) as one more candidate: the best of the plain fit, GPTQ (when
   // gptq) and AdaRound on the fit's levels, by the layer objective. `threads` runs its rows.
   bool adaround = false;
+  int adaround_iterations = 1000;
   int threads = 0;
   double damping = 0.1;     // fraction of the mean diagonal added before inverting C
   FitPruning pruning;

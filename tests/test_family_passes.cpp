@@ -97,7 +97,7 @@ TEST_CASE("test_family_passes: every recipe compresses the SE / hard-swish / Swi
       CHECK_MESSAGE(init->encoding != nullptr, node.name);
       // int8, prom and hybrid store every layer in integer levels or ternary terms, SE convs and
       // the classifier included.
-      if (recipe == "int8" || recipe == "prom" || recipe == "hybrid") CHECK_MESSAGE(integer_encoded(*init), node.name);
+      if (recipe == "int8" || recipe == "prom" || recipe == "hybrid" || recipe == "w4a8") CHECK_MESSAGE(integer_encoded(*init), node.name);
       ++layers;
     }
     CHECK(layers == 11);
