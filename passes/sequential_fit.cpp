@@ -6,6 +6,7 @@
 #include "analysis/sensitivity.h"
 #include "core/error.h"
 #include "core/stage_timer.h"
+#include "passes/pass.h"
 
 namespace mc {
 
@@ -109,6 +110,27 @@ void quantize_sequentially(Model& model, const std::vector<std::string>& layers,
     if (run.log) run.log("sequential fit: " + name + " (" + std::to_string(options.uniform_bits()) + "-bit grid)");
     if (run.progress) run.progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(layers.size()));
   }
+}
+
+void fit_selected_layers(Model& model, const std::vector<const Node*>& layers, const std::function<FitOptions(const Node*)>& options_for,
+                         const PassOptions& options, PassContext& ctx) {
+  if (options.text("sequential") != "on") {
+    const CalibrationStats& stats = ctx.statistics(model);
+    for (const Node* n : layers) quantize_layers(model, stats, {n}, options_for(n));
+    return;
+  }
+  std::vector<std::string> names;
+  std::vector<FitOptions> per_layer;
+  for (const Node* n : layers) names.push_back(n->name), per_layer.push_back(options_for(n));
+  CalibrationSet images = ctx.calibration;
+  if (options.text("images") == "all") images.files.insert(images.files.end(), ctx.held_out.files.begin(), ctx.held_out.files.end());
+  SequentialFit run;
+  run.reference = &ctx.analyses.float_model();
+  run.images = &images;
+  run.threads = ctx.threads;
+  run.log = ctx.log;
+  run.progress = ctx.progress;
+  quantize_sequentially(model, names, [&](size_t i) { return per_layer[i]; }, run);
 }
 
 }  // namespace mc

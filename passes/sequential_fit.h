@@ -35,4 +35,11 @@ struct SequentialFit {
 void quantize_sequentially(Model& model, const std::vector<std::string>& layers, const std::function<FitOptions(size_t)>& options_for,
                            const SequentialFit& run);
 
+// What quantize-int8 and ternarize do with their layers: with the pass option sequential=on, the
+// above (on the fit images, or with images=all on the held-out calibration images too; the float
+// model is the one the pipeline received); otherwise every layer fitted on the statistics of the
+// model as it is. `options_for` gives each layer's fit.
+void fit_selected_layers(Model& model, const std::vector<const Node*>& layers, const std::function<FitOptions(const Node*)>& options_for,
+                         const class PassOptions& options, struct PassContext& ctx);
+
 }  // namespace mc

@@ -272,6 +272,12 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         std::vector<int32_t> codes(learned.codes.begin() + from, learned.codes.begin() + to);
         FilterFit rounded = o.format == WeightFormat::ternary ? from_codes(codes, o, 0, plain_scales[r]) : from_codes(codes, o, plain_scale[r], {});
         score(rounded, w, c, mu);
+        // The scale (or term scales) refitted to the learned pattern, as for the GPTQ fit.
+        FilterFit refit = rounded;
+        if (refit_scales(refit, w, c, o)) {
+          score(refit, w, c, mu);
+          if (refit.abs_error < rounded.abs_error) rounded = std::move(refit);
+        }
         if (pruning) rounded.pruned.assign(gq.pruned.begin() + from, gq.pruned.begin() + to);
         if (rounded.abs_error < best.abs_error) best = std::move(rounded);
       }
@@ -388,6 +394,7 @@ FitOptions fit_options(WeightFormat format, const PassOptions& options) {
   o.format = format;
   o.gptq = options.text("method") == "gptq" || options.text("method") == "adaround";
   o.adaround = options.text("method") == "adaround";
+  if (options.declares("iterations")) o.adaround_iterations = static_cast<int>(options.integer("iterations"));
   o.damping = options.number("damping");
   o.terms = format == WeightFormat::ternary ? static_cast<int>(options.integer("terms")) : 1;
   o.bits = format == WeightFormat::int8 && options.given("bits") ? static_cast<int>(options.integer("bits")) : 0;

@@ -121,6 +121,8 @@ expect 2 "drop-estimate must be expected or agreement" -- compress "$model" -o "
 expect 2 "drop-estimate applies to --max-drop" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --ternary-fraction 0.2 --drop-estimate agreement --calib "$images" --preprocess keras
 expect 2 "activations must be int8 or float" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --activations int4 --calib "$images" --preprocess keras
 expect 2 "--ternary-terms does not apply to the int8 recipe \\(it applies to: hybrid\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --ternary-terms 2 --calib "$images" --preprocess keras
+expect 2 "--effort must be fast, default or max, got 'slow'" -- compress "$model" -o "$tmp/x.mcz" --recipe w4a8 --effort slow --calib "$images" --preprocess keras
+expect 2 "--effort does not apply to the int8 recipe \\(it applies to: w4a8\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --effort max --calib "$images" --preprocess keras
 expect 2 "--max-drop does not apply to the int8 recipe \\(it applies to: hybrid, sparse\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --max-drop 1 --calib "$images" --preprocess keras
 # --- pruning and the sparse recipe (issue #7)
 expect 2 "--sparsity must be in \\[0, 1\\), got 1$" -- compress "$model" -o "$tmp/x.mcz" --recipe sparse --sparsity 1 --calib "$images" --preprocess keras

@@ -5,7 +5,7 @@
 #   info, eval on a folder of float32 .npy tensors (no --preprocess), profile (its layers are the
 #   model's Conv / Gemm layers);
 #   ONNX Runtime on the model itself against eval's scores;
-#   every recipe (lossless fp16 int8 prom hybrid sparse) with calibration on the .npy folder, eval of
+#   every recipe (lossless fp16 int8 prom hybrid sparse w4a8) with calibration on the .npy folder, eval of
 #   the .mcz (its top-1 the one the file stores; its scores near the float model's), and ONNX Runtime (default optimizations, 1 thread) on its default export and on its
 #   `export --qdq`, each against eval's scores: max |diff| <= 1e-4 * max(1, max |output|).
 # A lossless file evaluates bit-identically to the model. Prints the measured differences.
@@ -83,7 +83,7 @@ for model in "${models[@]}"; do
       if (a !== b || !a) { console.error('info: ' + a + '\nprofile: ' + b); process.exit(1); }" "$tmp/info.json" "$tmp/profile.json" 2>"$tmp/cmp_err"
     then ok; else bad "$family profile: its layers are not the model's weighted layers: $(cat "$tmp/cmp_err")"; fi
   fi
-  for recipe in lossless fp16 int8 prom hybrid sparse; do
+  for recipe in lossless fp16 int8 prom hybrid sparse w4a8; do
     f="$tmp/$family.$recipe.mcz"
     run "$family $recipe compress" compress "$model" -o "$f" --recipe "$recipe" --calib "$tmp/npy" --calib-count 16 \
       --eval-images "$tmp/npy" --quiet --threads 2 || continue
