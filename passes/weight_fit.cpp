@@ -271,13 +271,9 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         const auto from = static_cast<std::ptrdiff_t>(r * static_cast<size_t>(k)), to = static_cast<std::ptrdiff_t>((r + 1) * static_cast<size_t>(k));
         std::vector<int32_t> codes(learned.codes.begin() + from, learned.codes.begin() + to);
         FilterFit rounded = o.format == WeightFormat::ternary ? from_codes(codes, o, 0, plain_scales[r]) : from_codes(codes, o, plain_scale[r], {});
+        // (Refitting the scale to the learned pattern, as for the GPTQ fit, lowered this objective but
+        // not the output error of the network: MobileNetV1 0.25 w4a8, KL from float 0.157 -> 0.160.)
         score(rounded, w, c, mu);
-        // The scale (or term scales) refitted to the learned pattern, as for the GPTQ fit.
-        FilterFit refit = rounded;
-        if (refit_scales(refit, w, c, o)) {
-          score(refit, w, c, mu);
-          if (refit.abs_error < rounded.abs_error) rounded = std::move(refit);
-        }
         if (pruning) rounded.pruned.assign(gq.pruned.begin() + from, gq.pruned.begin() + to);
         if (rounded.abs_error < best.abs_error) best = std::move(rounded);
       }
