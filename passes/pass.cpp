@@ -36,6 +36,10 @@ bool PassInvocation::needs_calibration() const {
   return true;
 }
 
+bool PassInvocation::reads_statistics() const {
+  return needs_calibration() && !(options.declares("sequential") && options.text("sequential") == "on");
+}
+
 std::vector<PassInvocation> parse_pipeline(const std::string& text) {
   std::vector<PassInvocation> out;
   size_t i = 0;

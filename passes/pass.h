@@ -100,6 +100,10 @@ struct PassInvocation {
   std::string name;
   PassOptions options;
   bool needs_calibration() const;
+  // Whether the pass reads the calibration statistics of the model as it finds it (the cached
+  // analysis): every pass needing calibration, except one fitting sequentially (sequential=on),
+  // which gathers its own statistics layer by layer (passes/sequential_fit.h).
+  bool reads_statistics() const;
 };
 
 // Parses and checks a whole pipeline before anything runs; fails (usage error) quoting the bad

@@ -8,7 +8,7 @@ std::vector<size_t> statistics_request_points(const std::vector<PassInvocation>&
   std::vector<size_t> points;
   bool cached = false;  // statistics the manager still holds
   for (size_t i = 0; i < pipeline.size(); ++i) {
-    if (pipeline[i].needs_calibration() && !cached) {
+    if (pipeline[i].reads_statistics() && !cached) {
       points.push_back(i);
       cached = true;
     }

@@ -111,7 +111,7 @@ check "profile --json has layers[].filters[].sensitivity" grep -q '"sensitivity"
 check "profile --json has end-to-end KL" grep -q '"kl"' "$tmp/p.json"
 
 # --- compress with calibration, report, QDQ export; recipe flag errors
-expect 2 "unknown recipe 'int9' \\(valid: lossless, fp16, int8, prom, hybrid, sparse\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int9
+expect 2 "unknown recipe 'int9' \\(valid: lossless, fp16, int8, prom, w4a8, hybrid, sparse\\)" -- compress "$model" -o "$tmp/x.mcz" --recipe int9
 expect 2 "needs calibration images" -- compress "$model" -o "$tmp/x.mcz" --recipe int8 --preprocess keras
 expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --max-drop -1 --calib "$images" --preprocess keras
 expect 2 "max-drop must be between 0 and 100" -- compress "$model" -o "$tmp/x.mcz" --recipe hybrid --max-drop 250 --calib "$images" --preprocess keras

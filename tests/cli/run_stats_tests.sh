@@ -14,7 +14,7 @@ stats="$tmp/m.stats"
 
 # --- usage (2) and output (5) errors, before any work; nothing written
 expect 2 "--calib is required" -- calibrate "$model" -o "$stats"
-expect 2 "unknown target 'int9' \(valid: int8, prom, hybrid, sparse, profile\)" -- calibrate "$model" "${calib[@]}" -o "$stats" --for int8,int9
+expect 2 "unknown target 'int9' \(valid: int8, prom, w4a8, hybrid, sparse, profile\)" -- calibrate "$model" "${calib[@]}" -o "$stats" --for int8,int9
 expect 2 "recipe 'fp16' needs no calibration images" -- calibrate "$model" "${calib[@]}" -o "$stats" --for fp16
 expect 2 "'hybrid' is listed twice" -- calibrate "$model" "${calib[@]}" -o "$stats" --for hybrid,hybrid
 expect 2 "--preprocess is required" -- calibrate "$model" --calib "$images" -o "$stats"
