@@ -173,7 +173,7 @@ struct Requantization {
 };
 
 // One output row: int32 sum (from exact float sums or int32) plus bias, wrapping as the runtime's
-// vector adds do (a bias saturated at +-2^31, from a filter whose weight scale is tiny, must not be
+// vector adds do (a bias of INT32_MIN, from a filter whose weight scale is tiny, must not be
 // undefined behaviour here), scaled, clamped, rounded half to even, shifted and bounded.
 template <class Sum, class Out>
 void requantize_row(const Sum* a, int64_t n, int32_t b, float multiplier, const Requantization& r, Out* y) {
