@@ -40,7 +40,6 @@ LayerGram move_to_target(Model& model, const std::string& node, const PairedLaye
   const Tensor& weight = *model.graph.initializer(weight_name);
   const int64_t k = layer.rows, count = filter_count(weight, layer);
   std::vector<FilterFit> targets(static_cast<size_t>(count));
-  std::vector<double> bias_shift(static_cast<size_t>(count), 0.0);
   for (int64_t g = 0; g < layer.groups; ++g) {
     std::vector<int64_t> filters;
     for (int64_t f = 0; f < count; ++f)
@@ -66,14 +65,12 @@ LayerGram move_to_target(Model& model, const std::string& node, const PairedLaye
       const auto col = static_cast<Eigen::Index>(i);
       targets[f].values.assign(moved.col(col).data(), moved.col(col).data() + k);
       for (double& v : targets[f].values) v = static_cast<double>(static_cast<float>(v));
-      Eigen::VectorXd stored(k);
-      for (int64_t j = 0; j < k; ++j) stored(j) = targets[f].values[static_cast<size_t>(j)];
-      bias_shift[f] = w.col(col).dot(m_ref) - stored.dot(m_model);
+      const Eigen::Map<const Eigen::VectorXd> stored(targets[f].values.data(), k);
+      targets[f].bias_shift = w.col(col).dot(m_ref) - stored.dot(m_model);
     }
   }
   std::vector<int64_t> all(static_cast<size_t>(count));
   for (int64_t f = 0; f < count; ++f) all[static_cast<size_t>(f)] = f;
-  for (int64_t f = 0; f < count; ++f) targets[static_cast<size_t>(f)].bias_shift = bias_shift[static_cast<size_t>(f)];
   Tensor* bias = bias_for(model, node);
   Tensor& w = model.graph.values_to_change(weight_name, "sequential fit of " + node);
   apply_fits(w, bias, layer, all, targets);
@@ -103,10 +100,8 @@ void quantize_sequentially(Model& model, const std::vector<std::string>& layers,
     CalibrationStats stats;
     stats.layers.emplace(name, move_to_target(model, name, paired, options.damping));
     stats.images = static_cast<int64_t>(run.images->files.size());
-    std::vector<const Node*> one;
-    for (const auto& n : model.graph.nodes)
-      if (n.name == name) one.push_back(&n);
-    quantize_layers(model, stats, one, options);
+    // `node` still points at the layer: bias_for adds an input and an initializer, never a node.
+    quantize_layers(model, stats, {node}, options);
     if (run.log) run.log("sequential fit: " + name + " (" + std::to_string(options.uniform_bits()) + "-bit grid)");
     if (run.progress) run.progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(layers.size()));
   }
