@@ -86,12 +86,16 @@ std::vector<std::string> validate_job(const CompressJob& job) {
     for (const auto& p : passes) budgeted = budgeted || p.options.has_value("max-drop");
     if (!budgeted) notes.push_back("--val ignored: " + what + " makes no --max-drop decision");
     const int64_t images = check_labelled_folder(job.validation_dir, EvalOptions{});
-    // A budget finer than one image cannot be decided: one flipped image would already exceed it.
+    // A budget finer than one decision image cannot be decided: one flipped image would already
+    // exceed it. The decision is made on the second half of the images (the first half searches).
     const double max_drop = job.recipe_options.max_drop.value_or(1.0);
-    if (budgeted && 100.0 / static_cast<double>(images) > max_drop)
-      fail_usage("--val " + job.validation_dir + " has " + count_of(images, "labelled image") + ": one image is worth " +
-                 fixed(100.0 / static_cast<double>(images), 2) + " points, more than the " + format_number(max_drop) +
-                 "-point budget; give at least " + std::to_string(static_cast<int64_t>(std::ceil(100.0 / max_drop))) + " labelled images");
+    const int64_t deciding = images - images / 2;
+    const auto needed = static_cast<int64_t>(std::ceil(100.0 / max_drop));
+    if (budgeted && 100.0 / static_cast<double>(deciding) > max_drop)
+      fail_usage("--val " + job.validation_dir + " has " + count_of(images, "labelled image") + ": the decision is made on " +
+                 std::to_string(deciding) + " of them (the others search), one worth " + fixed(100.0 / static_cast<double>(deciding), 2) +
+                 " points, more than the " + format_number(max_drop) + "-point budget; give at least " + std::to_string(2 * needed - 1) +
+                 " labelled images");
     if (needs) {
       std::vector<std::string> val_files;
       for (const auto& f : labelled_set(job.validation_dir, ImageConfig{}, Model{}).images.files) val_files.push_back(f);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <utility>
 #include <string>
 
 #include "analysis/rounding.h"
@@ -107,15 +108,43 @@ std::string describe(const DropBound& d) {
 
 }  // namespace
 
+ConfirmedChoice confirm_candidates(std::vector<size_t> candidates, bool fixed_sequence, double max_drop,
+                                   const std::function<DropBound(size_t)>& judge) {
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  if (!fixed_sequence) std::reverse(candidates.begin(), candidates.end());
+  ConfirmedChoice c;
+  for (size_t n : candidates) {
+    const DropBound d = judge(n);
+    c.decided.emplace_back(n, d);
+    const bool pass = d.bound <= max_drop;
+    if (fixed_sequence) {
+      if (!pass) break;         // the first failure ends the sequence
+      c.chosen = c.decided.size() - 1;
+    } else if (pass) {
+      c.chosen = c.decided.size() - 1;  // the first pass, stepping back from the largest
+      break;
+    }
+  }
+  return c;
+}
+
 size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
   const double confidence = q.confidence > 0 ? q.confidence : ctx.confidence;
   const bool labelled = ctx.has_validation();
-  // Decision images: the labelled validation set (search and decision alike), or the two halves of
-  // the held-out calibration images.
-  const CalibrationSet search = labelled ? ctx.validation : search_images(ctx.held_out, q.mirrored_views);
-  const CalibrationSet confirm = labelled ? ctx.validation : confirmation_images(ctx.held_out, q.mirrored_views);
-  const std::vector<int64_t>* labels = labelled ? &ctx.validation_labels : nullptr;
-  const bool separate = !labelled && ctx.held_out.files.size() >= 2;
+  // Decision images: the two halves of the labelled validation images, or of the held-out
+  // calibration images. The search bisects on the first half; the decision is made on the second,
+  // which no step of the search saw.
+  const CalibrationSet& pool = labelled ? ctx.validation : ctx.held_out;
+  const CalibrationSet search = search_images(pool, q.mirrored_views && !labelled);
+  const CalibrationSet confirm = confirmation_images(pool, q.mirrored_views && !labelled);
+  std::vector<int64_t> search_labels, confirm_labels;
+  if (labelled) {
+    const auto half = static_cast<std::ptrdiff_t>(search.files.size());
+    search_labels.assign(ctx.validation_labels.begin(), ctx.validation_labels.begin() + half);
+    confirm_labels.assign(ctx.validation_labels.begin() + half, ctx.validation_labels.end());
+  }
+  const bool separate = pool.files.size() >= 2;
   if (search.files.empty()) fail_usage(q.pass + ": max-drop needs held-out calibration images (--calib with enough images) or --val DIR");
 
   BudgetRecord record;
@@ -134,7 +163,7 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
     BudgetProbe p;
     p.steps = n;
     p.benefit = q.benefit_through(n);
-    p.search = judge(ctx, q.build(n), search, labels, q.criterion, confidence);
+    p.search = judge(ctx, q.build(n), search, labelled ? &search_labels : nullptr, q.criterion, confidence);
     p.accepted = p.search.bound <= q.max_drop;
     if (ctx.log)
       ctx.log(q.pass + ": " + with_commas(static_cast<int64_t>(n)) + " steps (" + with_commas(static_cast<int64_t>(p.benefit)) + " " +
@@ -145,54 +174,45 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
   };
   const size_t found = q.count == 0 ? 0 : largest_acceptable(q.count, probe, q.benefit_through, q.resolution);
 
-  // Decision: the candidate found, then the smaller ones the search accepted, until one passes on
-  // the confirmation images (with labels the search's own judgement is the decision).
-  std::vector<size_t> order;
+  // Decision on the confirmation images, among the candidate found, the smaller ones the search
+  // accepted and none at all. With labels, the fixed-sequence test: from the smallest up, stopping
+  // at the first failure (whatever the search did, a candidate whose true drop exceeds the budget is
+  // kept with probability at most 1 - confidence). Without labels: stepping back from the candidate
+  // found until one passes.
+  std::vector<size_t> candidates{found, 0};
   for (const auto& p : record.path)
-    if (p.accepted) order.push_back(p.steps);
-  order.push_back(found);
-  order.push_back(0);
-  std::sort(order.begin(), order.end(), std::greater<size_t>());
-  order.erase(std::unique(order.begin(), order.end()), order.end());
-  std::optional<size_t> chosen;
-  std::vector<std::pair<size_t, DropBound>> decided;
-  for (size_t n : order) {
-    if (n > found) continue;
-    DropBound d;
+    if (p.accepted && p.steps <= found) candidates.push_back(p.steps);
+  auto decide = [&](size_t n) {
     auto it = probe_of.find(n);
-    if (!separate && it != probe_of.end()) {
-      d = record.path[it->second].search;
-    } else {
-      d = judge(ctx, q.build(n), separate ? confirm : search, labels, q.criterion, confidence);
-      if (it == probe_of.end()) {
-        probe_of[n] = record.path.size();
-        BudgetProbe p;
-        p.steps = n;
-        p.benefit = q.benefit_through(n);
-        p.search = d;
-        record.path.push_back(p);
-        it = probe_of.find(n);
-      }
-      if (separate) record.path[it->second].confirm = d;
-      record.path[it->second].accepted = d.bound <= q.max_drop;
-      if (ctx.log) ctx.log(q.pass + ": confirming " + with_commas(static_cast<int64_t>(n)) + " steps: " + describe(d));
+    if (!separate && it != probe_of.end()) return record.path[it->second].search;
+    const DropBound d = judge(ctx, q.build(n), separate ? confirm : search,
+                              labelled ? (separate ? &confirm_labels : &search_labels) : nullptr, q.criterion, confidence);
+    if (it == probe_of.end()) {
+      probe_of[n] = record.path.size();
+      BudgetProbe p;
+      p.steps = n;
+      p.benefit = q.benefit_through(n);
+      p.search = d;
+      record.path.push_back(p);
+      it = probe_of.find(n);
     }
-    decided.emplace_back(n, d);
-    if (d.bound <= q.max_drop) {
-      chosen = n;
-      break;
-    }
-  }
-  if (chosen) {
+    if (separate) record.path[it->second].confirm = d;
+    record.path[it->second].accepted = d.bound <= q.max_drop;
+    if (ctx.log) ctx.log(q.pass + ": confirming " + with_commas(static_cast<int64_t>(n)) + " steps: " + describe(d));
+    return d;
+  };
+  const ConfirmedChoice choice = confirm_candidates(candidates, labelled, q.max_drop, decide);
+  if (choice.chosen) {
     // A bound within the budget on images too few to resolve it decides nothing: not met.
     record.within = true;
     record.met = record.certifiable;
-    record.chosen_steps = *chosen;
-    record.decision = decided.back().second;
+    record.chosen_steps = choice.decided[*choice.chosen].first;
+    record.decision = choice.decided[*choice.chosen].second;
   } else {
     // No candidate meets the budget: keep the most accurate one judged (a file, with the record
     // saying so, rather than nothing).
-    auto best = std::min_element(decided.begin(), decided.end(), [](const auto& a, const auto& b) { return a.second.estimate < b.second.estimate; });
+    auto best = std::min_element(choice.decided.begin(), choice.decided.end(),
+                                 [](const auto& a, const auto& b) { return a.second.estimate < b.second.estimate; });
     record.met = false;
     record.within = false;
     record.chosen_steps = best->first;

@@ -8,14 +8,17 @@
 // slope is its extra cost per extra benefit; steps of all layers sorted by slope form one ranked
 // list (the greedy solution of the Lagrangian allocation min sum cost + lambda * benefit, every
 // prefix optimal for its own total benefit). A budget is then a prefix: the shortest reaching a
-// target benefit, or with max-drop=P the longest whose held-out top-1 agreement with the float
-// model stays at 100 - P or more (bisection; each probe a forward pass of the held-out images).
+// target benefit, or with max-drop=P the longest whose top-1 drop stays within P (budget_search:
+// a bisection, each probe a forward pass of the decision images, then a confirmation).
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <optional>
+#include <utility>
 #include <vector>
 
+#include "analysis/paired_drop.h"
 #include "passes/pass.h"
 
 namespace mc {
@@ -58,11 +61,14 @@ double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContex
 
 // A budgeted choice (max-drop=P) over a ranked list of `count` steps: the largest prefix whose drop
 // stays within P, searched and then confirmed (docs/BUDGET.md):
-//  - with labels (--val): every decision is a paired one-sided bound on the top-1 drop on the
-//    validation images (analysis/paired_drop.h), at the context's confidence;
-//  - without labels: the search bisects on one half of the held-out calibration images and the
-//    candidate it finds must then pass on the other half, which the search never saw; if it does
-//    not, the search steps back along its path (the smaller candidates it accepted) until one does.
+//  - the search bisects on one half of the decision images (the labelled validation images with
+//    --val, else the held-out calibration images); the decision is made on the other half, which
+//    the search never saw;
+//  - with labels every judgement is a paired one-sided bound on the top-1 drop
+//    (analysis/paired_drop.h) at the context's confidence, and the decision is the fixed-sequence
+//    test: the candidates the search accepted, from the smallest up, until the first that fails;
+//  - without labels the candidate found must pass on the other half; if it does not, the search
+//    steps back along its path (the smaller candidates it accepted) until one does.
 // Always a file: when no candidate meets P, the most accurate one tried is kept and the record says
 // the budget was not met. The record (the context's `budgets`) holds the decision, the bound, the
 // images and the whole path.
@@ -80,6 +86,17 @@ struct BudgetQuery {
 };
 // The chosen number of steps.
 size_t budget_search(PassContext& ctx, const BudgetQuery& query);
+
+// The confirmation step over `candidates` (numbers of steps): with fixed_sequence, judged from the
+// smallest up, stopping at the first whose bound exceeds max_drop (the chosen: the last that passed);
+// otherwise from the largest down, stopping at the first that passes. `decided`: every judgement made,
+// in order; `chosen`: its index there, none when no candidate passed. Exposed for tests.
+struct ConfirmedChoice {
+  std::vector<std::pair<size_t, DropBound>> decided;
+  std::optional<size_t> chosen;
+};
+ConfirmedChoice confirm_candidates(std::vector<size_t> candidates, bool fixed_sequence, double max_drop,
+                                   const std::function<DropBound(size_t)>& judge);
 
 // The held-out images a label-free search bisects on (the first half of `held_out`, `mirrored` as
 // asked): what the passes also measure their per-layer cost scales on.

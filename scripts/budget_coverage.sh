@@ -6,7 +6,8 @@
 # calibration (C, 100 images), validation (V, 200) and test (T, 200) images, and for each studied run
 # (hybrid on MobileNetV1 0.25 and ShuffleNetV2, sparse on MobileNetV2: the runs that overshot their
 # budget in the README), two files are compressed with --max-drop 1:
-#   labels:    --calib C --val V                (every budget decision a paired bound on V, confidence 0.9)
+#   labels:    --calib C --val V                (every budget decision a paired bound on V's labels, confidence
+#              0.9: 100 images search, 100 decide)
 #   no labels: --calib C+V --calib-count 300 --held-out 200 (the same 300 images, labels unused: 100 fit
 #              and 200 held out, split into 100 to search and 100 to confirm, so that one confirmation
 #              image is worth 1 point and a 1-point budget is decidable)
@@ -15,22 +16,24 @@
 # Prints one TSV row per file on stdout (seed, model, recipe, mode, bytes, MULs, budget met, decision
 # estimate and bound, drop on T), then a summary per run and mode on stderr. Rows already in OUT
 # (--resume OUT) are skipped, so an interrupted study continues where it stopped.
-# Usage: scripts/budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--resume FILE.tsv] > coverage.tsv
+# Usage: scripts/budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv] > coverage.tsv
+#   --modes comma-separated labels,no_labels (default both)
 #   --runs  comma-separated MODEL:RECIPE (default mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/scripts/lib.sh"
 shared="$repo/../shared"
 images="$shared/imagenet-dev"
-splits=20 build="$repo/build" resume="" threads=() runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
+modes="labels,no_labels" splits=20 build="$repo/build" resume="" threads=() runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
 while [ $# -gt 0 ]; do
   case "$1" in
     --splits) splits="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --modes) modes="$2"; shift 2 ;;
     --resume) resume="$2"; shift 2 ;;
     --threads) threads=(--threads "$2"); shift 2 ;;
-    *) echo "usage: budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--resume FILE.tsv]" >&2; exit 2 ;;
+    *) echo "usage: budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv]" >&2; exit 2 ;;
   esac
 done
 bin="$build/mcompress"
@@ -70,7 +73,7 @@ for ((seed = 1; seed <= splits; seed++)); do
   for run in ${runs//,/ }; do
     model="${run%%:*}" recipe="${run##*:}"
     case "$model" in mobilenet_v1*) pre=keras ;; *) pre=torch ;; esac
-    for mode in labels no_labels; do
+    for mode in ${modes//,/ }; do
       if [ -n "$resume" ] && grep -q "^$seed"$'\t'"$model"$'\t'"$recipe"$'\t'"$mode"$'\t' "$resume" 2>/dev/null; then continue; fi
       if [ "$mode" = labels ]; then data=(--calib "$d/C" --val "$d/V"); else data=(--calib "$d/CV" --calib-count 300 --held-out 200); fi
       echo "budget_coverage: split $seed $model $recipe $mode..." >&2

@@ -408,18 +408,42 @@ TEST_CASE("test_pipeline: a budget search confirms on images it never saw and ke
     CHECK(r.pass == "split-hybrid");
     CHECK(r.max_drop == 0);
     CHECK(r.decision.labels == labelled);
-    CHECK(r.decision.images == (labelled ? 10 : 3));  // label-free: decided on the second half of the 6 held-out images
+    CHECK(r.decision.images == (labelled ? 5 : 3));  // decided on the second half of the 10 validation / 6 held-out images
     CHECK_FALSE(r.path.empty());
     // The chosen candidate is one of the path, judged where the decision is made.
     bool found = false;
     for (const auto& p : r.path) found = found || p.steps == r.chosen_steps;
     CHECK(found);
-    if (!labelled)
-      for (const auto& p : r.path)
-        if (p.steps == r.chosen_steps && r.met) CHECK(p.confirm.has_value());
+    for (const auto& p : r.path)
+      if (p.steps == r.chosen_steps && r.met) CHECK(p.confirm.has_value());
     // A budget of 0 points on a few images: met only by a candidate that changes no answer.
     if (r.met) CHECK(r.decision.bound <= 0.0);
     const auto j = to_json(r);
     for (const char* key : {"max_drop", "estimate", "bound", "confidence", "images", "labels", "met", "path"}) CHECK(j.contains(key));
   }
+}
+
+TEST_CASE("test_pipeline: the confirmation step: fixed sequence from the smallest up with labels, stepping back without") {
+  // Candidates 0, 2, 5, 9 (numbers of steps): 5 fails, 9 passes (a lucky draw), 0 and 2 pass.
+  auto judge = [](size_t n) {
+    DropBound d;
+    d.bound = n == 5 ? 2.0 : 0.5;
+    d.estimate = static_cast<double>(n) / 10;
+    return d;
+  };
+  const std::vector<size_t> candidates{9, 0, 5, 2, 5};
+  const ConfirmedChoice fixed = confirm_candidates(candidates, true, 1.0, judge);
+  REQUIRE(fixed.chosen.has_value());
+  CHECK(fixed.decided[*fixed.chosen].first == 2);  // 5 failed: 9 is never looked at
+  CHECK(fixed.decided.size() == 3);
+  CHECK(fixed.decided.back().first == 5);
+  const ConfirmedChoice back = confirm_candidates(candidates, false, 1.0, judge);
+  REQUIRE(back.chosen.has_value());
+  CHECK(back.decided[*back.chosen].first == 9);  // the largest passes first
+  CHECK(back.decided.size() == 1);
+  // Nothing passes: no choice, every judgement recorded (fixed sequence: only the first).
+  auto none = [](size_t) { DropBound d; d.bound = 3; return d; };
+  CHECK_FALSE(confirm_candidates(candidates, true, 1.0, none).chosen.has_value());
+  CHECK(confirm_candidates(candidates, true, 1.0, none).decided.size() == 1);
+  CHECK(confirm_candidates(candidates, false, 1.0, none).decided.size() == 4);
 }
