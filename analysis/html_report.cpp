@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "analysis/rounding.h"
 #include "analysis/svg_chart.h"
 #include "core/text.h"
 
@@ -18,7 +19,6 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
 std::string energy(double pj) {
   if (pj >= 1e6) return fmt("%.2f &micro;J", pj / 1e6);
@@ -48,7 +48,7 @@ std::vector<double> precision_shares(const LayerReport& l) {
     else if (p.arithmetic == WeightArithmetic::integer_mac) integer += w;
     else other += w;
   }
-  return {ratio(ternary, total), ratio(integer, total), ratio(other, total)};
+  return {ratio_or_zero(ternary, total), ratio_or_zero(integer, total), ratio_or_zero(other, total)};
 }
 
 std::string summary_section(const Report& r) {
@@ -62,7 +62,7 @@ std::string summary_section(const Report& r) {
   h += row("vs fp16", smaller_or_larger(file, static_cast<double>(r.fp16_bytes)) + " the parameters at fp16 (" + bytes(r.fp16_bytes) + ")");
   if (r.source_bytes)
     h += row("vs source file", smaller_or_larger(file, static_cast<double>(r.source_bytes)) + " the source file (" + bytes(r.source_bytes) + ")");
-  h += row("parameters", with_commas(r.params) + ", " + fmt("%.2f", ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params))) +
+  h += row("parameters", with_commas(r.params) + ", " + fmt("%.2f", ratio_or_zero(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params))) +
                              " bits per weight stored");
   const double m0 = static_cast<double>(r.macs_original);
   h += row("MULs per image", with_commas(r.ops.muls()) + " (float model " + with_commas(r.macs_original) + ", " +
@@ -179,7 +179,7 @@ std::string layer_table(const Report& r) {
     h += "<tr><td class=\"l\">" + escape(l.name) + "</td><td class=\"l\">" + escape(l.op) + "</td><td class=\"l\">" +
          escape(encoding_summary(l, " + ")) + "</td><td>" + (l.int8_activations ? "int8" : "fp32") + "</td><td>" + with_commas(l.params) +
          "</td><td>" + with_commas(static_cast<int64_t>(l.bytes)) + "</td><td>" +
-         fmt("%.2f", ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params))) + "</td><td>" + with_commas(l.ops.fp32_macs) +
+         fmt("%.2f", ratio_or_zero(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params))) + "</td><td>" + with_commas(l.ops.fp32_macs) +
          "</td><td>" + with_commas(l.ops.int8_macs) + "</td><td>" + with_commas(l.ops.ternary_adds()) + "</td><td>" + with_commas(l.ops.scale_muls) +
          "</td><td>" + energy(l.energy_pj) + "</td></tr>";
   }

@@ -40,8 +40,6 @@ int64_t part_weight_count(const EncodedTensor& e, const EncodedPart& p) {
 int64_t elements(const McTensor& t) { return static_cast<int64_t>(t.weights()); }
 bool is_float(const McTensor& t) { return t.encoded.dtype == DType::f32; }
 
-double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
-
 bool is_weighted_layer(const Node& node) {
   const WeightedOpTraits* traits = weighted_op_traits(node.op);
   return traits && traits->float_weight;
@@ -211,9 +209,9 @@ void add_layer(LayerReport& total, const LayerReport& l) {
 
 }  // namespace
 
-double Report::compression_ratio() const { return ratio(static_cast<double>(fp32_bytes), static_cast<double>(bytes)); }
-double Report::compression_ratio_vs_fp16() const { return ratio(static_cast<double>(fp16_bytes), static_cast<double>(bytes)); }
-double Report::compression_ratio_vs_source() const { return ratio(static_cast<double>(source_bytes), static_cast<double>(bytes)); }
+double Report::compression_ratio() const { return ratio_or_zero(static_cast<double>(fp32_bytes), static_cast<double>(bytes)); }
+double Report::compression_ratio_vs_fp16() const { return ratio_or_zero(static_cast<double>(fp16_bytes), static_cast<double>(bytes)); }
+double Report::compression_ratio_vs_source() const { return ratio_or_zero(static_cast<double>(source_bytes), static_cast<double>(bytes)); }
 
 namespace {
 
@@ -354,7 +352,7 @@ nlohmann::ordered_json encodings_json(const std::vector<EncodingBytes>& list) {
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const auto& e : list)
     j.push_back({{"encoding", e.encoding}, {"weights", e.weights}, {"bytes", e.bytes},
-                 {"bits_per_weight", ratio_value(ratio(8.0 * static_cast<double>(e.bytes), static_cast<double>(e.weights)))}});
+                 {"bits_per_weight", ratio_value(ratio_or_zero(8.0 * static_cast<double>(e.bytes), static_cast<double>(e.weights)))}});
   return j;
 }
 
@@ -369,8 +367,8 @@ nlohmann::ordered_json layer_json(const LayerReport& l) {
   j["bytes"] = l.bytes;
   j["fp32_bytes"] = l.fp32_bytes;
   j["fp16_bytes"] = l.fp16_bytes;
-  j["bits_per_weight"] = ratio_value(ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params)));
-  j["compression_ratio"] = ratio_value(ratio(static_cast<double>(l.fp32_bytes), static_cast<double>(l.bytes)));
+  j["bits_per_weight"] = ratio_value(ratio_or_zero(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params)));
+  j["compression_ratio"] = ratio_value(ratio_or_zero(static_cast<double>(l.fp32_bytes), static_cast<double>(l.bytes)));
   j["by_encoding"] = encodings_json(l.by_encoding);
   j["parts"] = nlohmann::ordered_json::array();
   int64_t weight_elements = 0;
@@ -380,9 +378,9 @@ nlohmann::ordered_json layer_json(const LayerReport& l) {
     pj["encoding"] = p.encoding;
     pj["channels"] = {p.channel_begin, p.channel_end};
     pj["weights"] = p.weights;
-    pj["share"] = ratio_value(ratio(static_cast<double>(p.weights), static_cast<double>(weight_elements)));  // of the weight tensor
+    pj["share"] = ratio_value(ratio_or_zero(static_cast<double>(p.weights), static_cast<double>(weight_elements)));  // of the weight tensor
     pj["bytes"] = p.bytes;
-    pj["bits_per_weight"] = ratio_value(ratio(8.0 * static_cast<double>(p.bytes), static_cast<double>(p.weights)));
+    pj["bits_per_weight"] = ratio_value(ratio_or_zero(8.0 * static_cast<double>(p.bytes), static_cast<double>(p.weights)));
     if (p.arithmetic == WeightArithmetic::ternary_adds) {
       pj["terms"] = p.terms;
       pj["ternary_nonzeros"] = p.ternary_nonzeros;
@@ -419,7 +417,7 @@ nlohmann::ordered_json to_json(const Report& r) {
                {"weight_bytes", r.weight_bytes},
                {"container_bytes", r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0},
                {"params", r.params},
-               {"bits_per_weight", ratio_value(ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)))},
+               {"bits_per_weight", ratio_value(ratio_or_zero(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)))},
                {"by_encoding", encodings_json(r.by_encoding)}};
   j["ops"] = ops_json(r.ops);
   OperationCounts original;
@@ -429,8 +427,8 @@ nlohmann::ordered_json to_json(const Report& r) {
   j["energy_pj"] = pj_value(r.energy_pj);
   j["energy_pj_original"] = pj_value(r.energy_pj_original);
   j["energy_pj_fp16"] = pj_value(r.energy_pj_fp16);
-  j["energy"] = {{"ratio_vs_original", ratio_value(ratio(r.energy_pj_original, r.energy_pj))},
-                 {"ratio_vs_fp16", ratio_value(ratio(r.energy_pj_fp16, r.energy_pj))},
+  j["energy"] = {{"ratio_vs_original", ratio_value(ratio_or_zero(r.energy_pj_original, r.energy_pj))},
+                 {"ratio_vs_fp16", ratio_value(ratio_or_zero(r.energy_pj_fp16, r.energy_pj))},
                  {"scope", "arithmetic only, per image (batch 1): MACs, ternary additions and scale multiplications of the "
                            "Conv/Gemm/MatMul layers; no memory traffic, activations, bias, pooling or decoding"},
                  {"per_op_pj",
@@ -539,7 +537,7 @@ std::string to_text(const Report& r) {
   append(out, row, "layer", "op", "encoding", "act", "params", "bytes", "bits/w", "fp32 MACs", "int8 MACs", "ternary adds", "energy");
   auto line = [&](const LayerReport& l, const std::string& label, const std::string& op, const std::string& split, const std::string& act) {
     char bpw[16];
-    std::snprintf(bpw, sizeof bpw, "%.2f", ratio(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params)));
+    std::snprintf(bpw, sizeof bpw, "%.2f", ratio_or_zero(8.0 * static_cast<double>(l.bytes), static_cast<double>(l.params)));
     append(out, row, fit(label, 32).c_str(), op.c_str(), fit(split, 22).c_str(), act.c_str(), with_commas(l.params).c_str(),
            with_commas(static_cast<int64_t>(l.bytes)).c_str(), bpw, with_commas(l.ops.fp32_macs).c_str(), with_commas(l.ops.int8_macs).c_str(),
            with_commas(l.ops.ternary_adds()).c_str(), energy_str(l.energy_pj).c_str());
@@ -553,7 +551,7 @@ std::string to_text(const Report& r) {
   append(out, "\nsize: %s (weights %s, container %s), %s parameters, %.2f bits/weight stored\n", bytes_str(r.bytes).c_str(),
          with_commas(static_cast<int64_t>(r.weight_bytes)).c_str(),
          with_commas(static_cast<int64_t>(r.bytes >= r.weight_bytes ? r.bytes - r.weight_bytes : 0)).c_str(), with_commas(r.params).c_str(),
-         ratio(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)));
+         ratio_or_zero(8.0 * static_cast<double>(r.weight_bytes), static_cast<double>(r.params)));
   append(out, "      %s the parameters at fp32 (%s), %s them at fp16 (%s)", smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.fp32_bytes)).c_str(),
          bytes_str(r.fp32_bytes).c_str(), smaller_or_larger(static_cast<double>(r.bytes), static_cast<double>(r.fp16_bytes)).c_str(),
          bytes_str(r.fp16_bytes).c_str());

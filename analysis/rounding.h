@@ -30,6 +30,8 @@ inline double round_decimals(double v, int decimals) {
 
 // Ratios (compression, energy) and bits per weight: 4 significant digits.
 inline double ratio_value(double v) { return round_significant(v, 4); }
+// num / den, or 0 when den is not positive (an empty model, a layer with no weights).
+inline double ratio_or_zero(double num, double den) { return den > 0 ? num / den : 0.0; }
 // Energies and per-operation prices in pJ: 0.001 pJ. The built-in table's figures are multiples of
 // 0.01 pJ, so every energy it prices is exact at this precision; only the noise goes.
 inline double pj_value(double v) { return round_decimals(v, 3); }

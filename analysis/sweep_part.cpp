@@ -2,6 +2,7 @@
 
 #include <span>
 
+#include "analysis/json_fields.h"
 #include "analysis/sweep_record.h"
 #include "core/error.h"
 #include "formats/checksum.h"
@@ -11,25 +12,6 @@ namespace mc {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-const Json& member(const Json& j, const char* key, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end()) fail_input(where + ": missing '" + key + "'");
-  return *it;
-}
-
-int64_t whole_number_at(const Json& j, const char* key, const std::string& where) {
-  const Json& v = member(j, key, where);
-  if (!v.is_number_integer()) fail_input(where + ": '" + key + "' must be a whole number, got " + v.dump());
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) fail_input(where + ": '" + key + "' is too large");
-  return v.get<int64_t>();
-}
-
-std::string text_at(const Json& j, const char* key, const std::string& where) {
-  const Json& v = member(j, key, where);
-  if (!v.is_string()) fail_input(where + ": '" + key + "' must be a string, got " + v.dump());
-  return v.get<std::string>();
-}
 
 }  // namespace
 
@@ -67,47 +49,47 @@ SweepPart read_sweep_part(const std::vector<std::byte>& bytes, const std::string
   const std::string what = "expected the -o file of 'mcompress sweep --shard K/N'";
   if (j.is_discarded()) fail_input(name + ": not valid JSON (" + what + ")");
   if (!j.is_object() || !j.contains("format") || j["format"] != sweep_part_format) fail_input(name + ": not a sweep part (" + what + ")");
-  const int64_t version = whole_number_at(j, "version", name);
+  const int64_t version = json_integer(j, "version", name);
   if (version != sweep_part_version)
     fail_input(name + ": sweep part layout version " + std::to_string(version) + "; this mcompress reads version " +
                std::to_string(sweep_part_version));
   SweepPart part;
-  part.mcompress_version = text_at(j, "mcompress", name);
+  part.mcompress_version = json_string(j, "mcompress", name);
   if (part.mcompress_version != MCOMPRESS_VERSION)
     fail_input(name + ": written by mcompress " + part.mcompress_version + ", this is mcompress " MCOMPRESS_VERSION
                ": run every shard and the merge with one version (results may differ between versions)");
   if (!checksum_matches(j)) fail_input(name + ": checksum mismatch: the part was changed or damaged after it was written");
 
-  const Json& shard = member(j, "shard", name);
+  const Json& shard = json_member(j, "shard", name);
   if (!shard.is_object()) fail_input(name + ": 'shard' must be an object");
-  part.shard.index = whole_number_at(shard, "index", name + ": shard");
-  part.shard.count = whole_number_at(shard, "count", name + ": shard");
+  part.shard.index = json_integer(shard, "index", name + ": shard");
+  part.shard.count = json_integer(shard, "count", name + ": shard");
   if (part.shard.count < 1 || part.shard.count > max_shards || part.shard.index < 1 || part.shard.index > part.shard.count)
     fail_input(name + ": shard " + part.shard.label() + " is not a shard K/N with 1 <= K <= N");
-  part.identity.model_sha256 = text_at(j, "model_sha256", name);
-  const Json& settings = member(j, "settings", name);
+  part.identity.model_sha256 = json_string(j, "model_sha256", name);
+  const Json& settings = json_member(j, "settings", name);
   if (!settings.is_object()) fail_input(name + ": 'settings' must be an object");
   part.identity.settings = settings;
-  const Json& grid = member(j, "grid", name);
+  const Json& grid = json_member(j, "grid", name);
   if (!grid.is_array() || grid.empty()) fail_input(name + ": 'grid' must be a non-empty array of point names");
   for (const auto& label : grid) {
     if (!label.is_string()) fail_input(name + ": 'grid' must hold point names (strings), got " + label.dump());
     part.identity.grid.push_back(label.get<std::string>());
   }
-  if (text_at(j, "fingerprint", name) != part.identity.fingerprint())
+  if (json_string(j, "fingerprint", name) != part.identity.fingerprint())
     fail_input(name + ": 'fingerprint' does not match its settings and grid");
-  const Json& baseline = member(j, "float", name);
+  const Json& baseline = json_member(j, "float", name);
   if (!baseline.is_object()) fail_input(name + ": 'float' must be an object");
   read_baseline_record(baseline, part.table, name + ": float");
 
-  const Json& points = member(j, "points", name);
+  const Json& points = json_member(j, "points", name);
   if (!points.is_array()) fail_input(name + ": 'points' must be an array");
   const std::vector<size_t> mine = shard_points(part.shard, part.identity.grid.size());
   size_t r = 0;
   for (const auto& row : points) {
     const std::string where = name + ": points[" + std::to_string(r) + "]";
     if (!row.is_object()) fail_input(where + " must be an object");
-    const int64_t index = whole_number_at(row, "index", where);
+    const int64_t index = json_integer(row, "index", where);
     if (index < 0 || static_cast<size_t>(index) >= part.identity.grid.size())
       fail_input(where + ": index " + std::to_string(index) + " is outside the grid of " + std::to_string(part.identity.grid.size()) + " points");
     const size_t i = static_cast<size_t>(index);

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "analysis/json_fields.h"
 #include "analysis/pareto.h"
 #include "analysis/rounding.h"
 #include "core/error.h"
@@ -62,8 +63,6 @@ std::string number(double v) {
 }
 
 std::string optional_number(const std::optional<double>& v) { return v ? number(*v) : ""; }
-
-nlohmann::ordered_json optional_json(const std::optional<double>& v) { return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(); }
 
 std::optional<double> optional_number_at(const nlohmann::ordered_json& j, const char* key, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;

@@ -41,7 +41,7 @@ namespace mc {
 
 namespace {
 
-struct Candidate {
+struct LayerCandidate {
   int32_t qmax = 127;  // levels -qmax..qmax
   double sparsity = 0;
   std::vector<int8_t> q;          // filter-major codes (K per filter)
@@ -56,7 +56,7 @@ struct Candidate {
 
 struct LayerChoice {
   const LayerGram* gram = nullptr;
-  std::vector<Candidate> candidates;
+  std::vector<LayerCandidate> candidates;
 };
 
 // A budget unit: filters [begin, end) of one layer, which take one candidate together. Rows of a
@@ -70,7 +70,7 @@ struct Unit {
 
 // Estimated stored bytes of filters [begin, end) of a candidate: order-0 bound of their codes, a
 // frequency table (about 2 bytes per symbol used) and their scales.
-double unit_bytes(const Candidate& c, int64_t k, int64_t begin, int64_t end) {
+double unit_bytes(const LayerCandidate& c, int64_t k, int64_t begin, int64_t end) {
   std::vector<uint8_t> symbols;
   symbols.reserve(static_cast<size_t>((end - begin) * k));
   for (int64_t i = begin * k; i < end * k; ++i) symbols.push_back(static_cast<uint8_t>(c.q[static_cast<size_t>(i)] + 128));
@@ -100,8 +100,8 @@ FitOptions options_for(int32_t qmax, double sparsity, double damping, bool half_
   return o;
 }
 
-Candidate compact(const std::vector<FilterFit>& fits, int32_t qmax, double sparsity, double bytes_per_scale) {
-  Candidate c;
+LayerCandidate compact(const std::vector<FilterFit>& fits, int32_t qmax, double sparsity, double bytes_per_scale) {
+  LayerCandidate c;
   c.qmax = qmax;
   c.sparsity = sparsity;
   c.bytes_per_scale = bytes_per_scale;
@@ -120,7 +120,7 @@ Candidate compact(const std::vector<FilterFit>& fits, int32_t qmax, double spars
   return c;
 }
 
-std::vector<FilterFit> expand(const Candidate& c, const LayerGram& gram) {
+std::vector<FilterFit> expand(const LayerCandidate& c, const LayerGram& gram) {
   std::vector<FilterFit> fits(c.scales.size());
   const size_t k = static_cast<size_t>(gram.rows);
   for (size_t f = 0; f < fits.size(); ++f) {
@@ -239,7 +239,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     LayerChoice lc;
     lc.gram = &stats.layers.at(node->name);
     const std::vector<uint8_t>* mask = model.graph.pruned_mask(lc.gram->weight);
-    // Candidate grid, 8 bits dense first (the starting point of every layer).
+    // LayerCandidate grid, 8 bits dense first (the starting point of every layer).
     std::vector<std::pair<int32_t, double>> grid;
     for (double s : mask ? std::vector<double>{0.0} : sparsities)
       for (int32_t q : grids) grid.emplace_back(q, s);
@@ -273,7 +273,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     for (size_t l = 0; l < layers.size(); ++l) {
       size_t probe = 0;
       for (size_t c = 0; c < layers[l].candidates.size(); ++c) {
-        const Candidate& cand = layers[l].candidates[c];
+        const LayerCandidate& cand = layers[l].candidates[c];
         if (cand.sparsity == 0 && std::abs(grid_bits(cand.qmax) - 4) < std::abs(grid_bits(layers[l].candidates[probe].qmax) - 4)) probe = c;
       }
       // The layer alone: every other layer stays float.
@@ -332,7 +332,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
   const auto chosen = options_after(steps, n, units.size());
   for (size_t u = 0; u < units.size(); ++u) {
     const LayerChoice& lc = layers[units[u].layer];
-    const Candidate& c = lc.candidates[chosen[u]];
+    const LayerCandidate& c = lc.candidates[chosen[u]];
     if (ctx.log)
       ctx.log("sparse-quantize: " + lc.gram->node + " filters " + std::to_string(units[u].begin) + ".." + std::to_string(units[u].end - 1) + ": levels -" +
               std::to_string(c.qmax) + ".." + std::to_string(c.qmax) + " (" + std::to_string(grid_bits(c.qmax)).substr(0, 4) + " bits), sparsity " +
@@ -343,7 +343,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     // Weighted by the weights each unit holds.
     double weights = 0, bits = 0, pruned = 0, narrowest = 99, widest = 0;
     for (size_t u = 0; u < units.size(); ++u) {
-      const Candidate& c = layers[units[u].layer].candidates[chosen[u]];
+      const LayerCandidate& c = layers[units[u].layer].candidates[chosen[u]];
       const double w = static_cast<double>((units[u].end - units[u].begin) * layers[units[u].layer].gram->rows);
       weights += w;
       bits += w * grid_bits(c.qmax);

@@ -35,7 +35,7 @@ namespace mc {
 
 namespace {
 
-struct Candidate {
+struct FilterCandidate {
   size_t layer;
   int64_t filter;
   double cost;     // relative ternary error
@@ -51,7 +51,7 @@ struct HybridLayer {
 
 // Applies the choice (the first `n` ranked candidates are ternary) to a copy of the model; with
 // `encode`, also encodes each layer's weight (a probe needs only the values).
-Model build(const Model& base, const CalibrationStats& stats, const std::vector<HybridLayer>& layers, const std::vector<Candidate>& ranked,
+Model build(const Model& base, const CalibrationStats& stats, const std::vector<HybridLayer>& layers, const std::vector<FilterCandidate>& ranked,
             size_t n, const FitOptions& ternary_options, const FitOptions& bank_options, bool int8_bank, bool encode) {
   Model m = base;
   std::vector<std::vector<bool>> is_ternary(layers.size());
@@ -126,7 +126,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
   const double total_macs = static_cast<double>(count_ops(model, shapes).macs);
 
   std::vector<HybridLayer> layers;
-  std::vector<Candidate> candidates;
+  std::vector<FilterCandidate> candidates;
   for (const Node* node : selected) {
     const LayerGram& gram = stats.layers.at(node->name);
     HybridLayer hl;
@@ -142,7 +142,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
     const double positions = macs_per_filter / static_cast<double>(gram.rows);
     const double benefit = macs_per_filter - positions * ternary.terms;
     for (int64_t f = 0; f < hl.filters; ++f)
-      if (benefit > 0) candidates.push_back(Candidate{layers.size(), f, hl.ternary[static_cast<size_t>(f)].error, benefit});
+      if (benefit > 0) candidates.push_back(FilterCandidate{layers.size(), f, hl.ternary[static_cast<size_t>(f)].error, benefit});
     std::vector<double>& recorded = ctx.filter_sensitivity[node->name];
     recorded.clear();
     for (const auto& fit : hl.ternary) recorded.push_back(fit.error);
@@ -162,11 +162,11 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
     const ReferenceOutputs& reference = ctx.float_reference(allocation_images);
     const double base_kl = compare_outputs(model, allocation_images, reference, ctx.threads).kl;
     for (size_t l = 0; l < layers.size(); ++l) {
-      std::vector<Candidate> own;
+      std::vector<FilterCandidate> own;
       for (const auto& c : candidates)
         if (c.layer == l) own.push_back(c);
       if (own.empty()) continue;
-      std::stable_sort(own.begin(), own.end(), [](const Candidate& a, const Candidate& b) { return a.cost < b.cost; });
+      std::stable_sort(own.begin(), own.end(), [](const FilterCandidate& a, const FilterCandidate& b) { return a.cost < b.cost; });
       own.resize((own.size() + 1) / 2);
       double proxy_sum = 0;
       for (const auto& c : own) proxy_sum += c.cost;
@@ -179,7 +179,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
       if (ctx.log) ctx.log("split-hybrid: " + layers[l].node + ": half ternary adds held-out KL " + std::to_string(added));
     }
   }
-  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+  std::stable_sort(candidates.begin(), candidates.end(), [](const FilterCandidate& a, const FilterCandidate& b) {
     return a.cost / a.benefit < b.cost / b.benefit;
   });
   std::vector<double> removed(candidates.size() + 1, 0.0);

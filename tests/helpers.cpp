@@ -17,6 +17,21 @@
 
 namespace mc::test {
 
+Attribute ints_attr(std::vector<int64_t> v) {
+  Attribute a;
+  a.type = AttrType::integers;
+  a.ints = std::move(v);
+  return a;
+}
+
+Tensor floats(Shape shape, std::vector<float> v) { return Tensor::from_vector<float>(std::move(shape), v); }
+Tensor ints(Shape shape, std::vector<int64_t> v) { return Tensor::from_vector<int64_t>(std::move(shape), v); }
+
+std::vector<std::byte> to_bytes(const std::string& s) {
+  const auto* p = reinterpret_cast<const std::byte*>(s.data());
+  return {p, p + s.size()};
+}
+
 int count_op(const Model& m, const std::string& op) {
   int n = 0;
   for (const auto& node : m.graph.nodes) n += node.op == op;

@@ -1,6 +1,7 @@
 // Helpers several test files share: model inspection, output comparison, small input folders.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -13,6 +14,12 @@
 namespace mc::test {
 
 int count_op(const Model& m, const std::string& op);
+
+// Small constructors: an integer-list attribute, float and int64 tensors of a shape, a string's bytes.
+Attribute ints_attr(std::vector<int64_t> v);
+Tensor floats(Shape shape, std::vector<float> v);
+Tensor ints(Shape shape, std::vector<int64_t> v);
+std::vector<std::byte> to_bytes(const std::string& s);
 
 // Checks (doctest) that `f` throws an mc::Error of `kind` whose message contains `part`.
 void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part);

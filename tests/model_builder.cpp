@@ -2,16 +2,9 @@
 
 #include <cmath>
 
-namespace mc::test {
+#include "tests/helpers.h"
 
-namespace {
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.type = AttrType::integers;
-  a.ints = std::move(v);
-  return a;
-}
-}  // namespace
+namespace mc::test {
 
 Model tiny_conv_model() {
   Model m;

@@ -16,6 +16,7 @@
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::ints_attr;
 
 namespace {
 
@@ -92,13 +93,6 @@ double geometric_mean(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += std::log(x);
   return std::exp(s / static_cast<double>(v.size()));
-}
-
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.type = AttrType::integers;
-  a.ints = std::move(v);
-  return a;
 }
 
 Attribute int_attr(int64_t v) {

@@ -29,7 +29,7 @@ using mc::Shape;
 using mc::Tensor;
 
 // Runs F, which must throw mc::Error of KIND whose message contains SUBSTRING; returns the message.
-std::string expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& substring = "") {
+std::string error_message_of(const std::function<void()>& f, ErrorKind kind, const std::string& substring = "") {
   try {
     f();
   } catch (const mc::Error& e) {
@@ -158,65 +158,65 @@ TEST_CASE("test_image_io: corrupt npy files are rejected with the right error ki
   const std::string good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
   auto read = [](std::vector<std::byte> bytes) { return [b = std::move(bytes)] { mc::read_npy_bytes(b, "x.npy"); }; };
 
-  expect_error(read({}), ErrorKind::input, "x.npy: not a .npy file");
+  error_message_of(read({}), ErrorKind::input, "x.npy: not a .npy file");
   std::vector<std::byte> bad_magic = make_npy(good, 24);
   bad_magic[1] = std::byte{'X'};
-  expect_error(read(bad_magic), ErrorKind::input, "x.npy: not a .npy file (bad magic");
-  expect_error(read(to_bytes("\x93NUMPY")), ErrorKind::input, "x.npy: truncated");
-  expect_error(read(to_bytes(std::string("\x93NUMPY\x01\x00\x10", 9))), ErrorKind::input, "x.npy: truncated");
+  error_message_of(read(bad_magic), ErrorKind::input, "x.npy: not a .npy file (bad magic");
+  error_message_of(read(to_bytes("\x93NUMPY")), ErrorKind::input, "x.npy: truncated");
+  error_message_of(read(to_bytes(std::string("\x93NUMPY\x01\x00\x10", 9))), ErrorKind::input, "x.npy: truncated");
 
   std::vector<std::byte> short_data = make_npy(good, 10);
-  expect_error(read(short_data), ErrorKind::input, "x.npy: truncated: header says 24 bytes of data, file has 10");
-  expect_error(read(make_npy(good, 25)), ErrorKind::input, "x.npy: 1 unexpected bytes after the data");
+  error_message_of(read(short_data), ErrorKind::input, "x.npy: truncated: header says 24 bytes of data, file has 10");
+  error_message_of(read(make_npy(good, 25)), ErrorKind::input, "x.npy: 1 unexpected bytes after the data");
 
   // Header length field pointing past the end of the file.
   std::vector<std::byte> long_header = make_npy(good, 24);
   long_header[8] = std::byte{0xff};
   long_header[9] = std::byte{0xff};
-  expect_error(read(long_header), ErrorKind::input, "x.npy: truncated: header length says 65535 bytes of header");
+  error_message_of(read(long_header), ErrorKind::input, "x.npy: truncated: header length says 65535 bytes of header");
 
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", 0)),
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", 0)),
                ErrorKind::input, "x.npy: bad npy header: shape [1099511627776,1099511627776] has more than 2^31");
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0)),
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0)),
                ErrorKind::input, "dimension out of range");
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 3), }", 0)),
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 3), }", 0)),
                ErrorKind::input, "negative dimension");
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24)),
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24)),
                ErrorKind::unsupported, "x.npy: npy array in Fortran order");
-  expect_error(read(make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 48)),
+  error_message_of(read(make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 48)),
                ErrorKind::unsupported, "x.npy: npy element type '<f8' is not supported");
-  expect_error(read(make_npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", 24)),
+  error_message_of(read(make_npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", 24)),
                ErrorKind::unsupported, "'>f4'");
-  expect_error(read(make_npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", 8)),
+  error_message_of(read(make_npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", 8)),
                ErrorKind::unsupported, "structured");
   std::vector<std::byte> v4 = make_npy(good, 24, 3);
   v4[6] = std::byte{4};
-  expect_error(read(v4), ErrorKind::unsupported, "x.npy: npy format version 4.0");
+  error_message_of(read(v4), ErrorKind::unsupported, "x.npy: npy format version 4.0");
 
   // Malformed dictionaries.
-  expect_error(read(make_npy("{'descr': '<f4', 'shape': (2, 3), }", 24)), ErrorKind::input, "missing key 'fortran_order'");
-  expect_error(read(make_npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}", 24)),
+  error_message_of(read(make_npy("{'descr': '<f4', 'shape': (2, 3), }", 24)), ErrorKind::input, "missing key 'fortran_order'");
+  error_message_of(read(make_npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}", 24)),
                ErrorKind::input, "duplicate key 'descr'");
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 24)),
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 24)),
                ErrorKind::input, "unexpected key");
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 3)}", 24)), ErrorKind::input,
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 3)}", 24)), ErrorKind::input,
                "expected True or False");
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (6)}", 24)), ErrorKind::input,
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (6)}", 24)), ErrorKind::input,
                "trailing comma");
-  expect_error(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} junk", 24)), ErrorKind::input,
+  error_message_of(read(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)} junk", 24)), ErrorKind::input,
                "unexpected text after");
-  expect_error(read(make_npy("garbage", 24)), ErrorKind::input, "x.npy: bad npy header");
+  error_message_of(read(make_npy("garbage", 24)), ErrorKind::input, "x.npy: bad npy header");
   const char with_nul[] = "{'descr': '<f4\0', 'fortran_order': False, 'shape': (2, 3)}";
-  expect_error(read(make_npy(std::string(with_nul, sizeof with_nul - 1), 24)), ErrorKind::input, "control byte");
+  error_message_of(read(make_npy(std::string(with_nul, sizeof with_nul - 1), 24)), ErrorKind::input, "control byte");
 }
 
 TEST_CASE("test_image_io: npy files on disk: missing, directory, output errors") {
   mc::test::TempDir tmp;
   const std::string missing = (tmp.path / "missing.npy").string();
-  expect_error([&] { mc::read_npy(missing); }, ErrorKind::input, missing + ": no such file");
-  expect_error([&] { mc::read_npy(tmp.path.string()); }, ErrorKind::input, tmp.path.string() + ": is a directory");
+  error_message_of([&] { mc::read_npy(missing); }, ErrorKind::input, missing + ": no such file");
+  error_message_of([&] { mc::read_npy(tmp.path.string()); }, ErrorKind::input, tmp.path.string() + ": is a directory");
   const std::string bad_dir = (tmp.path / "no" / "such" / "dir" / "out.npy").string();
-  expect_error([&] { mc::write_npy(bad_dir, Tensor(DType::f32, {2})); }, ErrorKind::output, bad_dir + ": cannot write");
+  error_message_of([&] { mc::write_npy(bad_dir, Tensor(DType::f32, {2})); }, ErrorKind::output, bad_dir + ": cannot write");
   // A failed write leaves nothing behind; a successful one leaves exactly the file.
   mc::write_npy((tmp.path / "ok.npy").string(), Tensor(DType::u8, {3}));
   size_t entries = 0;
@@ -236,7 +236,7 @@ TEST_CASE("test_image_io: reference npy files have the documented shapes") {
   // Truncating a real file gives the one-line "truncated" error naming it.
   std::vector<std::byte> bytes = mc::read_binary_file((ref / "input_keras.npy").string());
   bytes.resize(128 + 100);
-  expect_error([&] { mc::read_npy_bytes(bytes, "x.npy"); }, ErrorKind::input,
+  error_message_of([&] { mc::read_npy_bytes(bytes, "x.npy"); }, ErrorKind::input,
                "x.npy: truncated: header says 4816896 bytes of data, file has 100");
 }
 
@@ -336,10 +336,10 @@ TEST_CASE("test_image_io: load_image_batch reads .npy images and preprocessed te
 
   const std::string wrong_npy = (tmp.path / "wrong.npy").string();
   mc::write_npy(wrong_npy, Tensor(DType::f32, {3, 100, 100}));
-  expect_error([&] { mc::load_image_batch({wrong_npy}, config); }, ErrorKind::input, wrong_npy + ": expected a uint8");
-  expect_error([&] { mc::load_image_batch({image_npy}, mc::ImageConfig{200, 224, mc::parse_preprocess("keras")}); },
+  error_message_of([&] { mc::load_image_batch({wrong_npy}, config); }, ErrorKind::input, wrong_npy + ": expected a uint8");
+  error_message_of([&] { mc::load_image_batch({image_npy}, mc::ImageConfig{200, 224, mc::parse_preprocess("keras")}); },
                ErrorKind::usage, "crop size 224");
-  expect_error([&] { mc::load_image_batch({(tmp.path / "nope.jpg").string()}, config); }, ErrorKind::input,
+  error_message_of([&] { mc::load_image_batch({(tmp.path / "nope.jpg").string()}, config); }, ErrorKind::input,
                "nope.jpg: no such file");
 }
 
@@ -347,26 +347,26 @@ TEST_CASE("test_image_io: corrupt JPEG data is an input error naming the file") 
   std::mt19937 rng(1);
   std::vector<std::byte> random_bytes(4096);
   for (auto& b : random_bytes) b = static_cast<std::byte>(rng() & 0xff);
-  expect_error([&] { mc::decode_jpeg(random_bytes, "random.jpg"); }, ErrorKind::input, "random.jpg: not a valid JPEG");
-  expect_error([&] { mc::decode_jpeg({}, "empty.jpg"); }, ErrorKind::input, "empty.jpg: empty file");
+  error_message_of([&] { mc::decode_jpeg(random_bytes, "random.jpg"); }, ErrorKind::input, "random.jpg: not a valid JPEG");
+  error_message_of([&] { mc::decode_jpeg({}, "empty.jpg"); }, ErrorKind::input, "empty.jpg: empty file");
 
   mc::test::TempDir tmp;
   const std::string empty = (tmp.path / "empty.jpg").string();
   write_text(empty, "");
-  expect_error([&] { mc::load_image_batch({empty}, mc::ImageConfig{}); }, ErrorKind::input, empty + ": empty file");
+  error_message_of([&] { mc::load_image_batch({empty}, mc::ImageConfig{}); }, ErrorKind::input, empty + ": empty file");
 
   if (!mc::test::need_shared()) return;
   const std::vector<std::byte> real = mc::read_binary_file(dev_image(reference_images()[0]));
 
   std::vector<std::byte> half(real.begin(), real.begin() + static_cast<std::ptrdiff_t>(real.size() / 2));
-  expect_error([&] { mc::decode_jpeg(half, "half.jpg"); }, ErrorKind::input, "half.jpg: corrupt or truncated JPEG");
+  error_message_of([&] { mc::decode_jpeg(half, "half.jpg"); }, ErrorKind::input, "half.jpg: corrupt or truncated JPEG");
   const std::string half_path = (tmp.path / "half.jpg").string();
   write_file(half_path, half);
-  expect_error([&] { mc::load_image_batch({half_path}, mc::ImageConfig{}); }, ErrorKind::input, half_path + ": ");
+  error_message_of([&] { mc::load_image_batch({half_path}, mc::ImageConfig{}); }, ErrorKind::input, half_path + ": ");
 
   // Only the first bytes (the header survives, the scan does not).
   std::vector<std::byte> header_only(real.begin(), real.begin() + 700);
-  expect_error([&] { mc::decode_jpeg(header_only, "head.jpg"); }, ErrorKind::input, "head.jpg: ");
+  error_message_of([&] { mc::decode_jpeg(header_only, "head.jpg"); }, ErrorKind::input, "head.jpg: ");
 
   // Frame header claiming 20000 x 20000: rejected before the pixel buffer is allocated.
   std::vector<std::byte> huge = real;
@@ -381,7 +381,7 @@ TEST_CASE("test_image_io: corrupt JPEG data is an input error naming the file") 
     }
   }
   REQUIRE(patched);
-  expect_error([&] { mc::decode_jpeg(huge, "huge.jpg"); }, ErrorKind::input, "huge.jpg: JPEG image is 20000x20000");
+  error_message_of([&] { mc::decode_jpeg(huge, "huge.jpg"); }, ErrorKind::input, "huge.jpg: JPEG image is 20000x20000");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -424,8 +424,8 @@ TEST_CASE("test_image_io: resize_short_side") {
   CHECK(big.rgb[0] == 0);
   CHECK(big.rgb[static_cast<size_t>(big.width - 1) * 3] == 252);
 
-  expect_error([&] { mc::resize_short_side(ramp, 0); }, ErrorKind::usage, "resize size 0");
-  expect_error([&] { mc::resize_short_side(synthetic_image(16000, 2, [](int, int, int) { return 0; }), 256); },
+  error_message_of([&] { mc::resize_short_side(ramp, 0); }, ErrorKind::usage, "resize size 0");
+  error_message_of([&] { mc::resize_short_side(synthetic_image(16000, 2, [](int, int, int) { return 0; }), 256); },
                ErrorKind::input, "too elongated");
 }
 
@@ -445,7 +445,7 @@ TEST_CASE("test_image_io: center_crop rounds offsets half to even like Python") 
     CHECK(crop.rgb[1] == 16);
     CHECK(crop.rgb[crop.rgb.size() - 3] == (x0 + 223) % 256);  // pixel values hold x mod 256
   }
-  expect_error([&] { mc::center_crop(column_image(200, 256), 224, 224); }, ErrorKind::usage, "does not fit");
+  error_message_of([&] { mc::center_crop(column_image(200, 256), 224, 224); }, ErrorKind::usage, "does not fit");
 }
 
 TEST_CASE("test_image_io: preprocessing formulas and names") {
@@ -461,7 +461,7 @@ TEST_CASE("test_image_io: preprocessing formulas and names") {
 
   CHECK(mc::parse_preprocess("keras").kind == mc::Preprocess::Kind::keras);
   CHECK(mc::parse_preprocess("torch").kind == mc::Preprocess::Kind::torch);
-  expect_error([] { mc::parse_preprocess("tf"); }, ErrorKind::usage, "unknown preprocessing 'tf' (valid: keras, torch, caffe, raw, unit;");
+  error_message_of([] { mc::parse_preprocess("tf"); }, ErrorKind::usage, "unknown preprocessing 'tf' (valid: keras, torch, caffe, raw, unit;");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -509,15 +509,15 @@ TEST_CASE("test_image_io: labels.tsv parsing") {
     const std::string& message = bad_case.second;
     CAPTURE(text);
     write_text(path, text);
-    expect_error([&] { mc::read_labels_tsv(path); }, ErrorKind::input, path + message);
+    error_message_of([&] { mc::read_labels_tsv(path); }, ErrorKind::input, path + message);
   }
   // The quoted line is cut at 60 characters.
   write_text(path, std::string(100, 'x') + "\n");
-  const std::string msg = expect_error([&] { mc::read_labels_tsv(path); }, ErrorKind::input, "got '");
+  const std::string msg = error_message_of([&] { mc::read_labels_tsv(path); }, ErrorKind::input, "got '");
   CHECK(msg.find("got '" + std::string(60, 'x') + "...'") != std::string::npos);
   CHECK(msg.find(std::string(61, 'x')) == std::string::npos);
 
-  expect_error([&] { mc::read_labels_tsv((tmp.path / "none.tsv").string()); }, ErrorKind::input, "none.tsv: no such file");
+  error_message_of([&] { mc::read_labels_tsv((tmp.path / "none.tsv").string()); }, ErrorKind::input, "none.tsv: no such file");
 
   if (!mc::test::need_shared()) return;
   labels = mc::read_labels_tsv((mc::test::shared_dir() / "imagenet-dev" / "labels.tsv").string());
@@ -537,8 +537,8 @@ TEST_CASE("test_image_io: list_images") {
   CHECK(mc::list_images(dir) == want);
   CHECK(mc::list_images(dir + "/") == want);
 
-  expect_error([&] { mc::list_images(dir + "/missing"); }, ErrorKind::input, dir + "/missing: no such directory");
-  expect_error([&] { mc::list_images(dir + "/d.txt"); }, ErrorKind::input, dir + "/d.txt: not a directory");
+  error_message_of([&] { mc::list_images(dir + "/missing"); }, ErrorKind::input, dir + "/missing: no such directory");
+  error_message_of([&] { mc::list_images(dir + "/d.txt"); }, ErrorKind::input, dir + "/d.txt: not a directory");
 
   if (!mc::test::need_shared()) return;
   const auto images = mc::list_images((mc::test::shared_dir() / "imagenet-dev").string());

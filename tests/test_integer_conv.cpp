@@ -10,13 +10,15 @@
 
 #include "core/executor.h"
 #include "core/qdq_conv.h"
+#include "core/ops/int8_pointwise.h"
+#include "tests/helpers.h"
 
 using namespace mc;
+using mc::test::ints_attr;
 
 namespace {
 
 Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
-Attribute ints_attr(std::vector<int64_t> v) { return Attribute{AttrType::integers, 0, 0, {}, {}, {}, std::move(v), {}}; }
 
 double round_half_even(double v) {
   double r = std::floor(v);
@@ -325,4 +327,73 @@ TEST_CASE("test_integer_conv: ConvInteger gives the exact int32 sums") {
       for (int64_t i = 0; i < y.numel(); ++i) CHECK(y.data<int32_t>()[i] == expected[static_cast<size_t>(i)]);
     }
   }
+}
+
+TEST_CASE("test_integer_conv: pointwise layers give the same sums on the VNNI kernel and the portable path") {
+  if (!cpu_has_vnni()) MESSAGE("this CPU has no AVX-512 VNNI: only the portable path runs");
+  struct Case {
+    int64_t batch, cin, cout, h, w;
+    bool x_signed;
+    int32_t x_zp;
+  };
+  // Channel counts not multiples of 4, positions not multiples of 16 or 64, rows not multiples of 4,
+  // and a layer whose sums exceed float32's exact integers (the portable path's int64 loop).
+  for (const Case c : {Case{2, 8, 6, 7, 6, false, 3}, Case{1, 13, 70, 9, 11, true, -5}, Case{1, 96, 130, 14, 14, false, 128},
+                       Case{3, 5, 3, 1, 1, true, 0}, Case{1, 1030, 9, 2, 3, false, 255}}) {
+    CAPTURE(c.cin);
+    CAPTURE(c.cout);
+    std::mt19937 rng(static_cast<uint32_t>(c.cin * 31 + c.cout));
+    const int64_t positions = c.h * c.w;
+    std::vector<uint8_t> xb(static_cast<size_t>(c.batch * c.cin * positions));
+    for (auto& v : xb) v = static_cast<uint8_t>(rng() % 256);
+    std::vector<int8_t> w(static_cast<size_t>(c.cout * c.cin));
+    for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 256) - 128);  // -128 included
+    Model m;
+    m.opset = 13;
+    Graph& g = m.graph;
+    const DType xt = c.x_signed ? DType::i8 : DType::u8;
+    g.inputs.push_back(ValueInfo{"xq", xt, {c.batch, c.cin, c.h, c.w}, std::vector<std::string>(4), true});
+    g.initializers["wq"] = Tensor::from_vector<int8_t>({c.cout, c.cin, 1, 1}, w);
+    g.initializers["x_zp"] = c.x_signed ? Tensor::from_vector<int8_t>({}, {static_cast<int8_t>(c.x_zp)})
+                                        : Tensor::from_vector<uint8_t>({}, {static_cast<uint8_t>(c.x_zp)});
+    g.initializers["w_zp"] = Tensor::from_vector<int8_t>({}, {0});
+    g.nodes.push_back(Node{"conv", "ConvInteger", {"xq", "wq", "x_zp", "w_zp"}, {"y"}, {}});
+    g.outputs.push_back(ValueInfo{"y", DType::i32, {}, {}, false});
+    const Tensor input = c.x_signed ? Tensor::from_vector<int8_t>({c.batch, c.cin, c.h, c.w}, std::vector<int8_t>(xb.begin(), xb.end()))
+                                    : Tensor::from_vector<uint8_t>({c.batch, c.cin, c.h, c.w}, xb);
+    // The definition in int64, wrapped to int32.
+    std::vector<int32_t> expected(static_cast<size_t>(c.batch * c.cout * positions));
+    for (int64_t n = 0; n < c.batch; ++n)
+      for (int64_t o = 0; o < c.cout; ++o)
+        for (int64_t p = 0; p < positions; ++p) {
+          int64_t sum = 0;
+          for (int64_t k = 0; k < c.cin; ++k) {
+            const uint8_t byte = xb[static_cast<size_t>((n * c.cin + k) * positions + p)];
+            const int64_t xv = c.x_signed ? static_cast<int8_t>(byte) : byte;
+            sum += (xv - c.x_zp) * w[static_cast<size_t>(o * c.cin + k)];
+          }
+          expected[static_cast<size_t>((n * c.cout + o) * positions + p)] = static_cast<int32_t>(static_cast<uint32_t>(sum));
+        }
+    for (Int8Kernels kernels : {Int8Kernels::automatic, Int8Kernels::portable}) {
+      set_int8_kernels(kernels);
+      for (int threads : {1, 3}) {
+        const Tensor y = Executor(m, ExecutorOptions{threads, true}).run({input})[0];
+        REQUIRE(y.numel() == static_cast<int64_t>(expected.size()));
+        CHECK(std::equal(expected.begin(), expected.end(), y.data<int32_t>()));
+      }
+    }
+  }
+  // The fused DequantizeLinear -> Conv -> Clip -> QuantizeLinear form of a pointwise layer: the
+  // requantized bytes equal the integer reference on both paths.
+  Layer pointwise;
+  pointwise.kernel = 1, pointwise.pad = 0, pointwise.in_channels = 37, pointwise.out_channels = 19, pointwise.height = 9;
+  pointwise.randomize(5);
+  for (Int8Kernels kernels : {Int8Kernels::automatic, Int8Kernels::portable}) {
+    set_int8_kernels(kernels);
+    const Model model = pointwise.model();
+    Executor e(model, ExecutorOptions{2, true});
+    CHECK(runs(e, "QLinearConv"));
+    CHECK(bytes_of(e.run({pointwise.input()})[0]) == pointwise.reference());
+  }
+  set_int8_kernels(Int8Kernels::automatic);
 }

@@ -13,9 +13,11 @@
 #include "core/ops/conv_kernels.h"
 #include "formats/npy.h"
 #include "formats/onnx_model.h"
+#include "tests/helpers.h"
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::ints_attr;
 
 namespace {
 
@@ -309,13 +311,6 @@ TEST_CASE("test_kernels: the chosen algorithm for MobileNet-style layers") {
 }
 
 namespace {
-
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.type = AttrType::integers;
-  a.ints = std::move(v);
-  return a;
-}
 
 Tensor random_tensor(std::mt19937& rng, Shape shape, float lo, float hi) {
   Tensor t(DType::f32, std::move(shape));

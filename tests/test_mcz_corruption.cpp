@@ -21,6 +21,7 @@
 #include "formats/file_io.h"
 #include "formats/onnx_model.h"
 #include "formats/rans.h"
+#include "tests/helpers.h"
 #include "tests/mcz_test_util.h"
 #include "tests/test_util.h"
 
@@ -99,11 +100,6 @@ namespace {
 constexpr uint32_t graph_kind = 1, tensors_kind = 2, payload_kind = 3, metadata_kind = 4;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::vector<std::byte> to_bytes(const std::string& s) {
-  const auto* p = reinterpret_cast<const std::byte*>(s.data());
-  return {p, p + s.size()};
-}
 
 // What reading and decoding `file` throws. Anything but an mc::Error (a std::bad_alloc, an
 // AllocationTooLarge, ...) propagates and fails the calling test; no error at all fails it too.
@@ -399,14 +395,14 @@ Error load_error_within(const std::vector<std::byte>& file, size_t limit) {
 
 // --- golden must-fail files -------------------------------------------------------------------------
 
-struct Golden {
+struct MczGolden {
   const char* file;
   std::vector<std::byte> (*make)();
   ErrorKind kind;
   const char* message_part;
 };
 
-const Golden goldens[] = {
+const MczGolden mcz_goldens[] = {
     {"empty.mcz", [] { return std::vector<std::byte>(); }, ErrorKind::input, "empty file"},
     {"bad_magic.mcz", [] { auto f = small_mcz(); f[1] = std::byte{'X'}; return f; }, ErrorKind::input, "not an .mcz file (bad magic)"},
     {"version_2.0.mcz", [] { auto f = small_mcz(); store_u16(f, 8, 2); refresh_checksums(f); return f; },
@@ -1089,7 +1085,7 @@ TEST_CASE("test_mcz_corruption: zero-element tensors round-trip") {
 }
 
 TEST_CASE("test_mcz_corruption: every golden case fails with its kind and message") {
-  for (const auto& g : goldens) {
+  for (const auto& g : mcz_goldens) {
     CAPTURE(g.file);
     const Error e = load_error(g.make(), g.file);
     CHECK(e.kind() == g.kind);
@@ -1103,7 +1099,7 @@ TEST_CASE("test_mcz_corruption: golden must-fail files fail as documented") {
   const fs::path dir = source_dir() / "tests" / "data" / "bad_mcz";
   const bool regenerate = std::getenv("MCOMPRESS_REGENERATE_GOLDEN") != nullptr;
   if (regenerate) fs::create_directories(dir);
-  for (const auto& g : goldens) {
+  for (const auto& g : mcz_goldens) {
     CAPTURE(g.file);
     const std::string path = (dir / g.file).string();
     if (regenerate) {
@@ -1139,7 +1135,7 @@ TEST_CASE("test_mcz_corruption: golden fuzz seed corpora are present and valid")
     for (const auto& [name, bytes] : mcz) write(corpus / "mcz" / name, bytes);
     for (const auto& [name, bytes] : onnx) write(corpus / "onnx" / name, bytes);
     // The must-fail files seed the fuzzers too: they start next to the checks they trip.
-    for (const auto& g : goldens) write(corpus / "mcz" / ("golden_" + std::string(g.file)), g.make());
+    for (const auto& g : mcz_goldens) write(corpus / "mcz" / ("golden_" + std::string(g.file)), g.make());
     for (const auto& entry : fs::directory_iterator(source_dir() / "tests" / "data" / "bad"))
       fs::copy_file(entry.path(), corpus / "onnx" / ("golden_" + entry.path().filename().string()), fs::copy_options::overwrite_existing);
   }

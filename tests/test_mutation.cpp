@@ -20,6 +20,7 @@
 #include "core/shape_inference.h"
 #include "formats/file_io.h"
 #include "formats/onnx_model.h"
+#include "tests/helpers.h"
 #include "tests/mcz_test_util.h"
 #include "tests/test_util.h"
 
@@ -28,7 +29,7 @@ using namespace mc::test;
 
 namespace {
 
-constexpr uint64_t seed = 0x6d637a2d6d757461;  // "mcz-muta"
+constexpr uint64_t mutation_seed = 0x6d637a2d6d757461;  // "mcz-muta"
 
 // Decoding allocates in proportion to the element counts the tensor table declares, which a file
 // may legitimately make large (a constant tensor codes to a few bytes); mutants declaring more than
@@ -192,11 +193,6 @@ void check_onnx(const std::vector<std::byte>& bytes, const std::string& what, Ta
   }
 }
 
-std::vector<std::byte> to_bytes(const std::string& s) {
-  const auto* p = reinterpret_cast<const std::byte*>(s.data());
-  return {p, p + s.size()};
-}
-
 // "6000 inputs: 900 accepted, 4900 input errors, ..." (categories that occurred).
 std::string describe(const Tally& t) {
   std::string out = std::to_string(t.inputs) + " inputs";
@@ -225,7 +221,7 @@ TEST_CASE("test_mutation: the unmutated inputs are accepted") {
 }
 
 TEST_CASE("test_mutation: mutated .mcz files are accepted or rejected cleanly") {
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(mutation_seed);
   const auto original = small_mcz();
   const auto sections = extract_sections(original);
   constexpr int per_way = 2000;
@@ -265,7 +261,7 @@ TEST_CASE("test_mutation: mutated .mcz files are accepted or rejected cleanly") 
 }
 
 TEST_CASE("test_mutation: mutated ONNX models are accepted or rejected cleanly, and run if accepted") {
-  std::mt19937_64 rng(seed + 1);
+  std::mt19937_64 rng(mutation_seed + 1);
   constexpr int per_model = 2000;
   for (const auto& [name, model] : {std::pair<std::string, Model>{"tiny_conv", tiny_conv_model()},
                                     std::pair<std::string, Model>{"varied", varied_model()}}) {

@@ -22,8 +22,11 @@
 #include "core/executor.h"
 #include "formats/file_io.h"
 #include "formats/onnx_model.h"
+#include "tests/helpers.h"
 
 using namespace mc;
+using mc::test::floats;
+using mc::test::ints;
 namespace fs = std::filesystem;
 
 namespace {
@@ -356,8 +359,6 @@ struct OneNode {
   std::vector<Tensor> run(int threads = 1) { return Executor(model, ExecutorOptions{threads, true}).run(feeds); }
 };
 
-Tensor floats(Shape shape, std::vector<float> v) { return Tensor::from_vector<float>(std::move(shape), v); }
-Tensor ints(Shape shape, std::vector<int64_t> v) { return Tensor::from_vector<int64_t>(std::move(shape), v); }
 
 }  // namespace
 

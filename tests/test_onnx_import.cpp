@@ -63,14 +63,14 @@ Model with_conv_channels(int64_t channels) {
   return m;
 }
 
-struct Golden {
+struct ImportGolden {
   const char* file;
   std::string (*make)();
   ErrorKind kind;
   const char* message_part;
 };
 
-const Golden goldens[] = {
+const ImportGolden import_goldens[] = {
     {"unsupported_op.onnx", [] { return serialize_onnx(with_op("LSTM")); }, ErrorKind::unsupported, "unsupported op 'LSTM' in node 'relu' (opset 13)"},
     {"cycle.onnx", [] { return serialize_onnx(with_cycle()); }, ErrorKind::input, "cycle"},
     {"dangling_input.onnx", [] { return serialize_onnx(with_dangling_input()); }, ErrorKind::input, "input 'nowhere' is not produced"},
@@ -121,7 +121,7 @@ TEST_CASE("test_onnx_import: shared models round-trip with bit-identical initial
 }
 
 TEST_CASE("test_onnx_import: invalid models fail with the right kind and message") {
-  for (const auto& g : goldens) {
+  for (const auto& g : import_goldens) {
     CAPTURE(g.file);
     Error e = parse_error(g.make(), g.file);
     CHECK(e.kind() == g.kind);
@@ -165,7 +165,7 @@ TEST_CASE("test_onnx_import: float values where integers are expected convert wi
 TEST_CASE("test_onnx_import: golden must-fail files are current and fail as documented") {
   auto dir = test::source_dir() / "tests" / "data" / "bad";
   bool regenerate = std::getenv("MCOMPRESS_REGENERATE_GOLDEN") != nullptr;
-  for (const auto& g : goldens) {
+  for (const auto& g : import_goldens) {
     CAPTURE(g.file);
     std::string path = (dir / g.file).string();
     if (regenerate) {

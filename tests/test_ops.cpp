@@ -22,15 +22,16 @@
 #include "formats/npy.h"
 #include "formats/onnx_model.h"
 #include "formats/qdq_export.h"
-#include "helpers.h"
-#include "test_util.h"
+#include "tests/helpers.h"
+#include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::ints_attr;
+using mc::test::floats;
+using mc::test::ints;
 
 namespace {
 
-Tensor floats(Shape shape, std::vector<float> v) { return Tensor::from_vector<float>(std::move(shape), v); }
-Tensor ints(Shape shape, std::vector<int64_t> v) { return Tensor::from_vector<int64_t>(std::move(shape), v); }
 
 // Deterministic values in [lo, hi] (a fixed linear congruential sequence).
 Tensor ramp(Shape shape, float lo, float hi, uint32_t seed = 1) {
@@ -46,7 +47,6 @@ Tensor ramp(Shape shape, float lo, float hi, uint32_t seed = 1) {
 Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
 Attribute float_attr(float v) { return Attribute{AttrType::floating, v, 0, {}, {}, {}, {}, {}}; }
 Attribute string_attr(std::string v) { return Attribute{AttrType::string, 0, 0, std::move(v), {}, {}, {}, {}}; }
-Attribute ints_attr(std::vector<int64_t> v) { return Attribute{AttrType::integers, 0, 0, {}, {}, {}, std::move(v), {}}; }
 
 // A small graph: float inputs fed at run time, constants as initializers, outputs declared float32.
 struct Net {

@@ -22,12 +22,13 @@
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::ints_attr;
+using mc::test::floats;
 
 namespace {
 
 Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
 Attribute float_attr(float v) { return Attribute{AttrType::floating, v, 0, {}, {}, {}, {}, {}}; }
-Attribute ints_attr(std::vector<int64_t> v) { return Attribute{AttrType::integers, 0, 0, {}, {}, {}, std::move(v), {}}; }
 
 // A graph of one node: feeds become graph inputs, constants initializers.
 struct OneNode {
@@ -48,7 +49,6 @@ struct OneNode {
   Tensor run(int threads = 1) { return Executor(model, ExecutorOptions{threads, true}).run(feeds)[0]; }
 };
 
-Tensor floats(Shape shape, std::vector<float> v) { return Tensor::from_vector<float>(std::move(shape), v); }
 
 // Round half to even without nearbyint (an independent reference for the kernel).
 double round_half_even(double v) {

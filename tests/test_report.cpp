@@ -25,7 +25,7 @@ using namespace mc;
 namespace {
 
 // tiny_conv_model: Conv 3->4 filters of 3x3x3 (27 weights each), pad 1, on 8x8: 64 output positions.
-constexpr int64_t filter_weights = 27;
+constexpr int64_t tiny_filter_weights = 27;
 constexpr int64_t positions = 64;
 
 // Channels [0, 2) of the tiny Conv's weight as int8, [2, 4) as two-term ternary. Ternary term 0
@@ -41,7 +41,7 @@ EncodedTensor hybrid_weight() {
   int8.channel_end = 2;
   int8.scales = {0.01f, 0.02f};
   int8.streams.resize(1);
-  for (int64_t j = 0; j < 2 * filter_weights; ++j) int8.streams[0].push_back(static_cast<uint8_t>(128 + (j % 11) - 5));
+  for (int64_t j = 0; j < 2 * tiny_filter_weights; ++j) int8.streams[0].push_back(static_cast<uint8_t>(128 + (j % 11) - 5));
   int8.symbol_bits = {8};
   EncodedPart ternary;
   ternary.encoding = Encoding::ternary;
@@ -50,7 +50,7 @@ EncodedTensor hybrid_weight() {
   ternary.terms = 2;
   ternary.scales = {0.5f, 0.1f, 0.4f, 0.05f};
   ternary.streams.resize(2);
-  for (int64_t j = 0; j < 2 * filter_weights; ++j) {
+  for (int64_t j = 0; j < 2 * tiny_filter_weights; ++j) {
     ternary.streams[0].push_back(static_cast<uint8_t>(j % 3));
     ternary.streams[1].push_back(j % 5 == 0 ? 1 : 0);
   }
@@ -78,7 +78,7 @@ std::vector<std::byte> hybrid_mcz(bool int8_activations, const nlohmann::ordered
   }
   nlohmann::ordered_json meta;
   meta["recipe"] = "hand";
-  meta["source"] = {{"file", "tiny.onnx"}, {"bytes", 1000}, {"params", 112}, {"macs", 4 * filter_weights * positions}};
+  meta["source"] = {{"file", "tiny.onnx"}, {"bytes", 1000}, {"params", 112}, {"macs", 4 * tiny_filter_weights * positions}};
   if (extra_metadata.is_object())
     for (auto it = extra_metadata.begin(); it != extra_metadata.end(); ++it) meta[it.key()] = it.value();
   return write_mcz(m, meta);
@@ -302,17 +302,17 @@ TEST_CASE("test_report: int8 and ternary banks with float activations: exact cou
   CHECK(l.name == "conv");
   CHECK(l.weight == "w");
   CHECK(!l.int8_activations);
-  CHECK(l.macs == 4 * filter_weights * positions);
-  CHECK(l.params == 4 * filter_weights + 4);
+  CHECK(l.macs == 4 * tiny_filter_weights * positions);
+  CHECK(l.params == 4 * tiny_filter_weights + 4);
   REQUIRE(l.parts.size() == 2);
   const PartReport& int8 = l.parts[0];
   const PartReport& ternary = l.parts[1];
   CHECK(int8.encoding == "int8");
   CHECK(ternary.encoding == "ternaryx2");
-  CHECK(int8.weights == 2 * filter_weights);
+  CHECK(int8.weights == 2 * tiny_filter_weights);
   CHECK(ternary.ternary_nonzeros == std::vector<int64_t>{36, 11});
   // int8 weights with float activations are dequantized on the fly: fp32 MACs.
-  CHECK(int8.ops.fp32_macs == 2 * filter_weights * positions);
+  CHECK(int8.ops.fp32_macs == 2 * tiny_filter_weights * positions);
   CHECK(int8.ops.int8_macs == 0);
   // Ternary: one fp32 add per non-zero per output position; one scale mult per output per term.
   CHECK(ternary.ops.fp32_macs == 0);
@@ -377,7 +377,7 @@ TEST_CASE("test_report: int8 activations: int8 MACs and int32 ternary additions"
   // parameters (analysis/op_count.h): the file has exactly the parameters of the float model.
   CHECK(r.other_tensors == 2);
   CHECK(r.other_params == 0);
-  CHECK(r.params == 4 * filter_weights + 4);
+  CHECK(r.params == 4 * tiny_filter_weights + 4);
   CHECK(r.fp32_bytes == 4 * 112);
   REQUIRE(r.accuracy.has_value());
   CHECK(*r.accuracy->top1_before == 70.5);

@@ -13,7 +13,9 @@
 // fuse_quantized_convs), which is what makes `mcompress eval` agree with ONNX Runtime on the
 // models `export --qdq` writes.
 //
-// The sums go through the float Conv kernels with integer-valued operands: every product and every
+// Pointwise layers (1x1, stride 1, one group) with int8 weights of zero point 0 run on the AVX-512
+// VNNI kernel where the CPU has it (core/ops/int8_pointwise.h): int32 sums directly, the same
+// integers. Every other layer's sums go through the float Conv kernels with integer-valued operands: every product and every
 // partial sum is an integer, exact in float32 as long as its magnitude stays below 2^24, whatever
 // the summation order. That is checked per output channel (sum |w - w_zp| * max |x - x_zp| < 2^24);
 // a layer that could exceed it runs a plain loop accumulating in int64. A fused Relu/Clip (the
@@ -26,6 +28,7 @@
 #include <tuple>
 
 #include "core/ops/conv_kernels.h"
+#include "core/ops/int8_pointwise.h"
 
 namespace mc {
 
@@ -80,16 +83,17 @@ void integer_conv(const ConvGeometry& s, const std::vector<float>& x, const std:
 int32_t qmin_of(DType t) { return t == DType::u8 ? 0 : -128; }
 int32_t qmax_of(DType t) { return t == DType::u8 ? 255 : 127; }
 
-// Scratch floats reused across calls on one thread (slot 0: the shifted input, 1: the sums), never
-// value-initialized: every element is written before it is read. Large buffers freshly mapped on
-// every call would cost a page fault per 4 KB; these keep their pages for the thread's life, which
-// does not raise the peak (the largest layer needs them anyway).
-float* scratch(int slot, int64_t n) {
-  thread_local std::unique_ptr<float[]> buffers[2];
+// Scratch buffers reused across calls on one thread (floats: slot 0 the shifted input, 1 the sums;
+// int32: the sums), never value-initialized: every element is written before it is read. Large
+// buffers freshly mapped on every call would cost a page fault per 4 KB; these keep their pages for
+// the thread's life, which does not raise the peak (the largest layer needs them anyway).
+template <class T>
+T* scratch(int slot, int64_t n) {
+  thread_local std::unique_ptr<T[]> buffers[2];
   thread_local int64_t sizes[2] = {0, 0};
   if (n > sizes[slot]) {
     buffers[slot].reset();
-    buffers[slot].reset(new float[static_cast<size_t>(n)]);
+    buffers[slot].reset(new T[static_cast<size_t>(n)]);
     sizes[slot] = n;
   }
   return buffers[slot].get();
@@ -109,13 +113,33 @@ void to_shifted_float(const Tensor& t, int32_t zp, float* dst, ThreadPool& pool)
   else shifted_to_float(t.data<int8_t>(), t.numel(), zp, dst, pool);
 }
 
-// sum over the window of (x - x_zp) * (w - w_zp[m]) for every output, exactly (see the top): as
-// integer-valued floats in `acc` when every sum is exact in float32 (returns true), else nothing is
-// written and `sums` holds the int64 loop's int32 results (returns false).
-bool integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w, const std::vector<int32_t>& w_zp,
-                  ThreadPool& pool, float*& acc, std::vector<int32_t>& sums) {
+// Where a layer's sums are: integer-valued floats or int32 (one of the two set).
+struct Sums {
+  const float* in_float = nullptr;
+  const int32_t* in_int = nullptr;
+};
+
+bool is_pointwise(const ConvGeometry& s) {
+  const Window2d& v = s.window;
+  return s.groups == 1 && v.kernel_h == 1 && v.kernel_w == 1 && v.stride_h == 1 && v.stride_w == 1 && v.pad_top == 0 && v.pad_left == 0 &&
+         v.pad_bottom == 0 && v.pad_right == 0 && v.out_h == v.in_h && v.out_w == v.in_w;
+}
+
+// sum over the window of (x - x_zp) * (w - w_zp[m]) for every output, exactly (see the top): int32
+// from the VNNI kernel, integer-valued floats when every sum is exact in float32, else int32 from
+// the int64 loop.
+Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w, const std::vector<int32_t>& w_zp, ThreadPool& pool) {
   const int64_t channels = s.out_channels;
-  float* xf = scratch(0, x.numel());
+  const int64_t outputs = s.batch * channels * s.window.out_h * s.window.out_w;
+  if (is_pointwise(s) && w.dtype() == DType::i8 && std::all_of(w_zp.begin(), w_zp.end(), [](int32_t z) { return z == 0; })) {
+    int32_t* sums = scratch<int32_t>(0, outputs);
+    const bool x_signed = x.dtype() == DType::i8;
+    const void* xd = x_signed ? static_cast<const void*>(x.data<int8_t>()) : static_cast<const void*>(x.data<uint8_t>());
+    if (pointwise_int8_sums(xd, x_signed, x_zp, w.data<int8_t>(), s.batch, s.in_channels, channels, s.window.out_h * s.window.out_w,
+                            sums, pool))
+      return Sums{nullptr, sums};
+  }
+  float* xf = scratch<float>(0, x.numel());
   to_shifted_float(x, x_zp, xf, pool);
   std::vector<float> wf(static_cast<size_t>(w.numel()));
   const int64_t per_channel = channels > 0 ? w.numel() / channels : 0;
@@ -130,20 +154,21 @@ bool integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Te
     }
     exact_in_float = exact_in_float && bound < 16777216.0;  // 2^24
   }
-  const int64_t outputs = s.batch * channels * s.window.out_h * s.window.out_w;
   if (exact_in_float) {
-    acc = scratch(1, outputs);
+    float* acc = scratch<float>(1, outputs);
     ConvData d;
     d.input = xf;
     d.weight = wf.data();
     d.output = acc;
     run_conv(choose_conv_algorithm(s), s, d, pool);
-    return true;
+    return Sums{acc, nullptr};
   }
   std::vector<float> xv(xf, xf + x.numel());
-  sums.assign(static_cast<size_t>(outputs), 0);
-  integer_conv(s, xv, wf, sums);
-  return false;
+  std::vector<int32_t> wide(static_cast<size_t>(outputs), 0);
+  integer_conv(s, xv, wf, wide);
+  int32_t* sums = scratch<int32_t>(1, outputs);
+  std::copy(wide.begin(), wide.end(), sums);
+  return Sums{nullptr, sums};
 }
 
 // Shape checks shared by QLinearConv and ConvInteger: 8-bit x and w, zero points of their types,
@@ -181,7 +206,11 @@ void requantize_row(const Sum* a, int64_t n, int32_t b, float multiplier, const 
     const auto sum = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(a[p])) + static_cast<uint32_t>(b));
     float f = static_cast<float>(sum) * multiplier;
     f = std::min(std::max(f, r.low), r.high);
-    y[p] = static_cast<Out>(std::clamp(static_cast<int32_t>(std::nearbyint(f)) + r.y_zp, r.lo, r.hi));
+    // Round half to even as nearbyint does (|f| <= 255 after the clamp, far below 2^22): adding and
+    // subtracting 1.5 * 2^23 leaves f rounded by the FPU's own round-to-nearest-even; unlike
+    // nearbyint, the compiler vectorizes it.
+    const float rounded = (f + 12582912.0f) - 12582912.0f;
+    y[p] = static_cast<Out>(std::clamp(static_cast<int32_t>(rounded) + r.y_zp, r.lo, r.hi));
   }
 }
 
@@ -226,9 +255,7 @@ void run_QLinearConv(RunContext& ctx) {
   const DType yt = y.dtype();
   const int32_t y_zp = int_at(*ctx.in[7], 0), qmin = qmin_of(yt), qmax = qmax_of(yt);
 
-  float* acc = nullptr;
-  std::vector<int32_t> sums;
-  const bool in_float = integer_sums(s, x, x_zp, w, w_zp, ctx.pool, acc, sums);
+  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   std::vector<float> multiplier(static_cast<size_t>(channels));
   for (int64_t m = 0; m < channels; ++m) multiplier[static_cast<size_t>(m)] = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
   const int32_t* bias = ctx.in.size() > 8 && ctx.in[8] ? ctx.in[8]->data<int32_t>() : nullptr;
@@ -253,11 +280,11 @@ void run_QLinearConv(RunContext& ctx) {
     const int32_t b = bias ? bias[m] : 0;
     const int64_t at = row * positions;
     if (yt == DType::u8) {
-      if (in_float) requantize_row(acc + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
-      else requantize_row(sums.data() + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
+      if (sums.in_float) requantize_row(sums.in_float + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
+      else requantize_row(sums.in_int + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
     } else {
-      if (in_float) requantize_row(acc + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
-      else requantize_row(sums.data() + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
+      if (sums.in_float) requantize_row(sums.in_float + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
+      else requantize_row(sums.in_int + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
     }
   });
 }
@@ -274,12 +301,11 @@ void run_ConvInteger(RunContext& ctx) {
   const int32_t x_zp = ctx.in.size() > 2 && ctx.in[2] ? int_at(*ctx.in[2], 0) : 0;
   const std::vector<int32_t> w_zp = ctx.in.size() > 3 && ctx.in[3] ? per_channel_int(*ctx.in[3], s.out_channels)
                                                                      : std::vector<int32_t>(static_cast<size_t>(s.out_channels), 0);
-  float* acc = nullptr;
-  std::vector<int32_t> sums;
+  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   int32_t* out = ctx.out[0]->data<int32_t>();
-  if (integer_sums(s, x, x_zp, w, w_zp, ctx.pool, acc, sums))
-    for (int64_t i = 0; i < ctx.out[0]->numel(); ++i) out[i] = static_cast<int32_t>(acc[i]);
-  else std::copy(sums.begin(), sums.end(), out);
+  if (sums.in_float)
+    for (int64_t i = 0; i < ctx.out[0]->numel(); ++i) out[i] = static_cast<int32_t>(sums.in_float[i]);
+  else std::copy(sums.in_int, sums.in_int + ctx.out[0]->numel(), out);
 }
 
 }  // namespace mc

@@ -1,0 +1,112 @@
+#include "core/ops/int8_pointwise.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ops/int8_pointwise_vnni.h"
+
+namespace mc {
+
+namespace {
+
+Int8Kernels from_environment() {
+  const char* v = std::getenv("MCOMPRESS_INT8_KERNELS");
+  return v && std::string(v) == "portable" ? Int8Kernels::portable : Int8Kernels::automatic;
+}
+
+std::atomic<Int8Kernels>& choice() {
+  static std::atomic<Int8Kernels> c{from_environment()};
+  return c;
+}
+
+constexpr int64_t kBlock = 64;      // positions per packed block (4 vectors of 16)
+constexpr int64_t kRowGroup = 64;   // output channels per task
+
+// Packed activations reused across calls on one thread (their pages stay mapped).
+uint8_t* packed_scratch(int64_t n) {
+  thread_local std::unique_ptr<uint8_t[]> buffer;
+  thread_local int64_t size = 0;
+  if (n > size) {
+    buffer.reset();
+    buffer.reset(new uint8_t[static_cast<size_t>(n)]);
+    size = n;
+  }
+  return buffer.get();
+}
+
+}  // namespace
+
+Int8Kernels int8_kernels() { return choice().load(); }
+void set_int8_kernels(Int8Kernels k) { choice().store(k); }
+
+bool cpu_has_vnni() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  return has;
+#else
+  return false;
+#endif
+}
+
+bool pointwise_int8_sums(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in,
+                         int64_t channels_out, int64_t positions, int32_t* sums, ThreadPool& pool) {
+  if (int8_kernels() == Int8Kernels::portable || !cpu_has_vnni()) return false;
+  if (batch <= 0 || channels_in <= 0 || channels_out <= 0 || positions <= 0) return false;
+  const int64_t k4 = (channels_in + 3) / 4;
+  const int64_t blocks = (positions + kBlock - 1) / kBlock;
+  // Activations as unsigned bytes (int8 shifted by 128), [batch][block][k4][64][4], zero padded.
+  const int32_t shift = x_signed ? 128 : 0;  // int8 -> uint8: flip the sign bit
+  const int64_t block_bytes = k4 * kBlock * 4;
+  uint8_t* xp = packed_scratch(batch * blocks * block_bytes);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  pool.parallel_for(batch * blocks, [&](int64_t t) {
+    const int64_t n = t / blocks, b = t % blocks;
+    const int64_t p0 = b * kBlock, valid = std::min(kBlock, positions - p0);
+    auto* dst = reinterpret_cast<uint32_t*>(xp + t * block_bytes);  // [k4][64] words of 4 channels
+    const uint32_t flip = x_signed ? 0x80808080u : 0u;
+    for (int64_t g = 0; g < k4; ++g) {
+      // 4 channel rows; rows past channels_in read as zeros.
+      const uint8_t* src[4];
+      static const uint8_t zeros[kBlock] = {};
+      for (int64_t i = 0; i < 4; ++i) {
+        const int64_t k = 4 * g + i;
+        src[i] = k < channels_in ? xb + (n * channels_in + k) * positions + p0 : zeros;
+      }
+      uint32_t* d = dst + g * kBlock;
+      for (int64_t p = 0; p < valid; ++p)
+        d[p] = (static_cast<uint32_t>(src[0][p]) | static_cast<uint32_t>(src[1][p]) << 8 | static_cast<uint32_t>(src[2][p]) << 16 |
+                static_cast<uint32_t>(src[3][p]) << 24) ^ flip;  // padded channels: any byte, their weights are 0
+      for (int64_t p = valid; p < kBlock; ++p) d[p] = 0;
+    }
+  });
+  // Weights as words of 4 consecutive channels, and each row's correction: the unsigned input is
+  // x + shift, so (x - x_zp) = (x + shift) - (x_zp + shift).
+  std::vector<int32_t> wp(static_cast<size_t>(channels_out * k4), 0), correction(static_cast<size_t>(channels_out));
+  const int32_t zero = x_zp + shift;
+  for (int64_t m = 0; m < channels_out; ++m) {
+    auto* row = reinterpret_cast<int8_t*>(wp.data() + m * k4);
+    int64_t sum = 0;
+    for (int64_t k = 0; k < channels_in; ++k) {
+      row[k] = w[m * channels_in + k];
+      sum += w[m * channels_in + k];
+    }
+    correction[static_cast<size_t>(m)] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(zero) * sum));
+  }
+  const int64_t groups = (channels_out + kRowGroup - 1) / kRowGroup;
+  pool.parallel_for(batch * blocks * groups, [&](int64_t t) {
+    const int64_t g = t % groups, nb = t / groups;
+    const int64_t n = nb / blocks, b = nb % blocks;
+    const int64_t m0 = g * kRowGroup, rows = std::min(kRowGroup, channels_out - m0);
+    const int64_t p0 = b * kBlock, valid = std::min(kBlock, positions - p0);
+    vnni_pointwise_block(xp + nb * block_bytes, k4, wp.data() + m0 * k4, correction.data() + m0, rows,
+                         sums + (n * channels_out + m0) * positions + p0, positions, valid);
+  });
+  return true;
+}
+
+}  // namespace mc
