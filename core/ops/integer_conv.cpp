@@ -29,6 +29,7 @@
 
 #include "core/ops/conv_kernels.h"
 #include "core/ops/int8_pointwise.h"
+#include "core/ops/requantize.h"
 
 namespace mc {
 
@@ -119,6 +120,10 @@ struct Sums {
   const int32_t* in_int = nullptr;
 };
 
+bool int8_weights_without_zero_point(const Tensor& w, const std::vector<int32_t>& w_zp) {
+  return w.dtype() == DType::i8 && std::all_of(w_zp.begin(), w_zp.end(), [](int32_t z) { return z == 0; });
+}
+
 bool is_pointwise(const ConvGeometry& s) {
   const Window2d& v = s.window;
   return s.groups == 1 && v.kernel_h == 1 && v.kernel_w == 1 && v.stride_h == 1 && v.stride_w == 1 && v.pad_top == 0 && v.pad_left == 0 &&
@@ -131,7 +136,7 @@ bool is_pointwise(const ConvGeometry& s) {
 Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w, const std::vector<int32_t>& w_zp, ThreadPool& pool) {
   const int64_t channels = s.out_channels;
   const int64_t outputs = s.batch * channels * s.window.out_h * s.window.out_w;
-  if (is_pointwise(s) && w.dtype() == DType::i8 && std::all_of(w_zp.begin(), w_zp.end(), [](int32_t z) { return z == 0; })) {
+  if (is_pointwise(s) && int8_weights_without_zero_point(w, w_zp)) {
     int32_t* sums = scratch<int32_t>(0, outputs);
     const bool x_signed = x.dtype() == DType::i8;
     const void* xd = x_signed ? static_cast<const void*>(x.data<int8_t>()) : static_cast<const void*>(x.data<uint8_t>());
@@ -190,30 +195,6 @@ void check_integer_conv(const InferContext& ctx, size_t x_i, size_t x_zp_i, size
   }
 }
 
-// The output range of one QLinearConv: the clamp before rounding (shifted by the zero point) and
-// the quantized bounds after it (the type's, narrowed by a fused Relu/Clip).
-struct Requantization {
-  float low = 0, high = 0;
-  int32_t y_zp = 0, lo = 0, hi = 0;
-};
-
-// One output row: int32 sum (from exact float sums or int32) plus bias, wrapping as the runtime's
-// vector adds do (a bias of INT32_MIN, from a filter whose weight scale is tiny, must not be
-// undefined behaviour here), scaled, clamped, rounded half to even, shifted and bounded.
-template <class Sum, class Out>
-void requantize_row(const Sum* a, int64_t n, int32_t b, float multiplier, const Requantization& r, Out* y) {
-  for (int64_t p = 0; p < n; ++p) {
-    const auto sum = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int32_t>(a[p])) + static_cast<uint32_t>(b));
-    float f = static_cast<float>(sum) * multiplier;
-    f = std::min(std::max(f, r.low), r.high);
-    // Round half to even as nearbyint does (|f| <= 255 after the clamp, far below 2^22): adding and
-    // subtracting 1.5 * 2^23 leaves f rounded by the FPU's own round-to-nearest-even; unlike
-    // nearbyint, the compiler vectorizes it.
-    const float rounded = (f + 12582912.0f) - 12582912.0f;
-    y[p] = static_cast<Out>(std::clamp(static_cast<int32_t>(rounded) + r.y_zp, r.lo, r.hi));
-  }
-}
-
 }  // namespace
 
 void infer_QLinearConv(InferContext& ctx) {
@@ -255,7 +236,6 @@ void run_QLinearConv(RunContext& ctx) {
   const DType yt = y.dtype();
   const int32_t y_zp = int_at(*ctx.in[7], 0), qmin = qmin_of(yt), qmax = qmax_of(yt);
 
-  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   std::vector<float> multiplier(static_cast<size_t>(channels));
   for (int64_t m = 0; m < channels; ++m) multiplier[static_cast<size_t>(m)] = x_scale * w_scale[static_cast<size_t>(m)] / y_scale;
   const int32_t* bias = ctx.in.size() > 8 && ctx.in[8] ? ctx.in[8]->data<int32_t>() : nullptr;
@@ -274,6 +254,7 @@ void run_QLinearConv(RunContext& ctx) {
   Requantization r;
   r.low = static_cast<float>(qmin - y_zp), r.high = static_cast<float>(qmax - y_zp);
   r.y_zp = y_zp, r.lo = lo, r.hi = hi;
+  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   const int64_t positions = channels > 0 ? y.numel() / (s.batch * channels) : 0;
   ctx.pool.parallel_for(s.batch * channels, [&](int64_t row) {
     const auto m = static_cast<size_t>(row % channels);
