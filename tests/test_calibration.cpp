@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <random>
 
 #include "analysis/calibration_stats.h"
 #include "analysis/sensitivity.h"
@@ -266,4 +267,44 @@ TEST_CASE("test_calibration: mirrored held-out views: each image then its mirror
   const double mean = sum / 6;
   CHECK(e.expected_drop == doctest::Approx(100.0 * mean));
   CHECK(e.expected_drop_se == doctest::Approx(100.0 * std::sqrt((squares / 6 - mean * mean) * 6 / 5 / 6)));
+}
+
+TEST_CASE("test_calibration: a tensor's range and histogram are what one sequential pass gives") {
+  // The reference: the running std::min / std::max from x[0] and one histogram increment per value.
+  auto reference = [](const std::vector<float>& x, TensorRange& r) {
+    float lo = x[0], hi = x[0];
+    for (float v : x) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    r.min = r.count == 0 ? lo : std::min(r.min, lo);
+    r.max = r.count == 0 ? hi : std::max(r.max, hi);
+    const double need = std::max(std::fabs(static_cast<double>(lo)), std::fabs(static_cast<double>(hi)));
+    if (r.limit == 0) r.limit = need > 0 ? std::exp2(std::ceil(std::log2(need))) : 1.0;
+    CHECK(need <= r.limit);  // the cases below never widen the range
+    const double scale = TensorRange::bins / (2 * r.limit);
+    for (float v : x) r.histogram[static_cast<size_t>(std::clamp(static_cast<int>((v + r.limit) * scale), 0, TensorRange::bins - 1))]++;
+    r.count += static_cast<int64_t>(x.size());
+  };
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  for (int trial = 0; trial < 6; ++trial) {
+    const size_t n = 1 + rng() % 5000;  // not a multiple of 16 (mostly)
+    std::vector<float> x(n);
+    for (auto& v : x) v = trial % 2 ? std::max(0.0f, u(rng)) : u(rng);  // odd trials: a ReLU's output, min 0
+    if (trial == 3) x[n / 2] = -0.0f, x[n - 1] = 0.0f;                   // the first zero met decides the sign
+    if (trial == 5) std::fill(x.begin(), x.end(), -0.0f);
+    TensorRange ours, theirs;
+    ours.add(x.data(), static_cast<int64_t>(n));
+    ours.add(x.data(), static_cast<int64_t>(n / 2 + 1));
+    reference(x, theirs);
+    reference(std::vector<float>(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n / 2 + 1)), theirs);
+    CAPTURE(trial);
+    CHECK(ours.min == theirs.min);
+    CHECK(ours.max == theirs.max);
+    CHECK(std::signbit(ours.min) == std::signbit(theirs.min));
+    CHECK(std::signbit(ours.max) == std::signbit(theirs.max));
+    CHECK(ours.count == theirs.count);
+    CHECK(ours.histogram == theirs.histogram);
+  }
 }

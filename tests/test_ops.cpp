@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <map>
 #include <string>
 #include <vector>
@@ -728,4 +729,30 @@ TEST_CASE("test_ops: ONNX Runtime computes what the executor computes at opsets 
   }
   MESSAGE(compared << " graphs agree with ONNX Runtime");
   CHECK(compared == static_cast<int>(cases.size()));
+}
+
+TEST_CASE("test_ops: QuantizeLinear rounds halves to even and saturates exactly as nearbyint and clamp do") {
+  std::mt19937 rng(2024);
+  std::vector<float> xs{0.0f, -0.0f, 1e30f, -1e30f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::quiet_NaN(), 8388607.5f, 4194304.5f, -4194303.5f};
+  const float scale = 0.37f;
+  for (int k = -300; k <= 300; ++k) xs.push_back((static_cast<float>(k) + 0.5f) * scale);  // halves (up to float rounding)
+  std::uniform_real_distribution<float> wide(-200.0f, 200.0f);
+  for (int i = 0; i < 4000; ++i) xs.push_back(wide(rng));
+  for (DType out : {DType::u8, DType::i8}) {
+    const int32_t zp = out == DType::u8 ? 37 : -11;
+    Net q = unary(13, "QuantizeLinear", floats({static_cast<int64_t>(xs.size())}, xs), {}, {"s", "z"});
+    q.constant("s", Tensor::scalar_f32(scale));
+    q.constant("z", out == DType::u8 ? Tensor::from_vector<uint8_t>({}, {static_cast<uint8_t>(zp)})
+                                     : Tensor::from_vector<int8_t>({}, {static_cast<int8_t>(zp)}));
+    q.model.graph.outputs[0].dtype = out;
+    const std::vector<int64_t> y = q.run()[0].to_int64_vector();
+    const double lo = out == DType::u8 ? 0 : -128, hi = out == DType::u8 ? 255 : 127;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const float v = xs[i] / scale;
+      const double r = std::isnan(v) ? zp : std::clamp(static_cast<double>(std::nearbyint(v)) + zp, lo, hi);
+      CAPTURE(xs[i]);
+      CHECK(y[i] == static_cast<int64_t>(r));
+    }
+  }
 }

@@ -103,9 +103,15 @@ template <class Q, class X> Q saturate_round(X x, float scale, int32_t zero_poin
   using Real = std::conditional_t<std::is_same_v<X, float>, float, double>;
   constexpr Real lo = static_cast<Real>(std::numeric_limits<Q>::min());
   constexpr Real hi = static_cast<Real>(std::numeric_limits<Q>::max());
-  // nearbyint in the default rounding mode (to nearest) rounds halves to even, as ONNX specifies.
-  Real r = std::nearbyint(static_cast<Real>(x) / static_cast<Real>(scale)) + static_cast<Real>(zero_point);
-  if (std::isnan(r)) r = static_cast<Real>(zero_point);  // NaN in: not specified by ONNX; quantize as 0.0
+  // Halves round to even, as ONNX specifies: adding and subtracting 1.5 * 2^(mantissa bits) rounds
+  // in the FPU's default mode (to nearest, ties to even), exactly as nearbyint does for |v| up to
+  // 2^22 (float) or 2^51 (double); larger values are clamped first, which changes nothing after the
+  // final clamp to the 8-bit range. Unlike nearbyint, the compiler vectorizes this.
+  constexpr Real big = std::is_same_v<Real, float> ? Real(4194304.0) : Real(2251799813685248.0);
+  constexpr Real magic = std::is_same_v<Real, float> ? Real(12582912.0) : Real(6755399441055744.0);
+  Real v = static_cast<Real>(x) / static_cast<Real>(scale);
+  v = v == v ? std::min(std::max(v, -big), big) : Real(0);  // NaN in: not specified by ONNX; quantize as 0.0
+  const Real r = ((v + magic) - magic) + static_cast<Real>(zero_point);
   return static_cast<Q>(std::clamp(r, lo, hi));
 }
 
@@ -118,7 +124,11 @@ template <class X, class Q> void quantize(RunContext& ctx) {
   for_each_channel_run(ctx.in[0]->numel(), layout, ctx.pool, [&](int64_t begin, int64_t end, int64_t c) {
     const float s = scale[c];
     const int32_t z = zp[static_cast<size_t>(c)];
-    for (int64_t i = begin; i < end; ++i) y[i] = saturate_round<Q>(x[i], s, z);
+    // Local restrict pointers: 8-bit stores could otherwise alias the captured ones, reloading
+    // them per element and keeping the loop from vectorizing.
+    const X* __restrict from = x;
+    Q* __restrict to = y;
+    for (int64_t i = begin; i < end; ++i) to[i] = saturate_round<Q>(from[i], s, z);
   });
 }
 
@@ -138,7 +148,9 @@ template <class X> void dequantize(RunContext& ctx) {
     const int32_t z = zp[static_cast<size_t>(c)];
     // The difference of two 8-bit integers is exact in float32, so this is the one rounding ONNX
     // Runtime and the .mcz int8 decoder (float(q - zp) * scale) also make.
-    for (int64_t i = begin; i < end; ++i) y[i] = static_cast<float>(static_cast<int32_t>(x[i]) - z) * s;
+    const X* __restrict from = x;
+    float* __restrict to = y;
+    for (int64_t i = begin; i < end; ++i) to[i] = static_cast<float>(static_cast<int32_t>(from[i]) - z) * s;
   });
 }
 
