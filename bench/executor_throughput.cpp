@@ -1,6 +1,6 @@
 // executor_throughput: images per second of mc::Executor on one float32 NCHW input batch.
 //
-//   executor_throughput MODEL.onnx INPUT.npy [--threads T] [--batch B] [--seconds S] [--json]
+//   executor_throughput MODEL.onnx|MODEL.mcz INPUT.npy [--threads T] [--batch B] [--seconds S] [--json]
 //
 // The measurement matches bench/ort_throughput.js line for line (2 warm-up runs, then at least S seconds
 // and at least 5 timed runs; images/second is the median of batch/run_time, ms_per_batch the mean),
@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "formats/npy.h"
-#include "formats/onnx_model.h"
+#include "formats/model_file.h"
 
 namespace {
 
@@ -84,7 +84,7 @@ mc::Tensor images_as_batch(const mc::Tensor& images, int64_t batch, const std::s
 }
 
 int run(const Options& o) {
-  mc::Model model = mc::load_onnx(o.model_path);
+  mc::Model model = mc::load_model(o.model_path);  // .onnx, or a .mcz as `mcompress eval` runs it
   mc::Tensor images = mc::read_npy(o.input_path);
   const int64_t batch = o.batch > 0 ? o.batch : (images.rank() > 0 ? images.dim(0) : 0);
   std::vector<mc::Tensor> inputs;

@@ -10,7 +10,9 @@
 # BUILD_DIR defaults to <repo>/build. --threads takes one count or a quoted list (default 2); --batch
 # defaults to 8, --seconds (per measurement) to 5, --rounds to 1 (with R > 1 each pair is run R times,
 # alternating, and the median of each side is reported). Models are names in ../shared/models (or paths
-# to .onnx files); each runs on the reference input ../shared/reference/index.json lists for it.
+# to .onnx files); each runs on the reference input ../shared/reference/index.json lists for it. A
+# path to a .mcz file runs as `mcompress eval` runs it on our side, and ORT runs its QDQ export,
+# which must sit next to it as NAME.qdq.onnx (bench/int8_vs_ort.sh makes both).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -73,9 +75,16 @@ input_for() {
 
 # A model argument: a path to an .onnx file, or a name in ../shared/models.
 model_path() {
-  if [[ "$1" == */* || "$1" == *.onnx ]]; then echo "$1"; else echo "$shared/models/$1.onnx"; fi
+  if [[ "$1" == */* || "$1" == *.onnx || "$1" == *.mcz ]]; then echo "$1"; else echo "$shared/models/$1.onnx"; fi
 }
-for model in $models; do [ -f "$(model_path "$model")" ] || die "model $(model_path "$model") not found"; done
+# What ORT runs for a model: the file itself, or a .mcz file's QDQ export next to it.
+ort_model() {
+  if [[ "$1" == *.mcz ]]; then echo "${1%.mcz}.qdq.onnx"; else echo "$1"; fi
+}
+for model in $models; do
+  [ -f "$(model_path "$model")" ] || die "model $(model_path "$model") not found"
+  [ -f "$(ort_model "$(model_path "$model")")" ] || die "$(ort_model "$(model_path "$model")") not found (export --qdq of the .mcz)"
+done
 
 # images_per_second from one --json line.
 ips_of() { sed -n 's/.*"images_per_second":\([0-9.eE+-]*\).*/\1/p' <<<"$1"; }
@@ -94,14 +103,14 @@ echo "|---|---:|---:|---:|---:|---:|"
 for threads in $threads_list; do
   for model in $models; do
     path="$(model_path "$model")"
-    name="$(basename "$path" .onnx)"
+    name="$(basename "$(basename "$path" .onnx)" .mcz)"
     input="$(input_for "$name")"
     ours_all="" ort_all=""
     for ((r = 0; r < rounds; r++)); do
       line="$("$ours" "$path" "$input" --threads "$threads" --batch "$batch" --seconds "$seconds" --json)" ||
         die "executor_throughput failed on $name" 1
       ours_all+=" $(ips_of "$line")"
-      line="$(node "$here/ort_throughput.js" "$path" "$input" --threads "$threads" --batch "$batch" \
+      line="$(node "$here/ort_throughput.js" "$(ort_model "$path")" "$input" --threads "$threads" --batch "$batch" \
                 --seconds "$seconds" --json)" || die "ort_throughput.js failed on $name" 1
       ort_all+=" $(ips_of "$line")"
       echo "executor_vs_ort: $name threads $threads round $((r + 1))/$rounds:" \
