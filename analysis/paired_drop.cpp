@@ -1,6 +1,7 @@
 #include "analysis/paired_drop.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "core/error.h"
 #include "core/text.h"
@@ -23,10 +24,6 @@ double binomial_cdf(int64_t k, int64_t n, double p) {
   return std::min(1.0, sum);
 }
 
-// Clopper-Pearson lower limit: the p with P(X >= k | n, p) = 1 - confidence (0 when k = 0).
-double binomial_lower_limit(int64_t k, int64_t n, double confidence) {
-  return k <= 0 ? 0.0 : 1.0 - binomial_upper_limit(n - k, n, confidence);
-}
 
 }  // namespace
 
@@ -52,6 +49,42 @@ double normal_quantile(double p) {
   return 0.5 * (lo + hi);
 }
 
+double tango_score(int64_t b, int64_t c, int64_t n, double delta) {
+  const double nb = static_cast<double>(b), nc = static_cast<double>(c), nn = static_cast<double>(n);
+  // Restricted maximum-likelihood estimate of p_c given p_b - p_c = delta.
+  const double qa = 2 * nn, qb = -nb - nc + (2 * nn - nb + nc) * delta, qc = -nc * delta * (1 - delta);
+  const double p_c = std::max(0.0, (std::sqrt(std::max(0.0, qb * qb - 4 * qa * qc)) - qb) / (2 * qa));
+  const double variance = nn * (2 * p_c + delta * (1 - delta));
+  const double numerator = nb - nc - nn * delta;
+  if (variance <= 0) return numerator > 0 ? INFINITY : numerator < 0 ? -INFINITY : 0.0;
+  return numerator / std::sqrt(variance);
+}
+
+double tango_upper_limit(int64_t b, int64_t c, int64_t n, double confidence) {
+  if (n <= 0) return 1.0;
+  const double z = normal_quantile(confidence);
+  // The score falls as delta rises: bisect from the observed difference up for -z.
+  double lo = static_cast<double>(b - c) / static_cast<double>(n), hi = 1.0;
+  if (lo >= 1.0) return 1.0;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    if (tango_score(b, c, n, mid) > -z) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+int64_t images_to_certify(double max_drop, double confidence) {
+  const double p = max_drop / 100.0, z = normal_quantile(confidence);
+  if (p >= 1) return 1;
+  if (p <= 0) return INT64_MAX;
+  auto needed = static_cast<int64_t>(std::ceil(z * z * (1 - p) / p));
+  // The closed form and the bisection can disagree in the last digit: settle on the bound itself.
+  while (needed > 1 && 100.0 * tango_upper_limit(0, 0, needed - 1, confidence) <= max_drop) --needed;
+  while (100.0 * tango_upper_limit(0, 0, needed, confidence) > max_drop) ++needed;
+  return needed;
+}
+
 void check_confidence(double confidence, const std::string& flag) {
   if (!(confidence > 0.5 && confidence < 1))
     fail_usage(flag + " must be between 0.5 and 1 (exclusive), got " + format_number(confidence));
@@ -68,12 +101,8 @@ DropBound labelled_drop(const std::vector<uint8_t>& float_correct, const std::ve
     d.candidate_only += !float_correct[i] && candidate_correct[i];
   }
   if (d.images == 0) return d;
-  const double n = static_cast<double>(d.float_only + d.candidate_only), images = static_cast<double>(d.images);
-  d.estimate = 100.0 * static_cast<double>(d.float_only - d.candidate_only) / images;
-  if (n > 0) {
-    const double pi_upper = binomial_upper_limit(d.float_only, d.float_only + d.candidate_only, confidence);
-    d.bound = 100.0 * (2.0 * pi_upper - 1.0) * n / images;
-  }
+  d.estimate = 100.0 * static_cast<double>(d.float_only - d.candidate_only) / static_cast<double>(d.images);
+  d.bound = 100.0 * tango_upper_limit(d.float_only, d.candidate_only, d.images, confidence);
   return d;
 }
 
@@ -110,14 +139,11 @@ PairedDifference paired_difference(const std::vector<uint8_t>& a_correct, const 
   p.top1_a = 100.0 * static_cast<double>(a_right) / images;
   p.top1_b = 100.0 * static_cast<double>(b_right) / images;
   p.difference = p.top1_a - p.top1_b;
-  const int64_t n = p.a_only + p.b_only;
-  if (n > 0) {
-    // Two-sided: each limit at (1 + confidence) / 2.
-    const double side = 0.5 * (1.0 + confidence);
-    const double lo = binomial_lower_limit(p.a_only, n, side), hi = binomial_upper_limit(p.a_only, n, side);
-    p.low = 100.0 * (2.0 * lo - 1.0) * static_cast<double>(n) / images;
-    p.high = 100.0 * (2.0 * hi - 1.0) * static_cast<double>(n) / images;
-  }
+  // Two-sided Tango score interval: each limit one-sided at (1 + confidence) / 2; the lower limit of
+  // a - b is minus the upper limit of b - a.
+  const double side = 0.5 * (1.0 + confidence);
+  p.high = 100.0 * tango_upper_limit(p.a_only, p.b_only, p.images, side);
+  p.low = -100.0 * tango_upper_limit(p.b_only, p.a_only, p.images, side);
   return p;
 }
 

@@ -86,15 +86,14 @@ std::vector<std::string> validate_job(const CompressJob& job) {
     for (const auto& p : passes) budgeted = budgeted || p.options.has_value("max-drop");
     if (!budgeted) notes.push_back("--val ignored: " + what + " makes no --max-drop decision");
     const int64_t images = check_labelled_folder(job.validation_dir, EvalOptions{});
-    // A budget finer than one decision image cannot be decided: one flipped image would already
-    // exceed it. The decision is made on the second half of the images (the first half searches).
+    // Too few images to certify the budget even for a candidate that changes no answer (the paired
+    // bound is unconditional, analysis/paired_drop.h): refused, with the number that would do.
     const double max_drop = job.recipe_options.max_drop.value_or(1.0);
-    const int64_t deciding = images - images / 2;
-    const auto needed = static_cast<int64_t>(std::ceil(100.0 / max_drop));
-    if (budgeted && 100.0 / static_cast<double>(deciding) > max_drop)
-      fail_usage("--val " + job.validation_dir + " has " + count_of(images, "labelled image") + ": the decision is made on " +
-                 std::to_string(deciding) + " of them (the others search), one worth " + fixed(100.0 / static_cast<double>(deciding), 2) +
-                 " points, more than the " + format_number(max_drop) + "-point budget; give at least " + std::to_string(2 * needed - 1) +
+    const int64_t needed = images_to_certify(max_drop, job.confidence);
+    if (budgeted && images < needed)
+      fail_usage("--val " + job.validation_dir + " has " + count_of(images, "labelled image") + ": even a candidate that changes no answer has a " +
+                 format_number(job.confidence) + " bound of " + fixed(100.0 * tango_upper_limit(0, 0, images, job.confidence), 2) +
+                 " points there, more than the " + format_number(max_drop) + "-point budget; give at least " + std::to_string(needed) +
                  " labelled images");
     if (needs) {
       std::vector<std::string> val_files;

@@ -129,94 +129,129 @@ ConfirmedChoice confirm_candidates(std::vector<size_t> candidates, bool fixed_se
   return c;
 }
 
+namespace {
+
+// Fills record's choice from the confirmation step's judgements: the chosen candidate, or when none
+// passed the most accurate one judged (a file, with the record saying so, rather than nothing).
+void record_choice(BudgetRecord& record, const ConfirmedChoice& choice) {
+  if (choice.chosen) {
+    record.within = true;
+    record.chosen_steps = choice.decided[*choice.chosen].first;
+    record.decision = choice.decided[*choice.chosen].second;
+    return;
+  }
+  auto best = std::min_element(choice.decided.begin(), choice.decided.end(),
+                               [](const auto& a, const auto& b) { return a.second.estimate < b.second.estimate; });
+  record.within = false;
+  record.chosen_steps = best->first;
+  record.decision = best->second;
+}
+
+// The candidates a labelled decision tests, fixed before any validation image is looked at: none at
+// all, then the shortest prefix reaching each k / kGrid of the total benefit (k = 1..kGrid).
+constexpr int kGrid = 40;
+std::vector<size_t> benefit_grid(const BudgetQuery& q) {
+  std::vector<size_t> grid{0};
+  const double total = q.count == 0 ? 0 : q.benefit_through(q.count);
+  for (int k = 1; k <= kGrid && q.count > 0; ++k) {
+    const double target = total * k / kGrid;
+    size_t lo = 0, hi = q.count;  // the smallest n with benefit_through(n) >= target (benefit never falls with n)
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (q.benefit_through(mid) >= target) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo != grid.back()) grid.push_back(lo);
+  }
+  return grid;
+}
+
+}  // namespace
+
 size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
   const double confidence = q.confidence > 0 ? q.confidence : ctx.confidence;
   const bool labelled = ctx.has_validation();
-  // Decision images: the two halves of the labelled validation images, or of the held-out
-  // calibration images. The search bisects on the first half; the decision is made on the second,
-  // which no step of the search saw.
-  const CalibrationSet& pool = labelled ? ctx.validation : ctx.held_out;
-  const CalibrationSet search = search_images(pool, q.mirrored_views && !labelled);
-  const CalibrationSet confirm = confirmation_images(pool, q.mirrored_views && !labelled);
-  std::vector<int64_t> search_labels, confirm_labels;
-  if (labelled) {
-    const auto half = static_cast<std::ptrdiff_t>(search.files.size());
-    search_labels.assign(ctx.validation_labels.begin(), ctx.validation_labels.begin() + half);
-    confirm_labels.assign(ctx.validation_labels.begin() + half, ctx.validation_labels.end());
-  }
-  const bool separate = pool.files.size() >= 2;
-  if (search.files.empty()) fail_usage(q.pass + ": max-drop needs held-out calibration images (--calib with enough images) or --val DIR");
-
   BudgetRecord record;
   record.pass = q.pass;
   record.benefit_unit = q.benefit_unit;
   record.max_drop = q.max_drop;
-  const double decision_images = static_cast<double>(confirm.files.size());
-  record.certifiable = 100.0 / decision_images <= q.max_drop;
-  // A candidate no image disagrees on: the best bound these images can give.
-  record.image_worth = 100.0 / decision_images;
-  // Too few decision images (one worth more than the budget): the outcome says so (outcome(), the CLI's warning).
-
-  // Search: bisection on the search images.
   std::map<size_t, size_t> probe_of;  // steps -> index in record.path
-  auto probe = [&](size_t n) {
-    BudgetProbe p;
-    p.steps = n;
-    p.benefit = q.benefit_through(n);
-    p.search = judge(ctx, q.build(n), search, labelled ? &search_labels : nullptr, q.criterion, confidence);
-    p.accepted = p.search.bound <= q.max_drop;
+  auto log_probe = [&](const std::string& what, size_t n, const DropBound& d) {
     if (ctx.log)
-      ctx.log(q.pass + ": " + with_commas(static_cast<int64_t>(n)) + " steps (" + with_commas(static_cast<int64_t>(p.benefit)) + " " +
-              q.benefit_unit + "): " + describe(p.search) + (p.accepted ? ", within" : ", over") + " the budget");
-    probe_of[n] = record.path.size();
-    record.path.push_back(p);
-    return p.accepted;
+      ctx.log(q.pass + ": " + what + with_commas(static_cast<int64_t>(n)) + " steps (" + with_commas(static_cast<int64_t>(q.benefit_through(n))) +
+              " " + q.benefit_unit + "): " + describe(d) + (d.bound <= q.max_drop ? ", within" : ", over") + " the budget");
   };
-  const size_t found = q.count == 0 ? 0 : largest_acceptable(q.count, probe, q.benefit_through, q.resolution);
 
-  // Decision on the confirmation images, among the candidate found, the smaller ones the search
-  // accepted and none at all. With labels, the fixed-sequence test: from the smallest up, stopping
-  // at the first failure (whatever the search did, a candidate whose true drop exceeds the budget is
-  // kept with probability at most 1 - confidence). Without labels: stepping back from the candidate
-  // found until one passes.
-  std::vector<size_t> candidates{found, 0};
-  for (const auto& p : record.path)
-    if (p.accepted && p.steps <= found) candidates.push_back(p.steps);
-  auto decide = [&](size_t n) {
-    auto it = probe_of.find(n);
-    if (!separate && it != probe_of.end()) return record.path[it->second].search;
-    const DropBound d = judge(ctx, q.build(n), separate ? confirm : search,
-                              labelled ? (separate ? &confirm_labels : &search_labels) : nullptr, q.criterion, confidence);
-    if (it == probe_of.end()) {
-      probe_of[n] = record.path.size();
+  if (labelled) {
+    // With labels: the fixed-sequence test on every validation image, over candidates fixed in
+    // advance (benefit_grid), from the smallest up; the first failure ends it and the last that
+    // passed is kept. A candidate whose true drop exceeds the budget is then kept with probability
+    // at most 1 - confidence, however many candidates were judged, since each bound is unconditional
+    // (analysis/paired_drop.h) and the order does not depend on these images.
+    const CalibrationSet& images = ctx.validation;
+    record.image_worth = 100.0 / static_cast<double>(images.files.size());
+    record.certifiable = static_cast<int64_t>(images.files.size()) >= images_to_certify(q.max_drop, confidence);
+    const ConfirmedChoice choice = confirm_candidates(benefit_grid(q), true, q.max_drop, [&](size_t n) {
       BudgetProbe p;
       p.steps = n;
       p.benefit = q.benefit_through(n);
-      p.search = d;
+      p.search = judge(ctx, q.build(n), images, &ctx.validation_labels, q.criterion, confidence);
+      p.accepted = p.search.bound <= q.max_drop;
+      log_probe("", n, p.search);
       record.path.push_back(p);
-      it = probe_of.find(n);
-    }
-    if (separate) record.path[it->second].confirm = d;
-    record.path[it->second].accepted = d.bound <= q.max_drop;
-    if (ctx.log) ctx.log(q.pass + ": confirming " + with_commas(static_cast<int64_t>(n)) + " steps: " + describe(d));
-    return d;
-  };
-  const ConfirmedChoice choice = confirm_candidates(candidates, labelled, q.max_drop, decide);
-  if (choice.chosen) {
-    // A bound within the budget on images too few to resolve it decides nothing: not met.
-    record.within = true;
-    record.met = record.certifiable;
-    record.chosen_steps = choice.decided[*choice.chosen].first;
-    record.decision = choice.decided[*choice.chosen].second;
+      return p.search;
+    });
+    record_choice(record, choice);
+    record.met = record.within;  // an unconditional bound within the budget is a decision, whatever N
   } else {
-    // No candidate meets the budget: keep the most accurate one judged (a file, with the record
-    // saying so, rather than nothing).
-    auto best = std::min_element(choice.decided.begin(), choice.decided.end(),
-                                 [](const auto& a, const auto& b) { return a.second.estimate < b.second.estimate; });
-    record.met = false;
-    record.within = false;
-    record.chosen_steps = best->first;
-    record.decision = best->second;
+    // Without labels: bisection on the first half of the held-out calibration images, then the
+    // candidate found must pass on the second half, which no step of the search saw; if it does not,
+    // the search steps back along its path (the smaller candidates it accepted, then none) until one
+    // does.
+    const CalibrationSet search = search_images(ctx.held_out, q.mirrored_views);
+    const CalibrationSet confirm = confirmation_images(ctx.held_out, q.mirrored_views);
+    const bool separate = ctx.held_out.files.size() >= 2;
+    if (search.files.empty()) fail_usage(q.pass + ": max-drop needs held-out calibration images (--calib with enough images) or --val DIR");
+    const double decision_images = static_cast<double>(confirm.files.size());
+    // One decision image worth more than the budget: a bound within it decides nothing (not met;
+    // outcome() and the CLI's warning say so).
+    record.certifiable = 100.0 / decision_images <= q.max_drop;
+    record.image_worth = 100.0 / decision_images;
+    auto probe = [&](size_t n) {
+      BudgetProbe p;
+      p.steps = n;
+      p.benefit = q.benefit_through(n);
+      p.search = judge(ctx, q.build(n), search, nullptr, q.criterion, confidence);
+      p.accepted = p.search.bound <= q.max_drop;
+      log_probe("", n, p.search);
+      probe_of[n] = record.path.size();
+      record.path.push_back(p);
+      return p.accepted;
+    };
+    const size_t found = q.count == 0 ? 0 : largest_acceptable(q.count, probe, q.benefit_through, q.resolution);
+    std::vector<size_t> candidates{found, 0};
+    for (const auto& p : record.path)
+      if (p.accepted && p.steps <= found) candidates.push_back(p.steps);
+    auto decide = [&](size_t n) {
+      auto it = probe_of.find(n);
+      if (!separate && it != probe_of.end()) return record.path[it->second].search;
+      const DropBound d = judge(ctx, q.build(n), separate ? confirm : search, nullptr, q.criterion, confidence);
+      if (it == probe_of.end()) {
+        probe_of[n] = record.path.size();
+        BudgetProbe p;
+        p.steps = n;
+        p.benefit = q.benefit_through(n);
+        p.search = d;
+        record.path.push_back(p);
+        it = probe_of.find(n);
+      }
+      if (separate) record.path[it->second].confirm = d;
+      record.path[it->second].accepted = d.bound <= q.max_drop;
+      log_probe("confirming ", n, d);
+      return d;
+    };
+    record_choice(record, confirm_candidates(candidates, false, q.max_drop, decide));
+    record.met = record.within && record.certifiable;
   }
   record.chosen_benefit = q.benefit_through(record.chosen_steps);
   if (ctx.note)

@@ -369,11 +369,22 @@ TEST_CASE("test_pipeline: paired bounds: Clopper-Pearson limits, McNemar drops, 
   CHECK(d.float_only == 5);
   CHECK(d.candidate_only == 2);
   CHECK(d.estimate == doctest::Approx(3.0));
-  // bound = (2 pi_U - 1) n / N with pi_U the 90% upper limit of 5 of 7.
-  CHECK(d.bound == doctest::Approx(100.0 * (2 * binomial_upper_limit(5, 7, 0.9) - 1) * 7 / 100).epsilon(1e-9));
+  // The bound is Tango's score limit: the score there is -z, and just below it above -z.
+  CHECK(d.bound == doctest::Approx(100.0 * tango_upper_limit(5, 2, 100, 0.9)).epsilon(1e-12));
+  CHECK(tango_score(5, 2, 100, d.bound / 100) == doctest::Approx(-normal_quantile(0.9)).epsilon(1e-6));
+  CHECK(tango_score(5, 2, 100, d.bound / 100 - 1e-4) > -normal_quantile(0.9));
   CHECK(d.bound > d.estimate);
   CHECK(labelled_drop(f, c, 0.99).bound > d.bound);  // more confidence, a wider bound
-  CHECK(labelled_drop(f, f, 0.9).bound == 0.0);     // identical answers: no drop
+  // Identical answers on N images: still a bound, z^2 / (N + z^2) (how much a candidate could lose
+  // unseen), 1.6 points on 100 images; a 1-point budget at 0.9 needs 163 images.
+  const double z = normal_quantile(0.9);
+  CHECK(labelled_drop(f, f, 0.9).bound == doctest::Approx(100 * z * z / (100 + z * z)).epsilon(1e-6));
+  CHECK(images_to_certify(1.0, 0.9) == 163);
+  CHECK(100 * tango_upper_limit(0, 0, 163, 0.9) <= 1.0);
+  CHECK(100 * tango_upper_limit(0, 0, 162, 0.9) > 1.0);
+  // Gains lower the bound below the no-change one, losses raise it.
+  CHECK(tango_upper_limit(0, 4, 100, 0.9) < tango_upper_limit(0, 0, 100, 0.9));
+  CHECK(tango_upper_limit(4, 0, 100, 0.9) > tango_upper_limit(0, 0, 100, 0.9));
   // Label-free: mean + z standard errors.
   const DropBound l = label_free_drop({0.0, 0.02, 0.0, 0.04}, 0.9);
   CHECK(l.estimate == doctest::Approx(1.5));
@@ -408,14 +419,23 @@ TEST_CASE("test_pipeline: a budget search confirms on images it never saw and ke
     CHECK(r.pass == "split-hybrid");
     CHECK(r.max_drop == 0);
     CHECK(r.decision.labels == labelled);
-    CHECK(r.decision.images == (labelled ? 5 : 3));  // decided on the second half of the 10 validation / 6 held-out images
+    CHECK(r.decision.images == (labelled ? 10 : 3));  // every validation image / the second half of the 6 held-out images
     CHECK_FALSE(r.path.empty());
     // The chosen candidate is one of the path, judged where the decision is made.
     bool found = false;
     for (const auto& p : r.path) found = found || p.steps == r.chosen_steps;
     CHECK(found);
-    for (const auto& p : r.path)
-      if (p.steps == r.chosen_steps && r.met) CHECK(p.confirm.has_value());
+    if (!labelled)
+      for (const auto& p : r.path)
+        if (p.steps == r.chosen_steps && r.met) CHECK(p.confirm.has_value());
+    if (labelled) {
+      // The fixed sequence: candidates from none up, each accepted until the first failure, which ends it.
+      CHECK(r.path.front().steps == 0);
+      for (size_t i = 0; i + 1 < r.path.size(); ++i) {
+        CHECK(r.path[i].steps < r.path[i + 1].steps);
+        CHECK(r.path[i].accepted);
+      }
+    }
     // A budget of 0 points on a few images: met only by a candidate that changes no answer.
     if (r.met) CHECK(r.decision.bound <= 0.0);
     const auto j = to_json(r);
