@@ -53,8 +53,13 @@ bool cpu_has_vnni() {
 #endif
 }
 
-bool pointwise_int8_sums(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in,
-                         int64_t channels_out, int64_t positions, int32_t* sums, ThreadPool& pool) {
+namespace {
+
+// The packed layer and its kernel loop, shared by the two outputs: `block(task, n, m0, rows, p0,
+// valid, xp, wp, correction)` runs one block of output rows m0.. and positions p0.. of image n.
+template <class Block>
+bool run_pointwise(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in, int64_t channels_out,
+                   int64_t positions, const int32_t* bias, ThreadPool& pool, const Block& block) {
   if (int8_kernels() == Int8Kernels::portable || !cpu_has_vnni()) return false;
   if (batch <= 0 || channels_in <= 0 || channels_out <= 0 || positions <= 0) return false;
   const int64_t k4 = (channels_in + 3) / 4;
@@ -95,7 +100,9 @@ bool pointwise_int8_sums(const void* x, bool x_signed, int32_t x_zp, const int8_
       row[k] = w[m * channels_in + k];
       sum += w[m * channels_in + k];
     }
-    correction[static_cast<size_t>(m)] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(zero) * sum));
+    // Minus the bias, if any: sum + b = acc - (correction - b), all mod 2^32.
+    const auto c = static_cast<uint32_t>(static_cast<int64_t>(zero) * sum) - static_cast<uint32_t>(bias ? bias[m] : 0);
+    correction[static_cast<size_t>(m)] = static_cast<int32_t>(c);
   }
   const int64_t groups = (channels_out + kRowGroup - 1) / kRowGroup;
   pool.parallel_for(batch * blocks * groups, [&](int64_t t) {
@@ -103,10 +110,35 @@ bool pointwise_int8_sums(const void* x, bool x_signed, int32_t x_zp, const int8_
     const int64_t n = nb / blocks, b = nb % blocks;
     const int64_t m0 = g * kRowGroup, rows = std::min(kRowGroup, channels_out - m0);
     const int64_t p0 = b * kBlock, valid = std::min(kBlock, positions - p0);
-    vnni_pointwise_block(xp + nb * block_bytes, k4, wp.data() + m0 * k4, correction.data() + m0, rows,
-                         sums + (n * channels_out + m0) * positions + p0, positions, valid);
+    block(xp + nb * block_bytes, k4, wp.data() + m0 * k4, correction.data() + m0, n, m0, rows, p0, valid);
   });
   return true;
+}
+
+}  // namespace
+
+bool pointwise_int8_sums(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in,
+                         int64_t channels_out, int64_t positions, int32_t* sums, ThreadPool& pool) {
+  return run_pointwise(x, x_signed, x_zp, w, batch, channels_in, channels_out, positions, nullptr, pool,
+                       [&](const uint8_t* xp, int64_t k4, const int32_t* wp, const int32_t* correction, int64_t n, int64_t m0, int64_t rows,
+                           int64_t p0, int64_t valid) {
+                         vnni_pointwise_block(xp, k4, wp, correction, rows, sums + (n * channels_out + m0) * positions + p0, positions, valid);
+                       });
+}
+
+bool pointwise_int8_qlinear(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in,
+                            int64_t channels_out, int64_t positions, const int32_t* bias, const float* multiplier, const Requantization& r,
+                            void* y, ThreadPool& pool) {
+  return run_pointwise(x, x_signed, x_zp, w, batch, channels_in, channels_out, positions, bias, pool,
+                       [&](const uint8_t* xp, int64_t k4, const int32_t* wp, const int32_t* correction, int64_t n, int64_t m0, int64_t rows,
+                           int64_t p0, int64_t valid) {
+                         VnniRequantization q;
+                         q.multiplier = multiplier;
+                         q.low = r.low, q.high = r.high, q.y_zp = r.y_zp, q.lo = r.lo, q.hi = r.hi;
+                         q.y = static_cast<uint8_t*>(y) + n * channels_out * positions;
+                         q.stride = positions;
+                         vnni_pointwise_block_requantized(xp, k4, wp, correction, rows, q, m0, p0, valid);
+                       });
 }
 
 }  // namespace mc

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 
+#include "core/ops/requantize.h"
 #include "core/thread_pool.h"
 
 namespace mc {
@@ -34,5 +35,13 @@ bool cpu_has_vnni();
 // [channels_out][channels_in]; sums: [batch][channels_out][positions].
 bool pointwise_int8_sums(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in,
                          int64_t channels_out, int64_t positions, int32_t* sums, ThreadPool& pool);
+
+// QLinearConv of such a layer in one pass: the sums plus bias (int32 per output channel, or null)
+// requantized (core/ops/requantize.h) with multiplier[m] and r straight into the 8-bit output y
+// ([batch][channels_out][positions], uint8 or int8 bytes), no int32 sums stored. The same bytes as
+// summing first and requantizing after (tested). False, nothing written, when the kernel cannot run.
+bool pointwise_int8_qlinear(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in,
+                            int64_t channels_out, int64_t positions, const int32_t* bias, const float* multiplier, const Requantization& r,
+                            void* y, ThreadPool& pool);
 
 }  // namespace mc

@@ -254,6 +254,15 @@ void run_QLinearConv(RunContext& ctx) {
   Requantization r;
   r.low = static_cast<float>(qmin - y_zp), r.high = static_cast<float>(qmax - y_zp);
   r.y_zp = y_zp, r.lo = lo, r.hi = hi;
+  // Pointwise layers on the VNNI kernel: summed and requantized in one pass.
+  if (is_pointwise(s) && int8_weights_without_zero_point(w, w_zp)) {
+    const bool x_signed = x.dtype() == DType::i8;
+    const void* xd = x_signed ? static_cast<const void*>(x.data<int8_t>()) : static_cast<const void*>(x.data<uint8_t>());
+    void* yd = yt == DType::i8 ? static_cast<void*>(y.data<int8_t>()) : static_cast<void*>(y.data<uint8_t>());
+    if (pointwise_int8_qlinear(xd, x_signed, x_zp, w.data<int8_t>(), s.batch, s.in_channels, channels, s.window.out_h * s.window.out_w, bias,
+                               multiplier.data(), r, yd, ctx.pool))
+      return;
+  }
   const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   const int64_t positions = channels > 0 ? y.numel() / (s.batch * channels) : 0;
   ctx.pool.parallel_for(s.batch * channels, [&](int64_t row) {
