@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs every Debian package mcompress needs to build and test, if missing. Idempotent; needs root
 # (or sudo) only when something is missing.
-# Usage: scripts/setup.sh [--with-ort] [--with-fuzz] [--with-chromium] [--with-slurm]
+# Usage: scripts/setup.sh [--with-ort] [--with-fuzz] [--with-chromium] [--with-slurm] [--with-onednn]
 #   --with-ort       also Node.js + npm, for ../shared/tools/ort-eval cross-checks and bench/
 #   --with-fuzz      also clang and its runtime, for the libFuzzer targets
 #   --with-chromium  also Chromium (headless) and Node.js, for scripts/check_html.sh: renders the HTML
 #                    reports and checks the screenshot is not blank (the CLI tests do it when present)
 #   --with-slurm     also Slurm and munge, for tests/slurm (a single-node cluster runs examples/slurm/)
+#   --with-onednn    also oneDNN (libdnnl-dev) and the OpenCL headers its CMake package requires, for
+#                    bench/onednn_layers (our conv kernels against oneDNN's; not built without it)
 set -euo pipefail
 
 packages=(
@@ -25,7 +27,8 @@ for arg in "$@"; do
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --with-chromium) packages+=(chromium nodejs) ;;
     --with-slurm) packages+=(slurm-wlm munge) ;;
-    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz, --with-chromium, --with-slurm)" >&2; exit 2 ;;
+    --with-onednn) packages+=(libdnnl-dev ocl-icd-opencl-dev) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz, --with-chromium, --with-slurm, --with-onednn)" >&2; exit 2 ;;
   esac
 done
 
