@@ -19,7 +19,6 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-
 std::string energy(double pj) {
   if (pj >= 1e6) return fmt("%.2f &micro;J", pj / 1e6);
   if (pj >= 1e3) return fmt("%.2f nJ", pj / 1e3);

@@ -24,7 +24,6 @@ double binomial_cdf(int64_t k, int64_t n, double p) {
   return std::min(1.0, sum);
 }
 
-
 }  // namespace
 
 double binomial_upper_limit(int64_t k, int64_t n, double confidence) {

@@ -5,8 +5,8 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "analysis/rounding.h"
 #include "core/text.h"
@@ -175,7 +175,6 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
   record.pass = q.pass;
   record.benefit_unit = q.benefit_unit;
   record.max_drop = q.max_drop;
-  std::map<size_t, size_t> probe_of;  // steps -> index in record.path
   auto log_probe = [&](const std::string& what, size_t n, const DropBound& d) {
     if (ctx.log)
       ctx.log(q.pass + ": " + what + with_commas(static_cast<int64_t>(n)) + " steps (" + with_commas(static_cast<int64_t>(q.benefit_through(n))) +
@@ -217,6 +216,7 @@ size_t budget_search(PassContext& ctx, const BudgetQuery& q) {
     // outcome() and the CLI's warning say so).
     record.certifiable = 100.0 / decision_images <= q.max_drop;
     record.image_worth = 100.0 / decision_images;
+    std::map<size_t, size_t> probe_of;  // steps -> index in record.path
     auto probe = [&](size_t n) {
       BudgetProbe p;
       p.steps = n;

@@ -8,8 +8,8 @@
 // slope is its extra cost per extra benefit; steps of all layers sorted by slope form one ranked
 // list (the greedy solution of the Lagrangian allocation min sum cost + lambda * benefit, every
 // prefix optimal for its own total benefit). A budget is then a prefix: the shortest reaching a
-// target benefit, or with max-drop=P the longest whose top-1 drop stays within P (budget_search:
-// a bisection, each probe a forward pass of the decision images, then a confirmation).
+// target benefit, or with max-drop=P the longest whose top-1 drop stays within P (budget_search;
+// each candidate judged by a forward pass of the decision images).
 #pragma once
 
 #include <cstddef>
@@ -60,14 +60,12 @@ DropCriterion drop_criterion(const PassOptions& options);
 double kl_per_proxy(const Model& probe, double base_kl, double proxy, PassContext& ctx, const CalibrationSet& held_out);
 
 // A budgeted choice (max-drop=P) over a ranked list of `count` steps: the largest prefix whose drop
-// stays within P, searched and then confirmed (docs/BUDGET.md):
-//  - the search bisects on one half of the decision images (the labelled validation images with
-//    --val, else the held-out calibration images); the decision is made on the other half, which
-//    the search never saw;
-//  - with labels every judgement is a paired one-sided bound on the top-1 drop
-//    (analysis/paired_drop.h) at the context's confidence, and the decision is the fixed-sequence
-//    test: the candidates the search accepted, from the smallest up, until the first that fails;
-//  - without labels the candidate found must pass on the other half; if it does not, the search
+// stays within P (docs/BUDGET.md):
+//  - with labels (--val): the fixed-sequence test on every validation image over candidates fixed in
+//    advance (none, then every 1/40 of the total benefit), from the smallest up until the first
+//    whose paired bound (analysis/paired_drop.h, unconditional) exceeds P; the last that passed is kept;
+//  - without labels: bisection on one half of the held-out calibration images, then the candidate
+//    found must pass on the other half, which the search never saw; if it does not, the search
 //    steps back along its path (the smaller candidates it accepted) until one does.
 // Always a file: when no candidate meets P, the most accurate one tried is kept and the record says
 // the budget was not met. The record (the context's `budgets`) holds the decision, the bound, the

@@ -239,7 +239,7 @@ void run_sparse_quantize(Model& model, const PassOptions& options, PassContext& 
     LayerChoice lc;
     lc.gram = &stats.layers.at(node->name);
     const std::vector<uint8_t>* mask = model.graph.pruned_mask(lc.gram->weight);
-    // LayerCandidate grid, 8 bits dense first (the starting point of every layer).
+    // Candidate grid, 8 bits dense first (the starting point of every layer).
     std::vector<std::pair<int32_t, double>> grid;
     for (double s : mask ? std::vector<double>{0.0} : sparsities)
       for (int32_t q : grids) grid.emplace_back(q, s);

@@ -4,11 +4,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/ops/int8_pointwise_vnni.h"
+#include "core/thread_buffer.h"
 
 namespace mc {
 
@@ -27,17 +27,7 @@ std::atomic<Int8Kernels>& choice() {
 constexpr int64_t kBlock = 64;      // positions per packed block (4 vectors of 16)
 constexpr int64_t kRowGroup = 64;   // output channels per task
 
-// Packed activations reused across calls on one thread (their pages stay mapped).
-uint8_t* packed_scratch(int64_t n) {
-  thread_local std::unique_ptr<uint8_t[]> buffer;
-  thread_local int64_t size = 0;
-  if (n > size) {
-    buffer.reset();
-    buffer.reset(new uint8_t[static_cast<size_t>(n)]);
-    size = n;
-  }
-  return buffer.get();
-}
+struct PackedActivations;  // core/thread_buffer.h tag
 
 }  // namespace
 
@@ -55,8 +45,8 @@ bool cpu_has_vnni() {
 
 namespace {
 
-// The packed layer and its kernel loop, shared by the two outputs: `block(task, n, m0, rows, p0,
-// valid, xp, wp, correction)` runs one block of output rows m0.. and positions p0.. of image n.
+// The packed layer and its kernel loop, shared by the two outputs: `block(xp, k4, wp, correction, n,
+// m0, rows, p0, valid)` runs one block of output rows m0.. and positions p0.. of image n.
 template <class Block>
 bool run_pointwise(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, int64_t batch, int64_t channels_in, int64_t channels_out,
                    int64_t positions, const int32_t* bias, ThreadPool& pool, const Block& block) {
@@ -67,7 +57,7 @@ bool run_pointwise(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, 
   // Activations as unsigned bytes (int8 shifted by 128), [batch][block][k4][64][4], zero padded.
   const int32_t shift = x_signed ? 128 : 0;  // int8 -> uint8: flip the sign bit
   const int64_t block_bytes = k4 * kBlock * 4;
-  uint8_t* xp = packed_scratch(batch * blocks * block_bytes);
+  uint8_t* xp = thread_buffer<uint8_t, PackedActivations>(batch * blocks * block_bytes);
   const auto* xb = static_cast<const uint8_t*>(x);
   pool.parallel_for(batch * blocks, [&](int64_t t) {
     const int64_t n = t / blocks, b = t % blocks;

@@ -15,8 +15,8 @@
 //
 // Pointwise layers (1x1, stride 1, one group) with int8 weights of zero point 0 run on the AVX-512
 // VNNI kernel where the CPU has it (core/ops/int8_pointwise.h): int32 sums directly, the same
-// integers. Every other layer's sums go through the float Conv kernels with integer-valued operands: every product and every
-// partial sum is an integer, exact in float32 as long as its magnitude stays below 2^24, whatever
+// integers. Every other layer's sums go through the float Conv kernels with integer-valued
+// operands: every product and every partial sum is an integer, exact in float32 as long as its magnitude stays below 2^24, whatever
 // the summation order. That is checked per output channel (sum |w - w_zp| * max |x - x_zp| < 2^24);
 // a layer that could exceed it runs a plain loop accumulating in int64. A fused Relu/Clip (the
 // executor absorbs one between the Conv and the QuantizeLinear) clamps in the quantized domain:
@@ -24,12 +24,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <tuple>
 
 #include "core/ops/conv_kernels.h"
 #include "core/ops/int8_pointwise.h"
 #include "core/ops/requantize.h"
+#include "core/thread_buffer.h"
 
 namespace mc {
 
@@ -55,7 +55,7 @@ std::vector<int32_t> per_channel_int(const Tensor& t, int64_t channels) {
 }
 
 // The sums of a layer whose float sums might be inexact: the definition, loop by loop, in int64.
-void integer_conv(const ConvGeometry& s, const std::vector<float>& x, const std::vector<float>& w, std::vector<int32_t>& out) {
+void integer_conv(const ConvGeometry& s, const float* x, const float* w, int32_t* out) {
   const Window2d& win = s.window;
   const int64_t cin_g = s.in_channels / s.groups, cout_g = s.out_channels / s.groups;
   for (int64_t n = 0; n < s.batch; ++n)
@@ -70,13 +70,13 @@ void integer_conv(const ConvGeometry& s, const std::vector<float>& x, const std:
               for (int64_t kx = 0; kx < win.kernel_w; ++kx) {
                 const int64_t ix = ox * win.stride_w - win.pad_left + kx * win.dilation_w;
                 if (ix < 0 || ix >= win.in_w) continue;
-                const auto xi = static_cast<size_t>(((n * s.in_channels + (m / cout_g) * cin_g + c) * win.in_h + iy) * win.in_w + ix);
-                const auto wi = static_cast<size_t>(((m * cin_g + c) * win.kernel_h + ky) * win.kernel_w + kx);
+                const int64_t xi = ((n * s.in_channels + (m / cout_g) * cin_g + c) * win.in_h + iy) * win.in_w + ix;
+                const int64_t wi = ((m * cin_g + c) * win.kernel_h + ky) * win.kernel_w + kx;
                 acc += static_cast<int64_t>(x[xi]) * static_cast<int64_t>(w[wi]);
               }
             }
           // Wrapped to int32 like an int8 runtime's accumulator (never reached by 8-bit layers in practice).
-          out[static_cast<size_t>(((n * s.out_channels + m) * win.out_h + oy) * win.out_w + ox)] =
+          out[((n * s.out_channels + m) * win.out_h + oy) * win.out_w + ox] =
               static_cast<int32_t>(static_cast<uint32_t>(acc));
         }
 }
@@ -84,21 +84,10 @@ void integer_conv(const ConvGeometry& s, const std::vector<float>& x, const std:
 int32_t qmin_of(DType t) { return t == DType::u8 ? 0 : -128; }
 int32_t qmax_of(DType t) { return t == DType::u8 ? 255 : 127; }
 
-// Scratch buffers reused across calls on one thread (floats: slot 0 the shifted input, 1 the sums;
-// int32: the sums), never value-initialized: every element is written before it is read. Large
-// buffers freshly mapped on every call would cost a page fault per 4 KB; these keep their pages for
-// the thread's life, which does not raise the peak (the largest layer needs them anyway).
-template <class T>
-T* scratch(int slot, int64_t n) {
-  thread_local std::unique_ptr<T[]> buffers[2];
-  thread_local int64_t sizes[2] = {0, 0};
-  if (n > sizes[slot]) {
-    buffers[slot].reset();
-    buffers[slot].reset(new T[static_cast<size_t>(n)]);
-    sizes[slot] = n;
-  }
-  return buffers[slot].get();
-}
+// Scratch buffers (core/thread_buffer.h): the shifted input, the float sums, the int32 sums.
+struct ShiftedInput;
+struct FloatSums;
+struct IntSums;
 
 // dst[i] = src[i] - zp as floats, in blocks over the pool (one loop per 8-bit type, so it vectorizes).
 template <class T>
@@ -137,14 +126,12 @@ Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Te
   const int64_t channels = s.out_channels;
   const int64_t outputs = s.batch * channels * s.window.out_h * s.window.out_w;
   if (is_pointwise(s) && int8_weights_without_zero_point(w, w_zp)) {
-    int32_t* sums = scratch<int32_t>(0, outputs);
-    const bool x_signed = x.dtype() == DType::i8;
-    const void* xd = x_signed ? static_cast<const void*>(x.data<int8_t>()) : static_cast<const void*>(x.data<uint8_t>());
-    if (pointwise_int8_sums(xd, x_signed, x_zp, w.data<int8_t>(), s.batch, s.in_channels, channels, s.window.out_h * s.window.out_w,
+    int32_t* sums = thread_buffer<int32_t, IntSums>(outputs);
+    if (pointwise_int8_sums(x.raw(), x.dtype() == DType::i8, x_zp, w.data<int8_t>(), s.batch, s.in_channels, channels, s.window.out_h * s.window.out_w,
                             sums, pool))
       return Sums{nullptr, sums};
   }
-  float* xf = scratch<float>(0, x.numel());
+  float* xf = thread_buffer<float, ShiftedInput>(x.numel());
   to_shifted_float(x, x_zp, xf, pool);
   std::vector<float> wf(static_cast<size_t>(w.numel()));
   const int64_t per_channel = channels > 0 ? w.numel() / channels : 0;
@@ -160,7 +147,7 @@ Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Te
     exact_in_float = exact_in_float && bound < 16777216.0;  // 2^24
   }
   if (exact_in_float) {
-    float* acc = scratch<float>(1, outputs);
+    float* acc = thread_buffer<float, FloatSums>(outputs);
     ConvData d;
     d.input = xf;
     d.weight = wf.data();
@@ -168,11 +155,8 @@ Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Te
     run_conv(choose_conv_algorithm(s), s, d, pool);
     return Sums{acc, nullptr};
   }
-  std::vector<float> xv(xf, xf + x.numel());
-  std::vector<int32_t> wide(static_cast<size_t>(outputs), 0);
-  integer_conv(s, xv, wf, wide);
-  int32_t* sums = scratch<int32_t>(1, outputs);
-  std::copy(wide.begin(), wide.end(), sums);
+  int32_t* sums = thread_buffer<int32_t, IntSums>(outputs);
+  integer_conv(s, xf, wf.data(), sums);
   return Sums{nullptr, sums};
 }
 
@@ -256,11 +240,8 @@ void run_QLinearConv(RunContext& ctx) {
   r.y_zp = y_zp, r.lo = lo, r.hi = hi;
   // Pointwise layers on the VNNI kernel: summed and requantized in one pass.
   if (is_pointwise(s) && int8_weights_without_zero_point(w, w_zp)) {
-    const bool x_signed = x.dtype() == DType::i8;
-    const void* xd = x_signed ? static_cast<const void*>(x.data<int8_t>()) : static_cast<const void*>(x.data<uint8_t>());
-    void* yd = yt == DType::i8 ? static_cast<void*>(y.data<int8_t>()) : static_cast<void*>(y.data<uint8_t>());
-    if (pointwise_int8_qlinear(xd, x_signed, x_zp, w.data<int8_t>(), s.batch, s.in_channels, channels, s.window.out_h * s.window.out_w, bias,
-                               multiplier.data(), r, yd, ctx.pool))
+    if (pointwise_int8_qlinear(x.raw(), x.dtype() == DType::i8, x_zp, w.data<int8_t>(), s.batch, s.in_channels, channels,
+                               s.window.out_h * s.window.out_w, bias, multiplier.data(), r, y.raw(), ctx.pool))
       return;
   }
   const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
