@@ -36,6 +36,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv]" >&2; exit 2 ;;
   esac
 done
+for mode in ${modes//,/ }; do
+  case "$mode" in labels|no_labels) ;; *) echo "budget_coverage: --modes takes labels and/or no_labels, got '$mode'" >&2; exit 2 ;; esac
+done
 bin="$build/mcompress"
 [ -x "$bin" ] || { echo "budget_coverage: $bin not built" >&2; exit 2; }
 [ -f "$images/labels.tsv" ] || { echo "budget_coverage: $images/labels.tsv not found" >&2; exit 3; }

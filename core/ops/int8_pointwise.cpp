@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/ops/int8_pointwise_vnni.h"
 #include "core/thread_buffer.h"
 
@@ -16,7 +17,10 @@ namespace {
 
 Int8Kernels from_environment() {
   const char* v = std::getenv("MCOMPRESS_INT8_KERNELS");
-  return v && std::string(v) == "portable" ? Int8Kernels::portable : Int8Kernels::automatic;
+  const std::string value = v ? v : "";
+  if (value.empty() || value == "automatic") return Int8Kernels::automatic;
+  if (value == "portable") return Int8Kernels::portable;
+  fail_usage("MCOMPRESS_INT8_KERNELS must be 'portable' or 'automatic' (or unset), got '" + value + "'");
 }
 
 std::atomic<Int8Kernels>& choice() {

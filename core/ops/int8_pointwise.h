@@ -24,7 +24,8 @@
 namespace mc {
 
 enum class Int8Kernels { automatic, portable };
-// The process-wide choice (initially from MCOMPRESS_INT8_KERNELS: "portable" or unset).
+// The process-wide choice (initially from MCOMPRESS_INT8_KERNELS: "portable", "automatic" or unset;
+// anything else is a usage error when the first int8 layer runs).
 Int8Kernels int8_kernels();
 void set_int8_kernels(Int8Kernels k);
 // Whether this CPU can run the VNNI kernel (AVX-512 F, BW and VNNI).

@@ -13,6 +13,10 @@ images=examples/images
 # Files of three recipes the key checks below read (fp16, int8, sparse).
 expect 0 "" -- compress "$model" -o "$tmp/f16.mcz" --recipe fp16 --quiet
 expect 0 "" -- compress "$model" -o "$tmp/q.mcz" --recipe int8 --calib "$images" --preprocess keras --quiet
+# The int8 kernel choice from the environment: a value it does not know is a usage error, not ignored.
+MCOMPRESS_INT8_KERNELS=bogus expect 2 "MCOMPRESS_INT8_KERNELS must be .portable. or .automatic. \\(or unset\\), got .bogus." -- \
+  eval "$tmp/q.mcz" --images "$images" --preprocess keras --limit 2
+MCOMPRESS_INT8_KERNELS=portable expect 0 "" -- eval "$tmp/q.mcz" --images "$images" --preprocess keras --limit 2
 
 expect 0 "" -- compress "$model" -o "$tmp/s.mcz" --recipe sparse --sparsity 0.2 --max-drop 5 --calib "$images" --calib-count 6 --preprocess keras --quiet
 "$bin" info "$tmp/s.mcz" --json >"$tmp/si.json"
