@@ -12,13 +12,39 @@ constexpr double zeta = 1.1, gamma_ = -0.1;
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-double rectified_sigmoid(double v) { return std::clamp(1.0 / (1.0 + std::exp(-v)) * (zeta - gamma_) + gamma_, 0.0, 1.0); }
+}  // namespace
 
-// The V whose rectified sigmoid is `rest` (in (0, 1); the ends map to finite values).
-double inverse_rectified_sigmoid(double rest) {
+namespace soft_rounding {
+
+double h(double v) { return std::clamp(1.0 / (1.0 + std::exp(-v)) * (zeta - gamma_) + gamma_, 0.0, 1.0); }
+
+double dh(double v) {
+  const double s = 1.0 / (1.0 + std::exp(-v));
+  const double raw = s * (zeta - gamma_) + gamma_;
+  return raw > 0 && raw < 1 ? s * (1 - s) * (zeta - gamma_) : 0.0;
+}
+
+// The ends map to finite values.
+double inverse(double rest) {
   const double s = std::clamp((rest - gamma_) / (zeta - gamma_), 1e-6, 1 - 1e-6);
   return std::log(s / (1 - s));
 }
+
+double regularizer_gradient(double lambda, double hv, double beta) {
+  const double c = 2 * hv - 1;
+  return lambda * -beta * std::pow(std::abs(c), beta - 1) * (c >= 0 ? 2.0 : -2.0);
+}
+
+double beta_at(const AdaRoundOptions& o, int it) {
+  const int warm = static_cast<int>(o.warmup * o.iterations);
+  if (it < warm) return 0;
+  const double progress = o.iterations > warm ? static_cast<double>(it - warm) / static_cast<double>(o.iterations - warm) : 1.0;
+  return o.beta_end + 0.5 * (o.beta_start - o.beta_end) * (1 + std::cos(progress * M_PI));
+}
+
+}  // namespace soft_rounding
+
+namespace {
 
 // A block of rows optimized together (rows never interact: the block only shares the H products).
 void optimize_rows(const std::vector<double>& w, int64_t first, int64_t count, int64_t cols, const Eigen::Map<const RowMatrix>& h,
@@ -59,36 +85,28 @@ void optimize_rows(const std::vector<double>& w, int64_t first, int64_t count, i
       lo(r, k) = ls.levels[i], lo_index(r, k) = static_cast<int>(i);
       gap(r, k) = ls.levels[i + 1] - ls.levels[i];
       free(r, k) = gap(r, k) > 0;
-      if (free(r, k)) v(r, k) = inverse_rectified_sigmoid((x - ls.levels[i]) / gap(r, k)), gap_sum += gap(r, k) * gap(r, k), ++gaps;
+      if (free(r, k)) v(r, k) = soft_rounding::inverse((x - ls.levels[i]) / gap(r, k)), gap_sum += gap(r, k) * gap(r, k), ++gaps;
     }
     norm[static_cast<size_t>(r)] = gaps ? gap_sum / static_cast<double>(gaps) * h_scale : 1.0;
     if (!(norm[static_cast<size_t>(r)] > 0)) norm[static_cast<size_t>(r)] = 1.0;
   }
   RowMatrix m1 = RowMatrix::Zero(count, cols), m2 = RowMatrix::Zero(count, cols), hv(count, cols), q(count, cols);
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  const int warm = static_cast<int>(o.warmup * o.iterations);
   for (int it = 0; it < o.iterations; ++it) {
     for (int64_t r = 0; r < count; ++r)
       for (int64_t k = 0; k < cols; ++k) {
-        hv(r, k) = free(r, k) ? rectified_sigmoid(v(r, k)) : 0.0;
+        hv(r, k) = free(r, k) ? soft_rounding::h(v(r, k)) : 0.0;
         q(r, k) = lo(r, k) + hv(r, k) * gap(r, k);
       }
     const RowMatrix grad_q = 2.0 * (q - target) * h;
-    const bool regularize = it >= warm;
-    const double progress = o.iterations > warm ? static_cast<double>(it - warm) / static_cast<double>(o.iterations - warm) : 1.0;
-    const double beta = o.beta_end + 0.5 * (o.beta_start - o.beta_end) * (1 + std::cos(progress * M_PI));
+    const double beta = soft_rounding::beta_at(o, it);
     const double t = it + 1;
     for (int64_t r = 0; r < count; ++r)
       for (int64_t k = 0; k < cols; ++k) {
         if (!free(r, k)) continue;
-        const double s = 1.0 / (1.0 + std::exp(-v(r, k)));
-        const double raw = s * (zeta - gamma_) + gamma_;
-        const double dh = raw > 0 && raw < 1 ? s * (1 - s) * (zeta - gamma_) : 0.0;
+        const double dh = soft_rounding::dh(v(r, k));
         double g = grad_q(r, k) * gap(r, k) * dh / norm[static_cast<size_t>(r)];
-        if (regularize) {
-          const double c = 2 * hv(r, k) - 1;
-          g += o.lambda * -beta * std::pow(std::abs(c), beta - 1) * (c >= 0 ? 2.0 : -2.0) * dh;
-        }
+        if (beta > 0) g += soft_rounding::regularizer_gradient(o.lambda, hv(r, k), beta) * dh;
         m1(r, k) = b1 * m1(r, k) + (1 - b1) * g;
         m2(r, k) = b2 * m2(r, k) + (1 - b2) * g * g;
         const double mhat = m1(r, k) / (1 - std::pow(b1, t)), vhat = m2(r, k) / (1 - std::pow(b2, t));

@@ -32,6 +32,17 @@ struct AdaRoundOptions {
   double beta_start = 20, beta_end = 2;
 };
 
+// The relaxation, shared with block reconstruction (passes/block_fit.h): h(V) and its derivative,
+// the V of a rest in (0, 1), the regularizer's derivative d/dh lambda (1 - |2h - 1|^beta), and beta at
+// step `it` (the warm-up's steps have no regularizer: beta 0 then).
+namespace soft_rounding {
+double h(double v);
+double dh(double v);
+double inverse(double rest);
+double regularizer_gradient(double lambda, double h, double beta);
+double beta_at(const AdaRoundOptions& o, int it);
+}  // namespace soft_rounding
+
 // W: F x K row-major; H: K x K row-major (symmetric PSD); levels[f] sorted ascending (an empty set:
 // the row keeps its values). `fixed_zero` (F x K, may be empty): 1 where the weight must be 0 (its
 // set must contain 0).

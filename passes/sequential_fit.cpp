@@ -6,31 +6,12 @@
 #include "analysis/sensitivity.h"
 #include "core/error.h"
 #include "core/stage_timer.h"
+#include "passes/block_fit.h"
 #include "passes/pass.h"
 
 namespace mc {
 
 namespace {
-
-// The value of the float network that `value` of the partly quantized one stands for: an activation
-// quantization step (QuantizeLinear -> DequantizeLinear, inserted by quantize-activations) is looked
-// through to the value it quantizes.
-std::string float_counterpart(const Graph& g, std::string value) {
-  for (;;) {
-    const int dq = g.producer(value);
-    if (dq < 0 || g.nodes[static_cast<size_t>(dq)].op != "DequantizeLinear") return value;
-    const int q = g.producer(g.nodes[static_cast<size_t>(dq)].inputs[0]);
-    if (q < 0 || g.nodes[static_cast<size_t>(q)].op != "QuantizeLinear") return value;
-    value = g.nodes[static_cast<size_t>(q)].inputs[0];
-  }
-}
-
-bool defines(const Graph& g, const std::string& value) {
-  if (g.producer(value) >= 0) return true;
-  for (const auto& in : g.inputs)
-    if (in.name == value) return true;
-  return false;
-}
 
 // Moves the filters of one layer to the least-squares target (see the header) and its bias by
 // w'mu - w*'mu~; returns the model's statistics for the fit that follows.
@@ -79,36 +60,87 @@ LayerGram move_to_target(Model& model, const std::string& node, const PairedLaye
 
 }  // namespace
 
+std::string float_counterpart(const Graph& g, std::string value) {
+  for (;;) {
+    const int dq = g.producer(value);
+    if (dq < 0 || g.nodes[static_cast<size_t>(dq)].op != "DequantizeLinear") return value;
+    const int q = g.producer(g.nodes[static_cast<size_t>(dq)].inputs[0]);
+    if (q < 0 || g.nodes[static_cast<size_t>(q)].op != "QuantizeLinear") return value;
+    value = g.nodes[static_cast<size_t>(q)].inputs[0];
+  }
+}
+
+bool defines(const Graph& g, const std::string& value) {
+  if (g.producer(value) >= 0) return true;
+  for (const auto& in : g.inputs)
+    if (in.name == value) return true;
+  return false;
+}
+
 void quantize_sequentially(Model& model, const std::vector<std::string>& layers, const std::function<FitOptions(size_t)>& options_for,
                            const SequentialFit& run) {
   const Graph& reference = run.reference->graph;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const std::string& name = layers[i];
-    const Node* node = nullptr;
-    for (const auto& n : model.graph.nodes)
-      if (n.name == name) node = &n;
-    if (!node) fail_internal("sequential fit: no layer '" + name + "'");
-    const std::string input = float_counterpart(model.graph, node->inputs[0]);
-    if (!defines(reference, input))
-      fail_internal("sequential fit of " + node->describe() + ": its input '" + input + "' is not a value of the float model");
-    const FitOptions options = options_for(i);
-    PairedLayerStats paired;
-    {
-      TimedStage timed("sequential statistics");
-      paired = collect_paired_layer_stats(model, name, *run.reference, input, *run.images, run.threads);
+  std::vector<ChainSpec> chains;
+  if (run.block) {
+    chains = find_chains(model, layers);
+  } else {
+    for (const auto& name : layers) chains.emplace_back().layers = {name};
+  }
+  size_t done = 0;
+  for (const ChainSpec& spec : chains) {
+    std::vector<std::vector<FilterFit>> fits;
+    std::vector<std::vector<float>> targets;
+    std::vector<FitOptions> options;
+    std::vector<std::string> weights;
+    for (const std::string& name : spec.layers) {
+      const Node* node = nullptr;
+      for (const auto& n : model.graph.nodes)
+        if (n.name == name) node = &n;
+      if (!node) fail_internal("sequential fit: no layer '" + name + "'");
+      const std::string input = float_counterpart(model.graph, node->inputs[0]);
+      if (!defines(reference, input))
+        fail_internal("sequential fit of " + node->describe() + ": its input '" + input + "' is not a value of the float model");
+      options.push_back(options_for(done));
+      PairedLayerStats paired;
+      {
+        TimedStage timed("sequential statistics");
+        paired = collect_paired_layer_stats(model, name, *run.reference, input, *run.images, run.threads);
+      }
+      CalibrationStats stats;
+      stats.layers.emplace(name, move_to_target(model, name, paired, options.back().damping));
+      stats.images = static_cast<int64_t>(run.images->files.size());
+      const Tensor& moved = *model.graph.initializer(node->inputs[1]);
+      targets.emplace_back(moved.data<float>(), moved.data<float>() + moved.numel());
+      weights.push_back(node->inputs[1]);
+      // fit_and_apply may add a bias input and an initializer to the layer, never a node.
+      fits.push_back(fit_and_apply(model, stats, name, options.back()));
+      if (run.log) run.log("sequential fit: " + name + " (" + std::to_string(options.back().uniform_bits()) + "-bit grid)");
+      ++done;
+      if (run.progress) run.progress(static_cast<int64_t>(done), static_cast<int64_t>(layers.size()));
     }
-    CalibrationStats stats;
-    stats.layers.emplace(name, move_to_target(model, name, paired, options.damping));
-    stats.images = static_cast<int64_t>(run.images->files.size());
-    // `node` still points at the layer: bias_for adds an input and an initializer, never a node.
-    quantize_layers(model, stats, {node}, options);
-    if (run.log) run.log("sequential fit: " + name + " (" + std::to_string(options.uniform_bits()) + "-bit grid)");
-    if (run.progress) run.progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(layers.size()));
+    if (run.block && !spec.chain.layers.empty()) {
+      TimedStage timed("block reconstruction");
+      std::string why;
+      const ChainSamples samples = collect_chain_samples(model, spec, *run.reference, *run.images, run.threads, *run.block, why);
+      std::string names;
+      for (const auto& name : spec.layers) names += (names.empty() ? "" : "+") + name;
+      if (samples.count == 0) {
+        if (run.log) run.log("block fit: " + names + " left layer-wise: " + why);
+      } else {
+        const ChainRefinement r = refine_chain(model, spec, samples, fits, targets, options, *run.block);
+        if (run.log)
+          run.log("block fit: " + names + " (" + std::to_string(samples.count) + " positions): error " + std::to_string(r.layerwise_error) +
+                  " layer-wise, " + std::to_string(r.learned_error) + " learned" + (r.kept ? "" : " (layer-wise kept)"));
+      }
+    }
+    for (size_t i = 0; i < weights.size(); ++i) encode_fits(model, weights[i], fits[i], options[i]);
   }
 }
 
 void fit_selected_layers(Model& model, const std::vector<const Node*>& layers, const std::function<FitOptions(const Node*)>& options_for,
                          const PassOptions& options, PassContext& ctx) {
+  const bool block = options.text("method") == "block";
+  if (block && options.text("sequential") != "on") fail_usage("method=block needs sequential=on (each block is fitted to the quantized network's own inputs)");
   if (options.text("sequential") != "on") {
     const CalibrationStats& stats = ctx.statistics(model);
     for (const Node* n : layers) quantize_layers(model, stats, {n}, options_for(n));
@@ -125,6 +157,9 @@ void fit_selected_layers(Model& model, const std::vector<const Node*>& layers, c
   run.threads = ctx.threads;
   run.log = ctx.log;
   run.progress = ctx.progress;
+  BlockFitOptions block_options;
+  if (options.declares("iterations")) block_options.iterations = static_cast<int>(options.integer("iterations"));
+  if (block) run.block = &block_options;
   quantize_sequentially(model, names, [&](size_t i) { return per_layer[i]; }, run);
 }
 

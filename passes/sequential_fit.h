@@ -22,13 +22,24 @@
 
 namespace mc {
 
+struct BlockFitOptions;
+
 struct SequentialFit {
   const Model* reference = nullptr;  // the float network (the pipeline's input model)
   const CalibrationSet* images = nullptr;
   int threads = 0;
   std::function<void(const std::string&)> log;
   std::function<void(int64_t, int64_t)> progress;
+  // Set: block reconstruction (passes/block_fit.h) after each chain's layers are fitted.
+  const BlockFitOptions* block = nullptr;
 };
+
+// The value of the float network that `value` of the partly quantized one stands for: an activation
+// quantization step (QuantizeLinear -> DequantizeLinear, inserted by quantize-activations) is looked
+// through to the value it quantizes.
+std::string float_counterpart(const Graph& g, std::string value);
+// Whether `value` is a graph input or a node's output of `g`.
+bool defines(const Graph& g, const std::string& value);
 
 // Quantizes `layers` (node names, in graph order) of `model` one after another, layer i with
 // `options_for(i)`. Fails (internal) when a layer's input has no counterpart in the reference.

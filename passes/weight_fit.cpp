@@ -388,7 +388,7 @@ std::vector<const Node*> select_layers(const Model& model, const std::string& se
 FitOptions fit_options(WeightFormat format, const PassOptions& options) {
   FitOptions o;
   o.format = format;
-  o.gptq = options.text("method") == "gptq" || options.text("method") == "adaround";
+  o.gptq = options.text("method") != "rtn";
   o.adaround = options.text("method") == "adaround";
   if (options.declares("iterations")) o.adaround_iterations = static_cast<int>(options.integer("iterations"));
   o.damping = options.number("damping");
@@ -397,26 +397,43 @@ FitOptions fit_options(WeightFormat format, const PassOptions& options) {
   return o;
 }
 
+std::vector<FilterFit> fit_and_apply(Model& model, const CalibrationStats& stats, const std::string& node_name, const FitOptions& options) {
+  const LayerGram& layer = stats.layers.at(node_name);
+  const std::string weight_name = layer.weight;
+  const Tensor& weight = *model.graph.initializer(weight_name);
+  const int64_t count = filter_count(weight, layer);
+  std::vector<int64_t> filters(static_cast<size_t>(count));
+  for (int64_t f = 0; f < count; ++f) filters[static_cast<size_t>(f)] = f;
+  auto fits = fit_filters(weight, layer, filters, options, model.graph.pruned_mask(weight_name));
+  Tensor* bias = bias_for(model, node_name);
+  Tensor& w = model.graph.values_to_change(weight_name, "quantize " + node_name);
+  apply_fits(w, bias, layer, filters, fits);
+  return fits;
+}
+
+void encode_fits(Model& model, const std::string& weight_name, const std::vector<FilterFit>& fits, const FitOptions& options) {
+  EncodedTensor e;
+  e.dtype = DType::f32;
+  e.shape = model.graph.initializer(weight_name)->shape();
+  e.parts.push_back(make_part(fits, options, 0, static_cast<int64_t>(fits.size())));
+  model.graph.encode(weight_name, std::move(e));
+}
+
 void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options) {
   // Names first: bias_for may add initializers and inputs, invalidating node pointers' contents.
   std::vector<std::pair<std::string, std::string>> todo;
   for (const Node* n : layers) todo.emplace_back(n->name, n->inputs[1]);
-  for (const auto& [node_name, weight_name] : todo) {
-    const LayerGram& layer = stats.layers.at(node_name);
-    const Tensor& weight = *model.graph.initializer(weight_name);
-    const int64_t count = filter_count(weight, layer);
-    std::vector<int64_t> filters(static_cast<size_t>(count));
-    for (int64_t f = 0; f < count; ++f) filters[static_cast<size_t>(f)] = f;
-    auto fits = fit_filters(weight, layer, filters, options, model.graph.pruned_mask(weight_name));
-    Tensor* bias = bias_for(model, node_name);
-    Tensor& w = model.graph.values_to_change(weight_name, "quantize " + node_name);
-    apply_fits(w, bias, layer, filters, fits);
-    EncodedTensor e;
-    e.dtype = DType::f32;
-    e.shape = w.shape();
-    e.parts.push_back(make_part(fits, options, 0, count));
-    model.graph.encode(weight_name, std::move(e));
-  }
+  for (const auto& [node_name, weight_name] : todo) encode_fits(model, weight_name, fit_and_apply(model, stats, node_name, options), options);
+}
+
+LevelSet fit_levels(const FilterFit& fit, const FitOptions& options) {
+  return options.format == WeightFormat::ternary ? ternary_levels(fit.term_scales) : uniform_levels(fit.scale, options.uniform_qmax());
+}
+
+FilterFit fit_with_codes(const std::vector<int32_t>& codes, const FitOptions& options, const FilterFit& like) {
+  FilterFit fit = from_codes(codes, options, like.scale, like.term_scales);
+  fit.pruned = like.pruned;
+  return fit;
 }
 
 std::vector<FilterFit> fit_layer(const Model& model, const LayerGram& layer, const FitOptions& options, const std::vector<uint8_t>* fixed_mask) {

@@ -13,6 +13,7 @@
 #include "analysis/calibration_stats.h"
 #include "core/graph.h"
 #include "core/encoding.h"
+#include "core/gptq.h"
 
 namespace mc {
 
@@ -97,6 +98,17 @@ EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& opti
 // `stats` must describe the model as it is (the float layers' inputs). A weight an earlier pass
 // pruned (Initializer::pruned) keeps its zeros.
 void quantize_layers(Model& model, const CalibrationStats& stats, const std::vector<const Node*>& layers, const FitOptions& options);
+
+// quantize_layers in its two steps, for one layer: fit and write the values and bias shifts (the
+// fits returned), then encode the weight from fits (the values must be theirs).
+std::vector<FilterFit> fit_and_apply(Model& model, const CalibrationStats& stats, const std::string& node_name, const FitOptions& options);
+void encode_fits(Model& model, const std::string& weight_name, const std::vector<FilterFit>& fits, const FitOptions& options);
+
+// The levels a fitted filter's weights take (its uniform grid, or every sum of its ternary terms),
+// with the codes fit_with_codes reads; a filter like `like` (same scales, same pruned weights) whose
+// weights are the levels of `codes`.
+LevelSet fit_levels(const FilterFit& fit, const FitOptions& options);
+FilterFit fit_with_codes(const std::vector<int32_t>& codes, const FitOptions& options, const FilterFit& like);
 
 // FitOptions from pass options: method=gptq|rtn, damping=D, terms=K (ternary), bits=B (int8: 2..8).
 FitOptions fit_options(WeightFormat format, const class PassOptions& options);
