@@ -12,6 +12,9 @@
 
 #include "core/executor.h"
 #include "formats/npy.h"
+#include "analysis/calibration.h"
+#include "passes/pass.h"
+#include "tests/model_builder.h"
 #include "formats/onnx_model.h"
 #include "tests/test_util.h"
 
@@ -68,6 +71,34 @@ std::vector<Tensor> write_small_inputs(const std::filesystem::path& dir, int n) 
     inputs.push_back(t);
   }
   return inputs;
+}
+
+ImageConfig write_family_inputs(const std::filesystem::path& dir, int n, uint32_t seed) {
+  TestRandom random{seed};
+  for (int i = 0; i < n; ++i) {
+    std::string file = std::to_string(i);
+    file += ".npy";  // (not "f" + ...: GCC 12 warns about std::string's operator+ there, bug 105329)
+    write_npy((dir / file).string(), Tensor::from_vector<float>({3, 16, 16}, random.values(3 * 16 * 16, 4.0f)));
+  }
+  ImageConfig config = small_image_config();
+  config.crop = 16;
+  config.resize_short = 16;
+  return config;
+}
+
+Model run_on_small_inputs(const Model& m, const std::string& pipeline, const std::filesystem::path& dir, int images, int threads) {
+  Model out = m;
+  PassContext ctx;
+  ctx.threads = threads;
+  ctx.calibration = calibration_set(dir.string(), images, 0, small_image_config(), m);
+  run_pipeline(out, parse_pipeline(pipeline), ctx);
+  return out;
+}
+
+std::vector<int64_t> indices(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
+  return v;
 }
 
 void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part) {

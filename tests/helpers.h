@@ -35,6 +35,16 @@ Tensor first_reference_images(const std::string& file, int64_t n);
 std::vector<Tensor> write_small_inputs(const std::filesystem::path& dir, int n);
 // The image configuration that reads those inputs (crop 8).
 ImageConfig small_image_config();
+// `n` pseudo-random [3,16,16] inputs (amplitude 4, TestRandom seeded with `seed`) written as <i>.npy
+// into `dir`, for the architecture family models; returns the configuration that reads them (crop 16).
+ImageConfig write_family_inputs(const std::filesystem::path& dir, int n, uint32_t seed);
+
+// `m` after `pipeline` (passes/pass.h syntax) calibrated on the first `images` inputs of `dir`
+// (small_image_config), at `threads`.
+Model run_on_small_inputs(const Model& m, const std::string& pipeline, const std::filesystem::path& dir, int images, int threads);
+
+// 0, 1, ..., n - 1.
+std::vector<int64_t> indices(int64_t n);
 
 // ../shared/tools/ort-eval/run when it and node are present; empty otherwise, with a note (or a
 // failure under MCOMPRESS_REQUIRE_SHARED=1), so the caller skips its ONNX Runtime cross-check.

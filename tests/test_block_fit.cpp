@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "analysis/calibration.h"
-#include "formats/npy.h"
 #include "passes/block_fit.h"
 #include "passes/pass.h"
 #include "passes/weight_fit.h"
@@ -97,9 +96,7 @@ int check_chains_exact(const Model& q, const CalibrationSet& set) {
     double energy = 0;
     for (float t : samples.target) energy += static_cast<double>(t) * t;
     energy /= static_cast<double>(samples.count);
-    std::vector<int64_t> all(static_cast<size_t>(samples.count));
-    for (int64_t i = 0; i < samples.count; ++i) all[static_cast<size_t>(i)] = i;
-    const double error = ChainPass(spec.chain, chain_params(q, spec), samples, all).loss();
+    const double error = ChainPass(spec.chain, chain_params(q, spec), samples, test::indices(samples.count)).loss();
     CHECK(error <= 1e-9 * (1 + energy));
     ++chains;
   }
@@ -141,15 +138,7 @@ TEST_CASE("test_block_fit: the chains of every architecture family compute the n
     CAPTURE(family.name);
     const Model m = family.make();
     test::TempDir dir;
-    test::TestRandom random{9};
-    ImageConfig config = test::small_image_config();
-    config.crop = 16;
-    config.resize_short = 16;
-    for (int i = 0; i < 4; ++i) {
-      std::string file = std::to_string(i);
-      file += ".npy";
-      write_npy((dir.path / file).string(), Tensor::from_vector<float>({3, 16, 16}, random.values(3 * 16 * 16, 4.0f)));
-    }
+    const ImageConfig config = test::write_family_inputs(dir.path, 4, 9);
     const CalibrationSet set = calibration_set(dir.path.string(), 4, 0, config, m);
     CHECK(check_chains_exact(quantized_activations(m, set), set) > 0);
   }
@@ -159,14 +148,7 @@ TEST_CASE("test_block_fit: method=block keeps each block's better fit, is the sa
   test::TempDir dir;
   test::write_small_inputs(dir.path, 12);
   const Model m = inverted_residual_model();
-  auto run = [&](const std::string& pipeline, int threads) {
-    Model out = m;
-    PassContext ctx;
-    ctx.threads = threads;
-    ctx.calibration = calibration_set(dir.path.string(), 12, 0, test::small_image_config(), m);
-    run_pipeline(out, parse_pipeline(pipeline), ctx);
-    return out;
-  };
+  auto run = [&](const std::string& pipeline, int threads) { return test::run_on_small_inputs(m, pipeline, dir.path, 12, threads); };
   const Model one = run("quantize-activations,quantize-int8<bits=3;sequential=on;method=block;iterations=200>", 1);
   const Model three = run("quantize-activations,quantize-int8<bits=3;sequential=on;method=block;iterations=200>", 3);
   for (const auto& [name, init] : one.graph.initializers) {

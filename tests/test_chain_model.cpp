@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/chain_model.h"
+#include "tests/helpers.h"
 #include "tests/model_builder.h"
 
 using namespace mc;
@@ -45,17 +46,11 @@ ChainSamples random_samples(const Chain& c, int64_t count, test::TestRandom& ran
   return s;
 }
 
-std::vector<int64_t> all(int64_t n) {
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
-  return v;
-}
-
 void check_gradients(const Chain& c) {
   test::TestRandom random{7};
   ChainParams p = random_params(c, random);
   const ChainSamples s = random_samples(c, 6, random);
-  const auto batch = all(s.count);
+  const auto batch = test::indices(s.count);
   const ChainParams grad = ChainPass(c, p, s, batch).backward();
   int checked = 0;
   for (size_t i = 0; i < c.layers.size(); ++i) {
@@ -110,14 +105,14 @@ TEST_CASE("test_chain_model: activation quantization rounds as QuantizeLinear do
   Chain c = block(false);
   const ChainParams p = random_params(c, random);
   const ChainSamples s = random_samples(c, 5, random);
-  const double plain = ChainPass(c, p, s, all(5)).loss();
+  const double plain = ChainPass(c, p, s, test::indices(5)).loss();
   for (auto& l : c.layers) l.input_quant = FakeQuant{true, 0.25f, 128, 0, 255};
-  const double quantized = ChainPass(c, p, s, all(5)).loss();
+  const double quantized = ChainPass(c, p, s, test::indices(5)).loss();
   CHECK(quantized != plain);
-  CHECK(ChainPass(c, p, s, all(5), 1.0, 5).loss() == plain);
-  CHECK(ChainPass(c, p, s, all(5), 0.0, 5).loss() == quantized);
-  const double half = ChainPass(c, p, s, all(5), 0.5, 5).loss();
+  CHECK(ChainPass(c, p, s, test::indices(5), 1.0, 5).loss() == plain);
+  CHECK(ChainPass(c, p, s, test::indices(5), 0.0, 5).loss() == quantized);
+  const double half = ChainPass(c, p, s, test::indices(5), 0.5, 5).loss();
   CHECK(half != plain);
   CHECK(half != quantized);
-  CHECK(ChainPass(c, p, s, all(5), 0.5, 5).loss() == half);  // the same seed, the same drops
+  CHECK(ChainPass(c, p, s, test::indices(5), 0.5, 5).loss() == half);  // the same seed, the same drops
 }

@@ -75,12 +75,6 @@ double output_error(const std::vector<FilterFit>& fits) {
   return total;
 }
 
-std::vector<int64_t> all_filters(int64_t n) {
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i;
-  return v;
-}
-
 int64_t zeros(const Tensor& t) {
   int64_t n = 0;
   for (int64_t i = 0; i < t.numel(); ++i) n += t.data<float>()[i] == 0.0f;
@@ -184,12 +178,12 @@ TEST_CASE("test_pruning: OBS pruning has a lower output error than magnitude pru
     obs.format = WeightFormat::float32;
     obs.damping = 0.01;
     obs.pruning.sparsity = sparsity;
-    auto obs_fits = fit_filters(s.weight, s.gram, all_filters(16), obs);
+    auto obs_fits = fit_filters(s.weight, s.gram, test::indices(16), obs);
     // Magnitude: the same count per filter, smallest |w|, nothing compensated, scored alike.
     std::vector<uint8_t> mask(static_cast<size_t>(s.weight.numel()), 0);
     const int64_t per_row = pruned_per_row(sparsity, 32);
     for (int64_t f = 0; f < 16; ++f) {
-      std::vector<int64_t> idx = all_filters(32);
+      std::vector<int64_t> idx = test::indices(32);
       const float* w = s.weight.data<float>() + f * 32;
       std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return std::fabs(w[a]) < std::fabs(w[b]); });
       for (int64_t i = 0; i < per_row; ++i) mask[static_cast<size_t>(f * 32 + idx[static_cast<size_t>(i)])] = 1;
@@ -224,7 +218,7 @@ TEST_CASE("test_pruning: fits scored out of sample: unchanged on their own stati
   FitOptions o;
   o.format = WeightFormat::int4;
   o.damping = 0.01;
-  const auto fits = fit_filters(fit.weight, fit.gram, all_filters(16), o);
+  const auto fits = fit_filters(fit.weight, fit.gram, test::indices(16), o);
   auto same = fits;
   OutOfSampleScorer(fit.weight, fit.gram).score(same);
   for (size_t f = 0; f < fits.size(); ++f) {
@@ -236,7 +230,7 @@ TEST_CASE("test_pruning: fits scored out of sample: unchanged on their own stati
   CHECK(output_error(held) > 2 * output_error(fits));
   // With as many samples as needed the two agree far better.
   SyntheticLayer big = synthetic_layer(16, 48, 4000);
-  auto big_fits = fit_filters(big.weight, big.gram, all_filters(16), o);
+  auto big_fits = fit_filters(big.weight, big.gram, test::indices(16), o);
   const double in_sample = output_error(big_fits);
   OutOfSampleScorer(big.weight, fresh.gram).score(big_fits);
   CHECK(output_error(big_fits) < 1.3 * in_sample);
@@ -250,7 +244,7 @@ TEST_CASE("test_pruning: pruning with a covariance of one sample (no usable seco
   o.format = WeightFormat::int4;
   o.pruning.sparsity = 0.5;
   std::vector<FilterFit> fits;
-  REQUIRE_NOTHROW(fits = fit_filters(s.weight, s.gram, all_filters(8), o));
+  REQUIRE_NOTHROW(fits = fit_filters(s.weight, s.gram, test::indices(8), o));
   for (int64_t f = 0; f < 8; ++f) {
     int64_t pruned = 0;
     for (uint8_t p : fits[static_cast<size_t>(f)].pruned) pruned += p;
@@ -290,7 +284,7 @@ TEST_CASE("test_pruning: N:M keeps N of every M input channels, in a fit and in 
   nm.format = WeightFormat::float32;
   nm.pruning.nm_keep = 2;
   nm.pruning.nm_group = 4;
-  auto fits = fit_filters(s.weight, s.gram, all_filters(8), nm);
+  auto fits = fit_filters(s.weight, s.gram, test::indices(8), nm);
   for (const auto& f : fits)
     for (int64_t g = 0; g < 4; ++g) {
       int kept = 0;

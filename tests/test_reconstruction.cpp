@@ -129,14 +129,7 @@ TEST_CASE("test_reconstruction: sequential fitting lowers the output error of a 
   test::TempDir dir;
   test::write_small_inputs(dir.path, 12);
   const Model m = test::tiny_pointwise_model();
-  auto run = [&](const std::string& pipeline, int threads) {
-    Model out = m;
-    PassContext ctx;
-    ctx.threads = threads;
-    ctx.calibration = calibration_set(dir.path.string(), 12, 0, test::small_image_config(), m);
-    run_pipeline(out, parse_pipeline(pipeline), ctx);
-    return out;
-  };
+  auto run = [&](const std::string& pipeline, int threads) { return test::run_on_small_inputs(m, pipeline, dir.path, 12, threads); };
   CalibrationSet set = calibration_set(dir.path.string(), 12, 0, test::small_image_config(), m);
   const Model layerwise = run("quantize-int8<bits=3>", 1);
   const Model sequential = run("quantize-int8<bits=3;sequential=on>", 1);
@@ -166,17 +159,8 @@ TEST_CASE("test_reconstruction: w4a8 runs on every architecture family (branches
     CAPTURE(family.name);
     const Model m = family.make();
     test::TempDir dir;
-    test::TestRandom random{5};
-    ImageConfig config = test::small_image_config();
-    config.crop = 16;
-    config.resize_short = 16;
+    const ImageConfig config = test::write_family_inputs(dir.path, 6, 5);
     RecipeOptions o;
-    for (int i = 0; i < 6; ++i) {
-      const Tensor t = Tensor::from_vector<float>({3, 16, 16}, random.values(3 * 16 * 16, 4.0f));
-      std::string file = std::to_string(i);
-      file += ".npy";  // (not "f" + ...: GCC 12 warns about std::string's operator+ there, bug 105329)
-      write_npy((dir.path / file).string(), t);
-    }
     o.calibration = calibration_set(dir.path.string(), 6, 0, config, m);
     o.threads = 2;
     CompressedModel c;
