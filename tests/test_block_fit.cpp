@@ -155,5 +155,8 @@ TEST_CASE("test_block_fit: method=block keeps each block's better fit, is the sa
     CHECK_MESSAGE(init.values.to_float_vector() == three.graph.initializers.at(name).values.to_float_vector(), name);
     if (name.size() > 2 && name.substr(name.size() - 2) == "_w") CHECK_MESSAGE(init.encoded(), name);
   }
+  // Residual ternary levels too (the pointwise layers).
+  const Model ternary = run("quantize-activations,ternarize<terms=2;sequential=on;method=block;iterations=100>", 2);
+  for (const char* w : {"expand_w", "project_w", "pw_w"}) CHECK_MESSAGE(ternary.graph.initializers.at(w).encoded(), w);
   test::expect_error([&] { run("quantize-int8<bits=3;method=block>", 1); }, ErrorKind::usage, "method=block needs sequential=on");
 }
