@@ -12,8 +12,8 @@
 // the calibration data: AdaRound's layer loss without the activation function, which would need
 // the samples themselves rather than their covariance.
 //
-// Rows are independent and each is computed alone in a fixed order: the result does not depend on
-// the thread count.
+// Rows are independent; they are optimized in blocks of 128 whose boundaries depend on the shapes
+// only, each block alone in a fixed order: the result does not depend on the thread count.
 #pragma once
 
 #include <cstdint>
