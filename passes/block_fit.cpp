@@ -216,7 +216,10 @@ std::vector<ChainSpec> find_chains(const Model& model, const std::vector<std::st
       if (!next_shape) break;
       const auto [next_input, next_quant] = quant_step(g, next->inputs[0]);
       if (next_input != y || g.consumers(next->inputs[0]).size() != 1) break;
-      if (next_quant.on && g.nodes[static_cast<size_t>(readers[0])].op != "QuantizeLinear") break;
+      if (next_quant.on) {  // y -> QuantizeLinear -> DequantizeLinear -> next, nothing else reading either step
+        const Node& q = g.nodes[static_cast<size_t>(readers[0])];
+        if (q.op != "QuantizeLinear" || g.consumers(q.outputs[0]).size() != 1) break;
+      }
       if (next_shape->spatial ? spatial : (spatial ? after_spatial >= 1 : spec.chain.layers.size() >= 3)) break;
       if (spatial) ++after_spatial;
       spatial = spatial || next_shape->spatial;

@@ -109,8 +109,10 @@ void quantize_sequentially(Model& model, const std::vector<std::string>& layers,
       CalibrationStats stats;
       stats.layers.emplace(name, move_to_target(model, name, paired, options.back().damping));
       stats.images = static_cast<int64_t>(run.images->files.size());
-      const Tensor& moved = *model.graph.initializer(node->inputs[1]);
-      targets.emplace_back(moved.data<float>(), moved.data<float>() + moved.numel());
+      if (run.block) {  // the weights before rounding, which block reconstruction relaxes around
+        const Tensor& moved = *model.graph.initializer(node->inputs[1]);
+        targets.emplace_back(moved.data<float>(), moved.data<float>() + moved.numel());
+      }
       weights.push_back(node->inputs[1]);
       // fit_and_apply may add a bias input and an initializer to the layer, never a node.
       fits.push_back(fit_and_apply(model, stats, name, options.back()));

@@ -110,6 +110,8 @@ Model build(const Model& base, const CalibrationStats& stats, const std::vector<
 }  // namespace
 
 void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx) {
+  if (options.text("method") == "block")
+    fail_usage("split-hybrid does not take method=block (block reconstruction needs sequential fitting: quantize-int8, ternarize)");
   FitOptions ternary = fit_options(WeightFormat::ternary, options);
   FitOptions bank = fit_options(WeightFormat::int8, options);
   const bool int8_bank = options.text("bank") == "int8";

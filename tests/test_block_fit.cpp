@@ -159,4 +159,5 @@ TEST_CASE("test_block_fit: method=block keeps each block's better fit, is the sa
   const Model ternary = run("quantize-activations,ternarize<terms=2;sequential=on;method=block;iterations=100>", 2);
   for (const char* w : {"expand_w", "project_w", "pw_w"}) CHECK_MESSAGE(ternary.graph.initializers.at(w).encoded(), w);
   test::expect_error([&] { run("quantize-int8<bits=3;method=block>", 1); }, ErrorKind::usage, "method=block needs sequential=on");
+  test::expect_error([&] { run("split-hybrid<fraction=0.5;method=block>", 1); }, ErrorKind::usage, "split-hybrid does not take method=block");
 }
