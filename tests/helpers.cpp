@@ -27,6 +27,30 @@ Attribute ints_attr(std::vector<int64_t> v) {
   return a;
 }
 
+std::span<const std::byte> as_bytes(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.byte_size()) == 0;
+}
+
+double round_half_even(double v) {
+  double r = std::floor(v);
+  const double frac = v - r;
+  if (frac > 0.5 || (frac == 0.5 && std::fmod(r, 2.0) != 0.0)) r += 1;
+  return r;
+}
+
+Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
+Attribute float_attr(float v) { return Attribute{AttrType::floating, v, 0, {}, {}, {}, {}, {}}; }
+Attribute string_attr(std::string v) { return Attribute{AttrType::string, 0, 0, std::move(v), {}, {}, {}, {}}; }
+
 Tensor floats(Shape shape, std::vector<float> v) { return Tensor::from_vector<float>(std::move(shape), v); }
 Tensor ints(Shape shape, std::vector<int64_t> v) { return Tensor::from_vector<int64_t>(std::move(shape), v); }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,22 @@ namespace mc::test {
 
 int count_op(const Model& m, const std::string& op);
 
-// Small constructors: an integer-list attribute, float and int64 tensors of a shape, a string's bytes.
+// Small constructors: integer-list, integer, float and string attributes, float and int64 tensors of a shape, a string's bytes.
 Attribute ints_attr(std::vector<int64_t> v);
+Attribute int_attr(int64_t v);
+Attribute float_attr(float v);
+Attribute string_attr(std::string v);
 Tensor floats(Shape shape, std::vector<float> v);
 Tensor ints(Shape shape, std::vector<int64_t> v);
 std::vector<std::byte> to_bytes(const std::string& s);
+// A string's bytes as a span (no copy), a whole file's bytes as a string, whether `text` contains `part`.
+std::span<const std::byte> as_bytes(const std::string& s);
+std::string read_file(const std::filesystem::path& path);
+bool contains(const std::string& text, const std::string& part);
+// Same dtype, shape and bytes.
+bool same_bits(const Tensor& a, const Tensor& b);
+// Rounding half to even in double, as QuantizeLinear's saturate(round(x / scale)) does.
+double round_half_even(double v);
 
 // Checks (doctest) that `f` throws an mc::Error of `kind` whose message contains `part`.
 void expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& part);

@@ -151,20 +151,6 @@ Model se_family_model(int64_t opset) {
 
 namespace {
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.type = AttrType::integer;
-  a.i = v;
-  return a;
-}
-
-Attribute float_attr(float v) {
-  Attribute a;
-  a.type = AttrType::floating;
-  a.f = v;
-  return a;
-}
-
 // Builds a classifier graph node by node; every node's output is named after the node.
 struct FamilyBuilder {
   Model m;

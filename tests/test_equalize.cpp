@@ -16,6 +16,7 @@
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::int_attr;
 using mc::test::ints_attr;
 
 namespace {
@@ -95,12 +96,6 @@ double geometric_mean(const std::vector<double>& v) {
   return std::exp(s / static_cast<double>(v.size()));
 }
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.type = AttrType::integer;
-  a.i = v;
-  return a;
-}
 
 // Deterministic values in [-0.5, 0.5).
 std::vector<float> pseudo_random(size_t n, uint32_t seed) {

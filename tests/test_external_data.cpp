@@ -14,19 +14,16 @@
 #include "formats/onnx_model.h"
 #include "tests/model_builder.h"
 #include "tests/test_util.h"
+#include "tests/helpers.h"
 
 using namespace mc;
+using mc::test::read_file;
 namespace fs = std::filesystem;
 
 namespace {
 
 void write_file(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_file(const fs::path& path) {
-  const auto bytes = read_binary_file(path.string());
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 // tiny_conv_model with 12 filters: its weight (1,296 bytes) goes to the side file, its bias stays.

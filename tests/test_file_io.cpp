@@ -29,20 +29,14 @@
 #include "formats/temporary_files.h"
 #include "formats/termination_signals.h"
 #include "test_util.h"
+#include "tests/helpers.h"
 
 namespace fs = std::filesystem;
 using namespace mc;
+using mc::test::read_file;
+using mc::test::as_bytes;
 
 namespace {
-
-std::span<const std::byte> as_bytes(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> names_in(const fs::path& dir) {
   std::vector<std::string> names;

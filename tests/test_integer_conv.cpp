@@ -14,18 +14,12 @@
 #include "tests/helpers.h"
 
 using namespace mc;
+using mc::test::round_half_even;
+using mc::test::int_attr;
 using mc::test::ints_attr;
 
 namespace {
 
-Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
-
-double round_half_even(double v) {
-  double r = std::floor(v);
-  const double frac = v - r;
-  if (frac > 0.5 || (frac == 0.5 && std::fmod(r, 2.0) != 0.0)) r += 1;
-  return r;
-}
 
 struct Layer {
   int64_t batch = 2, in_channels = 8, out_channels = 6, height = 7, width = 6, kernel = 3, stride = 1, pad = 1, group = 1;

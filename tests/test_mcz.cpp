@@ -18,16 +18,14 @@
 #include "passes/recipe.h"
 #include "tests/model_builder.h"
 #include "tests/test_util.h"
+#include "tests/helpers.h"
 
 using namespace mc;
+using mc::test::same_bits;
 
 namespace {
 
 std::span<const std::byte> bytes_of(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.byte_size()) == 0;
-}
 
 std::vector<std::byte> compress(const Model& m, const std::string& recipe) {
   CompressedModel c = run_recipe(recipe, m);

@@ -26,6 +26,7 @@
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::contains;
 using namespace mc::test;
 
 // --- allocation guard (declared in tests/mcz_test_util.h) ------------------------------------------
@@ -98,8 +99,6 @@ void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept { return
 namespace {
 
 constexpr uint32_t graph_kind = 1, tensors_kind = 2, payload_kind = 3, metadata_kind = 4;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // What reading and decoding `file` throws. Anything but an mc::Error (a std::bad_alloc, an
 // AllocationTooLarge, ...) propagates and fails the calling test; no error at all fails it too.

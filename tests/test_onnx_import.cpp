@@ -17,14 +17,12 @@
 #include "tests/mcz_test_util.h"
 #include "tests/model_builder.h"
 #include "tests/test_util.h"
+#include "tests/helpers.h"
 
 using namespace mc;
+using mc::test::as_bytes;
 
 namespace {
-
-std::span<const std::byte> as_bytes(const std::string& s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
-}
 
 // Returns the error a parse raises (kind and message), or fails the test if none.
 Error parse_error(const std::string& bytes, const std::string& name = "m.onnx") {

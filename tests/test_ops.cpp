@@ -27,6 +27,9 @@
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::string_attr;
+using mc::test::float_attr;
+using mc::test::int_attr;
 using mc::test::ints_attr;
 using mc::test::floats;
 using mc::test::ints;
@@ -45,9 +48,6 @@ Tensor ramp(Shape shape, float lo, float hi, uint32_t seed = 1) {
   return t;
 }
 
-Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
-Attribute float_attr(float v) { return Attribute{AttrType::floating, v, 0, {}, {}, {}, {}, {}}; }
-Attribute string_attr(std::string v) { return Attribute{AttrType::string, 0, 0, std::move(v), {}, {}, {}, {}}; }
 
 // A small graph: float inputs fed at run time, constants as initializers, outputs declared float32.
 struct Net {

@@ -22,6 +22,7 @@
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::same_bits;
 
 namespace {
 
@@ -79,10 +80,6 @@ int64_t zeros(const Tensor& t) {
   int64_t n = 0;
   for (int64_t i = 0; i < t.numel(); ++i) n += t.data<float>()[i] == 0.0f;
   return n;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.byte_size()) == 0;
 }
 
 // Calibration (fit) and held-out sets of the small deterministic inputs.

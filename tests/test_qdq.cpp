@@ -22,13 +22,15 @@
 #include "tests/test_util.h"
 
 using namespace mc;
+using mc::test::round_half_even;
+using mc::test::same_bits;
+using mc::test::float_attr;
+using mc::test::int_attr;
 using mc::test::ints_attr;
 using mc::test::floats;
 
 namespace {
 
-Attribute int_attr(int64_t v) { return Attribute{AttrType::integer, 0, v, {}, {}, {}, {}, {}}; }
-Attribute float_attr(float v) { return Attribute{AttrType::floating, v, 0, {}, {}, {}, {}, {}}; }
 
 // A graph of one node: feeds become graph inputs, constants initializers.
 struct OneNode {
@@ -51,13 +53,6 @@ struct OneNode {
 
 
 // Round half to even without nearbyint (an independent reference for the kernel).
-double round_half_even(double v) {
-  double r = std::floor(v);
-  double frac = v - r;
-  if (frac > 0.5 || (frac == 0.5 && std::fmod(r, 2.0) != 0.0)) r += 1;
-  return r;
-}
-
 const auto& check_error = test::expect_error;
 
 }  // namespace
@@ -237,7 +232,7 @@ Model two_reader_model() {
   return m;
 }
 
-const Node* find_node(const Model& m, const std::string& name) {
+const Node* node_named(const Model& m, const std::string& name) {
   for (const auto& n : m.graph.nodes)
     if (n.name == name) return &n;
   return nullptr;
@@ -293,17 +288,17 @@ TEST_CASE("test_qdq: quantize-activations inserts calibrated uint8 QDQ pairs bef
     CHECK(test::count_op(m, "DequantizeLinear") == 2);
     for (const char* layer : {"conv", "pw_a", "pw_b"}) {
       CAPTURE(layer);
-      REQUIRE(find_node(m, layer));
-      CHECK(input_is_quantized(m, *find_node(m, layer)));
+      REQUIRE(node_named(m, layer));
+      CHECK(input_is_quantized(m, *node_named(m, layer)));
     }
-    CHECK(find_node(m, "pw_a")->inputs[0] == find_node(m, "pw_b")->inputs[0]);
-    CHECK_FALSE(input_is_quantized(original, *find_node(original, "conv")));
+    CHECK(node_named(m, "pw_a")->inputs[0] == node_named(m, "pw_b")->inputs[0]);
+    CHECK_FALSE(input_is_quantized(original, *node_named(original, "conv")));
     // The Add still reads float values (only layer inputs are quantized).
-    CHECK(find_node(m, "add")->inputs == std::vector<std::string>{"a", "b2"});
+    CHECK(node_named(m, "add")->inputs == std::vector<std::string>{"a", "b2"});
 
     const Graph& g = m.graph;
-    const Node& dq_x = g.nodes[static_cast<size_t>(g.producer(find_node(m, "conv")->inputs[0]))];
-    const Node& dq_r = g.nodes[static_cast<size_t>(g.producer(find_node(m, "pw_a")->inputs[0]))];
+    const Node& dq_x = g.nodes[static_cast<size_t>(g.producer(node_named(m, "conv")->inputs[0]))];
+    const Node& dq_r = g.nodes[static_cast<size_t>(g.producer(node_named(m, "pw_a")->inputs[0]))];
     const Node& q_x = g.nodes[static_cast<size_t>(g.producer(dq_x.inputs[0]))];
     CHECK(q_x.op == "QuantizeLinear");
     CHECK(q_x.inputs[0] == "x");
@@ -398,10 +393,6 @@ Exported export_both(const Model& m, const std::map<std::string, EncodedTensor>&
   x.float_model = decode_mcz(x.file, "test.mcz");
   x.qdq_model = with_qdq_weights(x.float_model);
   return x;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.byte_size()) == 0;
 }
 
 // The value a model computes for `name` (made a graph output of a copy of the model).

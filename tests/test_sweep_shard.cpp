@@ -13,8 +13,10 @@
 #include "analysis/sweep_shard.h"
 #include "analysis/sweep_table.h"
 #include "core/error.h"
+#include "tests/helpers.h"
 
 using namespace mc;
+using mc::test::contains;
 using Json = nlohmann::ordered_json;
 
 namespace {
@@ -111,8 +113,6 @@ std::string error_of(F&& f, ErrorKind kind = ErrorKind::input) {
   FAIL("no error");
   return "";
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
