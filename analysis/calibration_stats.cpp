@@ -365,9 +365,7 @@ Model truncated_at(const Model& model, const std::string& value) {
 
 PairedLayerStats collect_paired_layer_stats(const Model& model, const std::string& node, const Model& reference,
                                             const std::string& reference_input, const CalibrationSet& set, int threads) {
-  const Node* layer_node = nullptr;
-  for (const auto& n : model.graph.nodes)
-    if (n.name == node) layer_node = &n;
+  const Node* layer_node = model.graph.node(node);
   const auto layer = layer_node ? weighted_layer(model.graph, *layer_node) : std::nullopt;
   if (!layer) fail_internal("paired statistics: no weighted layer '" + node + "'");
   PairedLayerStats out;

@@ -13,6 +13,7 @@
 
 #include "analysis/calibration.h"
 #include "core/graph.h"
+#include "core/weighted_op.h"
 
 namespace mc {
 
@@ -38,6 +39,11 @@ struct LayerGram {
   std::vector<double> moment(int64_t group, bool centered) const;
   // Which group output filter f belongs to.
   int64_t group_of(int64_t filter) const { return filters_per_group ? filter / filters_per_group : 0; }
+  // The weight's layout (as weighted_layer gives it).
+  WeightGeometry geometry() const {
+    return {.groups = groups, .filters = groups * filters_per_group, .inputs_per_filter = rows, .kernel_positions = kernel_positions,
+            .filter_columns = filter_columns};
+  }
 };
 
 // A histogram over [-limit, limit] whose limit doubles (merging bin pairs) as larger values arrive.

@@ -14,8 +14,7 @@ namespace mc {
 namespace {
 
 const Node& node_named(const Model& model, const std::string& name) {
-  for (const auto& n : model.graph.nodes)
-    if (n.name == name) return n;
+  if (const Node* n = model.graph.node(name)) return *n;
   fail_internal("no node named '" + name + "'");
 }
 

@@ -369,7 +369,7 @@ int run(const Options& o) {
   bool stripped_softmax = strip_final_softmax(model);
 
   for (const auto& name : o.layers)
-    if (std::none_of(model.graph.nodes.begin(), model.graph.nodes.end(), [&](const mc::Node& n) { return n.name == name; }))
+    if (!model.graph.node(name))
       mc::fail_usage("--layers: the model has no node named '" + name + "'");
 
   // One seeded sample, split so the end-to-end measurements never see the calibration images.

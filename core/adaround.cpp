@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/adam.h"
+
 namespace mc {
 
 namespace {
@@ -102,8 +104,8 @@ void optimize_rows(const std::vector<double>& w, int64_t first, int64_t count, i
   // The gradient's product with H in float (the step's direction needs no more; twice as fast).
   const FloatMatrix hf = h.cast<float>();
   FloatMatrix diff(count, cols), grad_q(count, cols);
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8, span = zeta - gamma_;
-  double c1 = 1, c2 = 1;
+  const double span = zeta - gamma_;
+  Adam adam;
   for (int it = 0; it < o.iterations; ++it) {
     s = 1.0 / (1.0 + (-v.array()).exp());
     raw = s * span + gamma_;
@@ -117,10 +119,8 @@ void optimize_rows(const std::vector<double>& w, int64_t first, int64_t count, i
       raw = 2.0 * hv - 1.0;  // (reused: c = 2h - 1)
       g += o.lambda * -beta * raw.abs().pow(beta - 1) * (raw >= 0.0).select(2.0, Eigen::ArrayXXd::Constant(count, cols, -2.0)) * dh;
     }
-    c1 *= b1, c2 *= b2;
-    m1 = b1 * m1 + (1 - b1) * g;
-    m2 = b2 * m2 + (1 - b2) * g * g;
-    v.array() -= o.learning_rate * (m1 / (1 - c1)) / ((m2 / (1 - c2)).sqrt() + eps) * free_mask;
+    adam.step();
+    v.array() -= adam.update(g, m1, m2, o.learning_rate) * free_mask;
   }
   for (int64_t r = 0; r < count; ++r) {
     const LevelSet& ls = levels[static_cast<size_t>(first + r)];

@@ -113,6 +113,12 @@ Tensor& Graph::values_to_change(const std::string& value, const std::string& who
   return it->second.values;
 }
 
+const Node* Graph::node(const std::string& node_name) const {
+  for (const auto& n : nodes)
+    if (n.name == node_name) return &n;
+  return nullptr;
+}
+
 int Graph::producer(const std::string& value) const {
   for (size_t i = 0; i < nodes.size(); ++i)
     for (const auto& o : nodes[i].outputs)

@@ -97,6 +97,8 @@ struct Graph {
   bool is_encoded(const std::string& value) const;
   // Refuses (unsupported error naming `who` and the weight) to rewrite an encoded initializer.
   void check_not_encoded(const std::string& value, const std::string& who) const;
+  // The first node named `name`, or nullptr (passes address layers by node name).
+  const Node* node(const std::string& node_name) const;
   // Index of the node producing `value`, or -1 (graph input / initializer / missing).
   int producer(const std::string& value) const;
   // Indices of nodes reading `value`.

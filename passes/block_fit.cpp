@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <optional>
 
+#include "core/adam.h"
 #include "core/adaround.h"
 #include "core/error.h"
 #include "core/executor.h"
@@ -14,12 +16,6 @@
 namespace mc {
 
 namespace {
-
-const Node* node_named(const Graph& g, const std::string& name) {
-  for (const auto& n : g.nodes)
-    if (n.name == name) return &n;
-  return nullptr;
-}
 
 struct ConvShape {
   int64_t inputs = 0, outputs = 0, groups = 1, kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
@@ -159,17 +155,6 @@ void soft_weights(const SoftLayer& s, std::vector<float>& w, bool hard) {
   }
 }
 
-struct Adam {
-  static constexpr double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  double c1 = 1, c2 = 1;  // b1^t, b2^t
-  void step() { c1 *= b1, c2 *= b2; }
-  double update(double g, double& m1, double& m2, double rate) const {
-    m1 = b1 * m1 + (1 - b1) * g;
-    m2 = b2 * m2 + (1 - b2) * g * g;
-    return rate * (m1 / (1 - c1)) / (std::sqrt(m2 / (1 - c2)) + eps);
-  }
-};
-
 }  // namespace
 
 std::vector<ChainSpec> find_chains(const Model& model, const std::vector<std::string>& layers) {
@@ -178,7 +163,7 @@ std::vector<ChainSpec> find_chains(const Model& model, const std::vector<std::st
   for (size_t i = 0; i < layers.size(); ++i) {
     ChainSpec& spec = out.emplace_back();
     spec.layers = {layers[i]};
-    const Node* node = node_named(g, layers[i]);
+    const Node* node = g.node(layers[i]);
     const auto shape = node ? conv_shape(g, *node) : std::nullopt;
     if (!shape) continue;
     auto add = [&](const ConvShape& s, const FakeQuant& quant) {
@@ -211,7 +196,7 @@ std::vector<ChainSpec> find_chains(const Model& model, const std::vector<std::st
         }
       }
       if (i + 1 >= layers.size() || readers.size() != 1) break;
-      const Node* next = node_named(g, layers[i + 1]);
+      const Node* next = g.node(layers[i + 1]);
       const auto next_shape = next ? conv_shape(g, *next) : std::nullopt;
       if (!next_shape) break;
       const auto [next_input, next_quant] = quant_step(g, next->inputs[0]);
@@ -306,7 +291,7 @@ ChainSamples collect_chain_samples(const Model& model, const ChainSpec& spec, co
 ChainParams chain_params(const Model& model, const ChainSpec& spec) {
   ChainParams p;
   for (const std::string& name : spec.layers) {
-    const Node* node = node_named(model.graph, name);
+    const Node* node = model.graph.node(name);
     const auto layer = node ? weighted_layer(model.graph, *node) : std::nullopt;
     if (!layer) fail_internal("block fit: no layer '" + name + "'");
     const Tensor& w = *model.graph.initializer(layer->weight);
@@ -395,12 +380,11 @@ ChainRefinement refine_chain(Model& model, const ChainSpec& spec, const ChainSam
       }
       layer_fits[f] = fit_with_codes(codes, options[i], layer_fits[f]);
     }
-    const Node* node = node_named(model.graph, spec.layers[i]);
+    const Node* node = model.graph.node(spec.layers[i]);
     const auto layer = weighted_layer(model.graph, *node);
-    Tensor& w = model.graph.values_to_change(layer->weight, "block fit of " + node->describe());
-    for (size_t f = 0; f < layer_fits.size(); ++f)
-      for (int64_t k = 0; k < s.per_filter; ++k)
-        w.data<float>()[f * static_cast<size_t>(s.per_filter) + static_cast<size_t>(k)] = static_cast<float>(layer_fits[f].values[static_cast<size_t>(k)]);
+    std::vector<int64_t> filters(layer_fits.size());
+    std::iota(filters.begin(), filters.end(), 0);
+    write_filter_values(model.graph.values_to_change(layer->weight, "block fit of " + node->describe()), layer->geometry, filters, layer_fits);
     Tensor* b = bias_for(model, spec.layers[i]);
     if (!b) fail_internal("block fit: " + node->describe() + " has no bias");
     std::copy(params.biases[i].begin(), params.biases[i].end(), b->data<float>());

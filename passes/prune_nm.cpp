@@ -29,9 +29,7 @@ void run_prune_nm(Model& model, const PassOptions& options, PassContext& ctx) {
   std::vector<std::string> names;
   for (const Node* node : selected) names.push_back(node->name);
   for (const auto& name : names) {
-    const Node* node = nullptr;
-    for (const auto& nd : model.graph.nodes)
-      if (nd.name == name) node = &nd;
+    const Node* node = model.graph.node(name);
     const std::string weight_name = node->inputs[1];
     Tensor& w = model.graph.values_to_change(weight_name, "prune-nm");
     // Geometry: K inputs per filter = channels x spatial, filters as rows (Conv, Gemm transB=1).

@@ -93,9 +93,7 @@ void quantize_sequentially(Model& model, const std::vector<std::string>& layers,
     std::vector<FitOptions> options;
     std::vector<std::string> weights;
     for (const std::string& name : spec.layers) {
-      const Node* node = nullptr;
-      for (const auto& n : model.graph.nodes)
-        if (n.name == name) node = &n;
+      const Node* node = model.graph.node(name);
       if (!node) fail_internal("sequential fit: no layer '" + name + "'");
       const std::string input = float_counterpart(model.graph, node->inputs[0]);
       if (!defines(reference, input))

@@ -305,18 +305,26 @@ void store_masks(std::vector<uint8_t>& mask, const LayerGram& layer, const std::
   }
 }
 
-void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
-                const std::vector<FilterFit>& fits) {
+void write_filter_values(Tensor& weight, const WeightGeometry& geometry, const std::vector<int64_t>& filters,
+                         const std::vector<FilterFit>& fits) {
   float* p = weight.data<float>();
+  const int64_t rows = geometry.inputs_per_filter, per_group = geometry.filters_per_group();
   for (size_t i = 0; i < filters.size(); ++i) {
     const int64_t f = filters[i];
-    for (int64_t k = 0; k < layer.rows; ++k) {
-      float v = static_cast<float>(fits[i].values[static_cast<size_t>(k)]);
-      if (layer.filter_columns) p[k * layer.filters_per_group + f] = v;
-      else p[f * layer.rows + k] = v;
+    for (int64_t k = 0; k < rows; ++k) {
+      const float v = static_cast<float>(fits[i].values[static_cast<size_t>(k)]);
+      if (geometry.filter_columns) p[k * per_group + f] = v;
+      else p[f * rows + k] = v;
     }
-    if (bias && bias->numel() > f) bias->data<float>()[f] += static_cast<float>(fits[i].bias_shift);
   }
+}
+
+void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
+                const std::vector<FilterFit>& fits) {
+  write_filter_values(weight, layer.geometry(), filters, fits);
+  if (!bias) return;
+  for (size_t i = 0; i < filters.size(); ++i)
+    if (bias->numel() > filters[i]) bias->data<float>()[filters[i]] += static_cast<float>(fits[i].bias_shift);
 }
 
 EncodedPart make_part(const std::vector<FilterFit>& fits, const FitOptions& o, int64_t begin, int64_t end) {

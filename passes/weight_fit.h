@@ -79,6 +79,9 @@ std::vector<uint8_t> filter_mask(const std::vector<uint8_t>& mask, const LayerGr
 void store_masks(std::vector<uint8_t>& mask, const LayerGram& layer, const std::vector<int64_t>& filters,
                  const std::vector<FilterFit>& fits);
 
+// Writes the fits' values into `weight` (laid out as `geometry` says) for `filters`.
+void write_filter_values(Tensor& weight, const WeightGeometry& geometry, const std::vector<int64_t>& filters,
+                         const std::vector<FilterFit>& fits);
 // Writes fitted values into `weight` (and bias shifts into `bias`, if given) for `filters`.
 void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
                 const std::vector<FilterFit>& fits);

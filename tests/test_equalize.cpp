@@ -28,12 +28,6 @@ const Node* find_node(const Model& m, const std::string& op, int nth = 0) {
   return nullptr;
 }
 
-const Node* node_named(const Model& m, const std::string& name) {
-  for (const auto& node : m.graph.nodes)
-    if (node.name == name) return &node;
-  return nullptr;
-}
-
 
 
 std::vector<std::string> run_logged(Model& m, const std::string& pipeline) {
@@ -208,7 +202,7 @@ TEST_CASE("test_equalize: a pw -> ReLU6 -> dw -> ReLU6 -> pw chain stays exact a
   std::vector<double> input_scale(4, 1.0);  // conv1 reads the graph input; dw reads pair 0's channels
   for (int pair = 0; pair < 2; ++pair) {
     CAPTURE(pair);
-    const Node* conv = node_named(eq, first_layers[pair]);
+    const Node* conv = eq.graph.node(first_layers[pair]);
     REQUIRE(conv);
     const Tensor& w_old = *g0.initializer(std::string(first_layers[pair]) + "_w");
     const Tensor& w_new = *g1.initializer(conv->inputs[1]);
@@ -240,9 +234,9 @@ TEST_CASE("test_equalize: a pw -> ReLU6 -> dw -> ReLU6 -> pw chain stays exact a
   }
 
   // Converged: on both sides of each intermediate tensor the channel ranges now agree.
-  const Tensor& w1 = *g1.initializer(node_named(eq, "conv1")->inputs[1]);
-  const Tensor& w2 = *g1.initializer(node_named(eq, "dw")->inputs[1]);
-  const Tensor& w3 = *g1.initializer(node_named(eq, "conv3")->inputs[1]);
+  const Tensor& w1 = *g1.initializer(eq.graph.node("conv1")->inputs[1]);
+  const Tensor& w2 = *g1.initializer(eq.graph.node("dw")->inputs[1]);
+  const Tensor& w3 = *g1.initializer(eq.graph.node("conv3")->inputs[1]);
   auto r1 = filter_ranges(w1), r2 = filter_ranges(w2), r3 = input_ranges(w3);
   for (size_t i = 0; i < 4; ++i) {
     CHECK(r1[i] == doctest::Approx(r2[i]).epsilon(1e-4));  // dw: input channel i is filter i

@@ -104,9 +104,8 @@ TEST_CASE("test_family_passes: every recipe compresses the SE / hard-swish / Swi
     // Where the recipe quantizes activations, the SE convs and the Gemm read int8 inputs too.
     if (has_quantized_activations(c.model))
       for (const char* name : se_layers) {
-        const auto& nodes = c.model.graph.nodes;
-        const auto node = std::find_if(nodes.begin(), nodes.end(), [&](const Node& n) { return n.name == name; });
-        REQUIRE(node != nodes.end());
+        const Node* node = c.model.graph.node(name);
+        REQUIRE(node);
         CHECK_MESSAGE(input_is_quantized(c.model, *node), name);
       }
     // hybrid measures each pointwise layer's filters, the SE block's 1x1 convs among them.

@@ -232,12 +232,6 @@ Model two_reader_model() {
   return m;
 }
 
-const Node* node_named(const Model& m, const std::string& name) {
-  for (const auto& n : m.graph.nodes)
-    if (n.name == name) return &n;
-  return nullptr;
-}
-
 
 // Q then DQ of `values` with the parameters of `dq` (a DequantizeLinear the pass inserted).
 std::vector<float> round_trip(const Model& m, const Node& dq, const std::vector<float>& values) {
@@ -288,17 +282,17 @@ TEST_CASE("test_qdq: quantize-activations inserts calibrated uint8 QDQ pairs bef
     CHECK(test::count_op(m, "DequantizeLinear") == 2);
     for (const char* layer : {"conv", "pw_a", "pw_b"}) {
       CAPTURE(layer);
-      REQUIRE(node_named(m, layer));
-      CHECK(input_is_quantized(m, *node_named(m, layer)));
+      REQUIRE(m.graph.node(layer));
+      CHECK(input_is_quantized(m, *m.graph.node(layer)));
     }
-    CHECK(node_named(m, "pw_a")->inputs[0] == node_named(m, "pw_b")->inputs[0]);
-    CHECK_FALSE(input_is_quantized(original, *node_named(original, "conv")));
+    CHECK(m.graph.node("pw_a")->inputs[0] == m.graph.node("pw_b")->inputs[0]);
+    CHECK_FALSE(input_is_quantized(original, *original.graph.node("conv")));
     // The Add still reads float values (only layer inputs are quantized).
-    CHECK(node_named(m, "add")->inputs == std::vector<std::string>{"a", "b2"});
+    CHECK(m.graph.node("add")->inputs == std::vector<std::string>{"a", "b2"});
 
     const Graph& g = m.graph;
-    const Node& dq_x = g.nodes[static_cast<size_t>(g.producer(node_named(m, "conv")->inputs[0]))];
-    const Node& dq_r = g.nodes[static_cast<size_t>(g.producer(node_named(m, "pw_a")->inputs[0]))];
+    const Node& dq_x = g.nodes[static_cast<size_t>(g.producer(m.graph.node("conv")->inputs[0]))];
+    const Node& dq_r = g.nodes[static_cast<size_t>(g.producer(m.graph.node("pw_a")->inputs[0]))];
     const Node& q_x = g.nodes[static_cast<size_t>(g.producer(dq_x.inputs[0]))];
     CHECK(q_x.op == "QuantizeLinear");
     CHECK(q_x.inputs[0] == "x");
