@@ -8,6 +8,7 @@
 #include <random>
 
 #include "formats/checksum.h"
+#include "formats/image_cache.h"
 #include "formats/file_io.h"
 #include "formats/labels.h"
 
@@ -99,7 +100,7 @@ void for_each_calibration_batch(const CalibrationSet& set, const std::function<v
   for (int64_t first = 0; first < n; first += set.batch) {
     int64_t count = std::min(set.batch, n - first);
     std::vector<std::string> paths(set.files.begin() + first, set.files.begin() + first + count);
-    Tensor batch = load_image_batch(paths, set.image);
+    Tensor batch = load_image_batch(paths, set.image, &repeated_pass_images());
     if (!set.mirrored) {
       visit(batch, first);
       continue;

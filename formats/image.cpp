@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "formats/file_io.h"
+#include "formats/image_cache.h"
 #include "formats/npy.h"
 
 namespace mc {
@@ -340,7 +341,7 @@ bool is_npy_path(const std::string& path) {
 
 namespace {
 
-void load_one(const std::string& path, const ImageConfig& config, float* dst) {
+void load_one(const std::string& path, const ImageConfig& config, float* dst, ImageCache* cache) {
   const std::vector<std::byte> bytes = read_binary_file(path);
   ImageU8 image;
   if (is_npy_path(path)) {
@@ -368,16 +369,31 @@ void load_one(const std::string& path, const ImageConfig& config, float* dst) {
     image.height = static_cast<int>(t.dim(0));
     image.width = static_cast<int>(t.dim(1));
     image.rgb.assign(t.data<uint8_t>(), t.data<uint8_t>() + t.numel());
+  }
+  const auto need_preprocessing = [&] {
+    if (config.preprocess.kind == Preprocess::Kind::none)
+      fail_usage(path + ": an image needs --preprocess (keras, torch, caffe, raw, unit, or --mean/--std); only preprocessed float32 .npy tensors need none");
+  };
+  const auto crop = [&]() -> ImageU8 {
+    need_preprocessing();
+    try {
+      return center_crop(resize_short_side(image, config.resize_short), config.crop, config.crop);
+    } catch (const Error& e) {
+      fail(e.kind(), path + ": " + e.what());
+    }
+  };
+  if (is_npy_path(path)) {
+    image = crop();
+  } else if (cache) {
+    image = cache->get(path, bytes, config.resize_short, config.crop, [&] {
+      image = decode_jpeg(bytes, path);
+      return crop();
+    });
   } else {
     image = decode_jpeg(bytes, path);
+    image = crop();
   }
-  if (config.preprocess.kind == Preprocess::Kind::none)
-    fail_usage(path + ": an image needs --preprocess (keras, torch, caffe, raw, unit, or --mean/--std); only preprocessed float32 .npy tensors need none");
-  try {
-    image = center_crop(resize_short_side(image, config.resize_short), config.crop, config.crop);
-  } catch (const Error& e) {
-    fail(e.kind(), path + ": " + e.what());
-  }
+  need_preprocessing();  // (a kept image was made under another preprocessing)
   image_to_chw(image, config.preprocess, dst);
 }
 
@@ -408,7 +424,7 @@ void check_image_header(const std::string& path) {
     fail_input(path + ": not a valid JPEG image: " + turbojpeg_message(handle.get()));
 }
 
-Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig& config) {
+Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig& config, ImageCache* cache) {
   if (config.resize_short < 1 || config.resize_short > max_image_side)
     fail_usage("resize size " + std::to_string(config.resize_short) + " is out of range (1.." +
                std::to_string(max_image_side) + ")");
@@ -418,7 +434,7 @@ Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig
   const int64_t crop = config.crop;
   Tensor batch(DType::f32, {static_cast<int64_t>(paths.size()), 3, crop, crop});
   const size_t per_image = static_cast<size_t>(3 * crop * crop);
-  for (size_t i = 0; i < paths.size(); ++i) load_one(paths[i], config, batch.data<float>() + i * per_image);
+  for (size_t i = 0; i < paths.size(); ++i) load_one(paths[i], config, batch.data<float>() + i * per_image, cache);
   if (config.layout == Layout::nchw) return batch;
   // [N, 3, H, W] -> [N, H, W, 3]
   Tensor nhwc(DType::f32, {static_cast<int64_t>(paths.size()), crop, crop, 3});

@@ -102,7 +102,9 @@ bool is_npy_path(const std::string& path);
 // resize / crop / preprocess steps, or an already-preprocessed float32 tensor in the model's layout
 // ([3, crop, crop] or [crop, crop, 3], optionally with a leading 1) copied as is. Every other path is
 // decoded as a JPEG. Errors name the file; a config with crop > resize_short fails (usage), an image
-// with Preprocess::Kind::none fails (usage) asking for --preprocess.
-Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig& config);
+// with Preprocess::Kind::none fails (usage) asking for --preprocess. With `cache`, decoded JPEGs are
+// taken from and kept in it (formats/image_cache.h); the batch is the same either way.
+class ImageCache;
+Tensor load_image_batch(const std::vector<std::string>& paths, const ImageConfig& config, ImageCache* cache = nullptr);
 
 }  // namespace mc
