@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "bench/bench_args.h"
+#include "core/matrix_blocking.h"
 #include "core/adaround.h"
 #include "core/thread_pool.h"
 
@@ -38,6 +39,7 @@ double objective(const std::vector<double>& q, const std::vector<double>& w, con
 }  // namespace
 
 int main(int argc, char** argv) {
+  mc::fix_matrix_blocking();  // the same sums as mcompress
   try {
     int64_t filters = 768, inputs = 768;
     int iterations = 1000, threads = 1;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench/bench_args.h"
+#include "core/matrix_blocking.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "formats/npy.h"
@@ -130,6 +131,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mc::fix_matrix_blocking();  // the same sums as mcompress
   try {
     return run(parse_args(argc, argv));
   } catch (const mc::Error& e) {

@@ -43,6 +43,7 @@
 #include "bench/bench_args.h"
 #include "analysis/calibration_stats.h"
 #include "analysis/sensitivity.h"
+#include "core/matrix_blocking.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "core/quantizers.h"
@@ -656,6 +657,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mc::fix_matrix_blocking();  // the same sums as mcompress
   try {
     return run(parse_args(argc, argv));
   } catch (const mc::Error& e) {

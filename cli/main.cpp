@@ -11,6 +11,7 @@
 
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/matrix_blocking.h"
 #include "formats/termination_signals.h"
 
 namespace {
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
   // Before any thread starts: a signal removes the temporary files and ends the process with its
   // conventional status; a write past the file-size limit is an error (exit 5), not SIGXFSZ.
   mc::install_termination_cleanup();
+  mc::fix_matrix_blocking();
   return flush_standard_output(run(argc, argv));
 }
 

@@ -3,9 +3,13 @@
 
 #include <atomic>
 #include <random>
+#include "core/matrix_blocking.h"
 #include "tests/test_util.h"
 
 namespace mc::test {
+// As mcompress's main does: the tests see the same sums as the command.
+[[maybe_unused]] const bool matrix_blocking_fixed = (fix_matrix_blocking(), true);
+
 TempDir::TempDir() {
   static std::atomic<int> counter{0};
   std::random_device rd;
