@@ -4,6 +4,6 @@
 
 namespace mc {
 
-void fix_matrix_blocking() { Eigen::setCpuCacheSizes(std::ptrdiff_t{48} << 10, std::ptrdiff_t{2} << 20, std::ptrdiff_t{260} << 20); }
+void fix_matrix_blocking() { Eigen::setCpuCacheSizes(std::ptrdiff_t{32} << 10, std::ptrdiff_t{1} << 20, std::ptrdiff_t{32} << 20); }
 
 }  // namespace mc

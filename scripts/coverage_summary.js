@@ -6,7 +6,7 @@
 // the mean and largest test drop, how often the test images contradict the budget (the paired 90%
 // interval of the test drop lies wholly above it: rows with test_drop_low only), and the mean size and
 // MULs (what being safe costs).
-//   node scripts/coverage_summary.js coverage.tsv [--max-drop P] [--rows]
+//   node scripts/coverage_summary.js coverage.tsv [more.tsv ...] [--max-drop P] [--rows]
 // --rows prints one line per file instead (the README's labelled / label-free recipe table).
 const fs = require('fs');
 
@@ -21,10 +21,14 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--rows') perRow = true;
   else files.push(args[i]);
 }
-if (files.length !== 1 || !(maxDrop >= 0)) fail('usage: coverage_summary.js coverage.tsv [--max-drop P] [--rows]');
-const lines = fs.readFileSync(files[0], 'utf8').split('\n').filter(Boolean);
-const header = lines.shift().split('\t');
-const rows = lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [header[i], v])));
+if (files.length < 1 || !(maxDrop >= 0)) fail('usage: coverage_summary.js coverage.tsv [more.tsv ...] [--max-drop P] [--rows]');
+// Several files (e.g. the labelled and label-free halves of a study, run as two processes) are read as one.
+const rows = [];
+for (const file of files) {
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  const header = lines.shift().split('\t');
+  for (const l of lines) rows.push(Object.fromEntries(l.split('\t').map((v, i) => [header[i], v])));
+}
 if (perRow) {
   console.log('| model | recipe | decisions | .mcz bytes | MULs | budget met | decision: estimate / bound (points) | ' +
     'top-1 on T: float -> file | drop on T |');
