@@ -16,7 +16,9 @@
 # Prints one TSV row per file on stdout (seed, model, recipe, mode, bytes, MULs, budget met, decision
 # estimate and bound, drop on T), then a summary per run and mode on stderr. Rows already in OUT
 # (--resume OUT) are skipped, so an interrupted study continues where it stopped.
-# Usage: scripts/budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv] > coverage.tsv
+# Usage: scripts/budget_coverage.sh [--splits N] [--from S] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv] > coverage.tsv
+#   --from  the first split to run (default 1): processes given disjoint ranges (--from 11 --splits 20 and
+#           --splits 10) share the cores; their files are summarized together (coverage_summary.js A.tsv B.tsv)
 #   --modes comma-separated labels,no_labels (default both)
 #   --runs  comma-separated MODEL:RECIPE (default mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse)
 set -euo pipefail
@@ -24,16 +26,17 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/scripts/lib.sh"
 shared="$repo/../shared"
 images="$shared/imagenet-dev"
-modes="labels,no_labels" splits=20 build="$repo/build" resume="" threads=() runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
+modes="labels,no_labels" splits=20 first=1 build="$repo/build" resume="" threads=() runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
 while [ $# -gt 0 ]; do
   case "$1" in
     --splits) splits="$2"; shift 2 ;;
+    --from) first="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --modes) modes="$2"; shift 2 ;;
     --resume) resume="$2"; shift 2 ;;
     --threads) threads=(--threads "$2"); shift 2 ;;
-    *) echo "usage: budget_coverage.sh [--splits N] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv]" >&2; exit 2 ;;
+    *) echo "usage: budget_coverage.sh [--splits N] [--from S] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv]" >&2; exit 2 ;;
   esac
 done
 for mode in ${modes//,/ }; do
@@ -70,7 +73,7 @@ split() {
     }' "$images/labels.tsv" "$seed" "$dir" "$images"
 }
 
-for ((seed = 1; seed <= splits; seed++)); do
+for ((seed = first; seed <= splits; seed++)); do
   d="$tmp/split$seed"
   split "$seed" "$d"
   for run in ${runs//,/ }; do
