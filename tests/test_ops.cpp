@@ -359,12 +359,28 @@ TEST_CASE("test_ops: opsets: 6 to 21 accepted, an op newer than the model's opse
   test::expect_error([&] { unary(13, "Softsign", x).run(); }, ErrorKind::unsupported, "unsupported op 'Softsign'");
 }
 
+namespace {
+
+struct FusionGeometry { int64_t cin, cout, k, group; };
+// The conv algorithms: direct (27 taps), pointwise GEMM, depthwise, im2col GEMM (72 taps).
+constexpr FusionGeometry fusion_geometries[] = {{3, 4, 3, 1}, {8, 6, 1, 1}, {8, 8, 3, 8}, {8, 6, 3, 1}};
+
+// The plan after fusion is `planned`, and the fused run gives the unfused run's values at 1 and 2 threads.
+void check_fused_like_plain(const Net& n, const std::vector<std::string>& planned) {
+  CHECK(Executor(n.model, ExecutorOptions{1, true}).planned_ops() == planned);
+  const Tensor fused = n.run(1, true)[0];
+  const Tensor fused2 = n.run(2, true)[0];
+  const Tensor plain = n.run(2, false)[0];
+  REQUIRE(fused.shape() == plain.shape());
+  CHECK(fused.to_float_vector() == plain.to_float_vector());
+  CHECK(fused2.to_float_vector() == plain.to_float_vector());
+}
+
+}  // namespace
+
 TEST_CASE("test_ops: activations fused into a Conv give the values of their own kernels, at 1 and 2 threads") {
-  struct Geometry { int64_t cin, cout, k, group; };
-  // The conv algorithms: direct (27 taps), pointwise GEMM, depthwise, im2col GEMM (72 taps).
-  const Geometry geometries[] = {{3, 4, 3, 1}, {8, 6, 1, 1}, {8, 8, 3, 8}, {8, 6, 3, 1}};
   for (const char* act : {"Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid", "LeakyRelu", "Tanh"}) {
-    for (const auto& geo : geometries) {
+    for (const auto& geo : fusion_geometries) {
       CAPTURE(act);
       CAPTURE(geo.cin);
       CAPTURE(geo.k);
@@ -383,13 +399,7 @@ TEST_CASE("test_ops: activations fused into a Conv give the values of their own 
       n.constant("b", ramp({geo.cout}, -0.3f, 0.3f, 13));
       n.output("y");
       // Fused: the plan is the Conv alone.
-      CHECK(Executor(n.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv"});
-      const Tensor fused = n.run(1, true)[0];
-      const Tensor fused2 = n.run(2, true)[0];
-      const Tensor plain = n.run(2, false)[0];
-      REQUIRE(fused.shape() == plain.shape());
-      CHECK(fused.to_float_vector() == plain.to_float_vector());
-      CHECK(fused2.to_float_vector() == plain.to_float_vector());
+      check_fused_like_plain(n, {"Conv"});
     }
   }
   // Not fused: an activation reading a value something else reads too.
@@ -404,8 +414,6 @@ TEST_CASE("test_ops: activations fused into a Conv give the values of their own 
 }
 
 TEST_CASE("test_ops: a QuantizeLinear -> DequantizeLinear pair after a float Conv is rounded inside the conv, to the same values") {
-  struct Geometry { int64_t cin, cout, k, group; };
-  const Geometry geometries[] = {{3, 4, 3, 1}, {8, 6, 1, 1}, {8, 8, 3, 8}, {8, 6, 3, 1}};
   auto scalar = [](DType type, int32_t v) {
     Tensor t(type, {});
     if (type == DType::u8) t.data<uint8_t>()[0] = static_cast<uint8_t>(v);
@@ -414,7 +422,7 @@ TEST_CASE("test_ops: a QuantizeLinear -> DequantizeLinear pair after a float Con
   };
   for (const char* act : {"", "Relu", "HardSwish"}) {
     for (int zp_kind = 0; zp_kind < 3; ++zp_kind) {  // uint8 zero point 100, int8 zero point -3, none (uint8, 0)
-      for (const auto& geo : geometries) {
+      for (const auto& geo : fusion_geometries) {
         CAPTURE(act);
         CAPTURE(zp_kind);
         CAPTURE(geo.k);
@@ -437,13 +445,7 @@ TEST_CASE("test_ops: a QuantizeLinear -> DequantizeLinear pair after a float Con
         n.constant("b", ramp({geo.cout}, -0.3f, 0.3f, 13));
         n.constant("w2", ramp({2, geo.cout, 1, 1}, -1.0f, 1.0f, 5));
         n.output("out");
-        CHECK(Executor(n.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv", "Conv"});
-        const Tensor fused = n.run(1, true)[0];
-        const Tensor fused2 = n.run(2, true)[0];
-        const Tensor plain = n.run(2, false)[0];
-        REQUIRE(fused.shape() == plain.shape());
-        CHECK(fused.to_float_vector() == plain.to_float_vector());
-        CHECK(fused2.to_float_vector() == plain.to_float_vector());
+        check_fused_like_plain(n, {"Conv", "Conv"});
       }
     }
   }
