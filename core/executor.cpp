@@ -90,8 +90,6 @@ void Executor::plan() {
       s.outputs[0] = act.outputs[0];
       act.skipped = true;
     }
-    count_readers();
-    fuse_quantization_grids(readers, reader_step);
   }
   last_use_.assign(value_names_.size(), -1);
   for (size_t i = 0; i < steps_.size(); ++i) {

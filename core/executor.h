@@ -80,7 +80,6 @@ class Executor {
   void plan();
   void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void fuse_quantized_convs();
-  void fuse_quantization_grids(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
   void plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at);

@@ -12,14 +12,8 @@
 // when out of range, as ORT's conversion gives on x86). A
 // Relu/Clip in between is applied in the quantized domain (exact: see integer_conv.cpp).
 // Everything else runs as written. DequantizeLinear steps left without readers are dropped.
-//
-// A float Conv (ternary or float weights) whose output goes through a per-tensor QuantizeLinear ->
-// DequantizeLinear pair and nowhere else (the activation quantization of a hybrid model) rounds its
-// output to that grid itself (FusedActivation::grid), with the two kernels' own functions: the
-// 8-bit tensor and the pass over it are gone, the values are the same.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <map>
 
@@ -97,58 +91,6 @@ void Executor::fuse_quantized_convs() {
     if (s.skipped || s.node->op != "DequantizeLinear" || s.outputs.size() != 1 || s.outputs[0] < 0) continue;
     const auto v = static_cast<size_t>(s.outputs[0]);
     if (read[v] == 0 && !g.is_graph_output(value_names_[v])) s.skipped = true;
-  }
-}
-
-namespace {
-
-// The 8-bit grid of a per-tensor QuantizeLinear q whose output a DequantizeLinear dq reads with the
-// same constant scale and zero point, or nothing.
-std::optional<FusedActivation::Grid> shared_grid(const Graph& g, const Node& q, const Node& dq) {
-  if (q.inputs.size() < 2 || dq.inputs.size() < 2 || q.attr_int("block_size", 0) != 0 || dq.attr_int("block_size", 0) != 0) return std::nullopt;
-  const Tensor* q_scale = g.initializer(q.inputs[1]);
-  const Tensor* dq_scale = g.initializer(dq.inputs[1]);
-  if (!q_scale || !dq_scale || q_scale->dtype() != DType::f32 || dq_scale->dtype() != DType::f32 || q_scale->numel() != 1 ||
-      dq_scale->numel() != 1 || q_scale->rank() > 1 || dq_scale->rank() > 1)
-    return std::nullopt;
-  const float scale = q_scale->data<float>()[0];
-  if (std::memcmp(&scale, dq_scale->data<float>(), sizeof scale) != 0) return std::nullopt;
-  const Tensor* q_zp = q.has_input(2) ? g.initializer(q.inputs[2]) : nullptr;
-  const Tensor* dq_zp = dq.has_input(2) ? g.initializer(dq.inputs[2]) : nullptr;
-  if ((q.has_input(2) && !q_zp) || (dq.has_input(2) && !dq_zp)) return std::nullopt;  // computed zero points
-  // Without a zero point, QuantizeLinear writes uint8 (unless opset 21's output_dtype says otherwise).
-  if (!q_zp && q.attr_int("output_dtype", 0) != 0) return std::nullopt;
-  const DType type = q_zp ? q_zp->dtype() : DType::u8;
-  if ((type != DType::u8 && type != DType::i8) || (dq_zp && (dq_zp->dtype() != type || dq_zp->numel() != 1)) || (q_zp && q_zp->numel() != 1))
-    return std::nullopt;
-  const int32_t zero_point = q_zp ? static_cast<int32_t>(q_zp->to_int64_vector()[0]) : 0;
-  const int32_t dq_zero_point = dq_zp ? static_cast<int32_t>(dq_zp->to_int64_vector()[0]) : 0;
-  if (zero_point != dq_zero_point) return std::nullopt;
-  return FusedActivation::Grid{scale, zero_point, type == DType::i8};
-}
-
-}  // namespace
-
-void Executor::fuse_quantization_grids(const std::vector<int>& readers, const std::vector<size_t>& reader_step) {
-  const Graph& g = model_.graph;
-  auto only_reader = [&](int v) -> Step* {
-    if (v < 0 || readers[static_cast<size_t>(v)] != 1 || g.is_graph_output(value_names_[static_cast<size_t>(v)])) return nullptr;
-    Step& r = steps_[reader_step[static_cast<size_t>(v)]];
-    return r.skipped || r.inputs.empty() || r.inputs[0] != v || r.outputs.size() != 1 || r.outputs[0] < 0 ? nullptr : &r;
-  };
-  for (auto& s : steps_) {
-    if (s.skipped || s.kernel->fusion != Fusion::activation || s.outputs.size() != 1) continue;
-    Step* q = only_reader(s.outputs[0]);
-    if (!q || q->node->op != "QuantizeLinear") continue;
-    Step* dq = only_reader(q->outputs[0]);
-    if (!dq || dq->node->op != "DequantizeLinear") continue;
-    const auto grid = shared_grid(g, *q->node, *dq->node);
-    if (!grid) continue;
-    FusedActivation f = s.fused_activation.value_or(FusedActivation{});  // none: the identity clip
-    f.grid = grid;
-    s.fused_activation = f;
-    s.outputs[0] = dq->outputs[0];
-    q->skipped = dq->skipped = true;
   }
 }
 

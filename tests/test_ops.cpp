@@ -359,28 +359,12 @@ TEST_CASE("test_ops: opsets: 6 to 21 accepted, an op newer than the model's opse
   test::expect_error([&] { unary(13, "Softsign", x).run(); }, ErrorKind::unsupported, "unsupported op 'Softsign'");
 }
 
-namespace {
-
-struct FusionGeometry { int64_t cin, cout, k, group; };
-// The conv algorithms: direct (27 taps), pointwise GEMM, depthwise, im2col GEMM (72 taps).
-constexpr FusionGeometry fusion_geometries[] = {{3, 4, 3, 1}, {8, 6, 1, 1}, {8, 8, 3, 8}, {8, 6, 3, 1}};
-
-// The plan after fusion is `planned`, and the fused run gives the unfused run's values at 1 and 2 threads.
-void check_fused_like_plain(const Net& n, const std::vector<std::string>& planned) {
-  CHECK(Executor(n.model, ExecutorOptions{1, true}).planned_ops() == planned);
-  const Tensor fused = n.run(1, true)[0];
-  const Tensor fused2 = n.run(2, true)[0];
-  const Tensor plain = n.run(2, false)[0];
-  REQUIRE(fused.shape() == plain.shape());
-  CHECK(fused.to_float_vector() == plain.to_float_vector());
-  CHECK(fused2.to_float_vector() == plain.to_float_vector());
-}
-
-}  // namespace
-
 TEST_CASE("test_ops: activations fused into a Conv give the values of their own kernels, at 1 and 2 threads") {
+  struct Geometry { int64_t cin, cout, k, group; };
+  // The conv algorithms: direct (27 taps), pointwise GEMM, depthwise, im2col GEMM (72 taps).
+  const Geometry geometries[] = {{3, 4, 3, 1}, {8, 6, 1, 1}, {8, 8, 3, 8}, {8, 6, 3, 1}};
   for (const char* act : {"Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid", "LeakyRelu", "Tanh"}) {
-    for (const auto& geo : fusion_geometries) {
+    for (const auto& geo : geometries) {
       CAPTURE(act);
       CAPTURE(geo.cin);
       CAPTURE(geo.k);
@@ -399,7 +383,13 @@ TEST_CASE("test_ops: activations fused into a Conv give the values of their own 
       n.constant("b", ramp({geo.cout}, -0.3f, 0.3f, 13));
       n.output("y");
       // Fused: the plan is the Conv alone.
-      check_fused_like_plain(n, {"Conv"});
+      CHECK(Executor(n.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv"});
+      const Tensor fused = n.run(1, true)[0];
+      const Tensor fused2 = n.run(2, true)[0];
+      const Tensor plain = n.run(2, false)[0];
+      REQUIRE(fused.shape() == plain.shape());
+      CHECK(fused.to_float_vector() == plain.to_float_vector());
+      CHECK(fused2.to_float_vector() == plain.to_float_vector());
     }
   }
   // Not fused: an activation reading a value something else reads too.
@@ -411,59 +401,6 @@ TEST_CASE("test_ops: activations fused into a Conv give the values of their own 
   shared.constant("w", ramp({2, 2, 1, 1}, -1, 1));
   shared.output("y");
   CHECK(Executor(shared.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv", "HardSwish", "Add"});
-}
-
-TEST_CASE("test_ops: a QuantizeLinear -> DequantizeLinear pair after a float Conv is rounded inside the conv, to the same values") {
-  auto scalar = [](DType type, int32_t v) {
-    Tensor t(type, {});
-    if (type == DType::u8) t.data<uint8_t>()[0] = static_cast<uint8_t>(v);
-    else t.data<int8_t>()[0] = static_cast<int8_t>(v);
-    return t;
-  };
-  for (const char* act : {"", "Relu", "HardSwish"}) {
-    for (int zp_kind = 0; zp_kind < 3; ++zp_kind) {  // uint8 zero point 100, int8 zero point -3, none (uint8, 0)
-      for (const auto& geo : fusion_geometries) {
-        CAPTURE(act);
-        CAPTURE(zp_kind);
-        CAPTURE(geo.k);
-        CAPTURE(geo.group);
-        Net n(14);
-        const int64_t pad = geo.k / 2;
-        n.add("Conv", {"x", "w", "b"}, {"c"}, {{"pads", ints_attr({pad, pad, pad, pad})}, {"group", int_attr(geo.group)}});
-        std::string y = "c";
-        if (*act) n.add(act, {"c"}, {y = "a"});
-        const std::vector<std::string> q_in = zp_kind == 2 ? std::vector<std::string>{y, "s"} : std::vector<std::string>{y, "s", "z"};
-        const std::vector<std::string> dq_in = zp_kind == 2 ? std::vector<std::string>{"q", "s"} : std::vector<std::string>{"q", "s", "z"};
-        n.add("QuantizeLinear", q_in, {"q"});
-        n.add("DequantizeLinear", dq_in, {"d"});
-        n.add("Conv", {"d", "w2"}, {"out"});  // the dequantized value feeds the next layer
-        n.constant("s", Tensor::scalar_f32(0.0375f));
-        if (zp_kind == 0) n.constant("z", scalar(DType::u8, 100));
-        if (zp_kind == 1) n.constant("z", scalar(DType::i8, -3));
-        n.input("x", ramp({2, geo.cin, 6, 7}, -3, 3, 7));
-        n.constant("w", ramp({geo.cout, geo.cin / geo.group, geo.k, geo.k}, -0.9f, 0.9f, 11));
-        n.constant("b", ramp({geo.cout}, -0.3f, 0.3f, 13));
-        n.constant("w2", ramp({2, geo.cout, 1, 1}, -1.0f, 1.0f, 5));
-        n.output("out");
-        check_fused_like_plain(n, {"Conv", "Conv"});
-      }
-    }
-  }
-  // Not fused: the 8-bit value read by something else too; a DequantizeLinear with another scale.
-  for (int variant = 0; variant < 2; ++variant) {
-    Net n(14);
-    n.add("Conv", {"x", "w"}, {"c"});
-    n.add("QuantizeLinear", {"c", "s", "z"}, {"q"});
-    n.add("DequantizeLinear", {"q", variant == 0 ? "s" : "s2", "z"}, {"d"});
-    n.constant("s", Tensor::scalar_f32(0.05f));
-    n.constant("s2", Tensor::scalar_f32(0.06f));
-    n.constant("z", scalar(DType::u8, 10));
-    n.input("x", ramp({1, 2, 3, 3}, -2, 2));
-    n.constant("w", ramp({2, 2, 1, 1}, -1, 1));
-    n.output("d");
-    if (variant == 0) n.output("q", DType::u8);
-    CHECK(Executor(n.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv", "QuantizeLinear", "DequantizeLinear"});
-  }
 }
 
 // --- ONNX Runtime ------------------------------------------------------------------------------

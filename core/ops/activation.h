@@ -7,9 +7,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <optional>
-
-#include "core/ops/quantize_rounding.h"
 
 namespace mc {
 
@@ -33,8 +30,6 @@ inline float clip(float x, float lo, float hi) { return std::min(std::max(x, lo)
 // An activation the executor fused into the op that produces its input (Conv -> Relu, Clip,
 // HardSigmoid, HardSwish, LeakyRelu, Sigmoid, Tanh): the op applies it to each output value as it
 // writes it. `FusedActivation{lo, hi}` is a clip (Relu: {0, +inf}); QLinearConv takes clips only.
-// A float Conv may also round its output to an 8-bit grid and back after the activation: the
-// QuantizeLinear -> DequantizeLinear pair that follows it in a QDQ graph, fused (`grid`).
 struct FusedActivation {
   enum class Kind { clip, hard_sigmoid, hard_swish, leaky_relu, sigmoid, tanh };
   float lo = -std::numeric_limits<float>::infinity();
@@ -42,20 +37,8 @@ struct FusedActivation {
   Kind kind = Kind::clip;
   float alpha = 0.0f;  // HardSigmoid, LeakyRelu
   float beta = 0.0f;   // HardSigmoid
-  // Per-tensor quantization parameters: y = (saturate(round(y / scale) + zero_point) - zero_point) * scale
-  // on uint8 (or int8) levels, computed by the same functions as the two kernels.
-  struct Grid {
-    float scale = 1.0f;
-    int32_t zero_point = 0;
-    bool int8 = false;  // int8 levels, else uint8
-    float operator()(float y) const {
-      return int8 ? dequantized(saturate_round<int8_t>(y, scale, zero_point), scale, zero_point)
-                  : dequantized(saturate_round<uint8_t>(y, scale, zero_point), scale, zero_point);
-    }
-  };
-  std::optional<Grid> grid = std::nullopt;
 
-  float activate(float x) const {
+  float operator()(float x) const {
     switch (kind) {
       case Kind::clip: return clip(x, lo, hi);
       case Kind::hard_sigmoid: return hard_sigmoid(x, alpha, beta);
@@ -66,33 +49,17 @@ struct FusedActivation {
     }
     return x;
   }
-  float operator()(float x) const { return grid ? (*grid)(activate(x)) : activate(x); }
 
   // p[i] = f(p[i]) for n values, the kind chosen once.
   void apply(float* p, int64_t n) const {
     switch (kind) {
-      case Kind::clip:  // (the unbounded clip a lone grid carries changes no value, NaN included)
-        if (lo > -std::numeric_limits<float>::infinity() || hi < std::numeric_limits<float>::infinity())
-          for (int64_t i = 0; i < n; ++i) p[i] = clip(p[i], lo, hi);
-        break;
+      case Kind::clip: for (int64_t i = 0; i < n; ++i) p[i] = clip(p[i], lo, hi); break;
       case Kind::hard_sigmoid: for (int64_t i = 0; i < n; ++i) p[i] = hard_sigmoid(p[i], alpha, beta); break;
       case Kind::hard_swish: for (int64_t i = 0; i < n; ++i) p[i] = hard_swish(p[i]); break;
       case Kind::leaky_relu: for (int64_t i = 0; i < n; ++i) p[i] = leaky_relu(p[i], alpha); break;
       case Kind::sigmoid: for (int64_t i = 0; i < n; ++i) p[i] = sigmoid(p[i]); break;
       case Kind::tanh: for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]); break;
     }
-    apply_grid(p, n);
-  }
-
-  // The grid alone (for kernels that apply a clip themselves), if there is one.
-  void apply_grid(float* p, int64_t n) const {
-    if (!grid) return;
-    const float s = grid->scale;
-    const int32_t z = grid->zero_point;
-    if (grid->int8)
-      for (int64_t i = 0; i < n; ++i) p[i] = dequantized(saturate_round<int8_t>(p[i], s, z), s, z);
-    else
-      for (int64_t i = 0; i < n; ++i) p[i] = dequantized(saturate_round<uint8_t>(p[i], s, z), s, z);
   }
 };
 

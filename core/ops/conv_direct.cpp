@@ -285,18 +285,15 @@ void compute_band(const Window2d& w, const PolyphasePlan& plan, int64_t rows, bo
   }
 }
 
-// A fused clip runs inside the tap loops as bounds on each sum; any other fused activation, and a
-// fused quantization grid, run over the finished outputs (apply_unclipped), while they are still in
-// cache.
+// A fused clip runs inside the tap loops as bounds on each sum; any other fused activation runs over
+// the finished outputs (apply_unclipped), while they are still in cache.
 std::pair<float, float> clip_bounds_of(const std::optional<FusedActivation>& a) {
   if (a && a->kind == FusedActivation::Kind::clip) return {a->lo, a->hi};
   return {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
 }
 
 void apply_unclipped(const std::optional<FusedActivation>& a, float* p, int64_t n) {
-  if (!a) return;
-  if (a->kind != FusedActivation::Kind::clip) a->apply(p, n);
-  else a->apply_grid(p, n);
+  if (a && a->kind != FusedActivation::Kind::clip) a->apply(p, n);
 }
 
 }  // namespace

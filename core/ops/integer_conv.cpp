@@ -226,7 +226,7 @@ void run_QLinearConv(RunContext& ctx) {
   // A fused Relu/Clip as bounds on the quantized output (QuantizeLinear's formula).
   int32_t lo = qmin, hi = qmax;
   if (const auto& clip = ctx.fused_activation) {
-    if (clip->kind != FusedActivation::Kind::clip || clip->grid)
+    if (clip->kind != FusedActivation::Kind::clip)
       fail_internal(ctx.node.describe() + ": only a Relu or Clip can be fused into QLinearConv");
     auto quantize = [&](float v) {
       const float r = std::nearbyint(v / y_scale) + static_cast<float>(y_zp);

@@ -16,7 +16,6 @@
 #include <type_traits>
 
 #include "core/ops/kernel_util.h"
-#include "core/ops/quantize_rounding.h"
 
 namespace mc {
 
@@ -98,6 +97,24 @@ std::vector<int32_t> zero_points(const RunContext& ctx, int64_t channels) {
   return zp;
 }
 
+// float32 x is divided in float32 (as ONNX's reference and ONNX Runtime do); int32 x in double, so
+// large integers are not rounded before the division.
+template <class Q, class X> Q saturate_round(X x, float scale, int32_t zero_point) {
+  using Real = std::conditional_t<std::is_same_v<X, float>, float, double>;
+  constexpr Real lo = static_cast<Real>(std::numeric_limits<Q>::min());
+  constexpr Real hi = static_cast<Real>(std::numeric_limits<Q>::max());
+  // Halves round to even, as ONNX specifies: adding and subtracting 1.5 * 2^(mantissa bits) rounds
+  // in the FPU's default mode (to nearest, ties to even), exactly as nearbyint does for |v| up to
+  // 2^22 (float) or 2^51 (double); larger values are clamped first, which changes nothing after the
+  // final clamp to the 8-bit range. Unlike nearbyint, the compiler vectorizes this.
+  constexpr Real big = std::is_same_v<Real, float> ? Real(4194304.0) : Real(2251799813685248.0);
+  constexpr Real magic = std::is_same_v<Real, float> ? Real(12582912.0) : Real(6755399441055744.0);
+  Real v = static_cast<Real>(x) / static_cast<Real>(scale);
+  v = v == v ? std::min(std::max(v, -big), big) : Real(0);  // NaN in: not specified by ONNX; quantize as 0.0
+  const Real r = ((v + magic) - magic) + static_cast<Real>(zero_point);
+  return static_cast<Q>(std::clamp(r, lo, hi));
+}
+
 template <class X, class Q> void quantize(RunContext& ctx) {
   const QuantLayout layout = quant_layout(ctx);
   const X* x = ctx.in[0]->data<X>();
@@ -129,9 +146,11 @@ template <class X> void dequantize(RunContext& ctx) {
   for_each_channel_run(ctx.in[0]->numel(), layout, ctx.pool, [&](int64_t begin, int64_t end, int64_t c) {
     const float s = scale[c];
     const int32_t z = zp[static_cast<size_t>(c)];
+    // The difference of two 8-bit integers is exact in float32, so this is the one rounding ONNX
+    // Runtime and the .mcz int8 decoder (float(q - zp) * scale) also make.
     const X* __restrict from = x;
     float* __restrict to = y;
-    for (int64_t i = begin; i < end; ++i) to[i] = dequantized(from[i], s, z);
+    for (int64_t i = begin; i < end; ++i) to[i] = static_cast<float>(static_cast<int32_t>(from[i]) - z) * s;
   });
 }
 
