@@ -15,8 +15,11 @@
 # and its paired 90% interval: the test measurement's own uncertainty on 200 images).
 # Prints one TSV row per file on stdout (seed, model, recipe, mode, bytes, MULs, budget met, decision
 # estimate and bound, drop on T), then a summary per run and mode on stderr. Rows already in OUT
-# (--resume OUT) are skipped, so an interrupted study continues where it stopped.
-# Usage: scripts/budget_coverage.sh [--splits N] [--from S] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv] > coverage.tsv
+# (--resume OUT) are skipped, so an interrupted study continues where it stopped. With --out FILE the
+# rows are appended to FILE as each file is measured (the header first if FILE is new) and rows already
+# in it are skipped: the way to run a study that spans several sittings (nothing on stdout).
+# Usage: scripts/budget_coverage.sh [--splits N] [--from S] [--build DIR] [--runs LIST] [--threads T] [--modes M]
+#                                   [--resume FILE.tsv > coverage.tsv | --out FILE.tsv]
 #   --from  the first split to run (default 1): processes given disjoint ranges (--from 11 --splits 20 and
 #           --splits 10) share the cores; their files are summarized together (coverage_summary.js A.tsv B.tsv)
 #   --modes comma-separated labels,no_labels (default both)
@@ -26,7 +29,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/scripts/lib.sh"
 shared="$repo/../shared"
 images="$shared/imagenet-dev"
-modes="labels,no_labels" splits=20 first=1 build="$repo/build" resume="" threads=() runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
+modes="labels,no_labels" splits=20 first=1 build="$repo/build" resume="" out="" threads=() runs="mobilenet_v1_0.25_224:hybrid,shufflenet_v2_x1_0:hybrid,mobilenet_v2_1_0:sparse"
 while [ $# -gt 0 ]; do
   case "$1" in
     --splits) splits="$2"; shift 2 ;;
@@ -35,8 +38,9 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --modes) modes="$2"; shift 2 ;;
     --resume) resume="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
     --threads) threads=(--threads "$2"); shift 2 ;;
-    *) echo "usage: budget_coverage.sh [--splits N] [--from S] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv]" >&2; exit 2 ;;
+    *) echo "usage: budget_coverage.sh [--splits N] [--from S] [--build DIR] [--runs LIST] [--threads T] [--modes M] [--resume FILE.tsv | --out FILE.tsv]" >&2; exit 2 ;;
   esac
 done
 for mode in ${modes//,/ }; do
@@ -49,7 +53,12 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 header=$'seed\tmodel\trecipe\tmode\tbytes\tmuls\tmet\twithin\testimate\tbound\tdecision_images\ttop1_float_test\ttop1_test\tdrop_test\ttest_drop_low\ttest_drop_high'
-if [ -n "$resume" ] && [ -s "$resume" ]; then cat "$resume"; else echo "$header"; fi
+if [ -n "$out" ]; then
+  [ -z "$resume" ] || { echo "budget_coverage: --out already resumes from its file; give --resume or --out, not both" >&2; exit 2; }
+  [ -s "$out" ] || echo "$header" >"$out"
+  resume="$out"
+  exec >>"$out"  # every row below goes to the file, as soon as it is measured
+elif [ -n "$resume" ] && [ -s "$resume" ]; then cat "$resume"; else echo "$header"; fi
 
 # split SEED DIR: C, V, T folders of symlinks (V and T with their labels.tsv), by a seeded shuffle.
 split() {
