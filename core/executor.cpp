@@ -50,6 +50,7 @@ void Executor::plan() {
 
   folded_.clear();
   quantized_.clear();
+  integer_chains_.clear();
   if (options_.fuse_activations) {
     // Readers of each value among the steps still to run, and the last of them.
     std::vector<int> readers;
@@ -71,6 +72,8 @@ void Executor::plan() {
     count_readers();
     if (options_.fuse_quantized) {
       fuse_quantized_convs();
+      count_readers();
+      fuse_integer_chains(readers, reader_step);
       count_readers();
     }
     // Conv -> Relu, Clip, HardSigmoid, HardSwish, LeakyRelu, Sigmoid or Tanh (also after a folded

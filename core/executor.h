@@ -29,7 +29,10 @@ struct ExecutorOptions {
   // Plan-time fusion of an int8 layer: DequantizeLinear (uint8/int8 activation) -> Conv (weight the
   // DequantizeLinear of a constant int8 tensor, float bias) -> [Relu | Clip] -> QuantizeLinear runs
   // as one QLinearConv with integer sums and ONNX Runtime's requantization (core/ops/integer_conv.cpp),
-  // as ONNX Runtime's graph optimizer does; see executor_qdq.cpp. Needs fuse_activations.
+  // as ONNX Runtime's graph optimizer does; see executor_qdq.cpp. Also ConvInteger -> Cast -> Mul
+  // [-> Add] (what `export --qdq` writes for integer layers not requantized, hybrid terms among
+  // them) as one step with the same float operations; see executor_integer_chain.cpp. Needs
+  // fuse_activations.
   bool fuse_quantized = true;
 };
 
@@ -80,6 +83,7 @@ class Executor {
   void plan();
   void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void fuse_quantized_convs();
+  void fuse_integer_chains(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
   void plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at);
@@ -114,6 +118,8 @@ class Executor {
     Tensor weight_zero_point;
   };
   std::deque<QuantizedConv> quantized_;
+  // ConvInteger -> Cast -> Mul [-> Add] chains run as one step: the nodes those steps run.
+  std::deque<Node> integer_chains_;
 };
 
 }  // namespace mc

@@ -1,7 +1,8 @@
 // int8 layers as an int8 runtime computes them: the QLinearConv and ConvInteger kernels and the executor's fusion of
 // DequantizeLinear -> Conv -> [Clip] -> QuantizeLinear into it, against a plain integer reference
 // (int64 sums, ONNX Runtime's requantization written out), at several thread counts, including a
-// layer whose sums are too large for exact float32 accumulation.
+// layer whose sums are too large for exact float32 accumulation; and the fused ConvInteger -> Cast ->
+// Mul -> Add chains (executor_integer_chain.cpp) against the unfused run.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -390,4 +391,104 @@ TEST_CASE("test_integer_conv: pointwise layers give the same sums on the VNNI ke
     CHECK(bytes_of(e.run({pointwise.input()})[0]) == pointwise.reference());
   }
   set_int8_kernels(Int8Kernels::automatic);
+}
+
+namespace {
+
+// A hybrid layer as `export --qdq` writes it: per term, ConvInteger -> Cast -> Mul(per-channel scale),
+// the bias added to term 0 and the terms summed by a chain of Adds, then Relu. `variant` 1 puts the
+// running sum first in the Adds, 2 adds a broadcasting (rank-5) constant to the last term's scaled
+// output, 3 gives term 1's scaled output a second reader (a graph output): each must equal the
+// unfused run bit for bit.
+Model hybrid_chain_model(const Layer& layer, int variant) {
+  Model m;
+  m.opset = 13;
+  Graph& g = m.graph;
+  g.inputs.push_back(ValueInfo{"xq", DType::u8, {layer.batch, layer.in_channels, layer.height, layer.width}, std::vector<std::string>(4), true});
+  g.initializers["x_zp"] = Tensor::from_vector<uint8_t>({}, {layer.x_zp});
+  g.initializers["w_zp"] = Tensor::from_vector<int8_t>({}, {0});
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> scale(1e-4f, 3e-3f), bias(-1.0f, 1.0f);
+  auto per_channel = [&](auto& dist) {
+    std::vector<float> v(static_cast<size_t>(layer.out_channels));
+    for (auto& x : v) x = dist(rng);
+    return Tensor::from_vector<float>({1, layer.out_channels, 1, 1}, v);
+  };
+  g.initializers["bias"] = per_channel(bias);
+  std::string sum;
+  for (int t = 0; t < 3; ++t) {
+    const std::string k = std::to_string(t);
+    std::vector<int8_t> w = layer.w;
+    if (t > 0)
+      for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);  // ternary term
+    g.initializers["w" + k] = Tensor::from_vector<int8_t>({layer.out_channels, layer.cin_g(), layer.kernel, layer.kernel}, w);
+    g.initializers["s" + k] = per_channel(scale);
+    Node conv{"conv" + k, "ConvInteger", {"xq", "w" + k, "x_zp", "w_zp"}, {"i" + k}, {}};
+    conv.attrs["strides"] = ints_attr({layer.stride, layer.stride});
+    conv.attrs["pads"] = ints_attr({layer.pad, layer.pad, layer.pad, layer.pad});
+    conv.attrs["group"] = int_attr(layer.group);
+    g.nodes.push_back(conv);
+    Node cast{"cast" + k, "Cast", {"i" + k}, {"f" + k}, {}};
+    cast.attrs["to"] = int_attr(static_cast<int64_t>(DType::f32));
+    g.nodes.push_back(cast);
+    g.nodes.push_back(Node{"mul" + k, "Mul", {"f" + k, "s" + k}, {"m" + k}, {}});
+    if (t == 0) {
+      g.nodes.push_back(Node{"bias_add", "Add", {"m0", "bias"}, {"sum0"}, {}});
+      sum = "sum0";
+      continue;
+    }
+    std::string term = "m" + k;
+    if (variant == 2 && t == 2) {
+      g.initializers["wide"] = Tensor::from_vector<float>({2, 1, 1, 1, 1}, {0.25f, -0.75f});
+      g.nodes.push_back(Node{"wide_add", "Add", {term, "wide"}, {"wide" + k}, {}});
+      g.initializers["first"] = Tensor::from_vector<int64_t>({1}, {0});
+      Node gather{"pick", "Gather", {"wide" + k, "first"}, {"picked"}, {}};
+      g.nodes.push_back(gather);
+      g.initializers["shape"] = Tensor::from_vector<int64_t>({4}, {layer.batch, layer.out_channels, layer.out_h(), layer.out_w()});
+      g.nodes.push_back(Node{"back", "Reshape", {"picked", "shape"}, {"term2"}, {}});
+      term = "term2";
+    }
+    if (variant == 3 && t == 1) g.outputs.push_back(ValueInfo{"m1", DType::f32, {}, {}, false});
+    const std::string out = "sum" + k;
+    g.nodes.push_back(Node{"add" + k, "Add", variant == 1 ? std::vector<std::string>{sum, term} : std::vector<std::string>{term, sum}, {out}, {}});
+    sum = out;
+  }
+  g.nodes.push_back(Node{"relu", "Relu", {sum}, {"y"}, {}});
+  g.outputs.insert(g.outputs.begin(), ValueInfo{"y", DType::f32, {}, {}, false});
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("test_integer_conv: ConvInteger -> Cast -> Mul -> Add chains run as one step, bit-identical") {
+  Layer dense;
+  dense.randomize(23);
+  Layer pointwise;  // the VNNI kernel's sums where the CPU has it
+  pointwise.kernel = 1, pointwise.pad = 0, pointwise.in_channels = 37, pointwise.out_channels = 19, pointwise.height = 9;
+  pointwise.randomize(29);
+  Layer depthwise;
+  depthwise.in_channels = depthwise.out_channels = depthwise.group = 6, depthwise.stride = 2;
+  depthwise.randomize(31);
+  for (const Layer* layer : {&dense, &pointwise, &depthwise}) {
+    for (int variant : {0, 1, 2, 3}) {
+      CAPTURE(layer->kernel);
+      CAPTURE(variant);
+      const Model m = hybrid_chain_model(*layer, variant);
+      ExecutorOptions unfused{1, true};
+      unfused.fuse_quantized = false;
+      const std::vector<Tensor> expected = Executor(m, unfused).run({layer->input()});
+      for (int threads : {1, 3}) {
+        Executor e(m, ExecutorOptions{threads, true});
+        const auto ops = e.planned_ops();
+        const auto fused = std::count(ops.begin(), ops.end(), "ConvIntegerScaled");
+        CHECK(fused == 3);
+        // Cast and Mul remain only where a value inside a chain has another reader (variant 3).
+        CHECK(std::count(ops.begin(), ops.end(), "Cast") == 0);
+        if (variant != 2) CHECK(std::count(ops.begin(), ops.end(), "Relu") == 0);  // fused into the last chain
+        const std::vector<Tensor> got = e.run({layer->input()});
+        REQUIRE(got.size() == expected.size());
+        for (size_t o = 0; o < got.size(); ++o) CHECK(test::same_bits(got[o], expected[o]));
+      }
+    }
+  }
 }

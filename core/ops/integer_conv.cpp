@@ -26,8 +26,11 @@
 #include <limits>
 #include <tuple>
 
+#include "core/ops/integer_conv.h"
+
 #include "core/ops/conv_kernels.h"
 #include "core/ops/int8_pointwise.h"
+#include "core/ops/kernel_util.h"
 #include "core/ops/requantize.h"
 #include "core/thread_buffer.h"
 
@@ -277,6 +280,116 @@ void run_ConvInteger(RunContext& ctx) {
   if (sums.in_float)
     for (int64_t i = 0; i < ctx.out[0]->numel(); ++i) out[i] = static_cast<int32_t>(sums.in_float[i]);
   else std::copy(sums.in_int, sums.in_int + ctx.out[0]->numel(), out);
+}
+
+// --- ConvInteger -> Cast -> Mul [-> Add] as one step (core/ops/integer_conv.h) ------------------
+
+bool broadcasts_per_channel(const Shape& t, const Shape& out) {
+  if (out.size() < 2 || t.size() > out.size()) return false;
+  const size_t shift = out.size() - t.size();
+  for (size_t d = 0; d < t.size(); ++d)
+    if (t[d] != 1 && !(d + shift == 1 && t[d] == out[1])) return false;
+  return true;
+}
+
+namespace {
+
+// Input positions of the fused node.
+constexpr size_t scaled_scale = 4, scaled_addend = 5;
+
+bool addend_first(const Node& node) { return node.attr_int("addend_first", 0) != 0; }
+
+void infer_ConvIntegerScaled(InferContext& ctx) {
+  check_integer_conv(ctx, 0, 2, 1, 3);
+  Shape shape = conv_output_shape(ctx, ctx.input(0).shape, ctx.input(1).shape, nullptr);
+  if (!broadcasts_per_channel(ctx.input(scaled_scale).shape, shape) || ctx.input(scaled_scale).dtype != DType::f32)
+    fail_internal(ctx.node.describe() + ": the fused scale is not one float32 value per channel");
+  if (ctx.has_input(scaled_addend)) {
+    const Shape& a = ctx.input(scaled_addend).shape;
+    shape = addend_first(ctx.node) ? broadcast_shapes(ctx, a, shape) : broadcast_shapes(ctx, shape, a);
+  }
+  ctx.out = {TensorType{DType::f32, shape}};
+}
+
+// One output row (a batch item's channel): v = float(sum); v *= scale; v += addend; activation.
+template <class S>
+void scaled_row(const S* sums, int64_t n, float scale, const float* addend, bool addend_per_channel, float* y) {
+  if (!addend) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = static_cast<float>(sums[i]);
+      y[i] = v * scale;
+    }
+  } else if (addend_per_channel) {
+    const float a = *addend;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = static_cast<float>(sums[i]) * scale;
+      y[i] = v + a;
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = static_cast<float>(sums[i]) * scale;
+      y[i] = v + addend[i];
+    }
+  }
+}
+
+void run_ConvIntegerScaled(RunContext& ctx) {
+  const Tensor& x = *ctx.in[0];
+  const Tensor& w = *ctx.in[1];
+  const ConvGeometry s = conv_geometry(ctx.node, ctx.opset, x.shape(), w.shape());
+  const int64_t channels = s.out_channels;
+  const int32_t x_zp = ctx.in[2] ? int_at(*ctx.in[2], 0) : 0;
+  const std::vector<int32_t> w_zp = ctx.in[3] ? per_channel_int(*ctx.in[3], channels) : std::vector<int32_t>(static_cast<size_t>(channels), 0);
+  const std::vector<float> scale = per_channel_scale(*ctx.in[scaled_scale], channels);
+  const Tensor* addend = ctx.in.size() > scaled_addend ? ctx.in[scaled_addend] : nullptr;
+  Shape conv_shape = w.rank() == 3 ? Shape{s.batch, channels, s.window.out_w} : Shape{s.batch, channels, s.window.out_h, s.window.out_w};
+  Tensor& y = *ctx.out[0];
+  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
+  const int64_t positions = s.window.out_h * s.window.out_w;
+
+  // The addend read element by element (its shape is the output's) or one value per channel; any
+  // other broadcast goes through the Add kernel itself.
+  const bool fast = y.shape() == conv_shape &&
+                    (!addend || (addend->dtype() == DType::f32 &&
+                                 (addend->shape() == conv_shape || broadcasts_per_channel(addend->shape(), conv_shape))));
+  Tensor scaled;
+  float* out = y.data<float>();
+  const float* add = nullptr;
+  bool per_channel = false;
+  if (fast) {
+    if (addend) {
+      add = addend->data<float>();
+      per_channel = addend->shape() != conv_shape;
+    }
+  } else {
+    scaled = Tensor(DType::f32, conv_shape);
+    out = scaled.data<float>();
+  }
+  ctx.pool.parallel_for(s.batch * channels, [&](int64_t row) {
+    const auto m = static_cast<size_t>(row % channels);
+    const int64_t at = row * positions;
+    const float* a = !add ? nullptr : per_channel ? add + (addend->numel() == 1 ? 0 : static_cast<int64_t>(m)) : add + at;
+    if (sums.in_float) scaled_row(sums.in_float + at, positions, scale[m], a, per_channel, out + at);
+    else scaled_row(sums.in_int + at, positions, scale[m], a, per_channel, out + at);
+    if (fast && ctx.fused_activation) ctx.fused_activation->apply(out + at, positions);
+  });
+  if (fast) return;
+  if (addend) {
+    Node add_node{ctx.node.name, "Add", {}, {}, {}};
+    RunContext add_ctx{add_node, ctx.opset, {}, {&y}, ctx.pool, std::nullopt};
+    add_ctx.in = addend_first(ctx.node) ? std::vector<const Tensor*>{addend, &scaled} : std::vector<const Tensor*>{&scaled, addend};
+    find_kernel("Add")->run(add_ctx);
+  } else {
+    std::copy(out, out + scaled.numel(), y.data<float>());
+  }
+  if (ctx.fused_activation) ctx.fused_activation->apply(y.data<float>(), y.numel());
+}
+
+}  // namespace
+
+const OpKernel& scaled_conv_integer_kernel() {
+  static const OpKernel kernel{"ConvIntegerScaled", 10, infer_ConvIntegerScaled, run_ConvIntegerScaled, Fusion::activation};
+  return kernel;
 }
 
 }  // namespace mc
