@@ -19,7 +19,9 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 # sanitized CLI runs 1.4-1.7x faster (hybrid compress of the bundled model 35 -> 26 s, sparse 103 -> 60 s).
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DMCOMPRESS_SANITIZE=ON -DMCOMPRESS_BENCH=OFF
-# ONNX Runtime comparisons (label ort: numbers, the same as in the Release tree) and the Slurm
-# cluster test (label cluster: the same binary paths as cli_shard) run in the Release tree only.
+# ONNX Runtime comparisons (label ort: numbers, the same as in the Release tree), the Slurm cluster
+# test (label cluster: the same binary paths as cli_shard) and the whole-run CLI suites (label
+# whole_runs: byte identity of complete runs, 4-5 minutes under the sanitizers; tests/CMakeLists.txt)
+# run in the Release tree only.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE 'ort|cluster'
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE 'ort|cluster|whole_runs'

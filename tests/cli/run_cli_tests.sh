@@ -103,10 +103,10 @@ expect 4 "no Conv, Gemm or MatMul" -- profile tests/data/models/relu_only.onnx -
 expect 2 "calib-count" -- profile "$model" --calib "$images" --preprocess keras --calib-count 0
 expect 2 "e2e-formats" -- profile "$model" --calib "$images" --preprocess keras --e2e-formats ternary9
 expect 2 "--calib" -- profile "$model" --preprocess keras
-"$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 100 --e2e-images 4 -o "$tmp/p.csv" >/dev/null 2>"$tmp/p.err"
+"$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 100 --e2e-images 1 -o "$tmp/p.csv" >/dev/null 2>"$tmp/p.err"
 check "profile warns when the folder has fewer images than --calib-count" grep -q "fewer than the 100" "$tmp/p.err"
 check "profile writes per-filter CSV" test "$(wc -l <"$tmp/p.csv")" -eq "$((1 + 8+8+16+16+32+32+32+32+64+64+64+64+128+128+128+128+128+128+128+128+128+128+128+128+256+256+256+1000))"
-"$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 6 --e2e-images 4 --json --quiet >"$tmp/p.json"
+"$bin" profile "$model" --calib "$images" --preprocess keras --calib-count 6 --e2e-images 1 --json --quiet >"$tmp/p.json"
 check "profile --json has layers[].filters[].sensitivity" grep -q '"sensitivity"' "$tmp/p.json"
 check "profile --json has end-to-end KL" grep -q '"kl"' "$tmp/p.json"
 
