@@ -5,15 +5,19 @@
 # layers fused into QLinearConv, pointwise layers on the AVX-512 VNNI kernel where the CPU has it),
 # ORT runs the --qdq export of the same file. Prints executor_vs_ort.sh's table.
 #   bench/int8_vs_ort.sh [BUILD_DIR] [--threads "T..."] [--batch B] [--seconds S] [--rounds R] [--models "NAME..."] [--recipes "R..."]
+#                        [--ternary-fraction F]
+# --ternary-fraction F: hybrid files with that share of MACs ternary (default: the --max-drop 1 search,
+# which on 32 calibration images often keeps every layer int8).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 shared="$repo/../shared"
-build_dir="$repo/build" models="mobilenet_v1_0.75_224 mobilenet_v2_1_0" recipes="int8 hybrid" pass=()
+build_dir="$repo/build" models="mobilenet_v1_0.75_224 mobilenet_v2_1_0" recipes="int8 hybrid" pass=() hybrid_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --models) models="$2"; shift 2 ;;
     --recipes) recipes="$2"; shift 2 ;;
+    --ternary-fraction) hybrid_args=(--ternary-fraction "$2"); shift 2 ;;
     --threads|--batch|--seconds|--rounds) pass+=("$1" "$2"); shift 2 ;;
     -*) echo "int8_vs_ort: unknown flag '$1'" >&2; exit 2 ;;
     *) build_dir="$1"; shift ;;
@@ -28,9 +32,11 @@ for model in $models; do
   case "$model" in mobilenet_v1*) pre=keras ;; *) pre=torch ;; esac
   for recipe in $recipes; do
     f="$tmp/${model}_$recipe.mcz"
-    echo "int8_vs_ort: compressing $model with $recipe..." >&2
+    extra=()
+    [ "$recipe" = hybrid ] && extra=("${hybrid_args[@]}")
+    echo "int8_vs_ort: compressing $model with $recipe ${extra[*]}..." >&2
     "$bin" compress "$shared/models/$model.onnx" -o "$f" --recipe "$recipe" --calib "$shared/imagenet-dev" --calib-count 32 \
-      --preprocess "$pre" --quiet
+      --preprocess "$pre" --quiet "${extra[@]}"
     "$bin" export "$f" -o "${f%.mcz}.qdq.onnx" --qdq --quiet
     files+=("$f")
   done
