@@ -77,10 +77,10 @@ int64_t filter_count(const Tensor& weight, const LayerGram& layer) {
 }
 
 std::vector<double> filter_weights(const Tensor& weight, const LayerGram& layer, int64_t filter) {
+  const WeightGeometry g = layer.geometry();
   std::vector<double> w(static_cast<size_t>(layer.rows));
   const float* p = weight.data<float>();
-  for (int64_t k = 0; k < layer.rows; ++k)
-    w[static_cast<size_t>(k)] = layer.filter_columns ? p[k * layer.filters_per_group + filter] : p[filter * layer.rows + k];
+  for (int64_t k = 0; k < layer.rows; ++k) w[static_cast<size_t>(k)] = p[g.element(filter, k)];
   return w;
 }
 
@@ -128,12 +128,7 @@ Model quantize_filters(const Model& model, const LayerGram& layer, const std::st
     int64_t g = layer.group_of(f);
     auto c = layer.moment(g, true);
     auto values = quantized_filter(w, format, Metric{c.data(), layer.rows});
-    float* p = weight.data<float>();
-    for (int64_t k = 0; k < layer.rows; ++k) {
-      float v = static_cast<float>(values[static_cast<size_t>(k)]);
-      if (layer.filter_columns) p[k * layer.filters_per_group + f] = v;
-      else p[f * layer.rows + k] = v;
-    }
+    write_filter(weight, layer.geometry(), f, values);
     if (bias && bias->numel() == filter_count(weight, layer)) {
       auto mu = layer.mean(g);
       double shift = 0;

@@ -493,8 +493,9 @@ int run(const Options& o) {
       mc::Model nudged = suffix.model;
       mc::Tensor& w = nudged.graph.initializers.at(gram.weight).values;
       float* p = w.data<float>();
+      const mc::WeightGeometry geometry = gram.geometry();
       for (int64_t k = 0; k < gram.rows; ++k) {
-        float& v = gram.filter_columns ? p[k * gram.filters_per_group + sample[0]] : p[sample[0] * gram.rows + k];
+        float& v = p[geometry.element(sample[0], k)];
         v = std::nextafter(v, v >= 0 ? INFINITY : -INFINITY);
       }
       r.ulp_floor = compare(suffix_distributions(nudged, suffix.inputs, threads), ref);

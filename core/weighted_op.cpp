@@ -103,4 +103,9 @@ std::string layer_kind(const WeightedLayer& layer, const Tensor& weight) {
   return "conv";
 }
 
+void write_filter(Tensor& weight, const WeightGeometry& geometry, int64_t filter, std::span<const double> values) {
+  float* p = weight.data<float>();
+  for (int64_t k = 0; k < geometry.inputs_per_filter; ++k) p[geometry.element(filter, k)] = static_cast<float>(values[static_cast<size_t>(k)]);
+}
+
 }  // namespace mc

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "core/graph.h"
@@ -22,7 +23,15 @@ struct WeightGeometry {
   int64_t kernel_positions = 1;    // Conv: the product of the kernel's spatial dims; 1 otherwise
   bool filter_columns = false;     // the weight is [K, N] (MatMul, Gemm without transB): filter n is column n
   int64_t filters_per_group() const { return groups > 0 ? filters / groups : 0; }
+  // The weight tensor's element holding input k of filter f: rows [N, K...], or column f of [K, N]
+  // (filter_columns: f counts within its group).
+  int64_t element(int64_t filter, int64_t k) const {
+    return filter_columns ? k * filters_per_group() + filter : filter * inputs_per_filter + k;
+  }
 };
+
+// Writes `values` (inputs_per_filter of them, rounded to float32) as filter `filter` of `weight`.
+void write_filter(Tensor& weight, const WeightGeometry& geometry, int64_t filter, std::span<const double> values);
 
 struct WeightedOpTraits {
   const char* op;

@@ -295,33 +295,23 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
 }
 
 std::vector<uint8_t> filter_mask(const std::vector<uint8_t>& mask, const LayerGram& layer, int64_t filter) {
+  const WeightGeometry g = layer.geometry();
   std::vector<uint8_t> m(static_cast<size_t>(layer.rows));
-  for (int64_t k = 0; k < layer.rows; ++k)
-    m[static_cast<size_t>(k)] = mask[static_cast<size_t>(layer.filter_columns ? k * layer.filters_per_group + filter : filter * layer.rows + k)];
+  for (int64_t k = 0; k < layer.rows; ++k) m[static_cast<size_t>(k)] = mask[static_cast<size_t>(g.element(filter, k))];
   return m;
 }
 
 void store_masks(std::vector<uint8_t>& mask, const LayerGram& layer, const std::vector<int64_t>& filters, const std::vector<FilterFit>& fits) {
+  const WeightGeometry g = layer.geometry();
   for (size_t i = 0; i < filters.size(); ++i) {
     if (fits[i].pruned.empty()) continue;
-    const int64_t f = filters[i];
-    for (int64_t k = 0; k < layer.rows; ++k)
-      mask[static_cast<size_t>(layer.filter_columns ? k * layer.filters_per_group + f : f * layer.rows + k)] = fits[i].pruned[static_cast<size_t>(k)];
+    for (int64_t k = 0; k < layer.rows; ++k) mask[static_cast<size_t>(g.element(filters[i], k))] = fits[i].pruned[static_cast<size_t>(k)];
   }
 }
 
 void write_filter_values(Tensor& weight, const WeightGeometry& geometry, const std::vector<int64_t>& filters,
                          const std::vector<FilterFit>& fits) {
-  float* p = weight.data<float>();
-  const int64_t rows = geometry.inputs_per_filter, per_group = geometry.filters_per_group();
-  for (size_t i = 0; i < filters.size(); ++i) {
-    const int64_t f = filters[i];
-    for (int64_t k = 0; k < rows; ++k) {
-      const float v = static_cast<float>(fits[i].values[static_cast<size_t>(k)]);
-      if (geometry.filter_columns) p[k * per_group + f] = v;
-      else p[f * rows + k] = v;
-    }
-  }
+  for (size_t i = 0; i < filters.size(); ++i) write_filter(weight, geometry, filters[i], fits[i].values);
 }
 
 void apply_fits(Tensor& weight, Tensor* bias, const LayerGram& layer, const std::vector<int64_t>& filters,
