@@ -397,9 +397,10 @@ namespace {
 
 // A hybrid layer as `export --qdq` writes it: per term, ConvInteger -> Cast -> Mul(per-channel scale),
 // the bias added to term 0 and the terms summed by a chain of Adds, then Relu. `variant` 1 puts the
-// running sum first in the Adds, 2 adds a broadcasting (rank-5) constant to the last term's scaled
-// output, 3 gives term 1's scaled output a second reader (a graph output): each must equal the
-// unfused run bit for bit.
+// running sum first in the Adds and the scales first in the Muls (term 2's a scalar), 2 adds a
+// broadcasting (rank-5) constant, written first, to the last term's scaled output, 3 gives term 1's
+// scaled output a second reader (a graph output), 4 ends in HardSigmoid instead of Relu (an
+// activation with arithmetic, left to its own kernel): each must equal the unfused run bit for bit.
 Model hybrid_chain_model(const Layer& layer, int variant) {
   Model m;
   m.opset = 13;
@@ -423,6 +424,7 @@ Model hybrid_chain_model(const Layer& layer, int variant) {
       for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);  // ternary term
     g.initializers["w" + k] = Tensor::from_vector<int8_t>({layer.out_channels, layer.cin_g(), layer.kernel, layer.kernel}, w);
     g.initializers["s" + k] = per_channel(scale);
+    if (variant == 1 && t == 2) g.initializers["s" + k] = Tensor::scalar_f32(scale(rng));
     Node conv{"conv" + k, "ConvInteger", {"xq", "w" + k, "x_zp", "w_zp"}, {"i" + k}, {}};
     conv.attrs["strides"] = ints_attr({layer.stride, layer.stride});
     conv.attrs["pads"] = ints_attr({layer.pad, layer.pad, layer.pad, layer.pad});
@@ -431,7 +433,8 @@ Model hybrid_chain_model(const Layer& layer, int variant) {
     Node cast{"cast" + k, "Cast", {"i" + k}, {"f" + k}, {}};
     cast.attrs["to"] = int_attr(static_cast<int64_t>(DType::f32));
     g.nodes.push_back(cast);
-    g.nodes.push_back(Node{"mul" + k, "Mul", {"f" + k, "s" + k}, {"m" + k}, {}});
+    g.nodes.push_back(Node{"mul" + k, "Mul", variant == 1 ? std::vector<std::string>{"s" + k, "f" + k} : std::vector<std::string>{"f" + k, "s" + k},
+                           {"m" + k}, {}});
     if (t == 0) {
       g.nodes.push_back(Node{"bias_add", "Add", {"m0", "bias"}, {"sum0"}, {}});
       sum = "sum0";
@@ -440,7 +443,7 @@ Model hybrid_chain_model(const Layer& layer, int variant) {
     std::string term = "m" + k;
     if (variant == 2 && t == 2) {
       g.initializers["wide"] = Tensor::from_vector<float>({2, 1, 1, 1, 1}, {0.25f, -0.75f});
-      g.nodes.push_back(Node{"wide_add", "Add", {term, "wide"}, {"wide" + k}, {}});
+      g.nodes.push_back(Node{"wide_add", "Add", {"wide", term}, {"wide" + k}, {}});
       g.initializers["first"] = Tensor::from_vector<int64_t>({1}, {0});
       Node gather{"pick", "Gather", {"wide" + k, "first"}, {"picked"}, {}};
       g.nodes.push_back(gather);
@@ -453,7 +456,9 @@ Model hybrid_chain_model(const Layer& layer, int variant) {
     g.nodes.push_back(Node{"add" + k, "Add", variant == 1 ? std::vector<std::string>{sum, term} : std::vector<std::string>{term, sum}, {out}, {}});
     sum = out;
   }
-  g.nodes.push_back(Node{"relu", "Relu", {sum}, {"y"}, {}});
+  Node last{"act", variant == 4 ? "HardSigmoid" : "Relu", {sum}, {"y"}, {}};
+  if (variant == 4) last.attrs["alpha"] = test::float_attr(0.3f);
+  g.nodes.push_back(last);
   g.outputs.insert(g.outputs.begin(), ValueInfo{"y", DType::f32, {}, {}, false});
   return m;
 }
@@ -470,7 +475,7 @@ TEST_CASE("test_integer_conv: ConvInteger -> Cast -> Mul -> Add chains run as on
   depthwise.in_channels = depthwise.out_channels = depthwise.group = 6, depthwise.stride = 2;
   depthwise.randomize(31);
   for (const Layer* layer : {&dense, &pointwise, &depthwise}) {
-    for (int variant : {0, 1, 2, 3}) {
+    for (int variant : {0, 1, 2, 3, 4}) {
       CAPTURE(layer->kernel);
       CAPTURE(variant);
       const Model m = hybrid_chain_model(*layer, variant);
@@ -482,12 +487,14 @@ TEST_CASE("test_integer_conv: ConvInteger -> Cast -> Mul -> Add chains run as on
         const auto ops = e.planned_ops();
         const auto fused = std::count(ops.begin(), ops.end(), "ConvIntegerScaled");
         CHECK(fused == 3);
-        // Cast and Mul remain only where a value inside a chain has another reader (variant 3).
         CHECK(std::count(ops.begin(), ops.end(), "Cast") == 0);
         if (variant != 2) CHECK(std::count(ops.begin(), ops.end(), "Relu") == 0);  // fused into the last chain
-        const std::vector<Tensor> got = e.run({layer->input()});
-        REQUIRE(got.size() == expected.size());
-        for (size_t o = 0; o < got.size(); ++o) CHECK(test::same_bits(got[o], expected[o]));
+        CHECK(std::count(ops.begin(), ops.end(), "HardSigmoid") == (variant == 4 ? 1 : 0));
+        for (int run = 0; run < 2; ++run) {  // the first run plans the activation arena, the second uses it
+          const std::vector<Tensor> got = e.run({layer->input()});
+          REQUIRE(got.size() == expected.size());
+          for (size_t o = 0; o < got.size(); ++o) CHECK(test::same_bits(got[o], expected[o]));
+        }
       }
     }
   }

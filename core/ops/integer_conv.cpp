@@ -305,6 +305,8 @@ void infer_ConvIntegerScaled(InferContext& ctx) {
   if (!broadcasts_per_channel(ctx.input(scaled_scale).shape, shape) || ctx.input(scaled_scale).dtype != DType::f32)
     fail_internal(ctx.node.describe() + ": the fused scale is not one float32 value per channel");
   if (ctx.has_input(scaled_addend)) {
+    if (ctx.input(scaled_addend).dtype != DType::f32)
+      ctx.fail(std::string("Add of a float32 and a ") + dtype_name(ctx.input(scaled_addend).dtype) + " tensor (input types differ)");
     const Shape& a = ctx.input(scaled_addend).shape;
     shape = addend_first(ctx.node) ? broadcast_shapes(ctx, a, shape) : broadcast_shapes(ctx, shape, a);
   }
@@ -388,7 +390,9 @@ void run_ConvIntegerScaled(RunContext& ctx) {
 }  // namespace
 
 const OpKernel& scaled_conv_integer_kernel() {
-  static const OpKernel kernel{"ConvIntegerScaled", 10, infer_ConvIntegerScaled, run_ConvIntegerScaled, Fusion::activation};
+  // Relu / Clip only: they round nothing. An activation with arithmetic (HardSigmoid's alpha * x + beta)
+  // would be computed here without contraction, by its own kernel possibly with an FMA.
+  static const OpKernel kernel{"ConvIntegerScaled", 10, infer_ConvIntegerScaled, run_ConvIntegerScaled, Fusion::clip};
   return kernel;
 }
 
