@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/ops/conv_kernels.h"
@@ -84,12 +85,27 @@ PolyphasePlan plan_polyphase(const Window2d& w, int64_t out_rows) {
   return p;
 }
 
+// An input value as the kernels read it: a float as it is, an 8-bit integer as v - zero_point (exact).
+inline float input_value(float v, int32_t) { return v; }
+template <class T>
+inline float input_value(T v, int32_t zero_point) {
+  return static_cast<float>(static_cast<int32_t>(v) - zero_point);
+}
+
 // even[c] = src[2c], odd[c] = src[2c + 1]: one pass, vectorized as loads and permutes.
-void deinterleave2(const float* __restrict src, float* __restrict even, float* __restrict odd, int64_t n) {
+template <class T>
+void deinterleave2(const T* __restrict src, float* __restrict even, float* __restrict odd, int64_t n, int32_t zp) {
   for (int64_t c = 0; c < n; ++c) {
-    even[c] = src[2 * c];
-    odd[c] = src[2 * c + 1];
+    even[c] = input_value(src[2 * c], zp);
+    odd[c] = input_value(src[2 * c + 1], zp);
   }
+}
+
+// dst[c] = src[c] as input values.
+template <class T>
+void copy_row(const T* __restrict src, float* __restrict dst, int64_t n, int32_t zp) {
+  if constexpr (std::is_same_v<T, float>) std::copy(src, src + n, dst);
+  else for (int64_t c = 0; c < n; ++c) dst[c] = input_value(src[c], zp);
 }
 
 // Copies the rows of one input plane that output rows [first_row, first_row + p.rows - max_qy)
@@ -97,8 +113,10 @@ void deinterleave2(const float* __restrict src, float* __restrict even, float* _
 // are the same for every plane and band of a conv, so `dst` is zeroed once per call on each
 // thread (see ScratchBuffers) and only rows are written here: the input columns of input rows,
 // all of rows outside the input. With stride 2 the even and odd columns are split in one pass
-// over the input row.
-void fill_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& p, int64_t first_row, float* dst) {
+// over the input row. An 8-bit input (the integer layers' sums, integer_conv.cpp) is converted to
+// x - zp on the way.
+template <class T>
+void fill_phase_planes(const T* in, const Window2d& w, const PolyphasePlan& p, int64_t first_row, float* dst, int32_t zp = 0) {
   for (const int64_t py : p.row_phases) {
     int64_t even = -1, odd = -1;
     for (size_t j = 0; j < p.planes.size(); ++j) {
@@ -114,10 +132,10 @@ void fill_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& 
     for (int64_t r = 0; r < p.rows; ++r) {
       const int64_t iy = (first_row + r) * w.stride_h + py - w.pad_top;
       const bool inside = iy >= 0 && iy < w.in_h;
-      const float* src = inside ? in + iy * w.in_w : nullptr;
+      const T* src = inside ? in + iy * w.in_w : nullptr;
       if (inside && both_lo < both_hi)
         deinterleave2(src + (2 * both_lo - w.pad_left), dst + even * p.plane_stride + r * p.row_stride + both_lo,
-                      dst + odd * p.plane_stride + r * p.row_stride + both_lo, both_hi - both_lo);
+                      dst + odd * p.plane_stride + r * p.row_stride + both_lo, both_hi - both_lo, zp);
       for (size_t j = 0; j < p.planes.size(); ++j) {
         const PhasePlane& ph = p.planes[j];
         if (ph.row_phase != py) continue;
@@ -125,10 +143,7 @@ void fill_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& 
         if (!inside) {
           std::fill(row, row + p.row_stride, 0.0f);
         } else if (w.stride_w == 1) {
-          if (ph.col_lo < ph.col_hi) {
-            const float* from = src + (ph.col_lo + ph.col_phase - w.pad_left);
-            std::copy(from, from + (ph.col_hi - ph.col_lo), row + ph.col_lo);
-          }
+          if (ph.col_lo < ph.col_hi) copy_row(src + (ph.col_lo + ph.col_phase - w.pad_left), row + ph.col_lo, ph.col_hi - ph.col_lo, zp);
         } else {
           // Input columns not covered by the paired split (all of them for other phases).
           const bool split = both_lo < both_hi && (static_cast<int64_t>(j) == even || static_cast<int64_t>(j) == odd);
@@ -136,7 +151,7 @@ void fill_phase_planes(const float* in, const Window2d& w, const PolyphasePlan& 
           for (int64_t c = ph.col_lo; c < ph.col_hi; ++c) {
             if (c == skip_lo) c = skip_hi;
             if (c >= ph.col_hi) break;
-            row[c] = src[c * w.stride_w + ph.col_phase - w.pad_left];
+            row[c] = input_value(src[c * w.stride_w + ph.col_phase - w.pad_left], zp);
           }
         }
       }
@@ -323,7 +338,10 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
     const int64_t first = t * planes_per_task, last = std::min(planes, first + planes_per_task);
     for (int64_t plane = first; plane < last; ++plane) {
       // plane = n * in_channels + c; its outputs are channels c*multiplier ... of image n.
-      fill_phase_planes(d.input + plane * in_plane, w, plan, 0, scratch.phases.data());
+      if (!d.input_8bit) fill_phase_planes(d.input + plane * in_plane, w, plan, 0, scratch.phases.data());
+      else if (d.input_8bit_signed)
+        fill_phase_planes(static_cast<const int8_t*>(d.input_8bit) + plane * in_plane, w, plan, 0, scratch.phases.data(), d.input_zero_point);
+      else fill_phase_planes(static_cast<const uint8_t*>(d.input_8bit) + plane * in_plane, w, plan, 0, scratch.phases.data(), d.input_zero_point);
       const int64_t n = plane / s.in_channels, c = plane % s.in_channels;
       for (size_t k = 0; k < static_cast<size_t>(taps); ++k)
         src[k] = scratch.phases.data() + plan.tap_plane[k] * plan.plane_stride + plan.tap_offset[k];

@@ -34,6 +34,11 @@ struct ConvData {
   const float* bias = nullptr;    // [out_channels], or nullptr for none
   float* output = nullptr;        // [batch, out_channels, out_h, out_w]
   std::optional<FusedActivation> activation;  // an activation fused into the conv
+  // Depthwise only (conv_depthwise): the input as 8-bit integers instead of `input`, read as
+  // x - input_zero_point (integer_conv.cpp's exact sums, without a float copy of the whole input).
+  const void* input_8bit = nullptr;
+  bool input_8bit_signed = false;
+  int32_t input_zero_point = 0;
 };
 
 enum class ConvAlgorithm {

@@ -18,7 +18,9 @@
 // integers. Every other layer's sums go through the float Conv kernels with integer-valued
 // operands: every product and every partial sum is an integer, exact in float32 as long as its magnitude stays below 2^24, whatever
 // the summation order. That is checked per output channel (sum |w - w_zp| * max |x - x_zp| < 2^24);
-// a layer that could exceed it runs a plain loop accumulating in int64. A fused Relu/Clip (the
+// a layer that could exceed it runs a plain loop accumulating in int64. The depthwise kernel reads
+// the 8-bit input itself (x - x_zp as it fills its phase planes); the others read a float copy of
+// the whole input. A fused Relu/Clip (the
 // executor absorbs one between the Conv and the QuantizeLinear) clamps in the quantized domain:
 // quantization is monotone, so Q(clip(v, a, b)) = clamp(Q(v), Q(a), Q(b)) exactly.
 #include <algorithm>
@@ -134,8 +136,12 @@ Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Te
                             sums, pool))
       return Sums{nullptr, sums};
   }
-  float* xf = thread_buffer<float, ShiftedInput>(x.numel());
-  to_shifted_float(x, x_zp, xf, pool);
+  // The input as floats x - x_zp (the depthwise kernel reads the bytes directly instead).
+  auto shifted_input = [&] {
+    float* xf = thread_buffer<float, ShiftedInput>(x.numel());
+    to_shifted_float(x, x_zp, xf, pool);
+    return xf;
+  };
   std::vector<float> wf(static_cast<size_t>(w.numel()));
   const int64_t per_channel = channels > 0 ? w.numel() / channels : 0;
   const double max_x = std::max(std::abs(qmin_of(x.dtype()) - x_zp), std::abs(qmax_of(x.dtype()) - x_zp));
@@ -152,14 +158,21 @@ Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Te
   if (exact_in_float) {
     float* acc = thread_buffer<float, FloatSums>(outputs);
     ConvData d;
-    d.input = xf;
     d.weight = wf.data();
     d.output = acc;
-    run_conv(choose_conv_algorithm(s), s, d, pool);
+    const ConvAlgorithm algorithm = choose_conv_algorithm(s);
+    if (algorithm == ConvAlgorithm::depthwise) {
+      d.input_8bit = x.raw();
+      d.input_8bit_signed = x.dtype() == DType::i8;
+      d.input_zero_point = x_zp;
+    } else {
+      d.input = shifted_input();
+    }
+    run_conv(algorithm, s, d, pool);
     return Sums{acc, nullptr};
   }
   int32_t* sums = thread_buffer<int32_t, IntSums>(outputs);
-  integer_conv(s, xf, wf.data(), sums);
+  integer_conv(s, shifted_input(), wf.data(), sums);
   return Sums{nullptr, sums};
 }
 
