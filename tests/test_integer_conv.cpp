@@ -27,6 +27,7 @@ struct Layer {
   float x_scale = 0.05f, y_scale = 0.04f;
   uint8_t x_zp = 3, y_zp = 0;
   bool clip = true;  // Clip(0, 6) between the Conv and the QuantizeLinear
+  bool x_signed = false;  // x and x_zp read as int8 (input() and sums() only)
   std::vector<uint8_t> x;
   std::vector<int8_t> w;
   std::vector<float> w_scale, bias;
@@ -79,7 +80,14 @@ struct Layer {
     return m;
   }
 
-  Tensor input() const { return Tensor::from_vector<uint8_t>({batch, in_channels, height, width}, x); }
+  Tensor input() const {
+    if (!x_signed) return Tensor::from_vector<uint8_t>({batch, in_channels, height, width}, x);
+    return Tensor::from_vector<int8_t>({batch, in_channels, height, width}, std::vector<int8_t>(x.begin(), x.end()));
+  }
+  int64_t zero_point() const { return x_signed ? static_cast<int8_t>(x_zp) : x_zp; }
+  Tensor zero_point_tensor() const {
+    return x_signed ? Tensor::from_vector<int8_t>({}, {static_cast<int8_t>(x_zp)}) : Tensor::from_vector<uint8_t>({}, {x_zp});
+  }
 
   // int64 sums of (x - x_zp) * w over each window, [N, M, out_h, out_w].
   std::vector<int64_t> sums() const {
@@ -95,9 +103,10 @@ struct Layer {
                 for (int64_t kx = 0; kx < kernel; ++kx) {
                   const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
                   if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-                  const int64_t xv = x[static_cast<size_t>(((n * in_channels + (m / cout_g) * cin_g() + c) * height + iy) * width + ix)];
+                  const uint8_t byte = x[static_cast<size_t>(((n * in_channels + (m / cout_g) * cin_g() + c) * height + iy) * width + ix)];
+                  const int64_t xv = x_signed ? static_cast<int8_t>(byte) : byte;
                   const int64_t wv = w[static_cast<size_t>(((m * cin_g() + c) * kernel + ky) * kernel + kx)];
-                  sum += (xv - x_zp) * wv;
+                  sum += (xv - zero_point()) * wv;
                 }
             out[static_cast<size_t>(((n * out_channels + m) * oh + oy) * ow + ox)] = sum;
           }
@@ -296,17 +305,27 @@ TEST_CASE("test_integer_conv: match_qdq_conv is what the executor fuses") {
 }
 
 TEST_CASE("test_integer_conv: ConvInteger gives the exact int32 sums") {
+  // The depthwise kernel reads the 8-bit input itself: stride 2 and 1, odd widths, uint8 and int8.
   Layer depthwise;
   depthwise.in_channels = depthwise.out_channels = depthwise.group = 6, depthwise.stride = 2;
+  Layer depthwise_odd;
+  depthwise_odd.in_channels = depthwise_odd.out_channels = depthwise_odd.group = 5, depthwise_odd.width = 9, depthwise_odd.height = 5;
+  Layer depthwise_signed = depthwise;
+  depthwise_signed.x_signed = true, depthwise_signed.width = 11, depthwise_signed.x_zp = 250;  // int8 zero point -6
+  Layer depthwise_odd_signed = depthwise_odd;
+  depthwise_odd_signed.x_signed = true;
   Layer dense;
-  for (Layer* layer : {&dense, &depthwise}) {
+  for (Layer* layer : {&dense, &depthwise, &depthwise_odd, &depthwise_signed, &depthwise_odd_signed}) {
+    CAPTURE(layer->group);
+    CAPTURE(layer->x_signed);
     layer->randomize(11);
     Model m;
     m.opset = 13;
     Graph& g = m.graph;
-    g.inputs.push_back(ValueInfo{"xq", DType::u8, {layer->batch, layer->in_channels, layer->height, layer->width}, std::vector<std::string>(4), true});
+    g.inputs.push_back(ValueInfo{"xq", layer->x_signed ? DType::i8 : DType::u8, {layer->batch, layer->in_channels, layer->height, layer->width},
+                                 std::vector<std::string>(4), true});
     g.initializers["wq"] = Tensor::from_vector<int8_t>({layer->out_channels, layer->cin_g(), layer->kernel, layer->kernel}, layer->w);
-    g.initializers["x_zp"] = Tensor::from_vector<uint8_t>({}, {layer->x_zp});
+    g.initializers["x_zp"] = layer->zero_point_tensor();
     g.initializers["w_zp"] = Tensor::from_vector<int8_t>({}, {0});
     Node conv{"conv", "ConvInteger", {"xq", "wq", "x_zp", "w_zp"}, {"y"}, {}};
     conv.attrs["strides"] = ints_attr({layer->stride, layer->stride});
