@@ -439,8 +439,15 @@ Model hybrid_chain_model(const Layer& layer, int variant) {
   for (int t = 0; t < 3; ++t) {
     const std::string k = std::to_string(t);
     std::vector<int8_t> w = layer.w;
-    if (t > 0)
+    if (t > 0) {
       for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);  // ternary term
+      // A hybrid layer's int8 channels have no ternary terms: rows of zeros, left out of the sums
+      // (variant 1: every other filter; variant 2: all of term 2).
+      const size_t row = w.size() / static_cast<size_t>(layer.out_channels);
+      for (size_t f = 0; f < static_cast<size_t>(layer.out_channels); ++f)
+        if ((variant == 1 && f % 2 == 0) || (variant == 2 && t == 2))
+          std::fill(w.begin() + static_cast<std::ptrdiff_t>(f * row), w.begin() + static_cast<std::ptrdiff_t>((f + 1) * row), int8_t{0});
+    }
     g.initializers["w" + k] = Tensor::from_vector<int8_t>({layer.out_channels, layer.cin_g(), layer.kernel, layer.kernel}, w);
     g.initializers["s" + k] = per_channel(scale);
     if (variant == 1 && t == 2) g.initializers["s" + k] = Tensor::scalar_f32(scale(rng));

@@ -25,6 +25,8 @@
 // quantization is monotone, so Q(clip(v, a, b)) = clamp(Q(v), Q(a), Q(b)) exactly.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <limits>
 #include <tuple>
 
@@ -348,6 +350,38 @@ void scaled_row(const S* sums, int64_t n, float scale, const float* addend, bool
   }
 }
 
+// The filters of a layer whose sums are not all 0, and the geometry and weights to sum only those.
+struct NonzeroFilters {
+  std::vector<int64_t> kept;             // filter indices
+  std::vector<int64_t> index;            // per filter: its place in `kept`, -1 when left out
+  ConvGeometry geometry;                 // out_channels = kept.size()
+  std::optional<Tensor> weight;          // the kept rows, when some were left out
+  std::vector<int32_t> zero_points;      // of the kept rows
+};
+NonzeroFilters nonzero_filters(const ConvGeometry& s, const Tensor& w, const std::vector<int32_t>& w_zp) {
+  NonzeroFilters f;
+  f.geometry = s;
+  const int64_t channels = s.out_channels, per_filter = channels > 0 ? w.numel() / channels : 0;
+  f.index.assign(static_cast<size_t>(channels), -1);
+  for (int64_t m = 0; m < channels; ++m) {
+    bool zero = s.groups == 1;  // grouped layers keep every filter (a group's rows cannot be dropped)
+    for (int64_t k = m * per_filter; zero && k < (m + 1) * per_filter; ++k) zero = int_at(w, k) == w_zp[static_cast<size_t>(m)];
+    if (zero) continue;
+    f.index[static_cast<size_t>(m)] = static_cast<int64_t>(f.kept.size());
+    f.kept.push_back(m);
+    f.zero_points.push_back(w_zp[static_cast<size_t>(m)]);
+  }
+  f.geometry.out_channels = static_cast<int64_t>(f.kept.size());
+  if (f.kept.size() == static_cast<size_t>(channels) || f.kept.empty()) return f;
+  Shape shape = w.shape();
+  shape[0] = f.geometry.out_channels;
+  f.weight = Tensor(w.dtype(), shape);
+  const size_t row_bytes = static_cast<size_t>(per_filter) * dtype_size(w.dtype());
+  for (size_t i = 0; i < f.kept.size(); ++i)
+    std::memcpy(static_cast<std::byte*>(f.weight->raw()) + i * row_bytes, static_cast<const std::byte*>(w.raw()) + static_cast<size_t>(f.kept[i]) * row_bytes, row_bytes);
+  return f;
+}
+
 void run_ConvIntegerScaled(RunContext& ctx) {
   const Tensor& x = *ctx.in[0];
   const Tensor& w = *ctx.in[1];
@@ -359,8 +393,15 @@ void run_ConvIntegerScaled(RunContext& ctx) {
   const Tensor* addend = ctx.in.size() > scaled_addend ? ctx.in[scaled_addend] : nullptr;
   Shape conv_shape = w.rank() == 3 ? Shape{s.batch, channels, s.window.out_w} : Shape{s.batch, channels, s.window.out_h, s.window.out_w};
   Tensor& y = *ctx.out[0];
-  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   const int64_t positions = s.window.out_h * s.window.out_w;
+  // Filters whose weights all equal their zero point (a hybrid layer's int8 channels in its ternary
+  // terms) have sums of exactly 0: only the others are summed (one group: rows can be dropped).
+  const NonzeroFilters nonzero = nonzero_filters(s, w, w_zp);
+  const Sums sums = nonzero.kept.empty() ? Sums{} : integer_sums(nonzero.geometry, x, x_zp, nonzero.weight ? *nonzero.weight : w, nonzero.zero_points, ctx.pool);
+  const int64_t kept = nonzero.geometry.out_channels;
+  thread_local std::vector<float> zero_sums;  // the sums of a left-out filter
+  if (kept < channels) zero_sums.assign(static_cast<size_t>(positions), 0.0f);
+  const float* zero_f = zero_sums.data();
 
   // The addend read element by element (its shape is the output's) or one value per channel; any
   // other broadcast goes through the Add kernel itself.
@@ -384,8 +425,10 @@ void run_ConvIntegerScaled(RunContext& ctx) {
     const auto m = static_cast<size_t>(row % channels);
     const int64_t at = row * positions;
     const float* a = !add ? nullptr : per_channel ? add + (addend->numel() == 1 ? 0 : static_cast<int64_t>(m)) : add + at;
-    if (sums.in_float) scaled_row(sums.in_float + at, positions, scale[m], a, per_channel, out + at);
-    else scaled_row(sums.in_int + at, positions, scale[m], a, per_channel, out + at);
+    const int64_t k = nonzero.index[m];  // the filter's row among the summed ones, -1: its sums are 0
+    const int64_t from = (row / channels * kept + k) * positions;
+    if (k < 0 || !sums.in_int) scaled_row(k < 0 ? zero_f : sums.in_float + from, positions, scale[m], a, per_channel, out + at);
+    else scaled_row(sums.in_int + from, positions, scale[m], a, per_channel, out + at);
     if (fast && ctx.fused_activation) ctx.fused_activation->apply(out + at, positions);
   });
   if (fast) return;
