@@ -352,6 +352,7 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
         float* out = d.output + (n * s.out_channels + m) * out_plane;
         compute_band(w, plan, w.out_h, flat, src.data(), taps, &wt, &b, 1, lo, hi, &out, scratch.flat.data());
         apply_unclipped(d.activation, out, out_plane);
+        if (d.plane_done) d.plane_done(n * s.out_channels + m, out);
       }
     }
   });

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "core/ops/kernel_util.h"
@@ -39,6 +40,10 @@ struct ConvData {
   const void* input_8bit = nullptr;
   bool input_8bit_signed = false;
   int32_t input_zero_point = 0;
+  // Depthwise only: called with each output plane (index n * out_channels + m, its values) as soon as
+  // it is computed, on the thread that computed it, while it is still in cache (integer_conv.cpp
+  // requantizes int8 layers there).
+  std::function<void(int64_t plane, const float* values)> plane_done = nullptr;
 };
 
 enum class ConvAlgorithm {

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <limits>
 #include <tuple>
@@ -114,7 +115,10 @@ void to_shifted_float(const Tensor& t, int32_t zp, float* dst, ThreadPool& pool)
 struct Sums {
   const float* in_float = nullptr;
   const int32_t* in_int = nullptr;
+  bool consumed = false;  // every output plane already went to the caller's plane_done
 };
+// Called per output plane of a depthwise layer as soon as its sums are computed (ConvData::plane_done).
+using PlaneDone = std::function<void(int64_t plane, const float* sums)>;
 
 bool int8_weights_without_zero_point(const Tensor& w, const std::vector<int32_t>& w_zp) {
   return w.dtype() == DType::i8 && std::all_of(w_zp.begin(), w_zp.end(), [](int32_t z) { return z == 0; });
@@ -129,7 +133,8 @@ bool is_pointwise(const ConvGeometry& s) {
 // sum over the window of (x - x_zp) * (w - w_zp[m]) for every output, exactly (see the top): int32
 // from the VNNI kernel, integer-valued floats when every sum is exact in float32, else int32 from
 // the int64 loop.
-Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w, const std::vector<int32_t>& w_zp, ThreadPool& pool) {
+Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Tensor& w, const std::vector<int32_t>& w_zp, ThreadPool& pool,
+                  const PlaneDone* plane_done = nullptr) {
   const int64_t channels = s.out_channels;
   const int64_t outputs = s.batch * channels * s.window.out_h * s.window.out_w;
   if (is_pointwise(s) && int8_weights_without_zero_point(w, w_zp)) {
@@ -163,15 +168,17 @@ Sums integer_sums(const ConvGeometry& s, const Tensor& x, int32_t x_zp, const Te
     d.weight = wf.data();
     d.output = acc;
     const ConvAlgorithm algorithm = choose_conv_algorithm(s);
-    if (algorithm == ConvAlgorithm::depthwise) {
+    const bool depthwise = algorithm == ConvAlgorithm::depthwise;
+    if (depthwise) {
       d.input_8bit = x.raw();
       d.input_8bit_signed = x.dtype() == DType::i8;
       d.input_zero_point = x_zp;
+      if (plane_done) d.plane_done = *plane_done;
     } else {
       d.input = shifted_input();
     }
     run_conv(algorithm, s, d, pool);
-    return Sums{acc, nullptr};
+    return Sums{acc, nullptr, depthwise && plane_done};
   }
   int32_t* sums = thread_buffer<int32_t, IntSums>(outputs);
   integer_conv(s, shifted_input(), wf.data(), sums);
@@ -262,19 +269,22 @@ void run_QLinearConv(RunContext& ctx) {
                                s.window.out_h * s.window.out_w, bias, multiplier.data(), r, y.raw(), ctx.pool))
       return;
   }
-  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   const int64_t positions = channels > 0 ? y.numel() / (s.batch * channels) : 0;
-  ctx.pool.parallel_for(s.batch * channels, [&](int64_t row) {
+  // Output row `row` (a batch item's channel) from its sums.
+  auto requantize = [&](int64_t row, const auto* sums) {
     const auto m = static_cast<size_t>(row % channels);
     const int32_t b = bias ? bias[m] : 0;
     const int64_t at = row * positions;
-    if (yt == DType::u8) {
-      if (sums.in_float) requantize_row(sums.in_float + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
-      else requantize_row(sums.in_int + at, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
-    } else {
-      if (sums.in_float) requantize_row(sums.in_float + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
-      else requantize_row(sums.in_int + at, positions, b, multiplier[m], r, y.data<int8_t>() + at);
-    }
+    if (yt == DType::u8) requantize_row(sums, positions, b, multiplier[m], r, y.data<uint8_t>() + at);
+    else requantize_row(sums, positions, b, multiplier[m], r, y.data<int8_t>() + at);
+  };
+  // Depthwise layers requantize each plane as soon as it is summed (still in cache).
+  const PlaneDone plane_done = [&](int64_t row, const float* sums) { requantize(row, sums); };
+  const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool, &plane_done);
+  if (sums.consumed) return;
+  ctx.pool.parallel_for(s.batch * channels, [&](int64_t row) {
+    if (sums.in_float) requantize(row, sums.in_float + row * positions);
+    else requantize(row, sums.in_int + row * positions);
   });
 }
 
