@@ -62,6 +62,13 @@ std::vector<int32_t> per_channel_int(const Tensor& t, int64_t channels) {
   return v;
 }
 
+// ConvInteger's optional zero points (inputs 2 and 3; 0 when omitted), the fused form's too.
+int32_t optional_x_zero_point(const RunContext& ctx) { return ctx.in.size() > 2 && ctx.in[2] ? int_at(*ctx.in[2], 0) : 0; }
+std::vector<int32_t> optional_w_zero_points(const RunContext& ctx, int64_t channels) {
+  if (ctx.in.size() > 3 && ctx.in[3]) return per_channel_int(*ctx.in[3], channels);
+  return std::vector<int32_t>(static_cast<size_t>(channels), 0);
+}
+
 // The sums of a layer whose float sums might be inexact: the definition, loop by loop, in int64.
 void integer_conv(const ConvGeometry& s, const float* x, const float* w, int32_t* out) {
   const Window2d& win = s.window;
@@ -297,9 +304,8 @@ void run_ConvInteger(RunContext& ctx) {
   const Tensor& x = *ctx.in[0];
   const Tensor& w = *ctx.in[1];
   const ConvGeometry s = conv_geometry(ctx.node, ctx.opset, x.shape(), w.shape());
-  const int32_t x_zp = ctx.in.size() > 2 && ctx.in[2] ? int_at(*ctx.in[2], 0) : 0;
-  const std::vector<int32_t> w_zp = ctx.in.size() > 3 && ctx.in[3] ? per_channel_int(*ctx.in[3], s.out_channels)
-                                                                     : std::vector<int32_t>(static_cast<size_t>(s.out_channels), 0);
+  const int32_t x_zp = optional_x_zero_point(ctx);
+  const std::vector<int32_t> w_zp = optional_w_zero_points(ctx, s.out_channels);
   const Sums sums = integer_sums(s, x, x_zp, w, w_zp, ctx.pool);
   int32_t* out = ctx.out[0]->data<int32_t>();
   if (sums.in_float)
@@ -397,8 +403,8 @@ void run_ConvIntegerScaled(RunContext& ctx) {
   const Tensor& w = *ctx.in[1];
   const ConvGeometry s = conv_geometry(ctx.node, ctx.opset, x.shape(), w.shape());
   const int64_t channels = s.out_channels;
-  const int32_t x_zp = ctx.in[2] ? int_at(*ctx.in[2], 0) : 0;
-  const std::vector<int32_t> w_zp = ctx.in[3] ? per_channel_int(*ctx.in[3], channels) : std::vector<int32_t>(static_cast<size_t>(channels), 0);
+  const int32_t x_zp = optional_x_zero_point(ctx);
+  const std::vector<int32_t> w_zp = optional_w_zero_points(ctx, channels);
   const std::vector<float> scale = per_channel_scale(*ctx.in[scaled_scale], channels);
   const Tensor* addend = ctx.in.size() > scaled_addend ? ctx.in[scaled_addend] : nullptr;
   Shape conv_shape = w.rank() == 3 ? Shape{s.batch, channels, s.window.out_w} : Shape{s.batch, channels, s.window.out_h, s.window.out_w};
