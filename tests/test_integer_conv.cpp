@@ -420,6 +420,7 @@ namespace {
 // broadcasting (rank-5) constant, written first, to the last term's scaled output, 3 gives term 1's
 // scaled output a second reader (a graph output), 4 ends in HardSigmoid instead of Relu (an
 // activation with arithmetic, left to its own kernel): each must equal the unfused run bit for bit.
+// Variant 5 writes the bias as int32: an invalid model, refused fused or not.
 Model hybrid_chain_model(const Layer& layer, int variant) {
   Model m;
   m.opset = 13;
@@ -435,6 +436,9 @@ Model hybrid_chain_model(const Layer& layer, int variant) {
     return Tensor::from_vector<float>({1, layer.out_channels, 1, 1}, v);
   };
   g.initializers["bias"] = per_channel(bias);
+  if (variant == 5) {
+    g.initializers["bias"] = Tensor::from_vector<int32_t>({1, layer.out_channels, 1, 1}, std::vector<int32_t>(static_cast<size_t>(layer.out_channels), 3));
+  }
   std::string sum;
   for (int t = 0; t < 3; ++t) {
     const std::string k = std::to_string(t);
@@ -524,4 +528,18 @@ TEST_CASE("test_integer_conv: ConvInteger -> Cast -> Mul -> Add chains run as on
       }
     }
   }
+}
+
+TEST_CASE("test_integer_conv: a fused chain whose addend is not float32 is refused as the unfused Add is") {
+  Layer pointwise;
+  pointwise.kernel = 1, pointwise.pad = 0, pointwise.in_channels = 37, pointwise.out_channels = 19, pointwise.height = 9;
+  pointwise.randomize(29);
+  const Model m = hybrid_chain_model(pointwise, 5);
+  ExecutorOptions unfused{1, true};
+  unfused.fuse_quantized = false;
+  CHECK_THROWS_WITH_AS(Executor(m, unfused).run({pointwise.input()}), doctest::Contains("int32"), Error);
+  Executor fused(m, ExecutorOptions{2, true});
+  const auto ops = fused.planned_ops();
+  CHECK(std::count(ops.begin(), ops.end(), "ConvIntegerScaled") == 3);  // the bias Add is in term 0's step
+  CHECK_THROWS_WITH_AS(fused.run({pointwise.input()}), doctest::Contains("int32"), Error);
 }
