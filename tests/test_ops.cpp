@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -755,4 +756,117 @@ TEST_CASE("test_ops: QuantizeLinear rounds halves to even and saturates exactly 
       CHECK(y[i] == static_cast<int64_t>(r));
     }
   }
+}
+
+TEST_CASE("test_ops: MaxPool and AveragePool give each output its window's taps in order, inside and at the borders") {
+  // The kernel computes windows entirely inside the input a row of outputs at a time and the others
+  // one by one; both must give what one output at a time gives, to the bit (NaN and -0 included).
+  struct Geometry {
+    int64_t h, w, k, stride, pad, dilation;
+    bool ceil, count_pad;
+  };
+  const std::vector<Geometry> geometries = {
+      {112, 112, 3, 2, 1, 1, false, false}, {9, 13, 3, 1, 1, 1, false, true}, {10, 11, 2, 2, 0, 1, true, false},
+      {7, 7, 3, 2, 0, 1, true, true},        {12, 9, 3, 1, 2, 2, false, true}, {5, 17, 5, 3, 2, 1, true, true},
+      {4, 4, 5, 1, 2, 1, false, true},       {1, 9, 1, 1, 0, 1, false, false}};
+  for (const Geometry& g : geometries) {
+    for (const char* op : {"MaxPool", "AveragePool"}) {
+      CAPTURE(op);
+      CAPTURE(g.h);
+      CAPTURE(g.w);
+      const bool is_max = std::string(op) == "MaxPool";
+      Tensor x = ramp({2, 3, g.h, g.w}, -2.0f, 2.0f, static_cast<uint32_t>(g.h * 31 + g.w));
+      float* xv = x.data<float>();
+      xv[5] = std::numeric_limits<float>::quiet_NaN();
+      xv[x.numel() / 2] = -0.0f;
+      xv[x.numel() / 2 + 1] = 0.0f;
+      std::map<std::string, Attribute> attrs{{"kernel_shape", ints_attr({g.k, g.k})},
+                                            {"strides", ints_attr({g.stride, g.stride})},
+                                            {"pads", ints_attr({g.pad, g.pad, g.pad, g.pad})},
+                                            {"ceil_mode", int_attr(g.ceil ? 1 : 0)}};
+      if (is_max) attrs["dilations"] = ints_attr({g.dilation, g.dilation});
+      else attrs["count_include_pad"] = int_attr(g.count_pad ? 1 : 0);
+      const int64_t dilation = is_max ? g.dilation : 1;
+      const int64_t span = (g.k - 1) * dilation + 1;
+      auto out_size = [&](int64_t n) {
+        const int64_t room = n + 2 * g.pad - span;
+        int64_t o = (g.ceil ? (room + g.stride - 1) / g.stride : room / g.stride) + 1;
+        if (g.ceil && (o - 1) * g.stride >= n + g.pad) --o;  // a last window starting in the end padding is dropped
+        return o;
+      };
+      const int64_t oh = out_size(g.h), ow = out_size(g.w);
+      std::vector<float> want;
+      for (int64_t plane = 0; plane < 6; ++plane)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
+            int64_t count = 0;
+            for (int64_t ky = 0; ky < g.k; ++ky)
+              for (int64_t kx = 0; kx < g.k; ++kx) {
+                const int64_t iy = oy * g.stride - g.pad + ky * dilation, ix = ox * g.stride - g.pad + kx * dilation;
+                if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) {
+                  const float v = xv[(plane * g.h + iy) * g.w + ix];
+                  acc = is_max ? std::max(acc, v) : acc + v;
+                  ++count;
+                } else if (g.count_pad && iy < g.h + g.pad && ix < g.w + g.pad) {
+                  ++count;
+                }
+              }
+            want.push_back(is_max ? acc : acc / static_cast<float>(count));
+          }
+      for (int threads : {1, 2}) {
+        const Tensor y = unary(13, op, x, attrs).run(threads)[0];
+        REQUIRE(y.shape() == Shape{2, 3, oh, ow});
+        CHECK(std::memcmp(y.data<float>(), want.data(), want.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("test_ops: Transpose moves every element where its perm says, for any element size") {
+  // The kernel merges dims the source walks together and copies whole rows when it can: check it
+  // element by element against the definition, for every perm of rank 4 and a shuffle's rank 5.
+  auto check = [](const Shape& shape, const std::vector<int64_t>& perm, DType dtype) {
+    CAPTURE(shape_str(shape));
+    CAPTURE(shape_str(perm));
+    CAPTURE(dtype_name(dtype));
+    Tensor x(dtype, shape);
+    auto* bytes = static_cast<uint8_t*>(x.raw());
+    for (size_t i = 0; i < static_cast<size_t>(x.numel()) * dtype_size(dtype); ++i) bytes[i] = static_cast<uint8_t>(i * 7 + i / 251);
+    Net n(13);
+    n.add("Transpose", {"x"}, {"y"}, {{"perm", ints_attr(perm)}});
+    n.input("x", x);
+    n.output("y", dtype);
+    const size_t rank = shape.size(), elem = dtype_size(dtype);
+    Shape out(rank);
+    for (size_t d = 0; d < rank; ++d) out[d] = shape[static_cast<size_t>(perm[d])];
+    std::vector<int64_t> in_strides(rank, 1);
+    for (size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * shape[d];
+    std::vector<uint8_t> want;
+    std::vector<int64_t> idx(rank, 0);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      int64_t off = 0;
+      for (size_t d = 0; d < rank; ++d) off += idx[d] * in_strides[static_cast<size_t>(perm[d])];
+      want.insert(want.end(), bytes + off * static_cast<int64_t>(elem), bytes + (off + 1) * static_cast<int64_t>(elem));
+      for (size_t d = rank; d-- > 0;) {
+        if (++idx[d] < out[d]) break;
+        idx[d] = 0;
+      }
+    }
+    for (int threads : {1, 3}) {
+      const Tensor y = n.run(threads)[0];
+      REQUIRE(y.shape() == out);
+      CHECK(std::memcmp(y.raw(), want.data(), want.size()) == 0);
+    }
+  };
+  std::vector<int64_t> perm{0, 1, 2, 3};
+  do {
+    for (DType dtype : {DType::f32, DType::u8, DType::i64}) {
+      check({2, 3, 1, 5}, perm, dtype);
+      check({3, 40, 37, 2}, perm, dtype);
+    }
+  } while (std::next_permutation(perm.begin(), perm.end()));
+  check({8, 2, 58, 28, 28}, {0, 2, 1, 3, 4}, DType::f32);  // ShuffleNet's channel shuffle
+  check({1, 1, 1}, {2, 0, 1}, DType::f32);
+  check({}, {}, DType::f32);
 }

@@ -170,38 +170,66 @@ void run_Transpose(RunContext& ctx) {
   const Tensor& x = *ctx.in[0];
   Tensor& y = *ctx.out[0];
   const size_t rank = x.rank();
-  auto perm = transpose_perm(ctx.node, rank);
-  auto in_strides = row_major_strides(x.shape());
-  std::vector<int64_t> src_stride(rank);
-  for (size_t d = 0; d < rank; ++d) src_stride[d] = in_strides[static_cast<size_t>(perm[d])];
-  const Shape& os = y.shape();
+  const auto perm = transpose_perm(ctx.node, rank);
+  const auto in_strides = row_major_strides(x.shape());
   const size_t elem = dtype_size(x.dtype());
   const auto* src = static_cast<const std::byte*>(x.raw());
   auto* dst = static_cast<std::byte*>(y.raw());
-  int64_t total = y.numel();
-  if (total == 0) return;
-  if (rank == 0) {
-    std::memcpy(dst, src, elem);
+  if (y.numel() == 0) return;
+  // The output's dims with the source stride of each, dims of size 1 dropped and neighbours merged
+  // when the source also walks them as one (channel shuffles become copies of whole planes).
+  std::vector<int64_t> count, step;
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t n = y.shape()[d], stride = in_strides[static_cast<size_t>(perm[d])];
+    if (n == 1) continue;
+    if (!count.empty() && step.back() == stride * n) {
+      count.back() *= n;
+      step.back() = stride;
+    } else {
+      count.push_back(n);
+      step.push_back(stride);
+    }
+  }
+  if (count.empty() || (count.size() == 1 && step[0] == 1)) {  // the same order: one copy
+    std::memcpy(dst, src, static_cast<size_t>(y.numel()) * elem);
     return;
   }
-  std::vector<int64_t> idx(rank, 0);
-  int64_t inner = os[rank - 1], inner_stride = src_stride[rank - 1];
-  for (int64_t done = 0; done < total; done += inner) {
-    int64_t off = 0;
-    for (size_t d = 0; d + 1 < rank; ++d) off += idx[d] * src_stride[d];
-    if (elem == 4) {
-      const float* s = reinterpret_cast<const float*>(src) + off;
-      float* o = reinterpret_cast<float*>(dst) + done;
-      for (int64_t i = 0; i < inner; ++i) o[i] = s[i * inner_stride];
-    } else {
-      for (int64_t i = 0; i < inner; ++i)
-        std::memcpy(dst + static_cast<size_t>(done + i) * elem, src + static_cast<size_t>(off + i * inner_stride) * elem, elem);
+  // Rows of the last merged dim, copied whole when the source holds them contiguously.
+  const size_t outer_dims = count.size() - 1;
+  const int64_t inner = count.back(), inner_step = step.back();
+  const int64_t rows = y.numel() / inner;
+  const size_t row_bytes = static_cast<size_t>(inner) * elem;
+  auto copy_rows = [&](int64_t first, int64_t last) {
+    std::vector<int64_t> idx(outer_dims);
+    int64_t rest = first;
+    for (size_t d = outer_dims; d-- > 0;) {
+      idx[d] = rest % count[d];
+      rest /= count[d];
     }
-    for (size_t d = rank - 1; d-- > 0;) {
-      if (++idx[d] < os[d]) break;
-      idx[d] = 0;
+    for (int64_t r = first; r < last; ++r) {
+      int64_t off = 0;
+      for (size_t d = 0; d < outer_dims; ++d) off += idx[d] * step[d];
+      std::byte* out = dst + static_cast<size_t>(r) * row_bytes;
+      const std::byte* in = src + static_cast<size_t>(off) * elem;
+      if (inner_step == 1) {
+        std::memcpy(out, in, row_bytes);
+      } else if (elem == 4) {
+        const auto* s = reinterpret_cast<const float*>(in);
+        auto* o = reinterpret_cast<float*>(out);
+        for (int64_t i = 0; i < inner; ++i) o[i] = s[i * inner_step];
+      } else {
+        for (int64_t i = 0; i < inner; ++i) std::memcpy(out + static_cast<size_t>(i) * elem, in + static_cast<size_t>(i * inner_step) * elem, elem);
+      }
+      for (size_t d = outer_dims; d-- > 0;) {
+        if (++idx[d] < count[d]) break;
+        idx[d] = 0;
+      }
     }
-  }
+  };
+  // Blocks of about 64 KiB per task; copies, so the split does not change any value.
+  const int64_t rows_per_task = std::max<int64_t>(1, static_cast<int64_t>((size_t{64} << 10) / std::max<size_t>(row_bytes, 1)));
+  const int64_t tasks = (rows + rows_per_task - 1) / rows_per_task;
+  ctx.pool.parallel_for(tasks, [&](int64_t t) { copy_rows(t * rows_per_task, std::min(rows, (t + 1) * rows_per_task)); });
 }
 
 void infer_Concat(InferContext& ctx) {

@@ -23,6 +23,21 @@ void infer_window_pool(InferContext& ctx) {
   if (ctx.node.outputs.size() > 1) ctx.out.push_back(TensorType{DType::i64, out});
 }
 
+// The outputs of a window whose taps are all inside the input: the columns [lo, hi) of output rows
+// whose windows are inside vertically (empty ranges when none).
+struct Interior {
+  int64_t lo = 0, hi = 0;
+};
+Interior interior_columns(const Window2d& w) {
+  Interior c;
+  c.lo = (w.pad_left + w.stride_w - 1) / w.stride_w;  // first ox with ox * stride - pad >= 0
+  const int64_t last_tap = (w.kernel_w - 1) * w.dilation_w;
+  const int64_t room = w.in_w - 1 - last_tap + w.pad_left;  // ox * stride <= room
+  c.hi = room < 0 ? 0 : std::min(w.out_w, room / w.stride_w + 1);
+  c.hi = std::max(c.hi, c.lo);
+  return c;
+}
+
 template <bool is_max> void run_window_pool(RunContext& ctx) {
   const Tensor& x = *ctx.in[0];
   Window2d w = window_geometry(ctx.node, ctx.opset, x.shape(), ctx.node.attr_ints("kernel_shape"), true);
@@ -30,33 +45,63 @@ template <bool is_max> void run_window_pool(RunContext& ctx) {
   const int64_t planes = x.dim(0) * x.dim(1);
   const float* px = x.data<float>();
   float* py = ctx.out[0]->data<float>();
+  const Interior columns = interior_columns(w);
+  const float start = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
   ctx.pool.parallel_for(planes, [&](int64_t p) {
     const float* in = px + p * w.in_h * w.in_w;
     float* out = py + p * w.out_h * w.out_w;
-    for (int64_t oy = 0; oy < w.out_h; ++oy) {
-      for (int64_t ox = 0; ox < w.out_w; ++ox) {
-        float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
-        int64_t count = 0;
-        for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
-          int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
-          for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
-            int64_t ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
-            bool inside = iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w;
-            if (inside) {
-              float v = in[iy * w.in_w + ix];
-              acc = is_max ? std::max(acc, v) : acc + v;
-              ++count;
-            } else if (!is_max && count_pad) {
-              // Padding counts only inside the padded extent, not beyond it (ceil_mode overhang).
-              bool in_padded = iy >= -w.pad_top && iy < w.in_h + w.pad_bottom && ix >= -w.pad_left &&
-                               ix < w.in_w + w.pad_right;
-              if (in_padded) ++count;
-            }
+    // One output from its taps in (ky, kx) order, skipping those outside the input.
+    auto general = [&](int64_t oy, int64_t ox) {
+      float acc = start;
+      int64_t count = 0;
+      for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
+        int64_t iy = oy * w.stride_h - w.pad_top + ky * w.dilation_h;
+        for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+          int64_t ix = ox * w.stride_w - w.pad_left + kx * w.dilation_w;
+          bool inside = iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w;
+          if (inside) {
+            float v = in[iy * w.in_w + ix];
+            acc = is_max ? std::max(acc, v) : acc + v;
+            ++count;
+          } else if (!is_max && count_pad) {
+            // Padding counts only inside the padded extent, not beyond it (ceil_mode overhang).
+            bool in_padded = iy >= -w.pad_top && iy < w.in_h + w.pad_bottom && ix >= -w.pad_left &&
+                             ix < w.in_w + w.pad_right;
+            if (in_padded) ++count;
           }
         }
-        if (!is_max) acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
-        out[oy * w.out_w + ox] = acc;
       }
+      if (!is_max) acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+      out[oy * w.out_w + ox] = acc;
+    };
+    for (int64_t oy = 0; oy < w.out_h; ++oy) {
+      const int64_t iy0 = oy * w.stride_h - w.pad_top;
+      const bool rows_inside = iy0 >= 0 && iy0 + (w.kernel_h - 1) * w.dilation_h < w.in_h;
+      if (!rows_inside || columns.lo >= columns.hi) {
+        for (int64_t ox = 0; ox < w.out_w; ++ox) general(oy, ox);
+        continue;
+      }
+      for (int64_t ox = 0; ox < columns.lo; ++ox) general(oy, ox);
+      // Inside: every tap is read, in the same (ky, kx) order per output as above, a row of
+      // outputs at a time (the same operations on each element, so the same values).
+      float* row_out = out + oy * w.out_w;
+      for (int64_t ox = columns.lo; ox < columns.hi; ++ox) row_out[ox] = start;
+      for (int64_t ky = 0; ky < w.kernel_h; ++ky) {
+        for (int64_t kx = 0; kx < w.kernel_w; ++kx) {
+          // The tap's input column for output column ox is ox * stride + shift (>= 0 inside).
+          const float* row = in + (iy0 + ky * w.dilation_h) * w.in_w;
+          const int64_t shift = kx * w.dilation_w - w.pad_left;
+          for (int64_t ox = columns.lo; ox < columns.hi; ++ox) {
+            const float v = row[ox * w.stride_w + shift];
+            row_out[ox] = is_max ? std::max(row_out[ox], v) : row_out[ox] + v;
+          }
+        }
+      }
+      if (!is_max) {
+        const auto count = static_cast<float>(w.kernel_h * w.kernel_w);
+        for (int64_t ox = columns.lo; ox < columns.hi; ++ox) row_out[ox] = row_out[ox] / count;
+      }
+      for (int64_t ox = columns.hi; ox < w.out_w; ++ox) general(oy, ox);
     }
   });
 }
