@@ -51,6 +51,7 @@ void Executor::plan() {
   folded_.clear();
   quantized_.clear();
   integer_chains_.clear();
+  movement_chains_.clear();
   if (options_.fuse_activations) {
     // Readers of each value among the steps still to run, and the last of them.
     std::vector<int> readers;
@@ -93,6 +94,7 @@ void Executor::plan() {
       s.outputs[0] = act.outputs[0];
       act.skipped = true;
     }
+    fuse_movement_chains();
   }
   last_use_.assign(value_names_.size(), -1);
   for (size_t i = 0; i < steps_.size(); ++i) {
@@ -278,7 +280,8 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       ictx.value.push_back(t);
       rctx.in.push_back(t);
     }
-    s.kernel->infer(ictx);
+    if (s.movement) s.movement->infer(ictx);
+    else s.kernel->infer(ictx);
     if (ictx.out.size() != s.outputs.size()) fail_input(s.node->describe() + ": wrong number of outputs");
     std::vector<Tensor> scratch(s.outputs.size());
     for (size_t o = 0; o < s.outputs.size(); ++o) {
@@ -297,7 +300,8 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       dst.reset(ictx.out[o].dtype, ictx.out[o].shape);
       rctx.out.push_back(&dst);
     }
-    s.kernel->run(rctx);
+    if (s.movement) s.movement->run(rctx);
+    else s.kernel->run(rctx);
     for (size_t o = 0; o < s.outputs.size(); ++o)
       if (s.outputs[o] >= 0) current[static_cast<size_t>(s.outputs[o])] = rctx.out[o];
     if (observer_) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "core/movement_chain.h"
 #include "core/op_registry.h"
 #include "core/thread_pool.h"
 
@@ -23,8 +24,9 @@ namespace mc {
 struct ExecutorOptions {
   int threads = 0;                // <= 0: all cores
   // Plan-time fusion: a BatchNormalization with constant parameters is folded into the Conv before
-  // it (the executor keeps its own folded weights; the model is not changed), and Relu/Clip run
-  // inside the producing Conv.
+  // it (the executor keeps its own folded weights; the model is not changed), Relu/Clip run inside
+  // the producing Conv, and groups of ops that only move elements run as one step of copies
+  // (executor_movement.cpp).
   bool fuse_activations = true;
   // Plan-time fusion of an int8 layer: DequantizeLinear (uint8/int8 activation) -> Conv (weight the
   // DequantizeLinear of a constant int8 tensor, float bias) -> [Relu | Clip] -> QuantizeLinear runs
@@ -71,6 +73,7 @@ class Executor {
     std::vector<int> outputs;  // value ids, -1 for omitted
     std::optional<FusedActivation> fused_activation;
     bool skipped = false;      // an activation fused into its producer
+    MovementChain* movement = nullptr;  // ops that only move elements, run as one (executor_movement.cpp)
   };
   // A Conv with a following BatchNormalization folded in: the node the step runs (the Conv with
   // its weight and bias inputs renamed, writing the BatchNormalization's output) and the folded
@@ -84,6 +87,7 @@ class Executor {
   void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void fuse_quantized_convs();
   void fuse_integer_chains(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
+  void fuse_movement_chains();
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
   void plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at);
@@ -120,6 +124,8 @@ class Executor {
   std::deque<QuantizedConv> quantized_;
   // ConvInteger -> Cast -> Mul [-> Add] chains run as one step: the nodes those steps run.
   std::deque<Node> integer_chains_;
+  // Groups of ops that only move elements, each run as one step.
+  std::deque<MovementChain> movement_chains_;
 };
 
 }  // namespace mc
