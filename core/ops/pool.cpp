@@ -1,6 +1,7 @@
 // Pooling: MaxPool, AveragePool (1-D/2-D windows), GlobalAveragePool. The Reduce ops are in reduce.cpp.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "core/ops/kernel_util.h"
 
@@ -91,10 +92,16 @@ template <bool is_max> void run_window_pool(RunContext& ctx) {
           // The tap's input column for output column ox is ox * stride + shift (>= 0 inside).
           const float* row = in + (iy0 + ky * w.dilation_h) * w.in_w;
           const int64_t shift = kx * w.dilation_w - w.pad_left;
-          for (int64_t ox = columns.lo; ox < columns.hi; ++ox) {
-            const float v = row[ox * w.stride_w + shift];
-            row_out[ox] = is_max ? std::max(row_out[ox], v) : row_out[ox] + v;
-          }
+          auto taps = [&](auto stride) {
+            for (int64_t ox = columns.lo; ox < columns.hi; ++ox) {
+              const float v = row[ox * stride + shift];
+              row_out[ox] = is_max ? std::max(row_out[ox], v) : row_out[ox] + v;
+            }
+          };
+          // Strides 1 and 2 as constants: the loop then vectorizes with plain loads and permutes.
+          if (w.stride_w == 1) taps(std::integral_constant<int64_t, 1>{});
+          else if (w.stride_w == 2) taps(std::integral_constant<int64_t, 2>{});
+          else taps(w.stride_w);
         }
       }
       if (!is_max) {
