@@ -5,6 +5,9 @@
 // last op ran, so a step joins only if no value of the group is read outside it before that point.
 // In ShuffleNetV2 a group is Concat -> Reshape -> Transpose -> Reshape -> Split: the branch that the
 // Split hands to a convolution is read before the next unit's Concat, which starts the next group.
+// A value a group reads both as elements and as an operand (a shape, axes, split sizes) leaves the
+// group unfused. In an invalid model, a group's error is raised where the group runs, so a later
+// op's error may be reported first; either way the model is refused with its op named.
 #include <algorithm>
 #include <map>
 
@@ -125,9 +128,11 @@ void Executor::fuse_movement_chains() {
           m.inputs.push_back(-1);
           continue;
         }
-        const bool is_new = local.find(v) == local.end();
         m.inputs.push_back(local_id(v));
-        if (is_new && is_movement_data_input(s.node->op, k) && !produced[static_cast<size_t>(v)]) inputs.push_back(v);
+        // Every value read as elements and computed outside is an input, whatever reads it first.
+        if (is_movement_data_input(s.node->op, k) && !produced[static_cast<size_t>(v)] &&
+            std::find(inputs.begin(), inputs.end(), v) == inputs.end())
+          inputs.push_back(v);
       }
       for (int v : s.outputs) m.outputs.push_back(v >= 0 ? local_id(v) : -1);
       chain_members.push_back(std::move(m));

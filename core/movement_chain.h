@@ -5,12 +5,14 @@
 // map from output positions to input positions: the executor (core/executor_movement.cpp) runs the
 // copies of that map directly, instead of writing and reading every intermediate tensor.
 //
-// The map is worked out from the ops' own kernels: the first run at new input shapes runs the
+// The map is worked out from the ops' own kernels: the first run at new input types runs the
 // group once on int64 tensors whose elements are their own (input, position) codes; where the
 // codes of the outputs continue each other, one memcpy covers them. Element types and shapes come
 // from the ops' own shape inference, with their own messages for invalid models. The copies are
 // split into tasks of fixed size, so the result is the same at any thread count (and nothing is
-// computed, so it is the elements themselves).
+// computed, so it is the elements themselves). When the copies would be short (a transpose that
+// moves single elements, as NCHW -> NHWC does), the group runs its members' kernels one after the
+// other instead. Plans are kept for the last four input types.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 
 #include "core/graph.h"
 #include "core/op_registry.h"
+#include "core/thread_pool.h"
 
 namespace mc {
 
@@ -45,26 +48,37 @@ class MovementChain {
   // The output types for the inputs in ctx.in (works out the copies at new input types).
   void infer(InferContext& ctx);
   // The copies, for the inputs of the last infer.
-  void run(RunContext& ctx) const;
+  void run(RunContext& ctx);
 
  private:
   struct Copy {
     int32_t input = 0, output = 0;
     int64_t from = 0, to = 0, count = 0;  // elements
   };
-  void plan(const std::vector<TensorType>& inputs);
+  // What runs for one set of input types: their output types, and either the copies (split into
+  // tasks: the first copy of each, and one past the last) or, when the copies would be too short to
+  // pay (a transpose that moves single elements), the members' own kernels one after the other.
+  struct Plan {
+    std::vector<TensorType> inputs, outputs;
+    std::vector<Copy> copies;
+    std::vector<size_t> task_start;
+    bool members = false;
+  };
+  Plan plan(const std::vector<TensorType>& inputs) const;
+  // Runs the members' inference (and, with `tensors`, their kernels) on the local values, each
+  // tensor released after its last reader unless it is an output of the group.
+  void run_members(const std::vector<const Tensor*>& constants, std::vector<TensorType>& types,
+                   std::vector<Tensor>* tensors, ThreadPool& pool) const;
 
   Node node_;
   int64_t opset_;
   std::vector<Member> members_;
   std::vector<const Tensor*> constants_;
   std::vector<int> inputs_, outputs_;
-  // For the inputs last seen: their types, the outputs' types, the copies, and the first copy of
-  // each task (and one past the last).
-  std::vector<TensorType> planned_for_;
-  std::vector<TensorType> output_types_;
-  std::vector<Copy> copies_;
-  std::vector<size_t> task_start_;
+  std::vector<int> last_reader_;  // per local value: the last member reading it (-1: none)
+  // Plans for the last few input types (a model run at alternating batch sizes keeps both).
+  std::vector<Plan> plans_;
+  size_t current_ = 0;
 };
 
 }  // namespace mc

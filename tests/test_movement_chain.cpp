@@ -128,3 +128,60 @@ TEST_CASE("test_movement_chain: an invalid shape in a chain is refused with the 
   CHECK(fused_error == unfused_error);
   CHECK(test::contains(fused_error, "group0"));
 }
+
+TEST_CASE("test_movement_chain: a constant read both as a shape and as elements is copied as elements") {
+  // An initializer Concat copies, read first or second, and also Reshape's shape when it holds -1.
+  for (int data_first : {0, 1}) {
+    for (int64_t value : {2, -1}) {
+      CAPTURE(data_first);
+      CAPTURE(value);
+      Model m;
+      m.opset = 13;
+      Graph& g = m.graph;
+      g.inputs.push_back(ValueInfo{"x", DType::i64, {2}, {""}, true});
+      g.initializers["s"] = ints({1}, {value});
+      if (data_first) {
+        g.initializers["flat"] = ints({1}, {-1});
+        g.nodes.push_back(Node{"cat", "Concat", {"x", "s"}, {"c"}, {{"axis", int_attr(0)}}});
+        g.nodes.push_back(Node{"reshape", "Reshape", {"c", value == -1 ? "s" : "flat"}, {"z"}, {}});
+      } else {
+        g.initializers["two"] = ints({1}, {2});
+        g.nodes.push_back(Node{"reshape", "Reshape", {"x", value == -1 ? "s" : "two"}, {"y"}, {}});
+        g.nodes.push_back(Node{"cat", "Concat", {"y", "s"}, {"z"}, {{"axis", int_attr(0)}}});
+      }
+      g.outputs.push_back(ValueInfo{"z", DType::i64, {}, {}, false});
+      const Tensor x = ints({2}, {7, 9});
+      Executor fused(m, ExecutorOptions{2, true});
+      const auto ops = fused.planned_ops();
+      // -1: the same initializer is the Reshape's shape and Concat's data; such a group is left as
+      // it is (the ops run one by one). 2: the shape is another initializer, and the group fuses.
+      CHECK(std::count(ops.begin(), ops.end(), "MovementChain") == (value == -1 ? 0 : 1));
+      const Tensor z = fused.run({x})[0];
+      CHECK(z.to_int64_vector() == std::vector<int64_t>{7, 9, value});
+    }
+  }
+}
+
+TEST_CASE("test_movement_chain: a transpose moving single elements runs its own kernels, at alternating shapes") {
+  // NCHW -> NHWC then flattened, as detection heads do: every element its own copy, so the group
+  // runs the members' kernels; batch sizes alternating keep both plans.
+  Model m;
+  m.opset = 13;
+  Graph& g = m.graph;
+  g.inputs.push_back(ValueInfo{"x", DType::f32, {-1, 6, 5, 7}, {"N", "", "", ""}, true});
+  g.initializers["rows"] = ints({3}, {0, -1, 3});
+  g.nodes.push_back(Node{"nhwc", "Transpose", {"x"}, {"t"}, {{"perm", ints_attr({0, 2, 3, 1})}}});
+  g.nodes.push_back(Node{"rows", "Reshape", {"t", "rows"}, {"r"}, {}});
+  g.nodes.push_back(Node{"act", "Relu", {"r"}, {"y"}, {}});
+  g.outputs.push_back(ValueInfo{"y", DType::f32, {}, {}, false});
+  Executor unfused(m, ExecutorOptions{1, false});
+  Executor fused(m, ExecutorOptions{3, true});
+  const auto ops = fused.planned_ops();
+  CHECK(std::count(ops.begin(), ops.end(), "MovementChain") == 1);
+  for (int64_t batch : {2, 3, 2, 3}) {
+    const Tensor x = input(DType::f32, {batch, 6, 5, 7}, static_cast<uint32_t>(batch));
+    const Tensor want = unfused.run({x})[0];
+    const Tensor got = fused.run({x})[0];
+    CHECK(test::same_bits(got, want));
+  }
+}
