@@ -183,7 +183,8 @@ void MovementChain::run(RunContext& ctx) {
     run_members(constants, types, &values, ctx.pool);
     for (size_t o = 0; o < outputs_.size(); ++o) {
       const Tensor& t = values[static_cast<size_t>(outputs_[o])];
-      std::memcpy(ctx.out[o]->raw(), t.raw(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
+      const size_t bytes = static_cast<size_t>(t.numel()) * dtype_size(t.dtype());
+      if (bytes > 0) std::memcpy(ctx.out[o]->raw(), t.raw(), bytes);
     }
     return;
   }
