@@ -52,7 +52,6 @@ void Executor::plan() {
   quantized_.clear();
   integer_chains_.clear();
   movement_chains_.clear();
-  fake_quantizations_.clear();
   if (options_.fuse_activations) {
     // Readers of each value among the steps still to run, and the last of them.
     std::vector<int> readers;
@@ -76,8 +75,6 @@ void Executor::plan() {
       fuse_quantized_convs();
       count_readers();
       fuse_integer_chains(readers, reader_step);
-      count_readers();
-      fuse_fake_quantization(readers, reader_step);
       count_readers();
     }
     // Conv -> Relu, Clip, HardSigmoid, HardSwish, LeakyRelu, Sigmoid or Tanh (also after a folded

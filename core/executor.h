@@ -88,7 +88,6 @@ class Executor {
   void fuse_quantized_convs();
   void fuse_integer_chains(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void fuse_movement_chains();
-  void fuse_fake_quantization(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
   void plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at);
@@ -125,8 +124,6 @@ class Executor {
   std::deque<QuantizedConv> quantized_;
   // ConvInteger -> Cast -> Mul [-> Add] chains run as one step: the nodes those steps run.
   std::deque<Node> integer_chains_;
-  // QuantizeLinear -> DequantizeLinear pairs run as one step: the nodes those steps run.
-  std::deque<Node> fake_quantizations_;
   // Groups of ops that only move elements, each run as one step.
   std::deque<MovementChain> movement_chains_;
 };

@@ -16,7 +16,6 @@
 #include <type_traits>
 
 #include "core/ops/kernel_util.h"
-#include "core/ops/quantize_dequantize.h"
 
 namespace mc {
 
@@ -224,55 +223,6 @@ void run_DequantizeLinear(RunContext& ctx) {
     case DType::i32: dequantize<int32_t>(ctx); break;
     default: fail_internal(ctx.node.describe() + ": unexpected type");
   }
-}
-
-// --- QuantizeLinear -> DequantizeLinear as one step (core/ops/quantize_dequantize.h) -------------
-
-namespace {
-
-void infer_QuantizeDequantize(InferContext& ctx) {
-  const TensorType& x = ctx.input(0);
-  if (x.dtype != DType::f32 && x.dtype != DType::i32)
-    ctx.fail(std::string("x must be float32 or int32, got ") + dtype_name(x.dtype));
-  ctx.out = {TensorType{DType::f32, x.shape}};
-}
-
-int32_t optional_zero_point(const RunContext& ctx, size_t input) {
-  return ctx.node.has_input(input) && ctx.in[input] ? static_cast<int32_t>(ctx.in[input]->to_int64_vector().at(0)) : 0;
-}
-
-template <class X, class Q> void quantize_dequantize(RunContext& ctx) {
-  const X* x = ctx.in[0]->data<X>();
-  const float scale = ctx.in[1]->data<float>()[0], dequantize_scale = ctx.in[3]->data<float>()[0];
-  const int32_t zero_point = optional_zero_point(ctx, 2), dequantize_zero_point = optional_zero_point(ctx, 4);
-  float* y = ctx.out[0]->data<float>();
-  const int64_t n = ctx.in[0]->numel();
-  for_each_channel_run(n, QuantLayout{1, n}, ctx.pool, [&](int64_t begin, int64_t end, int64_t) {
-    const X* __restrict from = x;
-    float* __restrict to = y;
-    for (int64_t i = begin; i < end; ++i) {
-      const Q q = saturate_round<Q>(from[i], scale, zero_point);
-      to[i] = static_cast<float>(static_cast<int32_t>(q) - dequantize_zero_point) * dequantize_scale;
-    }
-  });
-}
-
-void run_QuantizeDequantize(RunContext& ctx) {
-  const bool to_int8 = ctx.node.attr_int("quantized_type", static_cast<int64_t>(DType::u8)) == static_cast<int64_t>(DType::i8);
-  if (ctx.in[0]->dtype() == DType::f32) {
-    if (to_int8) quantize_dequantize<float, int8_t>(ctx);
-    else quantize_dequantize<float, uint8_t>(ctx);
-  } else {
-    if (to_int8) quantize_dequantize<int32_t, int8_t>(ctx);
-    else quantize_dequantize<int32_t, uint8_t>(ctx);
-  }
-}
-
-}  // namespace
-
-const OpKernel& quantize_dequantize_kernel() {
-  static const OpKernel kernel{"QuantizeDequantize", 10, infer_QuantizeDequantize, run_QuantizeDequantize, Fusion::none};
-  return kernel;
 }
 
 }  // namespace mc
