@@ -61,13 +61,13 @@ std::vector<std::byte> make_npy(const std::string& dict, size_t data_bytes, int 
   return to_bytes(file);
 }
 
-void write_file(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+void image_write_file(const std::filesystem::path& path, std::span<const std::byte> bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   REQUIRE(f.good());
 }
 
-void write_text(const std::filesystem::path& path, const std::string& text) { write_file(path, to_bytes(text)); }
+void write_text(const std::filesystem::path& path, const std::string& text) { image_write_file(path, to_bytes(text)); }
 
 ImageU8 synthetic_image(int width, int height, const std::function<uint8_t(int x, int y, int c)>& pixel) {
   ImageU8 img;
@@ -361,7 +361,7 @@ TEST_CASE("test_image_io: corrupt JPEG data is an input error naming the file") 
   std::vector<std::byte> half(real.begin(), real.begin() + static_cast<std::ptrdiff_t>(real.size() / 2));
   error_message_of([&] { mc::decode_jpeg(half, "half.jpg"); }, ErrorKind::input, "half.jpg: corrupt or truncated JPEG");
   const std::string half_path = (tmp.path / "half.jpg").string();
-  write_file(half_path, half);
+  image_write_file(half_path, half);
   error_message_of([&] { mc::load_image_batch({half_path}, mc::ImageConfig{}); }, ErrorKind::input, half_path + ": ");
 
   // Only the first bytes (the header survives, the scan does not).

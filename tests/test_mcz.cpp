@@ -25,7 +25,7 @@ using mc::test::same_bits;
 
 namespace {
 
-std::span<const std::byte> bytes_of(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
+std::span<const std::byte> mcz_bytes_of(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
 
 std::vector<std::byte> compress(const Model& m, const std::string& recipe) {
   CompressedModel c = run_recipe(recipe, m);
@@ -38,12 +38,12 @@ std::vector<std::byte> compress(const Model& m, const std::string& recipe) {
 
 TEST_CASE("test_mcz: checksums match their published check values") {
   std::string digits = "123456789";
-  CHECK(crc32c(bytes_of(digits)) == 0xE3069283u);
-  CHECK(crc32c(bytes_of("")) == 0u);
-  CHECK(sha256_hex(bytes_of("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  CHECK(sha256_hex(bytes_of("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(crc32c(mcz_bytes_of(digits)) == 0xE3069283u);
+  CHECK(crc32c(mcz_bytes_of("")) == 0u);
+  CHECK(sha256_hex(mcz_bytes_of("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex(mcz_bytes_of("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   std::string long_input(1000, 'a');
-  CHECK(sha256_hex(bytes_of(long_input)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+  CHECK(sha256_hex(mcz_bytes_of(long_input)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 
 TEST_CASE("test_mcz: float16 conversion is exact both ways and rounds to nearest even") {

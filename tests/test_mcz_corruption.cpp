@@ -102,7 +102,7 @@ constexpr uint32_t graph_kind = 1, tensors_kind = 2, payload_kind = 3, metadata_
 
 // What reading and decoding `file` throws. Anything but an mc::Error (a std::bad_alloc, an
 // AllocationTooLarge, ...) propagates and fails the calling test; no error at all fails it too.
-Error load_error(const std::vector<std::byte>& file, const std::string& name = "t.mcz") {
+Error corrupt_load_error(const std::vector<std::byte>& file, const std::string& name = "t.mcz") {
   try {
     AllocationLimit limit(64u << 20);  // the files here are a few KB; decoding them needs far less
     McFile f = read_mcz(file, name);
@@ -117,7 +117,7 @@ Error load_error(const std::vector<std::byte>& file, const std::string& name = "
 // A macro, not a function, so that a failure reports the line of the case.
 #define CHECK_FAILS(file, expected_kind, message_part)                                      \
   do {                                                                                      \
-    const Error e_ = load_error(file);                                                      \
+    const Error e_ = corrupt_load_error(file);                                                      \
     CHECK(e_.kind() == (expected_kind));                                                    \
     CHECK_MESSAGE(contains(e_.what(), message_part), "message: " << std::string(e_.what())); \
   } while (0)
@@ -515,7 +515,7 @@ TEST_CASE("test_mcz_corruption: truncation at every byte is an input error namin
   for (size_t cut = 0; cut < file.size(); ++cut) {
     CAPTURE(cut);
     const std::vector<std::byte> prefix(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(cut));
-    const Error e = load_error(prefix);
+    const Error e = corrupt_load_error(prefix);
     CHECK(e.kind() == ErrorKind::input);
     const std::string expected = cut == 0 ? "empty file"
                                  : cut < table_end ? "truncated while reading"
@@ -553,7 +553,7 @@ TEST_CASE("test_mcz_corruption: truncation at every section boundary fails even 
     // trailer or sections are still noticed.
     store_u64(prefix, 16, prefix.size());
     refresh_checksums(prefix);
-    const Error e = load_error(prefix);
+    const Error e = corrupt_load_error(prefix);
     CHECK(e.kind() == ErrorKind::input);
     CHECK_MESSAGE((contains(e.what(), "bad trailer") || contains(e.what(), "points outside the file") ||
                    contains(e.what(), "truncated") || contains(e.what(), "checksum mismatch")),
@@ -569,7 +569,7 @@ TEST_CASE("test_mcz_corruption: a flipped bit anywhere is detected, and the mess
     for (int bit = 0; bit < 8; ++bit) {
       CAPTURE(at);
       CAPTURE(bit);
-      const Error e = load_error(flipped(file, at, bit));
+      const Error e = corrupt_load_error(flipped(file, at, bit));
       const std::string what = e.what();
       if (at < 8) {
         CHECK(e.kind() == ErrorKind::input);
@@ -1086,7 +1086,7 @@ TEST_CASE("test_mcz_corruption: zero-element tensors round-trip") {
 TEST_CASE("test_mcz_corruption: every golden case fails with its kind and message") {
   for (const auto& g : mcz_goldens) {
     CAPTURE(g.file);
-    const Error e = load_error(g.make(), g.file);
+    const Error e = corrupt_load_error(g.make(), g.file);
     CHECK(e.kind() == g.kind);
     CHECK_MESSAGE(contains(e.what(), g.message_part), std::string(e.what()));
     CHECK_MESSAGE(contains(e.what(), g.file), std::string(e.what()));
@@ -1109,7 +1109,7 @@ TEST_CASE("test_mcz_corruption: golden must-fail files fail as documented") {
     // The files are kept as they were made (a regression set, like zstd's
     // tests/golden-decompression-errors): a writer change only warns that they could be refreshed.
     WARN_MESSAGE(on_disk == g.make(), "stale golden file; regenerate with MCOMPRESS_REGENERATE_GOLDEN=1");
-    const Error e = load_error(on_disk, path);
+    const Error e = corrupt_load_error(on_disk, path);
     CHECK(e.kind() == g.kind);
     CHECK_MESSAGE(contains(e.what(), g.message_part), std::string(e.what()));
   }

@@ -64,7 +64,7 @@ Model shuffle_model(int64_t channels, int64_t h, int64_t w, int variant) {
   return m;
 }
 
-Tensor input(DType type, Shape shape, uint32_t seed) {
+Tensor shuffle_input(DType type, Shape shape, uint32_t seed) {
   Tensor t(type, shape);
   uint32_t s = seed;
   for (int64_t i = 0; i < t.numel(); ++i) {
@@ -95,7 +95,7 @@ TEST_CASE("test_movement_chain: a channel shuffle runs as one step, its outputs 
       // Two shapes, twice each: a new shape works out new copies; the arena's second run reuses them.
       for (const Shape& shape : {Shape{2, 10, 9, 64}, Shape{5, 10, 9, 64}, Shape{2, 10, 9, 64}}) {
         CAPTURE(shape_str(shape));
-        const Tensor x = input(type, shape, static_cast<uint32_t>(shape[3]));
+        const Tensor x = shuffle_input(type, shape, static_cast<uint32_t>(shape[3]));
         const std::vector<Tensor> want = unfused.run({x});
         for (int run = 0; run < 2; ++run) {
           const std::vector<Tensor> got = e.run({x});
@@ -109,7 +109,7 @@ TEST_CASE("test_movement_chain: a channel shuffle runs as one step, its outputs 
 
 TEST_CASE("test_movement_chain: an invalid shape in a chain is refused with the op's own message") {
   const Model m = shuffle_model(10, 5, 7, 4);
-  const Tensor x = input(DType::f32, {2, 10, 5, 7}, 3);
+  const Tensor x = shuffle_input(DType::f32, {2, 10, 5, 7}, 3);
   Executor fused(m, ExecutorOptions{2, true});
   const auto ops = fused.planned_ops();
   CHECK(std::count(ops.begin(), ops.end(), "MovementChain") >= 1);
@@ -179,7 +179,7 @@ TEST_CASE("test_movement_chain: a transpose moving single elements runs its own 
   const auto ops = fused.planned_ops();
   CHECK(std::count(ops.begin(), ops.end(), "MovementChain") == 1);
   for (int64_t batch : {2, 3, 2, 3}) {
-    const Tensor x = input(DType::f32, {batch, 6, 5, 7}, static_cast<uint32_t>(batch));
+    const Tensor x = shuffle_input(DType::f32, {batch, 6, 5, 7}, static_cast<uint32_t>(batch));
     const Tensor want = unfused.run({x})[0];
     const Tensor got = fused.run({x})[0];
     CHECK(test::same_bits(got, want));

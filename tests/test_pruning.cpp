@@ -70,7 +70,7 @@ SyntheticLayer synthetic_layer(int64_t filters, int64_t k, int64_t samples, uint
 
 using test::expect_error;
 
-double output_error(const std::vector<FilterFit>& fits) {
+double pruning_output_error(const std::vector<FilterFit>& fits) {
   double total = 0;
   for (const auto& f : fits) total += f.abs_error;
   return total;
@@ -202,7 +202,7 @@ TEST_CASE("test_pruning: OBS pruning has a lower output error than magnitude pru
       for (int64_t k = 0; k < 32; ++k)
         if (obs_fits[static_cast<size_t>(f)].pruned[static_cast<size_t>(k)]) CHECK(obs_fits[static_cast<size_t>(f)].values[static_cast<size_t>(k)] == 0.0);
     }
-    obs_error = output_error(obs_fits);
+    obs_error = pruning_output_error(obs_fits);
     CHECK(obs_error < 0.7 * magnitude_error);
   }
 }
@@ -224,13 +224,13 @@ TEST_CASE("test_pruning: fits scored out of sample: unchanged on their own stati
   }
   auto held = fits;
   OutOfSampleScorer(fit.weight, fresh.gram).score(held);
-  CHECK(output_error(held) > 2 * output_error(fits));
+  CHECK(pruning_output_error(held) > 2 * pruning_output_error(fits));
   // With as many samples as needed the two agree far better.
   SyntheticLayer big = synthetic_layer(16, 48, 4000);
   auto big_fits = fit_filters(big.weight, big.gram, test::indices(16), o);
-  const double in_sample = output_error(big_fits);
+  const double in_sample = pruning_output_error(big_fits);
   OutOfSampleScorer(big.weight, fresh.gram).score(big_fits);
-  CHECK(output_error(big_fits) < 1.3 * in_sample);
+  CHECK(pruning_output_error(big_fits) < 1.3 * in_sample);
 }
 
 TEST_CASE("test_pruning: pruning with a covariance of one sample (no usable second moment) prunes by magnitude instead of failing") {

@@ -33,11 +33,11 @@ namespace {
 
 
 // A graph of one node: feeds become graph inputs, constants initializers.
-struct OneNode {
+struct QdqNode {
   Model model;
   std::vector<Tensor> feeds;
 
-  OneNode(int64_t opset, const std::string& op, std::vector<std::string> inputs) {
+  QdqNode(int64_t opset, const std::string& op, std::vector<std::string> inputs) {
     model.opset = opset;
     model.graph.nodes.push_back(Node{op + "_0", op, std::move(inputs), {"y"}, {}});
     model.graph.outputs.push_back(ValueInfo{"y", DType::f32, {}, {}, false});
@@ -59,7 +59,7 @@ const auto& check_error = test::expect_error;
 
 TEST_CASE("test_qdq: QuantizeLinear rounds halves to even and saturates") {
   const std::vector<float> x = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 2.4999f, 1000.0f, -1000.0f, 0.0f};
-  OneNode u8(13, "QuantizeLinear", {"x", "s", "z"});
+  QdqNode u8(13, "QuantizeLinear", {"x", "s", "z"});
   u8.feed("x", floats({10}, x));
   u8.constant("s", Tensor::scalar_f32(1.0f));
   u8.constant("z", Tensor::from_vector<uint8_t>({}, {128}));
@@ -67,7 +67,7 @@ TEST_CASE("test_qdq: QuantizeLinear rounds halves to even and saturates") {
   REQUIRE(y.dtype() == DType::u8);
   CHECK(y.to_int64_vector() == std::vector<int64_t>{128, 130, 130, 128, 126, 126, 130, 255, 0, 128});
 
-  OneNode i8(13, "QuantizeLinear", {"x", "s", "z"});
+  QdqNode i8(13, "QuantizeLinear", {"x", "s", "z"});
   i8.feed("x", floats({10}, x));
   i8.constant("s", Tensor::scalar_f32(0.5f));
   i8.constant("z", Tensor::from_vector<int8_t>({}, {-1}));
@@ -77,7 +77,7 @@ TEST_CASE("test_qdq: QuantizeLinear rounds halves to even and saturates") {
   CHECK(y.to_int64_vector() == std::vector<int64_t>{0, 2, 4, -2, -4, -6, 4, 127, -128, -1});
 
   // No zero point: uint8 with zero point 0; negative values saturate to 0.
-  OneNode none(10, "QuantizeLinear", {"x", "s"});
+  QdqNode none(10, "QuantizeLinear", {"x", "s"});
   none.feed("x", floats({3}, {-3.0f, 3.0f, 600.0f}));
   none.constant("s", Tensor::scalar_f32(2.0f));
   y = none.run();
@@ -86,24 +86,24 @@ TEST_CASE("test_qdq: QuantizeLinear rounds halves to even and saturates") {
 }
 
 TEST_CASE("test_qdq: DequantizeLinear computes (x - zero_point) * scale for uint8, int8 and int32") {
-  OneNode u8(10, "DequantizeLinear", {"x", "s", "z"});
+  QdqNode u8(10, "DequantizeLinear", {"x", "s", "z"});
   u8.feed("x", Tensor::from_vector<uint8_t>({4}, {0, 3, 128, 255}));
   u8.constant("s", Tensor::scalar_f32(2.0f));
   u8.constant("z", Tensor::from_vector<uint8_t>({}, {128}));
   CHECK(u8.run().to_float_vector() == std::vector<float>{-256, -250, 0, 254});
 
-  OneNode i8(13, "DequantizeLinear", {"x", "s"});
+  QdqNode i8(13, "DequantizeLinear", {"x", "s"});
   i8.feed("x", Tensor::from_vector<int8_t>({3}, {-128, 0, 127}));
   i8.constant("s", Tensor::scalar_f32(0.5f));
   CHECK(i8.run().to_float_vector() == std::vector<float>{-64, 0, 63.5f});
 
-  OneNode i32(13, "DequantizeLinear", {"x", "s", "z"});
+  QdqNode i32(13, "DequantizeLinear", {"x", "s", "z"});
   i32.feed("x", Tensor::from_vector<int32_t>({2}, {-100000, 7}));
   i32.constant("s", Tensor::scalar_f32(0.25f));
   i32.constant("z", Tensor::from_vector<int32_t>({}, {0}));
   CHECK(i32.run().to_float_vector() == std::vector<float>{-25000, 1.75f});
 
-  OneNode bad_i32(13, "DequantizeLinear", {"x", "s", "z"});
+  QdqNode bad_i32(13, "DequantizeLinear", {"x", "s", "z"});
   bad_i32.feed("x", Tensor::from_vector<int32_t>({1}, {1}));
   bad_i32.constant("s", Tensor::scalar_f32(1.0f));
   bad_i32.constant("z", Tensor::from_vector<int32_t>({}, {3}));
@@ -124,7 +124,7 @@ TEST_CASE("test_qdq: per-axis quantization matches a plain reference at any thre
       scales.push_back(0.02f + 0.01f * static_cast<float>(c));
       zps.push_back(static_cast<int8_t>(c * 7 - 10));
     }
-    OneNode q(13, "QuantizeLinear", {"x", "s", "z"});
+    QdqNode q(13, "QuantizeLinear", {"x", "s", "z"});
     q.feed("x", x);
     q.constant("s", floats({channels}, scales));
     q.constant("z", Tensor::from_vector<int8_t>({channels}, zps));
@@ -133,7 +133,7 @@ TEST_CASE("test_qdq: per-axis quantization matches a plain reference at any thre
     REQUIRE(y1.dtype() == DType::i8);
     CHECK(std::memcmp(y1.raw(), y3.raw(), y1.byte_size()) == 0);
 
-    OneNode dq(13, "DequantizeLinear", {"q", "s", "z"});
+    QdqNode dq(13, "DequantizeLinear", {"q", "s", "z"});
     dq.feed("q", y1);
     dq.constant("s", floats({channels}, scales));
     dq.constant("z", Tensor::from_vector<int8_t>({channels}, zps));
@@ -157,7 +157,7 @@ TEST_CASE("test_qdq: per-axis quantization matches a plain reference at any thre
 
 TEST_CASE("test_qdq: invalid scale and zero point shapes and types are errors naming the node") {
   auto make = [](int64_t opset, Tensor scale, Tensor zp) {
-    OneNode g(opset, "QuantizeLinear", {"x", "s", "z"});
+    QdqNode g(opset, "QuantizeLinear", {"x", "s", "z"});
     g.feed("x", Tensor(DType::f32, {2, 3}));
     g.constant("s", std::move(scale));
     g.constant("z", std::move(zp));
@@ -176,13 +176,13 @@ TEST_CASE("test_qdq: invalid scale and zero point shapes and types are errors na
   auto float_zp = make(13, Tensor::scalar_f32(1), Tensor::scalar_f32(0));
   check_error([&] { float_zp.run(); }, ErrorKind::input, "y_zero_point must be uint8 or int8");
   // DequantizeLinear: zero point type must match x.
-  OneNode dq(13, "DequantizeLinear", {"x", "s", "z"});
+  QdqNode dq(13, "DequantizeLinear", {"x", "s", "z"});
   dq.feed("x", Tensor::from_vector<int8_t>({1}, {1}));
   dq.constant("s", Tensor::scalar_f32(1));
   dq.constant("z", Tensor::from_vector<uint8_t>({}, {0}));
   check_error([&] { dq.run(); }, ErrorKind::input, "DequantizeLinear_0");
   // The ops do not exist before opset 10.
-  OneNode old_dq(9, "DequantizeLinear", {"x", "s"});
+  QdqNode old_dq(9, "DequantizeLinear", {"x", "s"});
   old_dq.feed("x", Tensor::from_vector<uint8_t>({1}, {1}));
   old_dq.constant("s", Tensor::scalar_f32(1));
   check_error([&] { old_dq.run(); }, ErrorKind::input, "before opset 10");
@@ -235,11 +235,11 @@ Model two_reader_model() {
 
 // Q then DQ of `values` with the parameters of `dq` (a DequantizeLinear the pass inserted).
 std::vector<float> round_trip(const Model& m, const Node& dq, const std::vector<float>& values) {
-  OneNode q(13, "QuantizeLinear", {"x", "s", "z"});
+  QdqNode q(13, "QuantizeLinear", {"x", "s", "z"});
   q.feed("x", floats({static_cast<int64_t>(values.size())}, values));
   q.constant("s", *m.graph.initializer(dq.inputs[1]));
   q.constant("z", *m.graph.initializer(dq.inputs[2]));
-  OneNode d(13, "DequantizeLinear", {"q", "s", "z"});
+  QdqNode d(13, "DequantizeLinear", {"q", "s", "z"});
   d.feed("q", q.run());
   d.constant("s", *m.graph.initializer(dq.inputs[1]));
   d.constant("z", *m.graph.initializer(dq.inputs[2]));
@@ -688,7 +688,7 @@ TEST_CASE("test_qdq: invalid QLinearConv, ConvInteger and Cast inputs are errors
   auto w = Tensor::from_vector<int8_t>({2, 1, 1, 1}, {1, -1});
   auto x = Tensor::from_vector<uint8_t>({1, 1, 2, 2}, {1, 2, 3, 4});
   SUBCASE("a per-channel x_zero_point") {
-    OneNode n(13, "QLinearConv", {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz"});
+    QdqNode n(13, "QLinearConv", {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz"});
     n.feed("x", x);
     n.constant("xs", Tensor::scalar_f32(0.1f));
     n.constant("xz", Tensor::from_vector<uint8_t>({2}, {0, 0}));
@@ -700,20 +700,20 @@ TEST_CASE("test_qdq: invalid QLinearConv, ConvInteger and Cast inputs are errors
     check_error([&] { n.run(); }, ErrorKind::input, "x_zero_point has shape [2]");
   }
   SUBCASE("a float x") {
-    OneNode n(13, "ConvInteger", {"x", "w"});
+    QdqNode n(13, "ConvInteger", {"x", "w"});
     n.feed("x", floats({1, 1, 2, 2}, {1, 2, 3, 4}));
     n.constant("w", w);
     check_error([&] { n.run(); }, ErrorKind::unsupported, "x and w must be uint8 or int8");
   }
   SUBCASE("a weight zero point of the wrong type") {
-    OneNode n(13, "ConvInteger", {"x", "w", "", "wz"});
+    QdqNode n(13, "ConvInteger", {"x", "w", "", "wz"});
     n.feed("x", x);
     n.constant("w", w);
     n.constant("wz", Tensor::from_vector<uint8_t>({}, {0}));
     check_error([&] { n.run(); }, ErrorKind::input, "w_zero_point must have the type");
   }
   SUBCASE("Cast to an integer type") {
-    OneNode n(13, "Cast", {"x"});
+    QdqNode n(13, "Cast", {"x"});
     n.node().attrs["to"] = int_attr(static_cast<int64_t>(DType::i32));
     n.feed("x", floats({2}, {1, 2}));
     check_error([&] { n.run(); }, ErrorKind::unsupported, "cast to int32 (ONNX type 6) is not supported");

@@ -156,7 +156,7 @@ void check_totals_are_sums(const Report& r) {
   CHECK(j["totals"]["ops"] == j["ops"]);
 }
 
-std::string write_text(const test::TempDir& dir, const std::string& file, const std::string& text) {
+std::string report_write_text(const test::TempDir& dir, const std::string& file, const std::string& text) {
   std::string path = (dir.path / file).string();
   std::ofstream(path) << text;
   return path;
@@ -172,7 +172,7 @@ std::string edited_table(const std::string& from, const std::string& to) {
 }
 
 // Runs the mcompress binary; returns its exit code, stderr in `err`, stdout in `out`.
-int run_cli(const std::string& args, std::string& out, std::string& err) {
+int report_run_cli(const std::string& args, std::string& out, std::string& err) {
   test::TempDir dir;
   std::string cmd = test::mcompress_binary() + " " + args + " >" + (dir.path / "out").string() + " 2>" + (dir.path / "err").string();
   int status = std::system(cmd.c_str());
@@ -275,7 +275,7 @@ TEST_CASE("test_report: invalid energy tables are rejected naming the file and t
   int n = 0;
   for (const auto& c : cases) {
     CAPTURE(c.expected);
-    std::string path = write_text(dir, "table" + std::to_string(n++) + ".json", c.text);
+    std::string path = report_write_text(dir, "table" + std::to_string(n++) + ".json", c.text);
     try {
       EnergyTable::load(path);
       FAIL("accepted");
@@ -474,44 +474,44 @@ TEST_CASE("test_report: the report command's output and errors") {
   write_binary_file(mcz, hybrid_mcz(false));
   std::string out, err;
 
-  CHECK(run_cli("report " + mcz, out, err) == 0);
+  CHECK(report_run_cli("report " + mcz, out, err) == 0);
   CHECK(out.find("conv") != std::string::npos);
   CHECK(out.find("int8:2+ternaryx2:2") != std::string::npos);
-  CHECK(run_cli("report " + mcz + " --json", out, err) == 0);
+  CHECK(report_run_cli("report " + mcz + " --json", out, err) == 0);
   nlohmann::ordered_json j = nlohmann::ordered_json::parse(out);
   CHECK(j["ops"]["ternary_adds"] == 47 * 64);
 
   const std::string json_out = (dir.path / "r.json").string();
-  CHECK(run_cli("report " + mcz + " -o " + json_out + " --quiet", out, err) == 0);
+  CHECK(report_run_cli("report " + mcz + " -o " + json_out + " --quiet", out, err) == 0);
   CHECK(out.empty());
   CHECK(std::filesystem::exists(json_out));
-  CHECK(run_cli("report " + mcz + " -o " + json_out, out, err) == 5);
+  CHECK(report_run_cli("report " + mcz + " -o " + json_out, out, err) == 5);
   CHECK(err.rfind("mcompress: error: " + json_out + ": already exists", 0) == 0);
-  CHECK(run_cli("report " + mcz + " -o " + json_out + " --force", out, err) == 0);
+  CHECK(report_run_cli("report " + mcz + " -o " + json_out + " --force", out, err) == 0);
 
-  CHECK(run_cli("report " + (dir.path / "missing.mcz").string(), out, err) == 3);
+  CHECK(report_run_cli("report " + (dir.path / "missing.mcz").string(), out, err) == 3);
   CHECK(err.find("missing.mcz") != std::string::npos);
   const std::string onnx = (dir.path / "tiny.onnx").string();
   std::string model = serialize_onnx(test::tiny_conv_model());
-  write_text(dir, "tiny.onnx", model);
-  CHECK(run_cli("report " + onnx, out, err) == 3);
+  report_write_text(dir, "tiny.onnx", model);
+  CHECK(report_run_cli("report " + onnx, out, err) == 3);
   CHECK(err.find("not a .mcz file") != std::string::npos);
 
-  const std::string table = write_text(dir, "table.json", edited_table("\"fp32\": 0.9", "\"fp32\": -1"));
-  CHECK(run_cli("report " + mcz + " --energy-table " + table, out, err) == 3);
+  const std::string table = report_write_text(dir, "table.json", edited_table("\"fp32\": 0.9", "\"fp32\": -1"));
+  CHECK(report_run_cli("report " + mcz + " --energy-table " + table, out, err) == 3);
   CHECK(err.find("add.fp32") != std::string::npos);
-  const std::string cheap = write_text(dir, "cheap.json", edited_table("\"fp32\": 0.9", "\"fp32\": 0.5"));
-  CHECK(run_cli("report " + mcz + " --json --energy-table " + cheap, out, err) == 0);
+  const std::string cheap = report_write_text(dir, "cheap.json", edited_table("\"fp32\": 0.9", "\"fp32\": 0.5"));
+  CHECK(report_run_cli("report " + mcz + " --json --energy-table " + cheap, out, err) == 0);
   CHECK(nlohmann::ordered_json::parse(out)["energy_pj_original"].get<double>() == doctest::Approx(6912 * 4.2));
 
-  CHECK(run_cli("report " + mcz + " --json -o -", out, err) == 2);
+  CHECK(report_run_cli("report " + mcz + " --json -o -", out, err) == 2);
   // --html writes a self-contained page, and like every output never replaces a file without --force.
   const std::string page = (dir.path / "r.html").string();
-  CHECK(run_cli("report " + mcz + " --html " + page + " --quiet", out, err) == 0);
+  CHECK(report_run_cli("report " + mcz + " --html " + page + " --quiet", out, err) == 0);
   std::stringstream html;
   html << std::ifstream(page).rdbuf();
   CHECK(html.str().rfind("<!DOCTYPE html>", 0) == 0);
   CHECK(html.str().find("int8:2 + ternaryx2:2") != std::string::npos);
-  CHECK(run_cli("report " + mcz + " --html " + page, out, err) == 5);
+  CHECK(report_run_cli("report " + mcz + " --html " + page, out, err) == 5);
   CHECK(err.find("already exists") != std::string::npos);
 }

@@ -86,7 +86,7 @@ std::vector<SweepPart> split(const SweepTable& table, int64_t count) {
   return parts;
 }
 
-std::vector<std::byte> bytes_of(const Json& j) {
+std::vector<std::byte> shard_bytes_of(const Json& j) {
   const std::string text = j.dump(2);
   const auto* b = reinterpret_cast<const std::byte*>(text.data());
   return {b, b + text.size()};
@@ -97,7 +97,7 @@ std::vector<NamedPart> written(const std::vector<SweepPart>& parts) {
   std::vector<NamedPart> named;
   for (const auto& p : parts) {
     const std::string name = "part" + std::to_string(p.shard.index) + ".json";
-    named.push_back({name, read_sweep_part(bytes_of(part_to_json(p)), name)});
+    named.push_back({name, read_sweep_part(shard_bytes_of(part_to_json(p)), name)});
   }
   return named;
 }
@@ -209,12 +209,12 @@ TEST_CASE("test_sweep_shard: merged parts are byte for byte the unsharded CSV, J
 TEST_CASE("test_sweep_shard: a part that is not one, or was changed, is refused naming the file") {
   const SweepPart part = split(grid_table(7), 3)[1];
   const Json good = part_to_json(part);
-  auto refused = [](const Json& j) { return error_of([&] { read_sweep_part(bytes_of(j), "p2.json"); }); };
+  auto refused = [](const Json& j) { return error_of([&] { read_sweep_part(shard_bytes_of(j), "p2.json"); }); };
   auto resealed = [](Json j) {
     add_checksum(j);
     return j;
   };
-  CHECK(read_sweep_part(bytes_of(good), "p2.json").indices == std::vector<size_t>{1, 4});
+  CHECK(read_sweep_part(shard_bytes_of(good), "p2.json").indices == std::vector<size_t>{1, 4});
   const std::string text = "{\"format\": ";
   CHECK(contains(error_of([&] { read_sweep_part({reinterpret_cast<const std::byte*>(text.data()), reinterpret_cast<const std::byte*>(text.data()) + text.size()}, "p2.json"); }),
                  "p2.json: not valid JSON"));
