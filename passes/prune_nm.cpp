@@ -26,6 +26,7 @@ void run_prune_nm(Model& model, const PassOptions& options, PassContext& ctx) {
   fit.damping = options.number("damping");
   fit.pruning.nm_keep = n;
   fit.pruning.nm_group = m;
+  fit.threads = ctx.threads;
   std::vector<std::string> names;
   for (const Node* node : selected) names.push_back(node->name);
   for (const auto& name : names) {

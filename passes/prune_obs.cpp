@@ -94,6 +94,7 @@ void run_prune_obs(Model& model, const PassOptions& options, PassContext& ctx) {
     std::vector<std::vector<FilterFit>> fits(grid.size());
     pool.parallel_for(static_cast<int64_t>(grid.size()), [&](int64_t i) {
       FitOptions o = fit;
+      o.threads = 1;  // the grid's points run in parallel already
       o.pruning.sparsity = grid[static_cast<size_t>(i)];
       fits[static_cast<size_t>(i)] = fit_layer(model, *lo.gram, o);
     });

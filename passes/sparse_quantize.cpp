@@ -92,6 +92,7 @@ int32_t grid_qmax(double bits) { return static_cast<int32_t>(std::lround(std::ex
 
 FitOptions options_for(int32_t qmax, double sparsity, double damping, bool half_scales) {
   FitOptions o;
+  o.threads = 1;  // the candidates of a layer run in parallel already
   o.half_scales = half_scales;
   o.format = qmax <= 7 ? WeightFormat::int4 : WeightFormat::int8;
   o.qmax = qmax;

@@ -114,6 +114,7 @@ void run_split_hybrid(Model& model, const PassOptions& options, PassContext& ctx
     fail_usage("split-hybrid does not take method=block (block reconstruction needs sequential fitting: quantize-int8, ternarize)");
   FitOptions ternary = fit_options(WeightFormat::ternary, options);
   FitOptions bank = fit_options(WeightFormat::int8, options);
+  ternary.threads = bank.threads = ctx.threads;
   const bool int8_bank = options.text("bank") == "int8";
   const bool has_fraction = options.given("fraction");  // else max-drop (the registry's rule: exactly one)
   const DropCriterion criterion = drop_criterion(options);

@@ -7,7 +7,9 @@
 #include <Eigen/LU>
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
+#include <memory>
 
 #include "core/weighted_op.h"
 #include "analysis/sensitivity.h"
@@ -160,6 +162,17 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
   for (size_t i = 0; i < filters.size(); ++i) by_group[layer.group_of(filters[i])].push_back(i);
   const int64_t k = layer.rows;
   const bool pruning = o.pruning.active() || fixed_mask != nullptr;
+  // Per-filter work of a layer with many filters runs on `o.threads` threads (each filter in its
+  // own task, so the results do not depend on the count).
+  std::unique_ptr<ThreadPool> filter_pool;
+  if (filters.size() >= 32 && o.threads != 1) filter_pool = std::make_unique<ThreadPool>(o.threads);
+  auto for_each_member = [&](size_t n, const std::function<void(size_t)>& f) {
+    if (!filter_pool) {
+      for (size_t r = 0; r < n; ++r) f(r);
+      return;
+    }
+    filter_pool->parallel_for(static_cast<int64_t>(n), [&](int64_t r) { f(static_cast<size_t>(r)); });
+  };
   PruneSpec spec;
   if (fixed_mask) {
     spec.mode = PruneSpec::Mode::fixed;
@@ -189,22 +202,22 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
     std::vector<std::vector<float>> plain_scales;
     std::vector<double> energies;
     if (fixed_mask) spec.fixed_mask.clear();
-    for (size_t m : members) {
-      auto w = filter_weights(weight, layer, filters[m]);
-      w_all.insert(w_all.end(), w.begin(), w.end());
-      if (fixed_mask) {
-        auto fm = filter_mask(*fixed_mask, layer, filters[m]);
-        spec.fixed_mask.insert(spec.fixed_mask.end(), fm.begin(), fm.end());
-      }
+    // Filters are fitted independently, each alone in its own slot, then gathered in filter order:
+    // spread over the threads, the results are those of one thread.
+    std::vector<std::vector<double>> weights(members.size());
+    std::vector<FilterFit> fits(members.size());
+    std::vector<LevelSet> sets(members.size());
+    energies.resize(members.size());
+    for_each_member(members.size(), [&](size_t r) {
+      auto w = filter_weights(weight, layer, filters[members[r]]);
       FilterFit fit;
       if (o.format == WeightFormat::float32) {
         fit.values = w;
-        level_sets.emplace_back();
       } else if (o.format == WeightFormat::ternary) {
         auto terms = fit_residual_ternary(w, o.terms, h);
         std::vector<float> scales;
         for (const auto& t : terms) scales.push_back(t.scale);
-        LevelSet ls = ternary_levels(scales);
+        sets[r] = ternary_levels(scales);
         // The plain fit's own codes: each term's signs as fitted.
         std::vector<int32_t> codes(static_cast<size_t>(k), 0);
         for (size_t i = 0; i < static_cast<size_t>(k); ++i) {
@@ -216,18 +229,27 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
           codes[i] = code;
         }
         fit = from_codes(codes, o, 0, scales);
-        level_sets.push_back(std::move(ls));
       } else {
         const int32_t qmax = o.uniform_qmax();
         UniformFit u = fit_uniform_levels(w, qmax, h);
         fit = from_codes(u.q, o, u.scale, {});
-        level_sets.push_back(uniform_levels(u.scale, qmax));
+        sets[r] = uniform_levels(u.scale, qmax);
       }
-      energies.push_back(quadratic_form(h, w));
-      score(fit, w, c, mu, energies.back());
-      plain_scale.push_back(fit.scale);
-      plain_scales.push_back(fit.term_scales);
-      plain.push_back(std::move(fit));
+      energies[r] = quadratic_form(h, w);
+      score(fit, w, c, mu, energies[r]);
+      fits[r] = std::move(fit);
+      weights[r] = std::move(w);
+    });
+    for (size_t r = 0; r < members.size(); ++r) {
+      w_all.insert(w_all.end(), weights[r].begin(), weights[r].end());
+      if (fixed_mask) {
+        auto fm = filter_mask(*fixed_mask, layer, filters[members[r]]);
+        spec.fixed_mask.insert(spec.fixed_mask.end(), fm.begin(), fm.end());
+      }
+      level_sets.push_back(std::move(sets[r]));
+      plain_scale.push_back(fits[r].scale);
+      plain_scales.push_back(fits[r].term_scales);
+      plain.push_back(std::move(fits[r]));
     }
     // Pruning always goes through the compensated sweep (the plain fits are dense).
     const bool sweep = o.gptq || pruning;
@@ -244,7 +266,7 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
       ao.iterations = o.adaround_iterations;
       learned = adaround_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, zeros, ao, pool.get());
     }
-    for (size_t r = 0; r < members.size(); ++r) {
+    for_each_member(members.size(), [&](size_t r) {
       std::span<const double> w(w_all.data() + r * static_cast<size_t>(k), static_cast<size_t>(k));
       const double energy = energies[r];
       FilterFit best = std::move(plain[r]);
@@ -289,7 +311,7 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
         best.pruned = std::move(pruned);
       }
       out[members[r]] = std::move(best);
-    }
+    });
   }
   return out;
 }

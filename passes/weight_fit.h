@@ -35,9 +35,11 @@ struct FitOptions {
   int terms = 1;            // ternary residual terms
   bool gptq = true;
   // Learned rounding (core/adaround.h) as one more candidate: the best of the plain fit, GPTQ (when
-  // gptq) and AdaRound on the fit's levels, by the layer objective. `threads` runs its rows.
+  // gptq) and AdaRound on the fit's levels, by the layer objective.
   bool adaround = false;
   int adaround_iterations = 1000;
+  // Threads for the per-filter fits of a layer with 32 filters or more (and AdaRound's rows); 0: all
+  // cores, 1 for a caller that already runs fits in parallel. The results do not depend on it.
   int threads = 0;
   double damping = 0.1;     // fraction of the mean diagonal added before inverting C
   FitPruning pruning;
