@@ -628,3 +628,46 @@ TEST_CASE("test_pruning: sparse-quantize views=2 judges mirrored held-out views 
   }
   expect_error([&] { run_passes(m, "sparse-quantize<views=3>", &calib); }, ErrorKind::usage, "views=3");
 }
+
+TEST_CASE("test_pruning: a layer's filters fitted on several threads give the fits of one thread") {
+  // From 32 filters the per-filter fits run in parallel (passes/weight_fit.cpp): every field of
+  // every fit must be what one thread gives, for each format, with GPTQ, pruning and learned rounding.
+  SyntheticLayer s = synthetic_layer(40, 24, 400);
+  std::vector<FitOptions> cases;
+  for (WeightFormat format : {WeightFormat::int8, WeightFormat::int4, WeightFormat::ternary}) {
+    FitOptions o;
+    o.format = format;
+    o.terms = format == WeightFormat::ternary ? 2 : 1;
+    cases.push_back(o);
+  }
+  FitOptions pruned;
+  pruned.format = WeightFormat::int8;
+  pruned.pruning.sparsity = 0.5;
+  cases.push_back(pruned);
+  FitOptions learned;
+  learned.format = WeightFormat::int4;
+  learned.adaround = true;
+  learned.adaround_iterations = 50;
+  cases.push_back(learned);
+  for (FitOptions o : cases) {
+    CAPTURE(static_cast<int>(o.format));
+    CAPTURE(o.pruning.sparsity);
+    CAPTURE(o.adaround);
+    o.threads = 1;
+    const auto one = fit_filters(s.weight, s.gram, test::indices(40), o);
+    o.threads = 3;
+    const auto three = fit_filters(s.weight, s.gram, test::indices(40), o);
+    REQUIRE(one.size() == three.size());
+    for (size_t f = 0; f < one.size(); ++f) {
+      CAPTURE(f);
+      CHECK(one[f].values == three[f].values);
+      CHECK(one[f].q == three[f].q);
+      CHECK(one[f].scale == three[f].scale);
+      CHECK(one[f].term_scales == three[f].term_scales);
+      CHECK(one[f].term_symbols == three[f].term_symbols);
+      CHECK(one[f].abs_error == three[f].abs_error);
+      CHECK(one[f].bias_shift == three[f].bias_shift);
+      CHECK(one[f].pruned == three[f].pruned);
+    }
+  }
+}
