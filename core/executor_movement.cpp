@@ -85,15 +85,15 @@ void Executor::fuse_movement_chains() {
     for (size_t m : members) group_of[m] = into;
   }
 
-  for (const auto& members : grouped) {
+  for (size_t gi = 0; gi < grouped.size(); ++gi) {
+    const std::vector<size_t>& members = grouped[gi];
     if (members.size() < 2) continue;
     const size_t anchor = members.back();
-    std::vector<bool> in_group(n, false);
-    for (size_t i : members) in_group[i] = true;
-    std::vector<int> produced(value_names_.size(), 0);
-    for (size_t i : members)
-      for (int v : steps_[i].outputs)
-        if (v >= 0) produced[static_cast<size_t>(v)] = 1;
+    auto in_group = [&](size_t step) { return group_of[step] == static_cast<int>(gi); };
+    auto produced = [&](int v) {
+      const int p = producer[static_cast<size_t>(v)];
+      return p >= 0 && in_group(static_cast<size_t>(p));
+    };
     // The group's outputs: values read outside it or graph outputs, all read after the anchor.
     std::vector<int> outputs;
     bool ok = true;
@@ -102,7 +102,7 @@ void Executor::fuse_movement_chains() {
         if (v < 0) continue;
         bool outside = g.is_graph_output(value_names_[static_cast<size_t>(v)]);
         for (size_t r : readers[static_cast<size_t>(v)])
-          if (!in_group[r]) {
+          if (!in_group(r)) {
             outside = true;
             if (r <= anchor) ok = false;
           }
@@ -130,7 +130,7 @@ void Executor::fuse_movement_chains() {
         }
         m.inputs.push_back(local_id(v));
         // Every value read as elements and computed outside is an input, whatever reads it first.
-        if (is_movement_data_input(s.node->op, k) && !produced[static_cast<size_t>(v)] &&
+        if (is_movement_data_input(s.node->op, k) && !produced(v) &&
             std::find(inputs.begin(), inputs.end(), v) == inputs.end())
           inputs.push_back(v);
       }
