@@ -188,6 +188,60 @@ TEST_CASE("test_kernels: depthwise kernel matches the reference on random shapes
   }
 }
 
+// The in-place 3x3 path (stride 1 or 2, rows of 16 or more) against the phase-plane path it
+// replaces: identical bits, for float inputs and for 8-bit inputs read as x - zero_point, with the
+// per-plane callback seeing every finished plane once.
+TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path's bits") {
+  std::mt19937 rng(404);
+  ThreadPool pool(3);
+  Ranges r;
+  r.groups_min = 1;
+  r.groups_max = 6;
+  r.out_per_group_max = 1;
+  r.kernel_max = 3;
+  r.stride_max = 2;
+  r.dilation_max = 1;
+  r.one_d = false;
+  r.width_min = 14;
+  r.width_max = 70;
+  int in_place = 0;
+  for (int i = 0; i < 120; ++i) {
+    ConvCase c = random_case(rng, r);
+    Window2d& w = c.geometry.window;
+    w.kernel_h = w.kernel_w = 3;
+    w.stride_h = w.stride_w;
+    w.out_h = out_size(w.in_h, 3, w.stride_h, 1, w.pad_top, w.pad_bottom);
+    w.out_w = out_size(w.in_w, 3, w.stride_w, 1, w.pad_left, w.pad_right);
+    if (w.out_h == 0 || w.out_w == 0) continue;
+    c.weight.resize(static_cast<size_t>(c.geometry.out_channels * 9), 0.25f);
+    if (w.out_w >= 16) ++in_place;
+    const int mode = i % 3;  // float, uint8, int8 input
+    std::vector<uint8_t> u8(c.input.size());
+    for (auto& v : u8) v = static_cast<uint8_t>(pick(rng, 0, 255));
+    INFO(c.describe() << " input mode " << mode);
+    std::vector<float> want(c.output_size()), got(c.output_size());
+    std::vector<int> seen_want(c.output_size() / static_cast<size_t>(w.out_h * w.out_w)), seen_got(seen_want.size());
+    auto run = [&](bool direct, std::vector<float>& out, std::vector<int>& seen) {
+      ConvData d = c.data(out.data());
+      if (mode != 0) {
+        d.input = nullptr;
+        d.input_8bit = u8.data();
+        d.input_8bit_signed = mode == 2;
+        d.input_zero_point = mode == 2 ? -3 : 128;
+      }
+      d.plane_done = [&seen](int64_t plane, const float*) { ++seen[static_cast<size_t>(plane)]; };
+      if (direct) conv_depthwise(c.geometry, d, pool);
+      else conv_depthwise_polyphase(c.geometry, d, pool);
+    };
+    run(false, want, seen_want);
+    run(true, got, seen_got);
+    CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0);
+    CHECK(seen_got == seen_want);
+    CHECK(std::all_of(seen_got.begin(), seen_got.end(), [](int n) { return n == 1; }));
+  }
+  CHECK(in_place > 40);
+}
+
 TEST_CASE("test_kernels: direct and im2col paths (first conv, few input channels) match the reference") {
   std::mt19937 rng(202);
   ThreadPool pool(2);

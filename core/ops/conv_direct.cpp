@@ -35,6 +35,9 @@ constexpr int64_t flat_below_width = 64;
 // up to a multiple of this, and each phase plane has this many zeros after it, so the extra
 // (discarded) outputs read inside the buffer.
 constexpr int64_t lanes = 16;
+// Depthwise 3x3 rows at least this wide read the input in place (depthwise3x3_plane); narrower
+// ones are computed flattened from phase planes, which keeps whole vectors busy.
+constexpr int64_t direct_min_width = 16;
 // Output channels summed together by the dense direct kernel.
 constexpr int64_t channel_block = 4;
 
@@ -311,9 +314,94 @@ void apply_unclipped(const std::optional<FusedActivation>& a, float* p, int64_t 
   if (a && a->kind != FusedActivation::Kind::clip) a->apply(p, n);
 }
 
+// The common depthwise case, a 3x3 window with stride 1 or 2 and no dilation, reads the input rows
+// in place (an 8-bit input plane is first converted to floats as x - zero_point) instead of copying them into phase planes: each output row sums the three
+// input rows it covers (a row outside the input reads a row of zeros), columns whose taps all fall
+// inside the input in one vectorizable loop, the one or two border columns with their outside taps
+// read as zero. Every output is the same sum as the polyphase path's (bias, then taps in row-major
+// order, padding as multiply-adds of zero), so both paths give identical bits.
+template <int Stride>
+void depthwise3x3_row(const float* const* rows, const Window2d& w, int64_t interior_lo, int64_t interior_hi,
+                      const float* wt, float b, float lo, float hi, float* __restrict dst) {
+  const float w0 = wt[0], w1 = wt[1], w2 = wt[2], w3 = wt[3], w4 = wt[4], w5 = wt[5], w6 = wt[6], w7 = wt[7],
+              w8 = wt[8];
+  const float* __restrict r0 = rows[0];
+  const float* __restrict r1 = rows[1];
+  const float* __restrict r2 = rows[2];
+  const int64_t pad = w.pad_left, in_w = w.in_w;
+  auto border = [&](int64_t ox) {
+    float x[3][3];
+    for (int64_t kx = 0; kx < 3; ++kx) {
+      const int64_t ix = ox * Stride + kx - pad;
+      const bool inside = ix >= 0 && ix < in_w;
+      x[0][kx] = inside ? r0[ix] : 0.0f;
+      x[1][kx] = inside ? r1[ix] : 0.0f;
+      x[2][kx] = inside ? r2[ix] : 0.0f;
+    }
+    float acc = b;
+    acc += w0 * x[0][0];
+    acc += w1 * x[0][1];
+    acc += w2 * x[0][2];
+    acc += w3 * x[1][0];
+    acc += w4 * x[1][1];
+    acc += w5 * x[1][2];
+    acc += w6 * x[2][0];
+    acc += w7 * x[2][1];
+    acc += w8 * x[2][2];
+    dst[ox] = std::min(std::max(acc, lo), hi);
+  };
+  for (int64_t ox = 0; ox < interior_lo; ++ox) border(ox);
+  const float* __restrict a0 = r0 - pad;
+  const float* __restrict a1 = r1 - pad;
+  const float* __restrict a2 = r2 - pad;
+  for (int64_t ox = interior_lo; ox < interior_hi; ++ox) {
+    const int64_t i = ox * Stride;
+    float acc = b;
+    acc += w0 * a0[i];
+    acc += w1 * a0[i + 1];
+    acc += w2 * a0[i + 2];
+    acc += w3 * a1[i];
+    acc += w4 * a1[i + 1];
+    acc += w5 * a1[i + 2];
+    acc += w6 * a2[i];
+    acc += w7 * a2[i + 1];
+    acc += w8 * a2[i + 2];
+    dst[ox] = std::min(std::max(acc, lo), hi);
+  }
+  for (int64_t ox = std::max(interior_hi, interior_lo); ox < w.out_w; ++ox) border(ox);
+}
+
+bool depthwise3x3_direct_applies(const ConvGeometry& s) {
+  const Window2d& w = s.window;
+  return s.groups == s.in_channels && s.out_channels == s.groups && w.kernel_h == 3 &&
+         w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 && w.stride_h == w.stride_w &&
+         (w.stride_w == 1 || w.stride_w == 2) && w.out_w >= direct_min_width;
+}
+
+// One input plane of a depthwise3x3_direct_applies convolution into its output plane.
+void depthwise3x3_plane(const Window2d& w, const float* in, const float* wt, float b, float lo, float hi,
+                        const float* zeros, float* out) {
+  const int64_t sw = w.stride_w;
+  // Output columns whose three taps all read input columns: ox*sw - pad >= 0 and ox*sw + 2 - pad < in_w.
+  const int64_t interior_lo = std::min(w.out_w, (w.pad_left + sw - 1) / sw);
+  const int64_t last = w.in_w - 3 + w.pad_left;
+  const int64_t interior_hi = last < 0 ? interior_lo : std::clamp(last / sw + 1, interior_lo, w.out_w);
+  const float* rows[3];
+  for (int64_t oy = 0; oy < w.out_h; ++oy) {
+    for (int64_t ky = 0; ky < 3; ++ky) {
+      const int64_t iy = oy * w.stride_h + ky - w.pad_top;
+      rows[ky] = iy >= 0 && iy < w.in_h ? in + iy * w.in_w : zeros;
+    }
+    if (sw == 1) depthwise3x3_row<1>(rows, w, interior_lo, interior_hi, wt, b, lo, hi, out + oy * w.out_w);
+    else depthwise3x3_row<2>(rows, w, interior_lo, interior_hi, wt, b, lo, hi, out + oy * w.out_w);
+  }
+}
+
 }  // namespace
 
-void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
+namespace {
+
+void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool allow_direct) {
   const Window2d& w = s.window;
   if (s.groups != s.in_channels || s.out_channels % s.groups != 0)
     fail_internal("conv_depthwise: not a depthwise convolution");
@@ -332,6 +420,35 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
   const int64_t planes_per_task =
       std::max<int64_t>(1, depthwise_elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
   const int64_t tasks = (planes + planes_per_task - 1) / planes_per_task;
+  if (allow_direct && depthwise3x3_direct_applies(s)) {
+    // Zeros for rows outside the input: a row is read at columns up to (out_w - 1) * stride + 2 - pad.
+    const std::vector<float> zeros(static_cast<size_t>(std::max(w.in_w, w.out_w * w.stride_w + 2)), 0.0f);
+    pool.parallel_for(tasks, [&](int64_t t) {
+      const int64_t first = t * planes_per_task, last = std::min(planes, first + planes_per_task);
+      for (int64_t plane = first; plane < last; ++plane) {
+        const int64_t n = plane / s.in_channels, c = plane % s.in_channels;
+        float* out = d.output + (n * s.out_channels + c) * out_plane;
+        const float* in = nullptr;
+        if (!d.input_8bit) {
+          in = d.input + plane * in_plane;
+        } else {
+          // An 8-bit input plane (the integer layers' sums, integer_conv.cpp) as x - zero_point, exact in float.
+          thread_local std::vector<float> converted;
+          converted.resize(static_cast<size_t>(in_plane));
+          if (d.input_8bit_signed)
+            copy_row(static_cast<const int8_t*>(d.input_8bit) + plane * in_plane, converted.data(), in_plane, d.input_zero_point);
+          else
+            copy_row(static_cast<const uint8_t*>(d.input_8bit) + plane * in_plane, converted.data(), in_plane, d.input_zero_point);
+          in = converted.data();
+        }
+        depthwise3x3_plane(w, in, d.weight + c * taps, d.bias ? d.bias[c] : 0.0f, lo, hi,
+                           zeros.data(), out);
+        apply_unclipped(d.activation, out, out_plane);
+        if (d.plane_done) d.plane_done(n * s.out_channels + c, out);
+      }
+    });
+    return;
+  }
   pool.parallel_for(tasks, [&](int64_t t) {
     scratch.prepare(call, static_cast<size_t>(plan.floats()), flat ? static_cast<size_t>(flat_floats(w, plan, w.out_h)) : 0);
     std::vector<const float*> src(static_cast<size_t>(taps));
@@ -356,6 +473,14 @@ void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) 
       }
     }
   });
+}
+
+}  // namespace
+
+void conv_depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) { depthwise(s, d, pool, true); }
+
+void conv_depthwise_polyphase(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
+  depthwise(s, d, pool, false);
 }
 
 void conv_direct(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
