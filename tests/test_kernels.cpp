@@ -188,9 +188,10 @@ TEST_CASE("test_kernels: depthwise kernel matches the reference on random shapes
   }
 }
 
-// The in-place 3x3 path (stride 1 or 2, rows of 16 or more) against the phase-plane path it
-// replaces: identical bits, for float inputs and for 8-bit inputs read as x - zero_point, with the
-// per-plane callback seeing every finished plane once.
+// The in-place 3x3 paths (stride 1 or 2 with rows of 16 or more; with AVX-512, narrower planes of
+// stride 1 whose output is as wide as the input, as one masked flat row) against the phase-plane
+// path they replace: identical bits, for float inputs and for 8-bit inputs read as x - zero_point,
+// with the per-plane callback seeing every finished plane once.
 TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path's bits") {
   std::mt19937 rng(404);
   ThreadPool pool(3);
@@ -202,10 +203,10 @@ TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path'
   r.stride_max = 2;
   r.dilation_max = 1;
   r.one_d = false;
-  r.width_min = 14;
-  r.width_max = 70;
-  int in_place = 0;
-  for (int i = 0; i < 120; ++i) {
+  r.width_min = 1;
+  r.width_max = 40;
+  int in_place = 0, narrow_same_width = 0;
+  for (int i = 0; i < 240; ++i) {
     ConvCase c = random_case(rng, r);
     Window2d& w = c.geometry.window;
     w.kernel_h = w.kernel_w = 3;
@@ -215,6 +216,7 @@ TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path'
     if (w.out_h == 0 || w.out_w == 0) continue;
     c.weight.resize(static_cast<size_t>(c.geometry.out_channels * 9), 0.25f);
     if (w.out_w >= 16) ++in_place;
+    if (w.out_w < 16 && w.stride_w == 1 && w.out_w == w.in_w) ++narrow_same_width;
     const int mode = i % 3;  // float, uint8, int8 input
     std::vector<uint8_t> u8(c.input.size());
     for (auto& v : u8) v = static_cast<uint8_t>(pick(rng, 0, 255));
@@ -240,6 +242,7 @@ TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path'
     CHECK(std::all_of(seen_got.begin(), seen_got.end(), [](int n) { return n == 1; }));
   }
   CHECK(in_place > 40);
+  CHECK(narrow_same_width > 20);
 }
 
 TEST_CASE("test_kernels: direct and im2col paths (first conv, few input channels) match the reference") {

@@ -19,6 +19,10 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "core/ops/conv_kernels.h"
 
 namespace mc {
@@ -371,6 +375,73 @@ void depthwise3x3_row(const float* const* rows, const Window2d& w, int64_t inter
   for (int64_t ox = std::max(interior_hi, interior_lo); ox < w.out_w; ++ox) border(ox);
 }
 
+// Narrow planes (rows under direct_min_width) with stride 1 and equal input and output widths, on
+// CPUs with AVX-512: the plane is one flat row, output p reading input p + (ky - pad_top) * width +
+// (kx - pad_left) for tap (ky, kx), and a per-tap, per-vector lane mask zeroes the taps that fall
+// outside the input (masked loads read nothing there). Same sums as the phase-plane path, whose
+// padding is zeros too, in the same order, in whole vectors without copying the plane.
+struct FlatMasks {
+  int64_t vectors = 0;
+  std::vector<uint16_t> tap_mask;  // [tap][vector]
+  std::vector<uint16_t> out_mask;  // [vector]: lanes inside the plane
+  std::vector<int64_t> tap_offset;  // [tap], in elements
+};
+
+bool depthwise3x3_flat_applies(const ConvGeometry& s) {
+#if defined(__AVX512F__)
+  const Window2d& w = s.window;
+  return s.groups == s.in_channels && s.out_channels == s.groups && w.kernel_h == 3 && w.kernel_w == 3 &&
+         w.dilation_h == 1 && w.dilation_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.out_w == w.in_w &&
+         w.out_w < direct_min_width;
+#else
+  (void)s;
+  return false;
+#endif
+}
+
+FlatMasks plan_flat_masks(const Window2d& w) {
+  FlatMasks m;
+  const int64_t n = w.out_h * w.out_w;
+  m.vectors = (n + lanes - 1) / lanes;
+  m.out_mask.assign(static_cast<size_t>(m.vectors), 0);
+  for (int64_t p = 0; p < n; ++p) m.out_mask[static_cast<size_t>(p / lanes)] |= static_cast<uint16_t>(1u << (p % lanes));
+  for (int64_t ky = 0; ky < 3; ++ky) {
+    for (int64_t kx = 0; kx < 3; ++kx) {
+      m.tap_offset.push_back((ky - w.pad_top) * w.in_w + (kx - w.pad_left));
+      std::vector<uint16_t> masks(static_cast<size_t>(m.vectors), 0);
+      for (int64_t p = 0; p < n; ++p) {
+        const int64_t iy = p / w.out_w + ky - w.pad_top, ix = p % w.out_w + kx - w.pad_left;
+        if (iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w)
+          masks[static_cast<size_t>(p / lanes)] |= static_cast<uint16_t>(1u << (p % lanes));
+      }
+      m.tap_mask.insert(m.tap_mask.end(), masks.begin(), masks.end());
+    }
+  }
+  return m;
+}
+
+#if defined(__AVX512F__)
+void depthwise3x3_flat_plane(const FlatMasks& m, const float* in, const float* wt, float b, float lo, float hi,
+                             float* out) {
+  const __m512 lo_v = _mm512_set1_ps(lo), hi_v = _mm512_set1_ps(hi);
+  __m512 wv[9];
+  for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wt[t]);
+  // Addresses as integers: a masked-out lane's address may lie before the plane.
+  const auto base = reinterpret_cast<uintptr_t>(in);
+  for (int64_t v = 0; v < m.vectors; ++v) {
+    __m512 acc = _mm512_set1_ps(b);
+    for (int t = 0; t < 9; ++t) {
+      const auto mask = static_cast<__mmask16>(m.tap_mask[static_cast<size_t>(t * m.vectors + v)]);
+      const auto at = base + static_cast<uintptr_t>((v * lanes + m.tap_offset[static_cast<size_t>(t)]) * 4);
+      const __m512 x = _mm512_maskz_loadu_ps(mask, reinterpret_cast<const void*>(at));
+      acc = _mm512_fmadd_ps(wv[t], x, acc);
+    }
+    acc = _mm512_min_ps(hi_v, _mm512_max_ps(lo_v, acc));
+    _mm512_mask_storeu_ps(out + v * lanes, static_cast<__mmask16>(m.out_mask[static_cast<size_t>(v)]), acc);
+  }
+}
+#endif
+
 bool depthwise3x3_direct_applies(const ConvGeometry& s) {
   const Window2d& w = s.window;
   return s.groups == s.in_channels && s.out_channels == s.groups && w.kernel_h == 3 &&
@@ -420,7 +491,9 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
   const int64_t planes_per_task =
       std::max<int64_t>(1, depthwise_elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
   const int64_t tasks = (planes + planes_per_task - 1) / planes_per_task;
-  if (allow_direct && depthwise3x3_direct_applies(s)) {
+  const bool flat_masked = allow_direct && depthwise3x3_flat_applies(s);
+  if (allow_direct && (depthwise3x3_direct_applies(s) || flat_masked)) {
+    const FlatMasks masks = flat_masked ? plan_flat_masks(w) : FlatMasks{};
     // Zeros for rows outside the input: a row is read at columns up to (out_w - 1) * stride + 2 - pad.
     const std::vector<float> zeros(static_cast<size_t>(std::max(w.in_w, w.out_w * w.stride_w + 2)), 0.0f);
     pool.parallel_for(tasks, [&](int64_t t) {
@@ -441,6 +514,11 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
             copy_row(static_cast<const uint8_t*>(d.input_8bit) + plane * in_plane, converted.data(), in_plane, d.input_zero_point);
           in = converted.data();
         }
+#if defined(__AVX512F__)
+        if (flat_masked)
+          depthwise3x3_flat_plane(masks, in, d.weight + c * taps, d.bias ? d.bias[c] : 0.0f, lo, hi, out);
+        else
+#endif
         depthwise3x3_plane(w, in, d.weight + c * taps, d.bias ? d.bias[c] : 0.0f, lo, hi,
                            zeros.data(), out);
         apply_unclipped(d.activation, out, out_plane);
