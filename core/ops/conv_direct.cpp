@@ -421,23 +421,25 @@ FlatMasks plan_flat_masks(const Window2d& w) {
 }
 
 #if defined(__AVX512F__)
+// The arithmetic is written on Block values, not as intrinsics, so the compiler contracts (or not)
+// each multiply-add exactly as it does in taps9, which gives the phase-plane path's bits at any
+// optimization level; only the masked loads and stores are intrinsics.
 void depthwise3x3_flat_plane(const FlatMasks& m, const float* in, const float* wt, float b, float lo, float hi,
                              float* out) {
-  const __m512 lo_v = _mm512_set1_ps(lo), hi_v = _mm512_set1_ps(hi);
-  __m512 wv[9];
-  for (int t = 0; t < 9; ++t) wv[t] = _mm512_set1_ps(wt[t]);
+  const Block lo_v = Block{} + lo, hi_v = Block{} + hi;
   // Addresses as integers: a masked-out lane's address may lie before the plane.
   const auto base = reinterpret_cast<uintptr_t>(in);
   for (int64_t v = 0; v < m.vectors; ++v) {
-    __m512 acc = _mm512_set1_ps(b);
+    Block acc = Block{} + b;
     for (int t = 0; t < 9; ++t) {
       const auto mask = static_cast<__mmask16>(m.tap_mask[static_cast<size_t>(t * m.vectors + v)]);
       const auto at = base + static_cast<uintptr_t>((v * lanes + m.tap_offset[static_cast<size_t>(t)]) * 4);
-      const __m512 x = _mm512_maskz_loadu_ps(mask, reinterpret_cast<const void*>(at));
-      acc = _mm512_fmadd_ps(wv[t], x, acc);
+      const Block x = _mm512_maskz_loadu_ps(mask, reinterpret_cast<const void*>(at));
+      acc += wt[t] * x;
     }
-    acc = _mm512_min_ps(hi_v, _mm512_max_ps(lo_v, acc));
-    _mm512_mask_storeu_ps(out + v * lanes, static_cast<__mmask16>(m.out_mask[static_cast<size_t>(v)]), acc);
+    Block r = acc < lo_v ? lo_v : acc;
+    r = hi_v < r ? hi_v : r;
+    _mm512_mask_storeu_ps(out + v * lanes, static_cast<__mmask16>(m.out_mask[static_cast<size_t>(v)]), r);
   }
 }
 #endif
