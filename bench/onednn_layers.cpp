@@ -36,6 +36,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "bench/bench_args.h"
+#include "bench/conv_layers.h"
 #include "core/error.h"
 #include "core/ops/conv_kernels.h"
 #include "core/ops/int8_pointwise.h"
@@ -45,8 +46,18 @@
 
 namespace {
 
+using mc::bench::Kind;
+using mc::bench::Layer;
+using mc::bench::kind_name;
+using mc::bench::conv_layers;
+using mc::bench::shape_text;
+using mc::bench::median_ms;
+using mc::bench::once_ms;
+using mc::bench::max_rel_diff;
+using mc::bench::ratio;
+using mc::bench::warmup_runs;
+
 constexpr const char* usage = "usage: onednn_layers MODEL.onnx [--threads 1,2] [--batch 8] [--runs 20] [--no-int8]";
-constexpr int warmup_runs = 3;
 
 struct Options {
   std::string model_path;
@@ -63,14 +74,7 @@ Options parse_args(int argc, char** argv) {
   while (args.next()) {
     const std::string& a = args.flag();
     if (a == "--threads") {
-      o.threads.clear();
-      const std::string list = args.value();
-      size_t start = 0;
-      while (start <= list.size()) {
-        const size_t comma = std::min(list.find(',', start), list.size());
-        o.threads.push_back(static_cast<int>(mc::bench::parse_number(a, list.substr(start, comma - start), 1, 256, true)));
-        start = comma + 1;
-      }
+      o.threads = mc::bench::parse_thread_list(a, args.value());
     } else if (a == "--batch") {
       o.batch = static_cast<int64_t>(mc::bench::parse_number(a, args.value(), 1, 1024, true));
     } else if (a == "--runs") {
@@ -86,98 +90,6 @@ Options parse_args(int argc, char** argv) {
   if (positional.size() != 1) mc::fail_usage(usage);
   o.model_path = positional[0];
   return o;
-}
-
-enum class Kind { first, depthwise, pointwise };
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::first: return "first conv";
-    case Kind::depthwise: return "depthwise";
-    case Kind::pointwise: return "pointwise";
-  }
-  return "?";
-}
-
-struct Layer {
-  std::string name;
-  Kind kind = Kind::first;
-  mc::ConvGeometry g;
-  std::vector<float> weight;  // [out][in/groups][kh][kw]
-  std::vector<float> bias;    // [out], empty for none
-};
-
-std::vector<Layer> conv_layers(const mc::Model& model, int64_t batch, std::vector<std::string>& skipped) {
-  const mc::InferredGraph inferred = mc::infer_shapes(model, batch);
-  std::vector<Layer> layers;
-  for (const mc::Node& node : model.graph.nodes) {
-    if (node.op != "Conv") continue;
-    const mc::Tensor* w = model.graph.initializer(node.inputs.at(1));
-    const mc::Shape& x = inferred.shape_of(node.inputs[0]);
-    if (!w || x.size() != 4) mc::fail_input(node.describe() + ": expected a 2-D conv with constant weights");
-    Layer l;
-    l.name = node.name.empty() ? node.outputs.at(0) : node.name;
-    l.g = mc::conv_geometry(node, model.opset, x, w->shape());
-    const mc::Window2d& win = l.g.window;
-    if (win.in_h == 1 && win.in_w == 1 && win.kernel_h == 1 && win.kernel_w == 1) {
-      skipped.push_back(l.name + " (" + std::to_string(l.g.in_channels) + "->" + std::to_string(l.g.out_channels) +
-                        " on 1x1: the classifier)");
-      continue;
-    }
-    if (l.g.groups == l.g.in_channels && l.g.groups > 1)
-      l.kind = Kind::depthwise;
-    else if (l.g.groups == 1 && win.kernel_h == 1 && win.kernel_w == 1 && win.stride_h == 1 && win.stride_w == 1)
-      l.kind = Kind::pointwise;
-    else
-      l.kind = Kind::first;
-    l.weight.assign(w->data<float>(), w->data<float>() + w->numel());
-    if (node.has_input(2)) {
-      const mc::Tensor* b = model.graph.initializer(node.inputs[2]);
-      if (!b) mc::fail_input(node.describe() + ": expected a constant bias");
-      l.bias.assign(b->data<float>(), b->data<float>() + b->numel());
-    }
-    layers.push_back(std::move(l));
-  }
-  return layers;
-}
-
-std::string shape_text(const Layer& l) {
-  const mc::Window2d& w = l.g.window;
-  char buf[128];
-  if (l.kind == Kind::pointwise)
-    std::snprintf(buf, sizeof buf, "pw %lld->%lld @%lld", static_cast<long long>(l.g.in_channels),
-                  static_cast<long long>(l.g.out_channels), static_cast<long long>(w.in_h));
-  else if (l.kind == Kind::depthwise)
-    std::snprintf(buf, sizeof buf, "dw %lld %lldx%lld/s%lld @%lld->%lld", static_cast<long long>(l.g.in_channels),
-                  static_cast<long long>(w.kernel_h), static_cast<long long>(w.kernel_w), static_cast<long long>(w.stride_h),
-                  static_cast<long long>(w.in_h), static_cast<long long>(w.out_h));
-  else
-    std::snprintf(buf, sizeof buf, "%lld->%lld %lldx%lld/s%lld @%lld->%lld", static_cast<long long>(l.g.in_channels),
-                  static_cast<long long>(l.g.out_channels), static_cast<long long>(w.kernel_h),
-                  static_cast<long long>(w.kernel_w), static_cast<long long>(w.stride_h), static_cast<long long>(w.in_h),
-                  static_cast<long long>(w.out_h));
-  return buf;
-}
-
-// Median wall time in milliseconds of `runs` calls of `f` after the warm-up calls.
-double median_ms(int runs, const std::function<void()>& f) {
-  for (int i = 0; i < warmup_runs; ++i) f();
-  std::vector<double> ms;
-  ms.reserve(static_cast<size_t>(runs));
-  for (int i = 0; i < runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    const auto t1 = std::chrono::steady_clock::now();
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  const size_t n = ms.size();
-  return n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
-}
-
-double once_ms(const std::function<void()>& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 using dt = dnnl::memory::data_type;
@@ -239,27 +151,12 @@ struct OneDnnConv {
   }
 };
 
-double max_rel_diff(const std::vector<float>& ours, const std::vector<float>& theirs) {
-  double max_abs = 0, max_diff = 0;
-  for (size_t i = 0; i < ours.size(); ++i) {
-    max_abs = std::max(max_abs, static_cast<double>(std::fabs(ours[i])));
-    max_diff = std::max(max_diff, static_cast<double>(std::fabs(ours[i] - theirs[i])));
-  }
-  return max_abs > 0 ? max_diff / max_abs : max_diff;
-}
-
 struct Row {
   std::string layer, shape, impl_plain, impl_blocked, check;
   Kind kind = Kind::first;
   int threads = 1;
   double ours = 0, plain = 0, blocked = 0;
 };
-
-std::string ratio(double a, double b) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", a / b);
-  return buf;
-}
 
 void print_rows(const std::vector<Row>& rows, const char* check_header) {
   std::printf("| layer | shape | T | ours ms | oneDNN plain ms | oneDNN blocked ms | plain/ours | blocked/ours | %s | oneDNN impl (plain / blocked) |\n",

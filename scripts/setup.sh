@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package mcompress needs to build and test, if missing. Idempotent; needs root
 # (or sudo) only when something is missing.
-# Usage: scripts/setup.sh [--with-ort] [--with-fuzz] [--with-chromium] [--with-slurm] [--with-onednn]
+# Usage: scripts/setup.sh [--with-ort] [--with-fuzz] [--with-chromium] [--with-slurm] [--with-onednn] [--with-xnnpack]
 #   --with-ort       also Node.js + npm, for ../shared/tools/ort-eval cross-checks and bench/
 #   --with-fuzz      also clang and its runtime, for the libFuzzer targets
 #   --with-chromium  also Chromium (headless) and Node.js, for scripts/check_html.sh: renders the HTML
@@ -9,6 +9,8 @@
 #   --with-slurm     also Slurm and munge, for tests/slurm (a single-node cluster runs examples/slurm/)
 #   --with-onednn    also oneDNN (libdnnl-dev) and the OpenCL headers its CMake package requires, for
 #                    bench/onednn_layers (our conv kernels against oneDNN's; not built without it)
+#   --with-xnnpack   also XNNPACK (libxnnpack-dev, libpthreadpool-dev), for bench/xnnpack_layers (our
+#                    conv kernels against XNNPACK's; not built without it)
 set -euo pipefail
 
 packages=(
@@ -28,7 +30,8 @@ for arg in "$@"; do
     --with-chromium) packages+=(chromium nodejs) ;;
     --with-slurm) packages+=(slurm-wlm munge) ;;
     --with-onednn) packages+=(libdnnl-dev ocl-icd-opencl-dev) ;;
-    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz, --with-chromium, --with-slurm, --with-onednn)" >&2; exit 2 ;;
+    --with-xnnpack) packages+=(libxnnpack-dev libpthreadpool-dev) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-ort, --with-fuzz, --with-chromium, --with-slurm, --with-onednn, --with-xnnpack)" >&2; exit 2 ;;
   esac
 done
 

@@ -188,16 +188,17 @@ TEST_CASE("test_kernels: depthwise kernel matches the reference on random shapes
   }
 }
 
-// The in-place 3x3 paths (stride 1 or 2 with rows of 16 or more; with AVX-512, narrower planes of
-// stride 1 whose output is as wide as the input, as one masked flat row) against the phase-plane
-// path they replace: identical bits, for float inputs and for 8-bit inputs read as x - zero_point,
-// with the per-plane callback seeing every finished plane once.
+// The 3x3 paths that replace phase planes (rows of 16 or more read in place, stride 1 or 2; narrower
+// planes of stride 2 as blocks of 16 interleaved channels; with AVX-512, narrower planes of stride 1
+// whose output is as wide as the input as one masked flat row) against the phase-plane path: identical
+// bits, for float inputs and for 8-bit inputs read as x - zero_point, with the per-plane callback
+// seeing every finished plane once. Up to 40 channels, so channel blocks of 16 are full and partial.
 TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path's bits") {
   std::mt19937 rng(404);
   ThreadPool pool(3);
   Ranges r;
   r.groups_min = 1;
-  r.groups_max = 6;
+  r.groups_max = 40;
   r.out_per_group_max = 1;
   r.kernel_max = 3;
   r.stride_max = 2;
@@ -205,8 +206,8 @@ TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path'
   r.one_d = false;
   r.width_min = 1;
   r.width_max = 40;
-  int in_place = 0, narrow_same_width = 0;
-  for (int i = 0; i < 240; ++i) {
+  int in_place = 0, narrow_same_width = 0, narrow_stride2 = 0;
+  for (int i = 0; i < 480; ++i) {
     ConvCase c = random_case(rng, r);
     Window2d& w = c.geometry.window;
     w.kernel_h = w.kernel_w = 3;
@@ -217,6 +218,7 @@ TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path'
     c.weight.resize(static_cast<size_t>(c.geometry.out_channels * 9), 0.25f);
     if (w.out_w >= 16) ++in_place;
     if (w.out_w < 16 && w.stride_w == 1 && w.out_w == w.in_w) ++narrow_same_width;
+    if (w.out_w < 16 && w.stride_w == 2) ++narrow_stride2;
     const int mode = i % 3;  // float, uint8, int8 input
     std::vector<uint8_t> u8(c.input.size());
     for (auto& v : u8) v = static_cast<uint8_t>(pick(rng, 0, 255));
@@ -243,6 +245,7 @@ TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path'
   }
   CHECK(in_place > 40);
   CHECK(narrow_same_width > 20);
+  CHECK(narrow_stride2 > 40);
 }
 
 TEST_CASE("test_kernels: direct and im2col paths (first conv, few input channels) match the reference") {
