@@ -9,7 +9,8 @@
 //            weights and bias (no fused activation), a ThreadPool of T threads;
 //   XNNPACK  xnn_create_convolution2d_nhwc_f32 with the same weights, NHWC in and out (XNNPACK has no
 //            other layout; the input is transposed before and the output after timing, so only the
-//            convolution is timed), a pthreadpool of T threads (none for T = 1).
+//            convolution is timed), a pthreadpool of T threads (none for T = 1), created for each
+//            layer's measurement and destroyed after it.
 // For the pointwise (1x1) layers also int8, a whole QLinearConv layer: pointwise_int8_qlinear (uint8
 // activations with zero point 128, int8 weights, per-channel requantization straight to uint8) against
 // XNNPACK's qc8 convolution (int8 activations, per-channel int8 weights, requantized to int8), the same
@@ -162,8 +163,13 @@ int run(const Options& o) {
   std::vector<Row> float_rows, int8_rows;
   for (int t : o.threads) {
     mc::ThreadPool pool(t);
-    pthreadpool_t xpool = t > 1 ? pthreadpool_create(static_cast<size_t>(t)) : nullptr;
-    std::fprintf(stderr, "threads %d (pool size %d, pthreadpool %zu)\n", t, pool.size(), xpool ? pthreadpool_get_threads_count(xpool) : 1);
+    // XNNPACK's pool is created for each of its measurements and destroyed after it: pthreadpool's
+    // idle threads spin for a while after a run, which would take the cores from our next timing.
+    auto make_pool = [t] { return t > 1 ? pthreadpool_create(static_cast<size_t>(t)) : nullptr; };
+    auto drop_pool = [](pthreadpool_t p) {
+      if (p) pthreadpool_destroy(p);
+    };
+    std::fprintf(stderr, "threads %d (pool size %d)\n", t, pool.size());
     for (size_t li = 0; li < layers.size(); ++li) {
       Layer& l = layers[li];
       const mc::ConvGeometry& g = l.g;
@@ -195,6 +201,7 @@ int run(const Options& o) {
         const std::vector<float> wx = xnn_weights(l.weight, g);
         const std::vector<float> xin = to_nhwc(x, g.batch, g.in_channels, in_hw);
         std::vector<float> yout(out_count);
+        pthreadpool_t xpool = make_pool();
         xnn_operator_t op = nullptr;
         check(xnn_create_convolution2d_nhwc_f32(u32(w.pad_top), u32(w.pad_right), u32(w.pad_bottom), u32(w.pad_left), u32(w.kernel_h),
                                                 u32(w.kernel_w), u32(w.stride_h), u32(w.stride_w), 1, 1, groups, in_g, out_g,
@@ -207,6 +214,7 @@ int run(const Options& o) {
               "setup f32 convolution");
         r.theirs = median_ms(o.runs, [&] { check(xnn_run_operator(op, xpool), "run f32 convolution"); });
         xnn_delete_operator(op);
+        drop_pool(xpool);
         theirs = to_nchw(yout, g.batch, g.out_channels, out_hw);
       }
       char buf[32];
@@ -249,6 +257,7 @@ int run(const Options& o) {
       const std::vector<int8_t> xs_nhwc = to_nhwc(xs, g.batch, g.in_channels, positions);
       std::vector<int8_t> ys(out_count);
       const std::vector<int32_t> zero_bias(static_cast<size_t>(g.out_channels), 0);
+      pthreadpool_t xpool = make_pool();
       xnn_operator_t op = nullptr;
       check(xnn_create_convolution2d_nhwc_qc8(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, static_cast<size_t>(g.in_channels),
                                               static_cast<size_t>(g.out_channels), static_cast<size_t>(g.in_channels),
@@ -260,6 +269,7 @@ int run(const Options& o) {
             "setup qc8 convolution");
       q.theirs = median_ms(o.runs, [&] { check(xnn_run_operator(op, xpool), "run qc8 convolution"); });
       xnn_delete_operator(op);
+      drop_pool(xpool);
       const std::vector<int8_t> ys_nchw = to_nchw(ys, g.batch, g.out_channels, positions);
       int worst = 0;
       for (size_t i = 0; i < out_count; ++i)
@@ -270,7 +280,6 @@ int run(const Options& o) {
                    q.ours, q.theirs, worst);
       int8_rows.push_back(q);
     }
-    if (xpool) pthreadpool_destroy(xpool);
   }
 
   auto by_threads = [](std::vector<Row> rows) {

@@ -189,8 +189,8 @@ TEST_CASE("test_kernels: depthwise kernel matches the reference on random shapes
 }
 
 // The 3x3 paths that replace phase planes (rows of 16 or more read in place, stride 1 or 2; narrower
-// planes of stride 2 as blocks of 16 interleaved channels; with AVX-512, narrower planes of stride 1
-// whose output is as wide as the input as one masked flat row) against the phase-plane path: identical
+// planes of stride 2 as blocks of 16 interleaved channels; with AVX-512, planes of stride 1 under 64
+// wide whose output is as wide as the input as one masked flat row) against the phase-plane path: identical
 // bits, for float inputs and for 8-bit inputs read as x - zero_point, with the per-plane callback
 // seeing every finished plane once. Up to 40 channels, so channel blocks of 16 are full and partial.
 TEST_CASE("test_kernels: in-place 3x3 depthwise path gives the phase-plane path's bits") {
