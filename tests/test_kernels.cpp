@@ -344,6 +344,47 @@ TEST_CASE("test_kernels: every path is bit-identical at 1, 2 and 3 threads") {
   }
 }
 
+// A pointwise conv over few positions splits its output channels finer when the batch is small (so
+// both threads have work); each image's outputs must still be the bits it gets inside a large batch,
+// where the channels are split in blocks of 128. Depths above the GEMM's depth block (a few hundred)
+// are included, and channel counts that are not multiples of 4.
+TEST_CASE("test_kernels: a pointwise conv gives an image the same bits in any batch") {
+  std::mt19937 rng(505);
+  ThreadPool pool(2);
+  for (int i = 0; i < 12; ++i) {
+    ConvCase big;
+    ConvGeometry& g = big.geometry;
+    g.batch = 16;
+    g.in_channels = pick(rng, 8, 600);
+    g.out_channels = pick(rng, 20, 400);
+    Window2d& w = g.window;
+    w.in_h = w.out_h = pick(rng, 1, 9);
+    w.in_w = w.out_w = pick(rng, 2, 9);
+    w.kernel_h = w.kernel_w = w.stride_h = w.stride_w = w.dilation_h = w.dilation_w = 1;
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const int64_t plane = w.in_h * w.in_w;
+    big.input.resize(static_cast<size_t>(g.batch * g.in_channels * plane));
+    big.weight.resize(static_cast<size_t>(g.out_channels * g.in_channels));
+    big.bias.resize(static_cast<size_t>(g.out_channels));
+    for (auto* v : {&big.input, &big.weight, &big.bias})
+      for (auto& x : *v) x = normal(rng);
+    big.has_bias = true;
+    big.clip = FusedActivation{0.0f, 6.0f};
+    INFO(big.describe());
+    REQUIRE(choose_conv_algorithm(g) == ConvAlgorithm::pointwise);
+    std::vector<float> all(big.output_size());
+    run_conv(ConvAlgorithm::pointwise, g, big.data(all.data()), pool);
+    for (int64_t n : {int64_t{0}, g.batch - 1}) {
+      ConvCase one = big;
+      one.geometry.batch = 1;
+      one.input.assign(big.input.begin() + n * g.in_channels * plane, big.input.begin() + (n + 1) * g.in_channels * plane);
+      std::vector<float> out(one.output_size());
+      run_conv(ConvAlgorithm::pointwise, one.geometry, one.data(out.data()), pool);
+      CHECK(std::memcmp(out.data(), all.data() + n * g.out_channels * plane, out.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
 TEST_CASE("test_kernels: the chosen algorithm for MobileNet-style layers") {
   auto geometry = [](int64_t cin, int64_t cout, int64_t groups, int64_t size, int64_t k, int64_t stride) {
     ConvGeometry g;
