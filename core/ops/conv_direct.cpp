@@ -402,21 +402,32 @@ bool depthwise3x3_flat_applies(const ConvGeometry& s) {
 #endif
 }
 
+// Sets bits [from, to) of the 16-bit words `words`.
+void set_bits(std::vector<uint16_t>& words, int64_t from, int64_t to) {
+  for (int64_t p = from; p < to;) {
+    const int64_t word = p / lanes, bit = p % lanes, end = std::min(to, (word + 1) * lanes);
+    const uint32_t ones = (1u << (end - p)) - 1;
+    words[static_cast<size_t>(word)] = static_cast<uint16_t>(words[static_cast<size_t>(word)] | (ones << bit));
+    p = end;
+  }
+}
+
+// Built once per call, so a run of range fills per output row, not a test per position and tap.
 FlatMasks plan_flat_masks(const Window2d& w) {
   FlatMasks m;
   const int64_t n = w.out_h * w.out_w;
   m.vectors = (n + lanes - 1) / lanes;
   m.out_mask.assign(static_cast<size_t>(m.vectors), 0);
-  for (int64_t p = 0; p < n; ++p) m.out_mask[static_cast<size_t>(p / lanes)] |= static_cast<uint16_t>(1u << (p % lanes));
+  set_bits(m.out_mask, 0, n);
   for (int64_t ky = 0; ky < 3; ++ky) {
     for (int64_t kx = 0; kx < 3; ++kx) {
-      m.tap_offset.push_back((ky - w.pad_top) * w.in_w + (kx - w.pad_left));
+      const int64_t dy = ky - w.pad_top, dx = kx - w.pad_left;
+      m.tap_offset.push_back(dy * w.in_w + dx);
       std::vector<uint16_t> masks(static_cast<size_t>(m.vectors), 0);
-      for (int64_t p = 0; p < n; ++p) {
-        const int64_t iy = p / w.out_w + ky - w.pad_top, ix = p % w.out_w + kx - w.pad_left;
-        if (iy >= 0 && iy < w.in_h && ix >= 0 && ix < w.in_w)
-          masks[static_cast<size_t>(p / lanes)] |= static_cast<uint16_t>(1u << (p % lanes));
-      }
+      // Output (oy, ox) reads input (oy + dy, ox + dx): rows oy in [-dy, in_h - dy), columns ox in [-dx, in_w - dx).
+      const int64_t x_lo = std::max<int64_t>(0, -dx), x_hi = std::min(w.out_w, w.in_w - dx);
+      for (int64_t oy = std::max<int64_t>(0, -dy); oy < std::min(w.out_h, w.in_h - dy); ++oy)
+        if (x_lo < x_hi) set_bits(masks, oy * w.out_w + x_lo, oy * w.out_w + x_hi);
       m.tap_mask.insert(m.tap_mask.end(), masks.begin(), masks.end());
     }
   }
@@ -617,8 +628,6 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
   const int64_t taps = w.kernel_h * w.kernel_w;
   const int64_t out_plane = w.out_h * w.out_w;
   const int64_t in_plane = w.in_h * w.in_w;
-  const PolyphasePlan plan = plan_polyphase(w, w.out_h);
-  const bool flat = w.out_h > 1 && w.out_w < flat_below_width;
   // Plain variables, not a structured binding: the lambdas below capture them (clang 14 cannot capture bindings).
   const std::pair<float, float> bounds = clip_bounds_of(d.activation);
   const float lo = bounds.first, hi = bounds.second;
@@ -703,6 +712,8 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
     });
     return;
   }
+  const PolyphasePlan plan = plan_polyphase(w, w.out_h);
+  const bool flat = w.out_h > 1 && w.out_w < flat_below_width;
   pool.parallel_for(tasks, [&](int64_t t) {
     scratch.prepare(call, static_cast<size_t>(plan.floats()), flat ? static_cast<size_t>(flat_floats(w, plan, w.out_h)) : 0);
     std::vector<const float*> src(static_cast<size_t>(taps));
