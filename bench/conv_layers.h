@@ -139,4 +139,38 @@ inline std::vector<int> parse_thread_list(const std::string& flag, const std::st
   return threads;
 }
 
+// The options both per-layer benches take: MODEL.onnx [--threads 1,2] [--batch 8] [--runs 20] [--no-int8].
+struct LayerBenchOptions {
+  std::string model_path;
+  std::vector<int> threads{1, 2};
+  int64_t batch = 8;
+  int runs = 20;
+  bool int8 = true;
+};
+
+inline LayerBenchOptions parse_layer_bench_args(int argc, char** argv, const char* usage) {
+  LayerBenchOptions o;
+  std::vector<std::string> positional;
+  Args args(argc, argv, usage);
+  while (args.next()) {
+    const std::string& a = args.flag();
+    if (a == "--threads") {
+      o.threads = parse_thread_list(a, args.value());
+    } else if (a == "--batch") {
+      o.batch = static_cast<int64_t>(parse_number(a, args.value(), 1, 1024, true));
+    } else if (a == "--runs") {
+      o.runs = static_cast<int>(parse_number(a, args.value(), 1, 100000, true));
+    } else if (a == "--no-int8") {
+      o.int8 = false;
+    } else if (args.is_flag()) {
+      args.unknown();
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 1) fail_usage(usage);
+  o.model_path = positional[0];
+  return o;
+}
+
 }  // namespace mc::bench

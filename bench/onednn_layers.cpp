@@ -59,38 +59,7 @@ using mc::bench::warmup_runs;
 
 constexpr const char* usage = "usage: onednn_layers MODEL.onnx [--threads 1,2] [--batch 8] [--runs 20] [--no-int8]";
 
-struct Options {
-  std::string model_path;
-  std::vector<int> threads{1, 2};
-  int64_t batch = 8;
-  int runs = 20;
-  bool int8 = true;
-};
-
-Options parse_args(int argc, char** argv) {
-  Options o;
-  std::vector<std::string> positional;
-  mc::bench::Args args(argc, argv, usage);
-  while (args.next()) {
-    const std::string& a = args.flag();
-    if (a == "--threads") {
-      o.threads = mc::bench::parse_thread_list(a, args.value());
-    } else if (a == "--batch") {
-      o.batch = static_cast<int64_t>(mc::bench::parse_number(a, args.value(), 1, 1024, true));
-    } else if (a == "--runs") {
-      o.runs = static_cast<int>(mc::bench::parse_number(a, args.value(), 1, 100000, true));
-    } else if (a == "--no-int8") {
-      o.int8 = false;
-    } else if (args.is_flag()) {
-      args.unknown();
-    } else {
-      positional.push_back(a);
-    }
-  }
-  if (positional.size() != 1) mc::fail_usage(usage);
-  o.model_path = positional[0];
-  return o;
-}
+using Options = mc::bench::LayerBenchOptions;
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
@@ -318,7 +287,7 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   try {
-    return run(parse_args(argc, argv));
+    return run(mc::bench::parse_layer_bench_args(argc, argv, usage));
   } catch (const dnnl::error& e) {
     std::fprintf(stderr, "onednn_layers: oneDNN error: %s (status %d)\n", e.what(), static_cast<int>(e.status));
     return 1;

@@ -46,59 +46,20 @@ using mc::bench::median_ms;
 
 constexpr const char* usage = "usage: xnnpack_layers MODEL.onnx [--threads 1,2] [--batch 8] [--runs 20] [--no-int8]";
 
-struct Options {
-  std::string model_path;
-  std::vector<int> threads{1, 2};
-  int64_t batch = 8;
-  int runs = 20;
-  bool int8 = true;
-};
-
-Options parse_args(int argc, char** argv) {
-  Options o;
-  std::vector<std::string> positional;
-  mc::bench::Args args(argc, argv, usage);
-  while (args.next()) {
-    const std::string& a = args.flag();
-    if (a == "--threads") {
-      o.threads = mc::bench::parse_thread_list(a, args.value());
-    } else if (a == "--batch") {
-      o.batch = static_cast<int64_t>(mc::bench::parse_number(a, args.value(), 1, 1024, true));
-    } else if (a == "--runs") {
-      o.runs = static_cast<int>(mc::bench::parse_number(a, args.value(), 1, 100000, true));
-    } else if (a == "--no-int8") {
-      o.int8 = false;
-    } else if (args.is_flag()) {
-      args.unknown();
-    } else {
-      positional.push_back(a);
-    }
-  }
-  if (positional.size() != 1) mc::fail_usage(usage);
-  o.model_path = positional[0];
-  return o;
-}
+using Options = mc::bench::LayerBenchOptions;
 
 void check(xnn_status status, const char* what) {
   if (status != xnn_status_success) mc::fail_internal(std::string("XNNPACK ") + what + " failed (status " + std::to_string(status) + ")");
 }
 
-// [n][c][hw] <-> [n][hw][c]
+// [n][a][b] -> [n][b][a]: NCHW -> NHWC with (a, b) = (c, hw), NHWC -> NCHW with (hw, c).
 template <class T>
-std::vector<T> to_nhwc(const std::vector<T>& x, int64_t n, int64_t c, int64_t hw) {
+std::vector<T> swap_inner(const std::vector<T>& x, int64_t n, int64_t a, int64_t b) {
   std::vector<T> y(x.size());
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < c; ++k)
-      for (int64_t p = 0; p < hw; ++p) y[static_cast<size_t>((i * hw + p) * c + k)] = x[static_cast<size_t>((i * c + k) * hw + p)];
+    for (int64_t k = 0; k < a; ++k)
+      for (int64_t p = 0; p < b; ++p) y[static_cast<size_t>((i * b + p) * a + k)] = x[static_cast<size_t>((i * a + k) * b + p)];
   return y;
-}
-template <class T>
-std::vector<T> to_nchw(const std::vector<T>& y, int64_t n, int64_t c, int64_t hw) {
-  std::vector<T> x(y.size());
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < c; ++k)
-      for (int64_t p = 0; p < hw; ++p) x[static_cast<size_t>((i * c + k) * hw + p)] = y[static_cast<size_t>((i * hw + p) * c + k)];
-  return x;
 }
 
 // ONNX weights [groups * out_g][in_g][kh][kw] as XNNPACK's [groups][out_g][kh][kw][in_g].
@@ -199,7 +160,7 @@ int run(const Options& o) {
       const auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
       {
         const std::vector<float> wx = xnn_weights(l.weight, g);
-        const std::vector<float> xin = to_nhwc(x, g.batch, g.in_channels, in_hw);
+        const std::vector<float> xin = swap_inner(x, g.batch, g.in_channels, in_hw);
         std::vector<float> yout(out_count);
         pthreadpool_t xpool = make_pool();
         xnn_operator_t op = nullptr;
@@ -215,7 +176,7 @@ int run(const Options& o) {
         r.theirs = median_ms(o.runs, [&] { check(xnn_run_operator(op, xpool), "run f32 convolution"); });
         xnn_delete_operator(op);
         drop_pool(xpool);
-        theirs = to_nchw(yout, g.batch, g.out_channels, out_hw);
+        theirs = swap_inner(yout, g.batch, out_hw, g.out_channels);
       }
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.1e", mc::bench::max_rel_diff(ours, theirs));
@@ -254,7 +215,7 @@ int run(const Options& o) {
       if (!ran) mc::fail_input("pointwise_int8_qlinear did not run (no AVX-512 VNNI, or MCOMPRESS_INT8_KERNELS=portable)");
       std::vector<int8_t> xs(in_count);
       for (size_t i = 0; i < in_count; ++i) xs[i] = static_cast<int8_t>(static_cast<int>(xq[i]) - 128);
-      const std::vector<int8_t> xs_nhwc = to_nhwc(xs, g.batch, g.in_channels, positions);
+      const std::vector<int8_t> xs_nhwc = swap_inner(xs, g.batch, g.in_channels, positions);
       std::vector<int8_t> ys(out_count);
       const std::vector<int32_t> zero_bias(static_cast<size_t>(g.out_channels), 0);
       pthreadpool_t xpool = make_pool();
@@ -270,7 +231,7 @@ int run(const Options& o) {
       q.theirs = median_ms(o.runs, [&] { check(xnn_run_operator(op, xpool), "run qc8 convolution"); });
       xnn_delete_operator(op);
       drop_pool(xpool);
-      const std::vector<int8_t> ys_nchw = to_nchw(ys, g.batch, g.out_channels, positions);
+      const std::vector<int8_t> ys_nchw = swap_inner(ys, g.batch, positions, g.out_channels);
       int worst = 0;
       for (size_t i = 0; i < out_count; ++i)
         worst = std::max(worst, std::abs((static_cast<int>(yq[i]) - 128) - static_cast<int>(ys_nchw[i])));
@@ -303,7 +264,7 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   try {
-    return run(parse_args(argc, argv));
+    return run(mc::bench::parse_layer_bench_args(argc, argv, usage));
   } catch (const mc::Error& e) {
     std::fprintf(stderr, "xnnpack_layers: error: %s\n", e.what());
     return e.exit_code();
