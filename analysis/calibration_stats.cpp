@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 #include <cmath>
+#include <tuple>
 
 #include "core/executor.h"
 #include "core/ops/kernel_util.h"
@@ -178,11 +179,12 @@ std::vector<double> LayerGram::moment(int64_t group, bool centered) const {
   return h;
 }
 
-void TensorRange::add(const float* x, int64_t n) {
-  if (n <= 0) return;
-  // The running min and max of x, as a sequential std::min / std::max from x[0] gives them, with 16
-  // independent lanes so the loop vectorizes: the values are the same; only the sign of a zero
-  // result could differ (sequentially, the first zero met wins), so a zero is taken from x itself.
+namespace {
+
+// The min and max of x[0..n), n > 0, with 16 independent lanes so the loop vectorizes. Min and max
+// are exact, so any split and order gives the same values; only the sign of a zero result could
+// differ (sequentially, the first zero met wins), which TensorRange::add settles from x itself.
+std::pair<float, float> min_max(const float* x, int64_t n) {
   using Lanes = float __attribute__((vector_size(64)));  // 16 floats (GCC/Clang vector extension)
   constexpr int64_t lanes = 16;
   Lanes lo_lane, hi_lane;
@@ -202,6 +204,63 @@ void TensorRange::add(const float* x, int64_t n) {
   for (; i < n; ++i) {
     lo = std::min(lo, x[i]);
     hi = std::max(hi, x[i]);
+  }
+  return {lo, hi};
+}
+
+using BinCounts = std::array<uint32_t, TensorRange::bins>;
+
+// Adds x[0..n)'s bin counts (value v in bin (v + offset) * scale, clamped) to `counts`: bin indices
+// a chunk at a time (a loop the compiler vectorizes: locals only, nothing the stores could alias),
+// then counted into 4 partial histograms in turn, so runs of one bin (a ReLU's zeros) do not chain
+// every increment on the previous one's store. n at most 2^32 - 1 per call.
+void count_bins(const float* x, int64_t n, double scale, double offset, BinCounts& counts) {
+  constexpr int bins = TensorRange::bins;
+  constexpr int64_t chunk = 1024;
+  int32_t index[chunk];
+  std::array<BinCounts, 3> more{};
+  BinCounts* partial[4] = {&counts, &more[0], &more[1], &more[2]};
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t m = std::min(chunk, n - start);
+    const float* __restrict from = x + start;
+    for (int64_t k = 0; k < m; ++k) index[k] = std::clamp(static_cast<int32_t>((from[k] + offset) * scale), 0, bins - 1);
+    int64_t k = 0;
+    for (; k + 4 <= m; k += 4) {
+      ++(*partial[0])[static_cast<size_t>(index[k])];
+      ++(*partial[1])[static_cast<size_t>(index[k + 1])];
+      ++(*partial[2])[static_cast<size_t>(index[k + 2])];
+      ++(*partial[3])[static_cast<size_t>(index[k + 3])];
+    }
+    for (; k < m; ++k) ++(*partial[0])[static_cast<size_t>(index[k])];
+  }
+  for (size_t b = 0; b < static_cast<size_t>(bins); ++b) counts[b] += more[0][b] + more[1][b] + more[2][b];
+}
+
+// Elements per parallel piece of TensorRange::add: the split depends on n only, and every piece's
+// result (a min, a max, integer counts) combines exactly, so the range is the same at any --threads.
+constexpr int64_t range_piece = int64_t{1} << 16;
+
+}  // namespace
+
+void TensorRange::add(const float* x, int64_t n) { add(x, n, nullptr); }
+
+void TensorRange::add(const float* x, int64_t n, ThreadPool* pool) {
+  if (n <= 0) return;
+  const int64_t pieces = (n + range_piece - 1) / range_piece;
+  const bool parallel = pool && pieces > 1;
+  float lo, hi;
+  if (!parallel) {
+    std::tie(lo, hi) = min_max(x, n);
+  } else {
+    std::vector<std::pair<float, float>> piece_range(static_cast<size_t>(pieces));
+    pool->parallel_for(pieces, [&](int64_t p) {
+      piece_range[static_cast<size_t>(p)] = min_max(x + p * range_piece, std::min(range_piece, n - p * range_piece));
+    });
+    std::tie(lo, hi) = piece_range[0];
+    for (const auto& [plo, phi] : piece_range) {
+      lo = std::min(lo, plo);
+      hi = std::max(hi, phi);
+    }
   }
   if (lo == 0 || hi == 0) {
     const float first_zero = *std::find(x, x + n, 0.0f);  // present: one of them is 0
@@ -225,27 +284,18 @@ void TensorRange::add(const float* x, int64_t n) {
     histogram.swap(merged);
     limit *= 2;
   }
-  // Bin indices a chunk at a time (a loop the compiler vectorizes: locals only, nothing the stores
-  // could alias), then counted into 4 partial histograms in turn, so runs of one bin (a ReLU's
-  // zeros) do not chain every increment on the previous one's store.
   const double scale = bins / (2 * limit), offset = limit;
-  constexpr int64_t chunk = 1024;
-  int32_t index[chunk];
-  std::array<std::array<uint32_t, bins>, 4> partial{};
-  for (int64_t start = 0; start < n; start += chunk) {
-    const int64_t m = std::min(chunk, n - start);
-    const float* __restrict from = x + start;
-    for (int64_t k = 0; k < m; ++k) index[k] = std::clamp(static_cast<int32_t>((from[k] + offset) * scale), 0, bins - 1);
-    int64_t k = 0;
-    for (; k + 4 <= m; k += 4) {
-      ++partial[0][static_cast<size_t>(index[k])];
-      ++partial[1][static_cast<size_t>(index[k + 1])];
-      ++partial[2][static_cast<size_t>(index[k + 2])];
-      ++partial[3][static_cast<size_t>(index[k + 3])];
-    }
-    for (; k < m; ++k) ++partial[0][static_cast<size_t>(index[k])];
+  std::vector<BinCounts> counts(static_cast<size_t>(parallel ? pieces : 1), BinCounts{});
+  if (!parallel) {
+    for (int64_t start = 0; start < n; start += range_piece)
+      count_bins(x + start, std::min(range_piece, n - start), scale, offset, counts[0]);
+  } else {
+    pool->parallel_for(pieces, [&](int64_t p) {
+      count_bins(x + p * range_piece, std::min(range_piece, n - p * range_piece), scale, offset, counts[static_cast<size_t>(p)]);
+    });
   }
-  for (size_t b = 0; b < static_cast<size_t>(bins); ++b) histogram[b] += int64_t{partial[0][b]} + partial[1][b] + partial[2][b] + partial[3][b];
+  for (const BinCounts& c : counts)
+    for (size_t b = 0; b < static_cast<size_t>(bins); ++b) histogram[b] += c[b];
   count += n;
 }
 
@@ -320,11 +370,11 @@ CalibrationStats collect_calibration_stats(const Model& model, const Calibration
     if (!options.ranges) return;
     for (size_t i = 0; i < outputs.size(); ++i)
       if (outputs[i] && outputs[i]->dtype() == DType::f32 && i < node.outputs.size() && !node.outputs[i].empty())
-        stats.ranges[node.outputs[i]].add(outputs[i]->data<float>(), outputs[i]->numel());
+        stats.ranges[node.outputs[i]].add(outputs[i]->data<float>(), outputs[i]->numel(), &pool);
   });
   const int64_t total = static_cast<int64_t>(set.files.size());
   for_each_calibration_batch(set, [&](const Tensor& batch, int64_t first) {
-    if (options.ranges && !model.graph.inputs.empty()) stats.ranges[model.graph.inputs[0].name].add(batch.data<float>(), batch.numel());
+    if (options.ranges && !model.graph.inputs.empty()) stats.ranges[model.graph.inputs[0].name].add(batch.data<float>(), batch.numel(), &pool);
     exec.run({batch});
     stats.images += batch.dim(0);
     if (progress) progress(first + batch.dim(0), total);

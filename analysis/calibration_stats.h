@@ -13,6 +13,7 @@
 
 #include "analysis/calibration.h"
 #include "core/graph.h"
+#include "core/thread_pool.h"
 #include "core/weighted_op.h"
 
 namespace mc {
@@ -55,6 +56,8 @@ struct TensorRange {
   std::vector<int64_t> histogram = std::vector<int64_t>(bins, 0);
 
   void add(const float* x, int64_t n);
+  // The same, its passes split over `pool` (same result at any thread count).
+  void add(const float* x, int64_t n, ThreadPool* pool);
   double percentile(double p) const;  // p in [0, 100], of the signed values
   // The clipping range [lo, hi] minimizing the expected squared error of 8-bit uniform
   // quantization (256 levels) over this histogram: [0, hi] for non-negative tensors, [-t, t] else.

@@ -288,15 +288,19 @@ TEST_CASE("test_calibration: a tensor's range and histogram are what one sequent
   };
   std::mt19937 rng(9);
   std::uniform_real_distribution<float> u(-3.0f, 3.0f);
-  for (int trial = 0; trial < 6; ++trial) {
-    const size_t n = 1 + rng() % 5000;  // not a multiple of 16 (mostly)
+  ThreadPool pool(3);
+  for (int trial = 0; trial < 12; ++trial) {
+    // Trials 6 and up: long enough to be split over the pool (pieces of 65536 values), the same
+    // trials' kinds again, added with the pool.
+    const bool split = trial >= 6;
+    const size_t n = split ? 65536 * 3 + rng() % 100000 : 1 + rng() % 5000;  // not a multiple of 16 (mostly)
     std::vector<float> x(n);
     for (auto& v : x) v = trial % 2 ? std::max(0.0f, u(rng)) : u(rng);  // odd trials: a ReLU's output, min 0
-    if (trial == 3) x[n / 2] = -0.0f, x[n - 1] = 0.0f;                   // the first zero met decides the sign
-    if (trial == 5) std::fill(x.begin(), x.end(), -0.0f);
+    if (trial % 6 == 3) x[n / 2] = -0.0f, x[n - 1] = 0.0f;               // the first zero met decides the sign
+    if (trial % 6 == 5) std::fill(x.begin(), x.end(), -0.0f);
     TensorRange ours, theirs;
-    ours.add(x.data(), static_cast<int64_t>(n));
-    ours.add(x.data(), static_cast<int64_t>(n / 2 + 1));
+    ours.add(x.data(), static_cast<int64_t>(n), split ? &pool : nullptr);
+    ours.add(x.data(), static_cast<int64_t>(n / 2 + 1), split ? &pool : nullptr);
     reference(x, theirs);
     reference(std::vector<float>(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n / 2 + 1)), theirs);
     CAPTURE(trial);
