@@ -320,10 +320,10 @@ void apply_unclipped(const std::optional<FusedActivation>& a, float* p, int64_t 
 }
 
 // The common depthwise case, a 3x3 window with stride 1 or 2 and no dilation, reads the input rows
-// in place (an 8-bit input plane is first converted to floats as x - zero_point) instead of copying them into phase planes: each output row sums the three
-// input rows it covers (a row outside the input reads a row of zeros), columns whose taps all fall
-// inside the input in one vectorizable loop, the one or two border columns with their outside taps
-// read as zero. Every output is the same sum as the polyphase path's (bias, then taps in row-major
+// in place (an 8-bit input plane is first converted to floats as x - zero_point) instead of copying
+// them into phase planes: each output row sums the three input rows it covers (a row outside the
+// input reads a row of zeros), columns whose taps all fall inside the input in one vectorizable
+// loop, the one or two border columns with their outside taps read as zero. Every output is the same sum as the polyphase path's (bias, then taps in row-major
 // order, padding as multiply-adds of zero), so both paths give identical bits.
 template <int Stride>
 void depthwise3x3_row(const float* const* rows, const Window2d& w, int64_t interior_lo, int64_t interior_hi,
