@@ -323,8 +323,9 @@ void apply_unclipped(const std::optional<FusedActivation>& a, float* p, int64_t 
 // in place (an 8-bit input plane is first converted to floats as x - zero_point) instead of copying
 // them into phase planes: each output row sums the three input rows it covers (a row outside the
 // input reads a row of zeros), columns whose taps all fall inside the input in one vectorizable
-// loop, the one or two border columns with their outside taps read as zero. Every output is the same sum as the polyphase path's (bias, then taps in row-major
-// order, padding as multiply-adds of zero), so both paths give identical bits.
+// loop, the one or two border columns with their outside taps read as zero. Every output is the
+// same sum as the polyphase path's (bias, then taps in row-major order, padding as multiply-adds of
+// zero), so both paths give identical bits.
 template <int Stride>
 void depthwise3x3_row(const float* const* rows, const Window2d& w, int64_t interior_lo, int64_t interior_hi,
                       const float* wt, float b, float lo, float hi, float* __restrict dst) {
@@ -376,6 +377,14 @@ void depthwise3x3_row(const float* const* rows, const Window2d& w, int64_t inter
   for (int64_t ox = std::max(interior_hi, interior_lo); ox < w.out_w; ++ox) border(ox);
 }
 
+// A depthwise conv with one output per input channel and an undilated 3x3 window: what the three
+// paths below take, each for its own strides and widths.
+bool is_depthwise3x3(const ConvGeometry& s) {
+  const Window2d& w = s.window;
+  return s.groups == s.in_channels && s.out_channels == s.groups && w.kernel_h == 3 && w.kernel_w == 3 &&
+         w.dilation_h == 1 && w.dilation_w == 1;
+}
+
 // Planes with rows under flat_below_width, stride 1 and equal input and output widths, on CPUs with
 // AVX-512: the plane is one flat row, output p reading input p + (ky - pad_top) * width +
 // (kx - pad_left) for tap (ky, kx), and a per-tap, per-vector lane mask zeroes the taps that fall
@@ -393,9 +402,7 @@ struct FlatMasks {
 bool depthwise3x3_flat_applies(const ConvGeometry& s) {
 #if defined(__AVX512F__)
   const Window2d& w = s.window;
-  return s.groups == s.in_channels && s.out_channels == s.groups && w.kernel_h == 3 && w.kernel_w == 3 &&
-         w.dilation_h == 1 && w.dilation_w == 1 && w.stride_h == 1 && w.stride_w == 1 && w.out_w == w.in_w &&
-         w.out_w < flat_below_width;
+  return is_depthwise3x3(s) && w.stride_h == 1 && w.stride_w == 1 && w.out_w == w.in_w && w.out_w < flat_below_width;
 #else
   (void)s;
   return false;
@@ -459,7 +466,7 @@ void depthwise3x3_flat_plane(const FlatMasks& m, const float* in, const float* w
 #endif
 
 // Narrow planes (output rows under direct_min_width) with stride 2, where a plane's rows are too short
-// for whole vectors and the flat masked path below does not apply: 16 channels at a time, interleaved.
+// for whole vectors and the masked flat row above does not apply: 16 channels at a time, interleaved.
 // (For stride 1 the masked flat row was faster: MobileNetV1 0.75's 14x14 layer at batch 8, 1 thread,
 // 0.44 against 0.54 ms; the stride-2 layers 0.25 against 0.49 ms for 14 -> 7, 0.64 against 0.71 for
 // 28 -> 14 with the rows read in place, and 1.0 ms through phase planes.) The block's input planes are copied once into a
@@ -469,8 +476,7 @@ void depthwise3x3_flat_plane(const FlatMasks& m, const float* in, const float* w
 // the results are scattered back to the output planes.
 bool depthwise3x3_interleaved_applies(const ConvGeometry& s) {
   const Window2d& w = s.window;
-  return s.groups == s.in_channels && s.out_channels == s.groups && w.kernel_h == 3 && w.kernel_w == 3 &&
-         w.dilation_h == 1 && w.dilation_w == 1 && w.stride_h == 2 && w.stride_w == 2 && w.out_w < direct_min_width;
+  return is_depthwise3x3(s) && w.stride_h == 2 && w.stride_w == 2 && w.out_w < direct_min_width;
 }
 
 // Rows and columns of the interleaved buffer: those the outputs' taps read, in padded coordinates.
@@ -567,14 +573,14 @@ void scatter_interleaved(const float* vals, int64_t out_plane, int64_t channels,
 }
 
 // out[p * lanes + c] for every output position p from the filled buffer; `wt[t]` holds tap t's weights
-// of the 16 channels.
-template <int Stride>
+// of the 16 channels. Stride 2 (the only stride depthwise3x3_interleaved_applies takes).
 void depthwise3x3_interleaved_block(const Window2d& w, const float* buf, const Block* wt, const Block& bias,
                                     const Block& lo, const Block& hi, float* out) {
+  constexpr int64_t stride = 2;
   const int64_t cols = interleaved_cols(w);
   for (int64_t oy = 0; oy < w.out_h; ++oy) {
     for (int64_t ox = 0; ox < w.out_w; ++ox) {
-      const float* base = buf + (oy * Stride * cols + ox * Stride) * lanes;
+      const float* base = buf + (oy * stride * cols + ox * stride) * lanes;
       Block acc = bias;
       for (int64_t ky = 0; ky < 3; ++ky) {
         for (int64_t kx = 0; kx < 3; ++kx) {
@@ -590,11 +596,19 @@ void depthwise3x3_interleaved_block(const Window2d& w, const float* buf, const B
   }
 }
 
+// Calls f with the conv's input as a typed pointer at element `offset`: the float input, or an integer
+// layer's 8-bit input (int8 or uint8, read as x - input_zero_point by the kernels).
+template <class F>
+void with_input(const ConvData& d, int64_t offset, F&& f) {
+  if (!d.input_8bit) f(d.input + offset);
+  else if (d.input_8bit_signed) f(static_cast<const int8_t*>(d.input_8bit) + offset);
+  else f(static_cast<const uint8_t*>(d.input_8bit) + offset);
+}
+
 bool depthwise3x3_direct_applies(const ConvGeometry& s) {
   const Window2d& w = s.window;
-  return s.groups == s.in_channels && s.out_channels == s.groups && w.kernel_h == 3 &&
-         w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 && w.stride_h == w.stride_w &&
-         (w.stride_w == 1 || w.stride_w == 2) && w.out_w >= direct_min_width;
+  return is_depthwise3x3(s) && w.stride_h == w.stride_w && (w.stride_w == 1 || w.stride_w == 2) &&
+         w.out_w >= direct_min_width;
 }
 
 // One input plane of a depthwise3x3_direct_applies convolution into its output plane.
@@ -651,12 +665,8 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
         const int64_t n = u / blocks_per_image, c0 = (u % blocks_per_image) * lanes;
         const int64_t channels = std::min(lanes, s.in_channels - c0);
         const int64_t plane0 = n * s.in_channels + c0;
-        if (!d.input_8bit)
-          fill_interleaved(d.input + plane0 * in_plane, in_plane, channels, w, 0, buf.data());
-        else if (d.input_8bit_signed)
-          fill_interleaved(static_cast<const int8_t*>(d.input_8bit) + plane0 * in_plane, in_plane, channels, w, d.input_zero_point, buf.data());
-        else
-          fill_interleaved(static_cast<const uint8_t*>(d.input_8bit) + plane0 * in_plane, in_plane, channels, w, d.input_zero_point, buf.data());
+        with_input(d, plane0 * in_plane,
+                   [&](const auto* in) { fill_interleaved(in, in_plane, channels, w, d.input_zero_point, buf.data()); });
         Block wt[9], bias = Block{};
         for (int k = 0; k < 9; ++k) wt[k] = Block{};
         for (int64_t c = 0; c < channels; ++c) {
@@ -664,8 +674,7 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
           bias[c] = d.bias ? d.bias[c0 + c] : 0.0f;
         }
         const Block lo_v = Block{} + lo, hi_v = Block{} + hi;
-        if (w.stride_w == 1) depthwise3x3_interleaved_block<1>(w, buf.data(), wt, bias, lo_v, hi_v, out_buf.data());
-        else depthwise3x3_interleaved_block<2>(w, buf.data(), wt, bias, lo_v, hi_v, out_buf.data());
+        depthwise3x3_interleaved_block(w, buf.data(), wt, bias, lo_v, hi_v, out_buf.data());
         scatter_interleaved(out_buf.data(), out_plane, channels, d.output + plane0 * out_plane);
         for (int64_t c = 0; c < channels; ++c) {
           float* out = d.output + (plane0 + c) * out_plane;
@@ -687,18 +696,17 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
         const int64_t n = plane / s.in_channels, c = plane % s.in_channels;
         float* out = d.output + (n * s.out_channels + c) * out_plane;
         const float* in = nullptr;
-        if (!d.input_8bit) {
-          in = d.input + plane * in_plane;
-        } else {
-          // An 8-bit input plane (the integer layers' sums, integer_conv.cpp) as x - zero_point, exact in float.
-          thread_local std::vector<float> converted;
-          converted.resize(static_cast<size_t>(in_plane));
-          if (d.input_8bit_signed)
-            copy_row(static_cast<const int8_t*>(d.input_8bit) + plane * in_plane, converted.data(), in_plane, d.input_zero_point);
-          else
-            copy_row(static_cast<const uint8_t*>(d.input_8bit) + plane * in_plane, converted.data(), in_plane, d.input_zero_point);
-          in = converted.data();
-        }
+        with_input(d, plane * in_plane, [&](const auto* typed) {
+          if constexpr (std::is_same_v<decltype(typed), const float*>) {
+            in = typed;
+          } else {
+            // An 8-bit input plane (the integer layers' sums, integer_conv.cpp) as x - zero_point, exact in float.
+            thread_local std::vector<float> converted;
+            converted.resize(static_cast<size_t>(in_plane));
+            copy_row(typed, converted.data(), in_plane, d.input_zero_point);
+            in = converted.data();
+          }
+        });
 #if defined(__AVX512F__)
         if (flat_masked)
           depthwise3x3_flat_plane(masks, in, d.weight + c * taps, d.bias ? d.bias[c] : 0.0f, lo, hi, out);
@@ -720,10 +728,8 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
     const int64_t first = t * planes_per_task, last = std::min(planes, first + planes_per_task);
     for (int64_t plane = first; plane < last; ++plane) {
       // plane = n * in_channels + c; its outputs are channels c*multiplier ... of image n.
-      if (!d.input_8bit) fill_phase_planes(d.input + plane * in_plane, w, plan, 0, scratch.phases.data());
-      else if (d.input_8bit_signed)
-        fill_phase_planes(static_cast<const int8_t*>(d.input_8bit) + plane * in_plane, w, plan, 0, scratch.phases.data(), d.input_zero_point);
-      else fill_phase_planes(static_cast<const uint8_t*>(d.input_8bit) + plane * in_plane, w, plan, 0, scratch.phases.data(), d.input_zero_point);
+      with_input(d, plane * in_plane,
+                 [&](const auto* in) { fill_phase_planes(in, w, plan, 0, scratch.phases.data(), d.input_zero_point); });
       const int64_t n = plane / s.in_channels, c = plane % s.in_channels;
       for (size_t k = 0; k < static_cast<size_t>(taps); ++k)
         src[k] = scratch.phases.data() + plan.tap_plane[k] * plan.plane_stride + plan.tap_offset[k];

@@ -66,7 +66,8 @@ void run_conv(ConvAlgorithm algorithm, const ConvGeometry& geometry, const ConvD
 // The plain reference: the formula above with a double accumulator, one thread.
 void conv_reference(const ConvGeometry& geometry, const ConvData& data);
 void conv_depthwise(const ConvGeometry& geometry, const ConvData& data, ThreadPool& pool);
-// conv_depthwise without its in-place 3x3 path: every shape through phase planes. Same bits; for tests.
+// conv_depthwise without its 3x3 paths (rows read in place, a masked flat row, interleaved channel
+// blocks): every shape through phase planes. Same bits; for tests.
 void conv_depthwise_polyphase(const ConvGeometry& geometry, const ConvData& data, ThreadPool& pool);
 void conv_direct(const ConvGeometry& geometry, const ConvData& data, ThreadPool& pool);
 
