@@ -7,7 +7,7 @@
 #include <array>
 #include <cstring>
 #include <cmath>
-#include <tuple>
+#include <functional>
 
 #include "core/executor.h"
 #include "core/ops/kernel_util.h"
@@ -247,20 +247,18 @@ void TensorRange::add(const float* x, int64_t n) { add(x, n, nullptr); }
 void TensorRange::add(const float* x, int64_t n, ThreadPool* pool) {
   if (n <= 0) return;
   const int64_t pieces = (n + range_piece - 1) / range_piece;
-  const bool parallel = pool && pieces > 1;
-  float lo, hi;
-  if (!parallel) {
-    std::tie(lo, hi) = min_max(x, n);
-  } else {
-    std::vector<std::pair<float, float>> piece_range(static_cast<size_t>(pieces));
-    pool->parallel_for(pieces, [&](int64_t p) {
-      piece_range[static_cast<size_t>(p)] = min_max(x + p * range_piece, std::min(range_piece, n - p * range_piece));
-    });
-    std::tie(lo, hi) = piece_range[0];
-    for (const auto& [plo, phi] : piece_range) {
-      lo = std::min(lo, plo);
-      hi = std::max(hi, phi);
-    }
+  // Piece p is x[p * range_piece, ...), over the pool when there is one.
+  auto each_piece = [&](const std::function<void(int64_t, const float*, int64_t)>& f) {
+    auto one = [&](int64_t p) { f(p, x + p * range_piece, std::min(range_piece, n - p * range_piece)); };
+    if (pool) pool->parallel_for(pieces, one);
+    else for (int64_t p = 0; p < pieces; ++p) one(p);
+  };
+  std::vector<std::pair<float, float>> piece_range(static_cast<size_t>(pieces));
+  each_piece([&](int64_t p, const float* xs, int64_t m) { piece_range[static_cast<size_t>(p)] = min_max(xs, m); });
+  auto [lo, hi] = piece_range[0];
+  for (const auto& [plo, phi] : piece_range) {
+    lo = std::min(lo, plo);
+    hi = std::max(hi, phi);
   }
   if (lo == 0 || hi == 0) {
     const float first_zero = *std::find(x, x + n, 0.0f);  // present: one of them is 0
@@ -285,15 +283,8 @@ void TensorRange::add(const float* x, int64_t n, ThreadPool* pool) {
     limit *= 2;
   }
   const double scale = bins / (2 * limit), offset = limit;
-  std::vector<BinCounts> counts(static_cast<size_t>(parallel ? pieces : 1), BinCounts{});
-  if (!parallel) {
-    for (int64_t start = 0; start < n; start += range_piece)
-      count_bins(x + start, std::min(range_piece, n - start), scale, offset, counts[0]);
-  } else {
-    pool->parallel_for(pieces, [&](int64_t p) {
-      count_bins(x + p * range_piece, std::min(range_piece, n - p * range_piece), scale, offset, counts[static_cast<size_t>(p)]);
-    });
-  }
+  std::vector<BinCounts> counts(static_cast<size_t>(pieces), BinCounts{});
+  each_piece([&](int64_t p, const float* xs, int64_t m) { count_bins(xs, m, scale, offset, counts[static_cast<size_t>(p)]); });
   for (const BinCounts& c : counts)
     for (size_t b = 0; b < static_cast<size_t>(bins); ++b) histogram[b] += c[b];
   count += n;

@@ -162,10 +162,12 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
   for (size_t i = 0; i < filters.size(); ++i) by_group[layer.group_of(filters[i])].push_back(i);
   const int64_t k = layer.rows;
   const bool pruning = o.pruning.active() || fixed_mask != nullptr;
-  // Per-filter work of a layer with many filters runs on `o.threads` threads (each filter in its
-  // own task, so the results do not depend on the count).
-  std::unique_ptr<ThreadPool> filter_pool;
-  if (filters.size() >= 32 && o.threads != 1) filter_pool = std::make_unique<ThreadPool>(o.threads);
+  // One pool for the call, on `o.threads` threads: the per-filter work of a layer with many filters
+  // (each filter in its own task) and AdaRound's rows of a group with more than 16 filters (blocks
+  // whose bounds depend on the shapes only). Neither result depends on the thread count.
+  std::unique_ptr<ThreadPool> pool;
+  if (filters.size() > 16 && o.threads != 1) pool = std::make_unique<ThreadPool>(o.threads);
+  ThreadPool* filter_pool = filters.size() >= 32 ? pool.get() : nullptr;
   auto for_each_member = [&](size_t n, const std::function<void(size_t)>& f) {
     if (!filter_pool) {
       for (size_t r = 0; r < n; ++r) f(r);
@@ -260,11 +262,10 @@ std::vector<FilterFit> fit_filters(const Tensor& weight, const LayerGram& layer,
     const bool learn = o.adaround && o.format != WeightFormat::float32 && (spec.mode == PruneSpec::Mode::none || spec.mode == PruneSpec::Mode::fixed);
     if (learn) {
       std::vector<uint8_t> zeros = spec.mode == PruneSpec::Mode::fixed ? spec.fixed_mask : std::vector<uint8_t>{};
-      std::unique_ptr<ThreadPool> pool;
-      if (members.size() > 16) pool = std::make_unique<ThreadPool>(o.threads);
       AdaRoundOptions ao;
       ao.iterations = o.adaround_iterations;
-      learned = adaround_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, zeros, ao, pool.get());
+      learned = adaround_quantize(w_all, static_cast<int64_t>(members.size()), k, c, level_sets, zeros, ao,
+                                  members.size() > 16 ? pool.get() : nullptr);
     }
     for_each_member(members.size(), [&](size_t r) {
       std::span<const double> w(w_all.data() + r * static_cast<size_t>(k), static_cast<size_t>(k));
