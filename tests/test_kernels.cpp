@@ -11,6 +11,7 @@
 
 #include "core/executor.h"
 #include "core/ops/conv_kernels.h"
+#include "core/ops/panel_gemm.h"
 #include "formats/npy.h"
 #include "formats/onnx_model.h"
 #include "tests/helpers.h"
@@ -314,6 +315,70 @@ TEST_CASE("test_kernels: 1x1 GEMM paths match the reference") {
     REQUIRE(conv_algorithm_applies(ConvAlgorithm::single_position, c.geometry));
     CHECK(choose_conv_algorithm(c.geometry) == ConvAlgorithm::single_position);
     check_against_reference(c, ConvAlgorithm::single_position, pool);
+  }
+}
+
+// What panel_gemm promises for one output: the products summed in depth order by fused
+// multiply-adds from zero, then the bias, then the activation.
+float panel_gemm_model(const std::vector<float>& w, const std::vector<float>& x, int64_t depth, int64_t x_stride,
+                       int64_t r, int64_t j, const float* bias, const std::optional<FusedActivation>& activation) {
+  float acc = 0.0f;
+  for (int64_t c = 0; c < depth; ++c)
+    acc = std::fma(w[static_cast<size_t>(r * depth + c)], x[static_cast<size_t>(c * x_stride + j)], acc);
+  acc += bias ? bias[r] : 0.0f;
+  return activation ? (*activation)(acc) : acc;
+}
+
+TEST_CASE("test_kernels: panel GEMM sums every output in depth order, whatever its tile") {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  FusedActivation relu6{0.0f, 6.0f};
+  FusedActivation hard_swish;
+  hard_swish.kind = FusedActivation::Kind::hard_swish;
+  const std::optional<FusedActivation> activations[] = {std::nullopt, relu6, FusedActivation{0.0f},
+                                                        hard_swish};
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t rows = pick(1, 3 * panel_rows + 1), depth = pick(1, 40), cols = pick(1, 150);
+    const int64_t x_stride = cols + pick(0, 5), out_stride = cols + pick(0, 3);
+    std::vector<float> w(static_cast<size_t>(rows * depth)), x(static_cast<size_t>(depth * x_stride)),
+        bias(static_cast<size_t>(rows));
+    for (float& v : w) v = u(rng);
+    for (float& v : x) v = u(rng) * 4.0f;
+    for (float& v : bias) v = u(rng);
+    // A NaN and signed zeros, to check that a clip in registers treats them as std::min/max do.
+    x[static_cast<size_t>(pick(0, static_cast<int64_t>(x.size()) - 1))] = std::nanf("");
+    bias[0] = -0.0f;
+    const bool with_bias = trial % 3 != 0;
+    const auto& activation = activations[trial % 4];
+    // The matrix packed at an offset of two panels, as a group's panels sit after another group's.
+    std::vector<float> packed(static_cast<size_t>((2 + panel_count(rows)) * panel_rows * depth), 7.0f);
+    for (int64_t p = 0; p < panel_count(rows); ++p)
+      pack_panel(w.data(), rows, depth, p, packed.data() + (2 + p) * panel_rows * depth);
+    std::vector<float> out(static_cast<size_t>(rows * out_stride), -5.0f);
+    panel_gemm(packed.data(), 2, rows, depth, x.data(), x_stride, cols, out.data(), out_stride,
+               with_bias ? bias.data() : nullptr, activation);
+    CAPTURE(trial);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = 0; j < out_stride; ++j) {
+        const float got = out[static_cast<size_t>(r * out_stride + j)];
+        if (j >= cols) {
+          REQUIRE(got == -5.0f);  // nothing written past the block
+          continue;
+        }
+        const float want = panel_gemm_model(w, x, depth, x_stride, r, j, with_bias ? bias.data() : nullptr, activation);
+        // A clip is exact; other activations are inlined here and in the library, whose build may
+        // fuse their multiply-adds differently from this file's.
+        const bool clip = !activation || activation->kind == FusedActivation::Kind::clip;
+        if (panel_gemm_fuses() && clip) {
+          REQUIRE(std::memcmp(&got, &want, sizeof got) == 0);
+        } else if (std::isnan(want)) {
+          REQUIRE(std::isnan(got));
+        } else {
+          REQUIRE(std::fabs(got - want) <= 1e-5f * (1.0f + std::fabs(want)));
+        }
+      }
+    }
   }
 }
 

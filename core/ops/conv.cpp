@@ -1,10 +1,10 @@
 // Conv: 1-D and 2-D, groups, strides, dilations, explicit or automatic padding.
-// Dense groups use GEMM (Eigen): a 1x1 stride-1 unpadded conv reads the input in place, a 1x1 conv
-// on 1x1 inputs is one GEMM over the batch, anything else goes through im2col per column block.
+// Dense groups use GEMM: a 1x1 stride-1 unpadded conv reads the input in place, anything else goes
+// through im2col per column block, both through the panel GEMM (panel_gemm.h); a 1x1 conv on 1x1
+// inputs is one Eigen GEMM over the batch.
 // Depthwise convolutions (one input channel per group) and small-kernel convolutions with few input
 // channels per group (a first layer) use direct kernels instead (conv_direct.cpp).
-// The GEMM output is seeded with the bias and accumulated into, and a fused activation is applied
-// while the block is still in cache. Work is split into tasks of fixed size (image x group x
+// A fused activation is applied while the block is still in cache. Work is split into tasks of fixed size (image x group x
 // column block x row block), independent of the thread count, so results do not depend on --threads.
 #include <Eigen/Core>
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "core/ops/conv_kernels.h"
+#include "core/ops/panel_gemm.h"
 
 namespace mc {
 
@@ -22,7 +23,8 @@ using ConstMat = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride
 using Mat = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 constexpr int64_t column_block = 512;   // output positions per task
-constexpr int64_t row_block = 128;      // output channels per task
+constexpr int64_t row_block = 128;      // output channels per task of a single-position conv
+constexpr int64_t gemm_row_block = 16 * panel_rows;  // output channels per task of a pointwise conv
 // The direct kernel beats im2col + GEMM while every output sums at most this many products
 // (3 input channels x 3x3 = 27): im2col would copy each input value this many times, for a GEMM
 // too thin to make up for it.
@@ -94,22 +96,8 @@ void im2col_block(const float* x, int64_t channels, const Window2d& w, const std
   }
 }
 
-// c = f(bias + a * b) for one block (f: the fused activation): rows of c start with their bias,
-// the product is added in place, and the activation runs over the block while it is in cache.
-void gemm_block(const ConstMat& a, const ConstMat& b, float* out, int64_t out_stride, const float* bias,
-                const std::optional<FusedActivation>& activation) {
-  const int64_t rows = a.rows(), cols = b.cols();
-  for (int64_t r = 0; r < rows; ++r) {
-    float* line = out + r * out_stride;
-    std::fill(line, line + cols, bias ? bias[r] : 0.0f);
-  }
-  Mat c(out, rows, cols, Eigen::OuterStride<>(out_stride));
-  c.noalias() += a * b;
-  if (activation)
-    for (int64_t r = 0; r < rows; ++r) apply_activation(out + r * out_stride, cols, activation);
-}
-
-// Dense groups through GEMM: the input in place (`pointwise`) or im2col blocks.
+// Dense groups through the panel GEMM (panel_gemm.h): the input in place (`pointwise`) or im2col
+// blocks. Each group's weights are packed once per call.
 void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool pointwise) {
   const Window2d& w = s.window;
   const int64_t cin_g = s.in_channels / s.groups;
@@ -118,25 +106,34 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
   const int64_t positions = w.out_h * w.out_w;
   const int64_t in_plane = w.in_h * w.in_w;
   const int64_t col_blocks = (positions + column_block - 1) / column_block;
-  const std::vector<ColumnRange> columns = valid_columns(w);
+  const int64_t group_panels = panel_count(cout_g);
+  thread_local std::vector<float> packed;
+  packed.resize(static_cast<size_t>(s.groups * group_panels * panel_rows * k));
+  float* panels = packed.data();
+  pool.parallel_for(s.groups * group_panels, [&](int64_t p) {
+    const int64_t g = p / group_panels;
+    pack_panel(d.weight + g * cout_g * k, cout_g, k, p % group_panels, panels + p * panel_rows * k);
+  });
   if (pointwise) {
     // Tasks: image x group x column block x row block.
-    const int64_t row_blocks = (cout_g + row_block - 1) / row_block;
+    const int64_t row_blocks = (cout_g + gemm_row_block - 1) / gemm_row_block;
     pool.parallel_for(s.batch * s.groups * col_blocks * row_blocks, [&](int64_t t) {
       const int64_t rb = t % row_blocks;
       const int64_t cb = (t / row_blocks) % col_blocks;
       const int64_t g = (t / (row_blocks * col_blocks)) % s.groups;
       const int64_t n = t / (row_blocks * col_blocks * s.groups);
       const int64_t col0 = cb * column_block, cols = std::min(column_block, positions - col0);
-      const int64_t row0 = g * cout_g + rb * row_block, rows = std::min(row_block, cout_g - rb * row_block);
-      ConstMat a(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
-      ConstMat b(d.input + (n * s.in_channels + g * cin_g) * in_plane + col0, k, cols, Eigen::OuterStride<>(in_plane));
-      gemm_block(a, b, d.output + (n * s.out_channels + row0) * positions + col0, positions,
+      const int64_t r0 = rb * gemm_row_block, rows = std::min(gemm_row_block, cout_g - r0);
+      const int64_t row0 = g * cout_g + r0;
+      panel_gemm(panels, g * group_panels + r0 / panel_rows, rows, k,
+                 d.input + (n * s.in_channels + g * cin_g) * in_plane + col0, in_plane, cols,
+                 d.output + (n * s.out_channels + row0) * positions + col0, positions,
                  d.bias ? d.bias + row0 : nullptr, d.activation);
     });
     return;
   }
   // Tasks: image x group x column block; each builds its im2col block once for all its rows.
+  const std::vector<ColumnRange> columns = valid_columns(w);
   pool.parallel_for(s.batch * s.groups * col_blocks, [&](int64_t t) {
     const int64_t cb = t % col_blocks;
     const int64_t g = (t / col_blocks) % s.groups;
@@ -146,13 +143,10 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
     col_buffer.resize(static_cast<size_t>(k * cols));
     im2col_block(d.input + (n * s.in_channels + g * cin_g) * in_plane, cin_g, w, columns, col0, cols,
                  col_buffer.data());
-    ConstMat b(col_buffer.data(), k, cols, Eigen::OuterStride<>(cols));
-    for (int64_t r0 = 0; r0 < cout_g; r0 += row_block) {
-      const int64_t row0 = g * cout_g + r0, rows = std::min(row_block, cout_g - r0);
-      ConstMat a(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
-      gemm_block(a, b, d.output + (n * s.out_channels + row0) * positions + col0, positions,
-                 d.bias ? d.bias + row0 : nullptr, d.activation);
-    }
+    const int64_t row0 = g * cout_g;
+    panel_gemm(panels, g * group_panels, cout_g, k, col_buffer.data(), cols, cols,
+               d.output + (n * s.out_channels + row0) * positions + col0, positions, d.bias ? d.bias + row0 : nullptr,
+               d.activation);
   });
 }
 

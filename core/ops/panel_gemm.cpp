@@ -1,0 +1,177 @@
+// The float GEMM of dense convolutions: packed weight panels, a register tile per panel and column
+// block, each output written once (core/ops/panel_gemm.h).
+#include "core/ops/panel_gemm.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace mc {
+
+namespace {
+
+// One vector of floats: 16 lanes with AVX-512 (explicit fused multiply-adds, masked loads and
+// stores for a partial vector), 8 lanes of GCC vector extensions elsewhere.
+#if defined(__AVX512F__)
+constexpr int64_t lanes = 16;
+constexpr int max_vectors = 4;  // a 6 x 4 tile: 24 accumulators of the 32 registers
+using Vec = __m512;
+inline __mmask16 lane_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+inline Vec load(const float* p) { return _mm512_loadu_ps(p); }
+inline Vec load_partial(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(lane_mask(n), p); }
+inline void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline void store_partial(float* p, Vec v, int64_t n) { _mm512_mask_storeu_ps(p, lane_mask(n), v); }
+inline Vec broadcast(float s) { return _mm512_set1_ps(s); }
+inline Vec zero() { return _mm512_setzero_ps(); }
+inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+// std::max(v, lo) then std::min(., hi) lane by lane, ties and NaNs included: max_ps(a, b) is
+// a > b ? a : b and min_ps(a, b) is a < b ? a : b.
+inline Vec clip(Vec v, Vec lo, Vec hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
+#else
+constexpr int64_t lanes = 8;
+constexpr int max_vectors = 2;  // a 6 x 2 tile: 12 accumulators, room for the 16 registers of AVX
+using Vec = float __attribute__((vector_size(lanes * sizeof(float))));
+inline Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline Vec load_partial(const float* p, int64_t n) {
+  Vec v = {};
+  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+inline void store_partial(float* p, Vec v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+}
+inline Vec broadcast(float s) {
+  Vec v;
+  for (int64_t i = 0; i < lanes; ++i) v[i] = s;
+  return v;
+}
+inline Vec zero() { return Vec{}; }
+inline Vec fma(Vec a, Vec b, Vec c) { return a * b + c; }
+inline Vec add(Vec a, Vec b) { return a + b; }
+// std::max(v, lo) then std::min(., hi) lane by lane.
+inline Vec clip(Vec v, Vec lo, Vec hi) {
+  const Vec m = v < lo ? lo : v;
+  return hi < m ? hi : m;
+}
+#endif
+
+// One tile: panel_rows rows x `vectors` vectors of columns, the last vector holding `last` columns.
+// Accumulates the whole depth in registers, then writes bias + sum for the first `rows` rows,
+// clipped to [range[0], range[1]] if `range` is given.
+// Rows of x ahead of the one being read that are prefetched: a tile reads 64 columns of each row,
+// rows far apart in memory, which the hardware prefetcher does not follow.
+constexpr int64_t prefetch_rows = 8;
+
+template <int vectors, bool full>
+void tile(const float* panel, int64_t depth, const float* x, int64_t x_stride, int64_t last, float* out,
+          int64_t out_stride, int64_t rows, const float* bias, const float* range) {
+  // Every index into acc is a constant after unrolling, so the tile stays in registers.
+  Vec acc[panel_rows][vectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < panel_rows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < vectors; ++v) acc[r][v] = zero();
+  for (int64_t c = 0; c < depth; ++c) {
+    const float* xc = x + c * x_stride;
+#pragma GCC unroll 4
+    for (int v = 0; v < vectors; ++v) __builtin_prefetch(xc + prefetch_rows * x_stride + v * lanes);
+    Vec xv[vectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < vectors; ++v)
+      xv[v] = full || v + 1 < vectors ? load(xc + v * lanes) : load_partial(xc + v * lanes, last);
+    const float* w = panel + c * panel_rows;
+#pragma GCC unroll 8
+    for (int r = 0; r < panel_rows; ++r) {
+      const Vec wr = broadcast(w[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < vectors; ++v) acc[r][v] = fma(wr, xv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < panel_rows; ++r) {
+    if (r >= rows) break;
+    const Vec b = broadcast(bias ? bias[r] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < vectors; ++v) acc[r][v] = add(acc[r][v], b);
+    if (range) {
+      const Vec lo = broadcast(range[0]), hi = broadcast(range[1]);
+#pragma GCC unroll 4
+      for (int v = 0; v < vectors; ++v) acc[r][v] = clip(acc[r][v], lo, hi);
+    }
+    float* line = out + r * out_stride;
+#pragma GCC unroll 4
+    for (int v = 0; v < vectors; ++v) {
+      if (full || v + 1 < vectors)
+        store(line + v * lanes, acc[r][v]);
+      else
+        store_partial(line + v * lanes, acc[r][v], last);
+    }
+  }
+}
+
+using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, float*, int64_t, int64_t, const float*,
+                        const float*);
+
+// tiles[full][vectors - 1]
+template <int... V>
+constexpr std::array<std::array<TileFn, sizeof...(V)>, 2> make_tiles(std::integer_sequence<int, V...>) {
+  return {{{&tile<V + 1, false>...}, {&tile<V + 1, true>...}}};
+}
+
+constexpr auto tiles = make_tiles(std::make_integer_sequence<int, max_vectors>{});
+
+}  // namespace
+
+bool panel_gemm_fuses() {
+#if defined(__AVX512F__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void pack_panel(const float* w, int64_t rows, int64_t depth, int64_t panel, float* packed) {
+  const int64_t r0 = panel * panel_rows, n = std::min(panel_rows, rows - r0);
+  for (int64_t c = 0; c < depth; ++c) {
+    float* dst = packed + c * panel_rows;
+    for (int64_t r = 0; r < n; ++r) dst[r] = w[(r0 + r) * depth + c];
+    for (int64_t r = n; r < panel_rows; ++r) dst[r] = 0.0f;
+  }
+}
+
+void panel_gemm(const float* packed, int64_t panel0, int64_t rows, int64_t depth, const float* x, int64_t x_stride,
+                int64_t cols, float* out, int64_t out_stride, const float* bias,
+                const std::optional<FusedActivation>& activation) {
+  const int64_t block = max_vectors * lanes;
+  // A clip (Relu, Relu6) is applied in registers; other activations over each tile once written.
+  const bool clip_in_tile = activation && activation->kind == FusedActivation::Kind::clip;
+  const float range[2] = {clip_in_tile ? activation->lo : 0.0f, clip_in_tile ? activation->hi : 0.0f};
+  for (int64_t j0 = 0; j0 < cols; j0 += block) {
+    const int64_t width = std::min(block, cols - j0);
+    const int64_t vectors = (width + lanes - 1) / lanes;
+    const int64_t last = width - (vectors - 1) * lanes;
+    const TileFn fn = tiles[last == lanes][static_cast<size_t>(vectors - 1)];
+    for (int64_t r0 = 0; r0 < rows; r0 += panel_rows) {
+      const int64_t n = std::min(panel_rows, rows - r0);
+      const float* panel = packed + (panel0 + r0 / panel_rows) * panel_rows * depth;
+      float* o = out + r0 * out_stride + j0;
+      fn(panel, depth, x + j0, x_stride, last, o, out_stride, n, bias ? bias + r0 : nullptr,
+         clip_in_tile ? range : nullptr);
+      if (activation && !clip_in_tile)
+        for (int64_t r = 0; r < n; ++r) activation->apply(o + r * out_stride, width);
+    }
+  }
+}
+
+}  // namespace mc
