@@ -4,8 +4,9 @@
 // inputs is one Eigen GEMM over the batch.
 // Depthwise convolutions (one input channel per group) and small-kernel convolutions with few input
 // channels per group (a first layer) use direct kernels instead (conv_direct.cpp).
-// A fused activation is applied while the block is still in cache. Work is split into tasks of fixed size (image x group x
-// column block x row block), independent of the thread count, so results do not depend on --threads.
+// A fused activation is applied while the block is still in cache. Work is split into tasks (image x
+// group x column block x row block); every output is summed in a fixed order whatever task it falls
+// in, so results do not depend on --threads.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -115,15 +116,24 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
     pack_panel(d.weight + g * cout_g * k, cout_g, k, p % group_panels, panels + p * panel_rows * k);
   });
   if (pointwise) {
-    // Tasks: image x group x column block x row block.
-    const int64_t row_blocks = (cout_g + gemm_row_block - 1) / gemm_row_block;
-    pool.parallel_for(s.batch * s.groups * col_blocks * row_blocks, [&](int64_t t) {
+    // Tasks: image x group x column block x row block. An output's bits do not depend on its block,
+    // so small problems (one image, a 7x7 or 14x14 plane) take thinner row blocks to give every
+    // thread several tasks.
+    const int64_t outer = s.batch * s.groups * col_blocks;
+    const int64_t wanted = 4 * pool.size();
+    int64_t block_rows = gemm_row_block;
+    if (outer * ((cout_g + block_rows - 1) / block_rows) < wanted) {
+      const int64_t splits = (wanted + outer - 1) / outer;
+      block_rows = std::max(panel_rows, ((cout_g + splits - 1) / splits + panel_rows - 1) / panel_rows * panel_rows);
+    }
+    const int64_t row_blocks = (cout_g + block_rows - 1) / block_rows;
+    pool.parallel_for(outer * row_blocks, [&](int64_t t) {
       const int64_t rb = t % row_blocks;
       const int64_t cb = (t / row_blocks) % col_blocks;
       const int64_t g = (t / (row_blocks * col_blocks)) % s.groups;
       const int64_t n = t / (row_blocks * col_blocks * s.groups);
       const int64_t col0 = cb * column_block, cols = std::min(column_block, positions - col0);
-      const int64_t r0 = rb * gemm_row_block, rows = std::min(gemm_row_block, cout_g - r0);
+      const int64_t r0 = rb * block_rows, rows = std::min(block_rows, cout_g - r0);
       const int64_t row0 = g * cout_g + r0;
       panel_gemm(panels, g * group_panels + r0 / panel_rows, rows, k,
                  d.input + (n * s.in_channels + g * cin_g) * in_plane + col0, in_plane, cols,
