@@ -98,7 +98,7 @@ void im2col_block(const float* x, int64_t channels, const Window2d& w, const std
 }
 
 // Dense groups through the panel GEMM (panel_gemm.h): the input in place (`pointwise`) or im2col
-// blocks. Each group's weights are packed once per call.
+// blocks.
 void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool pointwise) {
   const Window2d& w = s.window;
   const int64_t cin_g = s.in_channels / s.groups;
@@ -107,14 +107,6 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
   const int64_t positions = w.out_h * w.out_w;
   const int64_t in_plane = w.in_h * w.in_w;
   const int64_t col_blocks = (positions + column_block - 1) / column_block;
-  const int64_t group_panels = panel_count(cout_g);
-  thread_local std::vector<float> packed;
-  packed.resize(static_cast<size_t>(s.groups * group_panels * panel_rows * k));
-  float* panels = packed.data();
-  pool.parallel_for(s.groups * group_panels, [&](int64_t p) {
-    const int64_t g = p / group_panels;
-    pack_panel(d.weight + g * cout_g * k, cout_g, k, p % group_panels, panels + p * panel_rows * k);
-  });
   if (pointwise) {
     // Tasks: image x group x column block x row block. An output's bits do not depend on its block,
     // so small problems (one image, a 7x7 or 14x14 plane) take thinner row blocks to give every
@@ -135,7 +127,7 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
       const int64_t col0 = cb * column_block, cols = std::min(column_block, positions - col0);
       const int64_t r0 = rb * block_rows, rows = std::min(block_rows, cout_g - r0);
       const int64_t row0 = g * cout_g + r0;
-      panel_gemm(panels, g * group_panels + r0 / panel_rows, rows, k,
+      panel_gemm(d.weight + row0 * k, rows, k,
                  d.input + (n * s.in_channels + g * cin_g) * in_plane + col0, in_plane, cols,
                  d.output + (n * s.out_channels + row0) * positions + col0, positions,
                  d.bias ? d.bias + row0 : nullptr, d.activation);
@@ -154,7 +146,7 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
     im2col_block(d.input + (n * s.in_channels + g * cin_g) * in_plane, cin_g, w, columns, col0, cols,
                  col_buffer.data());
     const int64_t row0 = g * cout_g;
-    panel_gemm(panels, g * group_panels, cout_g, k, col_buffer.data(), cols, cols,
+    panel_gemm(d.weight + row0 * k, cout_g, k, col_buffer.data(), cols, cols,
                d.output + (n * s.out_channels + row0) * positions + col0, positions, d.bias ? d.bias + row0 : nullptr,
                d.activation);
   });

@@ -1,5 +1,5 @@
-// The float GEMM of dense convolutions: packed weight panels, a register tile per panel and column
-// block, each output written once (core/ops/panel_gemm.h).
+// The float GEMM of dense convolutions: a register tile per panel_rows rows and 64 columns, each
+// output written once (core/ops/panel_gemm.h).
 #include "core/ops/panel_gemm.h"
 
 #include <algorithm>
@@ -66,15 +66,16 @@ inline Vec clip(Vec v, Vec lo, Vec hi) {
 }
 #endif
 
-// One tile: panel_rows rows x `vectors` vectors of columns, the last vector holding `last` columns.
-// Accumulates the whole depth in registers, then writes bias + sum for the first `rows` rows,
-// clipped to [range[0], range[1]] if `range` is given.
 // Rows of x ahead of the one being read that are prefetched: a tile reads 64 columns of each row,
 // rows far apart in memory, which the hardware prefetcher does not follow.
 constexpr int64_t prefetch_rows = 8;
 
+// One tile: panel_rows rows of w (from `w`, `depth` apart) x `vectors` vectors of columns, the last
+// vector holding `last` columns. Accumulates the whole depth in registers, then writes bias + sum
+// for the first `rows` rows (the others repeat the last row's weights and are not written),
+// clipped to [range[0], range[1]] if `range` is given.
 template <int vectors, bool full>
-void tile(const float* panel, int64_t depth, const float* x, int64_t x_stride, int64_t last, float* out,
+void tile(const float* w, int64_t depth, const float* x, int64_t x_stride, int64_t last, float* out,
           int64_t out_stride, int64_t rows, const float* bias, const float* range) {
   // Every index into acc is a constant after unrolling, so the tile stays in registers.
   Vec acc[panel_rows][vectors];
@@ -82,6 +83,8 @@ void tile(const float* panel, int64_t depth, const float* x, int64_t x_stride, i
   for (int r = 0; r < panel_rows; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < vectors; ++v) acc[r][v] = zero();
+  const float* wrow[panel_rows];
+  for (int r = 0; r < panel_rows; ++r) wrow[r] = w + std::min<int64_t>(r, rows - 1) * depth;
   for (int64_t c = 0; c < depth; ++c) {
     const float* xc = x + c * x_stride;
 #pragma GCC unroll 4
@@ -90,10 +93,9 @@ void tile(const float* panel, int64_t depth, const float* x, int64_t x_stride, i
 #pragma GCC unroll 4
     for (int v = 0; v < vectors; ++v)
       xv[v] = full || v + 1 < vectors ? load(xc + v * lanes) : load_partial(xc + v * lanes, last);
-    const float* w = panel + c * panel_rows;
 #pragma GCC unroll 8
     for (int r = 0; r < panel_rows; ++r) {
-      const Vec wr = broadcast(w[r]);
+      const Vec wr = broadcast(wrow[r][c]);
 #pragma GCC unroll 4
       for (int v = 0; v < vectors; ++v) acc[r][v] = fma(wr, xv[v], acc[r][v]);
     }
@@ -141,18 +143,8 @@ bool panel_gemm_fuses() {
 #endif
 }
 
-void pack_panel(const float* w, int64_t rows, int64_t depth, int64_t panel, float* packed) {
-  const int64_t r0 = panel * panel_rows, n = std::min(panel_rows, rows - r0);
-  for (int64_t c = 0; c < depth; ++c) {
-    float* dst = packed + c * panel_rows;
-    for (int64_t r = 0; r < n; ++r) dst[r] = w[(r0 + r) * depth + c];
-    for (int64_t r = n; r < panel_rows; ++r) dst[r] = 0.0f;
-  }
-}
-
-void panel_gemm(const float* packed, int64_t panel0, int64_t rows, int64_t depth, const float* x, int64_t x_stride,
-                int64_t cols, float* out, int64_t out_stride, const float* bias,
-                const std::optional<FusedActivation>& activation) {
+void panel_gemm(const float* w, int64_t rows, int64_t depth, const float* x, int64_t x_stride, int64_t cols,
+                float* out, int64_t out_stride, const float* bias, const std::optional<FusedActivation>& activation) {
   const int64_t block = max_vectors * lanes;
   // A clip (Relu, Relu6) is applied in registers; other activations over each tile once written.
   const bool clip_in_tile = activation && activation->kind == FusedActivation::Kind::clip;
@@ -162,16 +154,16 @@ void panel_gemm(const float* packed, int64_t panel0, int64_t rows, int64_t depth
     const int64_t vectors = (width + lanes - 1) / lanes;
     const int64_t last = width - (vectors - 1) * lanes;
     const int64_t n = std::min(panel_rows, rows - r0);
-    const float* panel = packed + (panel0 + r0 / panel_rows) * panel_rows * depth;
     float* o = out + r0 * out_stride + j0;
-    tiles[last == lanes][static_cast<size_t>(vectors - 1)](panel, depth, x + j0, x_stride, last, o, out_stride, n,
-                                                          bias ? bias + r0 : nullptr, clip_in_tile ? range : nullptr);
+    tiles[last == lanes][static_cast<size_t>(vectors - 1)](w + r0 * depth, depth, x + j0, x_stride, last, o,
+                                                          out_stride, n, bias ? bias + r0 : nullptr,
+                                                          clip_in_tile ? range : nullptr);
     if (activation && !clip_in_tile)
       for (int64_t r = 0; r < n; ++r) activation->apply(o + r * out_stride, width);
   };
-  // A panel sweeps all columns before the next: its weights stay in the first-level cache, and each
-  // output row is written front to back (interleaving every row of the block instead, 16 and more
-  // write streams, costs 1.5-2x on the layers with few input channels and large planes).
+  // A panel of rows sweeps all columns before the next: its weights stay in the first-level cache,
+  // and each output row is written front to back (interleaving every row of the block instead, 16
+  // and more write streams, costs 1.5-2x on the layers with few input channels and large planes).
   for (int64_t r0 = 0; r0 < rows; r0 += panel_rows)
     for (int64_t j0 = 0; j0 < cols; j0 += block) run(r0, j0);
 }
