@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -16,7 +17,7 @@ namespace mc {
 namespace {
 
 // One vector of floats: 16 lanes with AVX-512 (explicit fused multiply-adds, masked loads and
-// stores for a partial vector), 8 lanes of GCC vector extensions elsewhere.
+// stores for a partial vector), elsewhere GCC vector extensions as wide as the target's registers.
 #if defined(__AVX512F__)
 constexpr int64_t lanes = 16;
 constexpr int max_vectors = 4;  // a 6 x 4 tile: 24 accumulators of the 32 registers
@@ -34,8 +35,12 @@ inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
 // a > b ? a : b and min_ps(a, b) is a < b ? a : b.
 inline Vec clip(Vec v, Vec lo, Vec hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
 #else
+#if defined(__AVX__)
 constexpr int64_t lanes = 8;
-constexpr int max_vectors = 2;  // a 6 x 2 tile: 12 accumulators, room for the 16 registers of AVX
+#else
+constexpr int64_t lanes = 4;
+#endif
+constexpr int max_vectors = 2;  // a 6 x 2 tile: 12 accumulators, room in 16 vector registers
 using Vec = float __attribute__((vector_size(lanes * sizeof(float))));
 inline Vec load(const float* p) {
   Vec v;
@@ -70,6 +75,12 @@ inline Vec clip(Vec v, Vec lo, Vec hi) {
 // rows far apart in memory, which the hardware prefetcher does not follow.
 constexpr int64_t prefetch_rows = 8;
 
+// Prefetches the line `bytes` past p, an address that may lie past the end of the block (the
+// prefetch then does nothing), computed as an integer so no pointer leaves its array.
+inline void prefetch(const float* p, int64_t bytes) {
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes)));
+}
+
 // One tile: panel_rows rows of w (from `w`, `depth` apart) x `vectors` vectors of columns, the last
 // vector holding `last` columns. Accumulates the whole depth in registers, then writes bias + sum
 // for the first `rows` rows (the others repeat the last row's weights and are not written),
@@ -88,7 +99,7 @@ void tile(const float* w, int64_t depth, const float* x, int64_t x_stride, int64
   for (int64_t c = 0; c < depth; ++c) {
     const float* xc = x + c * x_stride;
 #pragma GCC unroll 4
-    for (int v = 0; v < vectors; ++v) __builtin_prefetch(xc + prefetch_rows * x_stride + v * lanes);
+    for (int v = 0; v < vectors; ++v) prefetch(xc, (prefetch_rows * x_stride + v * lanes) * sizeof(float));
     Vec xv[vectors];
 #pragma GCC unroll 4
     for (int v = 0; v < vectors; ++v)

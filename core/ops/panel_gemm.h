@@ -2,13 +2,14 @@
 //   out[r][j] = f(bias[r] + sum_c w[r][c] * x[c][j])
 // for a weight matrix w (rows x depth, row-major) and an input block x (depth x cols, rows of x
 // `x_stride` apart: an image's channel planes read in place, or an im2col block), f a fused
-// activation. A tile of panel_rows x 64 outputs (x 32 without AVX-512) stays in registers over the
-// whole depth, each weight broadcast straight from its row, and each output is written once, bias
-// and activation applied, instead of seeding the output with the bias, accumulating into it and
-// passing over it again for the activation.
+// activation. A tile of panel_rows x 64 outputs (2 vectors wide without AVX-512) stays in registers
+// over the whole depth, each weight broadcast straight from its row, and each output is written
+// once, bias and activation applied, instead of seeding the output with the bias, accumulating into
+// it and passing over it again for the activation.
 //
-// Every output is the sum of its products in depth order, one fused multiply-add at a time, from
-// zero, then plus its bias: the same bits whatever the block, tile, task or thread it falls in.
+// Every output is the sum of its products in depth order, one multiply-add at a time (fused with
+// AVX-512: panel_gemm_fuses), from zero, then plus its bias: the same bits whatever the block, tile,
+// task or thread it falls in.
 #pragma once
 
 #include <cstdint>
