@@ -296,7 +296,7 @@ TEST_CASE("test_kernels: 1x1 GEMM paths match the reference") {
   r.pad_max = 0;
   r.in_per_group_max = 40;
   r.groups_max = 2;
-  r.out_per_group_max = 150;  // more than one block of 128 output channels
+  r.out_per_group_max = 150;  // more than one block of 96 output channels
   r.height_max = 30;
   r.width_max = 40;  // up to 1200 positions: several column blocks
   for (int i = 0; i < 60; ++i) {
