@@ -242,8 +242,6 @@ constexpr int64_t range_piece = int64_t{1} << 16;
 
 }  // namespace
 
-void TensorRange::add(const float* x, int64_t n) { add(x, n, nullptr); }
-
 void TensorRange::add(const float* x, int64_t n, ThreadPool* pool) {
   if (n <= 0) return;
   const int64_t pieces = (n + range_piece - 1) / range_piece;

@@ -55,9 +55,8 @@ struct TensorRange {
   int64_t count = 0;
   std::vector<int64_t> histogram = std::vector<int64_t>(bins, 0);
 
-  void add(const float* x, int64_t n);
-  // The same, its passes split over `pool` (same result at any thread count).
-  void add(const float* x, int64_t n, ThreadPool* pool);
+  // Adds x[0..n); with a pool, its passes split over it (same result at any thread count).
+  void add(const float* x, int64_t n, ThreadPool* pool = nullptr);
   double percentile(double p) const;  // p in [0, 100], of the signed values
   // The clipping range [lo, hi] minimizing the expected squared error of 8-bit uniform
   // quantization (256 levels) over this histogram: [0, hi] for non-negative tensors, [-t, t] else.
