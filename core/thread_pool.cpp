@@ -23,9 +23,8 @@ int ThreadPool::default_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-ThreadPool::ThreadPool(int threads) {
-  if (threads <= 0) threads = default_threads();
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+ThreadPool::ThreadPool(int threads) : shares_(static_cast<size_t>(threads <= 0 ? default_threads() : threads)) {
+  for (int i = 1; i < static_cast<int>(shares_.size()); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -38,33 +37,37 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::run_tasks(const std::function<void(int64_t)>& task, int64_t count, int64_t chunk) {
+void ThreadPool::run_tasks(const std::function<void(int64_t)>& task, int self, int64_t chunk) {
   const bool was_inside = inside_task;
   inside_task = true;
-  for (;;) {
-    const int64_t begin = next_.fetch_add(chunk, std::memory_order_relaxed);
-    if (begin >= count) break;
-    const int64_t end = std::min(count, begin + chunk);
-    for (int64_t i = begin; i < end; ++i) {
-      try {
-        task(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!error_) error_ = std::current_exception();
+  const int participants = size();
+  for (int k = 0; k < participants; ++k) {
+    Share& share = shares_[static_cast<size_t>((self + k) % participants)];
+    for (;;) {
+      const int64_t begin = share.next.fetch_add(chunk, std::memory_order_relaxed);
+      if (begin >= share.end) break;
+      const int64_t end = std::min(share.end, begin + chunk);
+      for (int64_t i = begin; i < end; ++i) {
+        try {
+          task(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (!error_) error_ = std::current_exception();
+        }
       }
     }
   }
   inside_task = was_inside;
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(int self) {
   uint64_t seen = 0;
   for (;;) {
     const auto spin_until = std::chrono::steady_clock::now() + idle_spin;
     while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until)
       std::this_thread::yield();
     const std::function<void(int64_t)>* task;
-    int64_t count, chunk;
+    int64_t chunk;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
@@ -73,11 +76,10 @@ void ThreadPool::worker_loop() {
       // A loop that already finished (its caller cleared task_) or none at all: nothing to join.
       if (!task_) continue;
       task = task_;
-      count = count_;
       chunk = chunk_;
       busy_.fetch_add(1, std::memory_order_relaxed);
     }
-    run_tasks(*task, count, chunk);
+    run_tasks(*task, self, chunk);
     bool last;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -93,20 +95,27 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t)>&
     for (int64_t i = 0; i < count; ++i) task(i);
     return;
   }
-  // Claiming several indices at once keeps the shared counter cold on long loops of small tasks;
-  // it changes only which thread runs a task, never what a task computes.
-  const int64_t chunk = std::max<int64_t>(1, count / (static_cast<int64_t>(size()) * 16));
+  // Each participant owns a contiguous share of the indices and runs it first: kernels number their
+  // tasks image by image (and a plane's positions in order), so with the same share in every layer
+  // a thread mostly reads what it wrote itself, from its own cache. Whoever finishes early helps
+  // with the others' shares. Claiming several indices at once keeps the counters cold on long
+  // loops of small tasks. All of this changes only which thread runs a task, never what a task
+  // computes.
+  const int64_t participants = size();
+  const int64_t chunk = std::max<int64_t>(1, count / (participants * 16));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     task_ = &task;
-    count_ = count;
     chunk_ = chunk;
-    next_.store(0, std::memory_order_relaxed);
+    for (int64_t p = 0; p < participants; ++p) {
+      shares_[static_cast<size_t>(p)].next.store(p * count / participants, std::memory_order_relaxed);
+      shares_[static_cast<size_t>(p)].end = (p + 1) * count / participants;
+    }
     error_ = nullptr;
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  run_tasks(task, count, chunk);
+  run_tasks(task, 0, chunk);
   const auto spin_until = std::chrono::steady_clock::now() + idle_spin;
   while (busy_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < spin_until)
     std::this_thread::yield();
@@ -117,7 +126,6 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t)>&
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return busy_.load(std::memory_order_relaxed) == 0; });
     task_ = nullptr;
-    count_ = 0;
     error = error_;
     error_ = nullptr;
   }

@@ -32,19 +32,24 @@ class ThreadPool {
   static int default_threads();
 
  private:
-  void worker_loop();
-  // Claims indices from next_ (`chunk` at a time) and runs them until none are left.
-  void run_tasks(const std::function<void(int64_t)>& task, int64_t count, int64_t chunk);
+  void worker_loop(int self);
+  // Runs participant `self`'s share of the indices front to back, `chunk` at a time, then helps
+  // with the others' shares until none are left.
+  void run_tasks(const std::function<void(int64_t)>& task, int self, int64_t chunk);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  // The current loop, valid while task_ is set (guarded by mutex_; next_ is claimed lock-free).
+  // One participant's share of the current loop: indices [next, end), claimed lock-free.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  // The current loop, valid while task_ is set (guarded by mutex_; shares_ are claimed lock-free).
   const std::function<void(int64_t)>* task_ = nullptr;
-  int64_t count_ = 0;
   int64_t chunk_ = 1;
-  std::atomic<int64_t> next_{0};
+  std::vector<Share> shares_;  // one per participant: the caller (0) and each worker (1...)
   std::atomic<uint64_t> generation_{0};  // bumped for every loop and at shutdown
   std::atomic<int> busy_{0};              // workers inside run_tasks (changed under mutex_)
   bool stop_ = false;

@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include "core/executor.h"
 #include "core/ops/conv_kernels.h"
@@ -579,6 +581,23 @@ TEST_CASE("test_kernels: thread pool runs every index once, nests, and rethrows"
     std::atomic<int> after{0};
     pool.parallel_for(20, [&](int64_t) { ++after; });
     CHECK(after.load() == 20);
+    // Each thread owns a share of the indices; the others finish a share whose owner is held up.
+    // Index 0 (the caller's share) waits for the 29 others, its share's 1.. included (a loop this
+    // short is claimed one index at a time).
+    if (threads > 1) {
+      std::atomic<int> others{0};
+      bool all_done = false;
+      pool.parallel_for(30, [&](int64_t i) {
+        if (i != 0) {
+          ++others;
+          return;
+        }
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (others.load() < 29 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        all_done = others.load() == 29;
+      });
+      CHECK(all_done);
+    }
   }
 }
 

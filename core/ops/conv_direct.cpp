@@ -648,13 +648,19 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
   const uint64_t call = next_call_id();
 
   const int64_t planes = s.batch * s.in_channels;  // input planes; each makes `multiplier` outputs
+  // Planes are independent, so the split never changes a bit: small layers (one image, 7 x 7 or
+  // 14 x 14 planes) take smaller tasks so every thread gets several.
+  const int64_t wanted_tasks = 4 * static_cast<int64_t>(pool.size());
   const int64_t planes_per_task =
-      std::max<int64_t>(1, depthwise_elements_per_task / std::max<int64_t>(1, out_plane * multiplier));
+      std::clamp<int64_t>(depthwise_elements_per_task / std::max<int64_t>(1, out_plane * multiplier), 1,
+                          std::max<int64_t>(1, planes / wanted_tasks));
   const int64_t tasks = (planes + planes_per_task - 1) / planes_per_task;
   if (allow_direct && depthwise3x3_interleaved_applies(s)) {
     const int64_t blocks_per_image = (s.in_channels + lanes - 1) / lanes;
     const int64_t units = s.batch * blocks_per_image;  // (image, block of 16 channels)
-    const int64_t units_per_task = std::max<int64_t>(1, depthwise_elements_per_task / std::max<int64_t>(1, out_plane * lanes));
+    const int64_t units_per_task =
+        std::clamp<int64_t>(depthwise_elements_per_task / std::max<int64_t>(1, out_plane * lanes), 1,
+                            std::max<int64_t>(1, units / wanted_tasks));
     const int64_t buffer_floats = interleaved_rows(w) * interleaved_cols(w) * lanes;
     pool.parallel_for((units + units_per_task - 1) / units_per_task, [&](int64_t t) {
       thread_local std::vector<float> buf, out_buf;
