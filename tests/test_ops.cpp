@@ -404,6 +404,45 @@ TEST_CASE("test_ops: activations fused into a Conv give the values of their own 
   CHECK(Executor(shared.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv", "HardSwish", "Add"});
 }
 
+TEST_CASE("test_ops: a one-row MatMul or Gemm split into column blocks gives each output the bits of any other split") {
+  // A classifier at batch 1: [1, 300] x [300, 1000] runs as four blocks of 256 columns
+  // (core/ops/matmul.cpp); 200 of its columns as a product of their own (one block of 200) must
+  // give the same bits.
+  const Tensor a = ramp({1, 300}, -2, 2, 3), w = ramp({300, 1000}, -0.5f, 0.5f, 5), wt = ramp({1000, 300}, -0.5f, 0.5f, 7);
+  const Tensor bias = ramp({1000}, -0.3f, 0.3f, 9);
+  auto product = [&](bool gemm, int64_t c0, int64_t cols, int threads) {
+    Net n(14);
+    if (gemm) {
+      Tensor ws(DType::f32, {cols, 300}), bs(DType::f32, {cols});
+      std::memcpy(ws.data<float>(), wt.data<float>() + c0 * 300, static_cast<size_t>(cols * 300) * sizeof(float));
+      std::memcpy(bs.data<float>(), bias.data<float>() + c0, static_cast<size_t>(cols) * sizeof(float));
+      n.add("Gemm", {"a", "w", "b"}, {"y"}, {{"transB", int_attr(1)}});
+      n.constant("w", ws);
+      n.constant("b", bs);
+    } else {
+      Tensor ws(DType::f32, {300, cols});
+      for (int64_t k = 0; k < 300; ++k)
+        std::memcpy(ws.data<float>() + k * cols, w.data<float>() + k * 1000 + c0, static_cast<size_t>(cols) * sizeof(float));
+      n.add("MatMul", {"a", "w"}, {"y"});
+      n.constant("w", ws);
+    }
+    n.input("a", a);
+    n.output("y");
+    return n.run(threads, true)[0].to_float_vector();
+  };
+  for (bool gemm : {false, true}) {
+    CAPTURE(gemm);
+    const std::vector<float> whole = product(gemm, 0, 1000, 2);
+    REQUIRE(whole.size() == 1000);
+    CHECK(whole == product(gemm, 0, 1000, 1));
+    for (int64_t c0 : {0, 230, 800}) {
+      CAPTURE(c0);
+      const std::vector<float> part = product(gemm, c0, 200, 1);
+      CHECK(std::equal(part.begin(), part.end(), whole.begin() + c0));
+    }
+  }
+}
+
 // --- ONNX Runtime ------------------------------------------------------------------------------
 
 namespace {

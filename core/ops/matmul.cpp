@@ -11,8 +11,16 @@ namespace {
 
 using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstMat = Eigen::Map<const RowMajor>;
-using Mat = Eigen::Map<RowMajor>;
+using OutMat = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;  // a block of an output's columns
 constexpr int64_t rows_per_task = 64;
+// A product with one row (a classifier at batch 1) is split into blocks of this many output columns
+// instead: one task would leave the other threads idle. Eigen computes a one-row product as a
+// matrix-vector product whose every output is the same whatever columns it is given with, so the
+// split changes no bit (tests/test_ops.cpp checks it).
+constexpr int64_t single_row_columns = 256;
+
+// Column blocks of an m x n product: several only when m is 1.
+int64_t column_blocks(int64_t m, int64_t n) { return m == 1 ? std::max<int64_t>(1, (n + single_row_columns - 1) / single_row_columns) : 1; }
 
 void check_float(const InferContext& ctx, size_t i) {
   if (ctx.input(i).dtype != DType::f32)
@@ -50,22 +58,23 @@ void run_Gemm(RunContext& ctx) {
   ConstMat bm(b.data<float>(), b.dim(0), b.dim(1));
   float* py = ctx.out[0]->data<float>();
   const Tensor* c = ctx.node.has_input(2) ? ctx.in[2] : nullptr;
-  int64_t blocks = (m + rows_per_task - 1) / rows_per_task;
-  ctx.pool.parallel_for(blocks, [&](int64_t blk) {
-    int64_t r0 = blk * rows_per_task, rows = std::min(rows_per_task, m - r0);
-    Mat y(py + r0 * n, rows, n);
-    if (ta && tb) y.noalias() = am.middleCols(r0, rows).transpose() * bm.transpose();
-    else if (ta) y.noalias() = am.middleCols(r0, rows).transpose() * bm;
-    else if (tb) y.noalias() = am.middleRows(r0, rows) * bm.transpose();
-    else y.noalias() = am.middleRows(r0, rows) * bm;
+  const int64_t blocks = (m + rows_per_task - 1) / rows_per_task, col_blocks = column_blocks(m, n);
+  ctx.pool.parallel_for(blocks * col_blocks, [&](int64_t t) {
+    const int64_t r0 = t / col_blocks * rows_per_task, rows = std::min(rows_per_task, m - r0);
+    const int64_t c0 = t % col_blocks * single_row_columns, cols = col_blocks == 1 ? n : std::min(single_row_columns, n - c0);
+    OutMat y(py + r0 * n + c0, rows, cols, Eigen::OuterStride<>(n));
+    if (ta && tb) y.noalias() = am.middleCols(r0, rows).transpose() * bm.middleRows(c0, cols).transpose();
+    else if (ta) y.noalias() = am.middleCols(r0, rows).transpose() * bm.middleCols(c0, cols);
+    else if (tb) y.noalias() = am.middleRows(r0, rows) * bm.middleRows(c0, cols).transpose();
+    else y.noalias() = am.middleRows(r0, rows) * bm.middleCols(c0, cols);
     if (alpha != 1.0f) y *= alpha;
     if (c) {
       const float* pc = c->data<float>();
       Shape cs = c->shape();
       while (cs.size() < 2) cs.insert(cs.begin(), 1);
       for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          int64_t ci = cs[0] == 1 ? 0 : r0 + i, cj = cs[1] == 1 ? 0 : j;
+        for (int64_t j = 0; j < cols; ++j) {
+          int64_t ci = cs[0] == 1 ? 0 : r0 + i, cj = cs[1] == 1 ? 0 : c0 + j;
           y(i, j) += beta * pc[ci * cs[1] + cj];
         }
     }
@@ -107,8 +116,10 @@ void run_MatMul(RunContext& ctx) {
   const float* pa = ctx.in[0]->data<float>();
   const float* pb = ctx.in[1]->data<float>();
   float* py = ctx.out[0]->data<float>();
-  const int64_t row_blocks = (m + rows_per_task - 1) / rows_per_task;
-  ctx.pool.parallel_for(batches * row_blocks, [&](int64_t t) {
+  const int64_t row_blocks = (m + rows_per_task - 1) / rows_per_task, col_blocks = column_blocks(m, n);
+  ctx.pool.parallel_for(batches * row_blocks * col_blocks, [&](int64_t task) {
+    const int64_t cb = task % col_blocks, t = task / col_blocks;
+    const int64_t c0 = cb * single_row_columns, cols = col_blocks == 1 ? n : std::min(single_row_columns, n - c0);
     int64_t bi = t / row_blocks, r0 = (t % row_blocks) * rows_per_task, rows = std::min(rows_per_task, m - r0);
     int64_t oa = 0, ob = 0, rem = bi;
     for (size_t d = 0; d < rank; ++d) {
@@ -119,8 +130,8 @@ void run_MatMul(RunContext& ctx) {
     }
     ConstMat am(pa + oa * m * k + r0 * k, rows, k);
     ConstMat bm(pb + ob * k * n, k, n);
-    Mat y(py + bi * m * n + r0 * n, rows, n);
-    y.noalias() = am * bm;
+    OutMat y(py + bi * m * n + r0 * n + c0, rows, cols, Eigen::OuterStride<>(n));
+    y.noalias() = am * bm.middleCols(c0, cols);
   });
 }
 
