@@ -115,11 +115,24 @@ template <bool is_max> void run_window_pool(RunContext& ctx) {
 
 // Mean over the trailing `inner` elements of each of `outer` rows, in a fixed order.
 void mean_rows(const float* x, float* y, int64_t outer, int64_t inner, ThreadPool& pool) {
-  pool.parallel_for(outer, [&](int64_t r) {
-    const float* row = x + r * inner;
-    double acc = 0;
-    for (int64_t i = 0; i < inner; ++i) acc += row[i];
-    y[r] = inner > 0 ? static_cast<float>(acc / static_cast<double>(inner)) : 0.0f;
+  // Each row summed in order in double; `group` rows side by side, so their additions overlap
+  // instead of each waiting on the previous one (a row's sum, and so its bits, is unchanged).
+  constexpr int64_t group = 8, rows_per_task = 64;
+  pool.parallel_for((outer + rows_per_task - 1) / rows_per_task, [&](int64_t t) {
+    const int64_t end = std::min(outer, (t + 1) * rows_per_task);
+    int64_t r = t * rows_per_task;
+    for (; r + group <= end; r += group) {
+      double acc[group] = {};
+      for (int64_t i = 0; i < inner; ++i)
+        for (int64_t g = 0; g < group; ++g) acc[g] += x[(r + g) * inner + i];
+      for (int64_t g = 0; g < group; ++g)
+        y[r + g] = inner > 0 ? static_cast<float>(acc[g] / static_cast<double>(inner)) : 0.0f;
+    }
+    for (; r < end; ++r) {
+      double acc = 0;
+      for (int64_t i = 0; i < inner; ++i) acc += x[r * inner + i];
+      y[r] = inner > 0 ? static_cast<float>(acc / static_cast<double>(inner)) : 0.0f;
+    }
   });
 }
 
