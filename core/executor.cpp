@@ -94,6 +94,8 @@ void Executor::plan() {
       s.outputs[0] = act.outputs[0];
       act.skipped = true;
     }
+    count_readers();
+    fuse_residual_adds(readers, reader_step);
     fuse_movement_chains();
   }
   last_use_.assign(value_names_.size(), -1);
@@ -105,6 +107,56 @@ void Executor::plan() {
   for (int v : output_ids_) last_use_[static_cast<size_t>(v)] = INT_MAX;
   values_.assign(value_names_.size(), Tensor());
   arena_ = Arena();  // new steps: the next run plans again
+}
+
+// Conv -> Add(conv output, x) with x computed before the conv (not a constant, which may broadcast):
+// when the Add is the conv output's only reader and that output is not a graph output, the conv
+// writes the Add's output, adding x to each output after its activation (in registers for the
+// pointwise GEMM). The sum is the Add's: the same float addition of the same two values.
+void Executor::fuse_residual_adds(const std::vector<int>& readers, const std::vector<size_t>& reader_step) {
+  const Graph& g = model_.graph;
+  const OpKernel* conv = find_kernel("Conv");
+  std::vector<int> produced_at(value_names_.size(), -1);  // step index; -1: a graph input or constant
+  for (size_t i = 0; i < steps_.size(); ++i)
+    for (int v : steps_[i].outputs)
+      if (v >= 0) produced_at[static_cast<size_t>(v)] = static_cast<int>(i);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& s = steps_[i];
+    if (s.skipped || s.kernel != conv || s.movement || s.outputs.size() != 1 || s.outputs[0] < 0) continue;
+    const auto v = static_cast<size_t>(s.outputs[0]);
+    if (readers[v] != 1 || g.is_graph_output(value_names_[v])) continue;
+    Step& add = steps_[reader_step[v]];
+    if (add.skipped || add.node->op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1 || add.outputs[0] < 0)
+      continue;
+    const bool first = add.inputs[0] == s.outputs[0];
+    const int x = first ? add.inputs[1] : add.inputs[0];
+    if (x < 0 || x == s.outputs[0] || constant_[static_cast<size_t>(x)] || produced_at[static_cast<size_t>(x)] >= static_cast<int>(i))
+      continue;
+    s.inputs.push_back(x);
+    s.residual_add = add.node;
+    s.residual_first = first;
+    s.outputs[0] = add.outputs[0];
+    add.skipped = true;
+  }
+}
+
+// A fused residual Add whose other input turns out not to have the conv output's shape (it
+// broadcasts): the conv into a tensor of its own, then the Add's kernel, inputs in the graph's order.
+void Executor::run_unfused_add(const Step& s, RunContext& conv, const Tensor& residual) {
+  Tensor sum_of(DType::f32, conv.out[0]->shape());
+  Tensor* out = conv.out[0];
+  conv.out[0] = &sum_of;
+  s.kernel->run(conv);
+  const OpKernel* add = find_kernel("Add");
+  const Tensor* a = s.residual_first ? &sum_of : &residual;
+  const Tensor* b = s.residual_first ? &residual : &sum_of;
+  InferContext ictx{*s.residual_add, model_.opset, {TensorType{a->dtype(), a->shape()}, TensorType{b->dtype(), b->shape()}},
+                    {a, b}, {}};
+  add->infer(ictx);
+  out->reset(ictx.out[0].dtype, ictx.out[0].shape);
+  RunContext actx{*s.residual_add, model_.opset, {a, b}, {out}, pool_, std::nullopt};
+  add->run(actx);
+  conv.out[0] = out;
 }
 
 void Executor::plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at) {
@@ -273,9 +325,15 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     if (s.skipped) continue;
     InferContext ictx{*s.node, model_.opset, {}, {}, {}};
     RunContext rctx{*s.node, model_.opset, {}, {}, pool_, s.fused_activation};
-    for (int v : s.inputs) {
+    const Tensor* residual = nullptr;  // a fused Add's other input (Step::residual_add), after the node's own
+    for (size_t i = 0; i < s.inputs.size(); ++i) {
+      const int v = s.inputs[i];
       const Tensor* t = v >= 0 ? current[static_cast<size_t>(v)] : nullptr;
       if (v >= 0 && !t) fail_internal(s.node->describe() + ": input '" + value_names_[static_cast<size_t>(v)] + "' not computed");
+      if (s.residual_add && i + 1 == s.inputs.size()) {
+        residual = t;
+        continue;
+      }
       ictx.in.push_back(t ? TensorType{t->dtype(), t->shape()} : TensorType{});
       ictx.value.push_back(t);
       rctx.in.push_back(t);
@@ -300,8 +358,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       dst.reset(ictx.out[o].dtype, ictx.out[o].shape);
       rctx.out.push_back(&dst);
     }
-    if (s.movement) s.movement->run(rctx);
-    else s.kernel->run(rctx);
+    if (s.movement) {
+      s.movement->run(rctx);
+    } else if (residual && (residual->dtype() != DType::f32 || residual->shape() != ictx.out[0].shape)) {
+      run_unfused_add(s, rctx, *residual);  // a broadcasting Add: the conv, then the Add, as the graph says
+    } else {
+      rctx.residual = residual;
+      s.kernel->run(rctx);
+    }
     for (size_t o = 0; o < s.outputs.size(); ++o)
       if (s.outputs[o] >= 0) current[static_cast<size_t>(s.outputs[o])] = rctx.out[o];
     if (observer_) {

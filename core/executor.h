@@ -74,6 +74,11 @@ class Executor {
     std::optional<FusedActivation> fused_activation;
     bool skipped = false;      // an activation fused into its producer
     MovementChain* movement = nullptr;  // ops that only move elements, run as one (executor_movement.cpp)
+    // A float Conv whose output's only reader was an Add of another computed value of its shape: the
+    // conv writes the sum (RunContext::residual). The other value is the last of `inputs`, after the
+    // node's own; `residual_add` is the Add, run on its own if the shapes differ at run time.
+    const Node* residual_add = nullptr;
+    bool residual_first = false;  // the conv's output was the Add's first input
   };
   // A Conv with a following BatchNormalization folded in: the node the step runs (the Conv with
   // its weight and bias inputs renamed, writing the BatchNormalization's output) and the folded
@@ -88,6 +93,8 @@ class Executor {
   void fuse_quantized_convs();
   void fuse_integer_chains(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void fuse_movement_chains();
+  void fuse_residual_adds(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
+  void run_unfused_add(const Step& s, RunContext& conv, const Tensor& residual);
   int add_constant(const std::string& name, const Tensor* value);
   Tensor take_buffer(size_t bytes);
   void plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at);

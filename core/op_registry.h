@@ -41,6 +41,9 @@ struct RunContext {
   std::vector<Tensor*> out;        // already reset to the inferred types and shapes
   ThreadPool& pool;
   std::optional<FusedActivation> fused_activation;
+  // Conv only: a tensor of the output's shape added to every output after the activation (a
+  // residual Add the executor fused into the conv), or nullptr.
+  const Tensor* residual = nullptr;
 };
 
 enum class Fusion { none, clip, activation };

@@ -404,6 +404,76 @@ TEST_CASE("test_ops: activations fused into a Conv give the values of their own 
   CHECK(Executor(shared.model, ExecutorOptions{1, true}).planned_ops() == std::vector<std::string>{"Conv", "HardSwish", "Add"});
 }
 
+TEST_CASE("test_ops: a residual Add fused into the Conv before it gives the Add's values, at 1 and 2 threads") {
+  struct Case {
+    const char* name;
+    int64_t k, group;
+    const char* act;  // activation between the conv and the Add, or nullptr
+    bool conv_first;  // the conv output is the Add's first input
+    bool broadcast;   // the other input is [1, C, 1, 1]: not fusable at run time, the Add runs on its own
+  };
+  const Case cases[] = {
+      {"pointwise", 1, 1, nullptr, true, false},      {"pointwise, second input", 1, 1, nullptr, false, false},
+      {"pointwise + Relu", 1, 1, "Relu", true, false}, {"pointwise + HardSwish", 1, 1, "HardSwish", false, false},
+      {"depthwise", 3, 8, nullptr, true, false},       {"im2col + Relu", 3, 1, "Relu", false, false},
+      {"pointwise, broadcast", 1, 1, nullptr, true, true},
+  };
+  for (const Case& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    Net n(14);
+    const int64_t pad = c.k / 2;
+    n.add("Relu", {"x"}, {"skip"});
+    std::string other = "skip";
+    if (c.broadcast) {
+      n.add("GlobalAveragePool", {"skip"}, {"pooled"});
+      other = "pooled";
+    }
+    n.add("Conv", {"x", "w", "b"}, {"c"}, {{"pads", ints_attr({pad, pad, pad, pad})}, {"group", int_attr(c.group)}});
+    std::string conv_out = "c";
+    if (c.act) {
+      n.add(c.act, {"c"}, {"a"});
+      conv_out = "a";
+    }
+    if (c.conv_first) n.add("Add", {conv_out, other}, {"y"});
+    else n.add("Add", {other, conv_out}, {"y"});
+    n.input("x", ramp({2, 8, 9, 11}, -2, 2, 7));
+    n.constant("w", ramp({8, 8 / c.group, c.k, c.k}, -0.5f, 0.5f, 11));
+    n.constant("b", ramp({8}, -0.3f, 0.3f, 13));
+    n.output("y");
+    const std::vector<std::string> ops = Executor(n.model, ExecutorOptions{1, true}).planned_ops();
+    CHECK(std::count(ops.begin(), ops.end(), "Add") == 0);
+    const Tensor plain = n.run(2, false)[0];
+    for (int threads : {1, 2}) {
+      const Tensor fused = n.run(threads, true)[0];
+      REQUIRE(fused.shape() == plain.shape());
+      CHECK(fused.to_float_vector() == plain.to_float_vector());
+    }
+  }
+  // Not fused: the conv output read twice, a constant on the other side (which may broadcast), or
+  // the other side computed after the conv.
+  for (int variant : {0, 1, 2}) {
+    CAPTURE(variant);
+    Net n(14);
+    n.add("Conv", {"x", "w"}, {"c"});
+    if (variant == 0) n.add("Add", {"c", "c"}, {"y"});
+    if (variant == 1) {
+      n.add("Add", {"c", "k"}, {"y"});
+      n.constant("k", ramp({1, 2, 1, 1}, -1, 1));
+    }
+    if (variant == 2) {
+      n.add("Relu", {"x"}, {"later"});
+      n.add("Add", {"later", "c"}, {"y"});
+    }
+    n.input("x", ramp({1, 2, 3, 3}, -2, 2));
+    n.constant("w", ramp({2, 2, 1, 1}, -1, 1));
+    n.output("y");
+    const std::vector<std::string> ops = Executor(n.model, ExecutorOptions{1, true}).planned_ops();
+    CHECK(std::count(ops.begin(), ops.end(), "Add") == 1);
+    CHECK(n.run(2, true)[0].to_float_vector() == n.run(1, false)[0].to_float_vector());
+  }
+}
+
 TEST_CASE("test_ops: a one-row MatMul or Gemm split into column blocks gives each output the bits of any other split") {
   // A classifier at batch 1: [1, 300] x [300, 1000] runs as four blocks of 256 columns
   // (core/ops/matmul.cpp); 200 of its columns as a product of their own (one block of 200) must

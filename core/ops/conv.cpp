@@ -140,7 +140,8 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
       panel_gemm(d.weight + row0 * k, rows, k,
                  d.input + (n * s.in_channels + g * cin_g) * in_plane + col0, in_plane, cols,
                  d.output + (n * s.out_channels + row0) * positions + col0, positions,
-                 d.bias ? d.bias + row0 : nullptr, d.activation);
+                 d.bias ? d.bias + row0 : nullptr, d.activation,
+                 d.residual ? d.residual + (n * s.out_channels + row0) * positions + col0 : nullptr);
     });
     return;
   }
@@ -245,6 +246,14 @@ void run_conv(ConvAlgorithm algorithm, const ConvGeometry& s, const ConvData& d,
     case ConvAlgorithm::single_position: conv_single_position(s, d, pool); break;
     case ConvAlgorithm::im2col: conv_gemm(s, d, pool, false); break;
   }
+  if (d.residual && algorithm != ConvAlgorithm::pointwise) {
+    const int64_t n = s.batch * s.out_channels * s.window.out_h * s.window.out_w;
+    constexpr int64_t block = 1 << 16;
+    pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
+      const int64_t end = std::min(n, (t + 1) * block);
+      for (int64_t i = t * block; i < end; ++i) d.output[i] = d.output[i] + d.residual[i];
+    });
+  }
 }
 
 void conv_reference(const ConvGeometry& s, const ConvData& d) {
@@ -317,6 +326,7 @@ void run_Conv(RunContext& ctx) {
   d.bias = ctx.in.size() > 2 && ctx.in[2] ? ctx.in[2]->data<float>() : nullptr;
   d.output = ctx.out[0]->data<float>();
   d.activation = ctx.fused_activation;
+  d.residual = ctx.residual ? ctx.residual->data<float>() : nullptr;
   run_conv(choose_conv_algorithm(s), s, d, ctx.pool);
 }
 

@@ -44,6 +44,10 @@ struct ConvData {
   // it is computed, on the thread that computed it, while it is still in cache (integer_conv.cpp
   // requantizes int8 layers there).
   std::function<void(int64_t plane, const float* values)> plane_done = nullptr;
+  // Laid out like `output` and added to every output after the activation (a residual Add fused
+  // into the conv), or nullptr. The pointwise GEMM adds it in registers, other algorithms in a
+  // pass after the conv.
+  const float* residual = nullptr;
 };
 
 enum class ConvAlgorithm {

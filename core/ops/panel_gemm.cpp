@@ -87,7 +87,7 @@ inline void prefetch(const float* p, int64_t bytes) {
 // clipped to [range[0], range[1]] if `range` is given.
 template <int vectors, bool full>
 void tile(const float* w, int64_t depth, const float* x, int64_t x_stride, int64_t last, float* out,
-          int64_t out_stride, int64_t rows, const float* bias, const float* range) {
+          int64_t out_stride, int64_t rows, const float* bias, const float* range, const float* residual) {
   // Every index into acc is a constant after unrolling, so the tile stays in registers.
   Vec acc[panel_rows][vectors];
 #pragma GCC unroll 8
@@ -122,6 +122,12 @@ void tile(const float* w, int64_t depth, const float* x, int64_t x_stride, int64
 #pragma GCC unroll 4
       for (int v = 0; v < vectors; ++v) acc[r][v] = clip(acc[r][v], lo, hi);
     }
+    if (residual) {
+      const float* res = residual + r * out_stride;
+#pragma GCC unroll 4
+      for (int v = 0; v < vectors; ++v)
+        acc[r][v] = add(acc[r][v], full || v + 1 < vectors ? load(res + v * lanes) : load_partial(res + v * lanes, last));
+    }
     float* line = out + r * out_stride;
 #pragma GCC unroll 4
     for (int v = 0; v < vectors; ++v) {
@@ -134,7 +140,7 @@ void tile(const float* w, int64_t depth, const float* x, int64_t x_stride, int64
 }
 
 using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, float*, int64_t, int64_t, const float*,
-                        const float*);
+                        const float*, const float*);
 
 // tiles[full][vectors - 1]
 template <int... V>
@@ -155,7 +161,8 @@ bool panel_gemm_fuses() {
 }
 
 void panel_gemm(const float* w, int64_t rows, int64_t depth, const float* x, int64_t x_stride, int64_t cols,
-                float* out, int64_t out_stride, const float* bias, const std::optional<FusedActivation>& activation) {
+                float* out, int64_t out_stride, const float* bias, const std::optional<FusedActivation>& activation,
+                const float* residual) {
   const int64_t block = max_vectors * lanes;
   // A clip (Relu, Relu6) is applied in registers; other activations over each tile once written.
   const bool clip_in_tile = activation && activation->kind == FusedActivation::Kind::clip;
@@ -166,11 +173,21 @@ void panel_gemm(const float* w, int64_t rows, int64_t depth, const float* x, int
     const int64_t last = width - (vectors - 1) * lanes;
     const int64_t n = std::min(panel_rows, rows - r0);
     float* o = out + r0 * out_stride + j0;
+    // The residual goes in registers unless an activation still has to run over the written tile.
+    const bool residual_in_tile = residual && (!activation || clip_in_tile);
+    const float* res = residual ? residual + r0 * out_stride + j0 : nullptr;
     tiles[last == lanes][static_cast<size_t>(vectors - 1)](w + r0 * depth, depth, x + j0, x_stride, last, o,
                                                           out_stride, n, bias ? bias + r0 : nullptr,
-                                                          clip_in_tile ? range : nullptr);
-    if (activation && !clip_in_tile)
-      for (int64_t r = 0; r < n; ++r) activation->apply(o + r * out_stride, width);
+                                                          clip_in_tile ? range : nullptr,
+                                                          residual_in_tile ? res : nullptr);
+    if (activation && !clip_in_tile) {
+      for (int64_t r = 0; r < n; ++r) {
+        float* line = o + r * out_stride;
+        activation->apply(line, width);
+        if (res)
+          for (int64_t j = 0; j < width; ++j) line[j] = line[j] + res[r * out_stride + j];
+      }
+    }
   };
   // A panel of rows sweeps all columns before the next: its weights stay in the first-level cache,
   // and each output row is written front to back (interleaving every row of the block instead, 16

@@ -26,8 +26,10 @@ inline constexpr int64_t panel_rows = 6;
 // exactly those of std::fma; elsewhere whether a * b + c is fused is the compiler's choice.
 bool panel_gemm_fuses();
 
-// out[r * out_stride + j] for r < rows, j < cols, as above. `bias` may be null.
+// out[r * out_stride + j] for r < rows, j < cols, as above. `bias` may be null. A `residual` laid out
+// like `out` is added to each output after the activation (a residual Add fused into a conv).
 void panel_gemm(const float* w, int64_t rows, int64_t depth, const float* x, int64_t x_stride, int64_t cols,
-                float* out, int64_t out_stride, const float* bias, const std::optional<FusedActivation>& activation);
+                float* out, int64_t out_stride, const float* bias, const std::optional<FusedActivation>& activation,
+                const float* residual = nullptr);
 
 }  // namespace mc
