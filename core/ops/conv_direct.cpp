@@ -568,11 +568,11 @@ inline __m512 load_values(const int8_t* p, __mmask16 mask, int32_t zp) {
 }
 #endif
 
-// buf[(y * cols + x) * lanes + c] = input plane c at padded (y, x), 0 outside the input.
+// buf[(y * cols + x) * lanes + c] = input plane c at padded (y, x). Only positions inside the input
+// are written: the caller zeroes the buffer once per conv call, and the padding stays zero.
 template <class T>
 void fill_interleaved(const T* in, int64_t in_plane, int64_t channels, const Window2d& w, int32_t zp, float* buf) {
   const int64_t rows = interleaved_rows(w), cols = interleaved_cols(w);
-  std::fill(buf, buf + rows * cols * lanes, 0.0f);
 #if defined(__AVX512F__)
   // 16 positions of the 16 planes at a time, transposed into 16 positions' channel vectors.
   for (int64_t p0 = 0; p0 < in_plane; p0 += lanes) {
@@ -709,7 +709,11 @@ void depthwise(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
     const int64_t buffer_floats = interleaved_rows(w) * interleaved_cols(w) * lanes;
     pool.parallel_for((units + units_per_task - 1) / units_per_task, [&](int64_t t) {
       thread_local std::vector<float> buf, out_buf;
-      buf.resize(static_cast<size_t>(buffer_floats));
+      thread_local uint64_t zeroed_for = 0;
+      if (zeroed_for != call) {  // padding positions are never written: zero them once per call
+        buf.assign(static_cast<size_t>(buffer_floats), 0.0f);
+        zeroed_for = call;
+      }
       out_buf.resize(static_cast<size_t>(out_plane * lanes));
       const int64_t first = t * units_per_task, last = std::min(units, first + units_per_task);
       for (int64_t u = first; u < last; ++u) {
