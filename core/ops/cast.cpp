@@ -15,10 +15,8 @@ namespace {
 template <class T> void to_float(const Tensor& x, Tensor& y, ThreadPool& pool) {
   const T* in = x.data<T>();
   float* out = y.data<float>();
-  constexpr int64_t block = 1 << 16;  // fixed task boundaries: results never depend on --threads
-  const int64_t n = x.numel();
-  pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
-    for (int64_t i = t * block; i < std::min(n, (t + 1) * block); ++i) out[i] = static_cast<float>(in[i]);
+  for_each_block(x.numel(), pool, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = static_cast<float>(in[i]);
   });
 }
 

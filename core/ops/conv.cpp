@@ -246,14 +246,10 @@ void run_conv(ConvAlgorithm algorithm, const ConvGeometry& s, const ConvData& d,
     case ConvAlgorithm::single_position: conv_single_position(s, d, pool); break;
     case ConvAlgorithm::im2col: conv_gemm(s, d, pool, false); break;
   }
-  if (d.residual && algorithm != ConvAlgorithm::pointwise) {
-    const int64_t n = s.batch * s.out_channels * s.window.out_h * s.window.out_w;
-    constexpr int64_t block = 1 << 16;
-    pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
-      const int64_t end = std::min(n, (t + 1) * block);
-      for (int64_t i = t * block; i < end; ++i) d.output[i] = d.output[i] + d.residual[i];
+  if (d.residual && algorithm != ConvAlgorithm::pointwise)
+    for_each_block(s.batch * s.out_channels * s.window.out_h * s.window.out_w, pool, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) d.output[i] = d.output[i] + d.residual[i];
     });
-  }
 }
 
 void conv_reference(const ConvGeometry& s, const ConvData& d) {

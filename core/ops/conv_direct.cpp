@@ -319,13 +319,6 @@ void apply_unclipped(const std::optional<FusedActivation>& a, float* p, int64_t 
   if (a && a->kind != FusedActivation::Kind::clip) a->apply(p, n);
 }
 
-// The common depthwise case, a 3x3 window with stride 1 or 2 and no dilation, reads the input rows
-// in place (an 8-bit input plane is first converted to floats as x - zero_point) instead of copying
-// them into phase planes: each output row sums the three input rows it covers (a row outside the
-// input reads a row of zeros), columns whose taps all fall inside the input in one vectorizable
-// loop, the one or two border columns with their outside taps read as zero. Every output is the
-// same sum as the polyphase path's (bias, then taps in row-major order, padding as multiply-adds of
-// zero), so both paths give identical bits.
 #if defined(__AVX512F__)
 // The interior columns [ox_lo, ox_hi) of depthwise3x3_row in whole vectors, the last one under a
 // mask, instead of a vectorized loop with a scalar tail (at 28 or 56 outputs per row, a third of the
@@ -340,8 +333,8 @@ void interior_vectors(const float* const* rows, int64_t pad, int64_t ox_lo, int6
   for (int64_t ox = ox_lo; ox < ox_hi; ox += lanes) {
     const int64_t count = std::min(lanes, ox_hi - ox);
     const auto out_mask = static_cast<__mmask16>((1u << count) - 1u);
-    // Input elements a vector's taps read from the first column of their span: 16 with stride 1,
-    // 2 * count - 1 with stride 2 (two loads).
+    // Input elements each tap reads from its first column: `count` with stride 1, 2 * count - 1 with
+    // stride 2 (two loads).
     const int64_t span = Stride == 1 ? count : 2 * count - 1;
     const auto mask0 = static_cast<__mmask16>((1u << std::min<int64_t>(span, lanes)) - 1u);
     const auto mask1 = static_cast<__mmask16>(span > lanes ? (1u << (span - lanes)) - 1u : 0u);
@@ -367,6 +360,13 @@ void interior_vectors(const float* const* rows, int64_t pad, int64_t ox_lo, int6
 }
 #endif
 
+// The common depthwise case, a 3x3 window with stride 1 or 2 and no dilation, reads the input rows
+// in place (an 8-bit input plane is first converted to floats as x - zero_point) instead of copying
+// them into phase planes: each output row sums the three input rows it covers (a row outside the
+// input reads a row of zeros), columns whose taps all fall inside the input in one vectorizable
+// loop (interior_vectors with AVX-512), the one or two border columns with their outside taps read as zero. Every output is the
+// same sum as the polyphase path's (bias, then taps in row-major order, padding as multiply-adds of
+// zero), so both paths give identical bits.
 template <int Stride>
 void depthwise3x3_row(const float* const* rows, const Window2d& w, int64_t interior_lo, int64_t interior_hi,
                       const float* wt, float b, float lo, float hi, float* __restrict dst) {

@@ -90,10 +90,8 @@ void broadcast_apply(const Tensor& a, const Tensor& b, const Shape& b_shape, Ten
   Op op;
   const int64_t n = out.numel();
   if (a.shape() == b_shape) {
-    constexpr int64_t block = 1 << 16;
-    pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
-      int64_t end = std::min(n, (t + 1) * block);
-      for (int64_t i = t * block; i < end; ++i) po[i] = op(pa[i], pb[i]);
+    for_each_block(n, pool, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
     });
     return;
   }
@@ -231,11 +229,8 @@ void infer_float_unary(InferContext& ctx) {
 template <class F> void map_floats(const Tensor& x, Tensor& y, ThreadPool& pool, const F& f) {
   const float* px = x.data<float>();
   float* py = y.data<float>();
-  const int64_t n = x.numel();
-  constexpr int64_t block = 1 << 16;
-  pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
-    int64_t end = std::min(n, (t + 1) * block);
-    for (int64_t i = t * block; i < end; ++i) py[i] = f(px[i]);
+  for_each_block(x.numel(), pool, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) py[i] = f(px[i]);
   });
 }
 

@@ -107,10 +107,8 @@ struct IntSums;
 // dst[i] = src[i] - zp as floats, in blocks over the pool (one loop per 8-bit type, so it vectorizes).
 template <class T>
 void shifted_to_float(const T* src, int64_t n, int32_t zp, float* dst, ThreadPool& pool) {
-  constexpr int64_t block = 1 << 16;
-  pool.parallel_for((n + block - 1) / block, [&](int64_t b) {
-    const int64_t end = std::min(n, (b + 1) * block);
-    for (int64_t i = b * block; i < end; ++i) dst[i] = static_cast<float>(static_cast<int32_t>(src[i]) - zp);
+  for_each_block(n, pool, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dst[i] = static_cast<float>(static_cast<int32_t>(src[i]) - zp);
   });
 }
 void to_shifted_float(const Tensor& t, int32_t zp, float* dst, ThreadPool& pool) {

@@ -1,6 +1,7 @@
 // Small helpers shared by the operator kernels.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +30,14 @@ std::pair<int64_t, int64_t> shape_op_range(const Node& node, int64_t opset, int6
 
 // Copies `count` elements of `elem_size` bytes.
 void copy_elements(void* dst, const void* src, int64_t count, size_t elem_size);
+
+// Calls f(begin, end) for the blocks of `element_block` elements of [0, n), spread over `pool`. The
+// blocks never depend on the thread count, so neither do results.
+inline constexpr int64_t element_block = int64_t{1} << 16;
+template <class F> void for_each_block(int64_t n, ThreadPool& pool, const F& f) {
+  pool.parallel_for((n + element_block - 1) / element_block,
+                    [&](int64_t t) { f(t * element_block, std::min(n, (t + 1) * element_block)); });
+}
 
 // Sliding-window geometry shared by Conv, MaxPool and AveragePool, for 1-D or 2-D windows
 // (a 1-D window is a 2-D one with height 1).

@@ -20,8 +20,8 @@ constexpr int64_t rows_per_task = 64;
 // split changes no bit (tests/test_ops.cpp checks it).
 constexpr int64_t single_row_columns = 256;
 
-// Column blocks of an m x n Gemm: several only when m is 1.
-int64_t column_blocks(int64_t m, int64_t n) { return m == 1 ? std::max<int64_t>(1, (n + single_row_columns - 1) / single_row_columns) : 1; }
+// Blocks of single_row_columns over n output columns (at least one).
+int64_t column_blocks(int64_t n) { return std::max<int64_t>(1, (n + single_row_columns - 1) / single_row_columns); }
 
 void check_float(const InferContext& ctx, size_t i) {
   if (ctx.input(i).dtype != DType::f32)
@@ -59,7 +59,7 @@ void run_Gemm(RunContext& ctx) {
   ConstMat bm(b.data<float>(), b.dim(0), b.dim(1));
   float* py = ctx.out[0]->data<float>();
   const Tensor* c = ctx.node.has_input(2) ? ctx.in[2] : nullptr;
-  const int64_t blocks = (m + rows_per_task - 1) / rows_per_task, col_blocks = column_blocks(m, n);
+  const int64_t blocks = (m + rows_per_task - 1) / rows_per_task, col_blocks = m == 1 ? column_blocks(n) : 1;
   ctx.pool.parallel_for(blocks * col_blocks, [&](int64_t t) {
     const int64_t r0 = t / col_blocks * rows_per_task, rows = std::min(rows_per_task, m - r0);
     const int64_t c0 = t % col_blocks * single_row_columns, cols = col_blocks == 1 ? n : std::min(single_row_columns, n - c0);
@@ -118,13 +118,13 @@ void run_MatMul(RunContext& ctx) {
   const float* pb = ctx.in[1]->data<float>();
   float* py = ctx.out[0]->data<float>();
   // One row: Eigen's matrix-vector product (its outputs do not depend on the column blocks, see
-  // column_blocks). More rows: the convolutions' panel GEMM (panel_gemm.h), every output its
+  // single_row_columns). More rows: the convolutions' panel GEMM (panel_gemm.h), every output its
   // products summed in order, so neither the blocks nor the thread count change a bit; measured on
   // MobileNetV2's classifier (1280 x 1000), batch 8, 1 thread: 1123 us with Eigen, 481 us at 2
   // threads with the panel GEMM split into column blocks; at batch 1 Eigen 198 us, the panel GEMM
   // 317 (a 6-row tile for one row).
   const int64_t row_blocks = (m + rows_per_task - 1) / rows_per_task;
-  const int64_t col_blocks = std::max<int64_t>(1, (n + single_row_columns - 1) / single_row_columns);
+  const int64_t col_blocks = column_blocks(n);
   ctx.pool.parallel_for(batches * row_blocks * col_blocks, [&](int64_t task) {
     const int64_t cb = task % col_blocks, t = task / col_blocks;
     const int64_t c0 = cb * single_row_columns, cols = std::min(single_row_columns, n - c0);

@@ -167,14 +167,14 @@ void panel_gemm(const float* w, int64_t rows, int64_t depth, const float* x, int
   // A clip (Relu, Relu6) is applied in registers; other activations over each tile once written.
   const bool clip_in_tile = activation && activation->kind == FusedActivation::Kind::clip;
   const float range[2] = {clip_in_tile ? activation->lo : 0.0f, clip_in_tile ? activation->hi : 0.0f};
+  // The residual goes in registers unless an activation still has to run over the written tile.
+  const bool residual_in_tile = residual && (!activation || clip_in_tile);
   auto run = [&](int64_t r0, int64_t j0) {
     const int64_t width = std::min(block, cols - j0);
     const int64_t vectors = (width + lanes - 1) / lanes;
     const int64_t last = width - (vectors - 1) * lanes;
     const int64_t n = std::min(panel_rows, rows - r0);
     float* o = out + r0 * out_stride + j0;
-    // The residual goes in registers unless an activation still has to run over the written tile.
-    const bool residual_in_tile = residual && (!activation || clip_in_tile);
     const float* res = residual ? residual + r0 * out_stride + j0 : nullptr;
     tiles[last == lanes][static_cast<size_t>(vectors - 1)](w + r0 * depth, depth, x + j0, x_stride, last, o,
                                                           out_stride, n, bias ? bias + r0 : nullptr,

@@ -75,12 +75,10 @@ QuantLayout quant_layout(const RunContext& ctx) {
 // Calls f(begin, end, channel) over runs of elements sharing one channel, in blocks of a fixed
 // size (independent of the thread count, so results never depend on it).
 template <class F> void for_each_channel_run(int64_t n, const QuantLayout& layout, ThreadPool& pool, const F& f) {
-  constexpr int64_t block = 1 << 16;
   if (n == 0) return;
   const int64_t inner = std::max<int64_t>(layout.inner, 1);
-  pool.parallel_for((n + block - 1) / block, [&](int64_t t) {
-    const int64_t end = std::min(n, (t + 1) * block);
-    for (int64_t i = t * block; i < end;) {
+  for_each_block(n, pool, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end;) {
       const int64_t row = i / inner;
       const int64_t row_end = std::min(end, (row + 1) * inner);
       f(i, row_end, row % layout.channels);
