@@ -513,6 +513,60 @@ TEST_CASE("test_ops: a one-row MatMul or Gemm split into column blocks gives eac
   }
 }
 
+TEST_CASE("test_ops: a classifier's row has the same bits at any batch and thread count") {
+  // MatMul, Gemm in each layout and a 1x1 conv on 1x1 inputs: an image of a batch of 5 must get the
+  // bits it gets alone (the executor runs a batch in parts and relies on this, executor.h).
+  const int64_t k = 300, n = 1000, batch = 5;
+  const Tensor images = ramp({batch, k}, -2, 2, 31), w = ramp({k, n}, -0.5f, 0.5f, 32), wt = ramp({n, k}, -0.5f, 0.5f, 33);
+  const Tensor bias = ramp({n}, -0.3f, 0.3f, 34);
+  enum Kind { matmul, gemm, gemm_trans_b, gemm_trans_a, conv };
+  auto run = [&](Kind kind, int64_t first, int64_t rows, int threads) {
+    Net net(14);
+    Tensor x(DType::f32, {rows, k});
+    std::memcpy(x.data<float>(), images.data<float>() + first * k, static_cast<size_t>(rows * k) * sizeof(float));
+    if (kind == gemm_trans_a) {  // A stored as [k, rows]
+      Tensor xt(DType::f32, {k, rows});
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < k; ++c) xt.data<float>()[c * rows + r] = x.data<float>()[r * k + c];
+      x = std::move(xt);
+    }
+    switch (kind) {
+      case matmul: net.add("MatMul", {"x", "w"}, {"y"}); net.constant("w", w); break;
+      case gemm: net.add("Gemm", {"x", "w", "b"}, {"y"}, {{"alpha", float_attr(0.5f)}}); net.constant("w", w); break;
+      case gemm_trans_b: net.add("Gemm", {"x", "w", "b"}, {"y"}, {{"transB", int_attr(1)}}); net.constant("w", wt); break;
+      case gemm_trans_a: net.add("Gemm", {"x", "w", "b"}, {"y"}, {{"transA", int_attr(1)}}); net.constant("w", w); break;
+      case conv: {
+        x.reshape({rows, k, 1, 1});
+        Tensor w4 = wt;
+        w4.reshape({n, k, 1, 1});
+        net.add("Conv", {"x", "w", "b"}, {"c"});
+        net.add("Relu", {"c"}, {"y"});
+        net.constant("w", w4);
+        break;
+      }
+    }
+    net.constant("b", bias);
+    net.input("x", std::move(x));
+    net.output("y");
+    return net.run(threads, true)[0].to_float_vector();
+  };
+  for (Kind kind : {matmul, gemm, gemm_trans_b, gemm_trans_a, conv}) {
+    CAPTURE(kind);
+    for (int threads : {1, 3}) {
+      CAPTURE(threads);
+      const std::vector<float> all = run(kind, 0, batch, threads);
+      REQUIRE(all.size() == static_cast<size_t>(batch * n));
+      for (int64_t i = 0; i < batch; ++i) {
+        CAPTURE(i);
+        const std::vector<float> alone = run(kind, i, 1, threads);
+        CHECK(std::equal(alone.begin(), alone.end(), all.begin() + i * n));
+      }
+      const std::vector<float> pair = run(kind, 3, 2, threads);
+      CHECK(std::equal(pair.begin(), pair.end(), all.begin() + 3 * n));
+    }
+  }
+}
+
 // --- ONNX Runtime ------------------------------------------------------------------------------
 
 namespace {

@@ -1,27 +1,23 @@
 // Conv: 1-D and 2-D, groups, strides, dilations, explicit or automatic padding.
 // Dense groups use GEMM: a 1x1 stride-1 unpadded conv reads the input in place, anything else goes
 // through im2col per column block, both through the panel GEMM (panel_gemm.h); a 1x1 conv on 1x1
-// inputs is one Eigen GEMM over the batch.
+// inputs is dot products of rows (row_dot.h).
 // Depthwise convolutions (one input channel per group) and small-kernel convolutions with few input
 // channels per group (a first layer) use direct kernels instead (conv_direct.cpp).
 // A fused activation is applied while the block is still in cache. Work is split into tasks (image x
 // group x column block x row block); every output is summed in a fixed order whatever task it falls
 // in, so results do not depend on --threads.
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "core/ops/conv_kernels.h"
 #include "core/ops/panel_gemm.h"
+#include "core/ops/row_dot.h"
 
 namespace mc {
 
 namespace {
-
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMat = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
-using Mat = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 constexpr int64_t column_block = 512;   // output positions per task
 constexpr int64_t min_column_block = 128;  // narrowest column block a small pointwise conv is split into
@@ -163,21 +159,17 @@ void conv_gemm(const ConvGeometry& s, const ConvData& d, ThreadPool& pool, bool 
   });
 }
 
-// A 1x1 conv on 1x1 inputs (a classifier written as Conv): y[n][m] = sum_c w[m][c] x[n][c], i.e.
-// Y = X W^T with X [batch, cin] and Y [batch, cout] row-major. One GEMM per block of output
-// channels covers the whole batch, so the weights are read once per batch, not once per image.
+// A 1x1 conv on 1x1 inputs (a classifier written as Conv): y[n][m] = bias[m] + x_n . w_m, dot
+// products of rows (row_dot.h), each in its own order, so an image gets the same bits at any batch.
+// A task takes a block of output channels for the whole batch, so the weights are read once per
+// batch, not once per image.
 void conv_single_position(const ConvGeometry& s, const ConvData& d, ThreadPool& pool) {
   const int64_t k = s.in_channels, m = s.out_channels;
   const int64_t row_blocks = (m + row_block - 1) / row_block;
   pool.parallel_for(row_blocks, [&](int64_t rb) {
     const int64_t row0 = rb * row_block, rows = std::min(row_block, m - row0);
     float* out = d.output + row0;
-    for (int64_t n = 0; n < s.batch; ++n)
-      for (int64_t r = 0; r < rows; ++r) out[n * m + r] = d.bias ? d.bias[row0 + r] : 0.0f;
-    ConstMat x(d.input, s.batch, k, Eigen::OuterStride<>(k));
-    ConstMat wt(d.weight + row0 * k, rows, k, Eigen::OuterStride<>(k));
-    Mat y(out, s.batch, rows, Eigen::OuterStride<>(m));
-    y.noalias() += x * wt.transpose();
+    row_dot(d.input, s.batch, d.weight + row0 * k, rows, k, out, m, d.bias ? d.bias + row0 : nullptr);
     if (d.activation)
       for (int64_t n = 0; n < s.batch; ++n) apply_activation(out + n * m, rows, d.activation);
   });

@@ -1,27 +1,25 @@
-// Gemm via Eigen, MatMul via Eigen (one row) or the panel GEMM of the convolutions. Tasks are fixed
-// row and column blocks (and batch entries), so results do not depend on the thread count.
-#include <Eigen/Core>
+// Gemm and MatMul on the GEMM kernels of the convolutions: the panel GEMM (panel_gemm.h), or with
+// Gemm's transB the row dot products (row_dot.h). Tasks are fixed row and column blocks (and batch
+// entries), and every output is summed in its own order, so results depend neither on the thread
+// count nor on the batch.
 #include <algorithm>
+#include <vector>
 
 #include "core/ops/kernel_util.h"
 #include "core/ops/panel_gemm.h"
+#include "core/ops/row_dot.h"
 
 namespace mc {
 
 namespace {
 
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMat = Eigen::Map<const RowMajor>;
-using OutMat = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;  // a block of an output's columns
 constexpr int64_t rows_per_task = 64;
-// Output columns per task of a MatMul, and of a Gemm with one row (a classifier at batch 1, which
-// would otherwise be one task that leaves the other threads idle). Eigen computes a one-row product as a
-// matrix-vector product whose every output is the same whatever columns it is given with, so the
-// split changes no bit (tests/test_ops.cpp checks it).
-constexpr int64_t single_row_columns = 256;
+// Output columns per task, so that a classifier at batch 1 is not one task that leaves the other
+// threads idle (tests/test_ops.cpp checks that the split changes no bit).
+constexpr int64_t task_columns = 256;
 
-// Blocks of single_row_columns over n output columns (at least one).
-int64_t column_blocks(int64_t n) { return std::max<int64_t>(1, (n + single_row_columns - 1) / single_row_columns); }
+// Blocks of task_columns over n output columns (at least one).
+int64_t column_blocks(int64_t n) { return std::max<int64_t>(1, (n + task_columns - 1) / task_columns); }
 
 void check_float(const InferContext& ctx, size_t i) {
   if (ctx.input(i).dtype != DType::f32)
@@ -53,22 +51,37 @@ void run_Gemm(RunContext& ctx) {
   const Tensor& b = *ctx.in[1];
   bool ta = ctx.node.attr_int("transA", 0) != 0, tb = ctx.node.attr_int("transB", 0) != 0;
   float alpha = ctx.node.attr_float("alpha", 1.0f), beta = ctx.node.attr_float("beta", 1.0f);
-  int64_t m = ctx.out[0]->dim(0), n = ctx.out[0]->dim(1);
-  int64_t k = ta ? a.dim(0) : a.dim(1);
-  ConstMat am(a.data<float>(), a.dim(0), a.dim(1));
-  ConstMat bm(b.data<float>(), b.dim(0), b.dim(1));
+  const int64_t m = ctx.out[0]->dim(0), n = ctx.out[0]->dim(1);
+  const int64_t k = ta ? a.dim(0) : a.dim(1);
+  // The rows of op(A): A itself, or with transA a transposed copy (A is the small operand).
+  std::vector<float> a_rows;
+  const float* pa = a.data<float>();
+  if (ta) {
+    a_rows.resize(static_cast<size_t>(m * k));
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < k; ++c) a_rows[static_cast<size_t>(r * k + c)] = pa[c * m + r];
+    pa = a_rows.data();
+  }
+  const float* pb = b.data<float>();
   float* py = ctx.out[0]->data<float>();
   const Tensor* c = ctx.node.has_input(2) ? ctx.in[2] : nullptr;
-  const int64_t blocks = (m + rows_per_task - 1) / rows_per_task, col_blocks = m == 1 ? column_blocks(n) : 1;
+  const int64_t blocks = (m + rows_per_task - 1) / rows_per_task, col_blocks = column_blocks(n);
   ctx.pool.parallel_for(blocks * col_blocks, [&](int64_t t) {
     const int64_t r0 = t / col_blocks * rows_per_task, rows = std::min(rows_per_task, m - r0);
-    const int64_t c0 = t % col_blocks * single_row_columns, cols = col_blocks == 1 ? n : std::min(single_row_columns, n - c0);
-    OutMat y(py + r0 * n + c0, rows, cols, Eigen::OuterStride<>(n));
-    if (ta && tb) y.noalias() = am.middleCols(r0, rows).transpose() * bm.middleRows(c0, cols).transpose();
-    else if (ta) y.noalias() = am.middleCols(r0, rows).transpose() * bm.middleCols(c0, cols);
-    else if (tb) y.noalias() = am.middleRows(r0, rows) * bm.middleRows(c0, cols).transpose();
-    else y.noalias() = am.middleRows(r0, rows) * bm.middleCols(c0, cols);
-    if (alpha != 1.0f) y *= alpha;
+    const int64_t c0 = t % col_blocks * task_columns, cols = std::min(task_columns, n - c0);
+    float* y = py + r0 * n + c0;
+    // Both forms sum each output in an order of its own (row_dot.h, panel_gemm.h), whatever the
+    // rows beside it: a row of a batch gets the bits it gets alone.
+    if (k == 0) {
+      for (int64_t i = 0; i < rows; ++i) std::fill_n(y + i * n, cols, 0.0f);
+    } else if (tb) {
+      row_dot(pa + r0 * k, rows, pb + c0 * k, cols, k, y, n, nullptr);
+    } else {
+      panel_gemm(pa + r0 * k, rows, k, pb + c0, n, cols, y, n, nullptr, std::nullopt);
+    }
+    if (alpha != 1.0f)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) y[i * n + j] *= alpha;
     if (c) {
       const float* pc = c->data<float>();
       Shape cs = c->shape();
@@ -76,11 +89,10 @@ void run_Gemm(RunContext& ctx) {
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j < cols; ++j) {
           int64_t ci = cs[0] == 1 ? 0 : r0 + i, cj = cs[1] == 1 ? 0 : c0 + j;
-          y(i, j) += beta * pc[ci * cs[1] + cj];
+          y[i * n + j] += beta * pc[ci * cs[1] + cj];
         }
     }
   });
-  (void)k;
 }
 
 // MatMul with numpy semantics: 1-D operands are promoted and the added dim removed again;
@@ -117,17 +129,17 @@ void run_MatMul(RunContext& ctx) {
   const float* pa = ctx.in[0]->data<float>();
   const float* pb = ctx.in[1]->data<float>();
   float* py = ctx.out[0]->data<float>();
-  // One row: Eigen's matrix-vector product (its outputs do not depend on the column blocks, see
-  // single_row_columns). More rows: the convolutions' panel GEMM (panel_gemm.h), every output its
-  // products summed in order, so neither the blocks nor the thread count change a bit; measured on
+  // The convolutions' panel GEMM (panel_gemm.h), every output its products summed in order, so
+  // neither the blocks, the thread count nor the rows beside it (the batch) change a bit; measured on
   // MobileNetV2's classifier (1280 x 1000), batch 8, 1 thread: 1123 us with Eigen, 481 us at 2
-  // threads with the panel GEMM split into column blocks; at batch 1 Eigen 198 us, the panel GEMM
-  // 317 (a 6-row tile for one row).
+  // threads with the panel GEMM split into column blocks. One row runs in one-row tiles 256 columns
+  // wide: 210-230 us against 175 for Eigen's matrix-vector product (and 317 in 6-row tiles), whose
+  // bits at one row differ from its bits at more.
   const int64_t row_blocks = (m + rows_per_task - 1) / rows_per_task;
   const int64_t col_blocks = column_blocks(n);
   ctx.pool.parallel_for(batches * row_blocks * col_blocks, [&](int64_t task) {
     const int64_t cb = task % col_blocks, t = task / col_blocks;
-    const int64_t c0 = cb * single_row_columns, cols = std::min(single_row_columns, n - c0);
+    const int64_t c0 = cb * task_columns, cols = std::min(task_columns, n - c0);
     int64_t bi = t / row_blocks, r0 = (t % row_blocks) * rows_per_task, rows = std::min(rows_per_task, m - r0);
     int64_t oa = 0, ob = 0, rem = bi;
     for (size_t d = 0; d < rank; ++d) {
@@ -135,13 +147,6 @@ void run_MatMul(RunContext& ctx) {
       rem = so[d] ? rem % so[d] : rem;
       oa += (batch_a[d] == 1 ? 0 : idx) * sa[d];
       ob += (batch_b[d] == 1 ? 0 : idx) * sb[d];
-    }
-    if (m == 1) {
-      ConstMat am(pa + oa * k, 1, k);
-      ConstMat bm(pb + ob * k * n, k, n);
-      OutMat y(py + bi * n + c0, 1, cols, Eigen::OuterStride<>(n));
-      y.noalias() = am * bm.middleCols(c0, cols);
-      return;
     }
     if (k == 0) {
       for (int64_t r = 0; r < rows; ++r) std::fill_n(py + bi * m * n + (r0 + r) * n + c0, cols, 0.0f);

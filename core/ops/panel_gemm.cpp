@@ -5,75 +5,29 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <utility>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "core/ops/float_vec.h"
 
 namespace mc {
 
 namespace {
 
-// One vector of floats: 16 lanes with AVX-512 (explicit fused multiply-adds, masked loads and
-// stores for a partial vector), elsewhere GCC vector extensions as wide as the target's registers.
+using namespace float_vec;
+
 #if defined(__AVX512F__)
-constexpr int64_t lanes = 16;
 constexpr int max_vectors = 4;  // a 6 x 4 tile: 24 accumulators of the 32 registers
-using Vec = __m512;
-inline __mmask16 lane_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
-inline Vec load(const float* p) { return _mm512_loadu_ps(p); }
-inline Vec load_partial(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(lane_mask(n), p); }
-inline void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
-inline void store_partial(float* p, Vec v, int64_t n) { _mm512_mask_storeu_ps(p, lane_mask(n), v); }
-inline Vec broadcast(float s) { return _mm512_set1_ps(s); }
-inline Vec zero() { return _mm512_setzero_ps(); }
-inline Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-inline Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-// std::max(v, lo) then std::min(., hi) lane by lane, ties and NaNs included: max_ps(a, b) is
-// a > b ? a : b and min_ps(a, b) is a < b ? a : b.
-inline Vec clip(Vec v, Vec lo, Vec hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
+constexpr int max_row_vectors = 16;
 #else
-#if defined(__AVX__)
-constexpr int64_t lanes = 8;
-#else
-constexpr int64_t lanes = 4;
-#endif
 constexpr int max_vectors = 2;  // a 6 x 2 tile: 12 accumulators, room in 16 vector registers
-using Vec = float __attribute__((vector_size(lanes * sizeof(float))));
-inline Vec load(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline Vec load_partial(const float* p, int64_t n) {
-  Vec v = {};
-  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
-  return v;
-}
-inline void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-inline void store_partial(float* p, Vec v, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
-}
-inline Vec broadcast(float s) {
-  Vec v;
-  for (int64_t i = 0; i < lanes; ++i) v[i] = s;
-  return v;
-}
-inline Vec zero() { return Vec{}; }
-inline Vec fma(Vec a, Vec b, Vec c) { return a * b + c; }
-inline Vec add(Vec a, Vec b) { return a + b; }
-// std::max(v, lo) then std::min(., hi) lane by lane.
-inline Vec clip(Vec v, Vec lo, Vec hi) {
-  const Vec m = v < lo ? lo : v;
-  return hi < m ? hi : m;
-}
+constexpr int max_row_vectors = 8;
 #endif
 
 // Rows of x ahead of the one being read that are prefetched: a tile reads 64 columns of each row,
 // rows far apart in memory, which the hardware prefetcher does not follow.
 constexpr int64_t prefetch_rows = 8;
+
+
 
 // Prefetches the line `bytes` past p, an address that may lie past the end of the block (the
 // prefetch then does nothing), computed as an integer so no pointer leaves its array.
@@ -81,55 +35,57 @@ inline void prefetch(const float* p, int64_t bytes) {
   __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes)));
 }
 
-// One tile: panel_rows rows of w (from `w`, `depth` apart) x `vectors` vectors of columns, the last
+// One tile: tile_rows rows of w (from `w`, `depth` apart) x `vectors` vectors of columns, the last
 // vector holding `last` columns. Accumulates the whole depth in registers, then writes bias + sum
 // for the first `rows` rows (the others repeat the last row's weights and are not written),
-// clipped to [range[0], range[1]] if `range` is given.
-template <int vectors, bool full>
+// clipped to [range[0], range[1]] if `range` is given. Tiles of panel_rows rows serve the GEMM;
+// tiles of one row, up to max_row_vectors wide, a product with one row (a classifier at batch 1),
+// whose loads of x then run along whole rows.
+template <int tile_rows, int vectors, bool full>
 void tile(const float* w, int64_t depth, const float* x, int64_t x_stride, int64_t last, float* out,
           int64_t out_stride, int64_t rows, const float* bias, const float* range, const float* residual) {
   // Every index into acc is a constant after unrolling, so the tile stays in registers.
-  Vec acc[panel_rows][vectors];
+  Vec acc[tile_rows][vectors];
 #pragma GCC unroll 8
-  for (int r = 0; r < panel_rows; ++r)
-#pragma GCC unroll 4
+  for (int r = 0; r < tile_rows; ++r)
+#pragma GCC unroll 16
     for (int v = 0; v < vectors; ++v) acc[r][v] = zero();
-  const float* wrow[panel_rows];
-  for (int r = 0; r < panel_rows; ++r) wrow[r] = w + std::min<int64_t>(r, rows - 1) * depth;
+  const float* wrow[tile_rows];
+  for (int r = 0; r < tile_rows; ++r) wrow[r] = w + std::min<int64_t>(r, rows - 1) * depth;
   for (int64_t c = 0; c < depth; ++c) {
     const float* xc = x + c * x_stride;
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int v = 0; v < vectors; ++v) prefetch(xc, (prefetch_rows * x_stride + v * lanes) * sizeof(float));
     Vec xv[vectors];
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int v = 0; v < vectors; ++v)
       xv[v] = full || v + 1 < vectors ? load(xc + v * lanes) : load_partial(xc + v * lanes, last);
 #pragma GCC unroll 8
-    for (int r = 0; r < panel_rows; ++r) {
+    for (int r = 0; r < tile_rows; ++r) {
       const Vec wr = broadcast(wrow[r][c]);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
       for (int v = 0; v < vectors; ++v) acc[r][v] = fma(wr, xv[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 8
-  for (int r = 0; r < panel_rows; ++r) {
+  for (int r = 0; r < tile_rows; ++r) {
     if (r >= rows) break;
     const Vec b = broadcast(bias ? bias[r] : 0.0f);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int v = 0; v < vectors; ++v) acc[r][v] = add(acc[r][v], b);
     if (range) {
       const Vec lo = broadcast(range[0]), hi = broadcast(range[1]);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
       for (int v = 0; v < vectors; ++v) acc[r][v] = clip(acc[r][v], lo, hi);
     }
     if (residual) {
       const float* res = residual + r * out_stride;
-#pragma GCC unroll 4
+#pragma GCC unroll 16
       for (int v = 0; v < vectors; ++v)
         acc[r][v] = add(acc[r][v], full || v + 1 < vectors ? load(res + v * lanes) : load_partial(res + v * lanes, last));
     }
     float* line = out + r * out_stride;
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int v = 0; v < vectors; ++v) {
       if (full || v + 1 < vectors)
         store(line + v * lanes, acc[r][v]);
@@ -142,13 +98,14 @@ void tile(const float* w, int64_t depth, const float* x, int64_t x_stride, int64
 using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, float*, int64_t, int64_t, const float*,
                         const float*, const float*);
 
-// tiles[full][vectors - 1]
-template <int... V>
+// tiles[full][vectors - 1] for tiles of R rows
+template <int R, int... V>
 constexpr std::array<std::array<TileFn, sizeof...(V)>, 2> make_tiles(std::integer_sequence<int, V...>) {
-  return {{{&tile<V + 1, false>...}, {&tile<V + 1, true>...}}};
+  return {{{&tile<R, V + 1, false>...}, {&tile<R, V + 1, true>...}}};
 }
 
-constexpr auto tiles = make_tiles(std::make_integer_sequence<int, max_vectors>{});
+constexpr auto tiles = make_tiles<panel_rows>(std::make_integer_sequence<int, max_vectors>{});
+constexpr auto row_tiles = make_tiles<1>(std::make_integer_sequence<int, max_row_vectors>{});
 
 }  // namespace
 
@@ -163,7 +120,8 @@ bool panel_gemm_fuses() {
 void panel_gemm(const float* w, int64_t rows, int64_t depth, const float* x, int64_t x_stride, int64_t cols,
                 float* out, int64_t out_stride, const float* bias, const std::optional<FusedActivation>& activation,
                 const float* residual) {
-  const int64_t block = max_vectors * lanes;
+  const bool one_row = rows == 1;
+  const int64_t block = (one_row ? max_row_vectors : max_vectors) * lanes;
   // A clip (Relu, Relu6) is applied in registers; other activations over each tile once written.
   const bool clip_in_tile = activation && activation->kind == FusedActivation::Kind::clip;
   const float range[2] = {clip_in_tile ? activation->lo : 0.0f, clip_in_tile ? activation->hi : 0.0f};
@@ -176,10 +134,10 @@ void panel_gemm(const float* w, int64_t rows, int64_t depth, const float* x, int
     const int64_t n = std::min(panel_rows, rows - r0);
     float* o = out + r0 * out_stride + j0;
     const float* res = residual ? residual + r0 * out_stride + j0 : nullptr;
-    tiles[last == lanes][static_cast<size_t>(vectors - 1)](w + r0 * depth, depth, x + j0, x_stride, last, o,
-                                                          out_stride, n, bias ? bias + r0 : nullptr,
-                                                          clip_in_tile ? range : nullptr,
-                                                          residual_in_tile ? res : nullptr);
+    const TileFn fn = one_row ? row_tiles[last == lanes][static_cast<size_t>(vectors - 1)]
+                              : tiles[last == lanes][static_cast<size_t>(vectors - 1)];
+    fn(w + r0 * depth, depth, x + j0, x_stride, last, o, out_stride, n, bias ? bias + r0 : nullptr,
+       clip_in_tile ? range : nullptr, residual_in_tile ? res : nullptr);
     if (activation && !clip_in_tile) {
       for (int64_t r = 0; r < n; ++r) {
         float* line = o + r * out_stride;

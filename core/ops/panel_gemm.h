@@ -9,7 +9,8 @@
 //
 // Every output is the sum of its products in depth order, one multiply-add at a time (fused with
 // AVX-512: panel_gemm_fuses), from zero, then plus its bias: the same bits whatever the block, tile,
-// task or thread it falls in.
+// task or thread it falls in, and whatever the number of rows (one row runs in wider one-row tiles
+// with the same sums), so a product's row has the same bits at any batch.
 #pragma once
 
 #include <cstdint>
