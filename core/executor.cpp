@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
+#include <mutex>
 #include <unordered_map>
 
 #include "core/arena_plan.h"
+#include "core/image_parts.h"
 #include "core/shape_inference.h"
 
 namespace mc {
@@ -14,12 +17,95 @@ Executor::Executor(const Model& model, ExecutorOptions options)
     : model_(model), options_(options), pool_(options.threads) {
   check_supported(model_);
   plan();
+  images_independent_ = options_.images_apart && images_independent(model_);
 }
 
 void Executor::set_observer(Observer observer) {
   observer_ = std::move(observer);
   options_.fuse_activations = false;
   plan();
+}
+
+bool Executor::runs_images_apart() const { return images_independent_ && !observer_; }
+
+namespace {
+
+// Images [first, first + count) of every input (each carries the batch first).
+std::vector<Tensor> images_of(const std::vector<Tensor>& inputs, int64_t first, int64_t count) {
+  std::vector<Tensor> part;
+  for (const Tensor& t : inputs) {
+    Shape shape = t.shape();
+    const size_t image_bytes = t.byte_size() / static_cast<size_t>(shape[0]);
+    shape[0] = count;
+    Tensor& p = part.emplace_back(t.dtype(), shape);
+    std::memcpy(p.raw(), static_cast<const char*>(t.raw()) + static_cast<size_t>(first) * image_bytes,
+                static_cast<size_t>(count) * image_bytes);
+  }
+  return part;
+}
+
+// Copies the outputs of images [first, first + count) into `outputs` (made at the first call, for
+// `batch` images).
+void place_images(std::vector<Tensor>& outputs, const std::vector<Tensor>& part, int64_t first, int64_t count, int64_t batch) {
+  for (size_t o = 0; o < part.size(); ++o) {
+    if (part[o].rank() == 0 || part[o].dim(0) != count) fail_internal("an output of a part of the batch does not have the batch first");
+    if (outputs.size() <= o) {
+      Shape shape = part[o].shape();
+      shape[0] = batch;
+      outputs.emplace_back(part[o].dtype(), shape);
+    }
+    const size_t bytes = part[o].byte_size();
+    std::memcpy(static_cast<char*>(outputs[o].raw()) + static_cast<size_t>(first) * (bytes / static_cast<size_t>(count)),
+                part[o].raw(), bytes);
+  }
+}
+
+}  // namespace
+
+std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
+  // Images apart need every input to carry the same batch first; anything else runs whole and is
+  // checked there.
+  const int64_t batch = !inputs.empty() && inputs[0].rank() > 0 ? inputs[0].dim(0) : 0;
+  const bool same_batch = std::all_of(inputs.begin(), inputs.end(), [&](const Tensor& t) { return t.rank() > 0 && t.dim(0) == batch; });
+  if (!same_batch || batch <= 1 || !runs_images_apart()) {
+    last_state_ = &whole_;
+    return run_whole(inputs, whole_);
+  }
+  // Whole rounds of one image per thread side by side; the images left over (fewer than the
+  // threads) together, the threads sharing each layer.
+  const auto threads = static_cast<int64_t>(pool_.size());
+  const int64_t apart = batch / threads * threads;
+  std::vector<Tensor> outputs;
+  if (apart > 0) {
+    while (images_.size() < static_cast<size_t>(std::min(threads, apart))) {
+      images_.push_back(std::make_unique<RunState>());
+      images_.back()->values.assign(value_names_.size(), Tensor());
+    }
+    std::vector<RunState*> idle;
+    for (auto& st : images_) idle.push_back(st.get());
+    std::mutex idle_mutex;
+    std::vector<std::vector<Tensor>> image_outputs(static_cast<size_t>(apart));
+    // A thread runs an image with a state nobody else holds; the kernels' loops inside run on that
+    // thread alone (a parallel_for inside a task is serial, thread_pool.h).
+    pool_.parallel_for(apart, [&](int64_t i) {
+      RunState* st = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(idle_mutex);
+        st = idle.back();
+        idle.pop_back();
+      }
+      image_outputs[static_cast<size_t>(i)] = run_whole(images_of(inputs, i, 1), *st);
+      std::lock_guard<std::mutex> lock(idle_mutex);
+      idle.push_back(st);
+    });
+    for (int64_t i = 0; i < apart; ++i) place_images(outputs, image_outputs[static_cast<size_t>(i)], i, 1, batch);
+    last_state_ = images_.front().get();
+  }
+  if (apart < batch) {
+    place_images(outputs, run_whole(images_of(inputs, apart, batch - apart), whole_), apart, batch - apart, batch);
+    if (apart == 0) last_state_ = &whole_;
+  }
+  return outputs;
 }
 
 void Executor::plan() {
@@ -105,8 +191,10 @@ void Executor::plan() {
       if (v >= 0) last_use_[static_cast<size_t>(v)] = static_cast<int>(i);
   }
   for (int v : output_ids_) last_use_[static_cast<size_t>(v)] = INT_MAX;
-  values_.assign(value_names_.size(), Tensor());
-  arena_ = Arena();  // new steps: the next run plans again
+  whole_ = RunState();  // new steps: the next run plans again
+  whole_.values.assign(value_names_.size(), Tensor());
+  images_.clear();
+  last_state_ = &whole_;
 }
 
 // Conv -> Add(conv output, x) with x computed before the conv (not a constant, which may broadcast):
@@ -159,7 +247,7 @@ void Executor::run_unfused_add(const Step& s, RunContext& conv, const Tensor& re
   conv.out[0] = out;
 }
 
-void Executor::plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at) {
+void Executor::plan_arena(RunState& state, const std::vector<size_t>& bytes, const std::vector<int>& defined_at) {
   std::vector<TensorLifetime> lifetimes;
   std::vector<size_t> planned;  // value ids, in lifetimes' order
   for (size_t v = 0; v < value_names_.size(); ++v) {
@@ -169,25 +257,27 @@ void Executor::plan_arena(const std::vector<size_t>& bytes, const std::vector<in
     lifetimes.push_back(TensorLifetime{first, std::max(first, last_use_[v]), bytes[v]});
   }
   const ArenaAssignment assignment = mc::plan_arena(lifetimes);
-  arena_.buffer_of.assign(value_names_.size(), -1);
-  arena_.unshared_bytes = 0;
+  Arena& arena = state.arena;
+  arena.buffer_of.assign(value_names_.size(), -1);
+  arena.unshared_bytes = 0;
   for (size_t i = 0; i < planned.size(); ++i) {
-    arena_.buffer_of[planned[i]] = assignment.buffer[i];
-    arena_.unshared_bytes += lifetimes[i].bytes;
-    values_[planned[i]] = Tensor();  // a buffer kept from the unplanned run (an output nobody reads)
+    arena.buffer_of[planned[i]] = assignment.buffer[i];
+    arena.unshared_bytes += lifetimes[i].bytes;
+    state.values[planned[i]] = Tensor();  // a buffer kept from the unplanned run (an output nobody reads)
   }
-  free_buffers_.clear();  // the unplanned run's buffers: the arena replaces them
-  arena_.buffers.clear();
+  state.free_buffers.clear();  // the unplanned run's buffers: the arena replaces them
+  arena.buffers.clear();
   for (size_t b : assignment.buffer_bytes) {
-    Tensor& t = arena_.buffers.emplace_back();
+    Tensor& t = arena.buffers.emplace_back();
     t.reset(DType::u8, {static_cast<int64_t>(b)});
   }
-  arena_.bytes = assignment.total_bytes();
-  arena_.planned = true;
+  arena.bytes = assignment.total_bytes();
+  arena.planned = true;
 }
 
 Executor::ArenaStats Executor::arena_stats() const {
-  return ArenaStats{arena_.planned, arena_.buffers.size(), arena_.bytes, arena_.unshared_bytes};
+  const Arena& a = last_state_->arena;
+  return ArenaStats{a.planned, a.buffers.size(), a.bytes, a.unshared_bytes};
 }
 
 std::vector<std::string> Executor::planned_ops() const {
@@ -273,20 +363,23 @@ void Executor::fold_batchnorms(const std::vector<int>& readers, const std::vecto
   }
 }
 
-Tensor Executor::take_buffer(size_t bytes) {
+Tensor Executor::take_buffer(RunState& state, size_t bytes) {
+  std::vector<Tensor>& free_buffers = state.free_buffers;
   // Best fit among recycled buffers; a fresh tensor when none is large enough.
-  size_t best = free_buffers_.size();
-  for (size_t i = 0; i < free_buffers_.size(); ++i) {
-    size_t cap = free_buffers_[i].capacity_bytes();
-    if (cap >= bytes && (best == free_buffers_.size() || cap < free_buffers_[best].capacity_bytes())) best = i;
+  size_t best = free_buffers.size();
+  for (size_t i = 0; i < free_buffers.size(); ++i) {
+    size_t cap = free_buffers[i].capacity_bytes();
+    if (cap >= bytes && (best == free_buffers.size() || cap < free_buffers[best].capacity_bytes())) best = i;
   }
-  if (best == free_buffers_.size()) return Tensor();
-  Tensor t = std::move(free_buffers_[best]);
-  free_buffers_.erase(free_buffers_.begin() + static_cast<std::ptrdiff_t>(best));
+  if (best == free_buffers.size()) return Tensor();
+  Tensor t = std::move(free_buffers[best]);
+  free_buffers.erase(free_buffers.begin() + static_cast<std::ptrdiff_t>(best));
   return t;
 }
 
-std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
+std::vector<Tensor> Executor::run_whole(const std::vector<Tensor>& inputs, RunState& state) {
+  Arena& arena = state.arena;
+  std::vector<Tensor>& values = state.values;
   const Graph& g = model_.graph;
   if (inputs.size() != g.inputs.size())
     fail_input("the model takes " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
@@ -310,16 +403,16 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   // the fly, records the sizes and lifetimes, and plans the arena for the runs after it.
   std::vector<std::pair<DType, Shape>> input_types;
   for (const auto& t : inputs) input_types.emplace_back(t.dtype(), t.shape());
-  const bool planned = arena_.planned && arena_.inputs == input_types;
+  const bool planned = arena.planned && arena.inputs == input_types;
   std::vector<size_t> seen_bytes;
   std::vector<int> defined_at;
   if (!planned) {
-    arena_ = Arena();
-    arena_.inputs = input_types;
+    arena = Arena();
+    arena.inputs = input_types;
     seen_bytes.assign(value_names_.size(), 0);
     defined_at.assign(value_names_.size(), -1);
   }
-  auto arena_buffer = [&](int v) { return planned && v >= 0 ? arena_.buffer_of[static_cast<size_t>(v)] : -1; };
+  auto arena_buffer = [&](int v) { return planned && v >= 0 ? arena.buffer_of[static_cast<size_t>(v)] : -1; };
   for (size_t si = 0; si < steps_.size(); ++si) {
     const Step& s = steps_[si];
     if (s.skipped) continue;
@@ -345,11 +438,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     for (size_t o = 0; o < s.outputs.size(); ++o) {
       int v = s.outputs[o];
       size_t bytes = static_cast<size_t>(shape_numel(ictx.out[o].shape)) * dtype_size(ictx.out[o].dtype);
-      Tensor& dst = v >= 0 ? values_[static_cast<size_t>(v)] : scratch[o];
+      Tensor& dst = v >= 0 ? values[static_cast<size_t>(v)] : scratch[o];
       if (const int b = arena_buffer(v); b >= 0) {
-        dst = std::move(arena_.buffers[static_cast<size_t>(b)]);  // grows in reset if a data-dependent shape is larger
+        dst = std::move(arena.buffers[static_cast<size_t>(b)]);  // grows in reset if a data-dependent shape is larger
       } else {
-        if (dst.capacity_bytes() < bytes) dst = take_buffer(bytes);
+        if (dst.capacity_bytes() < bytes) dst = take_buffer(state, bytes);
         if (!planned && v >= 0) {
           seen_bytes[static_cast<size_t>(v)] = bytes;
           defined_at[static_cast<size_t>(v)] = static_cast<int>(si);
@@ -376,10 +469,10 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     for (int v : s.inputs) {
       if (v < 0 || constant_[static_cast<size_t>(v)] || last_use_[static_cast<size_t>(v)] != static_cast<int>(si)) continue;
       if (std::find(input_ids_.begin(), input_ids_.end(), v) != input_ids_.end()) continue;
-      Tensor& held = values_[static_cast<size_t>(v)];
+      Tensor& held = values[static_cast<size_t>(v)];
       if (!held.empty()) {  // empty: read twice by this step, already recycled
-        if (const int b = arena_buffer(v); b >= 0) arena_.buffers[static_cast<size_t>(b)] = std::move(held);
-        else free_buffers_.push_back(std::move(held));
+        if (const int b = arena_buffer(v); b >= 0) arena.buffers[static_cast<size_t>(b)] = std::move(held);
+        else state.free_buffers.push_back(std::move(held));
       }
       held = Tensor();
       current[static_cast<size_t>(v)] = nullptr;
@@ -387,23 +480,23 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     // Arena tensors nobody reads: back to their buffer at once.
     for (int v : s.outputs)
       if (const int b = arena_buffer(v); b >= 0 && last_use_[static_cast<size_t>(v)] < static_cast<int>(si)) {
-        arena_.buffers[static_cast<size_t>(b)] = std::move(values_[static_cast<size_t>(v)]);
-        values_[static_cast<size_t>(v)] = Tensor();
+        arena.buffers[static_cast<size_t>(b)] = std::move(values[static_cast<size_t>(v)]);
+        values[static_cast<size_t>(v)] = Tensor();
         current[static_cast<size_t>(v)] = nullptr;
       }
     for (auto& t : scratch)
-      if (!t.empty()) free_buffers_.push_back(std::move(t));
+      if (!t.empty()) state.free_buffers.push_back(std::move(t));
   }
   std::vector<Tensor> outputs;
   for (int v : output_ids_) {
     const Tensor* t = current[static_cast<size_t>(v)];
     if (!t) fail_internal("graph output '" + value_names_[static_cast<size_t>(v)] + "' was not computed");
     // A graph output may be an input or initializer; copy in that case, move otherwise.
-    bool owned = t == &values_[static_cast<size_t>(v)];
-    outputs.push_back(owned ? std::move(values_[static_cast<size_t>(v)]) : *t);
-    if (owned) values_[static_cast<size_t>(v)] = Tensor();
+    bool owned = t == &values[static_cast<size_t>(v)];
+    outputs.push_back(owned ? std::move(values[static_cast<size_t>(v)]) : *t);
+    if (owned) values[static_cast<size_t>(v)] = Tensor();
   }
-  if (!planned) plan_arena(seen_bytes, defined_at);
+  if (!planned) plan_arena(state, seen_bytes, defined_at);
   return outputs;
 }
 

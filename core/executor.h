@@ -36,6 +36,13 @@ struct ExecutorOptions {
   // them) as one step with the same float operations; see executor_integer_chain.cpp. Needs
   // fuse_activations.
   bool fuse_quantized = true;
+  // A batch runs one image per thread, side by side, when the model keeps the images of a batch
+  // apart (image_parts.h): each thread carries its image through every layer, with its data in that
+  // core's caches and no wait for the other threads between layers. The images left over when the
+  // batch is not a multiple of the thread count run together, the threads sharing each layer. The
+  // outputs are the same bits: every kernel computes an image's outputs in an order independent of
+  // the images beside it (tested).
+  bool images_apart = true;
 };
 
 class Executor {
@@ -46,6 +53,9 @@ class Executor {
   // Inputs in graph-input order; outputs in graph-output order. Fails with an input error naming
   // the input if a shape or type does not match the model's declaration.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // Whether a batch of several images runs as single images side by side (ExecutorOptions::images_apart,
+  // no observer, a model that keeps images apart).
+  bool runs_images_apart() const;
 
   // Called after every executed node with its inputs and outputs (for calibration statistics).
   // Setting an observer disables all fusion so every declared value is seen.
@@ -88,7 +98,22 @@ class Executor {
     Tensor weight;
     Tensor bias;
   };
+  // What one run writes: per value id its tensor, buffers freed for reuse, the planned arena (see
+  // the top of this file). Runs of single images on several threads at once each have their own.
+  struct Arena {
+    bool planned = false;
+    std::vector<std::pair<DType, Shape>> inputs;  // the input dtypes and shapes it was made for
+    std::vector<int> buffer_of;  // per value id its buffer (-1: not in the arena: constants, graph inputs and outputs)
+    std::vector<Tensor> buffers;
+    size_t bytes = 0, unshared_bytes = 0;
+  };
+  struct RunState {
+    std::vector<Tensor> values;
+    std::vector<Tensor> free_buffers;
+    Arena arena;
+  };
   void plan();
+  std::vector<Tensor> run_whole(const std::vector<Tensor>& inputs, RunState& state);
   void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void fuse_quantized_convs();
   void fuse_integer_chains(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
@@ -96,30 +121,22 @@ class Executor {
   void fuse_residual_adds(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void run_unfused_add(const Step& s, RunContext& conv, const Tensor& residual);
   int add_constant(const std::string& name, const Tensor* value);
-  Tensor take_buffer(size_t bytes);
-  void plan_arena(const std::vector<size_t>& bytes, const std::vector<int>& defined_at);
+  static Tensor take_buffer(RunState& state, size_t bytes);
+  void plan_arena(RunState& state, const std::vector<size_t>& bytes, const std::vector<int>& defined_at);
 
   const Model& model_;
   ExecutorOptions options_;
   ThreadPool pool_;
   Observer observer_;
+  bool images_independent_ = false;  // image_parts.h
   std::vector<Step> steps_;
   std::vector<const Tensor*> constant_;  // per value id: initializer, or nullptr
   std::vector<int> input_ids_, output_ids_;
   std::vector<int> last_use_;             // per value id: last step reading it (or INT_MAX)
   std::vector<std::string> value_names_;
-  std::vector<Tensor> values_;
-  std::vector<Tensor> free_buffers_;
-  // The planned arena (see the top of this file): the input dtypes and shapes it was made for, per
-  // value id its buffer (-1: not in the arena: constants, graph inputs and outputs), the buffers.
-  struct Arena {
-    bool planned = false;
-    std::vector<std::pair<DType, Shape>> inputs;
-    std::vector<int> buffer_of;
-    std::vector<Tensor> buffers;
-    size_t bytes = 0, unshared_bytes = 0;
-  };
-  Arena arena_;
+  RunState whole_;                                 // runs of a whole batch or a part of it
+  std::vector<std::unique_ptr<RunState>> images_;  // runs of single images side by side (run_images)
+  const RunState* last_state_ = &whole_;           // the state the last run used (arena_stats)
   std::deque<FoldedConv> folded_;  // deque: steps and constant_ point into it
   // A DequantizeLinear -> Conv -> QuantizeLinear chain run as one QLinearConv: the node the step
   // runs and the constants it adds (int32 bias, weight zero points when the model has none).

@@ -52,18 +52,17 @@ MovementChain::MovementChain(Node node, int64_t opset, std::vector<Member> membe
       if (v >= 0) last_reader_[static_cast<size_t>(v)] = static_cast<int>(i);
 }
 
-void MovementChain::infer(InferContext& ctx) {
-  size_t found = 0;
-  while (found < plans_.size() && !same_types(plans_[found].inputs, ctx.in)) ++found;
-  if (found == plans_.size()) {
-    Plan p = plan(ctx.in);
-    if (plans_.size() == plans_kept) plans_.erase(plans_.begin());
-    plans_.push_back(std::move(p));
-    found = plans_.size() - 1;
-  }
-  current_ = found;
-  ctx.out = plans_[found].outputs;
+std::shared_ptr<const MovementChain::Plan> MovementChain::find_plan(const std::vector<TensorType>& inputs) {
+  std::lock_guard<std::mutex> lock(*plans_mutex_);
+  for (const auto& p : plans_)
+    if (same_types(p->inputs, inputs)) return p;
+  auto p = std::make_shared<const Plan>(plan(inputs));
+  if (plans_.size() == plans_kept) plans_.erase(plans_.begin());
+  plans_.push_back(p);
+  return p;
 }
+
+void MovementChain::infer(InferContext& ctx) { ctx.out = find_plan(ctx.in)->outputs; }
 
 void MovementChain::run_members(const std::vector<const Tensor*>& constants, std::vector<TensorType>& types,
                                 std::vector<Tensor>* tensors, ThreadPool& pool) const {
@@ -165,9 +164,11 @@ MovementChain::Plan MovementChain::plan(const std::vector<TensorType>& inputs) c
 }
 
 void MovementChain::run(RunContext& ctx) {
-  if (ctx.in.size() != inputs_.size() || ctx.out.size() != outputs_.size() || current_ >= plans_.size())
-    fail_internal(node_.describe() + ": run without its plan");
-  const Plan& p = plans_[current_];
+  if (ctx.in.size() != inputs_.size() || ctx.out.size() != outputs_.size()) fail_internal(node_.describe() + ": run with other inputs than its plan");
+  std::vector<TensorType> input_types;
+  for (const Tensor* t : ctx.in) input_types.push_back(TensorType{t->dtype(), t->shape()});
+  const std::shared_ptr<const Plan> plan_ptr = find_plan(input_types);
+  const Plan& p = *plan_ptr;
   if (p.members) {
     // The inputs are read in place, as the constants are.
     std::vector<TensorType> types(constants_.size());

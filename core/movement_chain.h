@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/graph.h"
@@ -47,7 +49,7 @@ class MovementChain {
   const Node& node() const { return node_; }
   // The output types for the inputs in ctx.in (works out the copies at new input types).
   void infer(InferContext& ctx);
-  // The copies, for the inputs of the last infer.
+  // The copies for the inputs in ctx.in. Runs on several threads at once share the plans.
   void run(RunContext& ctx);
 
  private:
@@ -76,9 +78,12 @@ class MovementChain {
   std::vector<const Tensor*> constants_;
   std::vector<int> inputs_, outputs_;
   std::vector<int> last_reader_;  // per local value: the last member reading it (-1: none)
-  // Plans for the last few input types (a model run at alternating batch sizes keeps both).
-  std::vector<Plan> plans_;
-  size_t current_ = 0;
+  // The plan for these input types, made if new.
+  std::shared_ptr<const Plan> find_plan(const std::vector<TensorType>& inputs);
+  // Plans for the last few input types (a model run at alternating batch sizes keeps both), under
+  // the mutex: runs of single images on several threads at once (executor.h) share them.
+  std::vector<std::shared_ptr<const Plan>> plans_;
+  std::unique_ptr<std::mutex> plans_mutex_ = std::make_unique<std::mutex>();
 };
 
 }  // namespace mc

@@ -97,7 +97,7 @@ TEST_CASE("test_executor_reference: the activation arena shares buffers, replans
     Shape s = batch.shape();
     s[0] = 1;
     one.reset(batch.dtype(), s);  // the first image (reset keeps the contents' start)
-    Executor exec(model, ExecutorOptions{2, true});
+    Executor exec(model, ExecutorOptions{2, true, true, false});  // whole batches (images apart: test_image_parts.cpp)
     CHECK_FALSE(exec.arena_stats().planned);
     const Tensor want_batch = exec.run({batch})[0];
     const auto planned = exec.arena_stats();
