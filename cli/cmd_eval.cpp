@@ -179,7 +179,7 @@ Command add_eval_command(CLI::App& root) {
   cmd->add_option("--images", o->images, "Folder of labelled images")->required()->type_name("DIR");
   cmd->add_option("--labels", o->labels, "Labels file (default: DIR/labels.tsv)")->type_name("FILE");
   cmd->add_option("--limit", o->limit, "Evaluate only the first N labelled images")->check(CLI::Range(int64_t{1}, int64_t{1} << 40))->type_name("N");
-  cmd->add_option("--batch", o->batch, "Images per executor run")->check(CLI::Range(1, 4096))->default_val(16);
+  cmd->add_option("--batch", o->batch, "Images per executor run (results do not depend on it)")->check(CLI::Range(1, 4096))->default_val(16);
   cmd->add_option("--resize", o->resize, "Short side after resizing (default: crop / --crop-ratio, 256 for 224)")->check(CLI::Range(1, 8192));
   cmd->add_option("--crop", o->crop, "Center crop size (default: the model's input size)")->check(CLI::Range(1, 8192));
   add_input_options(cmd, o->input, " (default: what the .mcz stores)");
