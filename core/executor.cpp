@@ -17,12 +17,7 @@ Executor::Executor(const Model& model, ExecutorOptions options)
     : model_(model), options_(options), pool_(options.threads) {
   check_supported(model_);
   plan();
-  // Integer layers run whole batches: their kernel repacks a layer's weights on every call
-  // (int8_pointwise.cpp), which one image at a time would repeat per image (MobileNetV1 0.75 int8,
-  // batch 8, 2 threads: 316 images/s whole, 241 apart).
-  const std::vector<std::string> ops = planned_ops();
-  const bool integer_layers = std::any_of(ops.begin(), ops.end(), [](const std::string& op) { return op == "QLinearConv" || op == "ConvInteger"; });
-  images_independent_ = options_.images_apart && !integer_layers && images_independent(model_);
+  images_independent_ = options_.images_apart && images_independent(model_);
 }
 
 void Executor::set_observer(Observer observer) {

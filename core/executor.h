@@ -41,7 +41,7 @@ struct ExecutorOptions {
   // core's caches and no wait for the other threads between layers. The images left over when the
   // batch is not a multiple of the thread count run together, the threads sharing each layer. The
   // outputs are the same bits: every kernel computes an image's outputs in an order independent of
-  // the images beside it (tested). Not for models with integer layers (see the constructor).
+  // the images beside it (tested).
   bool images_apart = true;
 };
 

@@ -376,18 +376,22 @@ TEST_CASE("test_integer_conv: pointwise layers give the same sums on the VNNI ke
     const Tensor input = c.x_signed ? Tensor::from_vector<int8_t>({c.batch, c.cin, c.h, c.w}, std::vector<int8_t>(xb.begin(), xb.end()))
                                     : Tensor::from_vector<uint8_t>({c.batch, c.cin, c.h, c.w}, xb);
     // The definition in int64, wrapped to int32.
-    std::vector<int32_t> expected(static_cast<size_t>(c.batch * c.cout * positions));
-    for (int64_t n = 0; n < c.batch; ++n)
-      for (int64_t o = 0; o < c.cout; ++o)
-        for (int64_t p = 0; p < positions; ++p) {
-          int64_t sum = 0;
-          for (int64_t k = 0; k < c.cin; ++k) {
-            const uint8_t byte = xb[static_cast<size_t>((n * c.cin + k) * positions + p)];
-            const int64_t xv = c.x_signed ? static_cast<int8_t>(byte) : byte;
-            sum += (xv - c.x_zp) * w[static_cast<size_t>(o * c.cin + k)];
+    auto definition = [&](const std::vector<int8_t>& weights) {
+      std::vector<int32_t> sums(static_cast<size_t>(c.batch * c.cout * positions));
+      for (int64_t n = 0; n < c.batch; ++n)
+        for (int64_t o = 0; o < c.cout; ++o)
+          for (int64_t p = 0; p < positions; ++p) {
+            int64_t sum = 0;
+            for (int64_t k = 0; k < c.cin; ++k) {
+              const uint8_t byte = xb[static_cast<size_t>((n * c.cin + k) * positions + p)];
+              const int64_t xv = c.x_signed ? static_cast<int8_t>(byte) : byte;
+              sum += (xv - c.x_zp) * weights[static_cast<size_t>(o * c.cin + k)];
+            }
+            sums[static_cast<size_t>((n * c.cout + o) * positions + p)] = static_cast<int32_t>(static_cast<uint32_t>(sum));
           }
-          expected[static_cast<size_t>((n * c.cout + o) * positions + p)] = static_cast<int32_t>(static_cast<uint32_t>(sum));
-        }
+      return sums;
+    };
+    const std::vector<int32_t> expected = definition(w);
     for (Int8Kernels kernels : {Int8Kernels::automatic, Int8Kernels::portable}) {
       set_int8_kernels(kernels);
       for (int threads : {1, 3}) {
@@ -395,6 +399,22 @@ TEST_CASE("test_integer_conv: pointwise layers give the same sums on the VNNI ke
         REQUIRE(y.numel() == static_cast<int64_t>(expected.size()));
         CHECK(std::equal(expected.begin(), expected.end(), y.data<int32_t>()));
       }
+    }
+    // The VNNI kernel keeps packed weights by their address (int8_pointwise.cpp): new weights written
+    // at the same address, one byte changed or all, must be packed again.
+    set_int8_kernels(Int8Kernels::automatic);
+    Tensor& stored = g.initializers["wq"].values;
+    const void* address = stored.raw();
+    std::vector<int8_t> changed = w;
+    for (int round = 0; round < 2; ++round) {
+      if (round == 0) changed[changed.size() / 2] = static_cast<int8_t>(changed[changed.size() / 2] ^ 1);
+      else
+        for (auto& v : changed) v = static_cast<int8_t>(v ^ 0x55);
+      std::memcpy(stored.raw(), changed.data(), changed.size());
+      REQUIRE(stored.raw() == address);
+      const std::vector<int32_t> want = definition(changed);
+      const Tensor y = Executor(m, ExecutorOptions{2, true}).run({input})[0];
+      CHECK(std::equal(want.begin(), want.end(), y.data<int32_t>()));
     }
   }
   // The fused DequantizeLinear -> Conv -> Clip -> QuantizeLinear form of a pointwise layer: the

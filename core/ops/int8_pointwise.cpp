@@ -4,7 +4,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -49,6 +52,67 @@ bool cpu_has_vnni() {
 
 namespace {
 
+// A layer's weights as the kernel reads them, rows of words of 4 consecutive channels, and each row's
+// correction: the unsigned input is x + shift, so (x - x_zp) = (x + shift) - (x_zp + shift), and the
+// bias is taken in: sum + b = acc - (correction - b), all mod 2^32. With what they were made from.
+struct PackedWeights {
+  std::vector<int8_t> weights;
+  std::vector<int32_t> bias;
+  int32_t zero = 0;
+  std::vector<int32_t> words, correction;
+};
+
+bool packed_from(const PackedWeights& p, const int8_t* w, int64_t channels_in, int64_t channels_out, int32_t zero, const int32_t* bias) {
+  return p.zero == zero && p.weights.size() == static_cast<size_t>(channels_in * channels_out) &&
+         p.correction.size() == static_cast<size_t>(channels_out) && p.bias.empty() == (bias == nullptr) &&
+         std::memcmp(p.weights.data(), w, p.weights.size()) == 0 &&
+         (!bias || std::memcmp(p.bias.data(), bias, p.bias.size() * sizeof(int32_t)) == 0);
+}
+
+// Packing is a serial pass over the weights (MobileNetV1 0.75's pointwise layers: about 2 ms a run,
+// repeated for every image when images run one at a time), and a layer runs many times with the same
+// weights: the packed form is kept, found by the weights' address and used only if a byte-for-byte
+// comparison with the weights it was made from (a fraction of the packing's cost) says they are the
+// same, so an address reused for other weights packs again. At most cache_bytes are kept.
+std::shared_ptr<const PackedWeights> packed_weights(const int8_t* w, int64_t channels_in, int64_t channels_out, int32_t zero,
+                                                    const int32_t* bias) {
+  constexpr size_t cache_bytes = size_t{64} << 20;
+  static std::mutex mutex;
+  static std::unordered_map<const int8_t*, std::shared_ptr<const PackedWeights>> cache;
+  static size_t cached_bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(w);
+    if (it != cache.end() && packed_from(*it->second, w, channels_in, channels_out, zero, bias)) return it->second;
+  }
+  const int64_t k4 = (channels_in + 3) / 4;
+  auto p = std::make_shared<PackedWeights>();
+  p->weights.assign(w, w + channels_in * channels_out);
+  if (bias) p->bias.assign(bias, bias + channels_out);
+  p->zero = zero;
+  p->words.assign(static_cast<size_t>(channels_out * k4), 0);
+  p->correction.resize(static_cast<size_t>(channels_out));
+  for (int64_t m = 0; m < channels_out; ++m) {
+    auto* row = reinterpret_cast<int8_t*>(p->words.data() + m * k4);
+    int64_t sum = 0;
+    for (int64_t k = 0; k < channels_in; ++k) {
+      row[k] = w[m * channels_in + k];
+      sum += w[m * channels_in + k];
+    }
+    const auto c = static_cast<uint32_t>(static_cast<int64_t>(zero) * sum) - static_cast<uint32_t>(bias ? bias[m] : 0);
+    p->correction[static_cast<size_t>(m)] = static_cast<int32_t>(c);
+  }
+  const size_t bytes = p->weights.size() + 4 * (p->bias.size() + p->words.size() + p->correction.size());
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cached_bytes + bytes > cache_bytes) {
+    cache.clear();
+    cached_bytes = 0;
+  }
+  cache.insert_or_assign(w, p);
+  cached_bytes += bytes;  // a replaced entry's bytes stay counted until the next clear
+  return p;
+}
+
 // The packed layer and its kernel loop, shared by the two outputs: `block(xp, k4, wp, correction, n,
 // m0, rows, p0, valid)` runs one block of output rows m0.. and positions p0.. of image n.
 template <class Block>
@@ -83,28 +147,16 @@ bool run_pointwise(const void* x, bool x_signed, int32_t x_zp, const int8_t* w, 
       for (int64_t p = valid; p < kBlock; ++p) d[p] = 0;
     }
   });
-  // Weights as words of 4 consecutive channels, and each row's correction: the unsigned input is
-  // x + shift, so (x - x_zp) = (x + shift) - (x_zp + shift).
-  std::vector<int32_t> wp(static_cast<size_t>(channels_out * k4), 0), correction(static_cast<size_t>(channels_out));
-  const int32_t zero = x_zp + shift;
-  for (int64_t m = 0; m < channels_out; ++m) {
-    auto* row = reinterpret_cast<int8_t*>(wp.data() + m * k4);
-    int64_t sum = 0;
-    for (int64_t k = 0; k < channels_in; ++k) {
-      row[k] = w[m * channels_in + k];
-      sum += w[m * channels_in + k];
-    }
-    // Minus the bias, if any: sum + b = acc - (correction - b), all mod 2^32.
-    const auto c = static_cast<uint32_t>(static_cast<int64_t>(zero) * sum) - static_cast<uint32_t>(bias ? bias[m] : 0);
-    correction[static_cast<size_t>(m)] = static_cast<int32_t>(c);
-  }
+  const std::shared_ptr<const PackedWeights> packed = packed_weights(w, channels_in, channels_out, x_zp + shift, bias);
+  const int32_t* wp = packed->words.data();
+  const int32_t* correction = packed->correction.data();
   const int64_t groups = (channels_out + kRowGroup - 1) / kRowGroup;
   pool.parallel_for(batch * blocks * groups, [&](int64_t t) {
     const int64_t g = t % groups, nb = t / groups;
     const int64_t n = nb / blocks, b = nb % blocks;
     const int64_t m0 = g * kRowGroup, rows = std::min(kRowGroup, channels_out - m0);
     const int64_t p0 = b * kBlock, valid = std::min(kBlock, positions - p0);
-    block(xp + nb * block_bytes, k4, wp.data() + m0 * k4, correction.data() + m0, n, m0, rows, p0, valid);
+    block(xp + nb * block_bytes, k4, wp + m0 * k4, correction + m0, n, m0, rows, p0, valid);
   });
   return true;
 }
