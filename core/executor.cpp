@@ -87,16 +87,26 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     std::vector<std::vector<Tensor>> image_outputs(static_cast<size_t>(apart));
     // A thread runs an image with a state nobody else holds; the kernels' loops inside run on that
     // thread alone (a parallel_for inside a task is serial, thread_pool.h).
-    pool_.parallel_for(apart, [&](int64_t i) {
-      RunState* st = nullptr;
-      {
-        std::lock_guard<std::mutex> lock(idle_mutex);
-        st = idle.back();
+    // The state goes back even when the run throws, so no thread finds none left.
+    struct Held {
+      std::vector<RunState*>& idle;
+      std::mutex& mutex;
+      RunState* state;
+      Held(std::vector<RunState*>& i, std::mutex& m) : idle(i), mutex(m) {
+        std::lock_guard<std::mutex> lock(mutex);
+        state = idle.back();
         idle.pop_back();
       }
-      image_outputs[static_cast<size_t>(i)] = run_whole(images_of(inputs, i, 1), *st);
-      std::lock_guard<std::mutex> lock(idle_mutex);
-      idle.push_back(st);
+      ~Held() {
+        std::lock_guard<std::mutex> lock(mutex);
+        idle.push_back(state);
+      }
+      Held(const Held&) = delete;
+      Held& operator=(const Held&) = delete;
+    };
+    pool_.parallel_for(apart, [&](int64_t i) {
+      const Held held(idle, idle_mutex);
+      image_outputs[static_cast<size_t>(i)] = run_whole(images_of(inputs, i, 1), *held.state);
     });
     for (int64_t i = 0; i < apart; ++i) place_images(outputs, image_outputs[static_cast<size_t>(i)], i, 1, batch);
     last_state_ = images_.front().get();
