@@ -62,9 +62,28 @@ void place_images(std::vector<Tensor>& outputs, const std::vector<Tensor>& part,
 
 }  // namespace
 
+void Executor::check_inputs(const std::vector<Tensor>& inputs) const {
+  const Graph& g = model_.graph;
+  if (inputs.size() != g.inputs.size())
+    fail_input("the model takes " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ValueInfo& decl = g.inputs[i];
+    const Tensor& t = inputs[i];
+    bool ok = t.dtype() == decl.dtype && t.rank() == decl.shape.size();
+    for (size_t d = 0; ok && d < decl.shape.size(); ++d) ok = decl.shape[d] < 0 || decl.shape[d] == t.dim(d);
+    if (!ok) {
+      std::string expected = "[";
+      for (size_t d = 0; d < decl.shape.size(); ++d)
+        expected += (d ? "," : "") + (decl.shape[d] < 0 ? (decl.dim_params[d].empty() ? "?" : decl.dim_params[d]) : std::to_string(decl.shape[d]));
+      fail_input("input '" + decl.name + "' is " + dtype_name(t.dtype()) + " " + shape_str(t.shape()) +
+                 ", the model expects " + dtype_name(decl.dtype) + " " + expected + "]");
+    }
+  }
+}
+
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
-  // Images apart need every input to carry the same batch first; anything else runs whole and is
-  // checked there.
+  check_inputs(inputs);  // as given, before any split
+  // Images apart need every input to carry the same batch first; anything else runs whole.
   const int64_t batch = !inputs.empty() && inputs[0].rank() > 0 ? inputs[0].dim(0) : 0;
   const bool same_batch = std::all_of(inputs.begin(), inputs.end(), [&](const Tensor& t) { return t.rank() > 0 && t.dim(0) == batch; });
   if (!same_batch || batch <= 1 || !runs_images_apart()) {
@@ -390,25 +409,9 @@ Tensor Executor::take_buffer(RunState& state, size_t bytes) {
 std::vector<Tensor> Executor::run_whole(const std::vector<Tensor>& inputs, RunState& state) {
   Arena& arena = state.arena;
   std::vector<Tensor>& values = state.values;
-  const Graph& g = model_.graph;
-  if (inputs.size() != g.inputs.size())
-    fail_input("the model takes " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
   std::vector<const Tensor*> current(value_names_.size(), nullptr);
   for (size_t v = 0; v < value_names_.size(); ++v) current[v] = constant_[v];
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const ValueInfo& decl = g.inputs[i];
-    const Tensor& t = inputs[i];
-    bool ok = t.dtype() == decl.dtype && t.rank() == decl.shape.size();
-    for (size_t d = 0; ok && d < decl.shape.size(); ++d) ok = decl.shape[d] < 0 || decl.shape[d] == t.dim(d);
-    if (!ok) {
-      std::string expected = "[";
-      for (size_t d = 0; d < decl.shape.size(); ++d)
-        expected += (d ? "," : "") + (decl.shape[d] < 0 ? (decl.dim_params[d].empty() ? "?" : decl.dim_params[d]) : std::to_string(decl.shape[d]));
-      fail_input("input '" + decl.name + "' is " + dtype_name(t.dtype()) + " " + shape_str(t.shape()) +
-                 ", the model expects " + dtype_name(decl.dtype) + " " + expected + "]");
-    }
-    current[static_cast<size_t>(input_ids_[i])] = &t;
-  }
+  for (size_t i = 0; i < inputs.size(); ++i) current[static_cast<size_t>(input_ids_[i])] = &inputs[i];
   // The arena serves runs at the input shapes it was planned for; any other run recycles buffers on
   // the fly, records the sizes and lifetimes, and plans the arena for the runs after it.
   std::vector<std::pair<DType, Shape>> input_types;

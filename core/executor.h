@@ -113,6 +113,8 @@ class Executor {
     Arena arena;
   };
   void plan();
+  // Fails with an input error naming the input whose type or shape does not match the declaration.
+  void check_inputs(const std::vector<Tensor>& inputs) const;
   std::vector<Tensor> run_whole(const std::vector<Tensor>& inputs, RunState& state);
   void fold_batchnorms(const std::vector<int>& readers, const std::vector<size_t>& reader_step);
   void fuse_quantized_convs();

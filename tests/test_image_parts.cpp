@@ -142,6 +142,11 @@ TEST_CASE("test_image_parts: models that keep images apart run image by image wi
   // round and two left over (run together) at 3.
   check_parts_keep_bits(m, parts_input(6));
   check_parts_keep_bits(m, parts_input(5));
+  // A wrong input is reported as given, before the batch is split.
+  Executor exec(m, ExecutorOptions{2, true});
+  test::TestRandom random{5};
+  const Tensor wrong = Tensor::from_vector<float>({4, 4, 3, 2}, random.values(96, 1.0f));
+  test::expect_error([&] { exec.run({wrong}); }, ErrorKind::input, "input 'x' is float32 [4,4,3,2], the model expects float32 [N,4,3,3]");
 }
 
 TEST_CASE("test_image_parts: the architecture families run image by image with the whole batch's bits") {
