@@ -5,6 +5,9 @@
 // every intermediate tensor's size; from then on, runs at the same input shapes use a planned
 // arena (core/arena_plan.h): tensors whose lifetimes do not overlap share one of a fixed set of
 // buffers, allocated once. Which buffer holds a tensor never changes what a kernel computes.
+// A batch whose images the model keeps apart runs one image per thread (ExecutorOptions::
+// images_apart), each thread on a run state of its own (values, freed buffers, arena); an image's
+// outputs are the same bits at any batch and thread count.
 #pragma once
 
 #include <deque>
