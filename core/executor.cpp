@@ -96,7 +96,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   const int64_t apart = batch / threads * threads;
   std::vector<Tensor> outputs;
   if (apart > 0) {
-    while (images_.size() < static_cast<size_t>(std::min(threads, apart))) {
+    while (images_.size() < static_cast<size_t>(threads)) {  // apart is a multiple of threads
       images_.push_back(std::make_unique<RunState>());
       images_.back()->values.assign(value_names_.size(), Tensor());
     }
@@ -128,7 +128,14 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       image_outputs[static_cast<size_t>(i)] = run_whole(images_of(inputs, i, 1), *held.state);
     });
     for (int64_t i = 0; i < apart; ++i) place_images(outputs, image_outputs[static_cast<size_t>(i)], i, 1, batch);
+    // A state some image ran on (under load one thread may run them all on one state): every run
+    // leaves its state's arena planned.
     last_state_ = images_.front().get();
+    for (const auto& st : images_)
+      if (st->arena.planned) {
+        last_state_ = st.get();
+        break;
+      }
   }
   if (apart < batch) {
     place_images(outputs, run_whole(images_of(inputs, apart, batch - apart), whole_), apart, batch - apart, batch);
